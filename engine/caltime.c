@@ -1,0 +1,45 @@
+/* caltime.c - see caltime.h. */
+#include "caltime.h"
+
+#include "lyassert.h"
+
+int64_t caltime_day(int64_t ts_ms)
+{
+    LY_ASSERT(ts_ms >= 0);
+    return ts_ms / CALTIME_DAY_MS;
+}
+
+struct caltime_date caltime_date(int64_t ts_ms)
+{
+    /* civil_from_days: eras of 400 years, years starting in March so the
+     * leap day is the last day of the year. */
+    int64_t z = caltime_day(ts_ms) + 719468;
+    int64_t era = z / 146097;
+    int64_t doe = z - era * 146097;
+    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    int64_t mp = (5 * doy + 2) / 153;
+    int64_t d = doy - (153 * mp + 2) / 5 + 1;
+    int64_t m = mp < 10 ? mp + 3 : mp - 9;
+    int64_t y = yoe + era * 400 + (m <= 2);
+    struct caltime_date out = {(int32_t)y, (uint8_t)m, (uint8_t)d};
+    return out;
+}
+
+int32_t caltime_month(int64_t ts_ms)
+{
+    struct caltime_date d = caltime_date(ts_ms);
+    return d.year * 12 + (d.month - 1);
+}
+
+int64_t caltime_ts(struct caltime_date d)
+{
+    LY_ASSERT(d.month >= 1 && d.month <= 12 && d.day >= 1 && d.day <= 31);
+    int64_t y = d.year - (d.month <= 2);
+    int64_t era = y / 400;
+    int64_t yoe = y - era * 400;
+    int64_t m = d.month;
+    int64_t doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d.day - 1;
+    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return (era * 146097 + doe - 719468) * CALTIME_DAY_MS;
+}

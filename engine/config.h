@@ -1,0 +1,59 @@
+/* config.h - the daemon's configuration file (libconfig syntax).
+ *
+ * config_load reads conf/loyaltyd.conf-style files: a `daemon` group (where
+ * to connect, batch sizes, intervals) and the rulebook groups (`earning`,
+ * `tiers`, `idempotency`). Every value is validated; unknown settings are
+ * errors (a typo must not silently fall back to a default). Errors name the
+ * file, the line and the problem.
+ */
+#ifndef LOYALTY_CONFIG_H
+#define LOYALTY_CONFIG_H
+
+#include <stdint.h>
+
+#include "rulebook.h"
+
+#define CONFIG_HOST_MAX 255
+#define CONFIG_PATH_MAX 1024
+#define CONFIG_KEY_MAX 64 /* prefix, group and consumer names */
+#define CONFIG_ERROR_MAX 512
+
+struct config_endpoint {
+    char host[CONFIG_HOST_MAX + 1];
+    int port; /* 1..65535 */
+};
+
+struct config {
+    struct config_endpoint redis;
+    struct config_endpoint http;
+    char data_dir[CONFIG_PATH_MAX + 1];
+    char prefix[CONFIG_KEY_MAX + 1];   /* stream names: <prefix>in, ... */
+    char group[CONFIG_KEY_MAX + 1];    /* consumer group on <prefix>in */
+    char consumer[CONFIG_KEY_MAX + 1]; /* this daemon's consumer name */
+    uint32_t batch_entries_max;        /* entries per XREADGROUP */
+    uint32_t block_ms;                 /* XREADGROUP BLOCK */
+    uint32_t tick_interval_ms;         /* 0: the daemon appends no ticks */
+    uint64_t out_maxlen;               /* ~MAXLEN of <prefix>out; 0: none */
+    uint32_t members_max;              /* enrolments beyond go to the DLQ */
+    uint32_t reconnect_max_ms;         /* backoff ceiling */
+    struct rulebook rules;
+};
+
+struct config_error {
+    char text[CONFIG_ERROR_MAX]; /* "FILE:LINE: problem" */
+};
+
+/* Fills `*cfg` with the built-in defaults (documented in
+ * conf/loyaltyd.conf). Never fails. */
+void config_defaults(struct config *cfg);
+
+/* Loads and validates `path` over the defaults already in `*cfg`. Returns
+ * 0, or -1 with err->text = "PATH:LINE: problem" (LINE is the line of the
+ * offending setting, or of the syntax error). */
+int config_load(struct config *cfg, const char *path, struct config_error *err);
+
+/* Parses "HOST:PORT" into `*ep`. Returns 0, or -1 with err->text set. */
+int config_parse_endpoint(const char *s, struct config_endpoint *ep,
+                          struct config_error *err);
+
+#endif

@@ -1,0 +1,207 @@
+/* http.c - see http.h. Every handler ends with exactly one reply, sent by
+ * reply_json() or reply_text(). */
+#include "http.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/buffer.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <jansson.h>
+
+#include "caltime.h"
+#include "lyassert.h"
+
+#define HTTP_MEMBERS_PATH "/v1/members/"
+#define HTTP_HEADERS_MAX 8192 /* request line + headers: ids are short */
+#define HTTP_BODY_MAX 4096    /* GET only: any body is refused */
+#define HTTP_TIMEOUT_S 10     /* idle or slow clients are dropped */
+
+struct http {
+    struct evhttp *ev;
+    struct http_sources src;
+};
+
+static void reply_text(struct evhttp_request *req, int code, const char *type,
+                       struct evbuffer *body)
+{
+    struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+    evhttp_add_header(h, "Content-Type", type);
+    evhttp_add_header(h, "Cache-Control", "no-store");
+    evhttp_send_reply(req, code, NULL, body);
+}
+
+/* Sends `obj` (reference stolen) as the JSON body. */
+static void reply_json(struct evhttp_request *req, int code, json_t *obj)
+{
+    struct evbuffer *body = evbuffer_new();
+    char *text = obj ? json_dumps(obj, JSON_COMPACT) : NULL;
+    if (body == NULL || text == NULL) {
+        evhttp_send_error(req, 500, "out of memory");
+    } else {
+        evbuffer_add(body, text, strlen(text));
+        evbuffer_add(body, "\n", 1);
+        reply_text(req, code, "application/json", body);
+    }
+    free(text);
+    json_decref(obj);
+    if (body)
+        evbuffer_free(body);
+}
+
+static void reply_error(struct evhttp_request *req, int code, const char *error,
+                        const char *detail)
+{
+    reply_json(req, code, json_pack("{s:s, s:s}", "error", error, "detail", detail));
+}
+
+static json_t *perks_json(const struct rulebook_tier *t)
+{
+    json_t *a = json_array();
+    for (uint32_t i = 0; a && i < t->perk_count; i++)
+        json_array_append_new(a, json_string(t->perks[i]));
+    return a;
+}
+
+static json_t *next_tier_json(const struct rulebook *rb, const struct member *m,
+                              int64_t qualifying)
+{
+    if (m->tier + 1u >= rb->tier_count)
+        return json_null();
+    const struct rulebook_tier *n = &rb->tiers[m->tier + 1];
+    return json_pack("{s:s, s:I, s:I}", "name", n->name, "threshold", (json_int_t)n->threshold,
+                     "remaining", (json_int_t)(n->threshold - qualifying));
+}
+
+static json_t *member_json(const struct http *h, const struct member *m)
+{
+    const struct rulebook *rb = &h->src.cfg->rules;
+    const struct state *st = h->src.st;
+    int32_t now_month = caltime_month(st->clock_ms > 0 ? st->clock_ms : 0);
+    int64_t q = members_qual_total(m, now_month, rb->window_months);
+    char birthday[8];
+    snprintf(birthday, sizeof(birthday), "%02u-%02u", m->birthday_month, m->birthday_day);
+    return json_pack("{s:s, s:s, s:I, s:I, s:o, s:I, s:s, s:o, s:I, s:I, s:I, s:o}",
+                     "member", m->id, "tier", rb->tiers[m->tier].name,
+                     "balance", (json_int_t)m->balance,
+                     "lifetime_points", (json_int_t)m->lifetime_points,
+                     "perks", perks_json(&rb->tiers[m->tier]),
+                     "qualifying", (json_int_t)q,
+                     "qualifying_basis", rb->basis == RULEBOOK_BASIS_SPEND ? "spend" : "points",
+                     "next_tier", next_tier_json(rb, m, q),
+                     "purchases", (json_int_t)m->purchases,
+                     "enrolled_ts", (json_int_t)m->enrolled_ts,
+                     "last_purchase_ts", (json_int_t)m->last_purchase_ts,
+                     "birthday", m->birthday_month ? json_string(birthday) : json_null());
+}
+
+/* A member id as the decoder accepts it: 1..PROTO_MEMBER_MAX printable
+ * ASCII bytes without spaces. Anything else cannot be a member. */
+static int valid_member_id(const char *id, size_t len)
+{
+    if (len == 0 || len > PROTO_MEMBER_MAX)
+        return 0;
+    for (size_t i = 0; i < len; i++)
+        if (id[i] < 0x21 || id[i] > 0x7e)
+            return 0;
+    return 1;
+}
+
+static void handle_member(struct http *h, struct evhttp_request *req, const char *raw)
+{
+    size_t len = 0;
+    char *id = evhttp_uridecode(raw, 0, &len);
+    if (id == NULL || !valid_member_id(id, len) || strlen(id) != len) {
+        free(id);
+        reply_error(req, 400, "bad_member_id",
+                    "a member id is 1..32 printable ASCII characters without spaces");
+        return;
+    }
+    uint32_t pos = members_find(&h->src.st->members, id);
+    if (pos == HINDEX_NONE) {
+        reply_error(req, 404, "unknown_member", "no member with this id");
+    } else {
+        reply_json(req, 200, member_json(h, members_at(&h->src.st->members, pos)));
+    }
+    free(id);
+}
+
+static void handle_health(struct http *h, struct evhttp_request *req)
+{
+    bool ok = consumer_healthy(h->src.consumer);
+    char last[PROTO_ID_STR_MAX];
+    proto_id_format(h->src.st->last_id, last, sizeof(last));
+    reply_json(req, ok ? 200 : 503,
+               json_pack("{s:s, s:s, s:b, s:s, s:I}", "status", ok ? "ok" : "degraded",
+                         "consumer", consumer_status(h->src.consumer), "redis_up",
+                         h->src.m->redis_up, "last_id", last, "members",
+                         (json_int_t)h->src.st->members.count));
+}
+
+static void handle_metrics(struct http *h, struct evhttp_request *req)
+{
+    struct evbuffer *body = evbuffer_new();
+    if (body == NULL || metrics_render(h->src.m, h->src.st, body) != 0) {
+        evhttp_send_error(req, 500, "out of memory");
+    } else {
+        reply_text(req, 200, "text/plain; version=0.0.4", body);
+    }
+    if (body)
+        evbuffer_free(body);
+}
+
+static void route(struct evhttp_request *req, void *arg)
+{
+    struct http *h = arg;
+    enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
+    const char *path = evhttp_uri_get_path(evhttp_request_get_evhttp_uri(req));
+    if (path == NULL)
+        path = "";
+    if (cmd != EVHTTP_REQ_GET && cmd != EVHTTP_REQ_HEAD)
+        reply_error(req, 405, "method_not_allowed", "the API is read-only: use GET");
+    else if (strncmp(path, HTTP_MEMBERS_PATH, strlen(HTTP_MEMBERS_PATH)) == 0)
+        handle_member(h, req, path + strlen(HTTP_MEMBERS_PATH));
+    else if (strcmp(path, "/healthz") == 0)
+        handle_health(h, req);
+    else if (strcmp(path, "/metrics") == 0)
+        handle_metrics(h, req);
+    else
+        reply_error(req, 404, "not_found", "paths: /v1/members/ID, /healthz, /metrics");
+}
+
+struct http *http_new(struct event_base *base, const struct http_sources *src,
+                      struct config_error *err)
+{
+    struct http *h = calloc(1, sizeof(*h));
+    if (h == NULL || (h->ev = evhttp_new(base)) == NULL) {
+        snprintf(err->text, sizeof(err->text), "http: out of memory");
+        free(h);
+        return NULL;
+    }
+    h->src = *src;
+    evhttp_set_max_headers_size(h->ev, HTTP_HEADERS_MAX);
+    evhttp_set_max_body_size(h->ev, HTTP_BODY_MAX);
+    evhttp_set_timeout(h->ev, HTTP_TIMEOUT_S);
+    evhttp_set_allowed_methods(h->ev, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD | EVHTTP_REQ_POST |
+                                          EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE);
+    evhttp_set_gencb(h->ev, route, h);
+    const struct config_endpoint *ep = &src->cfg->http;
+    if (evhttp_bind_socket(h->ev, ep->host, (ev_uint16_t)ep->port) != 0) {
+        snprintf(err->text, sizeof(err->text), "http: cannot listen on %s:%d", ep->host,
+                 ep->port);
+        http_free(h);
+        return NULL;
+    }
+    return h;
+}
+
+void http_free(struct http *h)
+{
+    if (h == NULL)
+        return;
+    if (h->ev)
+        evhttp_free(h->ev);
+    free(h);
+}

@@ -1,0 +1,38 @@
+/* http.h - the read-only HTTP API (evhttp), served from memory.
+ *
+ *   GET /v1/members/ID  member JSON (200), or a JSON error: 400 for an id
+ *                       that cannot be a member id, 404 for an unknown one
+ *   GET /healthz        200 {"status":"ok",...} while consuming, else 503
+ *   GET /metrics        Prometheus text format (metrics.h)
+ * Anything else is a 404 (unknown path) or 405 (method other than GET or
+ * HEAD), always with a JSON body. Lookups read the state the event loop
+ * owns, between batches, so an answer is always a consistent state.
+ */
+#ifndef LOYALTY_HTTP_H
+#define LOYALTY_HTTP_H
+
+#include "config.h"
+#include "consumer.h"
+#include "metrics.h"
+#include "state.h"
+
+struct event_base;
+struct http;
+
+/* What the handlers read; all must outlive the server. */
+struct http_sources {
+    const struct config *cfg;
+    const struct state *st;
+    const struct metrics *m;
+    const struct consumer *consumer;
+};
+
+/* Binds cfg->http and starts serving on `base`. Returns NULL (with a
+ * message in err->text) when the address cannot be bound. */
+struct http *http_new(struct event_base *base, const struct http_sources *src,
+                      struct config_error *err);
+
+/* Stops serving and frees the server. */
+void http_free(struct http *h);
+
+#endif

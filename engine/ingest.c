@@ -1,0 +1,72 @@
+/* ingest.c - see ingest.h. */
+#include "ingest.h"
+
+#include <string.h>
+
+#include "lyassert.h"
+#include "rules.h"
+
+/* The value of field `m` among an entry's [field, value, ...], or NULL. */
+static const redisReply *field_m(const redisReply *fields)
+{
+    if (fields == NULL || fields->type != REDIS_REPLY_ARRAY)
+        return NULL;
+    for (size_t i = 0; i + 1 < fields->elements; i += 2) {
+        const redisReply *k = fields->element[i];
+        const redisReply *v = fields->element[i + 1];
+        if (k->type == REDIS_REPLY_STRING && k->len == 1 && k->str[0] == 'm' &&
+            v->type == REDIS_REPLY_STRING)
+            return v;
+    }
+    return NULL;
+}
+
+/* Decodes and applies one entry; rejected ones go to the DLQ. */
+static int apply_one(struct state *st, const struct rulebook *rb, struct proto_id id,
+                     const redisReply *idr, const redisReply *fields, struct batch *b)
+{
+    struct proto_entry e; /* ~6 KiB with its line items */
+    struct rules_result res;
+    struct proto_reject rej = {PROTO_R_NO_M_FIELD, "entry has no field 'm'"};
+    const redisReply *m = field_m(fields);
+    if (fields == NULL || fields->type != REDIS_REPLY_ARRAY)
+        snprintf(rej.detail, sizeof(rej.detail), "entry was deleted from the stream");
+    int decoded = m != NULL && proto_decode(m->str, m->len, &e, &rej) == 0;
+    if (!decoded) {
+        rules_skip(st, id);
+        return b ? batch_add_dlq(b, idr->str, m ? m->str : NULL, m ? m->len : 0, &rej) : 0;
+    }
+    rules_apply(st, rb, id, &e, &res);
+    if (b == NULL)
+        return 0;
+    if (res.verdict == RULES_REJECTED)
+        return batch_add_dlq(b, idr->str, m->str, m->len, &res.reject);
+    return batch_add_outputs(b, id, &res);
+}
+
+int ingest_entries(struct state *st, const struct rulebook *rb, const redisReply *entries,
+                   struct batch *b, struct ingest_stats *stats)
+{
+    memset(stats, 0, sizeof(*stats));
+    if (entries->type != REDIS_REPLY_ARRAY)
+        return -1;
+    for (size_t i = 0; i < entries->elements; i++) {
+        const redisReply *ent = entries->element[i];
+        struct proto_id id;
+        if (ent->type != REDIS_REPLY_ARRAY || ent->elements != 2 ||
+            ent->element[0]->type != REDIS_REPLY_STRING ||
+            proto_id_parse(ent->element[0]->str, ent->element[0]->len, &id) != 0)
+            return -1;
+        stats->entries++;
+        if (b != NULL)
+            batch_add_entry(b, id, ent->element[0]->str);
+        if (proto_id_cmp(id, st->last_id) <= 0) {
+            stats->skipped++;
+            continue;
+        }
+        if (apply_one(st, rb, id, ent->element[0], ent->element[1], b) != 0)
+            return -1;
+        stats->applied++;
+    }
+    return 0;
+}

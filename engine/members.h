@@ -1,0 +1,76 @@
+/* members.h - the member store: every member's state, held in memory.
+ *
+ * Members live in one dense array in enrolment order; an hindex maps ids to
+ * positions. Positions never change (members are never deleted), so they
+ * double as stable handles, and iterating 0..count-1 is a defined order
+ * (the order of enrolment) for snapshots and anything else that can show.
+ * Memory per member: sizeof(struct member) plus about 11 bytes of index.
+ */
+#ifndef LOYALTY_MEMBERS_H
+#define LOYALTY_MEMBERS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "hindex.h"
+#include "proto.h"
+#include "rulebook.h"
+
+/* Qualification buckets: one per calendar month of the window. */
+#define MEMBERS_QUAL_MONTHS 12
+_Static_assert(MEMBERS_QUAL_MONTHS >= RULEBOOK_WINDOW_MONTHS_MAX,
+               "a bucket for every month of the longest window");
+
+struct member {
+    char id[PROTO_MEMBER_MAX + 1];
+    uint8_t id_len;
+    uint8_t tier; /* index into rulebook tiers */
+    uint8_t birthday_month; /* 0: unknown */
+    uint8_t birthday_day;
+    uint32_t purchases;
+    int32_t qual_month; /* month index of the newest bucket written */
+    int64_t balance;
+    int64_t lifetime_points; /* points ever earned (never decreases) */
+    int64_t enrolled_ts;
+    int64_t last_purchase_ts; /* 0: never */
+    int64_t qual[MEMBERS_QUAL_MONTHS]; /* by month index % MEMBERS_QUAL_MONTHS */
+};
+
+struct members {
+    struct member *v; /* v[0..count) */
+    uint32_t count;
+    uint32_t cap;
+    uint32_t max; /* configured ceiling (members_max) */
+    struct hindex ix;
+};
+
+/* Initialises an empty store that holds at most `max` members. Returns 0,
+ * or -1 when out of memory. */
+int members_init(struct members *ms, uint32_t max);
+
+/* Frees everything the store holds. */
+void members_free(struct members *ms);
+
+/* Position of member `id` (NUL-terminated, <= PROTO_MEMBER_MAX bytes), or
+ * HINDEX_NONE when unknown. */
+uint32_t members_find(const struct members *ms, const char *id);
+
+/* Adds a zeroed member `id` (not present: checked by the caller) and
+ * returns its position, or HINDEX_NONE when the store holds `max` members.
+ * Stops the daemon when out of memory (LY_ALLOC_CHECK). */
+uint32_t members_add(struct members *ms, const char *id);
+
+/* The member at position `pos` (< count, asserted). */
+struct member *members_at(const struct members *ms, uint32_t pos);
+
+/* Adds `amount` to the qualification bucket of month `month`, given the
+ * engine clock's month `now_month` (>= month). Amounts older than the
+ * longest window are not counted. */
+void members_qual_add(struct member *m, int32_t month, int32_t now_month,
+                      int64_t amount);
+
+/* Sum of the buckets of the `window` months ending at `now_month`. */
+int64_t members_qual_total(const struct member *m, int32_t now_month,
+                           uint32_t window);
+
+#endif

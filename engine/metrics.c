@@ -1,0 +1,97 @@
+/* metrics.c - see metrics.h. */
+#include "metrics.h"
+
+#include <inttypes.h>
+
+#include <event2/buffer.h>
+
+static const uint64_t lat_bounds_us[METRICS_LAT_BUCKETS] = {
+    100, 250, 500, 1000, 2500, 5000, 10000, 25000, 50000, 100000, 250000, 1000000,
+};
+
+void metrics_batch(struct metrics *m, uint64_t us)
+{
+    size_t i = 0;
+    while (i < METRICS_LAT_BUCKETS && us > lat_bounds_us[i])
+        i++;
+    m->lat_counts[i]++;
+    m->lat_sum_us += us;
+    m->batches++;
+}
+
+static int counter(struct evbuffer *out, const char *name, const char *help, uint64_t v)
+{
+    return evbuffer_add_printf(out, "# HELP %s %s\n# TYPE %s counter\n%s %" PRIu64 "\n",
+                               name, help, name, name, v) < 0 ? -1 : 0;
+}
+
+static int gauge(struct evbuffer *out, const char *name, const char *help, int64_t v)
+{
+    return evbuffer_add_printf(out, "# HELP %s %s\n# TYPE %s gauge\n%s %" PRId64 "\n", name,
+                               help, name, name, v) < 0 ? -1 : 0;
+}
+
+static int histogram(const struct metrics *m, struct evbuffer *out)
+{
+    const char *n = "loyalty_batch_latency_seconds";
+    int rc = evbuffer_add_printf(out, "# HELP %s Time from a batch read to its commit.\n"
+                                      "# TYPE %s histogram\n", n, n);
+    uint64_t cum = 0;
+    for (size_t i = 0; i < METRICS_LAT_BUCKETS && rc >= 0; i++) {
+        cum += m->lat_counts[i];
+        rc = evbuffer_add_printf(out, "%s_bucket{le=\"%g\"} %" PRIu64 "\n", n,
+                                 (double)lat_bounds_us[i] / 1e6, cum);
+    }
+    cum += m->lat_counts[METRICS_LAT_BUCKETS];
+    if (rc >= 0)
+        rc = evbuffer_add_printf(out, "%s_bucket{le=\"+Inf\"} %" PRIu64 "\n%s_sum %.6f\n"
+                                      "%s_count %" PRIu64 "\n", n, cum, n,
+                                 (double)m->lat_sum_us / 1e6, n, cum);
+    return rc < 0 ? -1 : 0;
+}
+
+static int outputs(const struct metrics *m, struct evbuffer *out)
+{
+    const char *n = "loyalty_outputs_total";
+    int rc = evbuffer_add_printf(out, "# HELP %s Events published, by kind.\n"
+                                      "# TYPE %s counter\n", n, n);
+    for (int k = 0; k < PROTO_OUT_KIND_COUNT && rc >= 0; k++)
+        rc = evbuffer_add_printf(out, "%s{kind=\"%s\"} %" PRIu64 "\n", n,
+                                 proto_out_kind_name((enum proto_out_kind)k), m->outputs[k]);
+    return rc < 0 ? -1 : 0;
+}
+
+int metrics_render(const struct metrics *m, const struct state *st, struct evbuffer *out)
+{
+    int rc = 0;
+    rc |= counter(out, "loyalty_entries_applied_total", "Input entries applied.",
+                  st->entries_applied);
+    rc |= counter(out, "loyalty_entries_rejected_total", "Input entries sent to the DLQ.",
+                  st->entries_rejected);
+    rc |= counter(out, "loyalty_entries_duplicate_total", "POS retries recognised.",
+                  st->entries_duplicate);
+    rc |= outputs(m, out);
+    rc |= counter(out, "loyalty_batches_total", "Batches committed.", m->batches);
+    rc |= counter(out, "loyalty_commit_failures_total", "Commits that failed.",
+                  m->commit_failures);
+    rc |= counter(out, "loyalty_redis_connects_total", "Connections made to Redis.",
+                  m->reconnects);
+    rc |= counter(out, "loyalty_ticks_appended_total", "Tick entries appended.",
+                  m->ticks_appended);
+    rc |= counter(out, "loyalty_entries_replayed_total", "Entries re-applied in recovery.",
+                  m->replayed);
+    rc |= counter(out, "loyalty_txns_evicted_early_total",
+                  "Txns forgotten before the window ended (raise max_txns).",
+                  st->txns.evicted_early);
+    rc |= histogram(m, out);
+    rc |= gauge(out, "loyalty_members", "Members held in memory.", st->members.count);
+    rc |= gauge(out, "loyalty_txns_remembered", "Txns in the idempotency window.",
+                st->txns.count);
+    rc |= gauge(out, "loyalty_engine_clock_ms", "The engine clock (largest ts applied).",
+                st->clock_ms);
+    rc |= gauge(out, "loyalty_redis_up", "1 while connected to Redis and consuming.",
+                m->redis_up);
+    rc |= gauge(out, "loyalty_redis_behind", "1 when Redis lost writes already applied.",
+                m->redis_behind);
+    return rc;
+}

@@ -1,0 +1,41 @@
+/* metrics.h - the daemon's counters, rendered in Prometheus text format.
+ *
+ * The shell increments these; state-derived figures (members, entries
+ * applied) are read from the state at render time so that they cannot
+ * drift from it.
+ */
+#ifndef LOYALTY_METRICS_H
+#define LOYALTY_METRICS_H
+
+#include <stdint.h>
+
+#include "proto.h"
+#include "state.h"
+
+struct evbuffer;
+
+/* Batch latency buckets, in microseconds (from the batch arriving from
+ * Redis to its commit confirmed). */
+#define METRICS_LAT_BUCKETS 12
+
+struct metrics {
+    uint64_t outputs[PROTO_OUT_KIND_COUNT]; /* published, by kind */
+    uint64_t batches;            /* batches committed */
+    uint64_t commit_failures;    /* EXEC that failed or never answered */
+    uint64_t reconnects;         /* connections to Redis made */
+    uint64_t ticks_appended;     /* tick entries this daemon added */
+    uint64_t replayed;           /* entries re-applied during recovery */
+    uint64_t lat_counts[METRICS_LAT_BUCKETS + 1]; /* last: +Inf */
+    uint64_t lat_sum_us;
+    int redis_up;                /* 1 while connected and consuming */
+    int redis_behind;            /* 1 when Redis lost writes we applied */
+};
+
+/* Records one committed batch that took `us` microseconds. */
+void metrics_batch(struct metrics *m, uint64_t us);
+
+/* Appends the Prometheus text exposition of `m` and `st` to `out`.
+ * Returns 0, or -1 when the buffer cannot grow. */
+int metrics_render(const struct metrics *m, const struct state *st, struct evbuffer *out);
+
+#endif

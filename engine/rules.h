@@ -1,0 +1,74 @@
+/* rules.h - the pure core: apply one decoded entry to the state.
+ *
+ * rules_apply is the only way member state changes. It does no I/O, reads
+ * no clock, keeps no globals and allocates only inside the state's bounded
+ * stores. Given the same state, rulebook, id and entry it produces the same
+ * new state and the same outputs, which is what replay and recovery rely
+ * on.
+ *
+ * Verdicts:
+ *  - RULES_APPLIED: the entry took effect; `out[0..count)` are its outputs
+ *    (possibly none, e.g. a tick with nothing due).
+ *  - RULES_DUPLICATE: a POS retry of a txn already applied; state is
+ *    unchanged except the clock, and `out` repeats the answer the POS is
+ *    waiting for (a redeem's redeem.result), nothing else.
+ *  - RULES_REJECTED: the entry breaks a rule; state is unchanged except
+ *    the clock; `reject` says why (it goes to the DLQ).
+ */
+#ifndef LOYALTY_RULES_H
+#define LOYALTY_RULES_H
+
+#include <stdint.h>
+
+#include "proto.h"
+#include "rulebook.h"
+#include "state.h"
+
+/* Outputs of one entry: a scan announces each perk of the tier, a purchase
+ * a points change, a tier change and rewards. */
+#define RULES_OUTPUTS_MAX (RULEBOOK_PERKS_MAX + 8)
+
+/* Rule reason codes (stable, part of the DLQ contract). */
+#define RULES_R_UNKNOWN_MEMBER "unknown_member"
+#define RULES_R_MEMBER_EXISTS "member_exists"
+#define RULES_R_MEMBERS_FULL "members_full"
+#define RULES_R_TXN_CONFLICT "txn_conflict"
+#define RULES_R_UNKNOWN_SALE "unknown_sale"
+#define RULES_R_REFUND_EXCEEDS_SALE "refund_exceeds_sale"
+#define RULES_R_POINTS_OVERFLOW "points_overflow"
+
+/* redeem.result error codes (stable). */
+#define RULES_E_INSUFFICIENT_POINTS "insufficient_points"
+#define RULES_E_UNKNOWN_REWARD "unknown_reward"
+
+enum rules_verdict { RULES_APPLIED, RULES_DUPLICATE, RULES_REJECTED };
+
+struct rules_result {
+    enum rules_verdict verdict;
+    struct proto_reject reject; /* when RULES_REJECTED */
+    uint32_t count;
+    struct proto_output out[RULES_OUTPUTS_MAX];
+};
+
+/* Applies entry `e`, read from the input stream at `id`, to `st` under
+ * `rb`, and fills `*res` (fully overwritten). `id` must be after
+ * st->last_id (asserted); it becomes st->last_id. Advances the engine clock
+ * to e->ts when later. Never fails: bad entries are RULES_REJECTED. */
+void rules_apply(struct state *st, const struct rulebook *rb, struct proto_id id,
+                 const struct proto_entry *e, struct rules_result *res);
+
+/* Records that the entry at `id` could not be decoded (it goes to the DLQ
+ * without reaching the rules), so the state's position still moves past
+ * it. `id` must be after st->last_id (asserted). */
+void rules_skip(struct state *st, struct proto_id id);
+
+/* Points a purchase of `amount` earns at `multiplier_bp` under `rb`:
+ * floor(amount * points_per_unit * multiplier_bp / (minor_per_unit *
+ * 10000)). Inputs within the decoder's and config's limits (asserted). */
+int64_t rules_earn_points(const struct rulebook *rb, int64_t amount,
+                          int64_t multiplier_bp);
+
+/* The highest tier whose threshold `qualifying` reaches. */
+uint8_t rules_tier_for(const struct rulebook *rb, int64_t qualifying);
+
+#endif

@@ -1,0 +1,34 @@
+/* state.h - everything the rules core mutates, in one value.
+ *
+ * The state after applying entries 1..n is a pure function of the initial
+ * state and those entries: no clock, no randomness, no hash-order
+ * iteration. The shell owns one state and hands it to rules_apply.
+ */
+#ifndef LOYALTY_STATE_H
+#define LOYALTY_STATE_H
+
+#include <stdint.h>
+
+#include "config.h"
+#include "members.h"
+#include "proto.h"
+#include "txns.h"
+
+struct state {
+    struct members members;
+    struct txns txns;
+    int64_t clock_ms;         /* largest ts applied; never moves back */
+    struct proto_id last_id;  /* last input entry applied or rejected */
+    uint64_t entries_applied; /* entries that changed state or answered */
+    uint64_t entries_rejected;
+    uint64_t entries_duplicate;
+};
+
+/* Initialises an empty state sized by `cfg` (members_max, max_txns).
+ * Returns 0, or -1 when out of memory. */
+int state_init(struct state *st, const struct config *cfg);
+
+/* Frees everything the state holds. */
+void state_free(struct state *st);
+
+#endif

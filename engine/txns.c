@@ -1,0 +1,75 @@
+/* txns.c - see txns.h. */
+#include "txns.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "lyassert.h"
+
+int txns_init(struct txns *t, uint32_t max)
+{
+    LY_ASSERT(max >= 1);
+    memset(t, 0, sizeof(*t));
+    t->max = max;
+    t->ring = malloc((size_t)max * sizeof(t->ring[0]));
+    if (t->ring == NULL)
+        return -1;
+    return hindex_init(&t->ix);
+}
+
+void txns_free(struct txns *t)
+{
+    free(t->ring);
+    hindex_free(&t->ix);
+    memset(t, 0, sizeof(*t));
+}
+
+static bool txn_eq(const void *ctx, uint32_t idx, const char *key, size_t len)
+{
+    const struct txns *t = ctx;
+    const struct txn_rec *r = &t->ring[idx];
+    return r->txn_len == len && memcmp(r->txn, key, len) == 0;
+}
+
+struct txn_rec *txns_find(const struct txns *t, const char *txn)
+{
+    size_t len = strlen(txn);
+    LY_ASSERT(len <= PROTO_TXN_MAX);
+    uint32_t pos = hindex_find(&t->ix, hindex_hash(txn, len), txn, len, txn_eq, t);
+    return pos == HINDEX_NONE ? NULL : &t->ring[pos];
+}
+
+static void pop_oldest(struct txns *t)
+{
+    LY_ASSERT(t->count > 0);
+    struct txn_rec *r = &t->ring[t->head];
+    hindex_remove(&t->ix, hindex_hash(r->txn, r->txn_len), t->head);
+    t->head = (t->head + 1) % t->max;
+    t->count--;
+}
+
+void txns_evict(struct txns *t, int64_t oldest_ms)
+{
+    while (t->count > 0 && t->ring[t->head].applied_ms < oldest_ms)
+        pop_oldest(t);
+}
+
+struct txn_rec *txns_add(struct txns *t, const char *txn, int64_t applied_ms)
+{
+    size_t len = strlen(txn);
+    LY_ASSERT(len >= 1 && len <= PROTO_TXN_MAX);
+    if (t->count == t->max) {
+        pop_oldest(t);
+        t->evicted_early++;
+    }
+    uint32_t pos = (uint32_t)(((uint64_t)t->head + t->count) % t->max);
+    int rc = hindex_insert(&t->ix, hindex_hash(txn, len), pos);
+    LY_ALLOC_CHECK(rc == 0);
+    struct txn_rec *r = &t->ring[pos];
+    memset(r, 0, sizeof(*r));
+    memcpy(r->txn, txn, len);
+    r->txn_len = (uint8_t)len;
+    r->applied_ms = applied_ms;
+    t->count++;
+    return r;
+}

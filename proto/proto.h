@@ -1,0 +1,223 @@
+/* proto.h - the event contract of loyaltyd (see ../shared/DESIGN.md).
+ *
+ * Every stream entry carries one field, `m`, whose value is a msgpack map
+ * with string keys. This module turns the bytes of an input entry into a
+ * validated `struct proto_entry` (or a rejection with a stable reason code),
+ * and turns a `struct proto_output` into the bytes of an output entry. It
+ * does no I/O and keeps no state; the decoder allocates nothing on the heap
+ * beyond a msgpack zone bounded by PROTO_ENTRY_BYTES_MAX.
+ *
+ * Wire names (keys, kinds, causes, reason codes) are the public contract:
+ * they change only with the version `v`.
+ */
+#ifndef LOYALTY_PROTO_H
+#define LOYALTY_PROTO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <msgpack.h>
+
+#define PROTO_VERSION 1
+
+/* Limits on everything that comes from outside. Each is a contract: input
+ * over a limit is rejected with reason "too_large" / "field_too_long" /
+ * "out_of_range", never truncated. */
+#define PROTO_ENTRY_BYTES_MAX 8192 /* a sale with 64 lines fits in ~5 KiB */
+#define PROTO_DEPTH_MAX 4          /* entry map > lines array > line map */
+#define PROTO_KEYS_MAX 32          /* keys in one map: ours + room to grow */
+#define PROTO_TXN_MAX 64           /* POS idempotency key, DESIGN.md */
+#define PROTO_MEMBER_MAX 32        /* card or member id, DESIGN.md */
+#define PROTO_NAME_MAX 32          /* store, sku, cat, reward names */
+#define PROTO_REASON_MAX 128       /* free text of an adjustment */
+#define PROTO_LINES_MAX 64         /* line items in one sale */
+#define PROTO_AMOUNT_MAX 10000000000LL /* 100M currency units in cents */
+#define PROTO_POINTS_MAX 1000000000000LL /* 1e12 points in one entry */
+#define PROTO_QTY_MAX 1000000      /* units of one SKU in one line */
+#define PROTO_TS_MAX 253402300799999LL /* 9999-12-31T23:59:59.999Z */
+#define PROTO_ID_STR_MAX 44        /* "<u64>-<u64>" plus NUL */
+#define PROTO_OUT_ID_STR_MAX 56    /* "<src id>:<u32>" plus NUL */
+
+/* A Redis stream entry id. Ordered by (ms, seq). */
+struct proto_id {
+    uint64_t ms;
+    uint64_t seq;
+};
+
+/* Input kinds, in wire order. */
+enum proto_kind {
+    PROTO_PURCHASE,
+    PROTO_REFUND,
+    PROTO_REDEEM,
+    PROTO_ADJUST,
+    PROTO_ENROLL,
+    PROTO_SCAN,
+    PROTO_TICK,
+    PROTO_KIND_COUNT
+};
+
+struct proto_line {
+    char sku[PROTO_NAME_MAX + 1];
+    char cat[PROTO_NAME_MAX + 1];
+    int64_t qty;    /* 1..PROTO_QTY_MAX */
+    int64_t amount; /* minor units, 0..PROTO_AMOUNT_MAX */
+};
+
+/* One decoded, validated input entry. Strings are NUL-terminated copies
+ * (never pointers into the input). Fields a kind does not carry are zero /
+ * empty. Validation done by proto_decode:
+ *  - purchase: txn, member, store, amount 1..AMOUNT_MAX; lines optional
+ *    (each with sku, cat, qty, amount); the sum check of lines against the
+ *    amount is a rule, not a decode check.
+ *  - refund:   txn, orig_txn, member, amount 1..AMOUNT_MAX.
+ *  - redeem:   txn, member, and exactly one of points (1..POINTS_MAX) or
+ *    reward.
+ *  - adjust:   txn, member, points (non-zero, |points| <= POINTS_MAX),
+ *    reason (1..REASON_MAX bytes).
+ *  - enroll:   txn, member; optional birthday "MM-DD" (a real day of a
+ *    leap year), optional referrer (a member id, not the member itself).
+ *  - scan:     member, store; optional txn.
+ *  - tick:     nothing but v, kind, ts.
+ * Ids (txn, member, store, sku, cat, reward) are printable ASCII without
+ * spaces (0x21..0x7e). Keys not in the contract are ignored, so producers
+ * may add their own metadata; a key given twice is rejected. */
+struct proto_entry {
+    enum proto_kind kind;
+    int64_t ts; /* ms since the epoch, 1..PROTO_TS_MAX */
+    char txn[PROTO_TXN_MAX + 1];
+    char orig_txn[PROTO_TXN_MAX + 1];
+    char member[PROTO_MEMBER_MAX + 1];
+    char store[PROTO_NAME_MAX + 1];
+    char reward[PROTO_NAME_MAX + 1];
+    char referrer[PROTO_MEMBER_MAX + 1];
+    char reason[PROTO_REASON_MAX + 1];
+    int64_t amount; /* purchase, refund: minor units */
+    int64_t points; /* redeem (positive), adjust (signed) */
+    uint8_t birthday_month; /* 1..12, 0 when absent */
+    uint8_t birthday_day;   /* 1..31, 0 when absent */
+    uint32_t line_count;
+    struct proto_line lines[PROTO_LINES_MAX];
+};
+
+/* Why an entry was rejected: `code` is a stable snake_case string from the
+ * contract (a static literal), `detail` human text for the operator. */
+#define PROTO_DETAIL_MAX 160
+struct proto_reject {
+    const char *code;
+    char detail[PROTO_DETAIL_MAX];
+};
+
+/* Decoder reason codes (stable). Rules add their own (see rules.h). */
+#define PROTO_R_NO_M_FIELD "missing_m_field"
+#define PROTO_R_TOO_LARGE "too_large"
+#define PROTO_R_BAD_MSGPACK "bad_msgpack"
+#define PROTO_R_TOO_DEEP "too_deep"
+#define PROTO_R_NOT_A_MAP "not_a_map"
+#define PROTO_R_BAD_VERSION "bad_version"
+#define PROTO_R_UNKNOWN_KIND "unknown_kind"
+#define PROTO_R_MISSING_FIELD "missing_field"
+#define PROTO_R_WRONG_TYPE "wrong_type"
+#define PROTO_R_OUT_OF_RANGE "out_of_range"
+#define PROTO_R_FIELD_TOO_LONG "field_too_long"
+#define PROTO_R_BAD_VALUE "bad_value"
+#define PROTO_R_DUPLICATE_KEY "duplicate_key"
+
+/* Output kinds, in wire order. */
+enum proto_out_kind {
+    PROTO_OUT_POINTS_CHANGED,
+    PROTO_OUT_TIER_CHANGED,
+    PROTO_OUT_REWARD_ISSUED,
+    PROTO_OUT_REDEEM_RESULT,
+    PROTO_OUT_PERK_TRIGGERED,
+    PROTO_OUT_POINTS_EXPIRED,
+    PROTO_OUT_SEGMENT_CHANGED,
+    PROTO_OUT_KIND_COUNT
+};
+
+/* Causes of a points.changed, in wire order. */
+enum proto_cause {
+    PROTO_CAUSE_PURCHASE,
+    PROTO_CAUSE_REFUND,
+    PROTO_CAUSE_REDEEM,
+    PROTO_CAUSE_ADJUST,
+    PROTO_CAUSE_BONUS,
+    PROTO_CAUSE_REWARD,
+    PROTO_CAUSE_EXPIRY,
+    PROTO_CAUSE_COUNT
+};
+
+/* One output event. `src` and `id` are not here: they are given to the
+ * encoder, because they come from the stream, not from the rules. String
+ * pointers (`from`, `to`, `reason`, `reward`, `perk`, `tier`, `error`,
+ * `segment_*`) point at static literals or at the loaded configuration,
+ * which outlives every output. Which fields are encoded depends on kind:
+ *  - points.changed:  delta, balance, cause
+ *  - tier.changed:    from, to, reason ("upgrade" | "review")
+ *  - reward.issued:   reward, cost
+ *  - redeem.result:   txn, ok, error (only when !ok), balance
+ *  - perk.triggered:  perk, tier, store
+ *  - points.expired:  points, balance
+ *  - segment.changed: from, to, rfm */
+struct proto_output {
+    enum proto_out_kind kind;
+    int64_t ts;
+    char member[PROTO_MEMBER_MAX + 1];
+    int64_t delta;
+    int64_t balance;
+    int64_t points;
+    int64_t cost;
+    enum proto_cause cause;
+    const char *from;
+    const char *to;
+    const char *reason;
+    const char *reward;
+    const char *perk;
+    const char *tier;
+    const char *error;
+    char store[PROTO_NAME_MAX + 1];
+    char txn[PROTO_TXN_MAX + 1];
+    bool ok;
+    uint8_t rfm[3];
+};
+
+/* Wire name of an input kind ("purchase", ...). `k` < PROTO_KIND_COUNT. */
+const char *proto_kind_name(enum proto_kind k);
+/* Wire name of an output kind ("points.changed", ...). */
+const char *proto_out_kind_name(enum proto_out_kind k);
+/* Wire name of a cause ("purchase", "refund", ...). */
+const char *proto_cause_name(enum proto_cause c);
+
+/* Decodes and validates the msgpack bytes `buf[0..len)` of an entry's `m`
+ * field into `*out` (fully overwritten). Returns 0 on success; -1 with
+ * `rej->code` and `rej->detail` set when the entry is rejected. Never
+ * crashes, loops or allocates without bound on any input; `buf` may be
+ * NULL only when `len` is 0. */
+int proto_decode(const char *buf, size_t len, struct proto_entry *out,
+                 struct proto_reject *rej);
+
+/* Appends the msgpack encoding of input entry `e` to `buf`, writing only
+ * the fields its kind carries (optional ones when set). For clients, tests
+ * and benchmarks; the daemon only decodes input. Returns 0, or -1 when the
+ * buffer cannot grow. */
+int proto_encode_entry(msgpack_sbuffer *buf, const struct proto_entry *e);
+
+/* Appends the msgpack encoding of output `o` to `buf`, with `src` (the input
+ * entry id it came from) and `id` = "<src>:<seq>" (stable: the same output
+ * produced again gets the same id). Returns 0, or -1 when the buffer cannot
+ * grow. */
+int proto_encode_output(msgpack_sbuffer *buf, const struct proto_output *o,
+                        struct proto_id src, uint32_t seq);
+
+/* Parses a stream id "<ms>-<seq>" (both decimal u64, nothing else) of
+ * `len` bytes. Returns 0, or -1 when malformed. */
+int proto_id_parse(const char *s, size_t len, struct proto_id *out);
+
+/* Writes "<ms>-<seq>" into `buf` (at least PROTO_ID_STR_MAX bytes) and
+ * returns its length. */
+int proto_id_format(struct proto_id id, char *buf, size_t cap);
+
+/* Compares two ids: <0, 0, >0 as a is before, equal to, after b. */
+int proto_id_cmp(struct proto_id a, struct proto_id b);
+
+#endif
