@@ -40,6 +40,10 @@ static const struct field daemon_fields[] = {
     {"out_maxlen", F_U64, CFG(out_maxlen), 0, 0, INT64_MAX},
     {"members_max", F_U32, CFG(members_max), 0, 1, 1000000000},
     {"reconnect_max_ms", F_U32, CFG(reconnect_max_ms), 0, 100, 600000},
+    {"snapshot_every_entries", F_U32, CFG(snapshot_every_entries), 0, 0, 1000000000},
+    {"snapshot_every_ms", F_U32, CFG(snapshot_every_ms), 0, 0, 86400000},
+    {"snapshot_keep", F_U32, CFG(snapshot_keep), 0, 1, 100},
+    {"trim_input", F_BOOL, CFG(trim_input), 0, 0, 1},
 };
 
 static const struct field earning_fields[] = {
@@ -92,6 +96,10 @@ void config_defaults(struct config *cfg)
     cfg->out_maxlen = 10000000;
     cfg->members_max = 20000000;
     cfg->reconnect_max_ms = 5000;
+    cfg->snapshot_every_entries = 1000000;
+    cfg->snapshot_every_ms = 300000;
+    cfg->snapshot_keep = 3;
+    cfg->trim_input = true;
 
     struct rulebook *rb = &cfg->rules;
     rb->minor_per_unit = 100;

@@ -9,6 +9,7 @@
 #ifndef LOYALTY_CONFIG_H
 #define LOYALTY_CONFIG_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "rulebook.h"
@@ -36,6 +37,10 @@ struct config {
     uint64_t out_maxlen;               /* ~MAXLEN of <prefix>out; 0: none */
     uint32_t members_max;              /* enrolments beyond go to the DLQ */
     uint32_t reconnect_max_ms;         /* backoff ceiling */
+    uint32_t snapshot_every_entries;   /* 0: not by count */
+    uint32_t snapshot_every_ms;        /* 0: not by time */
+    uint32_t snapshot_keep;            /* snapshots kept, >= 1 */
+    bool trim_input;                   /* XTRIM <prefix>in below the oldest kept */
     struct rulebook rules;
 };
 

@@ -61,6 +61,10 @@ struct consumer {
     void *done_arg;
     char count_arg[16];
     char block_arg[16];
+    consumer_committed_fn *on_committed;
+    consumer_reload_fn *reload;
+    void *hook_arg;
+    bool marker_missing;     /* Redis had no progress marker at set-up */
 };
 
 static void connect_now(struct consumer *c);
@@ -144,6 +148,8 @@ static void on_commit(redisAsyncContext *ac, void *reply, void *priv)
     for (int k = 0; k < PROTO_OUT_KIND_COUNT; k++)
         c->m->outputs[k] += c->batch.out_by_kind[k];
     batch_reset(&c->batch);
+    if (c->on_committed != NULL)
+        c->on_committed(c->hook_arg);
     if (c->stopping) {
         redisAsyncFree(c->ac);
         return;
@@ -277,21 +283,44 @@ static void replay_next(struct consumer *c)
 static void behind(struct consumer *c, const char *what)
 {
     log_error("redis is behind this daemon: %s (progress marker %" PRIu64 "-%" PRIu64
-              ", state at %" PRIu64 "-%" PRIu64 "); Redis lost acknowledged writes. "
-              "Consuming stopped: restore Redis from its AOF, or restart the daemon on a "
-              "snapshot that is not ahead of Redis", what, c->target.ms, c->target.seq,
-              c->st->last_id.ms, c->st->last_id.seq);
+              ", state at %" PRIu64 "-%" PRIu64 "). Consuming stopped: restore Redis from its "
+              "AOF/RDB, or move the data dir's snapshots aside to rebuild from what Redis has",
+              what, c->target.ms, c->target.seq, c->st->last_id.ms, c->st->last_id.seq);
     c->phase = PH_BEHIND;
     c->m->redis_behind = 1;
 }
 
+/* Redis holds less than our state: rebuild from a snapshot that is not
+ * ahead of it. Returns 0 when the state is now at or before the marker. */
+static int rebuild(struct consumer *c, const char *what)
+{
+    log_warn("redis lost writes the daemon had applied: %s; rebuilding from a snapshot "
+             "not after %" PRIu64 "-%" PRIu64, what, c->target.ms, c->target.seq);
+    c->in_flight = false; /* its entries, if Redis still has them, are pending again */
+    batch_reset(&c->batch);
+    if (c->reload == NULL || c->reload(c->hook_arg, c->target) != 0 ||
+        proto_id_cmp(c->st->last_id, c->target) > 0) {
+        behind(c, what);
+        return -1;
+    }
+    c->committed = c->st->last_id;
+    return 0;
+}
+
+static void on_history(redisAsyncContext *ac, void *reply, void *priv);
+
 /* Decides what to do with the marker Redis holds (see consumer.h). */
 static void reconcile(struct consumer *c)
 {
-    if (proto_id_cmp(c->target, c->committed) < 0) {
-        behind(c, "marker older than a commit Redis confirmed");
+    bool has_state = c->st->last_id.ms != 0 || c->st->last_id.seq != 0;
+    if (c->marker_missing && has_state) {
+        behind(c, "Redis has no progress marker but the daemon has state, so Redis lost "
+                  "its data; refusing to make up state");
         return;
     }
+    if (proto_id_cmp(c->target, c->committed) < 0 &&
+        rebuild(c, "marker older than a commit Redis confirmed") != 0)
+        return;
     if (c->in_flight) {
         if (proto_id_cmp(c->target, c->batch.last_id) >= 0) {
             log_info("recovery: the commit in flight had landed");
@@ -305,11 +334,40 @@ static void reconcile(struct consumer *c)
             return;
         }
     }
-    if (proto_id_cmp(c->st->last_id, c->target) > 0) {
-        behind(c, "marker older than the state");
+    if (proto_id_cmp(c->st->last_id, c->target) > 0 &&
+        rebuild(c, "marker older than the state") != 0)
+        return;
+    c->m->redis_behind = 0;
+    if (proto_id_cmp(c->st->last_id, c->target) == 0) {
+        replay_next(c);
         return;
     }
-    c->m->redis_behind = 0;
+    /* Replay needs every entry after the state's id: check none was
+     * trimmed or deleted (Redis 7 records the largest deleted id). */
+    if (redisAsyncCommand(c->ac, on_history, c, "XINFO STREAM %s", c->keys.in) != REDIS_OK)
+        drop(c, "cannot queue XINFO");
+}
+
+static void on_history(redisAsyncContext *ac, void *reply, void *priv)
+{
+    struct consumer *c = priv;
+    const redisReply *r = reply;
+    (void)ac;
+    if (!reply_ok(c, r, "XINFO STREAM") || c->phase == PH_STOPPED)
+        return;
+    struct proto_id deleted = {0, 0};
+    for (size_t i = 0; r->type == REDIS_REPLY_ARRAY && i + 1 < r->elements; i += 2) {
+        const redisReply *k = r->element[i], *v = r->element[i + 1];
+        if (k->type == REDIS_REPLY_STRING && strcmp(k->str, "max-deleted-entry-id") == 0 &&
+            v->type == REDIS_REPLY_STRING)
+            proto_id_parse(v->str, v->len, &deleted);
+    }
+    if (proto_id_cmp(deleted, c->st->last_id) > 0) {
+        c->target = deleted;
+        behind(c, "entries needed to replay were trimmed or deleted from the input stream "
+                  "(max-deleted-entry-id is after the state's id)");
+        return;
+    }
     replay_next(c);
 }
 
@@ -321,6 +379,7 @@ static void on_marker(redisAsyncContext *ac, void *reply, void *priv)
     if (!reply_ok(c, r, "GET progress") || c->phase == PH_STOPPED)
         return;
     memset(&c->target, 0, sizeof(c->target));
+    c->marker_missing = r->type == REDIS_REPLY_NIL;
     if (r->type == REDIS_REPLY_STRING) {
         if (proto_id_parse(r->str, r->len, &c->target) != 0) {
             log_error("%s holds '%.*s', not a stream id; consuming stopped", c->keys.progress,
@@ -533,6 +592,32 @@ void consumer_stop(struct consumer *c, unsigned grace_ms, void (*done)(void *), 
         c->ac = NULL;
         finish_stop(c);
     }
+}
+
+void consumer_set_hooks(struct consumer *c, consumer_committed_fn *committed,
+                        consumer_reload_fn *reload, void *arg)
+{
+    c->on_committed = committed;
+    c->reload = reload;
+    c->hook_arg = arg;
+}
+
+static void on_trim(redisAsyncContext *ac, void *reply, void *priv)
+{
+    struct consumer *c = priv;
+    (void)ac;
+    if (reply_ok(c, reply, "XTRIM"))
+        c->m->trims++;
+}
+
+void consumer_trim(struct consumer *c, struct proto_id min_id)
+{
+    char id[PROTO_ID_STR_MAX];
+    if (!c->cfg->trim_input || c->ac == NULL || c->stopping || (min_id.ms == 0 && min_id.seq == 0))
+        return;
+    proto_id_format(min_id, id, sizeof(id));
+    if (redisAsyncCommand(c->ac, on_trim, c, "XTRIM %s MINID ~ %s", c->keys.in, id) != REDIS_OK)
+        drop(c, "cannot queue XTRIM");
 }
 
 const char *consumer_status(const struct consumer *c)

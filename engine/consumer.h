@@ -35,6 +35,23 @@ struct consumer *consumer_new(struct event_base *base, const struct config *cfg,
 /* Frees the consumer, dropping its connection if any. */
 void consumer_free(struct consumer *c);
 
+/* Called after each confirmed commit, when the state equals what Redis
+ * holds (the moment a snapshot may start). */
+typedef void consumer_committed_fn(void *arg);
+
+/* Asked to replace the state with the newest snapshot not after
+ * `not_after` (Redis lost writes the state holds). Returns 0 when the
+ * state was replaced (possibly by an empty one), -1 when it cannot be. */
+typedef int consumer_reload_fn(void *arg, struct proto_id not_after);
+
+/* Sets the hooks (either may be NULL). */
+void consumer_set_hooks(struct consumer *c, consumer_committed_fn *committed,
+                        consumer_reload_fn *reload, void *arg);
+
+/* Trims <prefix>in below `min_id` (XTRIM MINID ~) when connected and
+ * daemon.trim_input is set; entries at or after it stay. */
+void consumer_trim(struct consumer *c, struct proto_id min_id);
+
 /* Starts connecting (and reconnecting for as long as it runs). */
 void consumer_start(struct consumer *c);
 

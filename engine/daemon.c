@@ -10,6 +10,8 @@
 #include "http.h"
 #include "log.h"
 #include "metrics.h"
+#include "snapdir.h"
+#include "snapper.h"
 #include "state.h"
 
 #define DAEMON_STOP_GRACE_MS 10000 /* wait this long for the last commit */
@@ -21,6 +23,8 @@ struct daemon {
     struct metrics metrics;
     struct consumer *consumer;
     struct http *http;
+    struct snapdir snapdir;
+    struct snapper *snapper;
     struct event *sigterm;
     struct event *sigint;
 };
@@ -28,6 +32,7 @@ struct daemon {
 static void on_stopped(void *arg)
 {
     struct daemon *d = arg;
+    snapper_write_now(d->snapper);
     log_info("stopped: last entry applied %llu-%llu, %u members",
              (unsigned long long)d->st.last_id.ms, (unsigned long long)d->st.last_id.seq,
              (unsigned)d->st.members.count);
@@ -43,19 +48,67 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
     consumer_stop(d->consumer, DAEMON_STOP_GRACE_MS, on_stopped, d);
 }
 
+static void on_committed(void *arg)
+{
+    struct daemon *d = arg;
+    snapper_maybe(d->snapper);
+}
+
+static void on_snapshot_written(void *arg, struct proto_id oldest_kept)
+{
+    struct daemon *d = arg;
+    consumer_trim(d->consumer, oldest_kept);
+}
+
+/* Replaces the state with the newest snapshot not after `not_after`, or
+ * with an empty state when there is none (then the whole stream is
+ * replayed, if Redis still has it: the consumer checks). */
+static int reload(void *arg, struct proto_id not_after)
+{
+    struct daemon *d = arg;
+    state_free(&d->st);
+    if (state_init(&d->st, d->cfg) != 0)
+        return -1;
+    return snapdir_load(&d->snapdir, d->cfg, not_after, &d->st) < 0 ? -1 : 0;
+}
+
+static int open_state(struct daemon *d)
+{
+    struct snapshot_error serr;
+    struct proto_id newest = {UINT64_MAX, UINT64_MAX};
+    if (snapdir_open(&d->snapdir, d->cfg->data_dir, d->cfg->snapshot_keep, &serr) != 0) {
+        log_error("start-up: %s", serr.text);
+        return -1;
+    }
+    if (state_init(&d->st, d->cfg) != 0 || snapdir_load(&d->snapdir, d->cfg, newest, &d->st) < 0) {
+        log_error("start-up: out of memory");
+        return -1;
+    }
+    if (d->st.members.count == 0 && d->st.last_id.ms == 0)
+        log_info("no snapshot in %s: state will be rebuilt from the input stream",
+                 d->cfg->data_dir);
+    return 0;
+}
+
 static int start(struct daemon *d)
 {
     struct config_error err;
+    d->snapdir.lock_fd = -1;
     d->base = event_base_new();
-    if (d->base == NULL || state_init(&d->st, d->cfg) != 0) {
+    if (d->base == NULL) {
         log_error("start-up: out of memory");
         return -1;
     }
+    if (open_state(d) != 0)
+        return -1;
     d->consumer = consumer_new(d->base, d->cfg, &d->st, &d->metrics);
-    if (d->consumer == NULL) {
+    d->snapper = snapper_new(d->base, d->cfg, &d->st, &d->snapdir, &d->metrics,
+                             on_snapshot_written, d);
+    if (d->consumer == NULL || d->snapper == NULL) {
         log_error("start-up: out of memory");
         return -1;
     }
+    consumer_set_hooks(d->consumer, on_committed, reload, d);
     struct http_sources src = {d->cfg, &d->st, &d->metrics, d->consumer};
     d->http = http_new(d->base, &src, &err);
     if (d->http == NULL) {
@@ -81,7 +134,9 @@ static void stop(struct daemon *d)
         event_free(d->sigint);
     http_free(d->http);
     consumer_free(d->consumer);
+    snapper_free(d->snapper);
     state_free(&d->st);
+    snapdir_close(&d->snapdir);
     if (d->base)
         event_base_free(d->base);
 }

@@ -72,6 +72,17 @@ uint32_t members_add(struct members *ms, const char *id)
     return pos;
 }
 
+uint32_t members_restore(struct members *ms, const struct member *m)
+{
+    LY_ASSERT(m->id_len >= 1 && m->id_len <= PROTO_MEMBER_MAX && m->id[m->id_len] == '\0');
+    if (ms->count >= ms->max || members_find(ms, m->id) != HINDEX_NONE)
+        return HINDEX_NONE;
+    uint32_t pos = members_add(ms, m->id);
+    LY_ASSERT(pos != HINDEX_NONE);
+    memcpy(&ms->v[pos], m, sizeof(*m)); /* bytes, padding included */
+    return pos;
+}
+
 struct member *members_at(const struct members *ms, uint32_t pos)
 {
     LY_ASSERT(pos < ms->count);

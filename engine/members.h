@@ -60,6 +60,11 @@ uint32_t members_find(const struct members *ms, const char *id);
  * Stops the daemon when out of memory (LY_ALLOC_CHECK). */
 uint32_t members_add(struct members *ms, const char *id);
 
+/* Appends a copy of `m` (from a snapshot) and returns its position, or
+ * HINDEX_NONE when the store is full or already holds m->id. `m` must have
+ * a valid id (id_len 1..PROTO_MEMBER_MAX, NUL-terminated: asserted). */
+uint32_t members_restore(struct members *ms, const struct member *m);
+
 /* The member at position `pos` (< count, asserted). */
 struct member *members_at(const struct members *ms, uint32_t pos);
 

@@ -83,6 +83,15 @@ int metrics_render(const struct metrics *m, const struct state *st, struct evbuf
     rc |= counter(out, "loyalty_txns_evicted_early_total",
                   "Txns forgotten before the window ended (raise max_txns).",
                   st->txns.evicted_early);
+    rc |= counter(out, "loyalty_snapshots_total", "Snapshots written.", m->snapshots);
+    rc |= counter(out, "loyalty_snapshot_failures_total",
+                  "Snapshots that failed (older ones stay valid).", m->snapshot_failures);
+    rc |= gauge(out, "loyalty_snapshot_last_duration_us", "Duration of the last snapshot.",
+                (int64_t)m->snapshot_last_us);
+    rc |= gauge(out, "loyalty_snapshot_fork_stall_max_us",
+                "Longest ingestion stall caused by starting a snapshot (fork).",
+                (int64_t)m->snapshot_fork_us_max);
+    rc |= counter(out, "loyalty_input_trims_total", "XTRIMs of the input stream.", m->trims);
     rc |= histogram(m, out);
     rc |= gauge(out, "loyalty_members", "Members held in memory.", st->members.count);
     rc |= gauge(out, "loyalty_txns_remembered", "Txns in the idempotency window.",

@@ -25,6 +25,11 @@ struct metrics {
     uint64_t reconnects;         /* connections to Redis made */
     uint64_t ticks_appended;     /* tick entries this daemon added */
     uint64_t replayed;           /* entries re-applied during recovery */
+    uint64_t snapshots;          /* snapshots written */
+    uint64_t snapshot_failures;  /* snapshots that failed (old ones stay) */
+    uint64_t snapshot_last_us;   /* duration of the last snapshot write */
+    uint64_t snapshot_fork_us_max; /* longest ingestion stall (fork) */
+    uint64_t trims;              /* XTRIMs of the input stream sent */
     uint64_t lat_counts[METRICS_LAT_BUCKETS + 1]; /* last: +Inf */
     uint64_t lat_sum_us;
     int redis_up;                /* 1 while connected and consuming */

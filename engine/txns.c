@@ -73,3 +73,15 @@ struct txn_rec *txns_add(struct txns *t, const char *txn, int64_t applied_ms)
     t->count++;
     return r;
 }
+
+int txns_restore(struct txns *t, const struct txn_rec *r)
+{
+    LY_ASSERT(r->txn_len >= 1 && r->txn_len <= PROTO_TXN_MAX && r->txn[r->txn_len] == '\0');
+    if (t->count == t->max || txns_find(t, r->txn) != NULL)
+        return -1;
+    uint64_t evicted = t->evicted_early;
+    struct txn_rec *dst = txns_add(t, r->txn, r->applied_ms);
+    LY_ASSERT(t->evicted_early == evicted);
+    memcpy(dst, r, sizeof(*r)); /* bytes, padding included */
+    return 0;
+}

@@ -64,4 +64,10 @@ void txns_evict(struct txns *t, int64_t oldest_ms);
  * when out of memory (LY_ALLOC_CHECK). */
 struct txn_rec *txns_add(struct txns *t, const char *txn, int64_t applied_ms);
 
+/* Appends a copy of `r` (from a snapshot, oldest first) and indexes it.
+ * Returns 0, or -1 when the table is full or already holds r->txn. `r`
+ * must have a valid txn (txn_len 1..PROTO_TXN_MAX, NUL-terminated:
+ * asserted). */
+int txns_restore(struct txns *t, const struct txn_rec *r);
+
 #endif

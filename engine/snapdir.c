@@ -1,0 +1,172 @@
+/* snapdir.c - see snapdir.h. */
+#include "snapdir.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "log.h"
+
+static int mkdir_p(const char *dir)
+{
+    char p[CONFIG_PATH_MAX + 1];
+    snprintf(p, sizeof(p), "%s", dir);
+    for (char *s = p + 1; *s; s++) {
+        if (*s != '/')
+            continue;
+        *s = '\0';
+        if (mkdir(p, 0750) != 0 && errno != EEXIST)
+            return -1;
+        *s = '/';
+    }
+    return mkdir(p, 0750) != 0 && errno != EEXIST ? -1 : 0;
+}
+
+int snapdir_open(struct snapdir *sd, const char *dir, uint32_t keep, struct snapshot_error *err)
+{
+    char path[SNAPDIR_PATH_MAX];
+    memset(sd, 0, sizeof(*sd));
+    sd->lock_fd = -1;
+    sd->keep = keep;
+    snprintf(sd->dir, sizeof(sd->dir), "%s", dir);
+    if (mkdir_p(dir) != 0) {
+        snprintf(err->text, sizeof(err->text), "cannot create data dir %.200s: %s", dir,
+                 strerror(errno));
+        return -1;
+    }
+    snprintf(path, sizeof(path), "%s/LOCK", dir);
+    sd->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0640);
+    if (sd->lock_fd < 0 || flock(sd->lock_fd, LOCK_EX | LOCK_NB) != 0) {
+        char pid[32] = "?";
+        ssize_t n = sd->lock_fd >= 0 ? pread(sd->lock_fd, pid, sizeof(pid) - 1, 0) : -1;
+        if (n > 0)
+            pid[n] = '\0';
+        pid[strcspn(pid, "\n")] = '\0';
+        snprintf(err->text, sizeof(err->text),
+                 "data dir %.160s is in use by another loyaltyd (pid %.20s holds LOCK)", dir,
+                 pid);
+        if (sd->lock_fd >= 0)
+            close(sd->lock_fd);
+        sd->lock_fd = -1;
+        return -1;
+    }
+    char line[32];
+    int n = snprintf(line, sizeof(line), "%d\n", (int)getpid());
+    if (ftruncate(sd->lock_fd, 0) != 0 || pwrite(sd->lock_fd, line, (size_t)n, 0) != n)
+        log_warn("cannot write pid to %s: %s", path, strerror(errno));
+    return 0;
+}
+
+void snapdir_close(struct snapdir *sd)
+{
+    if (sd->lock_fd >= 0)
+        close(sd->lock_fd); /* releases the flock */
+    sd->lock_fd = -1;
+}
+
+void snapdir_path(const struct snapdir *sd, struct proto_id id, char *buf, size_t cap)
+{
+    snprintf(buf, cap, "%s/snap-%020" PRIu64 "-%020" PRIu64 ".lysnap", sd->dir, id.ms, id.seq);
+}
+
+static int parse_name(const char *name, struct proto_id *id)
+{
+    char tail[16];
+    unsigned long long ms, seq;
+    if (strlen(name) != 5 + 20 + 1 + 20 + 7 ||
+        sscanf(name, "snap-%20llu-%20llu%15s", &ms, &seq, tail) != 3 ||
+        strcmp(tail, ".lysnap") != 0)
+        return -1;
+    id->ms = ms;
+    id->seq = seq;
+    return 0;
+}
+
+static int cmp_ids(const void *a, const void *b)
+{
+    return proto_id_cmp(*(const struct proto_id *)a, *(const struct proto_id *)b);
+}
+
+int snapdir_list(const struct snapdir *sd, struct proto_id *ids, size_t cap)
+{
+    DIR *d = opendir(sd->dir);
+    if (d == NULL)
+        return -1;
+    size_t n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL && n < cap)
+        if (parse_name(e->d_name, &ids[n]) == 0)
+            n++;
+    closedir(d);
+    qsort(ids, n, sizeof(ids[0]), cmp_ids);
+    return (int)n;
+}
+
+int snapdir_load(const struct snapdir *sd, const struct config *cfg, struct proto_id not_after,
+                 struct state *st)
+{
+    struct proto_id ids[SNAPDIR_FILES_MAX];
+    int n = snapdir_list(sd, ids, SNAPDIR_FILES_MAX);
+    for (int i = n - 1; i >= 0; i--) {
+        char path[SNAPDIR_PATH_MAX], bad[SNAPDIR_PATH_MAX + 16];
+        struct snapshot_error err;
+        if (proto_id_cmp(ids[i], not_after) > 0)
+            continue;
+        snapdir_path(sd, ids[i], path, sizeof(path));
+        if (snapshot_read(path, cfg, st, &err) == 0) {
+            log_info("loaded snapshot %s: %u members, last entry %" PRIu64 "-%" PRIu64, path,
+                     st->members.count, st->last_id.ms, st->last_id.seq);
+            return 1;
+        }
+        log_error("snapshot %s is unusable (%s); trying the previous one", path, err.text);
+        snprintf(bad, sizeof(bad), "%s.corrupt", path);
+        if (rename(path, bad) != 0)
+            log_warn("cannot rename %s aside: %s", path, strerror(errno));
+        state_free(st);
+        if (state_init(st, cfg) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* Deletes "*.lysnap.tmp" files: a writer that died left them behind. */
+static void remove_temporaries(const struct snapdir *sd)
+{
+    DIR *d = opendir(sd->dir);
+    struct dirent *e;
+    const char *suffix = ".lysnap.tmp";
+    while (d != NULL && (e = readdir(d)) != NULL) {
+        size_t len = strlen(e->d_name), sl = strlen(suffix);
+        if (len > sl && strcmp(e->d_name + len - sl, suffix) == 0 &&
+            strncmp(e->d_name, "snap-", 5) == 0 && unlinkat(dirfd(d), e->d_name, 0) != 0)
+            log_warn("cannot delete %s/%s: %s", sd->dir, e->d_name, strerror(errno));
+    }
+    if (d != NULL)
+        closedir(d);
+}
+
+int snapdir_prune(const struct snapdir *sd, struct proto_id *oldest)
+{
+    remove_temporaries(sd);
+    struct proto_id ids[SNAPDIR_FILES_MAX];
+    memset(oldest, 0, sizeof(*oldest));
+    int n = snapdir_list(sd, ids, SNAPDIR_FILES_MAX);
+    if (n < 0)
+        return -1;
+    for (int i = 0; i + (int)sd->keep < n; i++) {
+        char path[SNAPDIR_PATH_MAX];
+        snapdir_path(sd, ids[i], path, sizeof(path));
+        if (unlink(path) != 0)
+            log_warn("cannot delete old snapshot %s: %s", path, strerror(errno));
+    }
+    if (n > 0)
+        *oldest = ids[n > (int)sd->keep ? n - (int)sd->keep : 0];
+    return 0;
+}

@@ -1,0 +1,167 @@
+/* snapper.c - see snapper.h. */
+#include "snapper.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "log.h"
+
+struct snapper {
+    const struct config *cfg;
+    const struct state *st;
+    const struct snapdir *sd;
+    struct metrics *m;
+    snapper_written_fn *on_written;
+    void *arg;
+    struct event *sigchld;
+    pid_t child;               /* 0 when none running */
+    struct proto_id child_id;  /* what the running child writes */
+    uint64_t child_started_us;
+    uint64_t last_entries;     /* entries counted at the last snapshot */
+    uint64_t last_us;          /* when the last snapshot started */
+};
+
+static uint64_t now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+static uint64_t entries_of(const struct state *st)
+{
+    return st->entries_applied + st->entries_rejected + st->entries_duplicate;
+}
+
+/* After a snapshot landed: prune, then let the consumer trim. */
+static void written(struct snapper *s, struct proto_id id, uint64_t us)
+{
+    struct proto_id oldest;
+    s->m->snapshots++;
+    s->m->snapshot_last_us = us;
+    log_info("snapshot %" PRIu64 "-%" PRIu64 " written in %.1f ms", id.ms, id.seq, us / 1e3);
+    if (snapdir_prune(s->sd, &oldest) == 0 && s->on_written != NULL)
+        s->on_written(s->arg, oldest);
+}
+
+static void reap(struct snapper *s, int options)
+{
+    int status;
+    if (s->child == 0)
+        return;
+    pid_t p = waitpid(s->child, &status, options);
+    if (p == 0 || (p < 0 && errno == EINTR))
+        return;
+    s->child = 0;
+    if (p > 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+        written(s, s->child_id, now_us() - s->child_started_us);
+    } else {
+        s->m->snapshot_failures++;
+        log_error("snapshot %" PRIu64 "-%" PRIu64 " failed (writer exit status %d); the "
+                  "previous snapshots stay valid; retrying at the next interval",
+                  s->child_id.ms, s->child_id.seq, p > 0 ? status : -1);
+    }
+}
+
+static void on_sigchld(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    reap(arg, WNOHANG);
+}
+
+struct snapper *snapper_new(struct event_base *base, const struct config *cfg,
+                            const struct state *st, const struct snapdir *sd,
+                            struct metrics *m, snapper_written_fn *on_written, void *arg)
+{
+    struct snapper *s = calloc(1, sizeof(*s));
+    if (s == NULL)
+        return NULL;
+    *s = (struct snapper){cfg, st, sd, m, on_written, arg, NULL, 0, {0, 0}, 0, 0, 0};
+    s->last_entries = entries_of(st);
+    s->last_us = now_us();
+    s->sigchld = evsignal_new(base, SIGCHLD, on_sigchld, s);
+    if (s->sigchld == NULL || evsignal_add(s->sigchld, NULL) != 0) {
+        snapper_free(s);
+        return NULL;
+    }
+    return s;
+}
+
+void snapper_free(struct snapper *s)
+{
+    if (s == NULL)
+        return;
+    reap(s, 0);
+    if (s->sigchld)
+        event_free(s->sigchld);
+    free(s);
+}
+
+static bool due(const struct snapper *s)
+{
+    uint64_t entries = entries_of(s->st) - s->last_entries;
+    if (entries == 0)
+        return false;
+    if (s->cfg->snapshot_every_entries > 0 && entries >= s->cfg->snapshot_every_entries)
+        return true;
+    return s->cfg->snapshot_every_ms > 0 &&
+           now_us() - s->last_us >= (uint64_t)s->cfg->snapshot_every_ms * 1000u;
+}
+
+void snapper_maybe(struct snapper *s)
+{
+    if (s->child != 0 || !due(s))
+        return;
+    char path[SNAPDIR_PATH_MAX];
+    snapdir_path(s->sd, s->st->last_id, path, sizeof(path));
+    uint64_t t0 = now_us();
+    pid_t pid = fork();
+    if (pid == 0) {
+        struct snapshot_error err;
+        int rc = snapshot_write(s->st, &s->cfg->rules, path, &err);
+        if (rc != 0)
+            log_error("snapshot writer: %s", err.text);
+        _exit(rc == 0 ? 0 : 1); /* no atexit handlers, no stdio flush of the parent's */
+    }
+    uint64_t stall = now_us() - t0;
+    if (stall > s->m->snapshot_fork_us_max)
+        s->m->snapshot_fork_us_max = stall;
+    s->last_entries = entries_of(s->st);
+    s->last_us = t0;
+    if (pid < 0) {
+        s->m->snapshot_failures++;
+        log_error("snapshot: fork failed: %s; retrying at the next interval", strerror(errno));
+        return;
+    }
+    s->child = pid;
+    s->child_id = s->st->last_id;
+    s->child_started_us = t0;
+}
+
+int snapper_write_now(struct snapper *s)
+{
+    reap(s, 0);
+    if (entries_of(s->st) == s->last_entries)
+        return 0; /* nothing applied since the snapshot loaded or last written */
+    char path[SNAPDIR_PATH_MAX];
+    struct snapshot_error err;
+    snapdir_path(s->sd, s->st->last_id, path, sizeof(path));
+    uint64_t t0 = now_us();
+    if (snapshot_write(s->st, &s->cfg->rules, path, &err) != 0) {
+        s->m->snapshot_failures++;
+        log_error("snapshot: %s", err.text);
+        return -1;
+    }
+    s->last_entries = entries_of(s->st);
+    written(s, s->st->last_id, now_us() - t0);
+    return 0;
+}

@@ -1,0 +1,46 @@
+/* snapper.h - taking snapshots without stalling ingestion.
+ *
+ * Like Redis's BGSAVE: fork(), and the child writes the state it sees
+ * (copy-on-write) to a snapshot file while the parent goes on applying
+ * entries. The only stall is fork() itself (copying page tables), which is
+ * measured and exported. A snapshot is started only when the state equals
+ * what Redis has committed (the consumer calls snapper_maybe right after a
+ * commit is confirmed), so a snapshot never holds effects whose outputs are
+ * unpublished. When a child finishes, old snapshots are pruned and
+ * `on_written` is told the oldest id still kept (the consumer trims the
+ * input stream below it).
+ */
+#ifndef LOYALTY_SNAPPER_H
+#define LOYALTY_SNAPPER_H
+
+#include <stdbool.h>
+
+#include "config.h"
+#include "metrics.h"
+#include "snapdir.h"
+#include "state.h"
+
+struct event_base;
+struct snapper;
+
+typedef void snapper_written_fn(void *arg, struct proto_id oldest_kept);
+
+/* Creates a snapper for `st` in `sd` (all must outlive it). Returns NULL
+ * when out of memory. */
+struct snapper *snapper_new(struct event_base *base, const struct config *cfg,
+                            const struct state *st, const struct snapdir *sd,
+                            struct metrics *m, snapper_written_fn *on_written, void *arg);
+
+/* Frees the snapper; a child still writing is waited for. */
+void snapper_free(struct snapper *s);
+
+/* Starts a background snapshot when one is due (snapshot_every_entries
+ * entries or snapshot_every_ms since the last) and none is running. Call
+ * only when the state equals what Redis has committed. */
+void snapper_maybe(struct snapper *s);
+
+/* Writes a snapshot now, in this process (waiting first for a running
+ * child). For shutdown. Returns 0, or -1 after logging why. */
+int snapper_write_now(struct snapper *s);
+
+#endif
