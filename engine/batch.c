@@ -57,8 +57,15 @@ void batch_add_entry(struct batch *b, struct proto_id id, const char *id_str)
 
 int batch_add_outputs(struct batch *b, struct proto_id src, const struct rules_result *res)
 {
+    if (b->out_count + res->count > b->out_cap) { /* a tick with many members due */
+        size_t cap = (size_t)b->out_cap * 2 + res->count;
+        struct batch_span *outs = realloc(b->outs, cap * sizeof(*outs));
+        if (outs == NULL)
+            return -1;
+        b->outs = outs;
+        b->out_cap = (uint32_t)cap;
+    }
     for (uint32_t i = 0; i < res->count; i++) {
-        LY_ASSERT(b->out_count < b->out_cap);
         size_t off = b->buf.size;
         if (proto_encode_output(&b->buf, &res->out[i], src, i) != 0)
             return -1;

@@ -8,7 +8,8 @@
  * be sent again after a reconnect without applying anything twice.
  *
  * Bounds: at most `entries_max` entries, each with at most
- * RULES_OUTPUTS_MAX outputs of a few hundred bytes, or one DLQ entry that
+ * RULES_OUTPUTS_MAX outputs of a few hundred bytes (a tick: a few per due
+ * member, at most RULES_TICK_MEMBERS_MAX members), or one DLQ entry that
  * keeps at most BATCH_DLQ_BYTES_MAX of the original bytes.
  */
 #ifndef LOYALTY_BATCH_H

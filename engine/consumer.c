@@ -49,6 +49,7 @@ struct consumer {
     redisAsyncContext *ac;
     enum phase phase;
     struct batch batch;
+    struct rules_result scratch; /* outputs of the entry being applied */
     bool in_flight;          /* batch applied, commit not yet confirmed */
     struct proto_id committed; /* last marker Redis confirmed to us */
     struct proto_id target;  /* marker read at setup */
@@ -69,6 +70,7 @@ struct consumer {
 
 static void connect_now(struct consumer *c);
 static void read_next(struct consumer *c);
+static void append_tick(struct consumer *c);
 
 static uint64_t now_us(void)
 {
@@ -158,6 +160,8 @@ static void on_commit(redisAsyncContext *ac, void *reply, void *priv)
         c->phase = PH_PENDING;
     if (c->phase == PH_PENDING)
         read_next(c); /* live reads were pipelined behind the commit */
+    else if (rules_due(c->st))
+        append_tick(c); /* the last tick left members due: catch up now */
 }
 
 static void commit_batch(struct consumer *c)
@@ -197,7 +201,7 @@ static void on_read(redisAsyncContext *ac, void *reply, void *priv)
     struct ingest_stats stats;
     batch_reset(&c->batch);
     c->batch.started_us = now_us();
-    if (entries == NULL || ingest_entries(c->st, &c->cfg->rules, entries, &c->batch, &stats)) {
+    if (entries == NULL || ingest_entries(c->st, &c->cfg->rules, entries, &c->batch, &c->scratch, &stats)) {
         drop(c, "malformed XREADGROUP reply");
         return;
     }
@@ -246,7 +250,7 @@ static void on_replay(redisAsyncContext *ac, void *reply, void *priv)
     (void)ac;
     if (!reply_ok(c, r, "XRANGE") || c->phase == PH_STOPPED)
         return;
-    if (ingest_entries(c->st, &c->cfg->rules, r, NULL, &stats) != 0) {
+    if (ingest_entries(c->st, &c->cfg->rules, r, NULL, &c->scratch, &stats) != 0) {
         drop(c, "malformed XRANGE reply");
         return;
     }
@@ -480,11 +484,8 @@ static void on_tick_reply(redisAsyncContext *ac, void *reply, void *priv)
 
 /* Appends a tick entry stamped with the wall clock: the one place the
  * daemon's clock enters the log, as an entry replayed like any other. */
-static void on_tick(evutil_socket_t fd, short what, void *arg)
+static void append_tick(struct consumer *c)
 {
-    (void)fd;
-    (void)what;
-    struct consumer *c = arg;
     if (c->phase != PH_LIVE || c->stopping || c->ac == NULL)
         return;
     struct proto_entry e;
@@ -500,6 +501,13 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
                           buf.size) != REDIS_OK)
         drop(c, "cannot queue a tick");
     msgpack_sbuffer_destroy(&buf);
+}
+
+static void on_tick(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    append_tick(arg);
 }
 
 static void on_stop_deadline(evutil_socket_t fd, short what, void *arg)
@@ -527,6 +535,7 @@ struct consumer *consumer_new(struct event_base *base, const struct config *cfg,
     c->m = m;
     c->committed = st->last_id;
     c->backoff_ms = CONSUMER_BACKOFF_MIN_MS;
+    rules_result_init(&c->scratch);
     commit_keys_init(&c->keys, cfg);
     snprintf(c->count_arg, sizeof(c->count_arg), "%u", cfg->batch_entries_max);
     snprintf(c->block_arg, sizeof(c->block_arg), "%u", cfg->block_ms);
@@ -556,6 +565,7 @@ void consumer_free(struct consumer *c)
     if (c->stop_timer)
         event_free(c->stop_timer);
     batch_free(&c->batch);
+    rules_result_free(&c->scratch);
     free(c);
 }
 

@@ -23,10 +23,10 @@ static const redisReply *field_m(const redisReply *fields)
 
 /* Decodes and applies one entry; rejected ones go to the DLQ. */
 static int apply_one(struct state *st, const struct rulebook *rb, struct proto_id id,
-                     const redisReply *idr, const redisReply *fields, struct batch *b)
+                     const redisReply *idr, const redisReply *fields, struct batch *b,
+                     struct rules_result *res)
 {
     struct proto_entry e; /* ~6 KiB with its line items */
-    struct rules_result res;
     struct proto_reject rej = {PROTO_R_NO_M_FIELD, "entry has no field 'm'"};
     const redisReply *m = field_m(fields);
     if (fields == NULL || fields->type != REDIS_REPLY_ARRAY)
@@ -36,16 +36,16 @@ static int apply_one(struct state *st, const struct rulebook *rb, struct proto_i
         rules_skip(st, id);
         return b ? batch_add_dlq(b, idr->str, m ? m->str : NULL, m ? m->len : 0, &rej) : 0;
     }
-    rules_apply(st, rb, id, &e, &res);
+    rules_apply(st, rb, id, &e, res);
     if (b == NULL)
         return 0;
-    if (res.verdict == RULES_REJECTED)
-        return batch_add_dlq(b, idr->str, m->str, m->len, &res.reject);
-    return batch_add_outputs(b, id, &res);
+    if (res->verdict == RULES_REJECTED)
+        return batch_add_dlq(b, idr->str, m->str, m->len, &res->reject);
+    return batch_add_outputs(b, id, res);
 }
 
 int ingest_entries(struct state *st, const struct rulebook *rb, const redisReply *entries,
-                   struct batch *b, struct ingest_stats *stats)
+                   struct batch *b, struct rules_result *scratch, struct ingest_stats *stats)
 {
     memset(stats, 0, sizeof(*stats));
     if (entries->type != REDIS_REPLY_ARRAY)
@@ -64,7 +64,7 @@ int ingest_entries(struct state *st, const struct rulebook *rb, const redisReply
             stats->skipped++;
             continue;
         }
-        if (apply_one(st, rb, id, ent->element[0], ent->element[1], b) != 0)
+        if (apply_one(st, rb, id, ent->element[0], ent->element[1], b, scratch) != 0)
             return -1;
         stats->applied++;
     }

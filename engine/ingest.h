@@ -14,6 +14,7 @@
 #include <hiredis/hiredis.h>
 
 #include "batch.h"
+#include "rules.h"
 #include "rulebook.h"
 #include "state.h"
 
@@ -29,8 +30,9 @@ struct ingest_stats {
  * acknowledgement, with its outputs or DLQ entry. Entries at or before
  * st->last_id are not applied again (only acknowledged). Returns 0, or -1
  * when the reply is malformed or the batch cannot grow (the caller drops
- * the connection; nothing is lost, the entries stay pending). */
+ * the connection; nothing is lost, the entries stay pending). `scratch`
+ * (rules_result_init'ed) holds each entry's outputs in turn. */
 int ingest_entries(struct state *st, const struct rulebook *rb, const redisReply *entries,
-                   struct batch *b, struct ingest_stats *stats);
+                   struct batch *b, struct rules_result *scratch, struct ingest_stats *stats);
 
 #endif

@@ -8,16 +8,18 @@
 
 #define MEMBERS_INITIAL_CAP 1024u
 
-int members_init(struct members *ms, uint32_t max)
+int members_init(struct members *ms, uint32_t max, uint32_t lots_per)
 {
     memset(ms, 0, sizeof(*ms));
     ms->max = max;
+    ms->lots_per = lots_per;
     return hindex_init(&ms->ix);
 }
 
 void members_free(struct members *ms)
 {
     free(ms->v);
+    free(ms->lots);
     hindex_free(&ms->ix);
     memset(ms, 0, sizeof(*ms));
 }
@@ -47,6 +49,12 @@ static int reserve(struct members *ms)
     if (v == NULL)
         return -1;
     ms->v = v;
+    if (ms->lots_per > 0) {
+        int64_t *lots = realloc(ms->lots, cap * ms->lots_per * sizeof(*lots));
+        if (lots == NULL)
+            return -1;
+        ms->lots = lots;
+    }
     ms->cap = (uint32_t)cap;
     return 0;
 }
@@ -66,13 +74,21 @@ uint32_t members_add(struct members *ms, const char *id)
     /* Zero the whole struct, padding included: snapshots are byte images
      * and must be a pure function of the entries applied. */
     memset(m, 0, sizeof(*m));
+    if (ms->lots_per > 0)
+        memset(&ms->lots[(size_t)pos * ms->lots_per], 0, ms->lots_per * sizeof(int64_t));
     memcpy(m->id, id, len);
     m->id_len = (uint8_t)len;
     ms->count++;
     return pos;
 }
 
-uint32_t members_restore(struct members *ms, const struct member *m)
+int64_t *members_lots(const struct members *ms, uint32_t pos)
+{
+    LY_ASSERT(pos < ms->count);
+    return ms->lots_per ? &ms->lots[(size_t)pos * ms->lots_per] : NULL;
+}
+
+uint32_t members_restore(struct members *ms, const struct member *m, const int64_t *lots)
 {
     LY_ASSERT(m->id_len >= 1 && m->id_len <= PROTO_MEMBER_MAX && m->id[m->id_len] == '\0');
     if (ms->count >= ms->max || members_find(ms, m->id) != HINDEX_NONE)
@@ -80,6 +96,8 @@ uint32_t members_restore(struct members *ms, const struct member *m)
     uint32_t pos = members_add(ms, m->id);
     LY_ASSERT(pos != HINDEX_NONE);
     memcpy(&ms->v[pos], m, sizeof(*m)); /* bytes, padding included */
+    if (ms->lots_per > 0)
+        memcpy(members_lots(ms, pos), lots, ms->lots_per * sizeof(*lots));
     return pos;
 }
 

@@ -21,32 +21,47 @@
 _Static_assert(MEMBERS_QUAL_MONTHS >= RULEBOOK_WINDOW_MONTHS_MAX,
                "a bucket for every month of the longest window");
 
+#define MEMBER_F_REFERRAL_PAID 0x01 /* the referrer got its bonus */
+
 struct member {
     char id[PROTO_MEMBER_MAX + 1];
     uint8_t id_len;
     uint8_t tier; /* index into rulebook tiers */
     uint8_t birthday_month; /* 0: unknown */
     uint8_t birthday_day;
-    uint32_t purchases;
-    int32_t qual_month; /* month index of the newest bucket written */
-    int64_t balance;
+    uint8_t flags;          /* MEMBER_F_* */
+    int16_t birthday_bonus_year; /* year the birthday bonus was last given */
+    uint32_t purchases;     /* sales ever made (refunds do not lower it) */
+    uint32_t referrer;      /* position + 1 of the referrer; 0: none */
+    int32_t qual_month;     /* month index of the newest qual bucket */
+    int32_t lots_month;     /* month index of the newest expiry lot */
+    int32_t cap_day;        /* UTC day of cap_points */
+    uint32_t auto_issued[RULEBOOK_AUTO_REWARDS_MAX]; /* every-N rewards issued */
+    int64_t balance;        /* may be negative: a refund of spent points */
     int64_t lifetime_points; /* points ever earned (never decreases) */
+    int64_t reward_points;  /* net points earned (refunds subtract): every-N rewards */
+    int64_t cap_points;     /* points earned on cap_day */
     int64_t enrolled_ts;
     int64_t last_purchase_ts; /* 0: never */
+    int64_t next_review_ts; /* next tier review */
+    int64_t grace_until_ts; /* a due downgrade waits until then; 0: none */
+    int64_t sched_ts;       /* due time of its live schedule entry; 0: none */
     int64_t qual[MEMBERS_QUAL_MONTHS]; /* by month index % MEMBERS_QUAL_MONTHS */
 };
 
 struct members {
     struct member *v; /* v[0..count) */
+    int64_t *lots;    /* lots[pos * lots_per ..]: unexpired points by earn month */
+    uint32_t lots_per; /* expiry_months + 1, or 0 when points never expire */
     uint32_t count;
     uint32_t cap;
     uint32_t max; /* configured ceiling (members_max) */
     struct hindex ix;
 };
 
-/* Initialises an empty store that holds at most `max` members. Returns 0,
- * or -1 when out of memory. */
-int members_init(struct members *ms, uint32_t max);
+/* Initialises an empty store that holds at most `max` members, each with
+ * `lots_per` expiry lots (0: none). Returns 0, or -1 when out of memory. */
+int members_init(struct members *ms, uint32_t max, uint32_t lots_per);
 
 /* Frees everything the store holds. */
 void members_free(struct members *ms);
@@ -60,10 +75,15 @@ uint32_t members_find(const struct members *ms, const char *id);
  * Stops the daemon when out of memory (LY_ALLOC_CHECK). */
 uint32_t members_add(struct members *ms, const char *id);
 
-/* Appends a copy of `m` (from a snapshot) and returns its position, or
+/* The expiry lots of the member at `pos` (lots_per of them), or NULL when
+ * points never expire. */
+int64_t *members_lots(const struct members *ms, uint32_t pos);
+
+/* Appends a copy of `m` and its `lots` (from a snapshot; NULL when
+ * lots_per is 0) and returns its position, or
  * HINDEX_NONE when the store is full or already holds m->id. `m` must have
  * a valid id (id_len 1..PROTO_MEMBER_MAX, NUL-terminated: asserted). */
-uint32_t members_restore(struct members *ms, const struct member *m);
+uint32_t members_restore(struct members *ms, const struct member *m, const int64_t *lots);
 
 /* The member at position `pos` (< count, asserted). */
 struct member *members_at(const struct members *ms, uint32_t pos);

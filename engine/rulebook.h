@@ -20,6 +20,14 @@
 #define RULEBOOK_MULTIPLIER_BP_MAX 100000 /* x10 */
 #define RULEBOOK_POINTS_PER_UNIT_MAX 1000
 #define RULEBOOK_MINOR_PER_UNIT_MAX 1000
+#define RULEBOOK_CATEGORIES_MAX 64    /* SKU categories with their own multiplier */
+#define RULEBOOK_CAMPAIGNS_MAX 32     /* campaigns configured at once */
+#define RULEBOOK_FILTER_MAX 16        /* stores or categories one campaign names */
+#define RULEBOOK_AUTO_REWARDS_MAX 4   /* "every N points" rewards */
+#define RULEBOOK_MILESTONES_MAX 16    /* "Nth purchase" rewards */
+#define RULEBOOK_CATALOG_MAX 64       /* rewards members can redeem */
+#define RULEBOOK_EXPIRY_MONTHS_MAX 36 /* points live at most 3 years */
+#define RULEBOOK_BONUS_MAX 1000000000LL /* points one bonus or cap may name */
 
 /* The largest intermediate of the earn formula must fit in int64. */
 _Static_assert((__int128)PROTO_AMOUNT_MAX * RULEBOOK_POINTS_PER_UNIT_MAX *
@@ -31,6 +39,46 @@ enum rulebook_basis {
     RULEBOOK_BASIS_POINTS, /* qualify on points earned by purchases */
     RULEBOOK_BASIS_SPEND   /* qualify on money spent (minor units) */
 };
+
+struct rulebook_category {
+    char cat[RULEBOOK_NAME_MAX + 1];
+    int64_t multiplier_bp;
+};
+
+/* A campaign applies to sales whose own ts is in [start_ms, end_ms), at
+ * one of `stores` (all when none) and, for a multiplier, to the line items
+ * in one of `categories` (all when none). Stacking: multipliers do not
+ * stack (each line gets the best active multiplier); fixed bonuses all
+ * stack (each active one adds its bonus once per qualifying sale). */
+struct rulebook_campaign {
+    char name[RULEBOOK_NAME_MAX + 1];
+    int64_t start_ms, end_ms;
+    int64_t multiplier_bp; /* 0: a fixed-bonus campaign */
+    int64_t bonus_points;  /* fixed bonus per qualifying sale */
+    int64_t min_amount;    /* a sale must reach this (minor units) */
+    uint32_t store_count, cat_count;
+    char stores[RULEBOOK_FILTER_MAX][RULEBOOK_NAME_MAX + 1];
+    char cats[RULEBOOK_FILTER_MAX][RULEBOOK_NAME_MAX + 1];
+};
+
+struct rulebook_auto_reward {
+    char reward[RULEBOOK_NAME_MAX + 1];
+    int64_t every_points; /* one reward each time net points earned pass a multiple */
+};
+
+struct rulebook_milestone {
+    char reward[RULEBOOK_NAME_MAX + 1];
+    uint32_t purchase; /* issued on the member's Nth purchase */
+};
+
+struct rulebook_catalog_item {
+    char reward[RULEBOOK_NAME_MAX + 1];
+    int64_t cost_points;
+    int64_t stock; /* -1: unlimited */
+};
+
+enum rulebook_review { RULEBOOK_REVIEW_ANNIVERSARY, RULEBOOK_REVIEW_FIXED };
+enum rulebook_shortfall { RULEBOOK_SHORTFALL_NEGATIVE, RULEBOOK_SHORTFALL_FORGIVE };
 
 struct rulebook_tier {
     char name[RULEBOOK_NAME_MAX + 1];
@@ -46,6 +94,15 @@ struct rulebook {
     int64_t minor_per_unit;  /* minor units in one currency unit (100) */
     int64_t points_per_unit; /* base points per currency unit */
     bool require_enrollment; /* purchases of unknown members go to the DLQ */
+    uint32_t category_count;
+    struct rulebook_category categories[RULEBOOK_CATEGORIES_MAX];
+    uint32_t campaign_count;
+    struct rulebook_campaign campaigns[RULEBOOK_CAMPAIGNS_MAX];
+    int64_t first_purchase_bonus; /* points on a member's first purchase */
+    int64_t birthday_bonus;       /* points on the first purchase of the birthday month */
+    int64_t referral_bonus;       /* points to the referrer on the referee's first purchase */
+    int64_t txn_cap_points;       /* max points one sale earns; 0: no cap */
+    int64_t day_cap_points;       /* max points a member earns per UTC day; 0: no cap */
 
     /* Tiers, ordered by threshold; tiers[0] has threshold 0 and is where
      * every member starts. */
@@ -53,6 +110,25 @@ struct rulebook {
     uint32_t window_months; /* current month and the previous N-1 */
     uint32_t tier_count;
     struct rulebook_tier tiers[RULEBOOK_TIERS_MAX];
+    enum rulebook_review review;
+    uint8_t review_month, review_day; /* RULEBOOK_REVIEW_FIXED: every year on MM-DD */
+    uint32_t grace_months;            /* a due downgrade waits this long; 0: none */
+
+    /* Rewards. */
+    uint32_t auto_reward_count;
+    struct rulebook_auto_reward auto_rewards[RULEBOOK_AUTO_REWARDS_MAX];
+    uint32_t milestone_count;
+    struct rulebook_milestone milestones[RULEBOOK_MILESTONES_MAX];
+    uint32_t catalog_count;
+    struct rulebook_catalog_item catalog[RULEBOOK_CATALOG_MAX];
+
+    /* Expiry: points earned in month M expire at the start of month
+     * M + expiry_months + 1 (0: points never expire). */
+    uint32_t expiry_months;
+
+    /* Refunds of points already spent: NEGATIVE lets the balance go below
+     * zero (future earning repays it), FORGIVE stops it at zero. */
+    enum rulebook_shortfall shortfall;
 
     /* Idempotency: a txn applied within window_ms of event time is
      * recognised as a retry; at most txns_max are remembered. */

@@ -1,33 +1,51 @@
-/* rules.c - see rules.h. One static function per input kind; shared steps
- * (membership, idempotency, balance changes, tier upgrades) are helpers so
- * that every kind applies them the same way. */
+/* rules.c - see rules.h. One static function per input kind; the steps
+ * they share (membership, idempotency, points in and out, the schedule)
+ * are the rk_* helpers of rules_int.h, so every kind applies them the same
+ * way. Tiers live in tiers.c, automatic rewards in rewards.c, what a sale
+ * earns in earn.c, balances and expiry lots in wallet.c. */
 #include "rules.h"
 
 #include <stdarg.h>
-#include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "caltime.h"
+#include "earn.h"
 #include "lyassert.h"
+#include "rules_int.h"
+#include "wallet.h"
 
 /* redeem.result error codes by index, as kept in txn_rec.error. */
 static const char *const redeem_errors[] = {
     NULL,
     RULES_E_INSUFFICIENT_POINTS,
     RULES_E_UNKNOWN_REWARD,
+    RULES_E_OUT_OF_STOCK,
 };
-enum { REDEEM_OK, REDEEM_INSUFFICIENT, REDEEM_UNKNOWN_REWARD };
+enum { REDEEM_OK, REDEEM_INSUFFICIENT, REDEEM_UNKNOWN_REWARD, REDEEM_OUT_OF_STOCK };
 
-int64_t rules_earn_points(const struct rulebook *rb, int64_t amount,
-                          int64_t multiplier_bp)
+void rules_result_init(struct rules_result *res)
+{
+    memset(res, 0, sizeof(*res));
+    res->cap = RULES_OUTPUTS_MAX;
+    res->out = calloc(res->cap, sizeof(res->out[0]));
+    LY_ALLOC_CHECK(res->out != NULL);
+}
+
+void rules_result_free(struct rules_result *res)
+{
+    free(res->out);
+    memset(res, 0, sizeof(*res));
+}
+
+int64_t rules_earn_points(const struct rulebook *rb, int64_t amount, int64_t multiplier_bp)
 {
     LY_ASSERT(amount >= 0 && amount <= PROTO_AMOUNT_MAX);
     LY_ASSERT(multiplier_bp >= 0 && multiplier_bp <= RULEBOOK_MULTIPLIER_BP_MAX);
     LY_ASSERT(rb->minor_per_unit >= 1);
     /* Fits: see the _Static_assert in rulebook.h. */
-    return amount * rb->points_per_unit * multiplier_bp /
-           (rb->minor_per_unit * 10000);
+    return amount * rb->points_per_unit * multiplier_bp / (rb->minor_per_unit * 10000);
 }
 
 uint8_t rules_tier_for(const struct rulebook *rb, int64_t qualifying)
@@ -39,10 +57,24 @@ uint8_t rules_tier_for(const struct rulebook *rb, int64_t qualifying)
     return t;
 }
 
-static void reject(struct rules_result *res, const char *code, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+struct proto_output *rk_emit(struct rules_result *res, enum proto_out_kind kind, int64_t ts,
+                             const struct member *m)
+{
+    if (res->count == res->cap) { /* only ticks get here: bounded by TICK_MEMBERS_MAX */
+        struct proto_output *out = realloc(res->out, 2 * (size_t)res->cap * sizeof(*out));
+        LY_ALLOC_CHECK(out != NULL);
+        res->out = out;
+        res->cap *= 2;
+    }
+    struct proto_output *o = &res->out[res->count++];
+    memset(o, 0, sizeof(*o));
+    o->kind = kind;
+    o->ts = ts;
+    memcpy(o->member, m->id, m->id_len + 1u);
+    return o;
+}
 
-static void reject(struct rules_result *res, const char *code, const char *fmt, ...)
+void rk_reject(struct rules_result *res, const char *code, const char *fmt, ...)
 {
     va_list ap;
     res->verdict = RULES_REJECTED;
@@ -53,148 +85,235 @@ static void reject(struct rules_result *res, const char *code, const char *fmt, 
     va_end(ap);
 }
 
-/* Appends an output of `kind` about `m`, stamped with the entry's time. */
-static struct proto_output *emit(struct rules_result *res, enum proto_out_kind kind,
-                                 const struct proto_entry *e, const struct member *m)
+bool rk_overflows(struct rules_result *res, const struct member *m, int64_t delta)
 {
-    LY_ASSERT(res->count < RULES_OUTPUTS_MAX);
-    struct proto_output *o = &res->out[res->count++];
-    memset(o, 0, sizeof(*o));
-    o->kind = kind;
-    o->ts = e->ts;
-    memcpy(o->member, m->id, m->id_len + 1u);
-    return o;
-}
-
-/* Rejects and returns true when adding `delta` would overflow the balance.
- * Checked before anything changes, so a rejected entry changes nothing. */
-static bool overflows(struct rules_result *res, const struct member *m, int64_t delta)
-{
-    int64_t balance;
-    if (!__builtin_add_overflow(m->balance, delta, &balance))
+    int64_t sum;
+    if (!__builtin_add_overflow(m->balance, delta, &sum) &&
+        !__builtin_add_overflow(m->reward_points, delta, &sum) &&
+        (delta < 0 || !__builtin_add_overflow(m->lifetime_points, delta, &sum)))
         return false;
-    reject(res, RULES_R_POINTS_OVERFLOW, "balance %lld + %lld overflows",
-           (long long)m->balance, (long long)delta);
+    rk_reject(res, RULES_R_POINTS_OVERFLOW, "balance %lld + %lld overflows",
+              (long long)m->balance, (long long)delta);
     return true;
 }
 
-/* Adds `delta` (checked with overflows()) to the balance and publishes
- * points.changed. */
-static void change_points(struct rules_result *res, const struct proto_entry *e,
-                          struct member *m, int64_t delta, enum proto_cause cause)
+static void points_changed(struct rules_result *res, int64_t ts, const struct member *m,
+                           int64_t delta, enum proto_cause cause)
 {
-    int64_t balance;
-    bool overflow = __builtin_add_overflow(m->balance, delta, &balance);
-    LY_ASSERT(!overflow);
-    m->balance = balance;
-    if (delta > 0 && __builtin_add_overflow(m->lifetime_points, delta, &m->lifetime_points))
-        m->lifetime_points = INT64_MAX; /* a statistic: saturate */
-    struct proto_output *o = emit(res, PROTO_OUT_POINTS_CHANGED, e, m);
+    struct proto_output *o = rk_emit(res, PROTO_OUT_POINTS_CHANGED, ts, m);
     o->delta = delta;
     o->balance = m->balance;
     o->cause = cause;
 }
 
-/* Upgrades `m` at once when its qualifying total reaches a higher tier.
- * Downgrades happen only at reviews, never here. */
-static void maybe_upgrade(struct rules_result *res, const struct rulebook *rb,
-                          const struct proto_entry *e, struct member *m,
-                          int32_t now_month)
+void rk_expire(struct state *st, struct rules_result *res, int64_t ts, uint32_t pos)
 {
-    int64_t q = members_qual_total(m, now_month, rb->window_months);
-    uint8_t t = rules_tier_for(rb, q);
-    if (t <= m->tier)
+    int64_t expired = wallet_expire(&st->members, pos, caltime_month(st->clock_ms));
+    if (expired == 0)
         return;
-    struct proto_output *o = emit(res, PROTO_OUT_TIER_CHANGED, e, m);
-    o->from = rb->tiers[m->tier].name;
-    o->to = rb->tiers[t].name;
-    o->reason = "upgrade";
-    m->tier = t;
+    const struct member *m = members_at(&st->members, pos);
+    struct proto_output *o = rk_emit(res, PROTO_OUT_POINTS_EXPIRED, ts, m);
+    o->points = expired;
+    o->balance = m->balance;
+    points_changed(res, ts, m, -expired, PROTO_CAUSE_EXPIRY);
 }
 
-/* The member the entry names, or NULL after rejecting it. */
-static struct member *known_member(struct state *st, const struct proto_entry *e,
-                                   struct rules_result *res)
+void rk_credit(struct state *st, struct rules_result *res, int64_t ts, uint32_t pos,
+               int64_t points, enum proto_cause cause)
 {
-    uint32_t pos = members_find(&st->members, e->member);
-    if (pos == HINDEX_NONE) {
-        reject(res, RULES_R_UNKNOWN_MEMBER, "member '%s' is not enrolled", e->member);
-        return NULL;
-    }
-    return members_at(&st->members, pos);
+    struct member *m = members_at(&st->members, pos);
+    LY_ASSERT(points > 0);
+    wallet_earn(&st->members, pos, caltime_month(st->clock_ms), points);
+    m->lifetime_points += points;
+    m->reward_points += points;
+    points_changed(res, ts, m, points, cause);
 }
 
-/* Enrols `e->member`; NULL after rejecting when the store is full. */
-static struct member *enrol(struct state *st, const struct proto_entry *e,
-                            struct rules_result *res)
+void rk_debit(struct state *st, struct rules_result *res, int64_t ts, uint32_t pos,
+              int64_t points, enum proto_cause cause)
+{
+    LY_ASSERT(points > 0);
+    wallet_spend(&st->members, pos, points);
+    points_changed(res, ts, members_at(&st->members, pos), -points, cause);
+}
+
+void rk_reschedule(struct state *st, const struct rulebook *rb, uint32_t pos)
+{
+    struct member *m = members_at(&st->members, pos);
+    int64_t due = wallet_next_expiry(&st->members, pos);
+    (void)rb;
+    if (m->next_review_ts != 0 && m->next_review_ts < due)
+        due = m->next_review_ts;
+    if (m->grace_until_ts != 0 && m->grace_until_ts < due)
+        due = m->grace_until_ts;
+    if (due == INT64_MAX || (m->sched_ts != 0 && m->sched_ts <= due))
+        return; /* its live entry comes first; it is rescheduled then */
+    schedule_push(&st->schedule, due, pos);
+    m->sched_ts = due;
+}
+
+/* The position of the member the entry names, or HINDEX_NONE after
+ * rejecting it. */
+static uint32_t known_member(struct state *st, const char *id, const char *code,
+                             struct rules_result *res)
+{
+    uint32_t pos = members_find(&st->members, id);
+    if (pos == HINDEX_NONE)
+        rk_reject(res, code, "member '%s' is not enrolled", id);
+    return pos;
+}
+
+/* Enrols `e->member`; HINDEX_NONE after rejecting when the store is full. */
+static uint32_t enrol(struct state *st, const struct rulebook *rb, const struct proto_entry *e,
+                      struct rules_result *res)
 {
     uint32_t pos = members_add(&st->members, e->member);
     if (pos == HINDEX_NONE) {
-        reject(res, RULES_R_MEMBERS_FULL, "member store holds its maximum of %u",
-               (unsigned)st->members.max);
-        return NULL;
+        rk_reject(res, RULES_R_MEMBERS_FULL, "member store holds its maximum of %u",
+                  (unsigned)st->members.max);
+        return HINDEX_NONE;
     }
     struct member *m = members_at(&st->members, pos);
+    int32_t month = caltime_month(st->clock_ms);
     m->enrolled_ts = e->ts;
-    m->qual_month = caltime_month(st->clock_ms);
+    m->qual_month = month;
+    m->lots_month = month;
     m->birthday_month = e->birthday_month;
     m->birthday_day = e->birthday_day;
-    return m;
+    m->next_review_ts = tiers_first_review(rb, e->ts);
+    rk_reschedule(st, rb, pos);
+    return pos;
 }
 
 /* Remembers `e->txn` so that a retry is recognised. */
-static struct txn_rec *remember(struct state *st, const struct proto_entry *e,
-                                uint32_t member_pos)
+static struct txn_rec *remember(struct state *st, const struct proto_entry *e, uint32_t pos)
 {
     struct txn_rec *r = txns_add(&st->txns, e->txn, st->clock_ms);
     r->kind = (uint8_t)e->kind;
-    r->member = member_pos;
+    r->member = pos;
     r->ts = e->ts;
     return r;
 }
 
-static uint32_t pos_of(const struct state *st, const struct member *m)
+static void apply_enroll(struct state *st, const struct rulebook *rb,
+                         const struct proto_entry *e, struct rules_result *res)
 {
-    return (uint32_t)(m - st->members.v);
-}
-
-static void apply_enroll(struct state *st, const struct proto_entry *e,
-                         struct rules_result *res)
-{
+    uint32_t referrer = HINDEX_NONE;
     if (members_find(&st->members, e->member) != HINDEX_NONE) {
-        reject(res, RULES_R_MEMBER_EXISTS, "member '%s' is already enrolled", e->member);
+        rk_reject(res, RULES_R_MEMBER_EXISTS, "member '%s' is already enrolled", e->member);
         return;
     }
-    struct member *m = enrol(st, e, res);
-    if (m != NULL)
-        remember(st, e, pos_of(st, m));
+    if (e->referrer[0] != '\0' &&
+        (referrer = known_member(st, e->referrer, RULES_R_UNKNOWN_REFERRER, res)) == HINDEX_NONE)
+        return;
+    uint32_t pos = enrol(st, rb, e, res);
+    if (pos == HINDEX_NONE)
+        return;
+    if (referrer != HINDEX_NONE)
+        members_at(&st->members, pos)->referrer = referrer + 1;
+    remember(st, e, pos);
+}
+
+/* Applies the per-sale and per-day caps to what a sale earns. The day is
+ * the UTC day of the sale's own ts; a late sale for an earlier day than
+ * the last one counted is capped against a fresh day. */
+static int64_t capped(const struct rulebook *rb, struct member *m, int64_t ts, int64_t points)
+{
+    if (rb->txn_cap_points > 0 && points > rb->txn_cap_points)
+        points = rb->txn_cap_points;
+    if (rb->day_cap_points == 0)
+        return points;
+    int32_t day = (int32_t)caltime_day(ts);
+    int64_t used = day == m->cap_day ? m->cap_points : 0;
+    int64_t allowed = rb->day_cap_points > used ? rb->day_cap_points - used : 0;
+    if (points > allowed)
+        points = allowed;
+    if (day >= m->cap_day) {
+        m->cap_day = day;
+        m->cap_points = used + points;
+    }
+    return points;
+}
+
+/* Bonuses that are not capped: first purchase and birthday month. */
+static int64_t personal_bonus(const struct rulebook *rb, struct member *m, int64_t ts)
+{
+    int64_t bonus = m->purchases == 0 ? rb->first_purchase_bonus : 0;
+    struct caltime_date d = caltime_date(ts);
+    if (rb->birthday_bonus > 0 && m->birthday_month == d.month &&
+        m->birthday_bonus_year != d.year) {
+        m->birthday_bonus_year = (int16_t)d.year;
+        bonus += rb->birthday_bonus;
+    }
+    return bonus;
+}
+
+/* The referrer's bonus on the referee's first purchase; once only. */
+static void pay_referrer(struct state *st, const struct rulebook *rb, struct rules_result *res,
+                         int64_t ts, struct member *m)
+{
+    if (m->referrer == 0 || (m->flags & MEMBER_F_REFERRAL_PAID) || rb->referral_bonus == 0)
+        return;
+    m->flags |= MEMBER_F_REFERRAL_PAID;
+    uint32_t rpos = m->referrer - 1;
+    struct member *r = members_at(&st->members, rpos);
+    rk_expire(st, res, ts, rpos);
+    int64_t sum;
+    if (__builtin_add_overflow(r->balance, rb->referral_bonus, &sum))
+        return; /* the referrer's balance is at the limit: no bonus rather than a reject */
+    rk_credit(st, res, ts, rpos, rb->referral_bonus, PROTO_CAUSE_BONUS);
+    rewards_after_earning(st, rb, res, ts, rpos);
+    rk_reschedule(st, rb, rpos);
+}
+
+static void credit_sale(struct state *st, const struct rulebook *rb, struct rules_result *res,
+                        const struct proto_entry *e, uint32_t pos, const struct earn_result *er)
+{
+    struct member *m = members_at(&st->members, pos);
+    int64_t total = capped(rb, m, e->ts, er->points + er->campaign_bonus);
+    int64_t points = total < er->points ? total : er->points;
+    int64_t bonus = (total - points) + personal_bonus(rb, m, e->ts);
+    if (points > 0)
+        rk_credit(st, res, e->ts, pos, points, PROTO_CAUSE_PURCHASE);
+    if (bonus > 0)
+        rk_credit(st, res, e->ts, pos, bonus, PROTO_CAUSE_BONUS);
+    struct txn_rec *r = remember(st, e, pos);
+    r->amount = e->amount;
+    r->points = total; /* what a refund may reverse: purchase and campaign points */
+    members_qual_add(m, caltime_month(e->ts), caltime_month(st->clock_ms),
+                     rb->basis == RULEBOOK_BASIS_SPEND ? e->amount : points);
+    pay_referrer(st, rb, res, e->ts, m);
+    m->purchases++;
+    if (e->ts > m->last_purchase_ts)
+        m->last_purchase_ts = e->ts;
 }
 
 static void apply_purchase(struct state *st, const struct rulebook *rb,
                            const struct proto_entry *e, struct rules_result *res)
 {
-    struct member *m;
-    if (rb->require_enrollment || members_find(&st->members, e->member) != HINDEX_NONE)
-        m = known_member(st, e, res);
-    else
-        m = enrol(st, e, res);
-    if (m == NULL)
+    uint32_t pos = members_find(&st->members, e->member);
+    if (pos == HINDEX_NONE && rb->require_enrollment) {
+        known_member(st, e->member, RULES_R_UNKNOWN_MEMBER, res);
         return;
-    int64_t points = rules_earn_points(rb, e->amount, rb->tiers[m->tier].multiplier_bp);
-    if (overflows(res, m, points))
+    }
+    /* Everything that can reject is checked before anything changes. */
+    uint8_t tier = pos == HINDEX_NONE ? 0 : members_at(&st->members, pos)->tier;
+    struct earn_result er;
+    if (earn_purchase(rb, e, rb->tiers[tier].multiplier_bp, &er, &res->reject) != 0) {
+        res->verdict = RULES_REJECTED;
         return;
-    if (points > 0)
-        change_points(res, e, m, points, PROTO_CAUSE_PURCHASE);
-    struct txn_rec *r = remember(st, e, pos_of(st, m));
-    r->amount = e->amount;
-    r->points = points;
-    m->purchases++;
-    if (e->ts > m->last_purchase_ts)
-        m->last_purchase_ts = e->ts;
-    int32_t now_month = caltime_month(st->clock_ms);
-    int64_t qual = rb->basis == RULEBOOK_BASIS_SPEND ? e->amount : points;
-    members_qual_add(m, caltime_month(e->ts), now_month, qual);
-    maybe_upgrade(res, rb, e, m, now_month);
+    }
+    int64_t most = er.points + er.campaign_bonus + rb->first_purchase_bonus + rb->birthday_bonus;
+    if (pos != HINDEX_NONE && rk_overflows(res, members_at(&st->members, pos), most))
+        return;
+    if (pos == HINDEX_NONE && (pos = enrol(st, rb, e, res)) == HINDEX_NONE)
+        return;
+    rk_expire(st, res, e->ts, pos);
+    credit_sale(st, rb, res, e, pos, &er);
+    tiers_upgrade(st, rb, res, e->ts, pos);
+    rewards_milestone(st, rb, res, e->ts, pos);
+    rewards_after_earning(st, rb, res, e->ts, pos);
+    rk_reschedule(st, rb, pos);
 }
 
 /* Points a refund reverses: the sale's points in proportion to the amount
@@ -208,124 +327,195 @@ static int64_t refund_points(const struct txn_rec *sale, int64_t amount)
     return total - sale->refunded_points;
 }
 
-static void apply_refund(struct state *st, const struct proto_entry *e,
-                         struct rules_result *res)
+static void apply_refund(struct state *st, const struct rulebook *rb,
+                         const struct proto_entry *e, struct rules_result *res)
 {
-    struct member *m = known_member(st, e, res);
-    if (m == NULL)
+    uint32_t pos = known_member(st, e->member, RULES_R_UNKNOWN_MEMBER, res);
+    if (pos == HINDEX_NONE)
         return;
+    struct member *m = members_at(&st->members, pos);
     struct txn_rec *sale = txns_find(&st->txns, e->orig_txn);
-    if (sale == NULL || sale->kind != PROTO_PURCHASE || sale->member != pos_of(st, m)) {
-        reject(res, RULES_R_UNKNOWN_SALE, "no sale '%s' of member '%s' in the window",
-               e->orig_txn, e->member);
+    if (sale == NULL || sale->kind != PROTO_PURCHASE || sale->member != pos) {
+        rk_reject(res, RULES_R_UNKNOWN_SALE, "no sale '%s' of member '%s' in the window",
+                  e->orig_txn, e->member);
         return;
     }
     if (e->amount > sale->amount - sale->refunded_amount) {
-        reject(res, RULES_R_REFUND_EXCEEDS_SALE, "refund %lld exceeds %lld left of sale '%s'",
-               (long long)e->amount, (long long)(sale->amount - sale->refunded_amount),
-               e->orig_txn);
+        rk_reject(res, RULES_R_REFUND_EXCEEDS_SALE, "refund %lld exceeds %lld left of sale '%s'",
+                  (long long)e->amount, (long long)(sale->amount - sale->refunded_amount),
+                  e->orig_txn);
         return;
     }
     int64_t points = refund_points(sale, e->amount);
-    if (overflows(res, m, -points))
-        return;
-    if (points > 0)
-        change_points(res, e, m, -points, PROTO_CAUSE_REFUND);
+    rk_expire(st, res, e->ts, pos);
+    int64_t debit = points;
+    if (rb->shortfall == RULEBOOK_SHORTFALL_FORGIVE && debit > m->balance)
+        debit = m->balance > 0 ? m->balance : 0; /* spent points are written off */
+    if (debit > 0)
+        rk_debit(st, res, e->ts, pos, debit, PROTO_CAUSE_REFUND);
+    m->reward_points -= points;
+    members_qual_add(m, caltime_month(sale->ts), caltime_month(st->clock_ms),
+                     rb->basis == RULEBOOK_BASIS_SPEND ? -e->amount : -points);
     /* Update the sale before remember(), which may evict it when full. */
     sale->refunded_amount += e->amount;
     sale->refunded_points += points;
-    remember(st, e, pos_of(st, m));
+    remember(st, e, pos);
+    rk_reschedule(st, rb, pos);
 }
 
-static void redeem_answer(struct rules_result *res, const struct proto_entry *e,
-                          const struct member *m, const struct txn_rec *r)
+static void redeem_answer(struct rules_result *res, int64_t ts, const struct member *m,
+                          const struct txn_rec *r)
 {
-    struct proto_output *o = emit(res, PROTO_OUT_REDEEM_RESULT, e, m);
+    struct proto_output *o = rk_emit(res, PROTO_OUT_REDEEM_RESULT, ts, m);
     memcpy(o->txn, r->txn, r->txn_len + 1u);
     o->ok = r->ok != 0;
     o->error = redeem_errors[r->error];
     o->balance = r->balance;
 }
 
-static void apply_redeem(struct state *st, const struct proto_entry *e,
-                         struct rules_result *res)
+/* Redeems catalog reward `e->reward`: the outcome goes into r->error. */
+static void redeem_reward(struct state *st, const struct rulebook *rb,
+                          const struct proto_entry *e, uint32_t pos, struct rules_result *res,
+                          struct txn_rec *r)
 {
-    struct member *m = known_member(st, e, res);
-    if (m == NULL)
+    const struct member *m = members_at(&st->members, pos);
+    uint32_t i = 0;
+    while (i < rb->catalog_count && strcmp(rb->catalog[i].reward, e->reward) != 0)
+        i++;
+    if (i == rb->catalog_count) {
+        r->error = REDEEM_UNKNOWN_REWARD;
         return;
-    struct txn_rec *r = remember(st, e, pos_of(st, m));
+    }
+    const struct rulebook_catalog_item *item = &rb->catalog[i];
+    if (item->stock >= 0 && st->g.catalog_issued[i] >= item->stock) {
+        r->error = REDEEM_OUT_OF_STOCK;
+    } else if (m->balance < item->cost_points) {
+        r->error = REDEEM_INSUFFICIENT;
+    } else {
+        if (item->cost_points > 0)
+            rk_debit(st, res, e->ts, pos, item->cost_points, PROTO_CAUSE_REDEEM);
+        struct proto_output *o = rk_emit(res, PROTO_OUT_REWARD_ISSUED, e->ts, m);
+        o->reward = item->reward;
+        o->cost = item->cost_points;
+        st->g.catalog_issued[i]++;
+        r->ok = 1;
+        r->points = item->cost_points;
+    }
+}
+
+static void apply_redeem(struct state *st, const struct rulebook *rb,
+                         const struct proto_entry *e, struct rules_result *res)
+{
+    uint32_t pos = known_member(st, e->member, RULES_R_UNKNOWN_MEMBER, res);
+    if (pos == HINDEX_NONE)
+        return;
+    rk_expire(st, res, e->ts, pos);
+    const struct member *m = members_at(&st->members, pos);
+    struct txn_rec *r = remember(st, e, pos);
     if (e->reward[0] != '\0') {
-        r->error = REDEEM_UNKNOWN_REWARD; /* the catalog comes with issue 5 */
+        redeem_reward(st, rb, e, pos, res, r);
     } else if (m->balance < e->points) {
         r->error = REDEEM_INSUFFICIENT;
     } else {
-        change_points(res, e, m, -e->points, PROTO_CAUSE_REDEEM);
+        rk_debit(st, res, e->ts, pos, e->points, PROTO_CAUSE_REDEEM);
         r->ok = 1;
         r->points = e->points;
     }
     r->balance = m->balance;
-    redeem_answer(res, e, m, r);
+    redeem_answer(res, e->ts, m, r);
+    rk_reschedule(st, rb, pos);
 }
 
-static void apply_adjust(struct state *st, const struct proto_entry *e,
-                         struct rules_result *res)
+static void apply_adjust(struct state *st, const struct rulebook *rb,
+                         const struct proto_entry *e, struct rules_result *res)
 {
-    struct member *m = known_member(st, e, res);
-    if (m == NULL)
+    uint32_t pos = known_member(st, e->member, RULES_R_UNKNOWN_MEMBER, res);
+    if (pos == HINDEX_NONE || rk_overflows(res, members_at(&st->members, pos), e->points))
         return;
-    if (overflows(res, m, e->points))
-        return;
-    change_points(res, e, m, e->points, PROTO_CAUSE_ADJUST);
-    remember(st, e, pos_of(st, m));
+    rk_expire(st, res, e->ts, pos);
+    if (e->points > 0) {
+        rk_credit(st, res, e->ts, pos, e->points, PROTO_CAUSE_ADJUST);
+        rewards_after_earning(st, rb, res, e->ts, pos);
+    } else {
+        rk_debit(st, res, e->ts, pos, -e->points, PROTO_CAUSE_ADJUST);
+        members_at(&st->members, pos)->reward_points += e->points;
+    }
+    remember(st, e, pos);
+    rk_reschedule(st, rb, pos);
 }
 
 static void apply_scan(struct state *st, const struct rulebook *rb,
                        const struct proto_entry *e, struct rules_result *res)
 {
-    struct member *m = known_member(st, e, res);
-    if (m == NULL)
+    uint32_t pos = known_member(st, e->member, RULES_R_UNKNOWN_MEMBER, res);
+    if (pos == HINDEX_NONE)
         return;
+    const struct member *m = members_at(&st->members, pos);
     const struct rulebook_tier *t = &rb->tiers[m->tier];
     for (uint32_t i = 0; i < t->perk_count; i++) {
-        struct proto_output *o = emit(res, PROTO_OUT_PERK_TRIGGERED, e, m);
+        struct proto_output *o = rk_emit(res, PROTO_OUT_PERK_TRIGGERED, e->ts, m);
         o->perk = t->perks[i];
         o->tier = t->name;
         memcpy(o->store, e->store, sizeof(o->store));
     }
 }
 
+/* Handles members due by the engine clock, earliest first, at most
+ * RULES_TICK_MEMBERS_MAX of them. */
+static void apply_tick(struct state *st, const struct rulebook *rb,
+                       const struct proto_entry *e, struct rules_result *res)
+{
+    struct schedule_entry due;
+    uint32_t handled = 0;
+    while (handled < RULES_TICK_MEMBERS_MAX &&
+           schedule_pop_due(&st->schedule, st->clock_ms, &due)) {
+        struct member *m = members_at(&st->members, due.pos);
+        if (m->sched_ts != due.due_ms)
+            continue; /* stale: a newer, earlier entry was pushed */
+        m->sched_ts = 0;
+        rk_expire(st, res, e->ts, due.pos);
+        tiers_review_due(st, rb, res, due.pos);
+        rk_reschedule(st, rb, due.pos);
+        handled++;
+    }
+}
+
+bool rules_due(const struct state *st)
+{
+    return st->schedule.count > 0 && st->schedule.heap[0].due_ms <= st->clock_ms;
+}
+
 /* A retry of a txn already applied: answer it again, change nothing.
- * Returns 1 when `e` was a retry (res filled), 0 otherwise. */
-static int retry_of(struct state *st, const struct proto_entry *e,
-                    struct rules_result *res)
+ * Returns true when `e` was a retry (res filled). */
+static bool retry_of(struct state *st, const struct proto_entry *e, struct rules_result *res)
 {
     if (e->kind == PROTO_SCAN || e->kind == PROTO_TICK || e->txn[0] == '\0')
-        return 0; /* scans change nothing, so they are never deduplicated */
+        return false; /* scans change nothing, so they are never deduplicated */
     const struct txn_rec *r = txns_find(&st->txns, e->txn);
     if (r == NULL)
-        return 0;
+        return false;
     if (r->kind != e->kind) {
-        reject(res, RULES_R_TXN_CONFLICT, "txn '%s' was already used by a %s", e->txn,
-               proto_kind_name((enum proto_kind)r->kind));
-        return 1;
+        rk_reject(res, RULES_R_TXN_CONFLICT, "txn '%s' was already used by a %s", e->txn,
+                  proto_kind_name((enum proto_kind)r->kind));
+        return true;
     }
     res->verdict = RULES_DUPLICATE;
     if (e->kind == PROTO_REDEEM)
-        redeem_answer(res, e, members_at(&st->members, r->member), r);
-    return 1;
+        redeem_answer(res, e->ts, members_at(&st->members, r->member), r);
+    return true;
 }
 
-static void dispatch(struct state *st, const struct rulebook *rb,
-                     const struct proto_entry *e, struct rules_result *res)
+static void dispatch(struct state *st, const struct rulebook *rb, const struct proto_entry *e,
+                     struct rules_result *res)
 {
     switch (e->kind) {
-    case PROTO_ENROLL: apply_enroll(st, e, res); break;
+    case PROTO_ENROLL: apply_enroll(st, rb, e, res); break;
     case PROTO_PURCHASE: apply_purchase(st, rb, e, res); break;
-    case PROTO_REFUND: apply_refund(st, e, res); break;
-    case PROTO_REDEEM: apply_redeem(st, e, res); break;
-    case PROTO_ADJUST: apply_adjust(st, e, res); break;
+    case PROTO_REFUND: apply_refund(st, rb, e, res); break;
+    case PROTO_REDEEM: apply_redeem(st, rb, e, res); break;
+    case PROTO_ADJUST: apply_adjust(st, rb, e, res); break;
     case PROTO_SCAN: apply_scan(st, rb, e, res); break;
-    case PROTO_TICK: break; /* time passed: nothing else is due yet */
+    case PROTO_TICK: apply_tick(st, rb, e, res); break;
     case PROTO_KIND_COUNT: LY_ASSERT(0 && "decoder returned a bad kind");
     }
 }
@@ -342,6 +532,7 @@ void rules_apply(struct state *st, const struct rulebook *rb, struct proto_id id
 {
     LY_ASSERT(proto_id_cmp(id, st->last_id) > 0);
     LY_ASSERT(e->kind < PROTO_KIND_COUNT);
+    LY_ASSERT(res->out != NULL);
     res->verdict = RULES_APPLIED;
     res->count = 0;
     res->reject.code = NULL;

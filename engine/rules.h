@@ -18,15 +18,21 @@
 #ifndef LOYALTY_RULES_H
 #define LOYALTY_RULES_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "proto.h"
 #include "rulebook.h"
 #include "state.h"
 
-/* Outputs of one entry: a scan announces each perk of the tier, a purchase
- * a points change, a tier change and rewards. */
-#define RULES_OUTPUTS_MAX (RULEBOOK_PERKS_MAX + 8)
+/* Outputs of one entry other than a tick are few (a scan: one per perk; a
+ * purchase: points, bonus, expiry, the referrer's bonus, tier, rewards);
+ * RULES_OUTPUTS_MAX bounds them, and every-N rewards beyond it wait for
+ * the member's next entry. A tick handles at most RULES_TICK_MEMBERS_MAX
+ * due members (a few outputs each); rules_due() tells the shell to append
+ * another tick when more are due. */
+#define RULES_OUTPUTS_MAX (RULEBOOK_PERKS_MAX + 16)
+#define RULES_TICK_MEMBERS_MAX 1000
 
 /* Rule reason codes (stable, part of the DLQ contract). */
 #define RULES_R_UNKNOWN_MEMBER "unknown_member"
@@ -36,10 +42,13 @@
 #define RULES_R_UNKNOWN_SALE "unknown_sale"
 #define RULES_R_REFUND_EXCEEDS_SALE "refund_exceeds_sale"
 #define RULES_R_POINTS_OVERFLOW "points_overflow"
+#define RULES_R_UNKNOWN_REFERRER "unknown_referrer"
+#define RULES_R_LINES_MISMATCH "lines_mismatch"
 
 /* redeem.result error codes (stable). */
 #define RULES_E_INSUFFICIENT_POINTS "insufficient_points"
 #define RULES_E_UNKNOWN_REWARD "unknown_reward"
+#define RULES_E_OUT_OF_STOCK "out_of_stock"
 
 enum rules_verdict { RULES_APPLIED, RULES_DUPLICATE, RULES_REJECTED };
 
@@ -47,11 +56,22 @@ struct rules_result {
     enum rules_verdict verdict;
     struct proto_reject reject; /* when RULES_REJECTED */
     uint32_t count;
-    struct proto_output out[RULES_OUTPUTS_MAX];
+    uint32_t cap;
+    struct proto_output *out; /* out[0..count); grows for ticks */
 };
 
+/* Prepares an empty result. Stops the daemon when out of memory. */
+void rules_result_init(struct rules_result *res);
+
+/* Frees the result's outputs. */
+void rules_result_free(struct rules_result *res);
+
+/* True when members are due (expiry, review) at the engine clock but a
+ * tick left them for the next one (RULES_TICK_MEMBERS_MAX). */
+bool rules_due(const struct state *st);
+
 /* Applies entry `e`, read from the input stream at `id`, to `st` under
- * `rb`, and fills `*res` (fully overwritten). `id` must be after
+ * `rb`, and fills `*res` (initialised; its previous outputs are dropped). `id` must be after
  * st->last_id (asserted); it becomes st->last_id. Advances the engine clock
  * to e->ts when later. Never fails: bad entries are RULES_REJECTED. */
 void rules_apply(struct state *st, const struct rulebook *rb, struct proto_id id,

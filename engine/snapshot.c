@@ -29,7 +29,7 @@ struct snap_header {
     uint32_t txn_size;
     uint32_t member_count;
     uint32_t txn_count;
-    uint32_t reserved;
+    uint32_t lots_per; /* expiry lots per member (expiry_months + 1, or 0) */
     uint64_t body_len;
     uint64_t body_hash;
     uint64_t last_ms, last_seq;
@@ -44,6 +44,13 @@ _Static_assert(sizeof(struct snap_header) == 128, "header layout is part of the 
 
 static int fail(struct snapshot_error *err, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+
+/* Body layout: globals, members, their lots, txns (oldest first). */
+static uint64_t body_size(uint64_t members, uint64_t lots_per, uint64_t txns)
+{
+    return sizeof(struct state_globals) + members * sizeof(struct member) +
+           members * lots_per * sizeof(int64_t) + txns * sizeof(struct txn_rec);
+}
 
 static int fail(struct snapshot_error *err, const char *fmt, ...)
 {
@@ -79,8 +86,8 @@ static void fill_header(struct snap_header *h, const struct state *st,
     h->txn_size = sizeof(struct txn_rec);
     h->member_count = st->members.count;
     h->txn_count = st->txns.count;
-    h->body_len = (uint64_t)st->members.count * sizeof(struct member) +
-                  (uint64_t)st->txns.count * sizeof(struct txn_rec);
+    h->lots_per = st->members.lots_per;
+    h->body_len = body_size(st->members.count, st->members.lots_per, st->txns.count);
     h->body_hash = body_hash;
     h->last_ms = st->last_id.ms;
     h->last_seq = st->last_id.seq;
@@ -101,8 +108,15 @@ static uint64_t walk_body(const struct state *st,
     XXH3_state_t hs;
     XXH3_64bits_reset(&hs);
     size_t mlen = (size_t)st->members.count * sizeof(struct member);
+    size_t llen = (size_t)st->members.count * st->members.lots_per * sizeof(int64_t);
+    XXH3_64bits_update(&hs, &st->g, sizeof(st->g));
     XXH3_64bits_update(&hs, st->members.v, mlen);
-    *rc = mlen ? emit(ctx, st->members.v, mlen) : 0;
+    XXH3_64bits_update(&hs, st->members.lots, llen);
+    *rc = emit(ctx, &st->g, sizeof(st->g));
+    if (*rc == 0 && mlen)
+        *rc = emit(ctx, st->members.v, mlen);
+    if (*rc == 0 && llen)
+        *rc = emit(ctx, st->members.lots, llen);
     for (uint32_t i = 0; i < st->txns.count && *rc == 0; i++) {
         const struct txn_rec *r = txn_at(&st->txns, i);
         XXH3_64bits_update(&hs, r, sizeof(*r));
@@ -178,8 +192,7 @@ static int emit_mem(void *ctx, const void *p, size_t len)
 int snapshot_encode(const struct state *st, const struct rulebook *rb, char **out,
                     size_t *len)
 {
-    size_t body = (size_t)st->members.count * sizeof(struct member) +
-                  (size_t)st->txns.count * sizeof(struct txn_rec);
+    size_t body = body_size(st->members.count, st->members.lots_per, st->txns.count);
     struct membuf m = {malloc(sizeof(struct snap_header) + body), sizeof(struct snap_header)};
     if (m.p == NULL)
         return -1;
@@ -209,8 +222,10 @@ static int check_header(const struct snap_header *h, size_t len, const struct co
     if (h->member_count > cfg->members_max || h->txn_count > cfg->rules.txns_max)
         return fail(err, "%u members / %u txns exceed members_max / max_txns",
                     h->member_count, h->txn_count);
-    uint64_t body = (uint64_t)h->member_count * sizeof(struct member) +
-                    (uint64_t)h->txn_count * sizeof(struct txn_rec);
+    if (h->lots_per != (cfg->rules.expiry_months ? cfg->rules.expiry_months + 1 : 0))
+        return fail(err, "written with expiry over %u months, configured %u; points cannot be "
+                         "re-dated", h->lots_per ? h->lots_per - 1 : 0, cfg->rules.expiry_months);
+    uint64_t body = body_size(h->member_count, h->lots_per, h->txn_count);
     if (h->body_len != body || len - sizeof(*h) != body)
         return fail(err, "truncated or oversized: body is %zu bytes, header says %llu",
                     len - sizeof(*h), (unsigned long long)h->body_len);
@@ -220,17 +235,25 @@ static int check_header(const struct snap_header *h, size_t len, const struct co
 static int load_members(const char *p, uint32_t n, const struct rulebook *rb,
                         struct state *st, struct snapshot_error *err)
 {
+    size_t lots_len = (size_t)st->members.lots_per * sizeof(int64_t);
+    const char *lots = p + (size_t)n * sizeof(struct member);
+    int64_t lot[RULEBOOK_EXPIRY_MONTHS_MAX + 1];
     for (uint32_t i = 0; i < n; i++) {
         struct member m;
         memcpy(&m, p + (size_t)i * sizeof(m), sizeof(m));
+        memcpy(lot, lots + (size_t)i * lots_len, lots_len);
         if (m.id_len < 1 || m.id_len > PROTO_MEMBER_MAX || m.id[m.id_len] != '\0' ||
             strlen(m.id) != m.id_len)
             return fail(err, "member %u has a malformed id", i);
         if (m.tier >= rb->tier_count)
             return fail(err, "member '%s' is in tier %u; the rulebook has %u tiers", m.id,
                         m.tier, rb->tier_count);
-        if (members_restore(&st->members, &m) == HINDEX_NONE)
+        if (m.referrer > n || m.referrer == i + 1)
+            return fail(err, "member '%s' has a bad referrer", m.id);
+        if (members_restore(&st->members, &m, lot) == HINDEX_NONE)
             return fail(err, "member '%s' appears twice", m.id);
+        if (m.sched_ts != 0) /* the schedule is derived: rebuild it */
+            schedule_push(&st->schedule, m.sched_ts, i);
     }
     return 0;
 }
@@ -265,9 +288,12 @@ int snapshot_decode(const char *buf, size_t len, const struct config *cfg, struc
     if (XXH3_64bits(body, (size_t)h.body_len) != h.body_hash)
         return fail(err, "body checksum mismatch (corrupt)");
     LY_ASSERT(st->members.count == 0 && st->txns.count == 0);
-    if (load_members(body, h.member_count, &cfg->rules, st, err) != 0 ||
-        load_txns(body + (size_t)h.member_count * sizeof(struct member), h.txn_count, st,
-                  err) != 0)
+    memcpy(&st->g, body, sizeof(st->g));
+    const char *members = body + sizeof(st->g);
+    const char *txns = members + (size_t)h.member_count * sizeof(struct member) +
+                       (size_t)h.member_count * h.lots_per * sizeof(int64_t);
+    if (load_members(members, h.member_count, &cfg->rules, st, err) != 0 ||
+        load_txns(txns, h.txn_count, st, err) != 0)
         return -1;
     st->last_id.ms = h.last_ms;
     st->last_id.seq = h.last_seq;

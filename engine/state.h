@@ -12,11 +12,19 @@
 #include "config.h"
 #include "members.h"
 #include "proto.h"
+#include "schedule.h"
 #include "txns.h"
+
+/* State that belongs to no member. */
+struct state_globals {
+    int64_t catalog_issued[RULEBOOK_CATALOG_MAX]; /* redemptions per catalog item */
+};
 
 struct state {
     struct members members;
     struct txns txns;
+    struct schedule schedule; /* derived: rebuilt from members' sched_ts */
+    struct state_globals g;
     int64_t clock_ms;         /* largest ts applied; never moves back */
     struct proto_id last_id;  /* last input entry applied or rejected */
     uint64_t entries_applied; /* entries that changed state or answered */
@@ -24,7 +32,8 @@ struct state {
     uint64_t entries_duplicate;
 };
 
-/* Initialises an empty state sized by `cfg` (members_max, max_txns).
+/* Initialises an empty state sized by `cfg` (members_max, max_txns,
+ * expiry months).
  * Returns 0, or -1 when out of memory. */
 int state_init(struct state *st, const struct config *cfg);
 

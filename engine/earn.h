@@ -1,0 +1,37 @@
+/* earn.h - what a sale earns: base rate, category and campaign multipliers,
+ * fixed campaign bonuses. Pure arithmetic on the rulebook and the entry.
+ *
+ * The one rounding rule: every multiplier of a line is applied exactly
+ * (128-bit integers), summed over the lines, and floored once:
+ *   points = floor( sum over lines of amount * category_bp * campaign_bp
+ *                   * points_per_unit * tier_bp
+ *                   / (minor_per_unit * 10000^3) )
+ * A sale without lines is one line of its whole amount and no category.
+ * Campaign multipliers do not stack: each line gets the best multiplier of
+ * the campaigns that match it (store, category, time window by the sale's
+ * own ts, min_amount); fixed campaign bonuses all stack, each once per
+ * matching sale. Caps (per sale, per day) are applied by the caller.
+ */
+#ifndef LOYALTY_EARN_H
+#define LOYALTY_EARN_H
+
+#include <stdint.h>
+
+#include "proto.h"
+#include "rulebook.h"
+
+
+struct earn_result {
+    int64_t points;         /* base points with every multiplier */
+    int64_t campaign_bonus; /* fixed bonuses of matching campaigns */
+};
+
+/* Computes what purchase `e` earns at `tier_bp`. Returns 0, or -1 with
+ * `rej` set when the line items do not add up to the amount. */
+int earn_purchase(const struct rulebook *rb, const struct proto_entry *e, int64_t tier_bp,
+                  struct earn_result *out, struct proto_reject *rej);
+
+/* The multiplier of category `cat` (10000 when it has none). */
+int64_t earn_category_bp(const struct rulebook *rb, const char *cat);
+
+#endif

@@ -1,0 +1,66 @@
+/* schedule.c - see schedule.h. */
+#include "schedule.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "lyassert.h"
+
+void schedule_init(struct schedule *s) { memset(s, 0, sizeof(*s)); }
+
+void schedule_free(struct schedule *s)
+{
+    free(s->heap);
+    memset(s, 0, sizeof(*s));
+}
+
+static bool before(const struct schedule_entry *a, const struct schedule_entry *b)
+{
+    return a->due_ms < b->due_ms || (a->due_ms == b->due_ms && a->pos < b->pos);
+}
+
+static void swap(struct schedule_entry *a, struct schedule_entry *b)
+{
+    struct schedule_entry t = *a;
+    *a = *b;
+    *b = t;
+}
+
+void schedule_push(struct schedule *s, int64_t due_ms, uint32_t pos)
+{
+    if (s->count == s->cap) {
+        uint32_t cap = s->cap ? s->cap * 2 : 1024;
+        LY_ASSERT(cap > s->cap);
+        struct schedule_entry *h = realloc(s->heap, (size_t)cap * sizeof(*h));
+        LY_ALLOC_CHECK(h != NULL);
+        s->heap = h;
+        s->cap = cap;
+    }
+    uint32_t i = s->count++;
+    s->heap[i] = (struct schedule_entry){due_ms, pos};
+    while (i > 0 && before(&s->heap[i], &s->heap[(i - 1) / 2])) {
+        swap(&s->heap[i], &s->heap[(i - 1) / 2]);
+        i = (i - 1) / 2;
+    }
+}
+
+bool schedule_pop_due(struct schedule *s, int64_t now_ms, struct schedule_entry *out)
+{
+    if (s->count == 0 || s->heap[0].due_ms > now_ms)
+        return false;
+    *out = s->heap[0];
+    s->heap[0] = s->heap[--s->count];
+    uint32_t i = 0;
+    for (;;) {
+        uint32_t l = 2 * i + 1, r = l + 1, m = i;
+        if (l < s->count && before(&s->heap[l], &s->heap[m]))
+            m = l;
+        if (r < s->count && before(&s->heap[r], &s->heap[m]))
+            m = r;
+        if (m == i)
+            break;
+        swap(&s->heap[i], &s->heap[m]);
+        i = m;
+    }
+    return true;
+}

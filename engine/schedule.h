@@ -1,0 +1,41 @@
+/* schedule.h - members ordered by when they are next due.
+ *
+ * Time-driven work (expiry, tier reviews, lifecycle stages) is found
+ * through this min-heap of (due time, member position), never by scanning
+ * all members, so a tick costs in proportion to the members that are due.
+ * Ties are broken by position, so the order in which due members are
+ * handled is defined. Entries may go stale (a member's due time moved
+ * later): the owner compares an entry with the member's own sched_ts and
+ * skips stale ones; a new entry is pushed only when a due time moves
+ * earlier, so the heap holds about one entry per member.
+ */
+#ifndef LOYALTY_SCHEDULE_H
+#define LOYALTY_SCHEDULE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct schedule_entry {
+    int64_t due_ms;
+    uint32_t pos;
+};
+
+struct schedule {
+    struct schedule_entry *heap;
+    uint32_t count, cap;
+};
+
+/* Initialises an empty schedule. */
+void schedule_init(struct schedule *s);
+
+/* Frees the heap. */
+void schedule_free(struct schedule *s);
+
+/* Adds (due_ms, pos). Stops the daemon when out of memory. */
+void schedule_push(struct schedule *s, int64_t due_ms, uint32_t pos);
+
+/* Removes the earliest entry into *out if it is due at or before now_ms;
+ * returns false (and leaves the heap unchanged) otherwise. */
+bool schedule_pop_due(struct schedule *s, int64_t now_ms, struct schedule_entry *out);
+
+#endif

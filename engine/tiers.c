@@ -1,0 +1,89 @@
+/* tiers.c - VIP levels: immediate upgrades, yearly reviews, grace.
+ *
+ * A member moves up as soon as the qualifying total of the rolling window
+ * reaches a higher threshold. Moving down happens only at a review: on the
+ * anniversary of enrolment, or every year on a fixed MM-DD (the first one
+ * at least a year after enrolment). A review that finds the member below
+ * their tier moves them down one level, or, with grace_months, first waits
+ * that long and moves them down only if they still fall short then.
+ */
+#include "caltime.h"
+#include "lyassert.h"
+#include "rules_int.h"
+
+static int is_leap(int32_t y) { return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0; }
+
+/* `d` moved by `months` (>= 0), the day clamped to the month's length. */
+static int64_t add_months(struct caltime_date d, int32_t months)
+{
+    static const uint8_t days[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    int32_t m = d.year * 12 + (d.month - 1) + months;
+    struct caltime_date out = {m / 12, (uint8_t)(m % 12 + 1), d.day};
+    uint8_t len = days[out.month - 1] + (out.month == 2 && is_leap(out.year));
+    if (out.day > len)
+        out.day = len;
+    return caltime_ts(out);
+}
+
+int64_t tiers_first_review(const struct rulebook *rb, int64_t enrolled_ts)
+{
+    struct caltime_date e = caltime_date(enrolled_ts);
+    int64_t year_after = add_months(e, 12);
+    if (rb->review == RULEBOOK_REVIEW_ANNIVERSARY)
+        return year_after;
+    struct caltime_date fixed = {e.year + 1, rb->review_month, rb->review_day};
+    int64_t ts = add_months(fixed, 0);
+    return ts >= year_after ? ts : add_months(fixed, 12);
+}
+
+void tiers_upgrade(struct state *st, const struct rulebook *rb, struct rules_result *res,
+                   int64_t ts, uint32_t pos)
+{
+    struct member *m = members_at(&st->members, pos);
+    int64_t q = members_qual_total(m, caltime_month(st->clock_ms), rb->window_months);
+    uint8_t t = rules_tier_for(rb, q);
+    if (t <= m->tier)
+        return;
+    struct proto_output *o = rk_emit(res, PROTO_OUT_TIER_CHANGED, ts, m);
+    o->from = rb->tiers[m->tier].name;
+    o->to = rb->tiers[t].name;
+    o->reason = "upgrade";
+    m->tier = t;
+    m->grace_until_ts = 0; /* a pending downgrade is moot */
+}
+
+static void downgrade(struct rules_result *res, const struct rulebook *rb, int64_t ts,
+                      struct member *m)
+{
+    LY_ASSERT(m->tier > 0);
+    struct proto_output *o = rk_emit(res, PROTO_OUT_TIER_CHANGED, ts, m);
+    o->from = rb->tiers[m->tier].name;
+    o->to = rb->tiers[m->tier - 1].name;
+    o->reason = "review";
+    m->tier--;
+}
+
+/* Handles the grace end and every review due by the engine clock. */
+void tiers_review_due(struct state *st, const struct rulebook *rb, struct rules_result *res,
+                      uint32_t pos)
+{
+    struct member *m = members_at(&st->members, pos);
+    int64_t now = st->clock_ms;
+    int32_t now_month = caltime_month(now);
+    uint8_t target = rules_tier_for(rb, members_qual_total(m, now_month, rb->window_months));
+    if (m->grace_until_ts != 0 && now >= m->grace_until_ts) {
+        m->grace_until_ts = 0;
+        if (target < m->tier)
+            downgrade(res, rb, now, m);
+    }
+    while (m->next_review_ts != 0 && now >= m->next_review_ts) {
+        int64_t review = m->next_review_ts;
+        m->next_review_ts = add_months(caltime_date(review), 12);
+        if (target >= m->tier || m->grace_until_ts != 0)
+            continue;
+        if (rb->grace_months > 0 && add_months(caltime_date(review), (int32_t)rb->grace_months) > now)
+            m->grace_until_ts = add_months(caltime_date(review), (int32_t)rb->grace_months);
+        else
+            downgrade(res, rb, now, m);
+    }
+}
