@@ -13,6 +13,7 @@
 
 #include "caltime.h"
 #include "lyassert.h"
+#include "wallet.h"
 
 #define HTTP_MEMBERS_PATH "/v1/members/"
 #define HTTP_HEADERS_MAX 8192 /* request line + headers: ids are short */
@@ -75,15 +76,28 @@ static json_t *next_tier_json(const struct rulebook *rb, const struct member *m,
                      "remaining", (json_int_t)(n->threshold - qualifying));
 }
 
-static json_t *member_json(const struct http *h, const struct member *m)
+/* Points expiring within 30, 60 and 90 days of the engine clock. */
+static json_t *expiring_json(const struct state *st, uint32_t pos)
 {
+    int64_t now = st->clock_ms;
+    int64_t next = wallet_next_expiry(&st->members, pos);
+    json_int_t in30 = wallet_expiring(&st->members, pos, now + 30 * CALTIME_DAY_MS);
+    json_int_t in60 = wallet_expiring(&st->members, pos, now + 60 * CALTIME_DAY_MS);
+    json_int_t in90 = wallet_expiring(&st->members, pos, now + 90 * CALTIME_DAY_MS);
+    return json_pack("{s:I, s:I, s:I, s:o}", "30", in30, "60", in60, "90", in90, "next_ts",
+                     next == INT64_MAX ? json_null() : json_integer(next));
+}
+
+static json_t *member_json(const struct http *h, uint32_t pos)
+{
+    const struct member *m = members_at(&h->src.st->members, pos);
     const struct rulebook *rb = &h->src.cfg->rules;
     const struct state *st = h->src.st;
     int32_t now_month = caltime_month(st->clock_ms > 0 ? st->clock_ms : 0);
     int64_t q = members_qual_total(m, now_month, rb->window_months);
     char birthday[8];
     snprintf(birthday, sizeof(birthday), "%02u-%02u", m->birthday_month, m->birthday_day);
-    return json_pack("{s:s, s:s, s:I, s:I, s:o, s:I, s:s, s:o, s:I, s:I, s:I, s:o}",
+    json_t *j = json_pack("{s:s, s:s, s:I, s:I, s:o, s:I, s:s, s:o, s:I, s:I, s:I, s:o}",
                      "member", m->id, "tier", rb->tiers[m->tier].name,
                      "balance", (json_int_t)m->balance,
                      "lifetime_points", (json_int_t)m->lifetime_points,
@@ -95,6 +109,13 @@ static json_t *member_json(const struct http *h, const struct member *m)
                      "enrolled_ts", (json_int_t)m->enrolled_ts,
                      "last_purchase_ts", (json_int_t)m->last_purchase_ts,
                      "birthday", m->birthday_month ? json_string(birthday) : json_null());
+    if (j == NULL)
+        return NULL;
+    json_object_set_new(j, "expiring", expiring_json(st, pos));
+    json_object_set_new(j, "next_review_ts", json_integer(m->next_review_ts));
+    json_object_set_new(j, "grace_until_ts",
+                        m->grace_until_ts ? json_integer(m->grace_until_ts) : json_null());
+    return j;
 }
 
 /* A member id as the decoder accepts it: 1..PROTO_MEMBER_MAX printable
@@ -123,7 +144,7 @@ static void handle_member(struct http *h, struct evhttp_request *req, const char
     if (pos == HINDEX_NONE) {
         reply_error(req, 404, "unknown_member", "no member with this id");
     } else {
-        reply_json(req, 200, member_json(h, members_at(&h->src.st->members, pos)));
+        reply_json(req, 200, member_json(h, pos));
     }
     free(id);
 }
