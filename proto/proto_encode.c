@@ -1,0 +1,375 @@
+/* proto_encode.c - input entries and output events to msgpack, and the wire
+ * names of kinds and causes.
+ *
+ * Which fields each kind carries is data: a table of the fields of a struct
+ * (key, how to write it, where it is) and per kind the set of rows it
+ * carries, copied from the contract in proto.h. Every map is filled twice
+ * by the same code: once through a writer that only counts pairs (to size
+ * the map header), once for real, so header and pairs cannot disagree.
+ */
+#include "proto.h"
+
+#include <inttypes.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "../engine/lyassert.h"
+
+static const char *const KIND_NAMES[PROTO_KIND_COUNT] = {
+    [PROTO_PURCHASE] = "purchase", [PROTO_REFUND] = "refund",
+    [PROTO_REDEEM] = "redeem",     [PROTO_ADJUST] = "adjust",
+    [PROTO_ENROLL] = "enroll",     [PROTO_SCAN] = "scan",
+    [PROTO_TICK] = "tick",
+};
+
+static const char *const OUT_KIND_NAMES[PROTO_OUT_KIND_COUNT] = {
+    [PROTO_OUT_POINTS_CHANGED] = "points.changed",
+    [PROTO_OUT_TIER_CHANGED] = "tier.changed",
+    [PROTO_OUT_REWARD_ISSUED] = "reward.issued",
+    [PROTO_OUT_REDEEM_RESULT] = "redeem.result",
+    [PROTO_OUT_PERK_TRIGGERED] = "perk.triggered",
+    [PROTO_OUT_POINTS_EXPIRED] = "points.expired",
+    [PROTO_OUT_SEGMENT_CHANGED] = "segment.changed",
+};
+
+static const char *const CAUSE_NAMES[PROTO_CAUSE_COUNT] = {
+    [PROTO_CAUSE_PURCHASE] = "purchase", [PROTO_CAUSE_REFUND] = "refund",
+    [PROTO_CAUSE_REDEEM] = "redeem",     [PROTO_CAUSE_ADJUST] = "adjust",
+    [PROTO_CAUSE_BONUS] = "bonus",       [PROTO_CAUSE_REWARD] = "reward",
+    [PROTO_CAUSE_EXPIRY] = "expiry",
+};
+
+/* "<src id>:<u32>" and its NUL: 41 + 1 + 10 + 1 bytes at the most. */
+_Static_assert(PROTO_OUT_ID_STR_MAX >= PROTO_ID_STR_MAX - 1 + 1 + 10,
+               "output id buffer too small");
+
+const char *proto_kind_name(enum proto_kind k)
+{
+    LY_ASSERT((unsigned)k < PROTO_KIND_COUNT);
+    return KIND_NAMES[k];
+}
+
+const char *proto_out_kind_name(enum proto_out_kind k)
+{
+    LY_ASSERT((unsigned)k < PROTO_OUT_KIND_COUNT);
+    return OUT_KIND_NAMES[k];
+}
+
+const char *proto_cause_name(enum proto_cause c)
+{
+    LY_ASSERT((unsigned)c < PROTO_CAUSE_COUNT);
+    return CAUSE_NAMES[c];
+}
+
+/* Writes key/value pairs to `pk`, or only counts them when `pk` is NULL.
+ * `rc` sticks at -1 after the first failed write (the buffer cannot grow);
+ * later writes are skipped. */
+struct kv_writer {
+    msgpack_packer *pk;
+    uint32_t pairs;
+    int rc;
+};
+
+static int pack_cstr(msgpack_packer *pk, const char *s)
+{
+    return msgpack_pack_str_with_body(pk, s, strlen(s));
+}
+
+static void note(struct kv_writer *w, int rc)
+{
+    if (rc != 0)
+        w->rc = -1;
+}
+
+/* Counts a pair and writes its key. Returns the packer to write the value
+ * with, or NULL when only counting or after a failure. */
+static msgpack_packer *kv_key(struct kv_writer *w, const char *key)
+{
+    w->pairs++;
+    if (w->pk == NULL || w->rc != 0)
+        return NULL;
+    note(w, pack_cstr(w->pk, key));
+    return w->rc == 0 ? w->pk : NULL;
+}
+
+static void kv_str(struct kv_writer *w, const char *key, const char *val)
+{
+    LY_ASSERT(val != NULL);
+    msgpack_packer *pk = kv_key(w, key);
+    if (pk != NULL)
+        note(w, pack_cstr(pk, val));
+}
+
+static void kv_int(struct kv_writer *w, const char *key, int64_t val)
+{
+    msgpack_packer *pk = kv_key(w, key);
+    if (pk != NULL)
+        note(w, msgpack_pack_int64(pk, val));
+}
+
+static void kv_bool(struct kv_writer *w, const char *key, bool val)
+{
+    msgpack_packer *pk = kv_key(w, key);
+    if (pk != NULL)
+        note(w, val ? msgpack_pack_true(pk) : msgpack_pack_false(pk));
+}
+
+/* ---- field tables ------------------------------------------------------- */
+
+/* How a struct member is written. */
+enum field_type {
+    FT_CHARS,    /* char[], as a string */
+    FT_CSTR,     /* const char *, as a string */
+    FT_ERROR,    /* proto_output's error: FT_CSTR, there only when !ok */
+    FT_INT,      /* int64_t */
+    FT_BOOL,     /* bool */
+    FT_CAUSE,    /* enum proto_cause, as its wire name */
+    FT_RFM,      /* uint8_t[3], as an array of 3 integers */
+    FT_BIRTHDAY, /* proto_entry's birthday_month and _day, as "MM-DD" */
+    FT_LINES,    /* proto_entry's lines, as an array of maps */
+};
+
+struct field {
+    const char *key;
+    enum field_type type;
+    size_t off;
+};
+
+/* Which fields of a table (bit i: row i) a kind carries, and which of those
+ * are optional: written only when set. */
+struct field_set {
+    unsigned carried;
+    unsigned optional;
+};
+
+/* The key is the member's name; _Generic makes the build fail unless the
+ * member has the C type the field type reads. */
+#define FIELD(st, m, ft, ctype) {#m, ft, _Generic(((st *)0)->m, ctype: offsetof(st, m))}
+#define CHARS(st, m) FIELD(st, m, FT_CHARS, char *)
+#define CSTR(st, m) FIELD(st, m, FT_CSTR, const char *)
+#define INT(st, m) FIELD(st, m, FT_INT, int64_t)
+#define LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+enum entry_field_id {
+    E_TXN, E_ORIG_TXN, E_MEMBER, E_STORE, E_AMOUNT, E_LINES, E_POINTS, E_REWARD,
+    E_REASON, E_BIRTHDAY, E_REFERRER, E_FIELD_COUNT
+};
+#define E struct proto_entry
+static const struct field ENTRY_FIELDS[E_FIELD_COUNT] = {
+    [E_TXN] = CHARS(E, txn),       [E_ORIG_TXN] = CHARS(E, orig_txn),
+    [E_MEMBER] = CHARS(E, member), [E_STORE] = CHARS(E, store),
+    [E_AMOUNT] = INT(E, amount),   [E_LINES] = {"lines", FT_LINES, 0},
+    [E_POINTS] = INT(E, points),   [E_REWARD] = CHARS(E, reward),
+    [E_REASON] = CHARS(E, reason), [E_BIRTHDAY] = {"birthday", FT_BIRTHDAY, 0},
+    [E_REFERRER] = CHARS(E, referrer),
+};
+#undef E
+
+/* As documented above struct proto_entry. */
+#define B(name) (1u << E_##name)
+static const struct field_set ENTRY_KINDS[PROTO_KIND_COUNT] = {
+    [PROTO_PURCHASE] = {B(TXN) | B(MEMBER) | B(STORE) | B(AMOUNT) | B(LINES), B(LINES)},
+    [PROTO_REFUND] = {B(TXN) | B(ORIG_TXN) | B(MEMBER) | B(AMOUNT), 0},
+    [PROTO_REDEEM] = {B(TXN) | B(MEMBER) | B(POINTS) | B(REWARD), B(POINTS) | B(REWARD)},
+    [PROTO_ADJUST] = {B(TXN) | B(MEMBER) | B(POINTS) | B(REASON), 0},
+    [PROTO_ENROLL] = {B(TXN) | B(MEMBER) | B(BIRTHDAY) | B(REFERRER),
+                      B(BIRTHDAY) | B(REFERRER)},
+    [PROTO_SCAN] = {B(MEMBER) | B(STORE) | B(TXN), B(TXN)},
+    [PROTO_TICK] = {0, 0},
+};
+#undef B
+
+#define L struct proto_line
+static const struct field LINE_FIELDS[] = {CHARS(L, sku), CHARS(L, cat), INT(L, qty),
+                                           INT(L, amount)};
+#undef L
+static const struct field_set LINE_ALL = {(1u << LEN(LINE_FIELDS)) - 1, 0};
+
+enum out_field_id {
+    O_DELTA, O_BALANCE, O_CAUSE, O_FROM, O_TO, O_REASON, O_REWARD, O_COST, O_TXN, O_OK,
+    O_ERROR, O_PERK, O_TIER, O_STORE, O_POINTS, O_RFM, O_FIELD_COUNT
+};
+#define O struct proto_output
+static const struct field OUT_FIELDS[O_FIELD_COUNT] = {
+    [O_DELTA] = INT(O, delta),   [O_BALANCE] = INT(O, balance),
+    [O_CAUSE] = FIELD(O, cause, FT_CAUSE, enum proto_cause),
+    [O_FROM] = CSTR(O, from),    [O_TO] = CSTR(O, to),
+    [O_REASON] = CSTR(O, reason), [O_REWARD] = CSTR(O, reward),
+    [O_COST] = INT(O, cost),     [O_TXN] = CHARS(O, txn),
+    [O_OK] = FIELD(O, ok, FT_BOOL, bool),
+    [O_ERROR] = FIELD(O, error, FT_ERROR, const char *),
+    [O_PERK] = CSTR(O, perk),    [O_TIER] = CSTR(O, tier),
+    [O_STORE] = CHARS(O, store), [O_POINTS] = INT(O, points),
+    [O_RFM] = FIELD(O, rfm, FT_RFM, uint8_t *),
+};
+#undef O
+
+/* As documented above struct proto_output. */
+_Static_assert(E_FIELD_COUNT <= 32 && O_FIELD_COUNT <= 32, "a field set is 32 bits");
+#define B(name) (1u << O_##name)
+static const struct field_set OUT_KINDS[PROTO_OUT_KIND_COUNT] = {
+    [PROTO_OUT_POINTS_CHANGED] = {B(DELTA) | B(BALANCE) | B(CAUSE), 0},
+    [PROTO_OUT_TIER_CHANGED] = {B(FROM) | B(TO) | B(REASON), 0},
+    [PROTO_OUT_REWARD_ISSUED] = {B(REWARD) | B(COST), 0},
+    [PROTO_OUT_REDEEM_RESULT] = {B(TXN) | B(OK) | B(ERROR) | B(BALANCE), B(ERROR)},
+    [PROTO_OUT_PERK_TRIGGERED] = {B(PERK) | B(TIER) | B(STORE), 0},
+    [PROTO_OUT_POINTS_EXPIRED] = {B(POINTS) | B(BALANCE), 0},
+    [PROTO_OUT_SEGMENT_CHANGED] = {B(FROM) | B(TO) | B(RFM), 0},
+};
+#undef B
+
+/* ---- writing fields ----------------------------------------------------- */
+
+static void fill_fields(struct kv_writer *w, const void *base, const struct field *fields,
+                        size_t count, struct field_set set);
+
+static void kv_lines(struct kv_writer *w, const char *key, const struct proto_entry *e)
+{
+    LY_ASSERT(e->line_count <= PROTO_LINES_MAX);
+    msgpack_packer *pk = kv_key(w, key);
+    if (pk == NULL)
+        return;
+    note(w, msgpack_pack_array(pk, e->line_count));
+    for (uint32_t i = 0; i < e->line_count && w->rc == 0; i++) {
+        struct kv_writer counter = {0};
+        fill_fields(&counter, &e->lines[i], LINE_FIELDS, LEN(LINE_FIELDS), LINE_ALL);
+        note(w, msgpack_pack_map(pk, counter.pairs));
+        struct kv_writer lw = {.pk = pk, .rc = w->rc};
+        fill_fields(&lw, &e->lines[i], LINE_FIELDS, LEN(LINE_FIELDS), LINE_ALL);
+        note(w, lw.rc);
+    }
+}
+
+static void kv_rfm(struct kv_writer *w, const char *key, const uint8_t *rfm)
+{
+    msgpack_packer *pk = kv_key(w, key);
+    if (pk == NULL)
+        return;
+    note(w, msgpack_pack_array(pk, 3));
+    for (int i = 0; i < 3 && w->rc == 0; i++)
+        note(w, msgpack_pack_uint8(pk, rfm[i]));
+}
+
+static void kv_birthday(struct kv_writer *w, const char *key, const struct proto_entry *e)
+{
+    char mmdd[8];
+    snprintf(mmdd, sizeof mmdd, "%02u-%02u", (unsigned)e->birthday_month,
+             (unsigned)e->birthday_day);
+    kv_str(w, key, mmdd);
+}
+
+/* `base` is the struct the field's table describes; `f->off` is the offset
+ * of a member of the C type its field type names, so the casts are exact. */
+static void kv_field(struct kv_writer *w, const void *base, const struct field *f)
+{
+    const char *at = (const char *)base + f->off;
+    switch (f->type) {
+    case FT_CHARS: kv_str(w, f->key, at); break;
+    case FT_CSTR:
+    case FT_ERROR: kv_str(w, f->key, *(const char *const *)at); break;
+    case FT_INT: kv_int(w, f->key, *(const int64_t *)at); break;
+    case FT_CAUSE: kv_str(w, f->key, proto_cause_name(*(const enum proto_cause *)at)); break;
+    case FT_RFM: kv_rfm(w, f->key, (const uint8_t *)at); break;
+    case FT_BIRTHDAY: kv_birthday(w, f->key, base); break;
+    case FT_LINES: kv_lines(w, f->key, base); break;
+    case FT_BOOL: kv_bool(w, f->key, *(const bool *)at); break;
+    }
+}
+
+/* Whether an optional field is set, so written. */
+static bool field_is_set(const void *base, const struct field *f)
+{
+    const char *at = (const char *)base + f->off;
+    switch (f->type) {
+    case FT_CHARS: return at[0] != '\0';
+    case FT_CSTR: return *(const char *const *)at != NULL;
+    case FT_ERROR: return !((const struct proto_output *)base)->ok;
+    case FT_INT: return *(const int64_t *)at != 0;
+    case FT_BIRTHDAY: return ((const struct proto_entry *)base)->birthday_month != 0;
+    case FT_LINES: return ((const struct proto_entry *)base)->line_count != 0;
+    case FT_BOOL:
+    case FT_CAUSE:
+    case FT_RFM: return true;
+    }
+    return true;
+}
+
+static void fill_fields(struct kv_writer *w, const void *base, const struct field *fields,
+                        size_t count, struct field_set set)
+{
+    for (size_t i = 0; i < count; i++) {
+        bool carried = set.carried >> i & 1;
+        bool optional = set.optional >> i & 1;
+        if (carried && (!optional || field_is_set(base, &fields[i])))
+            kv_field(w, base, &fields[i]);
+    }
+}
+
+static void fill_entry(struct kv_writer *w, const void *obj)
+{
+    const struct proto_entry *e = obj;
+    kv_int(w, "v", PROTO_VERSION);
+    kv_str(w, "kind", proto_kind_name(e->kind));
+    kv_int(w, "ts", e->ts);
+    fill_fields(w, e, ENTRY_FIELDS, E_FIELD_COUNT, ENTRY_KINDS[e->kind]);
+}
+
+/* An output with the ids it is published under. */
+struct output_ctx {
+    const struct proto_output *o;
+    const char *id;
+    const char *src;
+};
+
+static void fill_output(struct kv_writer *w, const void *obj)
+{
+    const struct output_ctx *c = obj;
+    kv_int(w, "v", PROTO_VERSION);
+    kv_str(w, "kind", proto_out_kind_name(c->o->kind));
+    kv_str(w, "id", c->id);
+    kv_str(w, "src", c->src);
+    kv_str(w, "member", c->o->member);
+    kv_int(w, "ts", c->o->ts);
+    fill_fields(w, c->o, OUT_FIELDS, O_FIELD_COUNT, OUT_KINDS[c->o->kind]);
+}
+
+/* Appends the map `fill` describes to `buf`. On failure `buf` is left as it
+ * was, so a caller never sees half an entry. */
+static int encode_map(msgpack_sbuffer *buf, void (*fill)(struct kv_writer *, const void *),
+                      const void *obj)
+{
+    struct kv_writer counter = {0};
+    fill(&counter, obj);
+    size_t start = buf->size;
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, buf, msgpack_sbuffer_write);
+    struct kv_writer w = {.pk = &pk};
+    note(&w, msgpack_pack_map(&pk, counter.pairs));
+    fill(&w, obj);
+    LY_ASSERT(w.rc != 0 || w.pairs == counter.pairs);
+    if (w.rc != 0)
+        buf->size = start;
+    return w.rc;
+}
+
+int proto_encode_entry(msgpack_sbuffer *buf, const struct proto_entry *e)
+{
+    LY_ASSERT(buf != NULL && e != NULL);
+    LY_ASSERT((unsigned)e->kind < PROTO_KIND_COUNT);
+    return encode_map(buf, fill_entry, e);
+}
+
+int proto_encode_output(msgpack_sbuffer *buf, const struct proto_output *o,
+                        struct proto_id src, uint32_t seq)
+{
+    LY_ASSERT(buf != NULL && o != NULL);
+    LY_ASSERT((unsigned)o->kind < PROTO_OUT_KIND_COUNT);
+    char src_s[PROTO_ID_STR_MAX];
+    char id_s[PROTO_OUT_ID_STR_MAX];
+    proto_id_format(src, src_s, sizeof src_s);
+    int n = snprintf(id_s, sizeof id_s, "%s:%" PRIu32, src_s, seq);
+    LY_ASSERT(n > 0 && (size_t)n < sizeof id_s);
+    struct output_ctx ctx = {.o = o, .id = id_s, .src = src_s};
+    return encode_map(buf, fill_output, &ctx);
+}
