@@ -150,7 +150,7 @@ enum proto_cause {
 /* One output event. `src` and `id` are not here: they are given to the
  * encoder, because they come from the stream, not from the rules. String
  * pointers (`from`, `to`, `reason`, `reward`, `perk`, `tier`, `error`,
- * `segment_*`) point at static literals or at the loaded configuration,
+ * `dimension`) point at static literals or at the loaded configuration,
  * which outlives every output. Which fields are encoded depends on kind:
  *  - points.changed:  delta, balance, cause
  *  - tier.changed:    from, to, reason ("upgrade" | "review")
@@ -158,7 +158,7 @@ enum proto_cause {
  *  - redeem.result:   txn, ok, error (only when !ok), balance
  *  - perk.triggered:  perk, tier, store
  *  - points.expired:  points, balance
- *  - segment.changed: from, to, rfm */
+ *  - segment.changed: dimension ("segment" | "stage"), from, to, rfm */
 struct proto_output {
     enum proto_out_kind kind;
     int64_t ts;
@@ -175,6 +175,7 @@ struct proto_output {
     const char *perk;
     const char *tier;
     const char *error;
+    const char *dimension;
     char store[PROTO_NAME_MAX + 1];
     char txn[PROTO_TXN_MAX + 1];
     bool ok;

@@ -188,7 +188,7 @@ static const struct field_set LINE_ALL = {(1u << LEN(LINE_FIELDS)) - 1, 0};
 
 enum out_field_id {
     O_DELTA, O_BALANCE, O_CAUSE, O_FROM, O_TO, O_REASON, O_REWARD, O_COST, O_TXN, O_OK,
-    O_ERROR, O_PERK, O_TIER, O_STORE, O_POINTS, O_RFM, O_FIELD_COUNT
+    O_ERROR, O_PERK, O_TIER, O_STORE, O_POINTS, O_RFM, O_DIMENSION, O_FIELD_COUNT
 };
 #define O struct proto_output
 static const struct field OUT_FIELDS[O_FIELD_COUNT] = {
@@ -202,6 +202,7 @@ static const struct field OUT_FIELDS[O_FIELD_COUNT] = {
     [O_PERK] = CSTR(O, perk),    [O_TIER] = CSTR(O, tier),
     [O_STORE] = CHARS(O, store), [O_POINTS] = INT(O, points),
     [O_RFM] = FIELD(O, rfm, FT_RFM, uint8_t *),
+    [O_DIMENSION] = CSTR(O, dimension),
 };
 #undef O
 
@@ -215,7 +216,7 @@ static const struct field_set OUT_KINDS[PROTO_OUT_KIND_COUNT] = {
     [PROTO_OUT_REDEEM_RESULT] = {B(TXN) | B(OK) | B(ERROR) | B(BALANCE), B(ERROR)},
     [PROTO_OUT_PERK_TRIGGERED] = {B(PERK) | B(TIER) | B(STORE), 0},
     [PROTO_OUT_POINTS_EXPIRED] = {B(POINTS) | B(BALANCE), 0},
-    [PROTO_OUT_SEGMENT_CHANGED] = {B(FROM) | B(TO) | B(RFM), 0},
+    [PROTO_OUT_SEGMENT_CHANGED] = {B(DIMENSION) | B(FROM) | B(TO) | B(RFM), 0},
 };
 #undef B
 

@@ -716,9 +716,11 @@ static const struct output_case {
      "perk.triggered", {{"perk", S("lounge")}, {"tier", S("gold")}, {"store", S("s-1")}}},
     {{.kind = PROTO_OUT_POINTS_EXPIRED, .points = 250, .balance = 0},
      "points.expired", {{"points", U(250)}, {"balance", U(0)}}},
-    {{.kind = PROTO_OUT_SEGMENT_CHANGED, .from = "new", .to = "champions", .rfm = {5, 4, 1}},
+    {{.kind = PROTO_OUT_SEGMENT_CHANGED, .dimension = "segment", .from = "new",
+      .to = "champions", .rfm = {5, 4, 1}},
      "segment.changed",
-     {{"from", S("new")}, {"to", S("champions")}, {"rfm", RAW("\x93\x05\x04\x01")}}},
+     {{"dimension", S("segment")}, {"from", S("new")}, {"to", S("champions")},
+      {"rfm", RAW("\x93\x05\x04\x01")}}},
 };
 
 /* Covers redeem.result's error being there only when the result is not ok. */
