@@ -201,7 +201,8 @@ static void on_read(redisAsyncContext *ac, void *reply, void *priv)
     struct ingest_stats stats;
     batch_reset(&c->batch);
     c->batch.started_us = now_us();
-    if (entries == NULL || ingest_entries(c->st, &c->cfg->rules, entries, &c->batch, &c->scratch, &stats)) {
+    if (entries == NULL ||
+        ingest_entries(c->st, &c->cfg->rules, entries, &c->batch, &c->scratch, &stats)) {
         drop(c, "malformed XREADGROUP reply");
         return;
     }

@@ -13,6 +13,7 @@
 
 #include "caltime.h"
 #include "lyassert.h"
+#include "segments.h"
 #include "wallet.h"
 
 #define HTTP_MEMBERS_PATH "/v1/members/"
@@ -88,6 +89,28 @@ static json_t *expiring_json(const struct state *st, uint32_t pos)
                      next == INT64_MAX ? json_null() : json_integer(next));
 }
 
+/* RFM scores, segment, stage, value class, days since the last
+ * purchase, window spend and lifetime value (segments.h). */
+static json_t *segment_json(const struct http *h, uint32_t pos)
+{
+    const struct rulebook *rb = &h->src.cfg->rules;
+    const struct state *st = h->src.st;
+    const struct member *m = members_at(&st->members, pos);
+    int64_t spend, count;
+    segments_window(st, rb, pos, &spend, &count);
+    int vc = segments_value_class(st, rb, pos);
+    json_t *days = m->last_purchase_ts == 0
+                       ? json_null()
+                       : json_integer((st->clock_ms - m->last_purchase_ts) / CALTIME_DAY_MS);
+    return json_pack("{s:[i,i,i], s:s, s:s, s:o, s:o, s:I, s:I, s:I}", "rfm", m->rfm[0],
+                     m->rfm[1], m->rfm[2], "segment", rb->seg.segments[m->segment].name,
+                     "stage", segments_stage_name((enum rulebook_stage)m->stage), "value_class",
+                     vc < 0 ? json_null() : json_string(rb->seg.value_classes[vc].name),
+                     "days_since_last_purchase", days, "window_spend", (json_int_t)spend,
+                     "window_purchases", (json_int_t)count, "clv",
+                     (json_int_t)segments_clv(st, rb, pos));
+}
+
 static json_t *member_json(const struct http *h, uint32_t pos)
 {
     const struct member *m = members_at(&h->src.st->members, pos);
@@ -113,6 +136,8 @@ static json_t *member_json(const struct http *h, uint32_t pos)
         return NULL;
     json_object_set_new(j, "expiring", expiring_json(st, pos));
     json_object_set_new(j, "next_review_ts", json_integer(m->next_review_ts));
+    if (rb->seg.enabled)
+        json_object_update_new(j, segment_json(h, pos));
     json_object_set_new(j, "grace_until_ts",
                         m->grace_until_ts ? json_integer(m->grace_until_ts) : json_null());
     return j;
@@ -149,6 +174,39 @@ static void handle_member(struct http *h, struct evhttp_request *req, const char
     free(id);
 }
 
+/* {"name": count, ...} for `n` names spaced `stride` bytes apart. */
+static json_t *counts_json(const char *names, size_t stride, const int64_t *counts, uint32_t n)
+{
+    json_t *o = json_object();
+    for (uint32_t i = 0; o && i < n; i++)
+        json_object_set_new(o, names + i * stride, json_integer(counts[i]));
+    return o;
+}
+
+static void handle_segments(struct http *h, struct evhttp_request *req)
+{
+    const struct rulebook *rb = &h->src.cfg->rules;
+    const struct state_globals *g = &h->src.st->g;
+    int64_t classes[RULEBOOK_VALUE_CLASSES_MAX];
+    json_t *stages = json_object();
+    for (int i = 0; stages && i < RULEBOOK_STAGE_COUNT; i++)
+        json_object_set_new(stages, segments_stage_name((enum rulebook_stage)i),
+                            json_integer(g->stage_members[i]));
+    segments_value_counts(h->src.st, rb, classes);
+    json_t *j = json_pack("{s:I, s:o, s:o, s:o, s:o}", "members",
+                          (json_int_t)h->src.st->members.count, "tier",
+                          counts_json(rb->tiers[0].name, sizeof(rb->tiers[0]), g->tier_members,
+                                      rb->tier_count),
+                          "segment",
+                          counts_json(rb->seg.segments[0].name, sizeof(rb->seg.segments[0]),
+                                      g->segment_members, rb->seg.segment_count),
+                          "stage", stages, "value_class",
+                          counts_json(rb->seg.value_classes[0].name,
+                                      sizeof(rb->seg.value_classes[0]), classes,
+                                      rb->seg.value_class_count));
+    reply_json(req, 200, j);
+}
+
 static void handle_health(struct http *h, struct evhttp_request *req)
 {
     bool ok = consumer_healthy(h->src.consumer);
@@ -164,7 +222,7 @@ static void handle_health(struct http *h, struct evhttp_request *req)
 static void handle_metrics(struct http *h, struct evhttp_request *req)
 {
     struct evbuffer *body = evbuffer_new();
-    if (body == NULL || metrics_render(h->src.m, h->src.st, body) != 0) {
+    if (body == NULL || metrics_render(h->src.m, h->src.st, &h->src.cfg->rules, body) != 0) {
         evhttp_send_error(req, 500, "out of memory");
     } else {
         reply_text(req, 200, "text/plain; version=0.0.4", body);
@@ -184,12 +242,14 @@ static void route(struct evhttp_request *req, void *arg)
         reply_error(req, 405, "method_not_allowed", "the API is read-only: use GET");
     else if (strncmp(path, HTTP_MEMBERS_PATH, strlen(HTTP_MEMBERS_PATH)) == 0)
         handle_member(h, req, path + strlen(HTTP_MEMBERS_PATH));
+    else if (strcmp(path, "/v1/segments") == 0)
+        handle_segments(h, req);
     else if (strcmp(path, "/healthz") == 0)
         handle_health(h, req);
     else if (strcmp(path, "/metrics") == 0)
         handle_metrics(h, req);
     else
-        reply_error(req, 404, "not_found", "paths: /v1/members/ID, /healthz, /metrics");
+        reply_error(req, 404, "not_found", "paths: /v1/members/ID, /v1/segments, /healthz, /metrics");
 }
 
 struct http *http_new(struct event_base *base, const struct http_sources *src,

@@ -2,6 +2,7 @@
  *
  *   GET /v1/members/ID  member JSON (200), or a JSON error: 400 for an id
  *                       that cannot be a member id, 404 for an unknown one
+ *   GET /v1/segments    members per tier, segment, stage and value class
  *   GET /healthz        200 {"status":"ok",...} while consuming, else 503
  *   GET /metrics        Prometheus text format (metrics.h)
  * Anything else is a 404 (unknown path) or 405 (method other than GET or

@@ -47,6 +47,19 @@ struct member {
     int64_t grace_until_ts; /* a due downgrade waits until then; 0: none */
     int64_t sched_ts;       /* due time of its live schedule entry; 0: none */
     int64_t qual[MEMBERS_QUAL_MONTHS]; /* by month index % MEMBERS_QUAL_MONTHS */
+    /* Segments (segments.c): purchase statistics by month for frequency
+     * and monetary scores (saturating: they are scores, not money), and
+     * what the member was last classified as. */
+    uint8_t rfm[3];         /* scores 1..5 at the last refresh; 0: never */
+    uint8_t segment;        /* index into the rulebook's segments */
+    uint8_t stage;          /* enum rulebook_stage */
+    uint16_t hist_bucket;   /* value-histogram bucket it is counted in */
+    int32_t rfm_month;      /* month index of the newest rfm bucket */
+    int64_t hist_spend;     /* window spend it is counted with */
+    int64_t reactivated_until_ts;
+    int64_t seg_due_ts;     /* next time its scores or stage can change */
+    int32_t rfm_spend[MEMBERS_QUAL_MONTHS];  /* minor units by month */
+    uint16_t rfm_count[MEMBERS_QUAL_MONTHS]; /* purchases by month */
 };
 
 struct members {

@@ -5,6 +5,8 @@
 
 #include <event2/buffer.h>
 
+#include "segments.h"
+
 static const uint64_t lat_bounds_us[METRICS_LAT_BUCKETS] = {
     100, 250, 500, 1000, 2500, 5000, 10000, 25000, 50000, 100000, 250000, 1000000,
 };
@@ -61,7 +63,41 @@ static int outputs(const struct metrics *m, struct evbuffer *out)
     return rc < 0 ? -1 : 0;
 }
 
-int metrics_render(const struct metrics *m, const struct state *st, struct evbuffer *out)
+/* One gauge family with a label: name{label="names[i]"} values[i]. */
+static int labelled(struct evbuffer *out, const char *name, const char *help, const char *label,
+                    const char *names, size_t stride, const int64_t *values, uint32_t n)
+{
+    int rc = evbuffer_add_printf(out, "# HELP %s %s\n# TYPE %s gauge\n", name, help, name);
+    for (uint32_t i = 0; i < n && rc >= 0; i++)
+        rc = evbuffer_add_printf(out, "%s{%s=\"%s\"} %" PRId64 "\n", name, label,
+                                 names + i * stride, values[i]);
+    return rc < 0 ? -1 : 0;
+}
+
+static int populations(const struct state *st, const struct rulebook *rb, struct evbuffer *out)
+{
+    static const char stages[RULEBOOK_STAGE_COUNT][16] = {"new", "active", "at_risk", "lapsed",
+                                                          "reactivated"};
+    int64_t classes[RULEBOOK_VALUE_CLASSES_MAX];
+    int rc = labelled(out, "loyalty_members_by_tier", "Members per tier.", "tier",
+                      rb->tiers[0].name, sizeof(rb->tiers[0]), st->g.tier_members,
+                      rb->tier_count);
+    if (!rb->seg.enabled)
+        return rc;
+    segments_value_counts(st, rb, classes);
+    rc |= labelled(out, "loyalty_members_by_segment", "Members per RFM segment.", "segment",
+                   rb->seg.segments[0].name, sizeof(rb->seg.segments[0]),
+                   st->g.segment_members, rb->seg.segment_count);
+    rc |= labelled(out, "loyalty_members_by_stage", "Members per lifecycle stage.", "stage",
+                   stages[0], sizeof(stages[0]), st->g.stage_members, RULEBOOK_STAGE_COUNT);
+    rc |= labelled(out, "loyalty_members_by_value_class", "Members per value class.",
+                   "value_class", rb->seg.value_classes[0].name,
+                   sizeof(rb->seg.value_classes[0]), classes, rb->seg.value_class_count);
+    return rc;
+}
+
+int metrics_render(const struct metrics *m, const struct state *st, const struct rulebook *rb,
+                   struct evbuffer *out)
 {
     int rc = 0;
     rc |= counter(out, "loyalty_entries_applied_total", "Input entries applied.",
@@ -102,5 +138,6 @@ int metrics_render(const struct metrics *m, const struct state *st, struct evbuf
                 m->redis_up);
     rc |= gauge(out, "loyalty_redis_behind", "1 when Redis lost writes already applied.",
                 m->redis_behind);
+    rc |= populations(st, rb, out);
     return rc;
 }

@@ -39,8 +39,9 @@ struct metrics {
 /* Records one committed batch that took `us` microseconds. */
 void metrics_batch(struct metrics *m, uint64_t us);
 
-/* Appends the Prometheus text exposition of `m` and `st` to `out`.
- * Returns 0, or -1 when the buffer cannot grow. */
-int metrics_render(const struct metrics *m, const struct state *st, struct evbuffer *out);
+/* Appends the Prometheus text exposition of `m` and `st` (named by `rb`)
+ * to `out`. Returns 0, or -1 when the buffer cannot grow. */
+int metrics_render(const struct metrics *m, const struct state *st, const struct rulebook *rb,
+                   struct evbuffer *out);
 
 #endif

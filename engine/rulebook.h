@@ -77,6 +77,62 @@ struct rulebook_catalog_item {
     int64_t stock; /* -1: unlimited */
 };
 
+#define RULEBOOK_SEGMENTS_MAX 16     /* named RFM segments */
+#define RULEBOOK_VALUE_CLASSES_MAX 8 /* value classes by share of spend */
+#define RULEBOOK_RFM_CUTS 4          /* cut points between scores 1..5 */
+#define RULEBOOK_RFM_MONTHS_MAX 12   /* frequency/monetary window */
+
+/* A segment matches members whose scores lie in [lo, hi] for each of
+ * r, f, m; the first match in configured order wins (the last segment
+ * should catch everything). */
+struct rulebook_segment {
+    char name[RULEBOOK_NAME_MAX + 1];
+    uint8_t lo[3], hi[3];
+};
+
+/* The top members by spend whose spend adds up to share_bp of all spend
+ * (cumulative from the top) get this class; the last class takes the
+ * rest. */
+struct rulebook_value_class {
+    char name[RULEBOOK_NAME_MAX + 1];
+    int64_t share_bp;
+};
+
+/* Lifecycle stages, in wire order. */
+enum rulebook_stage {
+    RULEBOOK_STAGE_NEW,
+    RULEBOOK_STAGE_ACTIVE,
+    RULEBOOK_STAGE_AT_RISK,
+    RULEBOOK_STAGE_LAPSED,
+    RULEBOOK_STAGE_REACTIVATED,
+    RULEBOOK_STAGE_COUNT
+};
+
+struct rulebook_segments {
+    bool enabled;
+    uint32_t window_months;                 /* F and M over this many months */
+    int64_t recency_days[RULEBOOK_RFM_CUTS]; /* ascending: R=5 if <= [0], 4 if <= [1]... */
+    int64_t frequency[RULEBOOK_RFM_CUTS];   /* ascending: F=2 if >= [0], ... 5 if >= [3] */
+    int64_t monetary[RULEBOOK_RFM_CUTS];    /* ascending, minor units, like frequency */
+    uint32_t segment_count;
+    struct rulebook_segment segments[RULEBOOK_SEGMENTS_MAX];
+    uint32_t value_class_count;
+    struct rulebook_value_class value_classes[RULEBOOK_VALUE_CLASSES_MAX];
+    int64_t new_days;         /* "new" for this long after enrolment */
+    int64_t active_days;      /* "active" while the last activity is this recent */
+    int64_t lapsed_days;      /* "lapsed" past this; "at_risk" in between */
+    int64_t reactivated_days; /* a lapsed member who buys is "reactivated" this long */
+    /* Lifetime value: yearly margin x expected remaining years - acquisition
+     * cost; expected years = 1 / the observed yearly churn of the member's
+     * segment (default_churn_bp until min_sample members were observed),
+     * at most max_years. */
+    int64_t margin_bp;
+    int64_t acquisition_cost; /* minor units */
+    int64_t default_churn_bp;
+    int64_t min_sample;
+    int64_t max_years;
+};
+
 enum rulebook_review { RULEBOOK_REVIEW_ANNIVERSARY, RULEBOOK_REVIEW_FIXED };
 enum rulebook_shortfall { RULEBOOK_SHORTFALL_NEGATIVE, RULEBOOK_SHORTFALL_FORGIVE };
 
@@ -129,6 +185,9 @@ struct rulebook {
     /* Refunds of points already spent: NEGATIVE lets the balance go below
      * zero (future earning repays it), FORGIVE stops it at zero. */
     enum rulebook_shortfall shortfall;
+
+    /* Customer segments: RFM, value classes, lifecycle, lifetime value. */
+    struct rulebook_segments seg;
 
     /* Idempotency: a txn applied within window_ms of event time is
      * recognised as a retry; at most txns_max are remembered. */

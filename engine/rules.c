@@ -14,6 +14,7 @@
 #include "earn.h"
 #include "lyassert.h"
 #include "rules_int.h"
+#include "segments.h"
 #include "wallet.h"
 
 /* redeem.result error codes by index, as kept in txn_rec.error. */
@@ -141,11 +142,12 @@ void rk_reschedule(struct state *st, const struct rulebook *rb, uint32_t pos)
 {
     struct member *m = members_at(&st->members, pos);
     int64_t due = wallet_next_expiry(&st->members, pos);
-    (void)rb;
     if (m->next_review_ts != 0 && m->next_review_ts < due)
         due = m->next_review_ts;
     if (m->grace_until_ts != 0 && m->grace_until_ts < due)
         due = m->grace_until_ts;
+    if (rb->seg.enabled && m->seg_due_ts != 0 && m->seg_due_ts < due)
+        due = m->seg_due_ts;
     if (due == INT64_MAX || (m->sched_ts != 0 && m->sched_ts <= due))
         return; /* its live entry comes first; it is rescheduled then */
     schedule_push(&st->schedule, due, pos);
@@ -181,6 +183,7 @@ static uint32_t enrol(struct state *st, const struct rulebook *rb, const struct 
     m->birthday_month = e->birthday_month;
     m->birthday_day = e->birthday_day;
     m->next_review_ts = tiers_first_review(rb, e->ts);
+    segments_enrolled(st, rb, pos);
     rk_reschedule(st, rb, pos);
     return pos;
 }
@@ -283,9 +286,11 @@ static void credit_sale(struct state *st, const struct rulebook *rb, struct rule
     members_qual_add(m, caltime_month(e->ts), caltime_month(st->clock_ms),
                      rb->basis == RULEBOOK_BASIS_SPEND ? e->amount : points);
     pay_referrer(st, rb, res, e->ts, m);
+    segments_note_purchase(st, rb, pos, e->ts, e->amount);
     m->purchases++;
     if (e->ts > m->last_purchase_ts)
         m->last_purchase_ts = e->ts;
+    segments_refresh(st, rb, res, e->ts, pos);
 }
 
 static void apply_purchase(struct state *st, const struct rulebook *rb,
@@ -347,6 +352,8 @@ static void apply_refund(struct state *st, const struct rulebook *rb,
         return;
     }
     int64_t points = refund_points(sale, e->amount);
+    if (rk_overflows(res, m, -points))
+        return; /* checked before anything changes, like every other kind */
     rk_expire(st, res, e->ts, pos);
     int64_t debit = points;
     if (rb->shortfall == RULEBOOK_SHORTFALL_FORGIVE && debit > m->balance)
@@ -475,6 +482,7 @@ static void apply_tick(struct state *st, const struct rulebook *rb,
         m->sched_ts = 0;
         rk_expire(st, res, e->ts, due.pos);
         tiers_review_due(st, rb, res, due.pos);
+        segments_refresh(st, rb, res, e->ts, due.pos);
         rk_reschedule(st, rb, due.pos);
         handled++;
     }

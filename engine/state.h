@@ -15,9 +15,21 @@
 #include "schedule.h"
 #include "txns.h"
 
+/* Buckets of the value histogram: a quarter of a power of two each, over
+ * spend 1..2^63 (bucket 0 holds no spend). */
+#define STATE_HIST_BUCKETS 257
+
 /* State that belongs to no member. */
 struct state_globals {
     int64_t catalog_issued[RULEBOOK_CATALOG_MAX]; /* redemptions per catalog item */
+    int64_t tier_members[RULEBOOK_TIERS_MAX];
+    int64_t segment_members[RULEBOOK_SEGMENTS_MAX];
+    int64_t stage_members[RULEBOOK_STAGE_COUNT];
+    int64_t hist_count[STATE_HIST_BUCKETS]; /* members by window spend */
+    int64_t hist_sum[STATE_HIST_BUCKETS];   /* their window spend */
+    int32_t lapse_month;                    /* month index of the newest lapse bucket */
+    int32_t pad;
+    int64_t lapses[RULEBOOK_SEGMENTS_MAX][12]; /* lapses by segment and month */
 };
 
 struct state {

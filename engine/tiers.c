@@ -10,6 +10,7 @@
 #include "caltime.h"
 #include "lyassert.h"
 #include "rules_int.h"
+#include "segments.h"
 
 static int is_leap(int32_t y) { return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0; }
 
@@ -48,18 +49,20 @@ void tiers_upgrade(struct state *st, const struct rulebook *rb, struct rules_res
     o->from = rb->tiers[m->tier].name;
     o->to = rb->tiers[t].name;
     o->reason = "upgrade";
+    segments_tier_moved(st, m->tier, t);
     m->tier = t;
     m->grace_until_ts = 0; /* a pending downgrade is moot */
 }
 
-static void downgrade(struct rules_result *res, const struct rulebook *rb, int64_t ts,
-                      struct member *m)
+static void downgrade(struct state *st, struct rules_result *res, const struct rulebook *rb,
+                      int64_t ts, struct member *m)
 {
     LY_ASSERT(m->tier > 0);
     struct proto_output *o = rk_emit(res, PROTO_OUT_TIER_CHANGED, ts, m);
     o->from = rb->tiers[m->tier].name;
     o->to = rb->tiers[m->tier - 1].name;
     o->reason = "review";
+    segments_tier_moved(st, m->tier, (uint8_t)(m->tier - 1));
     m->tier--;
 }
 
@@ -74,16 +77,17 @@ void tiers_review_due(struct state *st, const struct rulebook *rb, struct rules_
     if (m->grace_until_ts != 0 && now >= m->grace_until_ts) {
         m->grace_until_ts = 0;
         if (target < m->tier)
-            downgrade(res, rb, now, m);
+            downgrade(st, res, rb, now, m);
     }
     while (m->next_review_ts != 0 && now >= m->next_review_ts) {
         int64_t review = m->next_review_ts;
         m->next_review_ts = add_months(caltime_date(review), 12);
         if (target >= m->tier || m->grace_until_ts != 0)
             continue;
-        if (rb->grace_months > 0 && add_months(caltime_date(review), (int32_t)rb->grace_months) > now)
-            m->grace_until_ts = add_months(caltime_date(review), (int32_t)rb->grace_months);
+        int64_t grace_end = add_months(caltime_date(review), (int32_t)rb->grace_months);
+        if (rb->grace_months > 0 && grace_end > now)
+            m->grace_until_ts = grace_end;
         else
-            downgrade(res, rb, now, m);
+            downgrade(st, res, rb, now, m);
     }
 }

@@ -46,7 +46,8 @@ struct txns {
 };
 
 /* Initialises an empty table of at most `max` (>= 1) records. The ring is
- * reserved up front; the OS backs its pages as records fill it. Returns 0, or -1 when out of memory. */
+ * reserved up front; the OS backs its pages as records fill it. Returns 0,
+ * or -1 when out of memory. */
 int txns_init(struct txns *t, uint32_t max);
 
 /* Frees everything the table holds. */
