@@ -1,0 +1,540 @@
+/* test_stores.c - the stores under the rules core and the calendar they
+ * count months with: hindex (linear probing, backward-shift deletion,
+ * growth), the txn ring (wraparound, eviction by time and when full), the
+ * member store and its monthly qualification buckets, and caltime against
+ * known dates and an independent day-by-day calendar.
+ *
+ * hindex takes its hash from the caller, so the tests choose hashes to
+ * force collisions: keys with one hash, and keys whose home slots crowd
+ * around the end of the table so that probe runs wrap to slot 0.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "caltime.h"
+#include "hindex.h"
+#include "members.h"
+#include "splitmix.h"
+#include "txns.h"
+
+/* ---- hindex ------------------------------------------------------------- */
+
+#define KEY_MAX 16
+
+/* The caller's side of an index: keys at dense indexes, the hash each was
+ * inserted under and whether it is in the index now. */
+struct keyset {
+    uint32_t n;
+    char (*key)[KEY_MAX];
+    uint32_t *hash;
+    bool *live;
+};
+
+static bool key_eq(const void *ctx, uint32_t idx, const char *key, size_t len)
+{
+    const struct keyset *ks = ctx;
+    return strlen(ks->key[idx]) == len && memcmp(ks->key[idx], key, len) == 0;
+}
+
+/* Keys "k0".."k<n-1>" hashed by hindex_hash; tests may overwrite hashes
+ * before inserting. */
+static void keyset_init(struct keyset *ks, uint32_t n)
+{
+    ks->n = n;
+    ks->key = calloc(n, sizeof(ks->key[0]));
+    ks->hash = calloc(n, sizeof(ks->hash[0]));
+    ks->live = calloc(n, sizeof(ks->live[0]));
+    assert_true(ks->key && ks->hash && ks->live);
+    for (uint32_t i = 0; i < n; i++) {
+        snprintf(ks->key[i], KEY_MAX, "k%u", (unsigned)i);
+        ks->hash[i] = hindex_hash(ks->key[i], strlen(ks->key[i]));
+    }
+}
+
+static void keyset_free(struct keyset *ks)
+{
+    free(ks->key);
+    free(ks->hash);
+    free(ks->live);
+}
+
+static uint32_t ks_find(const struct hindex *ix, const struct keyset *ks, uint32_t i)
+{
+    return hindex_find(ix, ks->hash[i], ks->key[i], strlen(ks->key[i]), key_eq, ks);
+}
+
+static void ks_insert(struct hindex *ix, struct keyset *ks, uint32_t i)
+{
+    assert_int_equal(ks_find(ix, ks, i), HINDEX_NONE);
+    assert_int_equal(hindex_insert(ix, ks->hash[i], i), 0);
+    ks->live[i] = true;
+}
+
+static void ks_remove(struct hindex *ix, struct keyset *ks, uint32_t i)
+{
+    hindex_remove(ix, ks->hash[i], i);
+    ks->live[i] = false;
+}
+
+/* Every live key is found at its own index, every other one is not, and
+ * the index counts exactly the live keys. */
+static void expect_index_matches(const struct hindex *ix, const struct keyset *ks)
+{
+    uint32_t live = 0;
+    for (uint32_t i = 0; i < ks->n; i++) {
+        assert_int_equal(ks_find(ix, ks, i), ks->live[i] ? i : HINDEX_NONE);
+        live += ks->live[i];
+    }
+    assert_int_equal(ix->count, live);
+}
+
+/* No slot is left occupied: deletion leaves no tombstones behind. */
+static void expect_all_slots_empty(const struct hindex *ix)
+{
+    for (uint64_t i = 0; i <= ix->mask; i++)
+        assert_int_equal(ix->slots[i], 0);
+}
+
+/* A random permutation of 0..n-1. */
+static uint32_t *shuffled(uint32_t n, uint64_t seed)
+{
+    uint32_t *p = malloc(n * sizeof(*p));
+    assert_non_null(p);
+    for (uint32_t i = 0; i < n; i++)
+        p[i] = i;
+    for (uint32_t i = n; i > 1; i--) {
+        uint32_t j = (uint32_t)(splitmix_next(&seed) % i);
+        uint32_t t = p[i - 1];
+        p[i - 1] = p[j];
+        p[j] = t;
+    }
+    return p;
+}
+
+/* Inserts every key of `ks`, then removes them in a random order, checking
+ * after each removal that every remaining key is still found. The table
+ * must not grow on the way (the hashes were chosen for its capacity). */
+static void insert_all_then_remove_checking_each_step(struct hindex *ix, struct keyset *ks,
+                                                      uint64_t seed)
+{
+    uint32_t mask = ix->mask;
+    for (uint32_t i = 0; i < ks->n; i++)
+        ks_insert(ix, ks, i);
+    assert_int_equal(ix->mask, mask);
+    expect_index_matches(ix, ks);
+    uint32_t *order = shuffled(ks->n, seed);
+    for (uint32_t k = 0; k < ks->n; k++) {
+        ks_remove(ix, ks, order[k]);
+        expect_index_matches(ix, ks);
+    }
+    free(order);
+    expect_all_slots_empty(ix);
+}
+
+/* An index and the caller's keys; the tests size the keys themselves. */
+struct hx {
+    struct hindex ix;
+    struct keyset ks;
+};
+
+static int hx_setup(void **state)
+{
+    struct hx *h = calloc(1, sizeof(*h));
+    if (h == NULL || hindex_init(&h->ix) != 0) {
+        free(h);
+        return -1;
+    }
+    *state = h;
+    return 0;
+}
+
+static int hx_teardown(void **state)
+{
+    struct hx *h = *state;
+    keyset_free(&h->ks);
+    hindex_free(&h->ix);
+    free(h);
+    return 0;
+}
+
+static void hindex_finds_every_key_inserted_and_no_other(void **state)
+{
+    struct hx *h = *state;
+    keyset_init(&h->ks, 500);
+    for (uint32_t i = 0; i < h->ks.n; i += 2)
+        ks_insert(&h->ix, &h->ks, i);
+    /* The odd keys were never inserted. */
+    expect_index_matches(&h->ix, &h->ks);
+}
+
+static void hindex_keys_sharing_one_hash_are_told_apart_by_the_caller(void **state)
+{
+    struct hx *h = *state;
+    keyset_init(&h->ks, 300);
+    for (uint32_t i = 0; i < h->ks.n; i++)
+        h->ks.hash[i] = 0xdeadbeefu; /* one home slot, one probe run of 300 */
+    insert_all_then_remove_checking_each_step(&h->ix, &h->ks, 1);
+}
+
+static void hindex_removal_inside_wrapping_probe_runs_keeps_other_keys_found(void **state)
+{
+    struct hx *h = *state;
+    uint32_t mask = h->ix.mask;
+    uint64_t rng = 42;
+    keyset_init(&h->ks, 400);
+    /* Homes crowd into the last 8 and first 8 slots and around slot 100,
+     * so runs wrap past the end, merge and hold keys far from home; the
+     * high bits differ, so equal homes do not mean equal hashes. */
+    for (uint32_t i = 0; i < h->ks.n; i++) {
+        uint32_t r = (uint32_t)splitmix_next(&rng);
+        uint32_t home = i % 3 == 0 ? 100 + r % 4 : mask - 7 + r % 16;
+        h->ks.hash[i] = (home & mask) | (r & ~mask);
+    }
+    insert_all_then_remove_checking_each_step(&h->ix, &h->ks, 7);
+}
+
+static void hindex_grows_by_doubling_at_three_quarters_and_keeps_every_key(void **state)
+{
+    struct hx *h = *state;
+    struct keyset *ks = &h->ks;
+    keyset_init(ks, 100000);
+    for (uint32_t i = 0; i < ks->n; i++) {
+        ks_insert(&h->ix, ks, i);
+        uint64_t cap = (uint64_t)h->ix.mask + 1;
+        assert_int_equal(cap & (cap - 1), 0);
+        assert_true((uint64_t)h->ix.count * 4 <= cap * 3);
+    }
+    /* 100000 keys: the smallest power of two holding them at 3/4 load. */
+    assert_int_equal((uint64_t)h->ix.mask + 1, 262144);
+    expect_index_matches(&h->ix, ks);
+    for (uint32_t i = 0; i < ks->n; i += 2)
+        ks_remove(&h->ix, ks, i);
+    expect_index_matches(&h->ix, ks);
+    for (uint32_t i = 0; i < ks->n; i += 2)
+        ks_insert(&h->ix, ks, i);
+    expect_index_matches(&h->ix, ks);
+}
+
+/* ---- txns --------------------------------------------------------------- */
+
+static const struct txn_rec *find_txn(const struct txns *t, uint32_t k)
+{
+    char txn[KEY_MAX];
+    snprintf(txn, sizeof(txn), "x%u", (unsigned)k);
+    return txns_find(t, txn);
+}
+
+static void add_txn(struct txns *t, uint32_t k, int64_t applied_ms)
+{
+    char txn[KEY_MAX];
+    snprintf(txn, sizeof(txn), "x%u", (unsigned)k);
+    struct txn_rec *r = txns_add(t, txn, applied_ms);
+    assert_string_equal(r->txn, txn);
+    assert_int_equal(r->txn_len, strlen(txn));
+    assert_int_equal(r->applied_ms, applied_ms);
+    assert_int_equal(r->amount, 0);
+    assert_int_equal(r->points, 0);
+    r->points = k; /* a mark to find again */
+}
+
+/* Exactly txns "x<lo>".."x<hi-1>" are remembered, each with its mark. */
+static void expect_txns_window(const struct txns *t, uint32_t lo, uint32_t hi)
+{
+    assert_int_equal(t->count, hi - lo);
+    for (uint32_t k = lo > 20 ? lo - 20 : 0; k < hi + 5; k++) {
+        const struct txn_rec *r = find_txn(t, k);
+        if (k < lo || k >= hi) {
+            assert_null(r);
+            continue;
+        }
+        assert_non_null(r);
+        assert_int_equal(r->points, k);
+        assert_true(r >= t->ring && r < t->ring + t->max);
+    }
+}
+
+static void txns_full_ring_wraps_and_forgets_the_oldest_early(void **state)
+{
+    (void)state;
+    struct txns t;
+    assert_int_equal(txns_init(&t, 4), 0);
+    for (uint32_t k = 0; k < 4; k++)
+        add_txn(&t, k, 10 * k);
+    expect_txns_window(&t, 0, 4);
+    assert_int_equal(t.evicted_early, 0);
+    /* Each further txn takes the slot of the oldest: x4 lands where x0
+     * was, and after x9 the ring has gone round more than once. */
+    add_txn(&t, 4, 40);
+    assert_int_equal(t.evicted_early, 1);
+    assert_int_equal(t.head, 1);
+    assert_ptr_equal(find_txn(&t, 4), &t.ring[0]);
+    for (uint32_t k = 5; k < 10; k++)
+        add_txn(&t, k, 10 * k);
+    expect_txns_window(&t, 6, 10);
+    assert_int_equal(t.evicted_early, 6);
+    assert_int_equal(t.head, 2);
+    txns_free(&t);
+}
+
+/* Model check: a ring of 7 under 3000 adds and random evictions by time
+ * holds exactly the txns the model says, wherever the ring has wrapped. */
+static void txns_evict_forgets_exactly_those_applied_before_the_cutoff(void **state)
+{
+    (void)state;
+    struct txns t;
+    uint64_t rng = 99;
+    uint32_t lo = 0; /* oldest remembered */
+    uint64_t early = 0;
+    assert_int_equal(txns_init(&t, 7), 0);
+    for (uint32_t k = 0; k < 3000; k++) {
+        if (k - lo == 7) {
+            lo++;
+            early++;
+        }
+        add_txn(&t, k, 10 * (int64_t)k);
+        if (splitmix_next(&rng) % 3 == 0) {
+            /* Forget what was applied before a cutoff 0..8 txns back; a
+             * cutoff equal to a record's time keeps that record. */
+            int64_t cut = 10 * ((int64_t)k - (int64_t)(splitmix_next(&rng) % 9));
+            txns_evict(&t, cut);
+            while (lo <= k && 10 * (int64_t)lo < cut)
+                lo++;
+        }
+        expect_txns_window(&t, lo, k + 1);
+        assert_int_equal(t.evicted_early, early);
+    }
+    txns_evict(&t, INT64_MAX);
+    expect_txns_window(&t, 3000, 3000);
+    add_txn(&t, 5000, 50000);
+    expect_txns_window(&t, 5000, 5001);
+    txns_free(&t);
+}
+
+/* ---- members ------------------------------------------------------------ */
+
+static void members_are_found_at_enrolment_positions_up_to_max(void **state)
+{
+    (void)state;
+    struct members ms;
+    char id[KEY_MAX];
+    assert_int_equal(members_init(&ms, 3000, 0), 0);
+    /* 3000 is past the first allocation of the array: it grows. */
+    for (uint32_t i = 0; i < 3000; i++) {
+        snprintf(id, sizeof(id), "m%u", (unsigned)i);
+        assert_int_equal(members_find(&ms, id), HINDEX_NONE);
+        assert_int_equal(members_add(&ms, id), i);
+    }
+    assert_int_equal(members_add(&ms, "one-too-many"), HINDEX_NONE);
+    assert_int_equal(ms.count, 3000);
+    assert_int_equal(members_find(&ms, "one-too-many"), HINDEX_NONE);
+    for (uint32_t i = 0; i < 3000; i++) {
+        snprintf(id, sizeof(id), "m%u", (unsigned)i);
+        uint32_t pos = members_find(&ms, id);
+        assert_int_equal(pos, i);
+        const struct member *m = members_at(&ms, pos);
+        assert_string_equal(m->id, id);
+        assert_int_equal(m->id_len, strlen(id));
+        assert_int_equal(m->balance, 0);
+        assert_int_equal(m->tier, 0);
+    }
+    members_free(&ms);
+}
+
+/* A member as enrolment leaves it: zero, newest bucket month `month`. */
+static struct member fresh_member(int32_t month)
+{
+    struct member m;
+    memset(&m, 0, sizeof(m));
+    m.qual_month = month;
+    return m;
+}
+
+static int64_t bucket_sum(const struct member *m)
+{
+    int64_t sum = 0;
+    for (int i = 0; i < MEMBERS_QUAL_MONTHS; i++)
+        sum += m->qual[i];
+    return sum;
+}
+
+#define M0 (2024 * 12) /* January 2024 */
+
+static void members_qual_totals_a_rolling_window_of_calendar_months(void **state)
+{
+    (void)state;
+    struct member m = fresh_member(M0);
+    members_qual_add(&m, M0, M0, 100);           /* Jan: 100 */
+    assert_int_equal(members_qual_total(&m, M0, 12), 100);
+    members_qual_add(&m, M0 + 3, M0 + 3, 50);    /* Apr: 50 */
+    members_qual_add(&m, M0 + 1, M0 + 3, 20);    /* Feb, late: 20 */
+    assert_int_equal(members_qual_total(&m, M0 + 3, 12), 170);
+    assert_int_equal(members_qual_total(&m, M0 + 3, 3), 70); /* Feb..Apr */
+    assert_int_equal(members_qual_total(&m, M0 + 3, 2), 50); /* Mar..Apr */
+    members_qual_add(&m, M0 + 11, M0 + 11, 10);  /* Dec: 10 */
+    assert_int_equal(members_qual_total(&m, M0 + 11, 12), 180);
+    /* Jan 2025 shares Jan 2024's bucket: that 100 leaves the window. */
+    members_qual_add(&m, M0 + 12, M0 + 12, 1);
+    assert_int_equal(members_qual_total(&m, M0 + 12, 12), 81); /* 20+50+10+1 */
+    /* A late amount 12 months old is not counted anywhere. */
+    members_qual_add(&m, M0, M0 + 12, 999);
+    assert_int_equal(members_qual_total(&m, M0 + 12, 12), 81);
+    assert_int_equal(bucket_sum(&m), 81);
+    /* Totals at a later clock, with no amount added since: Mar 2025 sees
+     * Apr 2024..Mar 2025 (50+10+1), Dec 2025 only Jan 2025, Jan 2026
+     * nothing. */
+    assert_int_equal(members_qual_total(&m, M0 + 14, 12), 61);
+    assert_int_equal(members_qual_total(&m, M0 + 23, 12), 1);
+    assert_int_equal(members_qual_total(&m, M0 + 24, 12), 0);
+    assert_int_equal(members_qual_total(&m, M0 + 13, 1), 0);
+}
+
+static void members_qual_after_a_gap_of_more_than_a_year_starts_from_zero(void **state)
+{
+    (void)state;
+    struct member m = fresh_member(M0);
+    members_qual_add(&m, M0, M0, 5);
+    members_qual_add(&m, M0 + 1, M0 + 1, 7);
+    /* 13 months on: Feb 2024's bucket is Feb 2025's, Jan 2024's is Jan
+     * 2025's; both must be cleared, not added to. */
+    members_qual_add(&m, M0 + 13, M0 + 13, 3);
+    assert_int_equal(members_qual_total(&m, M0 + 13, 12), 3);
+    assert_int_equal(bucket_sum(&m), 3);
+    /* Two years on, into the very bucket written last time. */
+    members_qual_add(&m, M0 + 37, M0 + 37, 4);
+    assert_int_equal(members_qual_total(&m, M0 + 37, 12), 4);
+    assert_int_equal(bucket_sum(&m), 4);
+    /* Late amounts: 11 months back still counts, 12 does not. */
+    members_qual_add(&m, M0 + 26, M0 + 37, 6);
+    members_qual_add(&m, M0 + 25, M0 + 37, 600);
+    assert_int_equal(members_qual_total(&m, M0 + 37, 12), 10);
+    /* A hundred years on. */
+    members_qual_add(&m, M0 + 1237, M0 + 1237, 8);
+    assert_int_equal(members_qual_total(&m, M0 + 1237, 12), 8);
+    assert_int_equal(bucket_sum(&m), 8);
+}
+
+/* ---- caltime ------------------------------------------------------------ */
+
+static void expect_date(int64_t ts, int32_t year, int month, int day)
+{
+    struct caltime_date d = caltime_date(ts);
+    assert_int_equal(d.year, year);
+    assert_int_equal(d.month, month);
+    assert_int_equal(d.day, day);
+    assert_int_equal(caltime_month(ts), year * 12 + month - 1);
+}
+
+static int64_t date_ts(int32_t year, uint8_t month, uint8_t day)
+{
+    struct caltime_date d = {year, month, day};
+    return caltime_ts(d);
+}
+
+static void caltime_knows_the_epoch_a_leap_day_a_year_end_and_the_last_day(void **state)
+{
+    (void)state;
+    expect_date(0, 1970, 1, 1);
+    assert_int_equal(caltime_day(0), 0);
+    assert_int_equal(date_ts(1970, 1, 1), 0);
+    /* 2000-02-29: day 11016 = 10957 (2000-01-01) + 31 + 28. */
+    assert_int_equal(date_ts(2000, 2, 29), 951782400000LL);
+    expect_date(951782400000LL, 2000, 2, 29);
+    expect_date(951782400000LL + CALTIME_DAY_MS - 1, 2000, 2, 29);
+    expect_date(951782400000LL + CALTIME_DAY_MS, 2000, 3, 1);
+    expect_date(951782400000LL - 1, 2000, 2, 28);
+    /* 2024-12-31T23:59:59.999Z, the last ms of day 20088. */
+    assert_int_equal(date_ts(2024, 12, 31), 1735603200000LL);
+    expect_date(1735689599999LL, 2024, 12, 31);
+    assert_int_equal(caltime_day(1735689599999LL), 20088);
+    expect_date(1735689600000LL, 2025, 1, 1);
+    /* 9999-12-31, day 2932896, up to the decoder's last ts. */
+    assert_int_equal(date_ts(9999, 12, 31), 253402214400000LL);
+    expect_date(253402214400000LL, 9999, 12, 31);
+    expect_date(PROTO_TS_MAX, 9999, 12, 31);
+    assert_int_equal(caltime_day(PROTO_TS_MAX), 2932896);
+    assert_int_equal(caltime_month(PROTO_TS_MAX), 119999);
+}
+
+/* An independent calendar: one day at a time, month lengths by rule. */
+struct civil {
+    int32_t year;
+    int month;
+    int day;
+};
+
+static int days_in_month(int32_t year, int month)
+{
+    static const int days[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    bool leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+    return month == 2 && leap ? 29 : days[month - 1];
+}
+
+static void next_day(struct civil *c)
+{
+    if (++c->day <= days_in_month(c->year, c->month))
+        return;
+    c->day = 1;
+    if (++c->month <= 12)
+        return;
+    c->month = 1;
+    c->year++;
+}
+
+/* Walks the 146097 days (one 400-year cycle) from `c`, day number `day0`,
+ * checking date, day, month and the way back for three times of each day. */
+static void expect_cycle_matches_calendar(struct civil c, int64_t day0)
+{
+    for (int64_t day = day0; day < day0 + 146097; day++, next_day(&c)) {
+        int64_t start = day * CALTIME_DAY_MS;
+        int64_t times[] = {start, start + (day * 7919) % CALTIME_DAY_MS,
+                           start + CALTIME_DAY_MS - 1};
+        for (size_t k = 0; k < sizeof(times) / sizeof(times[0]); k++) {
+            struct caltime_date d = caltime_date(times[k]);
+            if (d.year != c.year || d.month != c.month || d.day != c.day)
+                fail_msg("day %lld: got %d-%d-%d, want %d-%d-%d", (long long)day,
+                         (int)d.year, d.month, d.day, (int)c.year, c.month, c.day);
+            assert_int_equal(caltime_day(times[k]), day);
+            assert_int_equal(caltime_month(times[k]), c.year * 12 + c.month - 1);
+            assert_int_equal(caltime_ts(d), start);
+        }
+    }
+}
+
+static void caltime_round_trips_every_day_of_the_first_and_last_400_years(void **state)
+{
+    (void)state;
+    /* 1970-01-01..2369-12-31: leap 2000, non-leap 2100, 2200 and 2300. */
+    expect_cycle_matches_calendar((struct civil){1970, 1, 1}, 0);
+    /* 9600-01-01 (day 2786800 = 10957 + 19 * 146097)..9999-12-31. */
+    expect_cycle_matches_calendar((struct civil){9600, 1, 1}, 2786800);
+}
+
+/* An hindex test with its index made and freed around it. */
+#define HX(name) cmocka_unit_test_setup_teardown(name, hx_setup, hx_teardown)
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        HX(hindex_finds_every_key_inserted_and_no_other),
+        HX(hindex_keys_sharing_one_hash_are_told_apart_by_the_caller),
+        HX(hindex_removal_inside_wrapping_probe_runs_keeps_other_keys_found),
+        HX(hindex_grows_by_doubling_at_three_quarters_and_keeps_every_key),
+        cmocka_unit_test(txns_full_ring_wraps_and_forgets_the_oldest_early),
+        cmocka_unit_test(txns_evict_forgets_exactly_those_applied_before_the_cutoff),
+        cmocka_unit_test(members_are_found_at_enrolment_positions_up_to_max),
+        cmocka_unit_test(members_qual_totals_a_rolling_window_of_calendar_months),
+        cmocka_unit_test(members_qual_after_a_gap_of_more_than_a_year_starts_from_zero),
+        cmocka_unit_test(caltime_knows_the_epoch_a_leap_day_a_year_end_and_the_last_day),
+        cmocka_unit_test(caltime_round_trips_every_day_of_the_first_and_last_400_years),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
