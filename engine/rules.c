@@ -262,8 +262,10 @@ static void pay_referrer(struct state *st, const struct rulebook *rb, struct rul
     struct member *r = members_at(&st->members, rpos);
     rk_expire(st, res, ts, rpos);
     int64_t sum;
-    if (__builtin_add_overflow(r->balance, rb->referral_bonus, &sum))
-        return; /* the referrer's balance is at the limit: no bonus rather than a reject */
+    if (__builtin_add_overflow(r->balance, rb->referral_bonus, &sum) ||
+        __builtin_add_overflow(r->lifetime_points, rb->referral_bonus, &sum) ||
+        __builtin_add_overflow(r->reward_points, rb->referral_bonus, &sum))
+        return; /* the referrer is at a limit (as rk_overflows checks): no bonus, no reject */
     rk_credit(st, res, ts, rpos, rb->referral_bonus, PROTO_CAUSE_BONUS);
     rewards_after_earning(st, rb, res, ts, rpos);
     rk_reschedule(st, rb, rpos);

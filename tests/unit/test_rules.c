@@ -861,6 +861,28 @@ static void balance_overflow_is_points_overflow(void **state)
     rejected(refund(f, ts, "r-1", "g-ann", "ann", 200000), RULES_R_POINTS_OVERFLOW);
 }
 
+static void referral_bonus_that_would_overflow_is_not_paid(void **state)
+{
+    struct fx *f = *state;
+    int64_t ts = at(2024, 3, 1);
+    f->cfg.rules.referral_bonus = 200;
+    fx_restart(f);
+    applied(enroll(f, ts, "e-ann", "ann"));
+    enroll(f, ts, "e-bob", "bob");
+    copy_str(f->e.referrer, sizeof(f->e.referrer), "ann");
+    applied(f);
+    /* Points earned and spent again and again: lifetime at the limit with
+     * an empty balance. Paying 200 more would overflow the statistic. */
+    find_member(f, "ann")->lifetime_points = INT64_MAX - 100;
+    find_member(f, "ann")->reward_points = INT64_MAX - 100;
+    /* bob's first sale earns him 10; ann gets nothing rather than a wrap. */
+    applied(purchase(f, ts, "p-1", "bob", 1000));
+    assert_int_equal(f->res.count, 1);
+    expect_points(f, 0, 10, 10, PROTO_CAUSE_PURCHASE);
+    assert_int_equal(find_member(f, "ann")->balance, 0);
+    assert_int_equal(find_member(f, "ann")->lifetime_points, INT64_MAX - 100);
+}
+
 /* ---- scans and time ----------------------------------------------------- */
 
 static void scan_announces_each_perk_of_the_tier_in_config_order(void **state)
@@ -1117,6 +1139,7 @@ int main(void)
         T(refund_of_unknown_foreign_or_overpaid_sale_is_rejected),
         T(adjust_may_take_the_balance_below_zero),
         T(balance_overflow_is_points_overflow),
+        T(referral_bonus_that_would_overflow_is_not_paid),
         T(scan_announces_each_perk_of_the_tier_in_config_order),
         T(tick_moves_the_clock_only_forward),
         T(same_entries_give_byte_identical_state_and_outputs),
