@@ -649,6 +649,11 @@ const char *consumer_status(const struct consumer *c)
     return "unknown";
 }
 
+bool consumer_all_committed(const struct consumer *c)
+{
+    return !c->in_flight;
+}
+
 bool consumer_healthy(const struct consumer *c)
 {
     return c->phase == PH_LIVE && !c->stopping;

@@ -64,6 +64,10 @@ void consumer_stop(struct consumer *c, unsigned grace_ms, void (*done)(void *), 
  * "redis_behind", "stopping" or "stopped". */
 const char *consumer_status(const struct consumer *c);
 
+/* True when every applied entry's effects are committed to Redis (no
+ * commit in flight): the state may be snapshotted. */
+bool consumer_all_committed(const struct consumer *c);
+
 /* True when the consumer is caught up and consuming new entries. */
 bool consumer_healthy(const struct consumer *c);
 

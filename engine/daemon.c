@@ -32,7 +32,12 @@ struct daemon {
 static void on_stopped(void *arg)
 {
     struct daemon *d = arg;
-    snapper_write_now(d->snapper);
+    /* A snapshot must not hold effects Redis has not committed; with a
+     * commit unconfirmed, the next start reconciles from the last one. */
+    if (consumer_all_committed(d->consumer))
+        snapper_write_now(d->snapper);
+    else
+        log_warn("shutdown: the last commit is unconfirmed; no snapshot written");
     log_info("stopped: last entry applied %llu-%llu, %u members",
              (unsigned long long)d->st.last_id.ms, (unsigned long long)d->st.last_id.seq,
              (unsigned)d->st.members.count);
