@@ -249,7 +249,8 @@ static void route(struct evhttp_request *req, void *arg)
     else if (strcmp(path, "/metrics") == 0)
         handle_metrics(h, req);
     else
-        reply_error(req, 404, "not_found", "paths: /v1/members/ID, /v1/segments, /healthz, /metrics");
+        reply_error(req, 404, "not_found",
+                    "paths: /v1/members/ID, /v1/segments, /healthz, /metrics");
 }
 
 struct http *http_new(struct event_base *base, const struct http_sources *src,

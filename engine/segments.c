@@ -28,7 +28,9 @@ static void rfm_roll(struct member *m, int32_t now_month)
 {
     if (now_month <= m->rfm_month)
         return;
-    int32_t from = m->rfm_month + 1 > now_month - RING + 1 ? m->rfm_month + 1 : now_month - RING + 1;
+    int32_t from = m->rfm_month + 1;
+    if (from < now_month - RING + 1)
+        from = now_month - RING + 1;
     for (int32_t k = from; k <= now_month; k++) {
         m->rfm_spend[slot(k)] = 0;
         m->rfm_count[slot(k)] = 0;
