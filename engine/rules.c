@@ -504,14 +504,15 @@ static bool retry_of(struct state *st, const struct proto_entry *e, struct rules
     const struct txn_rec *r = txns_find(&st->txns, e->txn);
     if (r == NULL)
         return false;
-    if (r->kind != e->kind) {
-        rk_reject(res, RULES_R_TXN_CONFLICT, "txn '%s' was already used by a %s", e->txn,
-                  proto_kind_name((enum proto_kind)r->kind));
+    const struct member *owner = members_at(&st->members, r->member);
+    if (r->kind != e->kind || strcmp(owner->id, e->member) != 0) {
+        rk_reject(res, RULES_R_TXN_CONFLICT, "txn '%s' was already used by a %s of member '%s'",
+                  e->txn, proto_kind_name((enum proto_kind)r->kind), owner->id);
         return true;
     }
     res->verdict = RULES_DUPLICATE;
     if (e->kind == PROTO_REDEEM)
-        redeem_answer(res, e->ts, members_at(&st->members, r->member), r);
+        redeem_answer(res, e->ts, owner, r);
     return true;
 }
 

@@ -37,7 +37,7 @@ void schedule_push(struct schedule *s, int64_t due_ms, uint32_t pos)
         s->cap = cap;
     }
     uint32_t i = s->count++;
-    s->heap[i] = (struct schedule_entry){due_ms, pos};
+    s->heap[i] = (struct schedule_entry){due_ms, pos, 0};
     while (i > 0 && before(&s->heap[i], &s->heap[(i - 1) / 2])) {
         swap(&s->heap[i], &s->heap[(i - 1) / 2]);
         i = (i - 1) / 2;

@@ -18,6 +18,7 @@
 struct schedule_entry {
     int64_t due_ms;
     uint32_t pos;
+    uint32_t zero; /* explicit padding, always 0: entries compare as bytes */
 };
 
 struct schedule {

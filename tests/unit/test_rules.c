@@ -713,6 +713,18 @@ static void txn_reused_by_another_kind_is_txn_conflict(void **state)
     rejected(purchase(f, ts, "e-ann", "ann", 1000), RULES_R_TXN_CONFLICT);
 }
 
+static void txn_reused_for_another_member_is_txn_conflict(void **state)
+{
+    struct fx *f = *state;
+    int64_t ts = at(2024, 3, 1);
+    member_with(f, ts, "ann", 100);
+    member_with(f, ts, "bob", 100);
+    applied(purchase(f, ts, "t-1", "ann", 1000));
+    rejected(purchase(f, ts, "t-1", "bob", 1000), RULES_R_TXN_CONFLICT);
+    rejected(enroll(f, ts, "e-ann", "cy"), RULES_R_TXN_CONFLICT);
+    assert_int_equal(find_member(f, "bob")->purchases, 0);
+}
+
 static void retry_after_the_txn_window_is_applied_again(void **state)
 {
     struct fx *f = *state;
@@ -1002,7 +1014,13 @@ static void random_entry(uint64_t *rng, uint32_t i, struct fx *f)
     snprintf(txn, sizeof(txn), "t%u", (unsigned)t);
     snprintf(orig, sizeof(orig), "t%u", (unsigned)(i - (uint32_t)splitmix_below(rng, recent)));
     uint32_t first = i < 2000 ? 0 : 30;
-    snprintf(mem, sizeof(mem), "m%u", (unsigned)(first + splitmix_below(rng, 60 - first)));
+    /* A retry names the same member as the txn it repeats (a POS retry);
+     * the member of a reused txn is the one its first use drew. */
+    uint64_t owner = t;
+    uint32_t who = (uint32_t)splitmix_below(&owner, 60);
+    if (who < first)
+        who = first + who % (60 - first);
+    snprintf(mem, sizeof(mem), "m%u", (unsigned)who);
     entry(f, kind, ts, kind == PROTO_TICK || kind == PROTO_SCAN ? NULL : txn,
           kind == PROTO_TICK ? NULL : mem);
     copy_str(f->e.orig_txn, sizeof(f->e.orig_txn), kind == PROTO_REFUND ? orig : "");
@@ -1131,6 +1149,7 @@ int main(void)
         T(retried_txns_are_duplicates_that_change_nothing),
         T(retried_redeem_repeats_its_original_answer),
         T(txn_reused_by_another_kind_is_txn_conflict),
+        T(txn_reused_for_another_member_is_txn_conflict),
         T(retry_after_the_txn_window_is_applied_again),
         T(full_txn_table_forgets_the_oldest_early_and_counts_it),
         T(refund_in_parts_reverses_with_cumulative_floor),
