@@ -53,7 +53,7 @@ static const struct tail_format FORMATS[] = {
     {"perk.triggered", "{perk} @ store {store} ({tier})"},
     {"reward.issued", "{reward} (cost {cost})"},
     {"points.expired", "-{points} -> {balance}"},
-    {"segment.changed", "{from} -> {to} rfm={rfm}"},
+    {"segment.changed", "{dimension} {from} -> {to} rfm={rfm}"},
 };
 
 /* Keys every output carries, left out of the key=value form. */

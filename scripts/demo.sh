@@ -72,7 +72,8 @@ stop() {
 
 cleanup() {
   local rc=$?
-  trap - INT TERM EXIT
+  trap - EXIT
+  trap '' INT TERM # a second Ctrl-C must not leave the children running
   set +e
   echo >&2
   say "stopping"
@@ -81,7 +82,8 @@ cleanup() {
   stop "$daemon_pid" loyaltyd "$STOP_WAIT_S"
   stop "$redis_pid" redis-server "$STOP_WAIT_S"
   if [[ -d $DEMO ]]; then
-    say "logs: $DEMO/loyaltyd.log (daemon), $DEMO/posload.log (load), $DEMO/redis.log"
+    say "logs: $DEMO/loyaltyd.log (daemon), $DEMO/posload.log (load)" \
+      "${redis_pid:+and $DEMO/redis.log (Redis)}"
   fi
   exit "$rc"
 }
