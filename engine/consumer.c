@@ -27,6 +27,12 @@
 #include "lyassert.h"
 
 #define CONSUMER_BACKOFF_MIN_MS 100u
+/* A Redis that answers nothing for this long beyond the BLOCK time is
+ * treated as gone (paused, partitioned): the connection is dropped and
+ * re-established, which reconciles against the marker as after any
+ * disconnect. */
+#define CONSUMER_REPLY_TIMEOUT_MS 5000u
+#define CONSUMER_WATCHDOG_MS 500u
 
 enum phase {
     PH_IDLE,       /* not started, or waiting to reconnect */
@@ -57,6 +63,8 @@ struct consumer {
     struct event *retry_timer;
     struct event *tick_timer;
     struct event *stop_timer;
+    struct event *watchdog;
+    uint64_t last_reply_us;  /* last reply, or last moment nothing was awaited */
     bool stopping;
     void (*done)(void *);
     void *done_arg;
@@ -96,6 +104,7 @@ static void finish_stop(struct consumer *c)
     event_del(c->retry_timer);
     event_del(c->tick_timer);
     event_del(c->stop_timer);
+    event_del(c->watchdog);
     if (c->done != NULL)
         c->done(c->done_arg);
 }
@@ -120,8 +129,13 @@ static void on_disconnect(const redisAsyncContext *ac, int status)
                                                                  : c->backoff_ms * 2;
 }
 
+/* Called by every reply callback: Redis is alive. */
+static void alive(struct consumer *c) { c->last_reply_us = now_us(); }
+
 static bool reply_ok(struct consumer *c, const redisReply *r, const char *what)
 {
+    if (r != NULL)
+        alive(c);
     if (r == NULL)
         return false; /* connection going away: on_disconnect handles it */
     if (r->type != REDIS_REPLY_ERROR)
@@ -139,6 +153,7 @@ static void on_commit(redisAsyncContext *ac, void *reply, void *priv)
     (void)ac;
     if (reply == NULL)
         return; /* unknown outcome: reconcile against the marker later */
+    alive(c);
     if (commit_check(reply, why, sizeof(why)) != 0) {
         c->m->commit_failures++;
         drop(c, why);
@@ -406,6 +421,7 @@ static void on_group(redisAsyncContext *ac, void *reply, void *priv)
     (void)ac;
     if (r == NULL)
         return;
+    alive(c);
     if (r->type == REDIS_REPLY_ERROR && strncmp(r->str, "BUSYGROUP", 9) != 0)
         drop(c, "XGROUP CREATE failed");
 }
@@ -511,6 +527,27 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
     append_tick(arg);
 }
 
+static void on_watchdog(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    struct consumer *c = arg;
+    uint64_t now = now_us();
+    if (c->ac == NULL || c->ac->replies.head == NULL) {
+        c->last_reply_us = now; /* nothing awaited: nothing overdue */
+        return;
+    }
+    uint64_t limit_us = ((uint64_t)c->cfg->block_ms + CONSUMER_REPLY_TIMEOUT_MS) * 1000u;
+    if (now - c->last_reply_us > limit_us) {
+        char why[96];
+        unsigned waited_ms = (unsigned)((now - c->last_reply_us) / 1000);
+        snprintf(why, sizeof(why), "no reply for %u ms", waited_ms);
+        c->m->redis_timeouts++;
+        c->last_reply_us = now;
+        drop(c, why);
+    }
+}
+
 static void on_stop_deadline(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd;
@@ -543,8 +580,9 @@ struct consumer *consumer_new(struct event_base *base, const struct config *cfg,
     c->retry_timer = evtimer_new(base, on_retry, c);
     c->tick_timer = event_new(base, -1, EV_PERSIST, on_tick, c);
     c->stop_timer = evtimer_new(base, on_stop_deadline, c);
+    c->watchdog = event_new(base, -1, EV_PERSIST, on_watchdog, c);
     if (batch_init(&c->batch, cfg->batch_entries_max) != 0 || c->retry_timer == NULL ||
-        c->tick_timer == NULL || c->stop_timer == NULL) {
+        c->tick_timer == NULL || c->stop_timer == NULL || c->watchdog == NULL) {
         consumer_free(c);
         return NULL;
     }
@@ -565,6 +603,8 @@ void consumer_free(struct consumer *c)
         event_free(c->tick_timer);
     if (c->stop_timer)
         event_free(c->stop_timer);
+    if (c->watchdog)
+        event_free(c->watchdog);
     batch_free(&c->batch);
     rules_result_free(&c->scratch);
     free(c);
@@ -572,6 +612,9 @@ void consumer_free(struct consumer *c)
 
 void consumer_start(struct consumer *c)
 {
+    struct timeval wd = {0, CONSUMER_WATCHDOG_MS * 1000};
+    c->last_reply_us = now_us();
+    event_add(c->watchdog, &wd);
     if (c->cfg->tick_interval_ms > 0) {
         struct timeval tv = {c->cfg->tick_interval_ms / 1000,
                              (c->cfg->tick_interval_ms % 1000) * 1000};

@@ -112,6 +112,8 @@ int metrics_render(const struct metrics *m, const struct state *st, const struct
                   m->commit_failures);
     rc |= counter(out, "loyalty_redis_connects_total", "Connections made to Redis.",
                   m->reconnects);
+    rc |= counter(out, "loyalty_redis_timeouts_total",
+                  "Connections dropped because Redis stopped answering.", m->redis_timeouts);
     rc |= counter(out, "loyalty_ticks_appended_total", "Tick entries appended.",
                   m->ticks_appended);
     rc |= counter(out, "loyalty_entries_replayed_total", "Entries re-applied in recovery.",

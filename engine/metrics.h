@@ -23,6 +23,7 @@ struct metrics {
     uint64_t batches;            /* batches committed */
     uint64_t commit_failures;    /* EXEC that failed or never answered */
     uint64_t reconnects;         /* connections to Redis made */
+    uint64_t redis_timeouts;     /* connections dropped for not answering */
     uint64_t ticks_appended;     /* tick entries this daemon added */
     uint64_t replayed;           /* entries re-applied during recovery */
     uint64_t snapshots;          /* snapshots written */
