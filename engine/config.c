@@ -1,6 +1,6 @@
-/* config.c - see config.h. Scalar settings are described by tables (name,
- * type, where it goes, allowed range) so that every one is parsed, range
- * checked and reported the same way; tier levels have their own parser. */
+/* config.c - see config.h. The parsing framework (config_int.h), the
+ * daemon section, the defaults and the loading of a file; the rulebook
+ * sections are described in config_rules.c. */
 #include "config.h"
 
 #include <errno.h>
@@ -13,61 +13,37 @@
 #include <libconfig.h>
 
 #include "caltime.h"
+#include "config_int.h"
+#include "lyassert.h"
 
-enum field_type { F_STRING, F_ENDPOINT, F_U32, F_U64, F_I64, F_BOOL, F_DAYS_MS };
+#define STR(nm, mb, lo, hi)                                                             \
+    {.name = (nm), .type = CFG_STRING, .off = offsetof(struct config, mb),             \
+     .aux = sizeof(((struct config *)0)->mb), .min = (lo), .max = (hi)}
+#define DAEMON(nm, ty, mb, lo, hi) CFG_FIELD(nm, ty, struct config, mb, lo, hi)
 
-struct field {
-    const char *name;
-    enum field_type type;
-    size_t off;  /* offset in struct config */
-    size_t size; /* F_STRING: buffer size */
-    int64_t min, max;
+static const struct cfg_field daemon_fields[] = {
+    DAEMON("redis", CFG_ENDPOINT, redis, 0, 0),
+    DAEMON("http", CFG_ENDPOINT, http, 0, 0),
+    STR("data_dir", data_dir, 1, CONFIG_PATH_MAX),
+    STR("prefix", prefix, 1, CONFIG_KEY_MAX),
+    STR("group", group, 1, CONFIG_KEY_MAX),
+    STR("consumer", consumer, 1, CONFIG_KEY_MAX),
+    DAEMON("batch_entries_max", CFG_U32, batch_entries_max, 1, 10000),
+    DAEMON("block_ms", CFG_U32, block_ms, 1, 60000),
+    DAEMON("tick_interval_ms", CFG_U32, tick_interval_ms, 0, 86400000),
+    DAEMON("out_maxlen", CFG_U64, out_maxlen, 0, INT64_MAX),
+    DAEMON("members_max", CFG_U32, members_max, 1, 1000000000),
+    DAEMON("reconnect_max_ms", CFG_U32, reconnect_max_ms, 100, 600000),
+    DAEMON("snapshot_every_entries", CFG_U32, snapshot_every_entries, 0, 1000000000),
+    DAEMON("snapshot_every_ms", CFG_U32, snapshot_every_ms, 0, 86400000),
+    DAEMON("snapshot_keep", CFG_U32, snapshot_keep, 1, 100),
+    DAEMON("trim_input", CFG_BOOL, trim_input, 0, 1),
 };
 
-#define CFG(member) offsetof(struct config, member)
-#define STR(member) F_STRING, CFG(member), sizeof(((struct config *)0)->member)
+static const struct cfg_section daemon_section = {
+    "daemon", daemon_fields, CFG_COUNT(daemon_fields), NULL, NULL};
 
-static const struct field daemon_fields[] = {
-    {"redis", F_ENDPOINT, CFG(redis), 0, 0, 0},
-    {"http", F_ENDPOINT, CFG(http), 0, 0, 0},
-    {"data_dir", STR(data_dir), 1, CONFIG_PATH_MAX},
-    {"prefix", STR(prefix), 1, CONFIG_KEY_MAX},
-    {"group", STR(group), 1, CONFIG_KEY_MAX},
-    {"consumer", STR(consumer), 1, CONFIG_KEY_MAX},
-    {"batch_entries_max", F_U32, CFG(batch_entries_max), 0, 1, 10000},
-    {"block_ms", F_U32, CFG(block_ms), 0, 1, 60000},
-    {"tick_interval_ms", F_U32, CFG(tick_interval_ms), 0, 0, 86400000},
-    {"out_maxlen", F_U64, CFG(out_maxlen), 0, 0, INT64_MAX},
-    {"members_max", F_U32, CFG(members_max), 0, 1, 1000000000},
-    {"reconnect_max_ms", F_U32, CFG(reconnect_max_ms), 0, 100, 600000},
-    {"snapshot_every_entries", F_U32, CFG(snapshot_every_entries), 0, 0, 1000000000},
-    {"snapshot_every_ms", F_U32, CFG(snapshot_every_ms), 0, 0, 86400000},
-    {"snapshot_keep", F_U32, CFG(snapshot_keep), 0, 1, 100},
-    {"trim_input", F_BOOL, CFG(trim_input), 0, 0, 1},
-};
-
-static const struct field earning_fields[] = {
-    {"minor_per_unit", F_I64, CFG(rules.minor_per_unit), 0, 1, RULEBOOK_MINOR_PER_UNIT_MAX},
-    {"points_per_unit", F_I64, CFG(rules.points_per_unit), 0, 0,
-     RULEBOOK_POINTS_PER_UNIT_MAX},
-    {"require_enrollment", F_BOOL, CFG(rules.require_enrollment), 0, 0, 1},
-};
-
-static const struct field idempotency_fields[] = {
-    {"window_days", F_DAYS_MS, CFG(rules.txn_window_ms), 0, 1, 3650},
-    {"max_txns", F_U32, CFG(rules.txns_max), 0, 1, 1000000000},
-};
-
-/* Where errors go: the file being read and the caller's error buffer. */
-struct ctx {
-    const char *path;
-    struct config_error *err;
-};
-
-static int fail(struct ctx *c, const config_setting_t *s, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int fail(struct ctx *c, const config_setting_t *s, const char *fmt, ...)
+int cfg_fail(struct cfg_ctx *c, const config_setting_t *s, const char *fmt, ...)
 {
     char msg[CONFIG_ERROR_MAX / 2];
     va_list ap;
@@ -101,6 +77,9 @@ void config_defaults(struct config *cfg)
     cfg->snapshot_keep = 3;
     cfg->trim_input = true;
 
+    /* Every rulebook feature not set here is off: zero categories,
+     * campaigns, bonuses, caps (0: none), rewards and expiry (0: never);
+     * reviews on the anniversary without grace; refunds may go negative. */
     struct rulebook *rb = &cfg->rules;
     rb->minor_per_unit = 100;
     rb->points_per_unit = 1;
@@ -110,6 +89,8 @@ void config_defaults(struct config *cfg)
     rb->tier_count = 1;
     snprintf(rb->tiers[0].name, sizeof(rb->tiers[0].name), "member");
     rb->tiers[0].multiplier_bp = 10000;
+    rb->review = RULEBOOK_REVIEW_ANNIVERSARY;
+    rb->shortfall = RULEBOOK_SHORTFALL_NEGATIVE;
     rb->txn_window_ms = 35 * CALTIME_DAY_MS;
     rb->txns_max = 5000000;
 }
@@ -119,11 +100,13 @@ int config_parse_endpoint(const char *s, struct config_endpoint *ep,
 {
     const char *colon = strrchr(s, ':');
     size_t host_len = colon ? (size_t)(colon - s) : 0;
-    char *end = NULL;
-    errno = 0;
-    long port = colon ? strtol(colon + 1, &end, 10) : 0;
-    if (colon == NULL || host_len == 0 || host_len > CONFIG_HOST_MAX || errno != 0 ||
-        end == colon + 1 || *end != '\0' || port < 1 || port > 65535) {
+    long port = 0;
+    int ok = colon != NULL && host_len > 0 && host_len <= CONFIG_HOST_MAX &&
+             strcspn(s, " \t") >= host_len && colon[1] >= '1' && colon[1] <= '9' &&
+             strlen(colon + 1) <= 5 && strspn(colon + 1, "0123456789") == strlen(colon + 1);
+    if (ok)
+        port = strtol(colon + 1, NULL, 10);
+    if (!ok || port < 1 || port > 65535) {
         snprintf(err->text, sizeof(err->text),
                  "'%.64s' is not HOST:PORT (port 1..65535)", s);
         return -1;
@@ -134,216 +117,252 @@ int config_parse_endpoint(const char *s, struct config_endpoint *ep,
     return 0;
 }
 
-static int get_int(struct ctx *c, const config_setting_t *s, const char *what,
+int cfg_get_choice(struct cfg_ctx *c, const config_setting_t *s, const char *what,
+                   const char *const *choices, uint32_t *index)
+{
+    const char *v = config_setting_get_string(s);
+    uint32_t n = 0;
+    for (; choices[n] != NULL; n++) {
+        if (v != NULL && strcmp(v, choices[n]) == 0) {
+            *index = n;
+            return 0;
+        }
+    }
+    char list[128] = "";
+    size_t len = 0;
+    for (uint32_t i = 0; i < n && len < sizeof(list); i++)
+        len += (size_t)snprintf(list + len, sizeof(list) - len, "%s\"%s\"",
+                                i == 0 ? "" : (i + 1 == n ? " or " : ", "), choices[i]);
+    return cfg_fail(c, s, "%s must be %s", what, list);
+}
+
+static int get_int(struct cfg_ctx *c, const config_setting_t *s, const char *what,
                    int64_t min, int64_t max, int64_t *out)
 {
     int t = config_setting_type(s);
     if (t != CONFIG_TYPE_INT && t != CONFIG_TYPE_INT64)
-        return fail(c, s, "%s must be an integer", what);
+        return cfg_fail(c, s, "%s must be an integer", what);
     long long v = config_setting_get_int64(s);
     if (v < min || v > max)
-        return fail(c, s, "%s is %lld, allowed %lld..%lld", what, v, (long long)min,
-                    (long long)max);
+        return cfg_fail(c, s, "%s is %lld, allowed %lld..%lld", what, v, (long long)min,
+                        (long long)max);
     *out = v;
     return 0;
 }
 
-static int set_field(struct ctx *c, const config_setting_t *s, const struct field *f,
-                     struct config *cfg)
+/* A name used on the wire (tier, perk, category, store, campaign, reward):
+ * 1..RULEBOOK_NAME_MAX bytes of printable ASCII without spaces, as the
+ * decoder requires of the names in entries, so that a configured name can
+ * match them. */
+static int check_name(struct cfg_ctx *c, const config_setting_t *s, const char *what,
+                      char *dst)
 {
-    char *dst = (char *)cfg + f->off;
-    const char *name = config_setting_name(s);
-    int64_t v = 0;
-    if (f->type == F_STRING || f->type == F_ENDPOINT) {
-        const char *str = config_setting_get_string(s);
-        if (str == NULL)
-            return fail(c, s, "'%s' must be a string", name);
-        if (f->type == F_ENDPOINT) {
-            struct config_error e;
-            if (config_parse_endpoint(str, (struct config_endpoint *)(void *)dst, &e) != 0)
-                return fail(c, s, "'%s': %s", name, e.text);
-            return 0;
-        }
-        size_t len = strlen(str);
-        if (len < (size_t)f->min || len > (size_t)f->max)
-            return fail(c, s, "'%s' must be %lld..%lld bytes long", name,
+    const char *name = config_setting_get_string(s);
+    size_t len = name ? strlen(name) : 0;
+    if (len == 0 || len > RULEBOOK_NAME_MAX)
+        return cfg_fail(c, s, "%s: a name must be a string of 1..%d bytes", what,
+                        RULEBOOK_NAME_MAX);
+    for (size_t i = 0; i < len; i++)
+        if (name[i] < 0x21 || name[i] > 0x7e)
+            return cfg_fail(c, s, "%s: '%s' may hold only printable ASCII without spaces",
+                            what, name);
+    memcpy(dst, name, len + 1);
+    return 0;
+}
+
+/* A list of names [ "a", "b" ] into a CFG_NAMES field. */
+static int load_names(struct cfg_ctx *c, const config_setting_t *s, const struct cfg_field *f,
+                      char *base, const char *owner)
+{
+    if (!config_setting_is_array(s) && !config_setting_is_list(s))
+        return cfg_fail(c, s, "%s must be a list of names [ \"a\", \"b\" ]", f->name);
+    int n = config_setting_length(s);
+    if (n > f->max)
+        return cfg_fail(c, s, "%s has at most %lld %s", owner, (long long)f->max, f->name);
+    char(*names)[RULEBOOK_NAME_MAX + 1] = (void *)(base + f->off);
+    for (int i = 0; i < n; i++)
+        if (check_name(c, config_setting_get_elem(s, (unsigned)i), f->name, names[i]) != 0)
+            return -1;
+    *(uint32_t *)(void *)(base + f->aux) = (uint32_t)n;
+    return 0;
+}
+
+static int set_string(struct cfg_ctx *c, const config_setting_t *s, const struct cfg_field *f,
+                      char *dst)
+{
+    const char *str = config_setting_get_string(s);
+    if (str == NULL)
+        return cfg_fail(c, s, "'%s' must be a string", f->name);
+    if (f->type == CFG_ENDPOINT) {
+        struct config_error e;
+        if (config_parse_endpoint(str, (struct config_endpoint *)(void *)dst, &e) != 0)
+            return cfg_fail(c, s, "'%s': %s", f->name, e.text);
+        return 0;
+    }
+    if (f->type == CFG_DATE_MS) {
+        if (cfg_parse_date(str, (int64_t *)(void *)dst) != 0)
+            return cfg_fail(c, s, "%s '%s' is not a day \"YYYY-MM-DD\" of 1970..9999",
+                            f->name, str);
+        return 0;
+    }
+    size_t len = strlen(str);
+    if (len < (size_t)f->min || len > (size_t)f->max)
+        return cfg_fail(c, s, "'%s' must be %lld..%lld bytes long", f->name,
                         (long long)f->min, (long long)f->max);
-        memcpy(dst, str, len + 1);
-        return 0;
-    }
-    if (f->type == F_BOOL) {
-        if (config_setting_type(s) != CONFIG_TYPE_BOOL)
-            return fail(c, s, "'%s' must be true or false", name);
-        *(bool *)(void *)dst = config_setting_get_bool(s) != 0;
-        return 0;
-    }
-    if (get_int(c, s, name, f->min, f->max, &v) != 0)
+    memcpy(dst, str, len + 1);
+    return 0;
+}
+
+static int set_int(struct cfg_ctx *c, const config_setting_t *s, const struct cfg_field *f,
+                   char *dst)
+{
+    int64_t v = 0;
+    if (get_int(c, s, f->name, f->min, f->max, &v) != 0)
         return -1;
-    if (f->type == F_U32)
+    if (f->type == CFG_U32)
         *(uint32_t *)(void *)dst = (uint32_t)v;
-    else if (f->type == F_U64)
+    else if (f->type == CFG_U64)
         *(uint64_t *)(void *)dst = (uint64_t)v;
-    else if (f->type == F_I64)
+    else if (f->type == CFG_I64)
         *(int64_t *)(void *)dst = v;
     else
         *(int64_t *)(void *)dst = v * CALTIME_DAY_MS;
     return 0;
 }
 
-/* Applies every setting of group `s` through `fields`; `extra` names
- * settings the caller parses itself. Unknown settings are errors. */
-static int load_group(struct ctx *c, const config_setting_t *s, const struct field *fields,
-                      size_t n, const char *const *extra, struct config *cfg)
+static int load_list(struct cfg_ctx *c, const config_setting_t *s, const struct cfg_field *f,
+                     char *base);
+
+/* Sets field `f` at `base` from setting `s`. `in`: the list whose element
+ * holds `s`, NULL in a section. */
+static int set_field(struct cfg_ctx *c, const config_setting_t *s, const struct cfg_field *f,
+                     char *base, const struct cfg_list *in)
 {
-    if (!config_setting_is_group(s))
-        return fail(c, s, "'%s' must be a group { ... }", config_setting_name(s));
+    char *dst = base + f->off;
+    switch (f->type) {
+    case CFG_STRING:
+    case CFG_ENDPOINT:
+    case CFG_DATE_MS:
+        return set_string(c, s, f, dst);
+    case CFG_NAME:
+        return check_name(c, s, f->name, dst);
+    case CFG_NAMES:
+        return load_names(c, s, f, base, in ? in->owner : "a section");
+    case CFG_LIST:
+        return load_list(c, s, f, base);
+    case CFG_BOOL:
+        if (config_setting_type(s) != CONFIG_TYPE_BOOL)
+            return cfg_fail(c, s, "'%s' must be true or false", f->name);
+        *(bool *)(void *)dst = config_setting_get_bool(s) != 0;
+        return 0;
+    case CFG_U32:
+    case CFG_U64:
+    case CFG_I64:
+    case CFG_DAYS_MS:
+        return set_int(c, s, f, dst);
+    }
+    LY_ASSERT(!"field type out of range");
+    return -1;
+}
+
+/* Applies every setting of group `s` through `fields` at `base`; `extra`
+ * names settings the caller parses itself. Unknown settings are errors.
+ * `in`: the list `s` is an element of, NULL for a section. */
+static int load_settings(struct cfg_ctx *c, const config_setting_t *s,
+                         const struct cfg_field *fields, size_t n, const char *const *extra,
+                         char *base, const struct cfg_list *in)
+{
     for (int i = 0; i < config_setting_length(s); i++) {
         const config_setting_t *child = config_setting_get_elem(s, (unsigned)i);
         const char *name = config_setting_name(child);
-        const struct field *f = NULL;
+        const struct cfg_field *f = NULL;
         for (size_t k = 0; k < n && f == NULL; k++)
             if (strcmp(fields[k].name, name) == 0)
                 f = &fields[k];
-        int known = f != NULL;
+        bool known = f != NULL;
         for (size_t k = 0; extra && extra[k] && !known; k++)
             known = strcmp(extra[k], name) == 0;
+        if (!known && in != NULL)
+            return cfg_fail(c, child, "unknown setting '%s' in %s", name, in->elem);
         if (!known)
-            return fail(c, child, "unknown setting '%s.%s'", config_setting_name(s), name);
-        if (f != NULL && set_field(c, child, f, cfg) != 0)
+            return cfg_fail(c, child, "unknown setting '%s.%s'", config_setting_name(s), name);
+        if (f != NULL && set_field(c, child, f, base, in) != 0)
             return -1;
     }
     return 0;
 }
 
-/* A name used on the wire (tier, perk): printable ASCII, no spaces. */
-static int check_name(struct ctx *c, const config_setting_t *s, const char *what,
-                      const char *name, char *dst)
+/* Parses element `e` of list `l` into record `i` of `recs`. */
+static int load_record(struct cfg_ctx *c, const config_setting_t *e, const struct cfg_list *l,
+                       char *recs, uint32_t i)
 {
-    size_t len = name ? strlen(name) : 0;
-    if (len == 0 || len > RULEBOOK_NAME_MAX)
-        return fail(c, s, "%s must be a string of 1..%d bytes", what, RULEBOOK_NAME_MAX);
-    for (size_t i = 0; i < len; i++)
-        if (name[i] < 0x21 || name[i] > 0x7e)
-            return fail(c, s, "%s '%s' may hold only printable ASCII without spaces",
-                        what, name);
-    memcpy(dst, name, len + 1);
-    return 0;
+    char *rec = recs + (size_t)i * l->stride;
+    if (l->init != NULL)
+        memcpy(rec, l->init, l->stride);
+    else
+        memset(rec, 0, l->stride);
+    if (!config_setting_is_group(e))
+        return cfg_fail(c, e, "%s must be a group { ... }", l->elem);
+    if (load_settings(c, e, l->fields, l->field_count, NULL, rec, l) != 0)
+        return -1;
+    for (size_t k = 0; k < l->field_count; k++)
+        if (l->fields[k].required && config_setting_get_member(e, l->fields[k].name) == NULL)
+            return cfg_fail(c, e, "%s needs '%s'", l->elem, l->fields[k].name);
+    if (l->unique != NULL) {
+        const struct cfg_field *key = &l->fields[0];
+        LY_ASSERT(key->type == CFG_NAME && key->required);
+        for (uint32_t j = 0; j < i; j++)
+            if (strcmp(recs + (size_t)j * l->stride + key->off, rec + key->off) == 0)
+                return cfg_fail(c, config_setting_get_member(e, key->name),
+                                "%s '%s' is defined twice", l->unique, rec + key->off);
+    }
+    return l->check ? l->check(c, e, recs, i) : 0;
 }
 
-static int load_perks(struct ctx *c, const config_setting_t *lvl, struct rulebook_tier *t)
+/* A list of groups ( { ... }, ... ) into a CFG_LIST field. */
+static int load_list(struct cfg_ctx *c, const config_setting_t *s, const struct cfg_field *f,
+                     char *base)
 {
-    const config_setting_t *p = config_setting_get_member(lvl, "perks");
-    t->perk_count = 0;
-    if (p == NULL)
-        return 0;
-    if (!config_setting_is_array(p) && !config_setting_is_list(p))
-        return fail(c, p, "perks must be a list of names [ \"a\", \"b\" ]");
-    if (config_setting_length(p) > RULEBOOK_PERKS_MAX)
-        return fail(c, p, "a tier has at most %d perks", RULEBOOK_PERKS_MAX);
-    for (int i = 0; i < config_setting_length(p); i++) {
-        const config_setting_t *e = config_setting_get_elem(p, (unsigned)i);
-        if (check_name(c, e, "a perk", config_setting_get_string(e), t->perks[i]) != 0)
+    const struct cfg_list *l = f->list;
+    const char *group = config_setting_name(config_setting_parent(s));
+    int n = config_setting_length(s);
+    if (!config_setting_is_list(s) || n < f->min || n > f->max)
+        return cfg_fail(c, s, "%s%s%s must be a list ( {...}, ... ) of %lld..%lld %s",
+                        group ? group : "", group ? "." : "", f->name, (long long)f->min,
+                        (long long)f->max, l->plural);
+    for (int i = 0; i < n; i++)
+        if (load_record(c, config_setting_get_elem(s, (unsigned)i), l, base + f->off,
+                        (uint32_t)i) != 0)
             return -1;
-        t->perk_count++;
-    }
+    *(uint32_t *)(void *)(base + f->aux) = (uint32_t)n;
     return 0;
 }
 
-static int load_level(struct ctx *c, const config_setting_t *lvl, struct rulebook_tier *t)
+static int load_section(struct cfg_ctx *c, const config_setting_t *s,
+                        const struct cfg_section *sec, struct config *cfg)
 {
-    static const char *const keys[] = {"name", "threshold", "multiplier_bp", "perks"};
-    if (!config_setting_is_group(lvl))
-        return fail(c, lvl, "each tier level must be a group { name = ...; }");
-    for (int i = 0; i < config_setting_length(lvl); i++) {
-        const config_setting_t *k = config_setting_get_elem(lvl, (unsigned)i);
-        size_t j = 0;
-        while (j < 4 && strcmp(keys[j], config_setting_name(k)) != 0)
-            j++;
-        if (j == 4)
-            return fail(c, k, "unknown setting '%s' in a tier level", config_setting_name(k));
-    }
-    const config_setting_t *name = config_setting_get_member(lvl, "name");
-    const config_setting_t *thr = config_setting_get_member(lvl, "threshold");
-    const config_setting_t *mul = config_setting_get_member(lvl, "multiplier_bp");
-    if (name == NULL || thr == NULL || mul == NULL)
-        return fail(c, lvl, "a tier level needs name, threshold and multiplier_bp");
-    if (check_name(c, name, "a tier name", config_setting_get_string(name), t->name) != 0 ||
-        get_int(c, thr, "threshold", 0, INT64_MAX / 2, &t->threshold) != 0 ||
-        get_int(c, mul, "multiplier_bp", 0, RULEBOOK_MULTIPLIER_BP_MAX, &t->multiplier_bp))
+    if (!config_setting_is_group(s))
+        return cfg_fail(c, s, "'%s' must be a group { ... }", sec->name);
+    if (load_settings(c, s, sec->fields, sec->field_count, sec->extra, (char *)cfg, NULL))
         return -1;
-    return load_perks(c, lvl, t);
+    return sec->finish ? sec->finish(c, s, cfg) : 0;
 }
 
-static int load_levels(struct ctx *c, const config_setting_t *levels, struct rulebook *rb)
-{
-    int n = config_setting_length(levels);
-    if (!config_setting_is_list(levels) || n < 1 || n > RULEBOOK_TIERS_MAX)
-        return fail(c, levels, "tiers.levels must be a list ( {...}, ... ) of 1..%d levels",
-                    RULEBOOK_TIERS_MAX);
-    for (int i = 0; i < n; i++) {
-        const config_setting_t *lvl = config_setting_get_elem(levels, (unsigned)i);
-        struct rulebook_tier *t = &rb->tiers[i];
-        if (load_level(c, lvl, t) != 0)
-            return -1;
-        if (i == 0 && t->threshold != 0)
-            return fail(c, lvl, "the first tier must have threshold 0 (everyone starts there)");
-        if (i > 0 && t->threshold <= rb->tiers[i - 1].threshold)
-            return fail(c, lvl, "tier '%s': thresholds must increase", t->name);
-        for (int j = 0; j < i; j++)
-            if (strcmp(rb->tiers[j].name, t->name) == 0)
-                return fail(c, lvl, "tier '%s' is defined twice", t->name);
-    }
-    rb->tier_count = (uint32_t)n;
-    return 0;
-}
-
-static int load_tiers(struct ctx *c, const config_setting_t *s, struct config *cfg)
-{
-    static const char *const extra[] = {"basis", "window_months", "levels", NULL};
-    struct rulebook *rb = &cfg->rules;
-    if (load_group(c, s, NULL, 0, extra, cfg) != 0)
-        return -1;
-    const config_setting_t *basis = config_setting_get_member(s, "basis");
-    if (basis != NULL) {
-        const char *b = config_setting_get_string(basis);
-        if (b != NULL && strcmp(b, "points") == 0)
-            rb->basis = RULEBOOK_BASIS_POINTS;
-        else if (b != NULL && strcmp(b, "spend") == 0)
-            rb->basis = RULEBOOK_BASIS_SPEND;
-        else
-            return fail(c, basis, "tiers.basis must be \"points\" or \"spend\"");
-    }
-    const config_setting_t *w = config_setting_get_member(s, "window_months");
-    int64_t months = rb->window_months;
-    if (w != NULL && get_int(c, w, "window_months", 1, RULEBOOK_WINDOW_MONTHS_MAX, &months))
-        return -1;
-    rb->window_months = (uint32_t)months;
-    const config_setting_t *levels = config_setting_get_member(s, "levels");
-    return levels ? load_levels(c, levels, rb) : 0;
-}
-
-static int load_root(struct ctx *c, const config_setting_t *root, struct config *cfg)
+static int load_root(struct cfg_ctx *c, const config_setting_t *root, struct config *cfg)
 {
     for (int i = 0; i < config_setting_length(root); i++) {
         const config_setting_t *s = config_setting_get_elem(root, (unsigned)i);
         const char *name = config_setting_name(s);
-        int rc;
-        if (strcmp(name, "daemon") == 0)
-            rc = load_group(c, s, daemon_fields, sizeof(daemon_fields) / sizeof(daemon_fields[0]),
-                            NULL, cfg);
-        else if (strcmp(name, "earning") == 0)
-            rc = load_group(c, s, earning_fields,
-                            sizeof(earning_fields) / sizeof(earning_fields[0]), NULL, cfg);
-        else if (strcmp(name, "idempotency") == 0)
-            rc = load_group(c, s, idempotency_fields,
-                            sizeof(idempotency_fields) / sizeof(idempotency_fields[0]), NULL,
-                            cfg);
-        else if (strcmp(name, "tiers") == 0)
-            rc = load_tiers(c, s, cfg);
-        else
-            rc = fail(c, s, "unknown section '%s' (expected daemon, earning, tiers, "
-                            "idempotency)", name);
-        if (rc != 0)
+        const struct cfg_section *sec = NULL;
+        if (strcmp(name, daemon_section.name) == 0)
+            sec = &daemon_section;
+        for (size_t k = 0; k < cfg_rule_section_count && sec == NULL; k++)
+            if (strcmp(name, cfg_rule_sections[k].name) == 0)
+                sec = &cfg_rule_sections[k];
+        if (sec == NULL)
+            return cfg_fail(c, s, "unknown section '%s' (expected daemon, earning, tiers, "
+                                  "rewards, expiry, refunds, idempotency)", name);
+        if (load_section(c, s, sec, cfg) != 0)
             return -1;
     }
     return 0;
@@ -351,7 +370,7 @@ static int load_root(struct ctx *c, const config_setting_t *root, struct config 
 
 int config_load(struct config *cfg, const char *path, struct config_error *err)
 {
-    struct ctx c = {path, err};
+    struct cfg_ctx c = {path, err};
     config_t lc;
     config_init(&lc);
     config_set_options(&lc, 0); /* no int<->float autoconversion */

@@ -2,9 +2,10 @@
  *
  * config_load reads conf/loyaltyd.conf-style files: a `daemon` group (where
  * to connect, batch sizes, intervals) and the rulebook groups (`earning`,
- * `tiers`, `idempotency`). Every value is validated; unknown settings are
- * errors (a typo must not silently fall back to a default). Errors name the
- * file, the line and the problem.
+ * `tiers`, `rewards`, `expiry`, `refunds`, `idempotency`), each optional,
+ * a feature left out being off. Every value is validated; unknown settings
+ * are errors (a typo must not silently fall back to a default). Errors name
+ * the file, the line and the problem.
  */
 #ifndef LOYALTY_CONFIG_H
 #define LOYALTY_CONFIG_H

@@ -1,0 +1,324 @@
+/* config_rules.c - the rulebook sections of the configuration file:
+ * earning, tiers, rewards, expiry, refunds and idempotency, described by
+ * the tables of config_int.h. What a table cannot say (relations between
+ * settings, choices among names, uniqueness beyond names) is checked here,
+ * each error at the line of the setting at fault. Every feature is off
+ * unless configured (config_defaults). */
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <libconfig.h>
+
+#include "caltime.h"
+#include "config_int.h"
+
+/* A catalog item's stock: more than any catalog holds, and small enough to
+ * stay a plain (32-bit) integer literal in libconfig. */
+#define CONFIG_STOCK_MAX 1000000000
+
+/* Reads exactly `n` decimal digits at `s`: no sign, no space, no fewer. */
+static bool digits(const char *s, int n, int32_t *out)
+{
+    int32_t v = 0;
+    for (int i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return false;
+        v = v * 10 + (s[i] - '0');
+    }
+    *out = v;
+    return true;
+}
+
+/* Days in month `m` (1..12) of year `y`: February by the Gregorian leap
+ * rule; of the others, odd months up to July and even ones from August
+ * have 31. */
+static int32_t month_days(int32_t y, int32_t m)
+{
+    if (m == 2)
+        return 28 + ((y % 4 == 0 && y % 100 != 0) || y % 400 == 0);
+    return 30 + ((m + (m > 7)) & 1);
+}
+
+/* Whether y-m-d is a day of the calendar in 1970..9999 (the event times
+ * the decoder accepts); puts 00:00 UTC of it in `*ms`. */
+static bool real_day(int32_t y, int32_t m, int32_t d, int64_t *ms)
+{
+    if (y < 1970 || y > 9999 || m < 1 || m > 12 || d < 1 || d > month_days(y, m))
+        return false;
+    struct caltime_date day = {y, (uint8_t)m, (uint8_t)d};
+    *ms = caltime_ts(day);
+    return true;
+}
+
+/* See config_int.h. */
+int cfg_parse_date(const char *s, int64_t *ms)
+{
+    int32_t y, m, d;
+    if (s == NULL || strlen(s) != 10 || s[4] != '-' || s[7] != '-' || !digits(s, 4, &y) ||
+        !digits(s + 5, 2, &m) || !digits(s + 8, 2, &d))
+        return -1;
+    return real_day(y, m, d, ms) ? 0 : -1;
+}
+
+int cfg_parse_month_day(const char *s, uint8_t *month, uint8_t *day)
+{
+    int32_t m, d;
+    int64_t ms;
+    /* Checked in 2023, not a leap year: a yearly date must exist every year. */
+    if (s == NULL || strlen(s) != 5 || s[2] != '-' || !digits(s, 2, &m) ||
+        !digits(s + 3, 2, &d) || !real_day(2023, m, d, &ms))
+        return -1;
+    *month = (uint8_t)m;
+    *day = (uint8_t)d;
+    return 0;
+}
+
+/* ---- earning ------------------------------------------------------------ */
+
+static const struct cfg_field category_fields[] = {
+    CFG_NEED("cat", CFG_NAME, struct rulebook_category, cat, 0, 0),
+    CFG_NEED("multiplier_bp", CFG_I64, struct rulebook_category, multiplier_bp, 0,
+             RULEBOOK_MULTIPLIER_BP_MAX),
+};
+
+static const struct cfg_list category_list = {
+    "categories", "a category", "a category", "category", category_fields,
+    CFG_COUNT(category_fields), sizeof(struct rulebook_category), NULL, NULL};
+
+#define CAMPAIGN(nm, ty, mb, lo, hi) CFG_FIELD(nm, ty, struct rulebook_campaign, mb, lo, hi)
+
+static const struct cfg_field campaign_fields[] = {
+    CFG_NEED("name", CFG_NAME, struct rulebook_campaign, name, 0, 0),
+    CFG_NEED("start", CFG_DATE_MS, struct rulebook_campaign, start_ms, 0, 0),
+    CFG_NEED("end", CFG_DATE_MS, struct rulebook_campaign, end_ms, 0, 0),
+    CFG_NAMES_OF("stores", struct rulebook_campaign, stores, store_count, RULEBOOK_FILTER_MAX),
+    CFG_NAMES_OF("categories", struct rulebook_campaign, cats, cat_count, RULEBOOK_FILTER_MAX),
+    /* x1 or less would never beat the base rate: a multiplier must raise it. */
+    CAMPAIGN("multiplier_bp", CFG_I64, multiplier_bp, 10001, RULEBOOK_MULTIPLIER_BP_MAX),
+    CAMPAIGN("bonus_points", CFG_I64, bonus_points, 1, RULEBOOK_BONUS_MAX),
+    CAMPAIGN("min_amount", CFG_I64, min_amount, 0, PROTO_AMOUNT_MAX),
+};
+
+/* Of two settings, the one further down the file. */
+static const config_setting_t *later(const config_setting_t *a, const config_setting_t *b)
+{
+    return config_setting_source_line(a) > config_setting_source_line(b) ? a : b;
+}
+
+static int campaign_check(struct cfg_ctx *c, const config_setting_t *e, const void *recs,
+                          uint32_t i)
+{
+    const struct rulebook_campaign *k = (const struct rulebook_campaign *)recs + i;
+    const config_setting_t *mul = config_setting_get_member(e, "multiplier_bp");
+    const config_setting_t *bonus = config_setting_get_member(e, "bonus_points");
+    if (k->end_ms <= k->start_ms)
+        return cfg_fail(c, config_setting_get_member(e, "end"),
+                        "campaign '%s' must end after it starts (end is the first day "
+                        "it no longer runs)", k->name);
+    if (mul != NULL && bonus != NULL)
+        return cfg_fail(c, later(mul, bonus),
+                        "campaign '%s' gives either multiplier_bp or bonus_points, not both",
+                        k->name);
+    if (mul == NULL && bonus == NULL)
+        return cfg_fail(c, e, "campaign '%s' needs multiplier_bp or bonus_points", k->name);
+    return 0;
+}
+
+static const struct cfg_list campaign_list = {
+    "campaigns", "a campaign", "a campaign", "campaign", campaign_fields,
+    CFG_COUNT(campaign_fields), sizeof(struct rulebook_campaign), NULL, campaign_check};
+
+#define RB(nm, ty, mb, lo, hi) CFG_FIELD(nm, ty, struct config, rules.mb, lo, hi)
+
+static const struct cfg_field earning_fields[] = {
+    RB("minor_per_unit", CFG_I64, minor_per_unit, 1, RULEBOOK_MINOR_PER_UNIT_MAX),
+    RB("points_per_unit", CFG_I64, points_per_unit, 0, RULEBOOK_POINTS_PER_UNIT_MAX),
+    RB("require_enrollment", CFG_BOOL, require_enrollment, 0, 1),
+    CFG_LIST_OF("categories", struct config, rules.categories, rules.category_count, 0,
+                RULEBOOK_CATEGORIES_MAX, &category_list),
+    CFG_LIST_OF("campaigns", struct config, rules.campaigns, rules.campaign_count, 0,
+                RULEBOOK_CAMPAIGNS_MAX, &campaign_list),
+    RB("first_purchase_bonus", CFG_I64, first_purchase_bonus, 0, RULEBOOK_BONUS_MAX),
+    RB("birthday_bonus", CFG_I64, birthday_bonus, 0, RULEBOOK_BONUS_MAX),
+    RB("referral_bonus", CFG_I64, referral_bonus, 0, RULEBOOK_BONUS_MAX),
+    RB("txn_cap_points", CFG_I64, txn_cap_points, 0, RULEBOOK_BONUS_MAX),
+    RB("day_cap_points", CFG_I64, day_cap_points, 0, RULEBOOK_BONUS_MAX),
+};
+
+/* ---- tiers -------------------------------------------------------------- */
+
+static const struct cfg_field level_fields[] = {
+    CFG_NEED("name", CFG_NAME, struct rulebook_tier, name, 0, 0),
+    CFG_NEED("threshold", CFG_I64, struct rulebook_tier, threshold, 0, INT64_MAX / 2),
+    CFG_NEED("multiplier_bp", CFG_I64, struct rulebook_tier, multiplier_bp, 0,
+             RULEBOOK_MULTIPLIER_BP_MAX),
+    CFG_NAMES_OF("perks", struct rulebook_tier, perks, perk_count, RULEBOOK_PERKS_MAX),
+};
+
+static int level_check(struct cfg_ctx *c, const config_setting_t *e, const void *recs,
+                       uint32_t i)
+{
+    const struct rulebook_tier *t = recs;
+    const config_setting_t *thr = config_setting_get_member(e, "threshold");
+    if (i == 0 && t[0].threshold != 0)
+        return cfg_fail(c, thr, "the first tier must have threshold 0 (everyone starts there)");
+    if (i > 0 && t[i].threshold <= t[i - 1].threshold)
+        return cfg_fail(c, thr, "tier '%s': thresholds must increase", t[i].name);
+    return 0;
+}
+
+static const struct cfg_list level_list = {
+    "levels", "a tier level", "a tier", "tier", level_fields, CFG_COUNT(level_fields),
+    sizeof(struct rulebook_tier), NULL, level_check};
+
+static const struct cfg_field tiers_fields[] = {
+    RB("window_months", CFG_U32, window_months, 1, RULEBOOK_WINDOW_MONTHS_MAX),
+    RB("grace_months", CFG_U32, grace_months, 0, 12),
+    CFG_LIST_OF("levels", struct config, rules.tiers, rules.tier_count, 1, RULEBOOK_TIERS_MAX,
+                &level_list),
+};
+
+static const char *const tiers_extra[] = {"basis", "review", "review_date", NULL};
+static const char *const basis_names[] = {"points", "spend", NULL};
+static const char *const review_names[] = {"anniversary", "fixed", NULL};
+_Static_assert(RULEBOOK_BASIS_POINTS == 0 && RULEBOOK_BASIS_SPEND == 1, "basis_names order");
+_Static_assert(RULEBOOK_REVIEW_ANNIVERSARY == 0 && RULEBOOK_REVIEW_FIXED == 1,
+               "review_names order");
+
+/* review_date belongs to review = "fixed": required there, refused
+ * elsewhere (a date that does nothing is a mistake waiting to surprise). */
+static int load_review(struct cfg_ctx *c, const config_setting_t *s, struct rulebook *rb)
+{
+    const config_setting_t *review = config_setting_get_member(s, "review");
+    const config_setting_t *date = config_setting_get_member(s, "review_date");
+    uint32_t k;
+    if (review != NULL) {
+        if (cfg_get_choice(c, review, "tiers.review", review_names, &k) != 0)
+            return -1;
+        rb->review = (enum rulebook_review)k;
+    }
+    if (date == NULL && rb->review == RULEBOOK_REVIEW_FIXED)
+        return cfg_fail(c, review ? review : s,
+                        "tiers.review = \"fixed\" needs review_date = \"MM-DD\"");
+    if (date == NULL)
+        return 0;
+    if (rb->review != RULEBOOK_REVIEW_FIXED)
+        return cfg_fail(c, date, "tiers.review_date applies only with review = \"fixed\"");
+    const char *d = config_setting_get_string(date);
+    if (d == NULL)
+        return cfg_fail(c, date, "tiers.review_date must be a string \"MM-DD\"");
+    if (cfg_parse_month_day(d, &rb->review_month, &rb->review_day) != 0)
+        return cfg_fail(c, date,
+                        "tiers.review_date '%s' is not \"MM-DD\" of a day every year has "
+                        "(02-29 is refused)", d);
+    return 0;
+}
+
+static int tiers_finish(struct cfg_ctx *c, const config_setting_t *s, struct config *cfg)
+{
+    const config_setting_t *basis = config_setting_get_member(s, "basis");
+    uint32_t k;
+    if (basis != NULL) {
+        if (cfg_get_choice(c, basis, "tiers.basis", basis_names, &k) != 0)
+            return -1;
+        cfg->rules.basis = (enum rulebook_basis)k;
+    }
+    return load_review(c, s, &cfg->rules);
+}
+
+/* ---- rewards ------------------------------------------------------------ */
+
+static const struct cfg_field auto_fields[] = {
+    CFG_NEED("reward", CFG_NAME, struct rulebook_auto_reward, reward, 0, 0),
+    CFG_NEED("every_points", CFG_I64, struct rulebook_auto_reward, every_points, 1,
+             RULEBOOK_BONUS_MAX),
+};
+
+static const struct cfg_list auto_list = {
+    "rewards", "an automatic reward", "an automatic reward", NULL, auto_fields,
+    CFG_COUNT(auto_fields), sizeof(struct rulebook_auto_reward), NULL, NULL};
+
+static const struct cfg_field milestone_fields[] = {
+    CFG_NEED("reward", CFG_NAME, struct rulebook_milestone, reward, 0, 0),
+    CFG_NEED("purchase", CFG_U32, struct rulebook_milestone, purchase, 1, UINT32_MAX),
+};
+
+/* One reward per purchase number: two would be one milestone said twice. */
+static int milestone_check(struct cfg_ctx *c, const config_setting_t *e, const void *recs,
+                           uint32_t i)
+{
+    const struct rulebook_milestone *m = recs;
+    for (uint32_t j = 0; j < i; j++)
+        if (m[j].purchase == m[i].purchase)
+            return cfg_fail(c, config_setting_get_member(e, "purchase"),
+                            "a milestone for purchase %u is defined twice",
+                            (unsigned)m[i].purchase);
+    return 0;
+}
+
+static const struct cfg_list milestone_list = {
+    "milestones", "a milestone", "a milestone", NULL, milestone_fields,
+    CFG_COUNT(milestone_fields), sizeof(struct rulebook_milestone), NULL, milestone_check};
+
+static const struct cfg_field catalog_fields[] = {
+    CFG_NEED("reward", CFG_NAME, struct rulebook_catalog_item, reward, 0, 0),
+    CFG_NEED("cost_points", CFG_I64, struct rulebook_catalog_item, cost_points, 0,
+             RULEBOOK_BONUS_MAX),
+    CFG_FIELD("stock", CFG_I64, struct rulebook_catalog_item, stock, -1, CONFIG_STOCK_MAX),
+};
+
+static const struct rulebook_catalog_item catalog_init = {.stock = -1}; /* unlimited */
+
+static const struct cfg_list catalog_list = {
+    "items", "a catalog item", "a catalog item", "catalog reward", catalog_fields,
+    CFG_COUNT(catalog_fields), sizeof(struct rulebook_catalog_item), &catalog_init, NULL};
+
+static const struct cfg_field rewards_fields[] = {
+    CFG_LIST_OF("auto", struct config, rules.auto_rewards, rules.auto_reward_count, 0,
+                RULEBOOK_AUTO_REWARDS_MAX, &auto_list),
+    CFG_LIST_OF("milestones", struct config, rules.milestones, rules.milestone_count, 0,
+                RULEBOOK_MILESTONES_MAX, &milestone_list),
+    CFG_LIST_OF("catalog", struct config, rules.catalog, rules.catalog_count, 0,
+                RULEBOOK_CATALOG_MAX, &catalog_list),
+};
+
+/* ---- expiry, refunds, idempotency --------------------------------------- */
+
+static const struct cfg_field expiry_fields[] = {
+    RB("months", CFG_U32, expiry_months, 0, RULEBOOK_EXPIRY_MONTHS_MAX),
+};
+
+static const char *const refunds_extra[] = {"shortfall", NULL};
+static const char *const shortfall_names[] = {"negative", "forgive", NULL};
+_Static_assert(RULEBOOK_SHORTFALL_NEGATIVE == 0 && RULEBOOK_SHORTFALL_FORGIVE == 1,
+               "shortfall_names order");
+
+static int refunds_finish(struct cfg_ctx *c, const config_setting_t *s, struct config *cfg)
+{
+    const config_setting_t *sf = config_setting_get_member(s, "shortfall");
+    uint32_t k;
+    if (sf == NULL)
+        return 0;
+    if (cfg_get_choice(c, sf, "refunds.shortfall", shortfall_names, &k) != 0)
+        return -1;
+    cfg->rules.shortfall = (enum rulebook_shortfall)k;
+    return 0;
+}
+
+static const struct cfg_field idempotency_fields[] = {
+    RB("window_days", CFG_DAYS_MS, txn_window_ms, 1, 3650),
+    RB("max_txns", CFG_U32, txns_max, 1, 1000000000),
+};
+
+const struct cfg_section cfg_rule_sections[] = {
+    {"earning", earning_fields, CFG_COUNT(earning_fields), NULL, NULL},
+    {"tiers", tiers_fields, CFG_COUNT(tiers_fields), tiers_extra, tiers_finish},
+    {"rewards", rewards_fields, CFG_COUNT(rewards_fields), NULL, NULL},
+    {"expiry", expiry_fields, CFG_COUNT(expiry_fields), NULL, NULL},
+    {"refunds", NULL, 0, refunds_extra, refunds_finish},
+    {"idempotency", idempotency_fields, CFG_COUNT(idempotency_fields), NULL, NULL},
+};
+
+const size_t cfg_rule_section_count = CFG_COUNT(cfg_rule_sections);
