@@ -58,6 +58,7 @@ int cfg_fail(struct cfg_ctx *c, const config_setting_t *s, const char *fmt, ...)
 void config_defaults(struct config *cfg)
 {
     memset(cfg, 0, sizeof(*cfg));
+    cfg_segments_defaults(&cfg->rules.seg);
     snprintf(cfg->redis.host, sizeof(cfg->redis.host), "127.0.0.1");
     cfg->redis.port = 6379;
     snprintf(cfg->http.host, sizeof(cfg->http.host), "127.0.0.1");
@@ -136,7 +137,7 @@ int cfg_get_choice(struct cfg_ctx *c, const config_setting_t *s, const char *wha
     return cfg_fail(c, s, "%s must be %s", what, list);
 }
 
-static int get_int(struct cfg_ctx *c, const config_setting_t *s, const char *what,
+int cfg_get_int(struct cfg_ctx *c, const config_setting_t *s, const char *what,
                    int64_t min, int64_t max, int64_t *out)
 {
     int t = config_setting_type(s);
@@ -154,7 +155,7 @@ static int get_int(struct cfg_ctx *c, const config_setting_t *s, const char *wha
  * 1..RULEBOOK_NAME_MAX bytes of printable ASCII without spaces, as the
  * decoder requires of the names in entries, so that a configured name can
  * match them. */
-static int check_name(struct cfg_ctx *c, const config_setting_t *s, const char *what,
+int cfg_check_name(struct cfg_ctx *c, const config_setting_t *s, const char *what,
                       char *dst)
 {
     const char *name = config_setting_get_string(s);
@@ -181,7 +182,7 @@ static int load_names(struct cfg_ctx *c, const config_setting_t *s, const struct
         return cfg_fail(c, s, "%s has at most %lld %s", owner, (long long)f->max, f->name);
     char(*names)[RULEBOOK_NAME_MAX + 1] = (void *)(base + f->off);
     for (int i = 0; i < n; i++)
-        if (check_name(c, config_setting_get_elem(s, (unsigned)i), f->name, names[i]) != 0)
+        if (cfg_check_name(c, config_setting_get_elem(s, (unsigned)i), f->name, names[i]) != 0)
             return -1;
     *(uint32_t *)(void *)(base + f->aux) = (uint32_t)n;
     return 0;
@@ -217,7 +218,7 @@ static int set_int(struct cfg_ctx *c, const config_setting_t *s, const struct cf
                    char *dst)
 {
     int64_t v = 0;
-    if (get_int(c, s, f->name, f->min, f->max, &v) != 0)
+    if (cfg_get_int(c, s, f->name, f->min, f->max, &v) != 0)
         return -1;
     if (f->type == CFG_U32)
         *(uint32_t *)(void *)dst = (uint32_t)v;
@@ -245,7 +246,7 @@ static int set_field(struct cfg_ctx *c, const config_setting_t *s, const struct 
     case CFG_DATE_MS:
         return set_string(c, s, f, dst);
     case CFG_NAME:
-        return check_name(c, s, f->name, dst);
+        return cfg_check_name(c, s, f->name, dst);
     case CFG_NAMES:
         return load_names(c, s, f, base, in ? in->owner : "a section");
     case CFG_LIST:
@@ -356,12 +357,14 @@ static int load_root(struct cfg_ctx *c, const config_setting_t *root, struct con
         const struct cfg_section *sec = NULL;
         if (strcmp(name, daemon_section.name) == 0)
             sec = &daemon_section;
+        if (strcmp(name, cfg_segments_section.name) == 0)
+            sec = &cfg_segments_section;
         for (size_t k = 0; k < cfg_rule_section_count && sec == NULL; k++)
             if (strcmp(name, cfg_rule_sections[k].name) == 0)
                 sec = &cfg_rule_sections[k];
         if (sec == NULL)
             return cfg_fail(c, s, "unknown section '%s' (expected daemon, earning, tiers, "
-                                  "rewards, expiry, refunds, idempotency)", name);
+                                  "rewards, expiry, refunds, segments, idempotency)", name);
         if (load_section(c, s, sec, cfg) != 0)
             return -1;
     }

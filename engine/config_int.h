@@ -108,6 +108,15 @@ int cfg_fail(struct cfg_ctx *c, const config_setting_t *s, const char *fmt, ...)
 int cfg_get_choice(struct cfg_ctx *c, const config_setting_t *s, const char *what,
                    const char *const *choices, uint32_t *index);
 
+/* Stores integer setting `s` (named `what` in errors) in `*out` when it
+ * lies in min..max. Returns 0, or -1 with the range in the message. */
+int cfg_get_int(struct cfg_ctx *c, const config_setting_t *s, const char *what, int64_t min,
+                int64_t max, int64_t *out);
+
+/* Copies wire name `s` (1..RULEBOOK_NAME_MAX printable ASCII bytes, no
+ * spaces) into dst[RULEBOOK_NAME_MAX + 1]. Returns 0, or -1. */
+int cfg_check_name(struct cfg_ctx *c, const config_setting_t *s, const char *what, char *dst);
+
 /* The rulebook sections and their date formats (config_rules.c). */
 
 /* Parses "YYYY-MM-DD" (exact digits, a real day of 1970..9999) into `*ms`,
@@ -120,5 +129,10 @@ int cfg_parse_month_day(const char *s, uint8_t *month, uint8_t *day);
 
 extern const struct cfg_section cfg_rule_sections[];
 extern const size_t cfg_rule_section_count;
+
+/* The segments section (config_segments.c) and its defaults (a standard
+ * RFM segment table and four value classes; segments off). */
+extern const struct cfg_section cfg_segments_section;
+void cfg_segments_defaults(struct rulebook_segments *sg);
 
 #endif
