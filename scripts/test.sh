@@ -23,7 +23,10 @@ run_suite() { # name, cmake args...
 CTEST_ARGS=("$@")
 run_suite build -DCMAKE_BUILD_TYPE=RelWithDebInfo
 # Sanitizers: any report aborts the process (-fno-sanitize-recover=all),
-# so a finding fails the test that triggered it.
+# so a finding fails the test that triggered it. Built with clang, which
+# also builds the libFuzzer targets: each fuzzes for LOYALTY_FUZZ_SECONDS
+# (45) as a ctest of this suite (label "fuzz").
 export ASAN_OPTIONS=abort_on_error=1:detect_leaks=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
-run_suite build-asan -DCMAKE_BUILD_TYPE=Debug -DLOYALTY_SANITIZE=ON
+CC=clang run_suite build-asan -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=Debug \
+    -DLOYALTY_SANITIZE=ON -DLOYALTY_FUZZ=ON
