@@ -38,6 +38,11 @@ static const struct cfg_field daemon_fields[] = {
     DAEMON("snapshot_every_ms", CFG_U32, snapshot_every_ms, 0, 86400000),
     DAEMON("snapshot_keep", CFG_U32, snapshot_keep, 1, 100),
     DAEMON("trim_input", CFG_BOOL, trim_input, 0, 1),
+    STR("redis_user", redis_user, 0, CONFIG_KEY_MAX),
+    STR("redis_password", redis_password, 0, CONFIG_SECRET_MAX),
+    STR("redis_password_env", redis_password_env, 0, CONFIG_KEY_MAX),
+    STR("http_token", http_token, 0, CONFIG_SECRET_MAX),
+    STR("http_token_env", http_token_env, 0, CONFIG_KEY_MAX),
 };
 
 static const struct cfg_section daemon_section = {
@@ -391,4 +396,46 @@ int config_load(struct config *cfg, const char *path, struct config_error *err)
 done:
     config_destroy(&lc);
     return rc;
+}
+
+bool config_is_loopback(const char *host)
+{
+    return strncmp(host, "127.", 4) == 0 || strcmp(host, "::1") == 0 ||
+           strcmp(host, "localhost") == 0;
+}
+
+/* Copies environment variable `name` into dst[CONFIG_SECRET_MAX + 1]. */
+static int secret_from_env(const char *name, char *dst, struct config_error *err)
+{
+    const char *v = getenv(name);
+    if (v == NULL || v[0] == '\0' || strlen(v) > CONFIG_SECRET_MAX) {
+        snprintf(err->text, sizeof(err->text),
+                 "environment variable %s must hold a secret of 1..%d bytes", name,
+                 CONFIG_SECRET_MAX);
+        return -1;
+    }
+    memcpy(dst, v, strlen(v) + 1);
+    return 0;
+}
+
+int config_finish(struct config *cfg, struct config_error *err)
+{
+    if (cfg->redis_password_env[0] != '\0' &&
+        secret_from_env(cfg->redis_password_env, cfg->redis_password, err) != 0)
+        return -1;
+    if (cfg->http_token_env[0] != '\0' &&
+        secret_from_env(cfg->http_token_env, cfg->http_token, err) != 0)
+        return -1;
+    if (cfg->redis_user[0] != '\0' && cfg->redis_password[0] == '\0') {
+        snprintf(err->text, sizeof(err->text), "daemon.redis_user needs a redis_password "
+                                               "(or redis_password_env)");
+        return -1;
+    }
+    if (!config_is_loopback(cfg->http.host) && cfg->http_token[0] == '\0') {
+        snprintf(err->text, sizeof(err->text),
+                 "HTTP on %.64s is reachable beyond this machine: set daemon.http_token (or "
+                 "http_token_env), or bind 127.0.0.1 behind a TLS proxy", cfg->http.host);
+        return -1;
+    }
+    return 0;
 }

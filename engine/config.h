@@ -19,6 +19,7 @@
 #define CONFIG_PATH_MAX 1024
 #define CONFIG_KEY_MAX 64 /* prefix, group and consumer names */
 #define CONFIG_ERROR_MAX 512
+#define CONFIG_SECRET_MAX 256 /* passwords and tokens */
 
 struct config_endpoint {
     char host[CONFIG_HOST_MAX + 1];
@@ -42,6 +43,11 @@ struct config {
     uint32_t snapshot_every_ms;        /* 0: not by time */
     uint32_t snapshot_keep;            /* snapshots kept, >= 1 */
     bool trim_input;                   /* XTRIM <prefix>in below the oldest kept */
+    char redis_user[CONFIG_KEY_MAX + 1];       /* ACL user; empty: AUTH password only */
+    char redis_password[CONFIG_SECRET_MAX + 1]; /* empty: no AUTH */
+    char redis_password_env[CONFIG_KEY_MAX + 1]; /* read the password from this variable */
+    char http_token[CONFIG_SECRET_MAX + 1];    /* bearer token; empty: none */
+    char http_token_env[CONFIG_KEY_MAX + 1];   /* read the token from this variable */
     struct rulebook rules;
 };
 
@@ -57,6 +63,15 @@ void config_defaults(struct config *cfg);
  * 0, or -1 with err->text = "PATH:LINE: problem" (LINE is the line of the
  * offending setting, or of the syntax error). */
 int config_load(struct config *cfg, const char *path, struct config_error *err);
+
+/* Final checks once the file and the command line are in: secrets named
+ * by *_env settings are read from the environment (an unset variable is
+ * an error), and HTTP bound to anything but loopback requires a token.
+ * Returns 0, or -1 with err->text set. */
+int config_finish(struct config *cfg, struct config_error *err);
+
+/* True when `host` is a loopback address (127.0.0.0/8, ::1, localhost). */
+bool config_is_loopback(const char *host);
 
 /* Parses "HOST:PORT" into `*ep`. Returns 0, or -1 with err->text set. */
 int config_parse_endpoint(const char *s, struct config_endpoint *ep,

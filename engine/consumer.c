@@ -442,6 +442,36 @@ static void on_type(redisAsyncContext *ac, void *reply, void *priv)
     }
 }
 
+static void on_auth(redisAsyncContext *ac, void *reply, void *priv)
+{
+    struct consumer *c = priv;
+    const redisReply *r = reply;
+    (void)ac;
+    if (r == NULL)
+        return;
+    alive(c);
+    if (r->type == REDIS_REPLY_ERROR) {
+        /* The reply names no secret; ours is never logged. */
+        const char *user = c->cfg->redis_user[0] ? c->cfg->redis_user : "default";
+        log_error("redis: AUTH as '%s' refused: %.*s", user,
+                  (int)(r->len > 120 ? 120 : r->len), r->str);
+        redisAsyncFree(c->ac);
+    }
+}
+
+/* AUTH [user] password, before anything else on a new connection. */
+static int send_auth(struct consumer *c, redisAsyncContext *a)
+{
+    const char *argv[3] = {"AUTH", c->cfg->redis_user, c->cfg->redis_password};
+    if (c->cfg->redis_password[0] == '\0')
+        return REDIS_OK;
+    if (c->cfg->redis_user[0] == '\0') {
+        argv[1] = c->cfg->redis_password;
+        return redisAsyncCommandArgv(a, on_auth, c, 2, argv, NULL);
+    }
+    return redisAsyncCommandArgv(a, on_auth, c, 3, argv, NULL);
+}
+
 static void on_connect(const redisAsyncContext *ac, int status)
 {
     struct consumer *c = ac->data;
@@ -451,7 +481,8 @@ static void on_connect(const redisAsyncContext *ac, int status)
     log_info("redis: connected to %s:%d", c->cfg->redis.host, c->cfg->redis.port);
     c->phase = PH_SETUP;
     redisAsyncContext *a = c->ac;
-    int rc = redisAsyncCommand(a, on_group, c, "XGROUP CREATE %s %s 0 MKSTREAM", c->keys.in,
+    int rc = send_auth(c, a);
+    rc |= redisAsyncCommand(a, on_group, c, "XGROUP CREATE %s %s 0 MKSTREAM", c->keys.in,
                                c->cfg->group);
     rc |= redisAsyncCommand(a, on_type, c, "TYPE %s", c->keys.out);
     rc |= redisAsyncCommand(a, on_type, c, "TYPE %s", c->keys.dlq);

@@ -231,6 +231,29 @@ static void handle_metrics(struct http *h, struct evhttp_request *req)
         evbuffer_free(body);
 }
 
+/* Compares in time that depends on the lengths only, not on where the
+ * first difference is, so the token cannot be guessed byte by byte. */
+static bool same_secret(const char *a, size_t alen, const char *b, size_t blen)
+{
+    unsigned char diff = (unsigned char)(alen != blen);
+    for (size_t i = 0; i < blen; i++)
+        diff |= (unsigned char)(b[i] ^ (i < alen ? a[i] : 0));
+    return diff == 0;
+}
+
+/* With a token configured, every path but /healthz needs
+ * "Authorization: Bearer <token>". */
+static bool authorized(const struct http *h, struct evhttp_request *req, const char *path)
+{
+    const char *token = h->src.cfg->http_token;
+    if (token[0] == '\0' || strcmp(path, "/healthz") == 0)
+        return true;
+    const char *got = evhttp_find_header(evhttp_request_get_input_headers(req), "Authorization");
+    if (got == NULL || strncmp(got, "Bearer ", 7) != 0)
+        return false;
+    return same_secret(got + 7, strlen(got + 7), token, strlen(token));
+}
+
 static void route(struct evhttp_request *req, void *arg)
 {
     struct http *h = arg;
@@ -238,7 +261,10 @@ static void route(struct evhttp_request *req, void *arg)
     const char *path = evhttp_uri_get_path(evhttp_request_get_evhttp_uri(req));
     if (path == NULL)
         path = "";
-    if (cmd != EVHTTP_REQ_GET && cmd != EVHTTP_REQ_HEAD)
+    if (!authorized(h, req, path)) {
+        evhttp_add_header(evhttp_request_get_output_headers(req), "WWW-Authenticate", "Bearer");
+        reply_error(req, 401, "unauthorized", "send Authorization: Bearer <token>");
+    } else if (cmd != EVHTTP_REQ_GET && cmd != EVHTTP_REQ_HEAD)
         reply_error(req, 405, "method_not_allowed", "the API is read-only: use GET");
     else if (strncmp(path, HTTP_MEMBERS_PATH, strlen(HTTP_MEMBERS_PATH)) == 0)
         handle_member(h, req, path + strlen(HTTP_MEMBERS_PATH));

@@ -99,6 +99,10 @@ int main(int argc, char **argv)
     }
     if (apply_overrides(&cfg, &o) != 0)
         return 1;
+    if (config_finish(&cfg, &err) != 0) {
+        fprintf(stderr, "loyaltyd: bad configuration: %s\n", err.text);
+        return 1;
+    }
     if (check) {
         printf("%s: configuration is valid\n", path ? path : "(built-in defaults)");
         return 0;
