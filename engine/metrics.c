@@ -68,9 +68,20 @@ static int labelled(struct evbuffer *out, const char *name, const char *help, co
                     const char *names, size_t stride, const int64_t *values, uint32_t n)
 {
     int rc = evbuffer_add_printf(out, "# HELP %s %s\n# TYPE %s gauge\n", name, help, name);
-    for (uint32_t i = 0; i < n && rc >= 0; i++)
-        rc = evbuffer_add_printf(out, "%s{%s=\"%s\"} %" PRId64 "\n", name, label,
-                                 names + i * stride, values[i]);
+    for (uint32_t i = 0; i < n && rc >= 0; i++) {
+        /* Configured names are printable ASCII; quote and backslash are the
+         * two a label value must escape. */
+        char esc[2 * RULEBOOK_NAME_MAX + 1];
+        size_t k = 0;
+        for (const char *p = names + i * stride; *p && k + 2 < sizeof(esc); p++) {
+            if (*p == '"' || *p == '\\')
+                esc[k++] = '\\';
+            esc[k++] = *p;
+        }
+        esc[k] = '\0';
+        rc = evbuffer_add_printf(out, "%s{%s=\"%s\"} %" PRId64 "\n", name, label, esc,
+                                 values[i]);
+    }
     return rc < 0 ? -1 : 0;
 }
 
