@@ -302,6 +302,7 @@ int snapshot_decode(const char *buf, size_t len, const struct config *cfg, struc
     st->entries_rejected = h.rejected;
     st->entries_duplicate = h.duplicate;
     st->txns.evicted_early = h.txn_evicted_early;
+    state_reindex(st, cfg);
     return 0;
 }
 

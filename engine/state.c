@@ -14,7 +14,47 @@ int state_init(struct state *st, const struct config *cfg)
         members_free(&st->members);
         return -1;
     }
+    state_reindex(st, cfg); /* an empty state: just records the names */
     return 0;
+}
+
+/* Index of `name` among n names, or -1. */
+static int name_at(const char names[][RULEBOOK_NAME_MAX + 1], uint32_t n, const char *name)
+{
+    for (uint32_t i = 0; i < n; i++)
+        if (names[i][0] != '\0' && strcmp(names[i], name) == 0)
+            return (int)i;
+    return -1;
+}
+
+void state_reindex(struct state *st, const struct config *cfg)
+{
+    const struct rulebook *rb = &cfg->rules;
+    struct state_globals *g = &st->g;
+    int64_t issued[RULEBOOK_CATALOG_MAX] = {0};
+    for (uint32_t i = 0; i < rb->catalog_count; i++) {
+        int was = name_at(g->catalog_names, RULEBOOK_CATALOG_MAX, rb->catalog[i].reward);
+        issued[i] = was >= 0 ? g->catalog_issued[was] : 0;
+    }
+    int from[RULEBOOK_AUTO_REWARDS_MAX];
+    for (uint32_t i = 0; i < RULEBOOK_AUTO_REWARDS_MAX; i++) {
+        const char *name = i < rb->auto_reward_count ? rb->auto_rewards[i].reward : NULL;
+        from[i] = name ? name_at(g->auto_names, RULEBOOK_AUTO_REWARDS_MAX, name) : -1;
+    }
+    for (uint32_t p = 0; p < st->members.count; p++) {
+        struct member *m = members_at(&st->members, p);
+        uint32_t was[RULEBOOK_AUTO_REWARDS_MAX];
+        memcpy(was, m->auto_issued, sizeof(was));
+        for (uint32_t i = 0; i < RULEBOOK_AUTO_REWARDS_MAX; i++)
+            m->auto_issued[i] = from[i] >= 0 ? was[from[i]] : 0;
+    }
+    memcpy(g->catalog_issued, issued, sizeof(issued));
+    memset(g->catalog_names, 0, sizeof(g->catalog_names));
+    memset(g->auto_names, 0, sizeof(g->auto_names));
+    for (uint32_t i = 0; i < rb->catalog_count; i++)
+        memcpy(g->catalog_names[i], rb->catalog[i].reward, sizeof(g->catalog_names[i]));
+    for (uint32_t i = 0; i < rb->auto_reward_count; i++)
+        memcpy(g->auto_names[i], rb->auto_rewards[i].reward, sizeof(g->auto_names[i]));
 }
 
 void state_free(struct state *st)

@@ -22,6 +22,11 @@
 /* State that belongs to no member. */
 struct state_globals {
     int64_t catalog_issued[RULEBOOK_CATALOG_MAX]; /* redemptions per catalog item */
+    /* The names the counters above and members' auto_issued[] are indexed
+     * by, so a snapshot loaded under a reordered rulebook is re-indexed by
+     * name (state_reindex) instead of crediting the wrong reward. */
+    char catalog_names[RULEBOOK_CATALOG_MAX][RULEBOOK_NAME_MAX + 1];
+    char auto_names[RULEBOOK_AUTO_REWARDS_MAX][RULEBOOK_NAME_MAX + 1];
     int64_t tier_members[RULEBOOK_TIERS_MAX];
     int64_t segment_members[RULEBOOK_SEGMENTS_MAX];
     int64_t stage_members[RULEBOOK_STAGE_COUNT];
@@ -48,6 +53,12 @@ struct state {
  * expiry months).
  * Returns 0, or -1 when out of memory. */
 int state_init(struct state *st, const struct config *cfg);
+
+/* Re-indexes the per-reward counters of a state loaded from a snapshot
+ * (whose globals name the rewards it counted) to the rulebook of `cfg`:
+ * counts move with their reward's name; rewards no longer configured are
+ * dropped, new ones start at zero. */
+void state_reindex(struct state *st, const struct config *cfg);
 
 /* Frees everything the state holds. */
 void state_free(struct state *st);
