@@ -77,6 +77,7 @@ struct consumer {
 };
 
 static void connect_now(struct consumer *c);
+static void retry_later(struct consumer *c);
 static void read_next(struct consumer *c);
 static void append_tick(struct consumer *c);
 
@@ -123,10 +124,7 @@ static void on_disconnect(const redisAsyncContext *ac, int status)
         c->phase = PH_IDLE;
     log_warn("redis: disconnected (%s); retrying in %u ms", ac->errstr[0] ? ac->errstr : "closed",
              c->backoff_ms);
-    struct timeval tv = {c->backoff_ms / 1000, (c->backoff_ms % 1000) * 1000};
-    event_add(c->retry_timer, &tv);
-    c->backoff_ms = c->backoff_ms * 2 > c->cfg->reconnect_max_ms ? c->cfg->reconnect_max_ms
-                                                                 : c->backoff_ms * 2;
+    retry_later(c);
 }
 
 /* Called by every reply callback: Redis is alive. */
@@ -472,11 +470,31 @@ static int send_auth(struct consumer *c, redisAsyncContext *a)
     return redisAsyncCommandArgv(a, on_auth, c, 3, argv, NULL);
 }
 
+/* Schedules the next connection attempt with exponential backoff. */
+static void retry_later(struct consumer *c)
+{
+    struct timeval tv = {c->backoff_ms / 1000, (c->backoff_ms % 1000) * 1000};
+    event_add(c->retry_timer, &tv);
+    c->backoff_ms = c->backoff_ms * 2 > c->cfg->reconnect_max_ms ? c->cfg->reconnect_max_ms
+                                                                 : c->backoff_ms * 2;
+}
+
 static void on_connect(const redisAsyncContext *ac, int status)
 {
     struct consumer *c = ac->data;
-    if (status != REDIS_OK)
-        return; /* hiredis calls on_disconnect next and frees the context */
+    if (status != REDIS_OK) {
+        /* hiredis frees a context that never connected without calling
+         * the disconnect callback: forget it here and retry. */
+        log_warn("redis: cannot connect to %s:%d: %s; retrying in %u ms", c->cfg->redis.host,
+                 c->cfg->redis.port, ac->errstr, c->backoff_ms);
+        c->ac = NULL;
+        c->phase = PH_IDLE;
+        if (c->stopping)
+            finish_stop(c);
+        else
+            retry_later(c);
+        return;
+    }
     c->m->reconnects++;
     log_info("redis: connected to %s:%d", c->cfg->redis.host, c->cfg->redis.port);
     c->phase = PH_SETUP;
@@ -501,9 +519,8 @@ static void connect_now(struct consumer *c)
                  ac ? ac->errstr : "out of memory");
         if (ac != NULL)
             redisAsyncFree(ac);
-        struct timeval tv = {c->backoff_ms / 1000, (c->backoff_ms % 1000) * 1000};
         c->phase = PH_IDLE;
-        event_add(c->retry_timer, &tv);
+        retry_later(c);
         return;
     }
     ac->data = c;

@@ -292,8 +292,12 @@ struct http *http_new(struct event_base *base, const struct http_sources *src,
     evhttp_set_max_headers_size(h->ev, HTTP_HEADERS_MAX);
     evhttp_set_max_body_size(h->ev, HTTP_BODY_MAX);
     evhttp_set_timeout(h->ev, HTTP_TIMEOUT_S);
+    /* Let every method reach route(), which answers a JSON 405 for all but
+     * GET and HEAD (evhttp's own answer would be an HTML 501). */
     evhttp_set_allowed_methods(h->ev, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD | EVHTTP_REQ_POST |
-                                          EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE);
+                                          EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
+                                          EVHTTP_REQ_OPTIONS | EVHTTP_REQ_TRACE |
+                                          EVHTTP_REQ_CONNECT | EVHTTP_REQ_PATCH);
     evhttp_set_gencb(h->ev, route, h);
     const struct config_endpoint *ep = &src->cfg->http;
     if (evhttp_bind_socket(h->ev, ep->host, (ev_uint16_t)ep->port) != 0) {

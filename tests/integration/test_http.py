@@ -53,11 +53,6 @@ def test_write_methods_are_a_405_with_a_json_error(env, method):
         assert isinstance(body, dict) and body["error"], body
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "daemon bug: http.c passes only GET|HEAD|POST|PUT|DELETE to "
-    "evhttp_set_allowed_methods, so evhttp itself answers PATCH/OPTIONS with "
-    "501 Not Implemented and an HTML body, against http.h: 'any method other "
-    "than GET or HEAD is a 405, always with a JSON body'"))
 @pytest.mark.parametrize("method", ["PATCH", "OPTIONS"])
 def test_other_methods_are_a_405_with_a_json_error_too(env, method):
     status, body = env.http_get("/v1/members/someone", method=method)

@@ -17,13 +17,6 @@ REDIS_OUTAGE_S = 1.0
 # recovery handshake, with room for a slow machine.
 RECONNECT_TIMEOUT_S = 8
 
-RECONNECT_BUG = (
-    "daemon bug: consumer.c on_connect() returns on a failed connect expecting "
-    "on_disconnect() to schedule the retry, but hiredis (0.14, like 1.x) frees a "
-    "context that never connected without calling the disconnect callback; c->ac "
-    "is left dangling and no retry timer is armed, so the daemon stays "
-    "'connecting' forever once one attempt finds Redis down (and on_watchdog() "
-    "reads the freed context every 500 ms: heap-use-after-free under ASan)")
 
 
 def wait_degraded(env):
@@ -44,12 +37,11 @@ def test_daemon_stays_up_and_reports_degraded_health_while_redis_is_down(env):
     # Lookups are served from memory meanwhile.
     assert env.member("m1")["purchases"] == 1
     assert env.daemon.alive()
-    # How it stops now is test_sigterm_while_redis_is_down_is_a_clean_stop's
-    # business (a known crash); this test ends here.
+    # How it stops then is test_sigterm_while_redis_is_down_is_a_clean_stop's
+    # business; this test ends here.
     env.daemon.kill()
 
 
-@pytest.mark.xfail(strict=True, reason=RECONNECT_BUG)
 def test_daemon_reconnects_by_itself_after_redis_restarts_mid_load_and_matches_a_fresh_replay(
         env):
     members = enroll_members(env, 12)
@@ -76,7 +68,6 @@ def test_daemon_reconnects_by_itself_after_redis_restarts_mid_load_and_matches_a
     assert_matches(actual, fresh_replay(env, members))
 
 
-@pytest.mark.xfail(strict=True, reason=RECONNECT_BUG)
 def test_daemon_started_before_redis_connects_once_redis_is_up(make_env):
     env = make_env(start=False)
     assert env.stop_redis() == 0
@@ -91,11 +82,6 @@ def test_daemon_started_before_redis_connects_once_redis_is_up(make_env):
     assert env.member("late")["purchases"] == 1
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "daemon bug, same root cause: after a failed reconnect c->ac points at a "
-    "context hiredis already freed, and consumer_stop() calls redisAsyncFree() "
-    "on it: SIGTERM while Redis is down kills the daemon with SIGSEGV (exit "
-    "-11) instead of a clean stop with a snapshot and exit 0"))
 def test_sigterm_while_redis_is_down_is_a_clean_stop(env):
     env.push(kind="enroll", txn="e1", member="m1")
     sid = env.push(kind="purchase", txn="p1", member="m1", store="s1", amount=1000)
