@@ -215,7 +215,9 @@ static void on_read(redisAsyncContext *ac, void *reply, void *priv)
     batch_reset(&c->batch);
     c->batch.started_us = now_us();
     if (entries == NULL ||
-        ingest_entries(c->st, &c->cfg->rules, entries, &c->batch, &c->scratch, &stats)) {
+        (c->cfg->bare ? ingest_bare(c->st, entries, &c->batch, &c->scratch, &stats)
+                      : ingest_entries(c->st, &c->cfg->rules, entries, &c->batch, &c->scratch,
+                                       &stats))) {
         drop(c, "malformed XREADGROUP reply");
         return;
     }
@@ -264,7 +266,9 @@ static void on_replay(redisAsyncContext *ac, void *reply, void *priv)
     (void)ac;
     if (!reply_ok(c, r, "XRANGE") || c->phase == PH_STOPPED)
         return;
-    if (ingest_entries(c->st, &c->cfg->rules, r, NULL, &c->scratch, &stats) != 0) {
+    int rc = c->cfg->bare ? ingest_bare(c->st, r, NULL, &c->scratch, &stats)
+                          : ingest_entries(c->st, &c->cfg->rules, r, NULL, &c->scratch, &stats);
+    if (rc != 0) {
         drop(c, "malformed XRANGE reply");
         return;
     }

@@ -44,8 +44,32 @@ static int apply_one(struct state *st, const struct rulebook *rb, struct proto_i
     return batch_add_outputs(b, id, res);
 }
 
-int ingest_entries(struct state *st, const struct rulebook *rb, const redisReply *entries,
-                   struct batch *b, struct rules_result *scratch, struct ingest_stats *stats)
+/* Applies one entry: decode + rules, or the bare baseline's fixed output. */
+typedef int apply_fn(struct state *st, const struct rulebook *rb, struct proto_id id,
+                     const redisReply *idr, const redisReply *fields, struct batch *b,
+                     struct rules_result *res);
+
+static int apply_bare(struct state *st, const struct rulebook *rb, struct proto_id id,
+                      const redisReply *idr, const redisReply *fields, struct batch *b,
+                      struct rules_result *res)
+{
+    (void)rb, (void)idr, (void)fields;
+    st->last_id = id;
+    st->entries_applied++;
+    if (b == NULL)
+        return 0;
+    res->verdict = RULES_APPLIED;
+    res->count = 1;
+    memset(&res->out[0], 0, sizeof(res->out[0]));
+    res->out[0].kind = PROTO_OUT_POINTS_CHANGED;
+    res->out[0].ts = (int64_t)id.ms;
+    memcpy(res->out[0].member, "bare", 5);
+    return batch_add_outputs(b, id, res);
+}
+
+static int ingest_with(apply_fn *apply, struct state *st, const struct rulebook *rb,
+                       const redisReply *entries, struct batch *b,
+                       struct rules_result *scratch, struct ingest_stats *stats)
 {
     memset(stats, 0, sizeof(*stats));
     if (entries->type != REDIS_REPLY_ARRAY)
@@ -64,9 +88,21 @@ int ingest_entries(struct state *st, const struct rulebook *rb, const redisReply
             stats->skipped++;
             continue;
         }
-        if (apply_one(st, rb, id, ent->element[0], ent->element[1], b, scratch) != 0)
+        if (apply(st, rb, id, ent->element[0], ent->element[1], b, scratch) != 0)
             return -1;
         stats->applied++;
     }
     return 0;
+}
+
+int ingest_entries(struct state *st, const struct rulebook *rb, const redisReply *entries,
+                   struct batch *b, struct rules_result *scratch, struct ingest_stats *stats)
+{
+    return ingest_with(apply_one, st, rb, entries, b, scratch, stats);
+}
+
+int ingest_bare(struct state *st, const redisReply *entries, struct batch *b,
+                struct rules_result *scratch, struct ingest_stats *stats)
+{
+    return ingest_with(apply_bare, st, NULL, entries, b, scratch, stats);
 }

@@ -35,4 +35,10 @@ struct ingest_stats {
 int ingest_entries(struct state *st, const struct rulebook *rb, const redisReply *entries,
                    struct batch *b, struct rules_result *scratch, struct ingest_stats *stats);
 
+/* The benchmark baseline (--bare-consumer): the same reading, batching and
+ * commit, but each entry is neither decoded nor applied; it publishes one
+ * fixed output per input and moves st->last_id. Same contract otherwise. */
+int ingest_bare(struct state *st, const redisReply *entries, struct batch *b,
+                struct rules_result *scratch, struct ingest_stats *stats);
+
 #endif
