@@ -291,7 +291,9 @@ int64_t segments_churn_bp(const struct state *st, const struct rulebook *rb, uin
     for (int32_t k = now_month - 11; k <= now_month && k <= st->g.lapse_month; k++)
         lapses += st->g.lapses[s][(uint32_t)k % 12];
     int64_t base = st->g.segment_members[s] + lapses;
-    int64_t churn = base < sg->min_sample ? sg->default_churn_bp : lapses * 10000 / base;
+    /* Nobody observed (possible with min_sample 0): nothing to divide. */
+    int64_t churn = base == 0 || base < sg->min_sample ? sg->default_churn_bp
+                                                       : lapses * 10000 / base;
     int64_t floor_bp = 10000 / sg->max_years; /* at most max_years expected */
     return churn < floor_bp ? floor_bp : churn;
 }
