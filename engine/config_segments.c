@@ -158,9 +158,16 @@ static int seg_finish(struct cfg_ctx *c, const config_setting_t *s, struct confi
         (map != NULL && load_map(c, map, sg) != 0) ||
         (classes != NULL && load_classes(c, classes, sg) != 0))
         return -1;
-    if (sg->active_days >= sg->lapsed_days)
-        return cfg_fail(c, s, "segments: active_days (%lld) must be below lapsed_days (%lld)",
+    if (sg->active_days >= sg->lapsed_days) {
+        /* At the upper bound when given (like a campaign's end), else at
+         * the one given; the other may be an earlier file's or a default. */
+        const config_setting_t *at = config_setting_get_member(s, "lapsed_days");
+        if (at == NULL)
+            at = config_setting_get_member(s, "active_days");
+        return cfg_fail(c, at ? at : s,
+                        "segments: active_days (%lld) must be below lapsed_days (%lld)",
                         (long long)sg->active_days, (long long)sg->lapsed_days);
+    }
     sg->enabled = true; /* the section is there: segments are on */
     return 0;
 }
