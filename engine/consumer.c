@@ -563,6 +563,10 @@ static void append_tick(struct consumer *c)
     clock_gettime(CLOCK_REALTIME, &ts);
     e.kind = PROTO_TICK;
     e.ts = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    /* Never older than the engine clock: an older tick does nothing, and
+     * a catch-up tick must reach the members still due at the clock. */
+    if (e.ts < c->st->clock_ms)
+        e.ts = c->st->clock_ms;
     msgpack_sbuffer buf;
     msgpack_sbuffer_init(&buf);
     if (proto_encode_entry(&buf, &e) == 0 &&

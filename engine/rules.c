@@ -476,6 +476,8 @@ static void apply_tick(struct state *st, const struct rulebook *rb,
 {
     struct schedule_entry due;
     uint32_t handled = 0;
+    if (e->ts < st->clock_ms)
+        return; /* an older tick does nothing (DESIGN.md, Time) */
     while (handled < RULES_TICK_MEMBERS_MAX &&
            schedule_pop_due(&st->schedule, st->clock_ms, &due)) {
         struct member *m = members_at(&st->members, due.pos);
