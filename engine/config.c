@@ -3,6 +3,7 @@
  * sections are described in config_rules.c. */
 #include "config.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -376,25 +377,114 @@ static int load_root(struct cfg_ctx *c, const config_setting_t *root, struct con
     return 0;
 }
 
+/* The largest configuration file read: a rulebook is a few KiB. */
+#define CONFIG_FILE_MAX (1 << 20)
+
+static size_t skip_quoted(const char *t, size_t i, size_t n)
+{
+    for (i++; i < n && t[i] != '"'; i++)
+        if (t[i] == '\\' && i + 1 < n)
+            i++;
+    return i + 1;
+}
+
+static size_t skip_comment(const char *t, size_t i, size_t n)
+{
+    if (t[i] == '#' || t[i + 1] == '/') {
+        while (i < n && t[i] != '\n')
+            i++;
+        return i;
+    }
+    for (i += 2; i + 1 < n && !(t[i] == '*' && t[i + 1] == '/'); i++)
+        ;
+    return i + 2;
+}
+
+static bool starts_comment(const char *t, size_t i, size_t n)
+{
+    return t[i] == '#' || (t[i] == '/' && i + 1 < n && (t[i + 1] == '/' || t[i + 1] == '*'));
+}
+
+/* A digit that begins a token (not inside a name or after a decimal point). */
+static bool starts_number(const char *t, size_t i)
+{
+    if (!isdigit((unsigned char)t[i]))
+        return false;
+    return i == 0 || !(isalnum((unsigned char)t[i - 1]) || t[i - 1] == '_' || t[i - 1] == '.');
+}
+
+/* Copies `t` to `out`, adding the L suffix to decimal integers outside the
+ * 32-bit range that lack it: libconfig 1.5 reads those as 32-bit and wraps
+ * them silently (4294968296 became 1000). Strings and comments are copied
+ * as they are; line numbers do not change. `out` holds 2 * n + 1 bytes. */
+static void widen_integers(const char *t, size_t n, char *out)
+{
+    size_t i = 0, o = 0;
+    while (i < n) {
+        size_t from = i;
+        if (t[i] == '"') {
+            i = skip_quoted(t, i, n);
+        } else if (starts_comment(t, i, n)) {
+            i = skip_comment(t, i, n);
+        } else if (starts_number(t, i)) {
+            while (i < n && isalnum((unsigned char)t[i]))
+                i++;
+            size_t len = i - from;
+            int plain = strspn(t + from, "0123456789") == len && (i >= n || t[i] != '.');
+            memcpy(out + o, t + from, len);
+            o += len;
+            if (plain && (len > 10 || (len == 10 && strncmp(t + from, "2147483647", 10) > 0)))
+                out[o++] = 'L';
+            continue;
+        } else {
+            i++;
+        }
+        if (i > n)
+            i = n;
+        memcpy(out + o, t + from, i - from);
+        o += i - from;
+    }
+    out[o] = '\0';
+}
+
+/* Reads `path` whole into a NUL-terminated buffer with integers widened. */
+static char *read_config_text(const char *path, struct config_error *err)
+{
+    FILE *f = fopen(path, "rb");
+    char *raw = f ? malloc(CONFIG_FILE_MAX + 1) : NULL;
+    size_t n = raw ? fread(raw, 1, CONFIG_FILE_MAX + 1, f) : 0;
+    char *out = raw && n <= CONFIG_FILE_MAX ? malloc(2 * n + 1) : NULL;
+    if (f == NULL)
+        snprintf(err->text, sizeof(err->text), "%s: cannot read: %s", path, strerror(errno));
+    else if (raw && n > CONFIG_FILE_MAX)
+        snprintf(err->text, sizeof(err->text), "%s: larger than %d bytes", path, CONFIG_FILE_MAX);
+    else if (out == NULL)
+        snprintf(err->text, sizeof(err->text), "%s: out of memory", path);
+    else
+        widen_integers(raw, n, out);
+    if (f)
+        fclose(f);
+    free(raw);
+    return out;
+}
+
 int config_load(struct config *cfg, const char *path, struct config_error *err)
 {
     struct cfg_ctx c = {path, err};
+    char *text = read_config_text(path, err);
+    if (text == NULL)
+        return -1;
     config_t lc;
     config_init(&lc);
     config_set_options(&lc, 0); /* no int<->float autoconversion */
     int rc = -1;
-    if (config_read_file(&lc, path) != CONFIG_TRUE) {
-        if (config_error_type(&lc) == CONFIG_ERR_FILE_IO)
-            snprintf(err->text, sizeof(err->text), "%s: cannot read: %s", path,
-                     strerror(errno ? errno : ENOENT));
-        else
-            snprintf(err->text, sizeof(err->text), "%s:%d: %s", path, config_error_line(&lc),
-                     config_error_text(&lc));
-        goto done;
-    }
-    rc = load_root(&c, config_root_setting(&lc), cfg);
-done:
+    if (config_read_string(&lc, text) != CONFIG_TRUE)
+        snprintf(err->text, sizeof(err->text), "%s:%d: %s", path, config_error_line(&lc),
+                 config_error_text(&lc));
+    else
+        rc = load_root(&c, config_root_setting(&lc), cfg);
     config_destroy(&lc);
+    free(text);
     return rc;
 }
 
