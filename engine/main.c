@@ -14,7 +14,7 @@ static void usage(FILE *out)
 {
     fprintf(out,
             "usage: loyaltyd [-c FILE] [--redis HOST:PORT] [--http HOST:PORT] [--data DIR]\n"
-            "                [--check-config] [--verbose] [--help] [--version]\n"
+            "                [--check-config] [--bare-consumer] [--verbose] [--help] [--version]\n"
             "\n"
             "loyaltyd applies point-of-sale entries from the Redis stream <prefix>in to\n"
             "member state held in memory and publishes what happened to <prefix>out\n"
