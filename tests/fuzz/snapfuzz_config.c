@@ -31,6 +31,13 @@ static void add_item(struct rulebook *rb, const char *reward, int64_t cost_point
     c->stock = stock;
 }
 
+static void add_auto(struct rulebook *rb, const char *reward, int64_t every_points)
+{
+    struct rulebook_auto_reward *a = &rb->auto_rewards[rb->auto_reward_count++];
+    snprintf(a->reward, sizeof(a->reward), "%s", reward);
+    a->every_points = every_points;
+}
+
 void snapfuzz_config(struct config *cfg)
 {
     config_defaults(cfg);
@@ -50,4 +57,6 @@ void snapfuzz_config(struct config *cfg)
     add_tier(rb, "platinum", 10000, 20000, "lounge");
     add_item(rb, "voucher_5", 500, -1);
     add_item(rb, "wine_tasting", 2500, 40);
+    add_auto(rb, "voucher_5", 1000);
+    add_auto(rb, "gift_card", 5000);
 }
