@@ -79,7 +79,7 @@ struct consumer {
 static void connect_now(struct consumer *c);
 static void retry_later(struct consumer *c);
 static void read_next(struct consumer *c);
-static void append_tick(struct consumer *c);
+static void append_tick(struct consumer *c, bool catch_up);
 
 static uint64_t now_us(void)
 {
@@ -173,8 +173,8 @@ static void on_commit(redisAsyncContext *ac, void *reply, void *priv)
         c->phase = PH_PENDING;
     if (c->phase == PH_PENDING)
         read_next(c); /* live reads were pipelined behind the commit */
-    else if (rules_due(c->st))
-        append_tick(c); /* the last tick left members due: catch up now */
+    else if (c->cfg->tick_interval_ms > 0 && rules_due(c->st))
+        append_tick(c, true); /* the last tick left members due: catch up now */
 }
 
 static void commit_batch(struct consumer *c)
@@ -553,7 +553,7 @@ static void on_tick_reply(redisAsyncContext *ac, void *reply, void *priv)
 
 /* Appends a tick entry stamped with the wall clock: the one place the
  * daemon's clock enters the log, as an entry replayed like any other. */
-static void append_tick(struct consumer *c)
+static void append_tick(struct consumer *c, bool catch_up)
 {
     if (c->phase != PH_LIVE || c->stopping || c->ac == NULL)
         return;
@@ -563,9 +563,9 @@ static void append_tick(struct consumer *c)
     clock_gettime(CLOCK_REALTIME, &ts);
     e.kind = PROTO_TICK;
     e.ts = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-    /* Never older than the engine clock: an older tick does nothing, and
-     * a catch-up tick must reach the members still due at the clock. */
-    if (e.ts < c->st->clock_ms)
+    /* Never older than the engine clock (an older tick does nothing); a
+     * catch-up tick finishes the work due at the clock without moving it. */
+    if (e.ts < c->st->clock_ms || catch_up)
         e.ts = c->st->clock_ms;
     msgpack_sbuffer buf;
     msgpack_sbuffer_init(&buf);
@@ -580,7 +580,7 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd;
     (void)what;
-    append_tick(arg);
+    append_tick(arg, false);
 }
 
 static void on_watchdog(evutil_socket_t fd, short what, void *arg)

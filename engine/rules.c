@@ -25,6 +25,8 @@ static const char *const redeem_errors[] = {
     RULES_E_OUT_OF_STOCK,
 };
 enum { REDEEM_OK, REDEEM_INSUFFICIENT, REDEEM_UNKNOWN_REWARD, REDEEM_OUT_OF_STOCK };
+_Static_assert(sizeof(redeem_errors) / sizeof(redeem_errors[0]) == RULES_REDEEM_ERRORS,
+               "snapshots validate txn_rec.error against RULES_REDEEM_ERRORS");
 
 void rules_result_init(struct rules_result *res)
 {
@@ -285,8 +287,8 @@ static void credit_sale(struct state *st, const struct rulebook *rb, struct rule
     struct txn_rec *r = remember(st, e, pos);
     r->amount = e->amount;
     r->points = total; /* what a refund may reverse: purchase and campaign points */
-    members_qual_add(m, caltime_month(e->ts), caltime_month(st->clock_ms),
-                     rb->basis == RULEBOOK_BASIS_SPEND ? e->amount : points);
+    r->qual = rb->basis == RULEBOOK_BASIS_SPEND ? e->amount : points;
+    members_qual_add(m, caltime_month(e->ts), caltime_month(st->clock_ms), r->qual);
     pay_referrer(st, rb, res, e->ts, m);
     segments_note_purchase(st, rb, pos, e->ts, e->amount);
     m->purchases++;
@@ -363,8 +365,13 @@ static void apply_refund(struct state *st, const struct rulebook *rb,
     if (debit > 0)
         rk_debit(st, res, e->ts, pos, debit, PROTO_CAUSE_REFUND);
     m->reward_points -= points;
+    /* Qualification loses what this sale added, in the same proportion
+     * (purchase points, not campaign bonuses; or spend). */
+    int64_t qual_before = (int64_t)((__int128)sale->qual * sale->refunded_amount / sale->amount);
+    int64_t qual_after = (int64_t)((__int128)sale->qual * (sale->refunded_amount + e->amount) /
+                                   sale->amount);
     members_qual_add(m, caltime_month(sale->ts), caltime_month(st->clock_ms),
-                     rb->basis == RULEBOOK_BASIS_SPEND ? -e->amount : -points);
+                     qual_before - qual_after);
     /* Update the sale before remember(), which may evict it when full. */
     sale->refunded_amount += e->amount;
     sale->refunded_points += points;
@@ -478,6 +485,7 @@ static void apply_tick(struct state *st, const struct rulebook *rb,
     uint32_t handled = 0;
     if (e->ts < st->clock_ms)
         return; /* an older tick does nothing (DESIGN.md, Time) */
+    st->tick_capped = false;
     while (handled < RULES_TICK_MEMBERS_MAX &&
            schedule_pop_due(&st->schedule, st->clock_ms, &due)) {
         struct member *m = members_at(&st->members, due.pos);
@@ -490,11 +498,12 @@ static void apply_tick(struct state *st, const struct rulebook *rb,
         rk_reschedule(st, rb, due.pos);
         handled++;
     }
+    st->tick_capped = handled == RULES_TICK_MEMBERS_MAX;
 }
 
 bool rules_due(const struct state *st)
 {
-    return st->schedule.count > 0 && st->schedule.heap[0].due_ms <= st->clock_ms;
+    return st->tick_capped;
 }
 
 /* A retry of a txn already applied: answer it again, change nothing.

@@ -49,6 +49,7 @@
 #define RULES_E_INSUFFICIENT_POINTS "insufficient_points"
 #define RULES_E_UNKNOWN_REWARD "unknown_reward"
 #define RULES_E_OUT_OF_STOCK "out_of_stock"
+#define RULES_REDEEM_ERRORS 4 /* txn_rec.error is below this: 0 (ok) and the three above */
 
 enum rules_verdict { RULES_APPLIED, RULES_DUPLICATE, RULES_REJECTED };
 
@@ -66,8 +67,8 @@ void rules_result_init(struct rules_result *res);
 /* Frees the result's outputs. */
 void rules_result_free(struct rules_result *res);
 
-/* True when members are due (expiry, review) at the engine clock but a
- * tick left them for the next one (RULES_TICK_MEMBERS_MAX). */
+/* True when the last tick stopped at RULES_TICK_MEMBERS_MAX members, so
+ * more may be due at the engine clock: the shell appends another tick. */
 bool rules_due(const struct state *st);
 
 /* Applies entry `e`, read from the input stream at `id`, to `st` under

@@ -15,6 +15,7 @@
 #include <xxhash.h>
 
 #include "lyassert.h"
+#include "rules.h"
 
 static const char SNAPSHOT_MAGIC[8] = {'L', 'Y', 'S', 'N', 'A', 'P', 0, 1};
 
@@ -266,7 +267,7 @@ static int load_txns(const char *p, uint32_t n, struct state *st, struct snapsho
         memcpy(&r, p + (size_t)i * sizeof(r), sizeof(r));
         if (r.txn_len < 1 || r.txn_len > PROTO_TXN_MAX || r.txn[r.txn_len] != '\0' ||
             strlen(r.txn) != r.txn_len || r.kind >= PROTO_KIND_COUNT ||
-            r.member >= st->members.count || r.applied_ms < prev_ms || r.error > 2)
+            r.member >= st->members.count || r.applied_ms < prev_ms || r.error >= RULES_REDEEM_ERRORS)
             return fail(err, "txn record %u is malformed", i);
         prev_ms = r.applied_ms;
         if (txns_restore(&st->txns, &r) != 0)

@@ -7,6 +7,7 @@
 #ifndef LOYALTY_STATE_H
 #define LOYALTY_STATE_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "config.h"
@@ -47,6 +48,8 @@ struct state {
     uint64_t entries_applied; /* entries that changed state or answered */
     uint64_t entries_rejected;
     uint64_t entries_duplicate;
+    bool tick_capped; /* the last tick stopped at RULES_TICK_MEMBERS_MAX (a hint
+                       * for the shell; not in snapshots, not in any output) */
 };
 
 /* Initialises an empty state sized by `cfg` (members_max, max_txns,

@@ -34,6 +34,7 @@ struct txn_rec {
     int64_t refunded_amount;
     int64_t refunded_points;
     int64_t balance;    /* redeem: balance in the result */
+    int64_t qual;       /* purchase: what it added to tier qualification */
 };
 
 struct txns {

@@ -672,6 +672,7 @@ class Script:
         entry: same kind and fields, ids `<src>:<n>` in stream order, the
         entry's ts, v 1; each member's events of one entry contiguous and in
         the model's order. Returns the published events."""
+        self.settle()  # every pushed entry applied first: no race with the daemon
         events = self.env.read_out()
         by_src = defaultdict(list)
         for e in events:

@@ -225,12 +225,6 @@ def test_a_member_year_publishes_every_event_the_rules_document(life):
     assert back["to"] == "reactivated"
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "daemon bug: a refund takes the campaign's fixed bonus off the qualifying points "
-    "although the sale never added it: rules.c credit_sale() adds only the purchase points "
-    "to the tier window (members_qual_add(..., points)), apply_refund() subtracts the "
-    "reversed total of purchase and campaign points (members_qual_add(..., -points)); "
-    "refunding the conf's 62.10 spring_bonus sale takes 162 qualifying points, not 62"))
 def test_a_refund_takes_back_only_the_qualifying_points_its_sale_added(make_env):
     env = make_env()
     script = Script(env, World(Book(env.conf_path.read_text())), tick_first=True)

@@ -238,14 +238,6 @@ def test_population_segments_over_eighteen_months(env):
     assert checked["stopped"] >= 30 and checked["returned"] >= 30, checked
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "daemon bug: with tick_interval_ms = 0 ('0 disables it') the daemon still appends "
-    "ticks stamped with its wall clock: consumer.c on_commit() calls append_tick() "
-    "whenever rules_due() is true, and rules_due() (rules.c) is true as soon as the "
-    "schedule's earliest entry (even a stale one) is due at the engine clock, not only "
-    "when a tick stopped at RULES_TICK_MEMBERS_MAX as rules.h documents. A wall clock "
-    "ahead of the event clock then moves the engine clock forward: later sales are "
-    "judged as late and points earned a day before expire at once"))
 def test_the_daemon_appends_no_tick_when_tick_interval_ms_is_0(env):
     # Event time 15 months before the daemon's wall clock, as when a test or a
     # backfill drives time: the engine's clock must follow the entries alone.
