@@ -52,7 +52,8 @@ static int send_outputs(redisAsyncContext *ac, const struct config *cfg,
         const struct batch_dlq *d = &b->dlq[i];
         int n = xadd_head(cfg, k->dlq, maxlen, a, al);
         a[n] = "m", al[n++] = 1;
-        a[n] = b->buf.data + d->m.off, al[n++] = d->m.len;
+        /* An entry without `m` keeps no bytes: buf.data may still be NULL. */
+        a[n] = d->m.len ? b->buf.data + d->m.off : "", al[n++] = d->m.len;
         a[n] = "src", al[n++] = 3;
         a[n] = d->src, al[n++] = strlen(d->src);
         a[n] = "reason", al[n++] = 6;
