@@ -57,6 +57,9 @@ void snapfuzz_config(struct config *cfg)
     add_tier(rb, "platinum", 10000, 20000, "lounge");
     add_item(rb, "voucher_5", 500, -1);
     add_item(rb, "wine_tasting", 2500, 40);
+    /* Two every-N rewards of one name (config_load allows it): a reload
+     * once gave the second the first one's counts (state_reindex). */
     add_auto(rb, "voucher_5", 1000);
     add_auto(rb, "gift_card", 5000);
+    add_auto(rb, "voucher_5", 2500);
 }

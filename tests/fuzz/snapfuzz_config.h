@@ -19,7 +19,8 @@
 #define SNAPFUZZ_TXNS_MAX 900
 
 /* The built-in defaults plus four tiers, expiry after 12 months (13 lots
- * per member), a small catalog, every-N rewards and the limits above. */
+ * per member), a small catalog, every-N rewards (two of one name) and the limits
+ * above. */
 void snapfuzz_config(struct config *cfg);
 
 #endif
