@@ -1,15 +1,9 @@
 /* fuzz_decode.c - libFuzzer target for proto_decode.
  *
- * Build and run from the repository root (not wired into CMake yet):
- *   clang -g -O1 -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE \
- *     -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
- *     -Iproto tests/fuzz/fuzz_decode.c proto/proto_decode.c proto/proto_encode.c \
- *     proto/proto_id.c $(pkg-config --cflags --libs msgpack) -o /tmp/fuzz_decode
- *   mkdir -p /tmp/fuzz_corpus
- *   /tmp/fuzz_decode -max_len=9000 -max_total_time=60 /tmp/fuzz_corpus \
- *     tests/fuzz/corpus/decode
- * New inputs go to the first directory; the seeds in tests/fuzz/corpus/decode
- * (one valid entry of each kind) come from gen_decode_seeds.c.
+ * Built with -DLOYALTY_FUZZ=ON (tests/fuzz/CMakeLists.txt), run by ctest
+ * for a while on the seeds in corpus/decode (one valid entry of each kind,
+ * from gen_decode_seeds.c), or by hand:
+ *   build-asan/tests/fuzz/fuzz_decode -max_len=9000 -runs=10000000 CORPUS_DIR
  *
  * Beyond "never crashes, leaks or reads out of bounds", it checks that a
  * rejection has a code and a printable detail (no raw input bytes), and that

@@ -1,11 +1,10 @@
 /* gen_decode_seeds.c - writes the seed corpus of fuzz_decode: one valid
  * encoded entry of each input kind, with its optional fields set.
  *
- * Run once from the repository root when the contract changes:
- *   cc -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -Iproto \
- *     tests/fuzz/gen_decode_seeds.c proto/proto_decode.c proto/proto_encode.c \
- *     proto/proto_id.c $(pkg-config --cflags --libs msgpack) -o /tmp/gen_decode_seeds
- *   /tmp/gen_decode_seeds tests/fuzz/corpus/decode
+ * Built with -DLOYALTY_FUZZ=ON; the fuzz_decode test runs it into its work
+ * dir. Refresh the committed seeds from the repository root when the
+ * contract changes:
+ *   build-asan/tests/fuzz/gen_decode_seeds tests/fuzz/corpus/decode
  */
 #include <stdio.h>
 #include <string.h>

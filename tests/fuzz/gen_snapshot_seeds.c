@@ -10,8 +10,10 @@
  *    month: points expire, and the txn ring has wrapped (head > 0, the
  *    newest records before the oldest in memory).
  *
- * Built (not run) with -DLOYALTY_FUZZ=ON; run it from the repository root
- * whenever the snapshot format, the records or that configuration change:
+ * Built with -DLOYALTY_FUZZ=ON; the fuzz_snapshot test runs it into its
+ * work dir, so the fuzzer always starts from snapshots of this build's
+ * layout. Refresh the committed seeds from the repository root whenever the
+ * snapshot format, the records or that configuration change:
  *   build-asan/tests/fuzz/gen_snapshot_seeds tests/fuzz/corpus/snapshot
  */
 #include <stdio.h>
