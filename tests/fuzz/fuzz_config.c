@@ -1,9 +1,10 @@
 /* fuzz_config.c - libFuzzer target for config_load.
  *
  * Built with -DLOYALTY_FUZZ=ON (tests/fuzz/CMakeLists.txt), run by ctest
- * for a while on the seeds in corpus/config (conf/loyaltyd.conf and small
- * files), or by hand:
- *   build-asan/tests/fuzz/fuzz_config -runs=10000000 CORPUS_DIR
+ * for a while on conf/loyaltyd.conf and the small files in corpus/config,
+ * or by hand:
+ *   build-asan/tests/fuzz/fuzz_config -detect_leaks=0 -runs=10000000 \
+ *     CORPUS_DIR tests/fuzz/corpus/config conf
  *
  * config_load reads a file, so each input is written to one temporary file
  * of this process (created once, rewritten in place) and loaded over the

@@ -1,9 +1,10 @@
 # run_fuzzer.cmake - one fuzzer run under ctest (see CMakeLists.txt).
 #   cmake -DFUZZER=BIN -DSEEDS=DIR -DWORK=DIR -DSECONDS=N [-DFLAGS="..."] \
-#     [-DGEN=SEED_GENERATOR] -P run_fuzzer.cmake
+#     [-DGEN=SEED_GENERATOR] [-DMORE_SEEDS=DIR] -P run_fuzzer.cmake
 # Starts from a fresh copy of the seeds in WORK/corpus (new inputs go
 # there; the committed seeds are never written) plus, with GEN, the seeds
-# it writes to WORK/generated, and fails on any finding:
+# it writes to WORK/generated and those in MORE_SEEDS (read only), and
+# fails on any finding:
 # libFuzzer exits non-zero, or left a crash/leak/timeout/oom input in
 # WORK/artifacts.
 foreach(var FUZZER SEEDS WORK SECONDS)
@@ -27,6 +28,9 @@ if(GEN)
     message(FATAL_ERROR "${GEN} failed (exit ${rc})")
   endif()
   list(APPEND dirs "${WORK}/generated")
+endif()
+if(MORE_SEEDS)
+  list(APPEND dirs "${MORE_SEEDS}")
 endif()
 separate_arguments(flags UNIX_COMMAND "${FLAGS}")
 
