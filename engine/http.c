@@ -9,9 +9,12 @@
 #include <event2/buffer.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
+#include <event2/listener.h>
+#include <event2/util.h>
 #include <jansson.h>
 
 #include "caltime.h"
+#include "log.h"
 #include "lyassert.h"
 #include "segments.h"
 #include "wallet.h"
@@ -20,6 +23,11 @@
 #define HTTP_HEADERS_MAX 8192 /* request line + headers: ids are short */
 #define HTTP_BODY_MAX 4096    /* GET only: any body is refused */
 #define HTTP_TIMEOUT_S 10     /* idle or slow clients are dropped */
+
+/* When accept() fails (out of file descriptors: clients holding idle
+ * connections until HTTP_TIMEOUT_S), accepting pauses this long instead of
+ * retrying at once, which would spin and flood the log. */
+#define HTTP_ACCEPT_PAUSE_MS 200
 
 struct http {
     struct evhttp *ev;
@@ -279,6 +287,28 @@ static void route(struct evhttp_request *req, void *arg)
                     "paths: /v1/members/ID, /v1/segments, /healthz, /metrics");
 }
 
+static void on_resume(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    evconnlistener_enable(arg);
+}
+
+/* evhttp owns the listener and its callback argument (the evhttp), so the
+ * pause is a one-shot event on the listener itself: at most one warning
+ * per pause, five a second under a flood. */
+static void on_accept_error(struct evconnlistener *l, void *arg)
+{
+    int e = EVUTIL_SOCKET_ERROR();
+    struct timeval tv = {0, HTTP_ACCEPT_PAUSE_MS * 1000};
+    (void)arg;
+    log_warn("http: accept failed (%s); pausing accepts for %d ms",
+             evutil_socket_error_to_string(e), HTTP_ACCEPT_PAUSE_MS);
+    evconnlistener_disable(l);
+    if (event_base_once(evconnlistener_get_base(l), -1, EV_TIMEOUT, on_resume, l, &tv) != 0)
+        evconnlistener_enable(l); /* cannot pause: keep accepting rather than stop */
+}
+
 struct http *http_new(struct event_base *base, const struct http_sources *src,
                       struct config_error *err)
 {
@@ -300,12 +330,15 @@ struct http *http_new(struct event_base *base, const struct http_sources *src,
                                           EVHTTP_REQ_CONNECT | EVHTTP_REQ_PATCH);
     evhttp_set_gencb(h->ev, route, h);
     const struct config_endpoint *ep = &src->cfg->http;
-    if (evhttp_bind_socket(h->ev, ep->host, (ev_uint16_t)ep->port) != 0) {
+    struct evhttp_bound_socket *sock =
+        evhttp_bind_socket_with_handle(h->ev, ep->host, (ev_uint16_t)ep->port);
+    if (sock == NULL) {
         snprintf(err->text, sizeof(err->text), "http: cannot listen on %s:%d", ep->host,
                  ep->port);
         http_free(h);
         return NULL;
     }
+    evconnlistener_set_error_cb(evhttp_bound_socket_get_listener(sock), on_accept_error);
     return h;
 }
 
