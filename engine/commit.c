@@ -16,23 +16,31 @@ void commit_keys_init(struct commit_keys *k, const struct config *cfg)
     snprintf(k->progress, sizeof(k->progress), "%sprogress", cfg->prefix);
 }
 
-/* XADD key [MAXLEN ~ n] * f1 v1 [f2 v2 ...]: argv[0..argc) into a/al. */
-static int xadd_head(const struct config *cfg, const char *key, char *maxlen,
-                     const char **a, size_t *al)
+/* XADD key * : the head of every XADD; the caller appends the fields. */
+static int xadd_head(const char *key, const char **a, size_t *al)
 {
-    int n = 0;
-    a[n++] = "XADD";
-    a[n++] = key;
-    if (cfg->out_maxlen > 0) {
-        snprintf(maxlen, 24, "%" PRIu64, cfg->out_maxlen);
-        a[n++] = "MAXLEN";
-        a[n++] = "~";
-        a[n++] = maxlen;
-    }
-    a[n++] = "*";
-    for (int i = 0; i < n; i++)
-        al[i] = strlen(a[i]);
-    return n;
+    a[0] = "XADD", al[0] = 4;
+    a[1] = key, al[1] = strlen(key);
+    a[2] = "*", al[2] = 1;
+    return 3;
+}
+
+/* One XTRIM per stream and batch (not MAXLEN on every XADD): the stream is
+ * kept near out_maxlen entries at a fraction of the cost. */
+static int send_trims(redisAsyncContext *ac, const struct config *cfg,
+                      const struct commit_keys *k, const struct batch *b)
+{
+    char maxlen[24];
+    if (cfg->out_maxlen == 0)
+        return 0;
+    snprintf(maxlen, sizeof(maxlen), "%" PRIu64, cfg->out_maxlen);
+    if (b->out_count > 0 &&
+        redisAsyncCommand(ac, NULL, NULL, "XTRIM %s MAXLEN ~ %s", k->out, maxlen) != REDIS_OK)
+        return -1;
+    if (b->dlq_count > 0 &&
+        redisAsyncCommand(ac, NULL, NULL, "XTRIM %s MAXLEN ~ %s", k->dlq, maxlen) != REDIS_OK)
+        return -1;
+    return 0;
 }
 
 static int send_outputs(redisAsyncContext *ac, const struct config *cfg,
@@ -40,9 +48,9 @@ static int send_outputs(redisAsyncContext *ac, const struct config *cfg,
 {
     const char *a[16];
     size_t al[16];
-    char maxlen[24];
+    (void)cfg;
     for (uint32_t i = 0; i < b->out_count; i++) {
-        int n = xadd_head(cfg, k->out, maxlen, a, al);
+        int n = xadd_head(k->out, a, al);
         a[n] = "m", al[n++] = 1;
         a[n] = b->buf.data + b->outs[i].off, al[n++] = b->outs[i].len;
         if (redisAsyncCommandArgv(ac, NULL, NULL, n, a, al) != REDIS_OK)
@@ -50,7 +58,7 @@ static int send_outputs(redisAsyncContext *ac, const struct config *cfg,
     }
     for (uint32_t i = 0; i < b->dlq_count; i++) {
         const struct batch_dlq *d = &b->dlq[i];
-        int n = xadd_head(cfg, k->dlq, maxlen, a, al);
+        int n = xadd_head(k->dlq, a, al);
         a[n] = "m", al[n++] = 1;
         /* An entry without `m` keeps no bytes: buf.data may still be NULL. */
         a[n] = d->m.len ? b->buf.data + d->m.off : "", al[n++] = d->m.len;
@@ -92,7 +100,8 @@ int commit_send(redisAsyncContext *ac, const struct config *cfg, const struct co
 {
     LY_ASSERT(!batch_empty(b));
     if (redisAsyncCommand(ac, NULL, NULL, "MULTI") != REDIS_OK ||
-        send_outputs(ac, cfg, k, b) != 0 || send_acks(ac, cfg, k, b) != 0 ||
+        send_outputs(ac, cfg, k, b) != 0 || send_trims(ac, cfg, k, b) != 0 ||
+        send_acks(ac, cfg, k, b) != 0 ||
         redisAsyncCommand(ac, NULL, NULL, "SET %s %s", k->progress, b->last_id_str) != REDIS_OK)
         return -1;
     return redisAsyncCommand(ac, cb, priv, "EXEC") == REDIS_OK ? 0 : -1;

@@ -73,7 +73,7 @@ void config_defaults(struct config *cfg)
     snprintf(cfg->prefix, sizeof(cfg->prefix), "loyalty:");
     snprintf(cfg->group, sizeof(cfg->group), "loyaltyd");
     snprintf(cfg->consumer, sizeof(cfg->consumer), "loyaltyd-1");
-    cfg->batch_entries_max = 512;
+    cfg->batch_entries_max = 1024;
     cfg->block_ms = 1000;
     cfg->tick_interval_ms = 60000;
     cfg->out_maxlen = 10000000;

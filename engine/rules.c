@@ -111,7 +111,7 @@ static void points_changed(struct rules_result *res, int64_t ts, const struct me
 
 void rk_expire(struct state *st, struct rules_result *res, int64_t ts, uint32_t pos)
 {
-    int64_t expired = wallet_expire(&st->members, pos, caltime_month(st->clock_ms));
+    int64_t expired = wallet_expire(&st->members, pos, st->clock_month);
     if (expired == 0)
         return;
     const struct member *m = members_at(&st->members, pos);
@@ -126,7 +126,7 @@ void rk_credit(struct state *st, struct rules_result *res, int64_t ts, uint32_t 
 {
     struct member *m = members_at(&st->members, pos);
     LY_ASSERT(points > 0);
-    wallet_earn(&st->members, pos, caltime_month(st->clock_ms), points);
+    wallet_earn(&st->members, pos, st->clock_month, points);
     m->lifetime_points += points;
     m->reward_points += points;
     points_changed(res, ts, m, points, cause);
@@ -178,7 +178,7 @@ static uint32_t enrol(struct state *st, const struct rulebook *rb, const struct 
         return HINDEX_NONE;
     }
     struct member *m = members_at(&st->members, pos);
-    int32_t month = caltime_month(st->clock_ms);
+    int32_t month = st->clock_month;
     m->enrolled_ts = e->ts;
     m->qual_month = month;
     m->lots_month = month;
@@ -288,7 +288,7 @@ static void credit_sale(struct state *st, const struct rulebook *rb, struct rule
     r->amount = e->amount;
     r->points = total; /* what a refund may reverse: purchase and campaign points */
     r->qual = rb->basis == RULEBOOK_BASIS_SPEND ? e->amount : points;
-    members_qual_add(m, caltime_month(e->ts), caltime_month(st->clock_ms), r->qual);
+    members_qual_add(m, caltime_month(e->ts), st->clock_month, r->qual);
     pay_referrer(st, rb, res, e->ts, m);
     segments_note_purchase(st, rb, pos, e->ts, e->amount);
     m->purchases++;
@@ -370,7 +370,7 @@ static void apply_refund(struct state *st, const struct rulebook *rb,
     int64_t qual_before = (int64_t)((__int128)sale->qual * sale->refunded_amount / sale->amount);
     int64_t qual_after = (int64_t)((__int128)sale->qual * (sale->refunded_amount + e->amount) /
                                    sale->amount);
-    members_qual_add(m, caltime_month(sale->ts), caltime_month(st->clock_ms),
+    members_qual_add(m, caltime_month(sale->ts), st->clock_month,
                      qual_before - qual_after);
     /* Update the sale before remember(), which may evict it when full. */
     sale->refunded_amount += e->amount;
@@ -560,8 +560,10 @@ void rules_apply(struct state *st, const struct rulebook *rb, struct proto_id id
     res->reject.code = NULL;
     res->reject.detail[0] = '\0';
     st->last_id = id;
-    if (e->ts > st->clock_ms)
+    if (e->ts > st->clock_ms) {
         st->clock_ms = e->ts;
+        st->clock_month = caltime_month(e->ts);
+    }
     txns_evict(&st->txns, st->clock_ms - rb->txn_window_ms);
     if (!retry_of(st, e, res))
         dispatch(st, rb, e, res);

@@ -42,7 +42,7 @@ void segments_window(const struct state *st, const struct rulebook *rb, uint32_t
                      int64_t *spend, int64_t *purchases)
 {
     const struct member *m = members_at(&st->members, pos);
-    int32_t now = caltime_month(st->clock_ms);
+    int32_t now = st->clock_month;
     int32_t first = now - (int32_t)rb->seg.window_months + 1;
     if (first < m->rfm_month - RING + 1)
         first = m->rfm_month - RING + 1;
@@ -188,7 +188,7 @@ static void classify(struct state *st, const struct rulebook *rb, struct rules_r
     const struct rulebook_segments *sg = &rb->seg;
     struct member *m = members_at(&st->members, pos);
     int64_t now = st->clock_ms, spend, count;
-    rfm_roll(m, caltime_month(now));
+    rfm_roll(m, st->clock_month);
     segments_window(st, rb, pos, &spend, &count);
     hist_move(&st->g, m, spend);
     uint8_t rfm[3] = {score_recency(sg, m, now), score_up(count, sg->frequency),
@@ -199,7 +199,7 @@ static void classify(struct state *st, const struct rulebook *rb, struct rules_r
     if (res != NULL && stage != m->stage) {
         moved(res, ts, m, "stage", stage_names[m->stage], stage_names[stage], rfm);
         if (stage == RULEBOOK_STAGE_LAPSED)
-            count_lapse(&st->g, m->segment, caltime_month(now));
+            count_lapse(&st->g, m->segment, st->clock_month);
     }
     st->g.segment_members[seg]++;
     st->g.stage_members[stage]++;
@@ -214,7 +214,7 @@ void segments_enrolled(struct state *st, const struct rulebook *rb, uint32_t pos
     struct member *m = members_at(&st->members, pos);
     st->g.tier_members[0]++;
     st->g.hist_count[0]++; /* every member is in the histogram, at spend 0 */
-    m->rfm_month = caltime_month(st->clock_ms);
+    m->rfm_month = st->clock_month;
     if (rb->seg.enabled)
         classify(st, rb, NULL, m->enrolled_ts, pos);
 }
@@ -237,7 +237,7 @@ void segments_note_purchase(struct state *st, const struct rulebook *rb, uint32_
         return;
     struct member *m = members_at(&st->members, pos);
     int64_t now = st->clock_ms;
-    int32_t now_month = caltime_month(now), month = caltime_month(ts);
+    int32_t now_month = st->clock_month, month = caltime_month(ts);
     if (stage_of(&rb->seg, m, now) == RULEBOOK_STAGE_LAPSED)
         m->reactivated_until_ts = now + rb->seg.reactivated_days * DAY;
     rfm_roll(m, now_month);
@@ -287,7 +287,7 @@ int64_t segments_churn_bp(const struct state *st, const struct rulebook *rb, uin
 {
     const struct rulebook_segments *sg = &rb->seg;
     int64_t lapses = 0;
-    int32_t now_month = caltime_month(st->clock_ms);
+    int32_t now_month = st->clock_month;
     for (int32_t k = now_month - 11; k <= now_month && k <= st->g.lapse_month; k++)
         lapses += st->g.lapses[s][(uint32_t)k % 12];
     int64_t base = st->g.segment_members[s] + lapses;

@@ -14,6 +14,7 @@
 #define XXH_STATIC_LINKING_ONLY /* XXH3_state_t on the stack */
 #include <xxhash.h>
 
+#include "caltime.h"
 #include "lyassert.h"
 #include "rules.h"
 
@@ -298,7 +299,10 @@ int snapshot_decode(const char *buf, size_t len, const struct config *cfg, struc
         return -1;
     st->last_id.ms = h.last_ms;
     st->last_id.seq = h.last_seq;
+    if (h.clock_ms < 0 || h.clock_ms > PROTO_TS_MAX)
+        return fail(err, "engine clock %lld is out of range", (long long)h.clock_ms);
     st->clock_ms = h.clock_ms;
+    st->clock_month = caltime_month(h.clock_ms);
     st->entries_applied = h.applied;
     st->entries_rejected = h.rejected;
     st->entries_duplicate = h.duplicate;

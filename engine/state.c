@@ -3,9 +3,12 @@
 
 #include <string.h>
 
+#include "caltime.h"
+
 int state_init(struct state *st, const struct config *cfg)
 {
     memset(st, 0, sizeof(*st));
+    st->clock_month = caltime_month(0);
     uint32_t lots = cfg->rules.expiry_months ? cfg->rules.expiry_months + 1 : 0;
     schedule_init(&st->schedule);
     if (members_init(&st->members, cfg->members_max, lots) != 0)

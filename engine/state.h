@@ -44,6 +44,7 @@ struct state {
     struct schedule schedule; /* derived: rebuilt from members' sched_ts */
     struct state_globals g;
     int64_t clock_ms;         /* largest ts applied; never moves back */
+    int32_t clock_month;      /* caltime_month(clock_ms), kept with it */
     struct proto_id last_id;  /* last input entry applied or rejected */
     uint64_t entries_applied; /* entries that changed state or answered */
     uint64_t entries_rejected;

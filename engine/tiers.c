@@ -41,7 +41,7 @@ void tiers_upgrade(struct state *st, const struct rulebook *rb, struct rules_res
                    int64_t ts, uint32_t pos)
 {
     struct member *m = members_at(&st->members, pos);
-    int64_t q = members_qual_total(m, caltime_month(st->clock_ms), rb->window_months);
+    int64_t q = members_qual_total(m, st->clock_month, rb->window_months);
     uint8_t t = rules_tier_for(rb, q);
     if (t <= m->tier)
         return;
@@ -72,7 +72,7 @@ void tiers_review_due(struct state *st, const struct rulebook *rb, struct rules_
 {
     struct member *m = members_at(&st->members, pos);
     int64_t now = st->clock_ms;
-    int32_t now_month = caltime_month(now);
+    int32_t now_month = st->clock_month;
     uint8_t target = rules_tier_for(rb, members_qual_total(m, now_month, rb->window_months));
     if (m->grace_until_ts != 0 && now >= m->grace_until_ts) {
         m->grace_until_ts = 0;

@@ -94,7 +94,7 @@ static void shipped_conf_loads_with_the_documented_values(void **state)
     assert_string_equal(cfg.prefix, "loyalty:");
     assert_string_equal(cfg.group, "loyaltyd");
     assert_string_equal(cfg.consumer, "loyaltyd-1");
-    assert_int_equal(cfg.batch_entries_max, 512);
+    assert_int_equal(cfg.batch_entries_max, 1024);
     assert_int_equal(cfg.block_ms, 1000);
     assert_int_equal(cfg.tick_interval_ms, 60000);
     assert_int_equal(cfg.out_maxlen, 10000000);
