@@ -1,0 +1,210 @@
+/* test_snapshot.c - snapshots are byte images of the state: the same entries
+ * give the same bytes, a loaded snapshot writes back the same bytes, and any
+ * damage is detected. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "caltime.h"
+#include "config.h"
+#include "rules.h"
+#include "snapshot.h"
+#include "splitmix.h"
+
+#define MEMBERS 200
+#define ENTRIES 6000
+
+/* A rulebook with every time-driven feature on (expiry lots, reviews,
+ * segments, rewards) so the snapshot holds all of the state's parts. */
+static void test_config(struct config *cfg)
+{
+    struct config_error err;
+    config_defaults(cfg);
+    int rc = config_load(cfg, LOYALTY_CONF_DIR "/loyaltyd.conf", &err);
+    if (rc != 0)
+        fail_msg("%s", err.text);
+    cfg->members_max = 10000;
+    cfg->rules.txns_max = 300; /* small: the ring wraps and evicts early */
+}
+
+/* Entry `i` of a seeded workload over MEMBERS members and about a year. */
+static void workload_entry(uint64_t *rng, uint32_t i, struct proto_entry *e)
+{
+    static const enum proto_kind kinds[] = {PROTO_PURCHASE, PROTO_PURCHASE, PROTO_PURCHASE,
+                                            PROTO_REDEEM,   PROTO_REFUND,   PROTO_SCAN,
+                                            PROTO_TICK,     PROTO_ADJUST};
+    memset(e, 0, sizeof(*e));
+    e->ts = caltime_ts((struct caltime_date){2026, 1, 1}) + (int64_t)i * 90 * 60000;
+    if (i < MEMBERS) {
+        e->kind = PROTO_ENROLL;
+        snprintf(e->member, sizeof(e->member), "m%03u", i);
+        snprintf(e->txn, sizeof(e->txn), "e%u", i);
+        return;
+    }
+    e->kind = kinds[splitmix_below(rng, sizeof(kinds) / sizeof(kinds[0]))];
+    snprintf(e->member, sizeof(e->member), "m%03u", (unsigned)splitmix_below(rng, MEMBERS));
+    snprintf(e->txn, sizeof(e->txn), "t%u", i);
+    snprintf(e->orig_txn, sizeof(e->orig_txn), "t%u", i - (uint32_t)splitmix_below(rng, 50));
+    snprintf(e->store, sizeof(e->store), "store_%03u", (unsigned)splitmix_below(rng, 30));
+    snprintf(e->reason, sizeof(e->reason), "goodwill");
+    e->amount = 100 + splitmix_below(rng, 20000);
+    e->points = e->kind == PROTO_ADJUST ? 50 : 1 + splitmix_below(rng, 400);
+    if (e->kind == PROTO_REFUND)
+        e->amount = 1 + splitmix_below(rng, 500);
+}
+
+struct fixture {
+    struct config cfg;
+    struct state a, b;
+    struct rules_result res;
+};
+
+static void build(struct fixture *f, struct state *st)
+{
+    uint64_t rng = 42;
+    struct proto_entry e;
+    assert_int_equal(state_init(st, &f->cfg), 0);
+    for (uint32_t i = 0; i < ENTRIES; i++) {
+        workload_entry(&rng, i, &e);
+        struct proto_id id = {(uint64_t)e.ts, i};
+        rules_apply(st, &f->cfg.rules, id, &e, &f->res);
+    }
+}
+
+static int setup(void **state)
+{
+    struct fixture *f = calloc(1, sizeof(*f));
+    test_config(&f->cfg);
+    rules_result_init(&f->res);
+    build(f, &f->a);
+    build(f, &f->b);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fixture *f = *state;
+    state_free(&f->a);
+    state_free(&f->b);
+    rules_result_free(&f->res);
+    free(f);
+    return 0;
+}
+
+static void encode(const struct fixture *f, const struct state *st, char **buf, size_t *len)
+{
+    assert_int_equal(snapshot_encode(st, &f->cfg.rules, buf, len), 0);
+}
+
+static void same_entries_give_byte_identical_snapshots(void **state)
+{
+    struct fixture *f = *state;
+    char *x, *y;
+    size_t xl, yl;
+    /* The workload reached the parts of the state a snapshot holds. */
+    assert_int_equal(f->a.members.count, MEMBERS);
+    assert_true(f->a.txns.count > 0 && f->a.txns.evicted_early > 0);
+    assert_true(f->a.members.lots_per > 0);
+    encode(f, &f->a, &x, &xl);
+    encode(f, &f->b, &y, &yl);
+    assert_int_equal(xl, yl);
+    assert_memory_equal(x, y, xl);
+    free(x);
+    free(y);
+}
+
+static void a_loaded_snapshot_writes_back_the_same_bytes(void **state)
+{
+    struct fixture *f = *state;
+    struct state loaded;
+    struct snapshot_error err;
+    char *x, *y;
+    size_t xl, yl;
+    encode(f, &f->a, &x, &xl);
+    assert_int_equal(state_init(&loaded, &f->cfg), 0);
+    if (snapshot_decode(x, xl, &f->cfg, &loaded, &err) != 0)
+        fail_msg("%s", err.text);
+    assert_int_equal(loaded.last_id.seq, f->a.last_id.seq);
+    uint32_t scheduled = 0; /* the schedule is derived: one live entry per member due */
+    for (uint32_t p = 0; p < loaded.members.count; p++)
+        scheduled += loaded.members.v[p].sched_ts != 0;
+    assert_true(scheduled > 0);
+    assert_int_equal(loaded.schedule.count, scheduled);
+    encode(f, &loaded, &y, &yl);
+    assert_int_equal(xl, yl);
+    assert_memory_equal(x, y, xl);
+    state_free(&loaded);
+    free(x);
+    free(y);
+}
+
+/* Decodes `buf` into a fresh state and expects a failure naming `what`. */
+static void expect_refused(struct fixture *f, const char *buf, size_t len, const char *what)
+{
+    struct state st;
+    struct snapshot_error err;
+    assert_int_equal(state_init(&st, &f->cfg), 0);
+    assert_int_equal(snapshot_decode(buf, len, &f->cfg, &st, &err), -1);
+    if (strstr(err.text, what) == NULL)
+        fail_msg("expected '%s' in: %s", what, err.text);
+    state_free(&st);
+}
+
+static void truncated_or_flipped_snapshots_are_detected(void **state)
+{
+    struct fixture *f = *state;
+    char *x;
+    size_t xl;
+    encode(f, &f->a, &x, &xl);
+    expect_refused(f, x, xl - 1, "truncated");
+    expect_refused(f, x, 100, "truncated");
+    x[xl / 2] ^= 0x40; /* one bit in the body */
+    expect_refused(f, x, xl, "checksum");
+    x[xl / 2] ^= 0x40;
+    x[20] ^= 0x01; /* one bit in the header */
+    expect_refused(f, x, xl, "checksum");
+    free(x);
+}
+
+static void a_written_file_reads_back_and_names_its_last_entry(void **state)
+{
+    struct fixture *f = *state;
+    char dir[] = "/tmp/test_snapshot.XXXXXX", path[256];
+    struct snapshot_error err;
+    struct proto_id id;
+    struct state loaded;
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof(path), "%s/snap", dir);
+    if (snapshot_write(&f->a, &f->cfg.rules, path, &err) != 0)
+        fail_msg("%s", err.text);
+    assert_int_equal(snapshot_peek_id(path, &id, &err), 0);
+    assert_int_equal(proto_id_cmp(id, f->a.last_id), 0);
+    assert_int_equal(state_init(&loaded, &f->cfg), 0);
+    if (snapshot_read(path, &f->cfg, &loaded, &err) != 0)
+        fail_msg("%s", err.text);
+    assert_int_equal(loaded.members.count, f->a.members.count);
+    assert_memory_equal(loaded.members.v, f->a.members.v,
+                        (size_t)loaded.members.count * sizeof(struct member));
+    state_free(&loaded);
+    assert_int_equal(unlink(path), 0);
+    assert_int_equal(rmdir(dir), 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(same_entries_give_byte_identical_snapshots),
+        cmocka_unit_test(a_loaded_snapshot_writes_back_the_same_bytes),
+        cmocka_unit_test(truncated_or_flipped_snapshots_are_detected),
+        cmocka_unit_test(a_written_file_reads_back_and_names_its_last_entry),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
