@@ -6,8 +6,8 @@
 
 #include "state.h"
 
-_Static_assert(SNAPFUZZ_MEMBERS_MAX * sizeof(struct member) <= 128 * 1024 &&
-                   SNAPFUZZ_TXNS_MAX * sizeof(struct txn_rec) <= 128 * 1024,
+_Static_assert(SNAPFUZZ_MEMBERS_MAX * sizeof(struct member) <= 126 * 1024 &&
+                   SNAPFUZZ_TXNS_MAX * sizeof(struct txn_rec) <= 126 * 1024,
                "a fresh state per input must stay cheap (snapfuzz_config.h)");
 
 static void add_tier(struct rulebook *rb, const char *name, int64_t threshold,

@@ -12,15 +12,16 @@
 
 /* Small store limits, so a header claiming more members or txns than fit
  * is rejected before anything is allocated or read. Small enough, too, that
- * the member array and the txn ring stay within ASan's cached allocation
- * sizes (128 KiB): each input gets a fresh state, and a larger one would be
- * mmap'd and unmapped every time (~1000 instead of ~50000 execs/s). */
+ * the member array and the txn ring, with ASan's redzone (up to 2 KiB),
+ * stay within its cached allocation sizes (128 KiB): each input gets a
+ * fresh state, and a larger one would be mmap'd and unmapped every time
+ * (~600 instead of ~10000 execs/s). */
 #define SNAPFUZZ_MEMBERS_MAX 300
-#define SNAPFUZZ_TXNS_MAX 900
+#define SNAPFUZZ_TXNS_MAX 800
 
 /* The built-in defaults plus four tiers, expiry after 12 months (13 lots
- * per member), a small catalog, every-N rewards (two of one name) and the limits
- * above. */
+ * per member), a small catalog, every-N rewards (two of one name) and the
+ * limits above. */
 void snapfuzz_config(struct config *cfg);
 
 #endif
