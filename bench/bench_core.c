@@ -44,6 +44,7 @@ struct options {
     uint32_t entries;
     uint32_t rounds;
     uint64_t seed;
+    int variants; /* V_COUNT, or 1 with --purchases-only */
 };
 
 enum variant { V_PURCHASE, V_MIX, V_COUNT };
@@ -70,6 +71,7 @@ static void usage(FILE *out)
             "      --entries N    entries per variant, 1..%u (default 200000; ~6 KiB each)\n"
             "      --rounds R     rounds per variant, median reported, 1..%u (default 5)\n"
             "      --seed S       workload seed (default 1)\n"
+            "      --purchases-only  the purchases variant only (no realistic mix)\n"
             "  -h, --help         this text\n"
             "\n"
             "Prints a table and `result KEY VALUE` lines for scripts. Exit status 0, or 1\n"
@@ -80,15 +82,16 @@ static void usage(FILE *out)
 /* Returns 0, 1 after printing the help, or -1 on bad usage. */
 static int parse_options(int argc, char **argv, struct options *o)
 {
-    enum { O_MEMBERS = 256, O_ENTRIES, O_ROUNDS, O_SEED };
+    enum { O_MEMBERS = 256, O_ENTRIES, O_ROUNDS, O_SEED, O_PONLY };
     static const struct option opts[] = {
         {"config", required_argument, NULL, 'c'},
         {"members", required_argument, NULL, O_MEMBERS},
         {"entries", required_argument, NULL, O_ENTRIES},
         {"rounds", required_argument, NULL, O_ROUNDS}, {"seed", required_argument, NULL, O_SEED},
+        {"purchases-only", no_argument, NULL, O_PONLY},
         {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
     static const char P[] = "bench_core";
-    *o = (struct options){NULL, 100000, 200000, 5, 1};
+    *o = (struct options){NULL, 100000, 200000, 5, 1, V_COUNT};
     int opt, rc = 0;
     while (rc == 0 && (opt = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
         switch (opt) {
@@ -103,6 +106,7 @@ static int parse_options(int argc, char **argv, struct options *o)
             rc = bench_option_u32(P, "--rounds", optarg, 1, CORE_ROUNDS_MAX, &o->rounds);
             break;
         case O_SEED: rc = bench_option_u64(P, "--seed", optarg, 0, UINT64_MAX, &o->seed); break;
+        case O_PONLY: o->variants = V_PURCHASE + 1; break;
         case 'h': usage(stdout); return 1;
         default: usage(stderr); return -1;
         }
@@ -406,7 +410,7 @@ int main(int argc, char **argv)
         printf("bench_core: %u members, %u entries per variant, median of %u rounds, "
                "rulebook %s\n", o.members, o.entries, o.rounds,
                o.conf ? o.conf : "(defaults)");
-    for (int v = 0; v < V_COUNT && rc == 0; v++)
+    for (int v = 0; v < o.variants && rc == 0; v++)
         rc = run_variant((enum variant)v, &en, &o, &enc, entries);
     free(entries);
     workload_encoded_free(&enc);

@@ -21,9 +21,13 @@
  * without AUTH (a throwaway Redis); /metrics is read for the mean batch
  * size only, so a daemon that wants a bearer token there loses just that.
  */
+#define _GNU_SOURCE /* memmem */
 #include <getopt.h>
 #include <inttypes.h>
 #include <netdb.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -58,11 +62,16 @@
 /* Minor units lifting a member to the top tier of conf/loyaltyd.conf
  * (platinum at 10000 points, one point per currency unit). */
 #define E2E_VIP_AMOUNT 2000000
+#define E2E_LOAD_RATE_MAX 10000000u /* background purchases/s */
+#define E2E_LOAD_BURST 1000u        /* background XADDs sent before reading replies */
 
 struct options {
     struct config_endpoint redis, http;
     char prefix[CONFIG_KEY_MAX + 1];
     uint32_t members, purchases, scans, pipeline, wait_s;
+    uint32_t load_rate; /* purchases/s pushed in the background of the scans; 0: none */
+    bool skip_enrol;    /* members 0..M are enrolled already (an earlier run) */
+    pid_t daemon_pid;   /* > 0: stopped while the purchases are preloaded */
     uint64_t seed;
 };
 
@@ -85,6 +94,7 @@ static void usage(FILE *out)
     fprintf(out,
             "usage: bench_e2e [--redis H:P] [--http H:P] [--prefix P] [--members M]\n"
             "                 [--purchases N] [--scans S] [--pipeline K] [--wait-s T] [--seed X]\n"
+            "                 [--daemon-pid PID] [--load-rate R] [--skip-enrol]\n"
             "\n"
             "Measures a running loyaltyd and its Redis: (a) purchases/s end to end (XADD to\n"
             "<prefix>in until <prefix>progress reaches the last one) against Redis's own\n"
@@ -101,12 +111,18 @@ static void usage(FILE *out)
             "      --pipeline K    XADDs sent before reading replies, 1..%u (default 1000)\n"
             "      --wait-s T      longest wait for the daemon to catch up, 1..%u (default 300)\n"
             "      --seed X        workload seed (default 1)\n"
+            "      --daemon-pid PID  preload: SIGSTOP the daemon while the purchases are\n"
+            "                      appended, SIGCONT it and time until all are committed\n"
+            "      --load-rate R   purchases/s appended in the background during the scans\n"
+            "                      (fixed rate, own connection), 0..%u (default 0)\n"
+            "      --skip-enrol    members 0..M were enrolled by an earlier run\n"
+            "      N or S may be 0: that part is skipped\n"
             "  -h, --help          this text\n"
             "\n"
             "Prints a report and `result KEY VALUE` lines for scripts. Exit status 0, 1 when\n"
             "Redis or the daemon failed or did not catch up in time, 2 on bad usage.\n",
             E2E_MEMBERS_MAX, E2E_PURCHASES_MAX, E2E_SCANS_MAX, E2E_PIPELINE_MAX,
-            E2E_WAIT_S_MAX);
+            E2E_WAIT_S_MAX, E2E_LOAD_RATE_MAX);
 }
 
 /* Says what went wrong on stderr; returns -1. */
@@ -146,7 +162,7 @@ static void defaults(struct options *o)
 static int parse_options(int argc, char **argv, struct options *o)
 {
     enum { O_REDIS = 256, O_HTTP, O_PREFIX, O_MEMBERS, O_PURCHASES, O_SCANS, O_PIPELINE,
-           O_WAIT, O_SEED };
+           O_WAIT, O_SEED, O_PID, O_RATE, O_SKIP };
     static const struct option opts[] = {
         {"redis", required_argument, NULL, O_REDIS}, {"http", required_argument, NULL, O_HTTP},
         {"prefix", required_argument, NULL, O_PREFIX},
@@ -155,6 +171,9 @@ static int parse_options(int argc, char **argv, struct options *o)
         {"scans", required_argument, NULL, O_SCANS},
         {"pipeline", required_argument, NULL, O_PIPELINE},
         {"wait-s", required_argument, NULL, O_WAIT}, {"seed", required_argument, NULL, O_SEED},
+        {"daemon-pid", required_argument, NULL, O_PID},
+        {"load-rate", required_argument, NULL, O_RATE},
+        {"skip-enrol", no_argument, NULL, O_SKIP},
         {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
     static const char P[] = "bench_e2e";
     defaults(o);
@@ -172,10 +191,10 @@ static int parse_options(int argc, char **argv, struct options *o)
             rc = bench_option_u32(P, "--members", optarg, 1, E2E_MEMBERS_MAX, &o->members);
             break;
         case O_PURCHASES:
-            rc = bench_option_u32(P, "--purchases", optarg, 1, E2E_PURCHASES_MAX, &o->purchases);
+            rc = bench_option_u32(P, "--purchases", optarg, 0, E2E_PURCHASES_MAX, &o->purchases);
             break;
         case O_SCANS:
-            rc = bench_option_u32(P, "--scans", optarg, 1, E2E_SCANS_MAX, &o->scans);
+            rc = bench_option_u32(P, "--scans", optarg, 0, E2E_SCANS_MAX, &o->scans);
             break;
         case O_PIPELINE:
             rc = bench_option_u32(P, "--pipeline", optarg, 1, E2E_PIPELINE_MAX, &o->pipeline);
@@ -184,6 +203,16 @@ static int parse_options(int argc, char **argv, struct options *o)
             rc = bench_option_u32(P, "--wait-s", optarg, 1, E2E_WAIT_S_MAX, &o->wait_s);
             break;
         case O_SEED: rc = bench_option_u64(P, "--seed", optarg, 0, UINT64_MAX, &o->seed); break;
+        case O_PID: {
+            uint32_t pid = 0;
+            rc = bench_option_u32(P, "--daemon-pid", optarg, 2, INT32_MAX, &pid);
+            o->daemon_pid = (pid_t)pid;
+            break;
+        }
+        case O_RATE:
+            rc = bench_option_u32(P, "--load-rate", optarg, 0, E2E_LOAD_RATE_MAX, &o->load_rate);
+            break;
+        case O_SKIP: o->skip_enrol = true; break;
         case 'h': usage(stdout); return 1;
         default: usage(stderr); return -1;
         }
@@ -406,6 +435,7 @@ static uint32_t count_upto(const struct proto_id *ids, uint32_t n, struct proto_
  * daemon had committed when it was fed. */
 struct feed_times {
     uint64_t start, fed, done;
+    uint64_t fed_ns; /* preload: how long the XADDs took */
     uint32_t committed_when_fed;
 };
 
@@ -422,6 +452,25 @@ static int feed_and_wait(struct run *r, struct proto_id *ids, struct feed_times 
         return -1;
     t->committed_when_fed = count_upto(ids, r->enc.count, p);
     return wait_progress(r, ids[r->enc.count - 1], &t->done);
+}
+
+/* Preload: appends what r->enc holds while the daemon is stopped
+ * (SIGSTOP), then lets it go (SIGCONT) and waits until it has committed
+ * all of it. t->start is when it was let go: the time is the daemon's
+ * alone, reading a backlog as after an outage or a restart. */
+static int preload_and_wait(struct run *r, struct proto_id *ids, struct feed_times *t)
+{
+    pid_t pid = r->o->daemon_pid;
+    if (kill(pid, SIGSTOP) != 0)
+        return fail("cannot stop the daemon (pid %d)", (int)pid);
+    uint64_t t0 = bench_now_ns();
+    int rc = xadd_all(r->feed, r->k.in, &r->enc, r->o->pipeline, ids);
+    t->fed = bench_now_ns();
+    t->committed_when_fed = 0;
+    kill(pid, SIGCONT);
+    t->start = bench_now_ns();
+    t->fed_ns = t->fed - t0;
+    return rc != 0 ? -1 : wait_progress(r, ids[r->enc.count - 1], &t->done);
 }
 
 /* ---- (a) throughput ------------------------------------------------------ */
@@ -462,10 +511,17 @@ static int throughput(struct run *r, struct proto_id *ids)
     fprintf(stderr, "bench_e2e: %u purchases: pipelined XADD, then polling %s\n", n,
             r->k.progress);
     int counted = daemon_counters(r->o, &batches0, &applied0);
-    if (feed_and_wait(r, ids, &t) != 0)
+    bool pre = r->o->daemon_pid > 0;
+    if ((pre ? preload_and_wait(r, ids, &t) : feed_and_wait(r, ids, &t)) != 0)
         return -1;
     counted = counted == 0 ? daemon_counters(r->o, &batches1, &applied1) : -1;
-    double e2e = per_s(n, t.done - t.start), xadd = per_s(n, t.fed - t.start);
+    if (pre) /* the drain is the whole timed part */
+        t.fed = t.start;
+    double e2e = per_s(n, t.done - t.start);
+    double xadd = per_s(n, pre ? t.fed_ns : t.fed - t.start);
+    if (pre)
+        printf("preloaded      %u purchases while the daemon was stopped; timed from SIGCONT\n",
+               n);
     uint32_t left = n - t.committed_when_fed;
     double batch = counted == 0 && batches1 > batches0
                        ? (applied1 - applied0) / (batches1 - batches0)
@@ -496,6 +552,8 @@ static bool str_is(const msgpack_object *o, const char *s, size_t len)
 static bool is_perk_of(const char *m, size_t len, const char *src)
 {
     static const char PERK[] = "perk.triggered";
+    if (memmem(m, len, src, strlen(src)) == NULL) /* most outputs: another entry's */
+        return false;
     msgpack_unpacked u;
     msgpack_unpacked_init(&u);
     bool kind = false, from = false;
@@ -640,8 +698,57 @@ static int lift_vip(struct run *r, uint32_t vip, struct proto_id *ids)
     return feed_and_wait(r, ids, &t);
 }
 
+/* Background purchases at a fixed rate on their own connection, while
+ * the scans are timed: `rate` per second from `t0`, in bursts of at most
+ * E2E_LOAD_BURST, sleeping when ahead of schedule. */
+struct load {
+    const struct options *o;
+    const char *key;
+    char tag[WORKLOAD_TAG_MAX + 1];
+    atomic_bool stop;
+    uint64_t sent, t0, t1;
+    int rc;
+};
+
+static void *load_main(void *arg)
+{
+    struct load *ld = arg;
+    static struct proto_entry e;
+    static struct proto_id ids[E2E_LOAD_BURST];
+    struct workload w;
+    struct workload_encoded enc;
+    redisContext *c = redis_connect(&ld->o->redis);
+    ld->rc = c != NULL && workload_encoded_init(&enc, E2E_LOAD_BURST) == 0 ? 0 : -1;
+    if (ld->rc != 0)
+        return NULL;
+    workload_init(&w, ld->o->members, ld->o->seed + 2, ld->tag);
+    ld->t0 = bench_now_ns();
+    while (ld->rc == 0 && !atomic_load(&ld->stop)) {
+        uint64_t due = (bench_now_ns() - ld->t0) * ld->o->load_rate / 1000000000u;
+        uint64_t n = due - ld->sent < E2E_LOAD_BURST ? due - ld->sent : E2E_LOAD_BURST;
+        if (n == 0) {
+            sleep_ns(E2E_POLL_NS / 5);
+            continue;
+        }
+        workload_encoded_clear(&enc);
+        for (uint64_t i = 0; i < n && ld->rc == 0; i++) {
+            workload_purchase(&w, &e);
+            ld->rc = workload_encoded_add(&enc, &e);
+        }
+        ld->rc = ld->rc ? ld->rc : xadd_all(c, ld->key, &enc, E2E_LOAD_BURST, ids);
+        ld->sent += n;
+    }
+    ld->t1 = bench_now_ns();
+    workload_encoded_free(&enc);
+    redisFree(c);
+    return NULL;
+}
+
 static int latency(struct run *r, struct proto_id *ids)
 {
+    static struct load ld;
+    pthread_t th;
+    bool loaded = false;
     uint32_t n = r->o->scans, vip = r->o->members;
     char last_out[PROTO_ID_STR_MAX], prev_echo[PROTO_ID_STR_MAX] = "0-0";
     uint64_t *scan = calloc(n, sizeof(*scan)), *echo = calloc(n, sizeof(*echo)), ns = 0;
@@ -649,8 +756,14 @@ static int latency(struct run *r, struct proto_id *ids)
     if (rc == 0)
         rc = lift_vip(r, vip, ids) != 0 || last_id(r->poll, r->k.out, last_out) != 0 ||
              last_id(r->poll, r->k.echo, prev_echo) != 0;
+    if (rc == 0 && r->o->load_rate > 0) {
+        ld = (struct load){.o = r->o, .key = r->k.in};
+        snprintf(ld.tag, sizeof(ld.tag), "L%.*s", WORKLOAD_TAG_MAX - 1, r->w.tag);
+        rc = pthread_create(&th, NULL, load_main, &ld) == 0 ? 0 : fail("pthread_create");
+        loaded = rc == 0;
+    }
     fprintf(stderr, "bench_e2e: %u scans (after %u untimed), each with an XADD + XREAD "
-            "baseline\n", n, E2E_SCAN_WARMUP);
+            "baseline; background purchases %u/s\n", n, E2E_SCAN_WARMUP, r->o->load_rate);
     for (uint32_t i = 0; rc == 0 && i < E2E_SCAN_WARMUP + n; i++) {
         rc = scan_once(r, vip, last_out, &ns);
         if (rc == 0 && i >= E2E_SCAN_WARMUP)
@@ -658,6 +771,15 @@ static int latency(struct run *r, struct proto_id *ids)
         rc = rc ? rc : echo_once(r, prev_echo, &ns);
         if (rc == 0 && i >= E2E_SCAN_WARMUP)
             echo[i - E2E_SCAN_WARMUP] = ns;
+    }
+    if (loaded) {
+        atomic_store(&ld.stop, true);
+        pthread_join(th, NULL);
+        double got = per_s((double)ld.sent, ld.t1 - ld.t0);
+        printf("background     %" PRIu64 " purchases at %.0f/s (asked %u/s)%s\n", ld.sent, got,
+               r->o->load_rate, ld.rc ? ": FAILED" : "");
+        printf("result load.rate_per_s %.0f\n", got);
+        rc = rc ? rc : ld.rc;
     }
     if (rc == 0) {
         report_latency("scan", "scan -> perk.triggered", scan, n);
@@ -679,11 +801,11 @@ static int run_all(struct run *r)
                  ? 0 : fail("out of memory for the entries");
     if (rc == 0)
         rc = wait_healthy(r->o);
-    if (rc == 0)
+    if (rc == 0 && !r->o->skip_enrol)
         rc = enrol(r, ids);
-    if (rc == 0)
+    if (rc == 0 && r->o->purchases > 0)
         rc = throughput(r, ids);
-    if (rc == 0)
+    if (rc == 0 && r->o->scans > 0)
         rc = latency(r, ids);
     workload_encoded_free(&r->enc);
     free(ids);
