@@ -12,6 +12,7 @@ PACKAGES=(
   libcmocka-dev                                    # unit tests
   redis-server                                     # the streams
   python3 python3-pytest python3-redis python3-msgpack  # integration tests
+  wrk gnuplot-nox                                   # bench/run.sh: HTTP load, plot
 )
 
 installed() {
