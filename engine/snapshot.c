@@ -250,6 +250,12 @@ static int load_members(const char *p, uint32_t n, const struct rulebook *rb,
         if (m.tier >= rb->tier_count)
             return fail(err, "member '%s' is in tier %u; the rulebook has %u tiers", m.id,
                         m.tier, rb->tier_count);
+        /* Indexes the segments code uses unchecked; bounded by its arrays, not
+         * the rulebook: a restart under fewer segments must still load. */
+        if (m.segment >= RULEBOOK_SEGMENTS_MAX || m.stage >= RULEBOOK_STAGE_COUNT ||
+            m.hist_bucket >= STATE_HIST_BUCKETS)
+            return fail(err, "member '%s' has a segment, stage or spend bucket out of range",
+                        m.id);
         if (m.referrer > n || m.referrer == i + 1)
             return fail(err, "member '%s' has a bad referrer", m.id);
         if (members_restore(&st->members, &m, lot) == HINDEX_NONE)

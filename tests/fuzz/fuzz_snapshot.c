@@ -9,6 +9,9 @@
  * after, as the contract asks) under the fixed configuration of
  * snapfuzz_config.c. Beyond "never crashes, leaks or reads out of bounds":
  *  - a rejection leaves a non-empty reason;
+ *  - an accepted snapshot holds only indexes the rules core may use
+ *    without checking (tiers, segments, stages, spend buckets, referrers,
+ *    txn members and kinds): snapshot.h promises that much;
  *  - an accepted snapshot encodes again (snapshot_encode) to the bytes
  *    loaded: the loader keeps everything, and the same state always gives
  *    the same bytes. The one designed exception is state_reindex, which
@@ -84,6 +87,23 @@ static void fix_checksums(uint8_t *buf, size_t len)
     put_u64(buf + HEADER_HASH_OFF, XXH3_64bits(buf, HEADER_HASH_OFF));
 }
 
+/* Every index the loaded state holds is within what it indexes. */
+static void check_indexes(const struct state *st)
+{
+    for (uint32_t i = 0; i < st->members.count; i++) {
+        const struct member *m = &st->members.v[i];
+        if (m->tier >= cfg.rules.tier_count || m->segment >= RULEBOOK_SEGMENTS_MAX ||
+            m->stage >= RULEBOOK_STAGE_COUNT || m->hist_bucket >= STATE_HIST_BUCKETS ||
+            m->referrer > st->members.count)
+            abort();
+    }
+    for (uint32_t i = 0; i < st->txns.count; i++) {
+        const struct txn_rec *r = &st->txns.ring[(st->txns.head + i) % st->txns.max];
+        if (r->member >= st->members.count || r->kind >= PROTO_KIND_COUNT)
+            abort();
+    }
+}
+
 /* Loads `buf` into a fresh state and encodes that again: returns the bytes
  * (malloc'd, `*out_len` of them), or NULL when the loader rejected `buf`. */
 static char *reload(const uint8_t *buf, size_t len, size_t *out_len)
@@ -97,8 +117,10 @@ static char *reload(const uint8_t *buf, size_t len, size_t *out_len)
     if (snapshot_decode((const char *)buf, len, &cfg, &st, &err) != 0) {
         if (err.text[0] == '\0' || memchr(err.text, '\0', sizeof(err.text)) == NULL)
             abort();
-    } else if (snapshot_encode(&st, &cfg.rules, &out, out_len) != 0) {
-        abort();
+    } else {
+        check_indexes(&st);
+        if (snapshot_encode(&st, &cfg.rules, &out, out_len) != 0)
+            abort();
     }
     state_free(&st);
     return out;
