@@ -528,7 +528,7 @@ static int throughput(struct run *r, struct proto_id *ids)
                        : 0; /* 0: unknown */
     printf("purchases      %u in %.2f s: %.0f/s end to end | baseline: Redis took the XADDs "
            "in %.2f s = %.0f/s | ratio %.2f\n", n, (double)(t.done - t.start) / 1e9, e2e,
-           (double)(t.fed - t.start) / 1e9, xadd, xadd > 0 ? e2e / xadd : 0);
+           (double)(pre ? t.fed_ns : t.fed - t.start) / 1e9, xadd, xadd > 0 ? e2e / xadd : 0);
     printf("               when the XADDs were done the daemon had committed %u; the other %u "
            "took %.2f s more (%.0f/s); mean batch %.0f entries (0: unknown)\n", n - left, left,
            (double)(t.done - t.fed) / 1e9, per_s(left, t.done - t.fed), batch);

@@ -156,6 +156,15 @@ static void breakdown(const struct state *st, uint32_t n, uint64_t rss)
     printf("  txn window %u records x %zu B = %.0f B/member + index %.0f B/member | "
            "schedule %.0f B/member\n", st->txns.count, sizeof(struct txn_rec),
            per_member(txn, n), per_member(tix, n), per_member(sched, n));
+    /* The ring is reserved for max_txns records and its pages become
+     * resident as the head moves through it: once it has wrapped, all of
+     * it, however few records the window holds. */
+    double ring = (double)st->txns.max * sizeof(struct txn_rec);
+    printf("  txn ring reserved for max_txns %u: %.0f MB = %.0f B/member once it has "
+           "wrapped\n", st->txns.max, ring / 1e6, per_member(ring, n));
+    printf("result mem.ring_mb %.0f\n", ring / 1e6);
+    printf("result mem.ring_per_member %.0f\n", per_member(ring, n));
+    printf("result mem.txn_max %u\n", st->txns.max);
     printf("result mem.rss_per_member %.0f\n", per_member((double)rss, n));
     printf("result mem.member_struct %zu\n", sizeof(struct member));
     printf("result mem.member_per_member %.0f\n", per_member(member, n));
@@ -192,14 +201,14 @@ static int snapshots(struct loader *l, const struct options *o, const char *path
     double write_s = (double)(bench_now_ns() - t0) / 1e9;
     double fork1 = fork_ms(), fork2 = fork_ms();
     double fork_worst = fork1 > fork2 ? fork1 : fork2;
-    static struct state fresh;
-    if (state_init(&fresh, l->cfg) != 0)
+    /* Recovery in a fresh state, as a restarted process: the old one goes
+     * first, so that a large state is never held twice. */
+    state_free(&l->st);
+    if (state_init(&l->st, l->cfg) != 0)
         return -1;
     t0 = bench_now_ns();
-    int rc = snapshot_read(path, l->cfg, &fresh, &err);
+    int rc = snapshot_read(path, l->cfg, &l->st, &err);
     double read_s = (double)(bench_now_ns() - t0) / 1e9;
-    state_free(&l->st);
-    l->st = fresh; /* replay on the recovered state, as a restart does */
     if (rc != 0) {
         fprintf(stderr, "bench_mem: snapshot_read: %s\n", err.text);
         return -1;
