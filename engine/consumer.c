@@ -370,24 +370,60 @@ static void reconcile(struct consumer *c)
         drop(c, "cannot queue XINFO");
 }
 
+/* What XINFO STREAM says about the input's history (Redis 7). */
+struct history {
+    struct proto_id max_deleted, first, last_generated;
+    bool has_first;
+    long long length, added;
+};
+
+static void parse_history(const redisReply *r, struct history *h)
+{
+    memset(h, 0, sizeof(*h));
+    for (size_t i = 0; r->type == REDIS_REPLY_ARRAY && i + 1 < r->elements; i += 2) {
+        const redisReply *k = r->element[i], *v = r->element[i + 1];
+        if (k->type != REDIS_REPLY_STRING)
+            continue;
+        if (strcmp(k->str, "max-deleted-entry-id") == 0 && v->type == REDIS_REPLY_STRING)
+            proto_id_parse(v->str, v->len, &h->max_deleted);
+        else if (strcmp(k->str, "last-generated-id") == 0 && v->type == REDIS_REPLY_STRING)
+            proto_id_parse(v->str, v->len, &h->last_generated);
+        else if (strcmp(k->str, "length") == 0 && v->type == REDIS_REPLY_INTEGER)
+            h->length = v->integer;
+        else if (strcmp(k->str, "entries-added") == 0 && v->type == REDIS_REPLY_INTEGER)
+            h->added = v->integer;
+        else if (strcmp(k->str, "first-entry") == 0 && v->type == REDIS_REPLY_ARRAY &&
+                 v->elements == 2 && v->element[0]->type == REDIS_REPLY_STRING)
+            h->has_first = proto_id_parse(v->element[0]->str, v->element[0]->len,
+                                          &h->first) == 0;
+    }
+}
+
+/* True when an entry after `after` may have been removed. XDEL records the
+ * largest id it deleted; trimming (XTRIM, MAXLEN) removes a prefix without
+ * recording it in Redis 7.0, so: entries were removed and the oldest left
+ * (or, when none is left, the newest ever added) is after `after`. */
+static bool history_gap(const struct history *h, struct proto_id after)
+{
+    if (proto_id_cmp(h->max_deleted, after) > 0)
+        return true;
+    if (h->added <= h->length)
+        return false; /* nothing was ever removed */
+    return proto_id_cmp(h->has_first ? h->first : h->last_generated, after) > 0;
+}
+
 static void on_history(redisAsyncContext *ac, void *reply, void *priv)
 {
     struct consumer *c = priv;
     const redisReply *r = reply;
+    struct history h;
     (void)ac;
     if (!reply_ok(c, r, "XINFO STREAM") || c->phase == PH_STOPPED)
         return;
-    struct proto_id deleted = {0, 0};
-    for (size_t i = 0; r->type == REDIS_REPLY_ARRAY && i + 1 < r->elements; i += 2) {
-        const redisReply *k = r->element[i], *v = r->element[i + 1];
-        if (k->type == REDIS_REPLY_STRING && strcmp(k->str, "max-deleted-entry-id") == 0 &&
-            v->type == REDIS_REPLY_STRING)
-            proto_id_parse(v->str, v->len, &deleted);
-    }
-    if (proto_id_cmp(deleted, c->st->last_id) > 0) {
-        c->target = deleted;
-        behind(c, "entries needed to replay were trimmed or deleted from the input stream "
-                  "(max-deleted-entry-id is after the state's id)");
+    parse_history(r, &h);
+    if (history_gap(&h, c->st->last_id)) {
+        behind(c, "entries needed to replay from the state's id were trimmed or deleted from "
+                  "the input stream (restore a newer snapshot, or Redis from a backup)");
         return;
     }
     replay_next(c);

@@ -74,7 +74,11 @@ static int reload(void *arg, struct proto_id not_after)
     state_free(&d->st);
     if (state_init(&d->st, d->cfg) != 0)
         return -1;
-    return snapdir_load(&d->snapdir, d->cfg, not_after, &d->st) < 0 ? -1 : 0;
+    if (snapdir_load(&d->snapdir, d->cfg, not_after, &d->st) < 0)
+        return -1;
+    snapdir_discard_after(&d->snapdir, not_after);
+    snapper_reset(d->snapper);
+    return 0;
 }
 
 static int open_state(struct daemon *d)

@@ -136,6 +136,26 @@ int snapdir_load(const struct snapdir *sd, const struct config *cfg, struct prot
     return 0;
 }
 
+int snapdir_discard_after(const struct snapdir *sd, struct proto_id id)
+{
+    struct proto_id ids[SNAPDIR_FILES_MAX];
+    int n = snapdir_list(sd, ids, SNAPDIR_FILES_MAX), moved = 0;
+    for (int i = 0; i < n; i++) {
+        char path[SNAPDIR_PATH_MAX], aside[SNAPDIR_PATH_MAX + 16];
+        if (proto_id_cmp(ids[i], id) <= 0)
+            continue;
+        snapdir_path(sd, ids[i], path, sizeof(path));
+        snprintf(aside, sizeof(aside), "%s.discarded", path);
+        if (rename(path, aside) == 0) {
+            log_warn("snapshot %s holds entries Redis no longer has; renamed to %s", path, aside);
+            moved++;
+        } else {
+            log_error("cannot set aside %s: %s", path, strerror(errno));
+        }
+    }
+    return moved;
+}
+
 /* Deletes "*.lysnap.tmp" files: a writer that died left them behind. */
 static void remove_temporaries(const struct snapdir *sd)
 {

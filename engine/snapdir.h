@@ -48,6 +48,11 @@ int snapdir_list(const struct snapdir *sd, struct proto_id *ids, size_t cap);
 int snapdir_load(const struct snapdir *sd, const struct config *cfg, struct proto_id not_after,
                  struct state *st);
 
+/* Renames every snapshot after `id` to "*.discarded": after a rebuild from
+ * an older snapshot (Redis lost writes), those hold effects Redis no longer
+ * has and must never be loaded again. Returns how many were set aside. */
+int snapdir_discard_after(const struct snapdir *sd, struct proto_id id);
+
 /* Deletes all but the newest `keep` snapshots and any leftover temporary
  * files. Returns the id of the oldest snapshot kept in *oldest (0-0 when
  * none) and 0, or -1 when the directory cannot be read. */

@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -106,8 +107,16 @@ void snapper_free(struct snapper *s)
     free(s);
 }
 
+void snapper_reset(struct snapper *s)
+{
+    s->last_entries = entries_of(s->st);
+    s->last_us = now_us();
+}
+
 static bool due(const struct snapper *s)
 {
+    if (entries_of(s->st) < s->last_entries)
+        return false; /* a rebuild replaced the state: snapper_reset comes next */
     uint64_t entries = entries_of(s->st) - s->last_entries;
     if (entries == 0)
         return false;
@@ -124,8 +133,15 @@ void snapper_maybe(struct snapper *s)
     char path[SNAPDIR_PATH_MAX];
     snapdir_path(s->sd, s->st->last_id, path, sizeof(path));
     uint64_t t0 = now_us();
+    pid_t parent = getpid();
     pid_t pid = fork();
     if (pid == 0) {
+        /* The writer must not outlive the daemon or keep its data dir
+         * locked: die with the parent, and drop the inherited lock. */
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() != parent)
+            _exit(1); /* the parent died before prctl took effect */
+        close(s->sd->lock_fd);
         struct snapshot_error err;
         int rc = snapshot_write(s->st, &s->cfg->rules, path, &err);
         if (rc != 0)

@@ -39,6 +39,10 @@ void snapper_free(struct snapper *s);
  * only when the state equals what Redis has committed. */
 void snapper_maybe(struct snapper *s);
 
+/* Forgets the entry count of the last snapshot (the state was replaced by
+ * a rebuild); the next snapshot comes at the usual interval from now. */
+void snapper_reset(struct snapper *s);
+
 /* Writes a snapshot now, in this process (waiting first for a running
  * child). For shutdown. Returns 0, or -1 after logging why. */
 int snapper_write_now(struct snapper *s);
