@@ -40,17 +40,20 @@ void batch_reset(struct batch *b)
     b->ack_count = 0;
     memset(b->out_by_kind, 0, sizeof(b->out_by_kind));
     b->last_id_str[0] = '\0';
+    memset(&b->last_id, 0, sizeof(b->last_id));
     b->started_us = 0;
 }
 
 bool batch_empty(const struct batch *b) { return b->ack_count == 0; }
 
-void batch_add_entry(struct batch *b, struct proto_id id, const char *id_str)
+void batch_add_entry(struct batch *b, struct proto_id id, const char *id_str, bool advance)
 {
     LY_ASSERT(b->ack_count < b->entries_max);
     size_t len = strlen(id_str);
     LY_ASSERT(len < PROTO_ID_STR_MAX);
     memcpy(b->acks[b->ack_count++], id_str, len + 1);
+    if (!advance)
+        return;
     memcpy(b->last_id_str, id_str, len + 1);
     b->last_id = id;
 }

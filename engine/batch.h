@@ -68,8 +68,10 @@ void batch_reset(struct batch *b);
 bool batch_empty(const struct batch *b);
 
 /* Records input entry `id` (string form `id_str`): it will be acknowledged
- * and becomes the progress marker. At most entries_max (asserted). */
-void batch_add_entry(struct batch *b, struct proto_id id, const char *id_str);
+ * and, when `advance`, becomes the progress marker (an entry applied before,
+ * delivered again, is only acknowledged: the marker never moves back). At
+ * most entries_max (asserted). */
+void batch_add_entry(struct batch *b, struct proto_id id, const char *id_str, bool advance);
 
 /* Encodes the outputs of `res` produced by the entry at `src`. Returns 0,
  * or -1 when out of memory. */

@@ -101,7 +101,11 @@ int commit_send(redisAsyncContext *ac, const struct config *cfg, const struct co
     LY_ASSERT(!batch_empty(b));
     if (redisAsyncCommand(ac, NULL, NULL, "MULTI") != REDIS_OK ||
         send_outputs(ac, cfg, k, b) != 0 || send_trims(ac, cfg, k, b) != 0 ||
-        send_acks(ac, cfg, k, b) != 0 ||
+        send_acks(ac, cfg, k, b) != 0)
+        return -1;
+    /* A batch of entries applied before (delivered again) only acknowledges:
+     * the marker never moves back. */
+    if (b->last_id_str[0] != '\0' &&
         redisAsyncCommand(ac, NULL, NULL, "SET %s %s", k->progress, b->last_id_str) != REDIS_OK)
         return -1;
     return redisAsyncCommand(ac, cb, priv, "EXEC") == REDIS_OK ? 0 : -1;

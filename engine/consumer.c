@@ -158,7 +158,8 @@ static void on_commit(redisAsyncContext *ac, void *reply, void *priv)
         return;
     }
     c->in_flight = false;
-    c->committed = c->batch.last_id;
+    if (proto_id_cmp(c->batch.last_id, c->committed) > 0)
+        c->committed = c->batch.last_id;
     metrics_batch(c->m, now_us() - c->batch.started_us);
     for (int k = 0; k < PROTO_OUT_KIND_COUNT; k++)
         c->m->outputs[k] += c->batch.out_by_kind[k];
@@ -347,7 +348,8 @@ static void reconcile(struct consumer *c)
         if (proto_id_cmp(c->target, c->batch.last_id) >= 0) {
             log_info("recovery: the commit in flight had landed");
             c->in_flight = false;
-            c->committed = c->batch.last_id;
+            if (proto_id_cmp(c->batch.last_id, c->committed) > 0)
+                c->committed = c->batch.last_id;
             batch_reset(&c->batch);
         } else {
             log_info("recovery: sending the unconfirmed commit again");

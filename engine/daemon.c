@@ -71,6 +71,7 @@ static void on_snapshot_written(void *arg, struct proto_id oldest_kept)
 static int reload(void *arg, struct proto_id not_after)
 {
     struct daemon *d = arg;
+    snapper_reset(d->snapper); /* first: a writer of the old state must not land */
     state_free(&d->st);
     if (state_init(&d->st, d->cfg) != 0)
         return -1;

@@ -1,6 +1,7 @@
 /* ingest.c - see ingest.h. */
 #include "ingest.h"
 
+#include <stdbool.h>
 #include <string.h>
 
 #include "lyassert.h"
@@ -82,9 +83,10 @@ static int ingest_with(apply_fn *apply, struct state *st, const struct rulebook 
             proto_id_parse(ent->element[0]->str, ent->element[0]->len, &id) != 0)
             return -1;
         stats->entries++;
+        bool fresh = proto_id_cmp(id, st->last_id) > 0;
         if (b != NULL)
-            batch_add_entry(b, id, ent->element[0]->str);
-        if (proto_id_cmp(id, st->last_id) <= 0) {
+            batch_add_entry(b, id, ent->element[0]->str, fresh);
+        if (!fresh) {
             stats->skipped++;
             continue;
         }

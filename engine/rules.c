@@ -246,7 +246,7 @@ static int64_t personal_bonus(const struct rulebook *rb, struct member *m, int64
     int64_t bonus = m->purchases == 0 ? rb->first_purchase_bonus : 0;
     struct caltime_date d = caltime_date(ts);
     if (rb->birthday_bonus > 0 && m->birthday_month == d.month &&
-        m->birthday_bonus_year != d.year) {
+        d.year > m->birthday_bonus_year) { /* a late sale of an earlier year gets none */
         m->birthday_bonus_year = (int16_t)d.year;
         bonus += rb->birthday_bonus;
     }
@@ -560,7 +560,10 @@ void rules_apply(struct state *st, const struct rulebook *rb, struct proto_id id
     res->reject.code = NULL;
     res->reject.detail[0] = '\0';
     st->last_id = id;
-    if (e->ts > st->clock_ms) {
+    /* A scan changes nothing, so it does not move the clock either: one
+     * card scanned at a till whose clock is years ahead must not expire the
+     * idempotency window or every member's points. */
+    if (e->ts > st->clock_ms && e->kind != PROTO_SCAN) {
         st->clock_ms = e->ts;
         st->clock_month = caltime_month(e->ts);
     }

@@ -74,7 +74,8 @@ bool rules_due(const struct state *st);
 /* Applies entry `e`, read from the input stream at `id`, to `st` under
  * `rb`, and fills `*res` (initialised; its previous outputs are dropped). `id` must be after
  * st->last_id (asserted); it becomes st->last_id. Advances the engine clock
- * to e->ts when later. Never fails: bad entries are RULES_REJECTED. */
+ * to e->ts when later, except for a scan (which changes nothing). Never
+ * fails: bad entries are RULES_REJECTED. */
 void rules_apply(struct state *st, const struct rulebook *rb, struct proto_id id,
                  const struct proto_entry *e, struct rules_result *res);
 

@@ -109,6 +109,17 @@ void snapper_free(struct snapper *s)
 
 void snapper_reset(struct snapper *s)
 {
+    if (s->child != 0) {
+        char path[SNAPDIR_PATH_MAX + 8];
+        kill(s->child, SIGKILL);
+        waitpid(s->child, NULL, 0);
+        snapdir_path(s->sd, s->child_id, path, sizeof(path) - 4);
+        strcat(path, ".tmp");
+        unlink(path); /* what the killed writer left */
+        s->child = 0;
+        log_warn("snapshot %" PRIu64 "-%" PRIu64 " abandoned: the state was rebuilt",
+                 s->child_id.ms, s->child_id.seq);
+    }
     s->last_entries = entries_of(s->st);
     s->last_us = now_us();
 }

@@ -39,8 +39,9 @@ void snapper_free(struct snapper *s);
  * only when the state equals what Redis has committed. */
 void snapper_maybe(struct snapper *s);
 
-/* Forgets the entry count of the last snapshot (the state was replaced by
- * a rebuild); the next snapshot comes at the usual interval from now. */
+/* The state was replaced by a rebuild: kills a writer still running (it
+ * holds the old state, which Redis no longer matches) and forgets the entry
+ * count of the last snapshot; the next one comes at the usual interval. */
 void snapper_reset(struct snapper *s);
 
 /* Writes a snapshot now, in this process (waiting first for a running

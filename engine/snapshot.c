@@ -234,8 +234,25 @@ static int check_header(const struct snap_header *h, size_t len, const struct co
     return 0;
 }
 
+/* The invariants the rules rely on (wallet.h, members.h): no month index
+ * after the engine clock's, lots adding up to max(balance, 0). */
+static int check_member(const struct member *m, const int64_t *lots, uint32_t lots_per,
+                        int32_t clock_month)
+{
+    if (m->qual_month > clock_month || m->lots_month > clock_month ||
+        m->rfm_month > clock_month || m->qual_month < 0 || m->lots_month < 0 ||
+        m->rfm_month < 0 || m->sched_ts < 0)
+        return -1;
+    int64_t sum = 0;
+    for (uint32_t k = 0; k < lots_per; k++) {
+        if (lots[k] < 0 || __builtin_add_overflow(sum, lots[k], &sum))
+            return -1;
+    }
+    return lots_per == 0 || sum == (m->balance > 0 ? m->balance : 0) ? 0 : -1;
+}
+
 static int load_members(const char *p, uint32_t n, const struct rulebook *rb,
-                        struct state *st, struct snapshot_error *err)
+                        struct state *st, int32_t clock_month, struct snapshot_error *err)
 {
     size_t lots_len = (size_t)st->members.lots_per * sizeof(int64_t);
     const char *lots = p + (size_t)n * sizeof(struct member);
@@ -258,6 +275,9 @@ static int load_members(const char *p, uint32_t n, const struct rulebook *rb,
                         m.id);
         if (m.referrer > n || m.referrer == i + 1)
             return fail(err, "member '%s' has a bad referrer", m.id);
+        if (check_member(&m, lot, st->members.lots_per, clock_month) != 0)
+            return fail(err, "member '%s' has months after the engine clock or lots that do "
+                             "not add up to its balance", m.id);
         if (members_restore(&st->members, &m, lot) == HINDEX_NONE)
             return fail(err, "member '%s' appears twice", m.id);
         if (m.sched_ts != 0) /* the schedule is derived: rebuild it */
@@ -300,7 +320,10 @@ int snapshot_decode(const char *buf, size_t len, const struct config *cfg, struc
     const char *members = body + sizeof(st->g);
     const char *txns = members + (size_t)h.member_count * sizeof(struct member) +
                        (size_t)h.member_count * h.lots_per * sizeof(int64_t);
-    if (load_members(members, h.member_count, &cfg->rules, st, err) != 0 ||
+    if (h.clock_ms < 0 || h.clock_ms > PROTO_TS_MAX)
+        return fail(err, "engine clock %lld is out of range", (long long)h.clock_ms);
+    if (load_members(members, h.member_count, &cfg->rules, st, caltime_month(h.clock_ms),
+                     err) != 0 ||
         load_txns(txns, h.txn_count, st, err) != 0)
         return -1;
     st->last_id.ms = h.last_ms;
