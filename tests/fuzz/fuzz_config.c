@@ -14,6 +14,7 @@
  *    tier, the first at threshold 0, thresholds strictly increasing, and
  *    every count within its array.
  */
+#include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,24 +42,21 @@ const char *__lsan_default_suppressions(void)
 static char path[64];
 static int fd = -1;
 
-static void remove_file(void)
-{
-    unlink(path);
-}
-
+/* The input file is unlinked at once and loaded through /proc/self/fd, so
+ * no run (crashed, killed or timed out) leaves it behind. */
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     (void)argc;
     (void)argv;
     const char *dir = getenv("TMPDIR");
-    snprintf(path, sizeof(path), "%s/fuzz_config.XXXXXX",
-             dir != NULL && strlen(dir) < sizeof(path) - 24 ? dir : "/tmp");
-    fd = mkstemp(path);
-    if (fd < 0) {
-        perror("fuzz_config: mkstemp");
+    char tmp[PATH_MAX];
+    snprintf(tmp, sizeof(tmp), "%s/fuzz_config.XXXXXX", dir != NULL ? dir : "/tmp");
+    fd = mkstemp(tmp);
+    if (fd < 0 || unlink(tmp) != 0) {
+        perror("fuzz_config: temporary file");
         abort();
     }
-    atexit(remove_file);
+    snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
     return 0;
 }
 
