@@ -460,8 +460,10 @@ static char *read_config_text(const char *path, struct config_error *err)
         snprintf(err->text, sizeof(err->text), "%s: larger than %d bytes", path, CONFIG_FILE_MAX);
     else if (out == NULL)
         snprintf(err->text, sizeof(err->text), "%s: out of memory", path);
-    else
+    else {
+        raw[n] = '\0'; /* strspn in widen_integers stops here */
         widen_integers(raw, n, out);
+    }
     if (f)
         fclose(f);
     free(raw);

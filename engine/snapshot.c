@@ -241,8 +241,10 @@ static int check_member(const struct member *m, const int64_t *lots, uint32_t lo
 {
     if (m->qual_month > clock_month || m->lots_month > clock_month ||
         m->rfm_month > clock_month || m->qual_month < 0 || m->lots_month < 0 ||
-        m->rfm_month < 0 || m->sched_ts < 0)
-        return -1;
+        m->rfm_month < 0 || m->sched_ts < 0 || m->enrolled_ts < 0 || m->last_purchase_ts < 0 ||
+        m->next_review_ts < 0 || m->grace_until_ts < 0 || m->reactivated_until_ts < 0 ||
+        m->seg_due_ts < 0)
+        return -1; /* the calendar functions take only times since the epoch */
     int64_t sum = 0;
     for (uint32_t k = 0; k < lots_per; k++) {
         if (lots[k] < 0 || __builtin_add_overflow(sum, lots[k], &sum))
@@ -293,7 +295,8 @@ static int load_txns(const char *p, uint32_t n, struct state *st, struct snapsho
         struct txn_rec r;
         memcpy(&r, p + (size_t)i * sizeof(r), sizeof(r));
         if (r.txn_len < 1 || r.txn_len > PROTO_TXN_MAX || r.txn[r.txn_len] != '\0' ||
-            strlen(r.txn) != r.txn_len || r.kind >= PROTO_KIND_COUNT ||
+            strlen(r.txn) != r.txn_len || r.kind >= PROTO_KIND_COUNT || r.ts < 0 ||
+            r.amount < 0 || (r.kind == PROTO_PURCHASE && r.amount == 0) ||
             r.member >= st->members.count || r.applied_ms < prev_ms || r.error >= RULES_REDEEM_ERRORS)
             return fail(err, "txn record %u is malformed", i);
         prev_ms = r.applied_ms;

@@ -23,7 +23,7 @@
 #include "config.h"
 #include "state.h"
 
-#define SNAPSHOT_VERSION 1
+#define SNAPSHOT_VERSION 2 /* 2: globals name their rewards; txn records carry qual */
 #define SNAPSHOT_ERROR_MAX 256
 
 struct snapshot_error {
