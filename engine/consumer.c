@@ -185,6 +185,16 @@ static void commit_batch(struct consumer *c)
         drop(c, "cannot queue the commit");
 }
 
+/* Applies `entries` with the rules (or, --bare-consumer, the baseline)
+ * into batch `b` (NULL: a replay, outputs suppressed). */
+static int ingest(struct consumer *c, const redisReply *entries, struct batch *b,
+                  struct ingest_stats *stats)
+{
+    if (c->cfg->bare)
+        return ingest_bare(c->st, entries, b, &c->scratch, stats);
+    return ingest_entries(c->st, &c->cfg->rules, entries, b, &c->scratch, stats);
+}
+
 /* The entries array of an XREADGROUP reply (one stream), or NULL. */
 static const redisReply *stream_entries(const redisReply *r)
 {
@@ -215,10 +225,7 @@ static void on_read(redisAsyncContext *ac, void *reply, void *priv)
     struct ingest_stats stats;
     batch_reset(&c->batch);
     c->batch.started_us = now_us();
-    if (entries == NULL ||
-        (c->cfg->bare ? ingest_bare(c->st, entries, &c->batch, &c->scratch, &stats)
-                      : ingest_entries(c->st, &c->cfg->rules, entries, &c->batch, &c->scratch,
-                                       &stats))) {
+    if (entries == NULL || ingest(c, entries, &c->batch, &stats) != 0) {
         drop(c, "malformed XREADGROUP reply");
         return;
     }
@@ -267,9 +274,7 @@ static void on_replay(redisAsyncContext *ac, void *reply, void *priv)
     (void)ac;
     if (!reply_ok(c, r, "XRANGE") || c->phase == PH_STOPPED)
         return;
-    int rc = c->cfg->bare ? ingest_bare(c->st, r, NULL, &c->scratch, &stats)
-                          : ingest_entries(c->st, &c->cfg->rules, r, NULL, &c->scratch, &stats);
-    if (rc != 0) {
+    if (ingest(c, r, NULL, &stats) != 0) {
         drop(c, "malformed XRANGE reply");
         return;
     }
