@@ -43,3 +43,19 @@ int64_t caltime_ts(struct caltime_date d)
     int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
     return (era * 146097 + doe - 719468) * CALTIME_DAY_MS;
 }
+
+int32_t caltime_month_days(int32_t year, int32_t month)
+{
+    LY_ASSERT(month >= 1 && month <= 12);
+    if (month == 2)
+        return 28 + ((year % 4 == 0 && year % 100 != 0) || year % 400 == 0);
+    /* Of the others, odd months up to July and even ones from August have 31. */
+    return 30 + ((month + (month > 7)) & 1);
+}
+
+int64_t caltime_month_start(int32_t month)
+{
+    LY_ASSERT(month >= 0);
+    struct caltime_date d = {month / 12, (uint8_t)(month % 12 + 1), 1};
+    return caltime_ts(d);
+}

@@ -28,6 +28,14 @@ struct caltime_date caltime_date(int64_t ts_ms);
  * months have consecutive indexes. `ts_ms` >= 0. */
 int32_t caltime_month(int64_t ts_ms);
 
+/* Days in month `month` (1..12) of `year`, February by the Gregorian
+ * leap rule. */
+int32_t caltime_month_days(int32_t year, int32_t month);
+
+/* Milliseconds since the epoch of 00:00 UTC on the first day of month
+ * index `month` (as caltime_month counts them, >= 0). */
+int64_t caltime_month_start(int32_t month);
+
 /* Milliseconds since the epoch of 00:00 UTC on the given date. The date
  * must be valid (asserted). */
 int64_t caltime_ts(struct caltime_date d);

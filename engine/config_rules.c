@@ -31,21 +31,11 @@ static bool digits(const char *s, int n, int32_t *out)
     return true;
 }
 
-/* Days in month `m` (1..12) of year `y`: February by the Gregorian leap
- * rule; of the others, odd months up to July and even ones from August
- * have 31. */
-static int32_t month_days(int32_t y, int32_t m)
-{
-    if (m == 2)
-        return 28 + ((y % 4 == 0 && y % 100 != 0) || y % 400 == 0);
-    return 30 + ((m + (m > 7)) & 1);
-}
-
 /* Whether y-m-d is a day of the calendar in 1970..9999 (the event times
  * the decoder accepts); puts 00:00 UTC of it in `*ms`. */
 static bool real_day(int32_t y, int32_t m, int32_t d, int64_t *ms)
 {
-    if (y < 1970 || y > 9999 || m < 1 || m > 12 || d < 1 || d > month_days(y, m))
+    if (y < 1970 || y > 9999 || m < 1 || m > 12 || d < 1 || d > caltime_month_days(y, m))
         return false;
     struct caltime_date day = {y, (uint8_t)m, (uint8_t)d};
     *ms = caltime_ts(day);

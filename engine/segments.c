@@ -120,9 +120,8 @@ static int64_t next_due(const struct rulebook_segments *sg, const struct member 
          k <= m->rfm_month; k++) {
         if (m->rfm_count[slot(k)] == 0)
             continue;
-        int32_t leave = k + (int32_t)sg->window_months; /* month it leaves the window */
-        struct caltime_date d = {leave / 12, (uint8_t)(leave % 12 + 1), 1};
-        earliest(&due, caltime_ts(d), now);
+        /* the start of the month it leaves the window */
+        earliest(&due, caltime_month_start(k + (int32_t)sg->window_months), now);
         break;
     }
     earliest(&due, m->reactivated_until_ts, now);

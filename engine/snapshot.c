@@ -297,7 +297,8 @@ static int load_txns(const char *p, uint32_t n, struct state *st, struct snapsho
         if (r.txn_len < 1 || r.txn_len > PROTO_TXN_MAX || r.txn[r.txn_len] != '\0' ||
             strlen(r.txn) != r.txn_len || r.kind >= PROTO_KIND_COUNT || r.ts < 0 ||
             r.amount < 0 || (r.kind == PROTO_PURCHASE && r.amount == 0) ||
-            r.member >= st->members.count || r.applied_ms < prev_ms || r.error >= RULES_REDEEM_ERRORS)
+            r.member >= st->members.count || r.applied_ms < prev_ms ||
+            r.error >= RULES_REDEEM_ERRORS)
             return fail(err, "txn record %u is malformed", i);
         prev_ms = r.applied_ms;
         if (txns_restore(&st->txns, &r) != 0)

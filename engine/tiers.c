@@ -12,17 +12,14 @@
 #include "rules_int.h"
 #include "segments.h"
 
-static int is_leap(int32_t y) { return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0; }
-
 /* `d` moved by `months` (>= 0), the day clamped to the month's length. */
 static int64_t add_months(struct caltime_date d, int32_t months)
 {
-    static const uint8_t days[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
     int32_t m = d.year * 12 + (d.month - 1) + months;
     struct caltime_date out = {m / 12, (uint8_t)(m % 12 + 1), d.day};
-    uint8_t len = days[out.month - 1] + (out.month == 2 && is_leap(out.year));
+    int32_t len = caltime_month_days(out.year, out.month);
     if (out.day > len)
-        out.day = len;
+        out.day = (uint8_t)len;
     return caltime_ts(out);
 }
 

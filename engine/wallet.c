@@ -13,9 +13,7 @@ static int64_t *lot(const struct members *ms, uint32_t pos, int32_t month)
 /* Start of month index `month` + 1 + expiry months: when lot `month` expires. */
 static int64_t expiry_ts(const struct members *ms, int32_t month)
 {
-    int32_t m = month + (int32_t)ms->lots_per; /* lots_per = expiry_months + 1 */
-    struct caltime_date d = {m / 12, (uint8_t)(m % 12 + 1), 1};
-    return caltime_ts(d);
+    return caltime_month_start(month + (int32_t)ms->lots_per); /* lots_per = expiry + 1 */
 }
 
 static int32_t oldest_month(const struct member *m, const struct members *ms)
