@@ -183,7 +183,7 @@ static int prepare(struct state *st, struct engine *en, const struct options *o,
 {
     static struct proto_entry e;
     struct workload w;
-    if (state_init(st, en->cfg) != 0)
+    if (state_init(st, &en->cfg->rules, en->cfg->members_max) != 0)
         return fail("out of memory for the state");
     workload_init(&w, o->members, o->seed, "h");
     *id = (struct proto_id){1, 0};

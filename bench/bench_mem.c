@@ -204,10 +204,10 @@ static int snapshots(struct loader *l, const struct options *o, const char *path
     /* Recovery in a fresh state, as a restarted process: the old one goes
      * first, so that a large state is never held twice. */
     state_free(&l->st);
-    if (state_init(&l->st, l->cfg) != 0)
+    if (state_init(&l->st, &l->cfg->rules, l->cfg->members_max) != 0)
         return -1;
     t0 = bench_now_ns();
-    int rc = snapshot_read(path, l->cfg, &l->st, &err);
+    int rc = snapshot_read(path, &l->cfg->rules, l->cfg->members_max, &l->st, &err);
     double read_s = (double)(bench_now_ns() - t0) / 1e9;
     if (rc != 0) {
         fprintf(stderr, "bench_mem: snapshot_read: %s\n", err.text);
@@ -254,7 +254,7 @@ int main(int argc, char **argv)
     rules_result_init(&l.res);
     workload_init(&l.w, o.members, 7, "mem");
     uint64_t rss0 = rss_bytes();
-    if (state_init(&l.st, &cfg) != 0)
+    if (state_init(&l.st, &cfg.rules, cfg.members_max) != 0)
         return 1;
     int64_t start = WORKLOAD_TS_START_MS - (int64_t)o.months * MONTH_MS;
     uint64_t t0 = bench_now_ns();

@@ -324,7 +324,7 @@ static int setup(struct bench *b, const struct args *a)
     }
     if (b->cfg.members_max < a->members)
         b->cfg.members_max = a->members;
-    if (state_init(&b->st, &b->cfg) != 0) {
+    if (state_init(&b->st, &b->cfg.rules, b->cfg.members_max) != 0) {
         fprintf(stderr, "bench_tick: out of memory for %u members\n", a->members);
         return -1;
     }

@@ -9,7 +9,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "../engine/lyassert.h"
+#include "lyassert.h"
 
 /* Set from the signal handler only; read through client_stopping(). A
  * signal flag is the one piece of state that has to be file-scope. */

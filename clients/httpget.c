@@ -10,7 +10,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "../engine/lyassert.h"
+#include "lyassert.h"
 
 #define HTTPGET_REQUEST_MAX (HTTPGET_PATH_MAX + CLIENT_HOST_MAX + 64)
 

@@ -15,7 +15,7 @@
 
 #include <msgpack.h>
 
-#include "../engine/lyassert.h"
+#include "lyassert.h"
 #include "client_common.h"
 #include "posgen.h"
 #include "proto.h"

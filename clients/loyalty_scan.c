@@ -17,7 +17,7 @@
 #include <jansson.h>
 #include <msgpack.h>
 
-#include "../engine/lyassert.h"
+#include "lyassert.h"
 #include "client_common.h"
 #include "httpget.h"
 #include "msgview.h"

@@ -13,7 +13,7 @@
 
 #include <msgpack.h>
 
-#include "../engine/lyassert.h"
+#include "lyassert.h"
 #include "client_common.h"
 #include "msgview.h"
 #include "proto.h"

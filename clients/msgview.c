@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../engine/lyassert.h"
+#include "lyassert.h"
 
 /* How the value behind a tag byte in 0xc0..0xdf is laid out: `hdr` bytes of
  * header, of which `size_bytes` (after the tag) give a big-endian length or

@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../engine/lyassert.h"
+#include "lyassert.h"
 
 /* Recent sales a refund may name: returns come soon after the sale, and the
  * ring bounds memory (about 100 bytes a sale). */

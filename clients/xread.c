@@ -4,7 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "../engine/lyassert.h"
+#include "lyassert.h"
 
 /* Copies a stream id reply into cursor storage; -1 when it is not one. */
 static int copy_id(const redisReply *r, char *buf, size_t cap)

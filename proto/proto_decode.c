@@ -23,7 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../engine/lyassert.h"
+#include "lyassert.h"
 
 /* Room for an escaped prefix of an input string in a detail message: up to
  * ESCAPE_BYTES_MAX bytes, each at most 4 characters, then "..." and NUL. */

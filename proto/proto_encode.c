@@ -14,7 +14,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "../engine/lyassert.h"
+#include "lyassert.h"
 
 static const char *const KIND_NAMES[PROTO_KIND_COUNT] = {
     [PROTO_PURCHASE] = "purchase", [PROTO_REFUND] = "refund",

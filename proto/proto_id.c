@@ -11,7 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "../engine/lyassert.h"
+#include "lyassert.h"
 
 #define U64_DIGITS_MAX 20 /* 18446744073709551615 */
 

@@ -66,7 +66,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     struct state st;
     snapfuzz_config(&cfg);
     rules_hash = snapshot_rules_hash(&cfg.rules);
-    if (state_init(&st, &cfg) != 0)
+    if (state_init(&st, &cfg.rules, cfg.members_max) != 0)
         abort();
     fresh = st.g;
     state_free(&st);
@@ -111,10 +111,10 @@ static char *reload(const uint8_t *buf, size_t len, size_t *out_len)
     struct state st;
     struct snapshot_error err;
     char *out = NULL;
-    if (state_init(&st, &cfg) != 0)
+    if (state_init(&st, &cfg.rules, cfg.members_max) != 0)
         abort();
     memset(&err, 0, sizeof(err));
-    if (snapshot_decode((const char *)buf, len, &cfg, &st, &err) != 0) {
+    if (snapshot_decode((const char *)buf, len, &cfg.rules, cfg.members_max, &st, &err) != 0) {
         if (err.text[0] == '\0' || memchr(err.text, '\0', sizeof(err.text)) == NULL)
             abort();
     } else {

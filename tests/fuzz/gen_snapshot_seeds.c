@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "caltime.h"
+#include "config.h"
 #include "rules.h"
 #include "snapfuzz_config.h"
 #include "snapshot.h"
@@ -166,7 +167,7 @@ static int seed(const char *dir, const char *name, void (*build)(struct gen *))
     static struct gen g; /* the config alone is ~100 KiB */
     memset(&g, 0, sizeof(g));
     snapfuzz_config(&g.cfg);
-    if (state_init(&g.st, &g.cfg) != 0)
+    if (state_init(&g.st, &g.cfg.rules, g.cfg.members_max) != 0)
         return -1;
     rules_result_init(&g.res);
     if (build != NULL)

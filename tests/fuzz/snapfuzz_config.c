@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "config.h"
 #include "state.h"
 
 _Static_assert(SNAPFUZZ_MEMBERS_MAX * sizeof(struct member) <= 126 * 1024 &&

@@ -247,7 +247,7 @@ def engine_sizes(workdir):
     src, exe = workdir / "sizes.c", workdir / "sizes"
     src.write_text(PROBE_SOURCE)
     cc = os.environ.get("CC", "cc")
-    res = subprocess.run([cc, "-std=c11", "-I", str(REPO / "engine"), "-I", str(REPO / "proto"),
+    res = subprocess.run([cc, "-std=c11", "-I", str(REPO / "engine" / "core"), "-I", str(REPO / "proto"),
                           str(src), "-o", str(exe)], capture_output=True, text=True, timeout=60)
     assert res.returncode == 0, f"cannot compile the size probe: {res.stderr}"
     out = subprocess.run([str(exe)], capture_output=True, text=True, timeout=10).stdout

@@ -28,6 +28,7 @@
 #include "caltime.h"
 #include "rules.h"
 #include "splitmix.h"
+#include "config.h"
 #include "state.h"
 
 #define DAY CALTIME_DAY_MS
@@ -86,7 +87,7 @@ static struct fx *fx_new(void)
     if (f == NULL)
         return NULL;
     config_build(&f->cfg);
-    if (state_init(&f->st, &f->cfg) != 0) {
+    if (state_init(&f->st, &f->cfg.rules, f->cfg.members_max) != 0) {
         free(f);
         return NULL;
     }
@@ -117,7 +118,7 @@ static int fx_teardown(void **state)
 static void fx_restart(struct fx *f)
 {
     state_free(&f->st);
-    assert_int_equal(state_init(&f->st, &f->cfg), 0);
+    assert_int_equal(state_init(&f->st, &f->cfg.rules, f->cfg.members_max), 0);
     f->seq = 0;
 }
 

@@ -43,6 +43,7 @@
 #include "rules.h"
 #include "segments.h"
 #include "splitmix.h"
+#include "config.h"
 #include "state.h"
 
 #define DAY CALTIME_DAY_MS
@@ -96,7 +97,7 @@ static int fx_setup(void **state)
     if (f == NULL)
         return -1;
     config_build(&f->cfg, FX_MEMBERS);
-    if (state_init(&f->st, &f->cfg) != 0) {
+    if (state_init(&f->st, &f->cfg.rules, f->cfg.members_max) != 0) {
         free(f);
         return -1;
     }
@@ -119,7 +120,7 @@ static int fx_teardown(void **state)
 static void fx_restart(struct fx *f)
 {
     state_free(&f->st);
-    assert_int_equal(state_init(&f->st, &f->cfg), 0);
+    assert_int_equal(state_init(&f->st, &f->cfg.rules, f->cfg.members_max), 0);
     f->seq = 0;
 }
 

@@ -70,7 +70,7 @@ static void build(struct fixture *f, struct state *st)
 {
     uint64_t rng = 42;
     struct proto_entry e;
-    assert_int_equal(state_init(st, &f->cfg), 0);
+    assert_int_equal(state_init(st, &f->cfg.rules, f->cfg.members_max), 0);
     for (uint32_t i = 0; i < ENTRIES; i++) {
         workload_entry(&rng, i, &e);
         struct proto_id id = {(uint64_t)e.ts, i};
@@ -129,8 +129,8 @@ static void a_loaded_snapshot_writes_back_the_same_bytes(void **state)
     char *x, *y;
     size_t xl, yl;
     encode(f, &f->a, &x, &xl);
-    assert_int_equal(state_init(&loaded, &f->cfg), 0);
-    if (snapshot_decode(x, xl, &f->cfg, &loaded, &err) != 0)
+    assert_int_equal(state_init(&loaded, &f->cfg.rules, f->cfg.members_max), 0);
+    if (snapshot_decode(x, xl, &f->cfg.rules, f->cfg.members_max, &loaded, &err) != 0)
         fail_msg("%s", err.text);
     assert_int_equal(loaded.last_id.seq, f->a.last_id.seq);
     uint32_t scheduled = 0; /* the schedule is derived: one live entry per member due */
@@ -151,8 +151,8 @@ static void expect_refused(struct fixture *f, const char *buf, size_t len, const
 {
     struct state st;
     struct snapshot_error err;
-    assert_int_equal(state_init(&st, &f->cfg), 0);
-    assert_int_equal(snapshot_decode(buf, len, &f->cfg, &st, &err), -1);
+    assert_int_equal(state_init(&st, &f->cfg.rules, f->cfg.members_max), 0);
+    assert_int_equal(snapshot_decode(buf, len, &f->cfg.rules, f->cfg.members_max, &st, &err), -1);
     if (strstr(err.text, what) == NULL)
         fail_msg("expected '%s' in: %s", what, err.text);
     state_free(&st);
@@ -187,8 +187,8 @@ static void a_written_file_reads_back_and_names_its_last_entry(void **state)
         fail_msg("%s", err.text);
     assert_int_equal(snapshot_peek_id(path, &id, &err), 0);
     assert_int_equal(proto_id_cmp(id, f->a.last_id), 0);
-    assert_int_equal(state_init(&loaded, &f->cfg), 0);
-    if (snapshot_read(path, &f->cfg, &loaded, &err) != 0)
+    assert_int_equal(state_init(&loaded, &f->cfg.rules, f->cfg.members_max), 0);
+    if (snapshot_read(path, &f->cfg.rules, f->cfg.members_max, &loaded, &err) != 0)
         fail_msg("%s", err.text);
     assert_int_equal(loaded.members.count, f->a.members.count);
     assert_memory_equal(loaded.members.v, f->a.members.v,

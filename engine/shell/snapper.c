@@ -110,12 +110,12 @@ void snapper_free(struct snapper *s)
 void snapper_reset(struct snapper *s)
 {
     if (s->child != 0) {
-        char path[SNAPDIR_PATH_MAX + 8];
+        char path[SNAPDIR_PATH_MAX], tmp[SNAPDIR_PATH_MAX + sizeof(SNAPSHOT_TMP_SUFFIX)];
         kill(s->child, SIGKILL);
         waitpid(s->child, NULL, 0);
-        snapdir_path(s->sd, s->child_id, path, sizeof(path) - 4);
-        strcat(path, ".tmp");
-        unlink(path); /* what the killed writer left */
+        snapdir_path(s->sd, s->child_id, path, sizeof(path));
+        if (snapshot_tmp_path(path, tmp, sizeof(tmp)) == 0)
+            unlink(tmp); /* what the killed writer left */
         s->child = 0;
         log_warn("snapshot %" PRIu64 "-%" PRIu64 " abandoned: the state was rebuilt",
                  s->child_id.ms, s->child_id.seq);

@@ -12,23 +12,33 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "config.h"
+#include "rulebook.h"
 #include "proto.h"
 #include "snapshot.h"
 #include "state.h"
 
 #define SNAPDIR_FILES_MAX 1024 /* snapshot files considered in one listing */
-#define SNAPDIR_PATH_MAX (CONFIG_PATH_MAX + 64)
+#define SNAPDIR_DIR_MAX 1024   /* the data directory's path (as CONFIG_PATH_MAX) */
+#define SNAPDIR_PATH_MAX SNAPSHOT_PATH_MAX
+
+/* What the directory reports (a loaded snapshot, one set aside, a file
+ * that cannot be deleted): the store does no logging of its own, the shell
+ * passes its logger. `level`: 0 info, 1 warning, 2 error. */
+enum snapdir_level { SNAPDIR_INFO, SNAPDIR_WARN, SNAPDIR_ERROR };
+typedef void snapdir_report_fn(enum snapdir_level level, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
 struct snapdir {
-    char dir[CONFIG_PATH_MAX + 1];
+    char dir[SNAPDIR_DIR_MAX + 1];
     int lock_fd;
+    snapdir_report_fn *report;
     uint32_t keep; /* snapshots kept after a new one is written */
 };
 
 /* Creates `dir` if missing and locks it. Returns 0, or -1 with a message
  * in err (e.g. another daemon holds the lock: its pid is named). */
-int snapdir_open(struct snapdir *sd, const char *dir, uint32_t keep, struct snapshot_error *err);
+int snapdir_open(struct snapdir *sd, const char *dir, uint32_t keep, snapdir_report_fn *report,
+                 struct snapshot_error *err);
 
 /* Releases the lock. */
 void snapdir_close(struct snapdir *sd);
@@ -43,10 +53,10 @@ int snapdir_list(const struct snapdir *sd, struct proto_id *ids, size_t cap);
 /* Loads into `st` (initialised, empty) the newest valid snapshot whose id
  * is not after `not_after`. Invalid ones are logged by name, renamed to
  * "*.corrupt" and skipped. Returns 1 when one was loaded, 0 when none
- * qualifies (`st` is left empty, re-initialised from cfg), -1 when out of
- * memory. */
-int snapdir_load(const struct snapdir *sd, const struct config *cfg, struct proto_id not_after,
-                 struct state *st);
+ * qualifies (`st` is left empty, re-initialised for `rb` and
+ * `members_max`), -1 when out of memory. */
+int snapdir_load(const struct snapdir *sd, const struct rulebook *rb, uint32_t members_max,
+                 struct proto_id not_after, struct state *st);
 
 /* Renames every snapshot after `id` to "*.discarded": after a rebuild from
  * an older snapshot (Redis lost writes), those hold effects Redis no longer

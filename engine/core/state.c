@@ -5,19 +5,19 @@
 
 #include "caltime.h"
 
-int state_init(struct state *st, const struct config *cfg)
+int state_init(struct state *st, const struct rulebook *rb, uint32_t members_max)
 {
     memset(st, 0, sizeof(*st));
     st->clock_month = caltime_month(0);
-    uint32_t lots = cfg->rules.expiry_months ? cfg->rules.expiry_months + 1 : 0;
+    uint32_t lots = rb->expiry_months ? rb->expiry_months + 1 : 0;
     schedule_init(&st->schedule);
-    if (members_init(&st->members, cfg->members_max, lots) != 0)
+    if (members_init(&st->members, members_max, lots) != 0)
         return -1;
-    if (txns_init(&st->txns, cfg->rules.txns_max) != 0) {
+    if (txns_init(&st->txns, rb->txns_max) != 0) {
         members_free(&st->members);
         return -1;
     }
-    state_reindex(st, cfg); /* an empty state: just records the names */
+    state_reindex(st, rb); /* an empty state: just records the names */
     return 0;
 }
 
@@ -38,9 +38,8 @@ static int name_at(const char names[][RULEBOOK_NAME_MAX + 1], uint32_t n, const 
 _Static_assert(RULEBOOK_CATALOG_MAX <= 64 && RULEBOOK_AUTO_REWARDS_MAX <= 64,
                "name_at's taken set is a 64-bit mask");
 
-void state_reindex(struct state *st, const struct config *cfg)
+void state_reindex(struct state *st, const struct rulebook *rb)
 {
-    const struct rulebook *rb = &cfg->rules;
     struct state_globals *g = &st->g;
     int64_t issued[RULEBOOK_CATALOG_MAX] = {0};
     uint64_t taken = 0;

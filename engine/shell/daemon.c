@@ -73,9 +73,9 @@ static int reload(void *arg, struct proto_id not_after)
     struct daemon *d = arg;
     snapper_reset(d->snapper); /* first: a writer of the old state must not land */
     state_free(&d->st);
-    if (state_init(&d->st, d->cfg) != 0)
+    if (state_init(&d->st, &d->cfg->rules, d->cfg->members_max) != 0)
         return -1;
-    if (snapdir_load(&d->snapdir, d->cfg, not_after, &d->st) < 0)
+    if (snapdir_load(&d->snapdir, &d->cfg->rules, d->cfg->members_max, not_after, &d->st) < 0)
         return -1;
     snapdir_discard_after(&d->snapdir, not_after);
     snapper_reset(d->snapper);
@@ -86,11 +86,13 @@ static int open_state(struct daemon *d)
 {
     struct snapshot_error serr;
     struct proto_id newest = {UINT64_MAX, UINT64_MAX};
-    if (snapdir_open(&d->snapdir, d->cfg->data_dir, d->cfg->snapshot_keep, &serr) != 0) {
+    if (snapdir_open(&d->snapdir, d->cfg->data_dir, d->cfg->snapshot_keep, log_snapdir,
+                     &serr) != 0) {
         log_error("start-up: %s", serr.text);
         return -1;
     }
-    if (state_init(&d->st, d->cfg) != 0 || snapdir_load(&d->snapdir, d->cfg, newest, &d->st) < 0) {
+    if (state_init(&d->st, &d->cfg->rules, d->cfg->members_max) != 0 ||
+        snapdir_load(&d->snapdir, &d->cfg->rules, d->cfg->members_max, newest, &d->st) < 0) {
         log_error("start-up: out of memory");
         return -1;
     }

@@ -134,7 +134,7 @@ static int emit_file(void *ctx, const void *p, size_t len)
 
 static int fsync_dir_of(const char *path)
 {
-    char copy[CONFIG_PATH_MAX + 64];
+    char copy[SNAPSHOT_PATH_MAX];
     snprintf(copy, sizeof(copy), "%s", path);
     int fd = open(dirname(copy), O_RDONLY | O_DIRECTORY);
     if (fd < 0)
@@ -144,13 +144,20 @@ static int fsync_dir_of(const char *path)
     return rc;
 }
 
+int snapshot_tmp_path(const char *path, char *buf, size_t cap)
+{
+    int n = snprintf(buf, cap, "%s" SNAPSHOT_TMP_SUFFIX, path);
+    return n >= 0 && (size_t)n < cap ? 0 : -1;
+}
+
 int snapshot_write(const struct state *st, const struct rulebook *rb, const char *path,
                    struct snapshot_error *err)
 {
-    char tmp[CONFIG_PATH_MAX + 64];
+    char tmp[SNAPSHOT_PATH_MAX + sizeof(SNAPSHOT_TMP_SUFFIX)];
     struct snap_header h;
     int rc = -1;
-    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+    if (snapshot_tmp_path(path, tmp, sizeof(tmp)) != 0)
+        return fail(err, "path too long: %.200s", path);
     FILE *f = fopen(tmp, "wb");
     if (f == NULL)
         return fail(err, "cannot create %s: %s", tmp, strerror(errno));
@@ -208,8 +215,8 @@ int snapshot_encode(const struct state *st, const struct rulebook *rb, char **ou
     return 0;
 }
 
-static int check_header(const struct snap_header *h, size_t len, const struct config *cfg,
-                        struct snapshot_error *err)
+static int check_header(const struct snap_header *h, size_t len, const struct rulebook *rb,
+                        uint32_t members_max, struct snapshot_error *err)
 {
     if (memcmp(h->magic, SNAPSHOT_MAGIC, sizeof(h->magic)) != 0)
         return fail(err, "not a loyaltyd snapshot (bad magic)");
@@ -221,12 +228,12 @@ static int check_header(const struct snap_header *h, size_t len, const struct co
                     h->version, SNAPSHOT_VERSION);
     if (h->member_size != sizeof(struct member) || h->txn_size != sizeof(struct txn_rec))
         return fail(err, "record sizes differ from this build's");
-    if (h->member_count > cfg->members_max || h->txn_count > cfg->rules.txns_max)
+    if (h->member_count > members_max || h->txn_count > rb->txns_max)
         return fail(err, "%u members / %u txns exceed members_max / max_txns",
                     h->member_count, h->txn_count);
-    if (h->lots_per != (cfg->rules.expiry_months ? cfg->rules.expiry_months + 1 : 0))
+    if (h->lots_per != (rb->expiry_months ? rb->expiry_months + 1 : 0))
         return fail(err, "written with expiry over %u months, configured %u; points cannot be "
-                         "re-dated", h->lots_per ? h->lots_per - 1 : 0, cfg->rules.expiry_months);
+                         "re-dated", h->lots_per ? h->lots_per - 1 : 0, rb->expiry_months);
     uint64_t body = body_size(h->member_count, h->lots_per, h->txn_count);
     if (h->body_len != body || len - sizeof(*h) != body)
         return fail(err, "truncated or oversized: body is %zu bytes, header says %llu",
@@ -307,14 +314,14 @@ static int load_txns(const char *p, uint32_t n, struct state *st, struct snapsho
     return 0;
 }
 
-int snapshot_decode(const char *buf, size_t len, const struct config *cfg, struct state *st,
-                    struct snapshot_error *err)
+int snapshot_decode(const char *buf, size_t len, const struct rulebook *rb,
+                    uint32_t members_max, struct state *st, struct snapshot_error *err)
 {
     struct snap_header h;
     if (len < sizeof(h))
         return fail(err, "truncated: %zu bytes, shorter than the header", len);
     memcpy(&h, buf, sizeof(h));
-    if (check_header(&h, len, cfg, err) != 0)
+    if (check_header(&h, len, rb, members_max, err) != 0)
         return -1;
     const char *body = buf + sizeof(h);
     if (XXH3_64bits(body, (size_t)h.body_len) != h.body_hash)
@@ -326,7 +333,7 @@ int snapshot_decode(const char *buf, size_t len, const struct config *cfg, struc
                        (size_t)h.member_count * h.lots_per * sizeof(int64_t);
     if (h.clock_ms < 0 || h.clock_ms > PROTO_TS_MAX)
         return fail(err, "engine clock %lld is out of range", (long long)h.clock_ms);
-    if (load_members(members, h.member_count, &cfg->rules, st, caltime_month(h.clock_ms),
+    if (load_members(members, h.member_count, rb, st, caltime_month(h.clock_ms),
                      err) != 0 ||
         load_txns(txns, h.txn_count, st, err) != 0)
         return -1;
@@ -340,7 +347,7 @@ int snapshot_decode(const char *buf, size_t len, const struct config *cfg, struc
     st->entries_rejected = h.rejected;
     st->entries_duplicate = h.duplicate;
     st->txns.evicted_early = h.txn_evicted_early;
-    state_reindex(st, cfg);
+    state_reindex(st, rb);
     return 0;
 }
 
@@ -373,14 +380,14 @@ static int read_file(const char *path, char **out, size_t *len, size_t max,
     return 0;
 }
 
-int snapshot_read(const char *path, const struct config *cfg, struct state *st,
-                  struct snapshot_error *err)
+int snapshot_read(const char *path, const struct rulebook *rb, uint32_t members_max,
+                  struct state *st, struct snapshot_error *err)
 {
     char *buf;
     size_t len;
     if (read_file(path, &buf, &len, SIZE_MAX, err) != 0)
         return -1;
-    int rc = snapshot_decode(buf, len, cfg, st, err);
+    int rc = snapshot_decode(buf, len, rb, members_max, st, err);
     free(buf);
     return rc;
 }

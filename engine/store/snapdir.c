@@ -12,11 +12,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "log.h"
+#define SNAPDIR_EXT ".lysnap" /* a snapshot file's extension */
+
 
 static int mkdir_p(const char *dir)
 {
-    char p[CONFIG_PATH_MAX + 1];
+    char p[SNAPDIR_DIR_MAX + 1];
     snprintf(p, sizeof(p), "%s", dir);
     for (char *s = p + 1; *s; s++) {
         if (*s != '/')
@@ -29,12 +30,14 @@ static int mkdir_p(const char *dir)
     return mkdir(p, 0750) != 0 && errno != EEXIST ? -1 : 0;
 }
 
-int snapdir_open(struct snapdir *sd, const char *dir, uint32_t keep, struct snapshot_error *err)
+int snapdir_open(struct snapdir *sd, const char *dir, uint32_t keep, snapdir_report_fn *report,
+                 struct snapshot_error *err)
 {
     char path[SNAPDIR_PATH_MAX];
     memset(sd, 0, sizeof(*sd));
     sd->lock_fd = -1;
     sd->keep = keep;
+    sd->report = report;
     snprintf(sd->dir, sizeof(sd->dir), "%s", dir);
     if (mkdir_p(dir) != 0) {
         snprintf(err->text, sizeof(err->text), "cannot create data dir %.200s: %s", dir,
@@ -60,7 +63,7 @@ int snapdir_open(struct snapdir *sd, const char *dir, uint32_t keep, struct snap
     char line[32];
     int n = snprintf(line, sizeof(line), "%d\n", (int)getpid());
     if (ftruncate(sd->lock_fd, 0) != 0 || pwrite(sd->lock_fd, line, (size_t)n, 0) != n)
-        log_warn("cannot write pid to %s: %s", path, strerror(errno));
+        sd->report(SNAPDIR_WARN, "cannot write pid to %s: %s", path, strerror(errno));
     return 0;
 }
 
@@ -73,7 +76,7 @@ void snapdir_close(struct snapdir *sd)
 
 void snapdir_path(const struct snapdir *sd, struct proto_id id, char *buf, size_t cap)
 {
-    snprintf(buf, cap, "%s/snap-%020" PRIu64 "-%020" PRIu64 ".lysnap", sd->dir, id.ms, id.seq);
+    snprintf(buf, cap, "%s/snap-%020" PRIu64 "-%020" PRIu64 SNAPDIR_EXT, sd->dir, id.ms, id.seq);
 }
 
 static int parse_name(const char *name, struct proto_id *id)
@@ -82,7 +85,7 @@ static int parse_name(const char *name, struct proto_id *id)
     unsigned long long ms, seq;
     if (strlen(name) != 5 + 20 + 1 + 20 + 7 ||
         sscanf(name, "snap-%20llu-%20llu%15s", &ms, &seq, tail) != 3 ||
-        strcmp(tail, ".lysnap") != 0)
+        strcmp(tail, SNAPDIR_EXT) != 0)
         return -1;
     id->ms = ms;
     id->seq = seq;
@@ -109,8 +112,8 @@ int snapdir_list(const struct snapdir *sd, struct proto_id *ids, size_t cap)
     return (int)n;
 }
 
-int snapdir_load(const struct snapdir *sd, const struct config *cfg, struct proto_id not_after,
-                 struct state *st)
+int snapdir_load(const struct snapdir *sd, const struct rulebook *rb, uint32_t members_max,
+                 struct proto_id not_after, struct state *st)
 {
     struct proto_id ids[SNAPDIR_FILES_MAX];
     int n = snapdir_list(sd, ids, SNAPDIR_FILES_MAX);
@@ -120,17 +123,19 @@ int snapdir_load(const struct snapdir *sd, const struct config *cfg, struct prot
         if (proto_id_cmp(ids[i], not_after) > 0)
             continue;
         snapdir_path(sd, ids[i], path, sizeof(path));
-        if (snapshot_read(path, cfg, st, &err) == 0) {
-            log_info("loaded snapshot %s: %u members, last entry %" PRIu64 "-%" PRIu64, path,
+        if (snapshot_read(path, rb, members_max, st, &err) == 0) {
+            sd->report(SNAPDIR_INFO,
+                       "loaded snapshot %s: %u members, last entry %" PRIu64 "-%" PRIu64, path,
                      st->members.count, st->last_id.ms, st->last_id.seq);
             return 1;
         }
-        log_error("snapshot %s is unusable (%s); trying the previous one", path, err.text);
+        sd->report(SNAPDIR_ERROR, "snapshot %s is unusable (%s); trying the previous one", path,
+                   err.text);
         snprintf(bad, sizeof(bad), "%s.corrupt", path);
         if (rename(path, bad) != 0)
-            log_warn("cannot rename %s aside: %s", path, strerror(errno));
+            sd->report(SNAPDIR_WARN, "cannot rename %s aside: %s", path, strerror(errno));
         state_free(st);
-        if (state_init(st, cfg) != 0)
+        if (state_init(st, rb, members_max) != 0)
             return -1;
     }
     return 0;
@@ -147,10 +152,12 @@ int snapdir_discard_after(const struct snapdir *sd, struct proto_id id)
         snapdir_path(sd, ids[i], path, sizeof(path));
         snprintf(aside, sizeof(aside), "%s.discarded", path);
         if (rename(path, aside) == 0) {
-            log_warn("snapshot %s holds entries Redis no longer has; renamed to %s", path, aside);
+            sd->report(SNAPDIR_WARN,
+                       "snapshot %s holds entries Redis no longer has; renamed to %s", path,
+                       aside);
             moved++;
         } else {
-            log_error("cannot set aside %s: %s", path, strerror(errno));
+            sd->report(SNAPDIR_ERROR, "cannot set aside %s: %s", path, strerror(errno));
         }
     }
     return moved;
@@ -161,12 +168,13 @@ static void remove_temporaries(const struct snapdir *sd)
 {
     DIR *d = opendir(sd->dir);
     struct dirent *e;
-    const char *suffix = ".lysnap.tmp";
+    const char *suffix = SNAPDIR_EXT SNAPSHOT_TMP_SUFFIX;
     while (d != NULL && (e = readdir(d)) != NULL) {
         size_t len = strlen(e->d_name), sl = strlen(suffix);
         if (len > sl && strcmp(e->d_name + len - sl, suffix) == 0 &&
             strncmp(e->d_name, "snap-", 5) == 0 && unlinkat(dirfd(d), e->d_name, 0) != 0)
-            log_warn("cannot delete %s/%s: %s", sd->dir, e->d_name, strerror(errno));
+            sd->report(SNAPDIR_WARN, "cannot delete %s/%s: %s", sd->dir, e->d_name,
+                       strerror(errno));
     }
     if (d != NULL)
         closedir(d);
@@ -184,7 +192,7 @@ int snapdir_prune(const struct snapdir *sd, struct proto_id *oldest)
         char path[SNAPDIR_PATH_MAX];
         snapdir_path(sd, ids[i], path, sizeof(path));
         if (unlink(path) != 0)
-            log_warn("cannot delete old snapshot %s: %s", path, strerror(errno));
+            sd->report(SNAPDIR_WARN, "cannot delete old snapshot %s: %s", path, strerror(errno));
     }
     if (n > 0)
         *oldest = ids[n > (int)sd->keep ? n - (int)sd->keep : 0];

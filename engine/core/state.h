@@ -10,7 +10,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "config.h"
+#include "rulebook.h"
 #include "members.h"
 #include "proto.h"
 #include "schedule.h"
@@ -53,16 +53,17 @@ struct state {
                        * for the shell; not in snapshots, not in any output) */
 };
 
-/* Initialises an empty state sized by `cfg` (members_max, max_txns,
- * expiry months).
- * Returns 0, or -1 when out of memory. */
-int state_init(struct state *st, const struct config *cfg);
+/* Initialises an empty state for rulebook `rb` (its txns_max and expiry
+ * months size the txn window and the expiry lots) holding at most
+ * `members_max` members (a daemon setting: enrolments beyond it are
+ * rejected). Returns 0, or -1 when out of memory. */
+int state_init(struct state *st, const struct rulebook *rb, uint32_t members_max);
 
 /* Re-indexes the per-reward counters of a state loaded from a snapshot
- * (whose globals name the rewards it counted) to the rulebook of `cfg`:
+ * (whose globals name the rewards it counted) to rulebook `rb`:
  * counts move with their reward's name; rewards no longer configured are
  * dropped, new ones start at zero. */
-void state_reindex(struct state *st, const struct config *cfg);
+void state_reindex(struct state *st, const struct rulebook *rb);
 
 /* Frees everything the state holds. */
 void state_free(struct state *st);

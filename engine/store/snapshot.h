@@ -20,11 +20,16 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "config.h"
+#include "rulebook.h"
 #include "state.h"
 
 #define SNAPSHOT_VERSION 2 /* 2: globals name their rewards; txn records carry qual */
 #define SNAPSHOT_ERROR_MAX 256
+/* A snapshot's path: the data directory (at most 1024 bytes, the config's
+ * limit) and a file name of at most 63 bytes with its suffixes. */
+#define SNAPSHOT_PATH_MAX (1024 + 64)
+/* What snapshot_write writes before it renames: "<path>.tmp". */
+#define SNAPSHOT_TMP_SUFFIX ".tmp"
 
 struct snapshot_error {
     char text[SNAPSHOT_ERROR_MAX];
@@ -33,6 +38,11 @@ struct snapshot_error {
 /* A fingerprint of the rulebook, stored in snapshots so that a restart
  * under changed rules can be logged (the rules apply from then on). */
 uint64_t snapshot_rules_hash(const struct rulebook *rb);
+
+/* Writes the temporary name snapshot_write uses for `path` into
+ * buf[0..SNAPSHOT_PATH_MAX + sizeof SNAPSHOT_TMP_SUFFIX). Returns 0, or -1 when
+ * `path` is too long. */
+int snapshot_tmp_path(const char *path, char *buf, size_t cap);
 
 /* Writes `st` atomically to `path` (see above). Returns 0, or -1 with the
  * reason in err (the previous file at `path`, if any, is untouched). Safe
@@ -47,15 +57,15 @@ int snapshot_encode(const struct state *st, const struct rulebook *rb, char **ou
                     size_t *len);
 
 /* Loads the snapshot in `buf[0..len)` into `st`, which must be freshly
- * initialised with state_init(cfg) (empty). Returns 0, or -1 with the
+ * initialised with state_init(rb, members_max) (empty). Returns 0, or -1 with the
  * reason in err; on failure `st` holds partial data and must be freed and
  * initialised again. Never crashes on any input. */
-int snapshot_decode(const char *buf, size_t len, const struct config *cfg, struct state *st,
-                    struct snapshot_error *err);
+int snapshot_decode(const char *buf, size_t len, const struct rulebook *rb,
+                    uint32_t members_max, struct state *st, struct snapshot_error *err);
 
 /* Reads and decodes the file at `path` (see snapshot_decode). */
-int snapshot_read(const char *path, const struct config *cfg, struct state *st,
-                  struct snapshot_error *err);
+int snapshot_read(const char *path, const struct rulebook *rb, uint32_t members_max,
+                  struct state *st, struct snapshot_error *err);
 
 /* The last entry id recorded in the header of the snapshot at `path`
  * (header checks only, body not read). Returns 0, or -1 with err. */
