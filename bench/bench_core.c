@@ -159,7 +159,7 @@ static int decode_all(const struct workload_encoded *enc, uint32_t n, struct pro
 /* What every pass shares: the rulebook and the result rules_apply fills. */
 struct engine {
     const struct config *cfg;
-    struct rules_result res;
+    struct outbox res;
 };
 
 /* Applies `e` at the next id; -1 when the engine did not apply it. */
@@ -168,7 +168,7 @@ static int apply_setup(struct state *st, struct engine *en, struct proto_id *id,
 {
     rules_apply(st, &en->cfg->rules, *id, e, &en->res);
     id->ms++;
-    if (en->res.verdict == RULES_APPLIED)
+    if (en->res.verdict == OUTBOX_APPLIED)
         return 0;
     fprintf(stderr, "bench_core: the engine refused %s of member %s: %s %s\n",
             proto_kind_name(e->kind), e->member,
@@ -402,7 +402,7 @@ int main(int argc, char **argv)
     }
     struct engine en = {.cfg = &cfg};
     struct workload_encoded enc;
-    rules_result_init(&en.res);
+    rules_outbox_init(&en.res);
     struct proto_entry *entries = calloc(o.entries, sizeof(*entries));
     rc = workload_encoded_init(&enc, o.entries) != 0 || entries == NULL
              ? fail("out of memory for the entries") : 0;
@@ -414,6 +414,6 @@ int main(int argc, char **argv)
         rc = run_variant((enum variant)v, &en, &o, &enc, entries);
     free(entries);
     workload_encoded_free(&enc);
-    rules_result_free(&en.res);
+    outbox_free(&en.res);
     return rc == 0 ? 0 : 1;
 }

@@ -96,7 +96,7 @@ static uint64_t rss_bytes(void)
 struct loader {
     struct state st;
     const struct config *cfg;
-    struct rules_result res;
+    struct outbox res;
     struct proto_id id;
     struct workload w;
     uint64_t refused;
@@ -106,7 +106,7 @@ static void apply(struct loader *l, const struct proto_entry *e)
 {
     rules_apply(&l->st, &l->cfg->rules, l->id, e, &l->res);
     l->id.ms++;
-    l->refused += l->res.verdict != RULES_APPLIED;
+    l->refused += l->res.verdict != OUTBOX_APPLIED;
 }
 
 /* Purchase of member i in month k: spread over the month, amounts from
@@ -251,7 +251,7 @@ int main(int argc, char **argv)
     snprintf(path, sizeof(path), "%s/bench_mem.%d.snap", o.dir, (int)getpid());
     l.cfg = &cfg;
     l.id = (struct proto_id){1, 0};
-    rules_result_init(&l.res);
+    rules_outbox_init(&l.res);
     workload_init(&l.w, o.members, 7, "mem");
     uint64_t rss0 = rss_bytes();
     if (state_init(&l.st, &cfg.rules, cfg.members_max) != 0)
@@ -269,6 +269,6 @@ int main(int argc, char **argv)
     breakdown(&l.st, o.members, rss1 - rss0);
     int rc = snapshots(&l, &o, path);
     state_free(&l.st);
-    rules_result_free(&l.res);
+    outbox_free(&l.res);
     return rc == 0 ? 0 : 1;
 }

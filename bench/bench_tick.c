@@ -64,7 +64,7 @@ struct args {
 struct bench {
     struct config cfg;
     struct state st;
-    struct rules_result res;
+    struct outbox res;
     struct proto_entry e;
     uint64_t seq, txn;
     uint64_t rng;
@@ -175,10 +175,10 @@ static void apply(struct bench *b)
 {
     struct proto_id id = {1, ++b->seq};
     rules_apply(&b->st, &b->cfg.rules, id, &b->e, &b->res);
-    if (b->res.verdict != RULES_APPLIED)
+    if (b->res.verdict != OUTBOX_APPLIED)
         fprintf(stderr, "bench_tick: entry %" PRIu64 " not applied: %s %s\n", b->seq,
                 b->res.reject.code ? b->res.reject.code : "duplicate", b->res.reject.detail);
-    LY_ASSERT(b->res.verdict == RULES_APPLIED);
+    LY_ASSERT(b->res.verdict == OUTBOX_APPLIED);
 }
 
 /* The entry struct is large (64 lines): it is set up once and only the
@@ -328,7 +328,7 @@ static int setup(struct bench *b, const struct args *a)
         fprintf(stderr, "bench_tick: out of memory for %u members\n", a->members);
         return -1;
     }
-    rules_result_init(&b->res);
+    rules_outbox_init(&b->res);
     memset(&b->e, 0, sizeof(b->e));
     b->rng = a->seed;
     return 0;
@@ -382,7 +382,7 @@ int main(int argc, char **argv)
            worst < TARGET_MS ? "met" : "MISSED");
     if (!exact)
         printf("warning: a round did not move exactly its 1%% (see the table)\n");
-    rules_result_free(&b->res);
+    outbox_free(&b->res);
     state_free(&b->st);
     free(b->ev);
     free(b);

@@ -6,9 +6,18 @@
 #include <string.h>
 
 #include "lyassert.h"
-#include "rules.h"
+#include "reasons.h"
 
 #define BP 10000
+
+int64_t earn_points(const struct rulebook *rb, int64_t amount, int64_t multiplier_bp)
+{
+    LY_ASSERT(amount >= 0 && amount <= PROTO_AMOUNT_MAX);
+    LY_ASSERT(multiplier_bp >= 0 && multiplier_bp <= RULEBOOK_MULTIPLIER_BP_MAX);
+    LY_ASSERT(rb->minor_per_unit >= 1);
+    /* Fits: see the _Static_assert in rulebook.h. */
+    return amount * rb->points_per_unit * multiplier_bp / (rb->minor_per_unit * 10000);
+}
 
 int64_t earn_category_bp(const struct rulebook *rb, const char *cat)
 {

@@ -20,7 +20,6 @@
 #include "proto.h"
 #include "rulebook.h"
 
-
 struct earn_result {
     int64_t points;         /* base points with every multiplier */
     int64_t campaign_bonus; /* fixed bonuses of matching campaigns */
@@ -30,6 +29,11 @@ struct earn_result {
  * `rej` set when the line items do not add up to the amount. */
 int earn_purchase(const struct rulebook *rb, const struct proto_entry *e, int64_t tier_bp,
                   struct earn_result *out, struct proto_reject *rej);
+
+/* Points a purchase of `amount` earns at `multiplier_bp` under `rb`:
+ * floor(amount * points_per_unit * multiplier_bp / (minor_per_unit *
+ * 10000)). Inputs within the decoder's and config's limits (asserted). */
+int64_t earn_points(const struct rulebook *rb, int64_t amount, int64_t multiplier_bp);
 
 /* The multiplier of category `cat` (10000 when it has none). */
 int64_t earn_category_bp(const struct rulebook *rb, const char *cat);

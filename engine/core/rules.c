@@ -1,20 +1,21 @@
 /* rules.c - see rules.h. One static function per input kind; the steps
- * they share (membership, idempotency, points in and out, the schedule)
- * are the rk_* helpers of rules_int.h, so every kind applies them the same
- * way. Tiers live in tiers.c, automatic rewards in rewards.c, what a sale
- * earns in earn.c, balances and expiry lots in wallet.c. */
+ * they share live in modules of their own, below this one: points in and
+ * out (points.c), tiers (tiers.c), automatic rewards (rewards.c), what a
+ * sale earns (earn.c), segments (segments.c), balances and expiry lots
+ * (wallet.c), the outputs (outbox.c). None of them calls back into rules.c.
+ */
 #include "rules.h"
 
-#include <stdarg.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "caltime.h"
 #include "earn.h"
 #include "lyassert.h"
-#include "rules_int.h"
+#include "points.h"
+#include "reasons.h"
+#include "rewards.h"
 #include "segments.h"
+#include "tiers.h"
 #include "wallet.h"
 
 /* redeem.result error codes by index, as kept in txn_rec.error. */
@@ -28,152 +29,24 @@ enum { REDEEM_OK, REDEEM_INSUFFICIENT, REDEEM_UNKNOWN_REWARD, REDEEM_OUT_OF_STOC
 _Static_assert(sizeof(redeem_errors) / sizeof(redeem_errors[0]) == RULES_REDEEM_ERRORS,
                "snapshots validate txn_rec.error against RULES_REDEEM_ERRORS");
 
-void rules_result_init(struct rules_result *res)
-{
-    memset(res, 0, sizeof(*res));
-    res->cap = RULES_OUTPUTS_MAX;
-    res->out = calloc(res->cap, sizeof(res->out[0]));
-    LY_ALLOC_CHECK(res->out != NULL);
-}
-
-void rules_result_free(struct rules_result *res)
-{
-    free(res->out);
-    memset(res, 0, sizeof(*res));
-}
-
-int64_t rules_earn_points(const struct rulebook *rb, int64_t amount, int64_t multiplier_bp)
-{
-    LY_ASSERT(amount >= 0 && amount <= PROTO_AMOUNT_MAX);
-    LY_ASSERT(multiplier_bp >= 0 && multiplier_bp <= RULEBOOK_MULTIPLIER_BP_MAX);
-    LY_ASSERT(rb->minor_per_unit >= 1);
-    /* Fits: see the _Static_assert in rulebook.h. */
-    return amount * rb->points_per_unit * multiplier_bp / (rb->minor_per_unit * 10000);
-}
-
-uint8_t rules_tier_for(const struct rulebook *rb, int64_t qualifying)
-{
-    uint8_t t = 0;
-    for (uint32_t i = 1; i < rb->tier_count; i++)
-        if (qualifying >= rb->tiers[i].threshold)
-            t = (uint8_t)i;
-    return t;
-}
-
-struct proto_output *rk_emit(struct rules_result *res, enum proto_out_kind kind, int64_t ts,
-                             const struct member *m)
-{
-    if (res->count == res->cap) { /* only ticks get here: bounded by TICK_MEMBERS_MAX */
-        struct proto_output *out = realloc(res->out, 2 * (size_t)res->cap * sizeof(*out));
-        LY_ALLOC_CHECK(out != NULL);
-        res->out = out;
-        res->cap *= 2;
-    }
-    struct proto_output *o = &res->out[res->count++];
-    memset(o, 0, sizeof(*o));
-    o->kind = kind;
-    o->ts = ts;
-    memcpy(o->member, m->id, m->id_len + 1u);
-    return o;
-}
-
-void rk_reject(struct rules_result *res, const char *code, const char *fmt, ...)
-{
-    va_list ap;
-    res->verdict = RULES_REJECTED;
-    res->count = 0;
-    res->reject.code = code;
-    va_start(ap, fmt);
-    vsnprintf(res->reject.detail, sizeof(res->reject.detail), fmt, ap);
-    va_end(ap);
-}
-
-bool rk_overflows(struct rules_result *res, const struct member *m, int64_t delta)
-{
-    int64_t sum;
-    if (!__builtin_add_overflow(m->balance, delta, &sum) &&
-        !__builtin_add_overflow(m->reward_points, delta, &sum) &&
-        (delta < 0 || !__builtin_add_overflow(m->lifetime_points, delta, &sum)))
-        return false;
-    rk_reject(res, RULES_R_POINTS_OVERFLOW, "balance %lld + %lld overflows",
-              (long long)m->balance, (long long)delta);
-    return true;
-}
-
-static void points_changed(struct rules_result *res, int64_t ts, const struct member *m,
-                           int64_t delta, enum proto_cause cause)
-{
-    struct proto_output *o = rk_emit(res, PROTO_OUT_POINTS_CHANGED, ts, m);
-    o->delta = delta;
-    o->balance = m->balance;
-    o->cause = cause;
-}
-
-void rk_expire(struct state *st, struct rules_result *res, int64_t ts, uint32_t pos)
-{
-    int64_t expired = wallet_expire(&st->members, pos, st->clock_month);
-    if (expired == 0)
-        return;
-    const struct member *m = members_at(&st->members, pos);
-    struct proto_output *o = rk_emit(res, PROTO_OUT_POINTS_EXPIRED, ts, m);
-    o->points = expired;
-    o->balance = m->balance;
-    points_changed(res, ts, m, -expired, PROTO_CAUSE_EXPIRY);
-}
-
-void rk_credit(struct state *st, struct rules_result *res, int64_t ts, uint32_t pos,
-               int64_t points, enum proto_cause cause)
-{
-    struct member *m = members_at(&st->members, pos);
-    LY_ASSERT(points > 0);
-    wallet_earn(&st->members, pos, st->clock_month, points);
-    m->lifetime_points += points;
-    m->reward_points += points;
-    points_changed(res, ts, m, points, cause);
-}
-
-void rk_debit(struct state *st, struct rules_result *res, int64_t ts, uint32_t pos,
-              int64_t points, enum proto_cause cause)
-{
-    LY_ASSERT(points > 0);
-    wallet_spend(&st->members, pos, points);
-    points_changed(res, ts, members_at(&st->members, pos), -points, cause);
-}
-
-void rk_reschedule(struct state *st, const struct rulebook *rb, uint32_t pos)
-{
-    struct member *m = members_at(&st->members, pos);
-    int64_t due = wallet_next_expiry(&st->members, pos);
-    if (m->next_review_ts != 0 && m->next_review_ts < due)
-        due = m->next_review_ts;
-    if (m->grace_until_ts != 0 && m->grace_until_ts < due)
-        due = m->grace_until_ts;
-    if (rb->seg.enabled && m->seg_due_ts != 0 && m->seg_due_ts < due)
-        due = m->seg_due_ts;
-    if (due == INT64_MAX || (m->sched_ts != 0 && m->sched_ts <= due))
-        return; /* its live entry comes first; it is rescheduled then */
-    schedule_push(&st->schedule, due, pos);
-    m->sched_ts = due;
-}
-
 /* The position of the member the entry names, or HINDEX_NONE after
  * rejecting it. */
 static uint32_t known_member(struct state *st, const char *id, const char *code,
-                             struct rules_result *res)
+                             struct outbox *ob)
 {
     uint32_t pos = members_find(&st->members, id);
     if (pos == HINDEX_NONE)
-        rk_reject(res, code, "member '%s' is not enrolled", id);
+        outbox_reject(ob, code, "member '%s' is not enrolled", id);
     return pos;
 }
 
 /* Enrols `e->member`; HINDEX_NONE after rejecting when the store is full. */
 static uint32_t enrol(struct state *st, const struct rulebook *rb, const struct proto_entry *e,
-                      struct rules_result *res)
+                      struct outbox *ob)
 {
     uint32_t pos = members_add(&st->members, e->member);
     if (pos == HINDEX_NONE) {
-        rk_reject(res, RULES_R_MEMBERS_FULL, "member store holds its maximum of %u",
+        outbox_reject(ob, RULES_R_MEMBERS_FULL, "member store holds its maximum of %u",
                   (unsigned)st->members.max);
         return HINDEX_NONE;
     }
@@ -186,7 +59,7 @@ static uint32_t enrol(struct state *st, const struct rulebook *rb, const struct 
     m->birthday_day = e->birthday_day;
     m->next_review_ts = tiers_first_review(rb, e->ts);
     segments_enrolled(st, rb, pos);
-    rk_reschedule(st, rb, pos);
+    state_reschedule(st, rb, pos);
     return pos;
 }
 
@@ -201,17 +74,17 @@ static struct txn_rec *remember(struct state *st, const struct proto_entry *e, u
 }
 
 static void apply_enroll(struct state *st, const struct rulebook *rb,
-                         const struct proto_entry *e, struct rules_result *res)
+                         const struct proto_entry *e, struct outbox *ob)
 {
     uint32_t referrer = HINDEX_NONE;
     if (members_find(&st->members, e->member) != HINDEX_NONE) {
-        rk_reject(res, RULES_R_MEMBER_EXISTS, "member '%s' is already enrolled", e->member);
+        outbox_reject(ob, RULES_R_MEMBER_EXISTS, "member '%s' is already enrolled", e->member);
         return;
     }
     if (e->referrer[0] != '\0' &&
-        (referrer = known_member(st, e->referrer, RULES_R_UNKNOWN_REFERRER, res)) == HINDEX_NONE)
+        (referrer = known_member(st, e->referrer, RULES_R_UNKNOWN_REFERRER, ob)) == HINDEX_NONE)
         return;
-    uint32_t pos = enrol(st, rb, e, res);
+    uint32_t pos = enrol(st, rb, e, ob);
     if (pos == HINDEX_NONE)
         return;
     if (referrer != HINDEX_NONE)
@@ -254,7 +127,7 @@ static int64_t personal_bonus(const struct rulebook *rb, struct member *m, int64
 }
 
 /* The referrer's bonus on the referee's first purchase; once only. */
-static void pay_referrer(struct state *st, const struct rulebook *rb, struct rules_result *res,
+static void pay_referrer(struct state *st, const struct rulebook *rb, struct outbox *ob,
                          int64_t ts, struct member *m)
 {
     if (m->referrer == 0 || (m->flags & MEMBER_F_REFERRAL_PAID) || rb->referral_bonus == 0)
@@ -262,18 +135,18 @@ static void pay_referrer(struct state *st, const struct rulebook *rb, struct rul
     m->flags |= MEMBER_F_REFERRAL_PAID;
     uint32_t rpos = m->referrer - 1;
     struct member *r = members_at(&st->members, rpos);
-    rk_expire(st, res, ts, rpos);
+    points_expire(st, ob, ts, rpos);
     int64_t sum;
     if (__builtin_add_overflow(r->balance, rb->referral_bonus, &sum) ||
         __builtin_add_overflow(r->lifetime_points, rb->referral_bonus, &sum) ||
         __builtin_add_overflow(r->reward_points, rb->referral_bonus, &sum))
-        return; /* the referrer is at a limit (as rk_overflows checks): no bonus, no reject */
-    rk_credit(st, res, ts, rpos, rb->referral_bonus, PROTO_CAUSE_BONUS);
-    rewards_after_earning(st, rb, res, ts, rpos);
-    rk_reschedule(st, rb, rpos);
+        return; /* the referrer is at a limit (as points_overflows checks): no bonus, no reject */
+    points_credit(st, ob, ts, rpos, rb->referral_bonus, PROTO_CAUSE_BONUS);
+    rewards_after_earning(st, rb, ob, ts, rpos);
+    state_reschedule(st, rb, rpos);
 }
 
-static void credit_sale(struct state *st, const struct rulebook *rb, struct rules_result *res,
+static void credit_sale(struct state *st, const struct rulebook *rb, struct outbox *ob,
                         const struct proto_entry *e, uint32_t pos, const struct earn_result *er)
 {
     struct member *m = members_at(&st->members, pos);
@@ -281,48 +154,48 @@ static void credit_sale(struct state *st, const struct rulebook *rb, struct rule
     int64_t points = total < er->points ? total : er->points;
     int64_t bonus = (total - points) + personal_bonus(rb, m, e->ts);
     if (points > 0)
-        rk_credit(st, res, e->ts, pos, points, PROTO_CAUSE_PURCHASE);
+        points_credit(st, ob, e->ts, pos, points, PROTO_CAUSE_PURCHASE);
     if (bonus > 0)
-        rk_credit(st, res, e->ts, pos, bonus, PROTO_CAUSE_BONUS);
+        points_credit(st, ob, e->ts, pos, bonus, PROTO_CAUSE_BONUS);
     struct txn_rec *r = remember(st, e, pos);
     r->amount = e->amount;
     r->points = total; /* what a refund may reverse: purchase and campaign points */
     r->qual = rb->basis == RULEBOOK_BASIS_SPEND ? e->amount : points;
     members_qual_add(m, caltime_month(e->ts), st->clock_month, r->qual);
-    pay_referrer(st, rb, res, e->ts, m);
+    pay_referrer(st, rb, ob, e->ts, m);
     segments_note_purchase(st, rb, pos, e->ts, e->amount);
     m->purchases++;
     if (e->ts > m->last_purchase_ts)
         m->last_purchase_ts = e->ts;
-    segments_refresh(st, rb, res, e->ts, pos);
+    segments_refresh(st, rb, ob, e->ts, pos);
 }
 
 static void apply_purchase(struct state *st, const struct rulebook *rb,
-                           const struct proto_entry *e, struct rules_result *res)
+                           const struct proto_entry *e, struct outbox *ob)
 {
     uint32_t pos = members_find(&st->members, e->member);
     if (pos == HINDEX_NONE && rb->require_enrollment) {
-        known_member(st, e->member, RULES_R_UNKNOWN_MEMBER, res);
+        known_member(st, e->member, RULES_R_UNKNOWN_MEMBER, ob);
         return;
     }
     /* Everything that can reject is checked before anything changes. */
     uint8_t tier = pos == HINDEX_NONE ? 0 : members_at(&st->members, pos)->tier;
     struct earn_result er;
-    if (earn_purchase(rb, e, rb->tiers[tier].multiplier_bp, &er, &res->reject) != 0) {
-        res->verdict = RULES_REJECTED;
+    if (earn_purchase(rb, e, rb->tiers[tier].multiplier_bp, &er, &ob->reject) != 0) {
+        ob->verdict = OUTBOX_REJECTED;
         return;
     }
     int64_t most = er.points + er.campaign_bonus + rb->first_purchase_bonus + rb->birthday_bonus;
-    if (pos != HINDEX_NONE && rk_overflows(res, members_at(&st->members, pos), most))
+    if (pos != HINDEX_NONE && points_overflows(ob, members_at(&st->members, pos), most))
         return;
-    if (pos == HINDEX_NONE && (pos = enrol(st, rb, e, res)) == HINDEX_NONE)
+    if (pos == HINDEX_NONE && (pos = enrol(st, rb, e, ob)) == HINDEX_NONE)
         return;
-    rk_expire(st, res, e->ts, pos);
-    credit_sale(st, rb, res, e, pos, &er);
-    tiers_upgrade(st, rb, res, e->ts, pos);
-    rewards_milestone(st, rb, res, e->ts, pos);
-    rewards_after_earning(st, rb, res, e->ts, pos);
-    rk_reschedule(st, rb, pos);
+    points_expire(st, ob, e->ts, pos);
+    credit_sale(st, rb, ob, e, pos, &er);
+    tiers_upgrade(st, rb, ob, e->ts, pos);
+    rewards_milestone(st, rb, ob, e->ts, pos);
+    rewards_after_earning(st, rb, ob, e->ts, pos);
+    state_reschedule(st, rb, pos);
 }
 
 /* Points a refund reverses: the sale's points in proportion to the amount
@@ -337,33 +210,33 @@ static int64_t refund_points(const struct txn_rec *sale, int64_t amount)
 }
 
 static void apply_refund(struct state *st, const struct rulebook *rb,
-                         const struct proto_entry *e, struct rules_result *res)
+                         const struct proto_entry *e, struct outbox *ob)
 {
-    uint32_t pos = known_member(st, e->member, RULES_R_UNKNOWN_MEMBER, res);
+    uint32_t pos = known_member(st, e->member, RULES_R_UNKNOWN_MEMBER, ob);
     if (pos == HINDEX_NONE)
         return;
     struct member *m = members_at(&st->members, pos);
     struct txn_rec *sale = txns_find(&st->txns, e->orig_txn);
     if (sale == NULL || sale->kind != PROTO_PURCHASE || sale->member != pos) {
-        rk_reject(res, RULES_R_UNKNOWN_SALE, "no sale '%s' of member '%s' in the window",
+        outbox_reject(ob, RULES_R_UNKNOWN_SALE, "no sale '%s' of member '%s' in the window",
                   e->orig_txn, e->member);
         return;
     }
     if (e->amount > sale->amount - sale->refunded_amount) {
-        rk_reject(res, RULES_R_REFUND_EXCEEDS_SALE, "refund %lld exceeds %lld left of sale '%s'",
+        outbox_reject(ob, RULES_R_REFUND_EXCEEDS_SALE, "refund %lld exceeds %lld left of sale '%s'",
                   (long long)e->amount, (long long)(sale->amount - sale->refunded_amount),
                   e->orig_txn);
         return;
     }
     int64_t points = refund_points(sale, e->amount);
-    if (rk_overflows(res, m, -points))
+    if (points_overflows(ob, m, -points))
         return; /* checked before anything changes, like every other kind */
-    rk_expire(st, res, e->ts, pos);
+    points_expire(st, ob, e->ts, pos);
     int64_t debit = points;
     if (rb->shortfall == RULEBOOK_SHORTFALL_FORGIVE && debit > m->balance)
         debit = m->balance > 0 ? m->balance : 0; /* spent points are written off */
     if (debit > 0)
-        rk_debit(st, res, e->ts, pos, debit, PROTO_CAUSE_REFUND);
+        points_debit(st, ob, e->ts, pos, debit, PROTO_CAUSE_REFUND);
     m->reward_points -= points;
     /* Qualification loses what this sale added, in the same proportion
      * (purchase points, not campaign bonuses; or spend). */
@@ -376,13 +249,13 @@ static void apply_refund(struct state *st, const struct rulebook *rb,
     sale->refunded_amount += e->amount;
     sale->refunded_points += points;
     remember(st, e, pos);
-    rk_reschedule(st, rb, pos);
+    state_reschedule(st, rb, pos);
 }
 
-static void redeem_answer(struct rules_result *res, int64_t ts, const struct member *m,
+static void redeem_answer(struct outbox *ob, int64_t ts, const struct member *m,
                           const struct txn_rec *r)
 {
-    struct proto_output *o = rk_emit(res, PROTO_OUT_REDEEM_RESULT, ts, m);
+    struct proto_output *o = outbox_emit(ob, PROTO_OUT_REDEEM_RESULT, ts, m);
     memcpy(o->txn, r->txn, r->txn_len + 1u);
     o->ok = r->ok != 0;
     o->error = redeem_errors[r->error];
@@ -391,7 +264,7 @@ static void redeem_answer(struct rules_result *res, int64_t ts, const struct mem
 
 /* Redeems catalog reward `e->reward`: the outcome goes into r->error. */
 static void redeem_reward(struct state *st, const struct rulebook *rb,
-                          const struct proto_entry *e, uint32_t pos, struct rules_result *res,
+                          const struct proto_entry *e, uint32_t pos, struct outbox *ob,
                           struct txn_rec *r)
 {
     const struct member *m = members_at(&st->members, pos);
@@ -409,8 +282,8 @@ static void redeem_reward(struct state *st, const struct rulebook *rb,
         r->error = REDEEM_INSUFFICIENT;
     } else {
         if (item->cost_points > 0)
-            rk_debit(st, res, e->ts, pos, item->cost_points, PROTO_CAUSE_REDEEM);
-        struct proto_output *o = rk_emit(res, PROTO_OUT_REWARD_ISSUED, e->ts, m);
+            points_debit(st, ob, e->ts, pos, item->cost_points, PROTO_CAUSE_REDEEM);
+        struct proto_output *o = outbox_emit(ob, PROTO_OUT_REWARD_ISSUED, e->ts, m);
         o->reward = item->reward;
         o->cost = item->cost_points;
         st->g.catalog_issued[i]++;
@@ -420,56 +293,56 @@ static void redeem_reward(struct state *st, const struct rulebook *rb,
 }
 
 static void apply_redeem(struct state *st, const struct rulebook *rb,
-                         const struct proto_entry *e, struct rules_result *res)
+                         const struct proto_entry *e, struct outbox *ob)
 {
-    uint32_t pos = known_member(st, e->member, RULES_R_UNKNOWN_MEMBER, res);
+    uint32_t pos = known_member(st, e->member, RULES_R_UNKNOWN_MEMBER, ob);
     if (pos == HINDEX_NONE)
         return;
-    rk_expire(st, res, e->ts, pos);
+    points_expire(st, ob, e->ts, pos);
     const struct member *m = members_at(&st->members, pos);
     struct txn_rec *r = remember(st, e, pos);
     if (e->reward[0] != '\0') {
-        redeem_reward(st, rb, e, pos, res, r);
+        redeem_reward(st, rb, e, pos, ob, r);
     } else if (m->balance < e->points) {
         r->error = REDEEM_INSUFFICIENT;
     } else {
-        rk_debit(st, res, e->ts, pos, e->points, PROTO_CAUSE_REDEEM);
+        points_debit(st, ob, e->ts, pos, e->points, PROTO_CAUSE_REDEEM);
         r->ok = 1;
         r->points = e->points;
     }
     r->balance = m->balance;
-    redeem_answer(res, e->ts, m, r);
-    rk_reschedule(st, rb, pos);
+    redeem_answer(ob, e->ts, m, r);
+    state_reschedule(st, rb, pos);
 }
 
 static void apply_adjust(struct state *st, const struct rulebook *rb,
-                         const struct proto_entry *e, struct rules_result *res)
+                         const struct proto_entry *e, struct outbox *ob)
 {
-    uint32_t pos = known_member(st, e->member, RULES_R_UNKNOWN_MEMBER, res);
-    if (pos == HINDEX_NONE || rk_overflows(res, members_at(&st->members, pos), e->points))
+    uint32_t pos = known_member(st, e->member, RULES_R_UNKNOWN_MEMBER, ob);
+    if (pos == HINDEX_NONE || points_overflows(ob, members_at(&st->members, pos), e->points))
         return;
-    rk_expire(st, res, e->ts, pos);
+    points_expire(st, ob, e->ts, pos);
     if (e->points > 0) {
-        rk_credit(st, res, e->ts, pos, e->points, PROTO_CAUSE_ADJUST);
-        rewards_after_earning(st, rb, res, e->ts, pos);
+        points_credit(st, ob, e->ts, pos, e->points, PROTO_CAUSE_ADJUST);
+        rewards_after_earning(st, rb, ob, e->ts, pos);
     } else {
-        rk_debit(st, res, e->ts, pos, -e->points, PROTO_CAUSE_ADJUST);
+        points_debit(st, ob, e->ts, pos, -e->points, PROTO_CAUSE_ADJUST);
         members_at(&st->members, pos)->reward_points += e->points;
     }
     remember(st, e, pos);
-    rk_reschedule(st, rb, pos);
+    state_reschedule(st, rb, pos);
 }
 
 static void apply_scan(struct state *st, const struct rulebook *rb,
-                       const struct proto_entry *e, struct rules_result *res)
+                       const struct proto_entry *e, struct outbox *ob)
 {
-    uint32_t pos = known_member(st, e->member, RULES_R_UNKNOWN_MEMBER, res);
+    uint32_t pos = known_member(st, e->member, RULES_R_UNKNOWN_MEMBER, ob);
     if (pos == HINDEX_NONE)
         return;
     const struct member *m = members_at(&st->members, pos);
     const struct rulebook_tier *t = &rb->tiers[m->tier];
     for (uint32_t i = 0; i < t->perk_count; i++) {
-        struct proto_output *o = rk_emit(res, PROTO_OUT_PERK_TRIGGERED, e->ts, m);
+        struct proto_output *o = outbox_emit(ob, PROTO_OUT_PERK_TRIGGERED, e->ts, m);
         o->perk = t->perks[i];
         o->tier = t->name;
         memcpy(o->store, e->store, sizeof(o->store));
@@ -477,28 +350,35 @@ static void apply_scan(struct state *st, const struct rulebook *rb,
 }
 
 /* Handles members due by the engine clock, earliest first, at most
- * RULES_TICK_MEMBERS_MAX of them. */
+ * RULES_TICK_MEMBERS_MAX of them, and only while the outbox has room for
+ * everything one more member can produce. */
 static void apply_tick(struct state *st, const struct rulebook *rb,
-                       const struct proto_entry *e, struct rules_result *res)
+                       const struct proto_entry *e, struct outbox *ob)
 {
     struct schedule_entry due;
     uint32_t handled = 0;
     if (e->ts < st->clock_ms)
         return; /* an older tick does nothing (DESIGN.md, Time) */
     st->tick_capped = false;
-    while (handled < RULES_TICK_MEMBERS_MAX &&
+    while (handled < RULES_TICK_MEMBERS_MAX && outbox_room(ob) >= RULES_TICK_MEMBER_OUTPUTS &&
            schedule_pop_due(&st->schedule, st->clock_ms, &due)) {
         struct member *m = members_at(&st->members, due.pos);
         if (m->sched_ts != due.due_ms)
             continue; /* stale: a newer, earlier entry was pushed */
         m->sched_ts = 0;
-        rk_expire(st, res, e->ts, due.pos);
-        tiers_review_due(st, rb, res, due.pos);
-        segments_refresh(st, rb, res, e->ts, due.pos);
-        rk_reschedule(st, rb, due.pos);
+        points_expire(st, ob, e->ts, due.pos);
+        tiers_review_due(st, rb, ob, due.pos);
+        segments_refresh(st, rb, ob, e->ts, due.pos);
+        state_reschedule(st, rb, due.pos);
         handled++;
     }
-    st->tick_capped = handled == RULES_TICK_MEMBERS_MAX;
+    st->tick_capped = handled == RULES_TICK_MEMBERS_MAX ||
+                      outbox_room(ob) < RULES_TICK_MEMBER_OUTPUTS;
+}
+
+void rules_outbox_init(struct outbox *ob)
+{
+    outbox_init(ob, RULES_OUTBOX_CAP);
 }
 
 bool rules_due(const struct state *st)
@@ -507,8 +387,8 @@ bool rules_due(const struct state *st)
 }
 
 /* A retry of a txn already applied: answer it again, change nothing.
- * Returns true when `e` was a retry (res filled). */
-static bool retry_of(struct state *st, const struct proto_entry *e, struct rules_result *res)
+ * Returns true when `e` was a retry (ob filled). */
+static bool retry_of(struct state *st, const struct proto_entry *e, struct outbox *ob)
 {
     if (e->kind == PROTO_SCAN || e->kind == PROTO_TICK || e->txn[0] == '\0')
         return false; /* scans change nothing, so they are never deduplicated */
@@ -517,27 +397,27 @@ static bool retry_of(struct state *st, const struct proto_entry *e, struct rules
         return false;
     const struct member *owner = members_at(&st->members, r->member);
     if (r->kind != e->kind || strcmp(owner->id, e->member) != 0) {
-        rk_reject(res, RULES_R_TXN_CONFLICT, "txn '%s' was already used by a %s of member '%s'",
+        outbox_reject(ob, RULES_R_TXN_CONFLICT, "txn '%s' was already used by a %s of member '%s'",
                   e->txn, proto_kind_name((enum proto_kind)r->kind), owner->id);
         return true;
     }
-    res->verdict = RULES_DUPLICATE;
+    ob->verdict = OUTBOX_DUPLICATE;
     if (e->kind == PROTO_REDEEM)
-        redeem_answer(res, e->ts, owner, r);
+        redeem_answer(ob, e->ts, owner, r);
     return true;
 }
 
 static void dispatch(struct state *st, const struct rulebook *rb, const struct proto_entry *e,
-                     struct rules_result *res)
+                     struct outbox *ob)
 {
     switch (e->kind) {
-    case PROTO_ENROLL: apply_enroll(st, rb, e, res); break;
-    case PROTO_PURCHASE: apply_purchase(st, rb, e, res); break;
-    case PROTO_REFUND: apply_refund(st, rb, e, res); break;
-    case PROTO_REDEEM: apply_redeem(st, rb, e, res); break;
-    case PROTO_ADJUST: apply_adjust(st, rb, e, res); break;
-    case PROTO_SCAN: apply_scan(st, rb, e, res); break;
-    case PROTO_TICK: apply_tick(st, rb, e, res); break;
+    case PROTO_ENROLL: apply_enroll(st, rb, e, ob); break;
+    case PROTO_PURCHASE: apply_purchase(st, rb, e, ob); break;
+    case PROTO_REFUND: apply_refund(st, rb, e, ob); break;
+    case PROTO_REDEEM: apply_redeem(st, rb, e, ob); break;
+    case PROTO_ADJUST: apply_adjust(st, rb, e, ob); break;
+    case PROTO_SCAN: apply_scan(st, rb, e, ob); break;
+    case PROTO_TICK: apply_tick(st, rb, e, ob); break;
     case PROTO_KIND_COUNT: LY_ASSERT(0 && "decoder returned a bad kind");
     }
 }
@@ -550,15 +430,12 @@ void rules_skip(struct state *st, struct proto_id id)
 }
 
 void rules_apply(struct state *st, const struct rulebook *rb, struct proto_id id,
-                 const struct proto_entry *e, struct rules_result *res)
+                 const struct proto_entry *e, struct outbox *ob)
 {
     LY_ASSERT(proto_id_cmp(id, st->last_id) > 0);
     LY_ASSERT(e->kind < PROTO_KIND_COUNT);
-    LY_ASSERT(res->out != NULL);
-    res->verdict = RULES_APPLIED;
-    res->count = 0;
-    res->reject.code = NULL;
-    res->reject.detail[0] = '\0';
+    LY_ASSERT(ob->cap >= RULES_OUTBOX_CAP);
+    outbox_reset(ob);
     st->last_id = id;
     /* A scan changes nothing, so it does not move the clock either: one
      * card scanned at a till whose clock is years ahead must not expire the
@@ -568,12 +445,12 @@ void rules_apply(struct state *st, const struct rulebook *rb, struct proto_id id
         st->clock_month = caltime_month(e->ts);
     }
     txns_evict(&st->txns, st->clock_ms - rb->txn_window_ms);
-    if (!retry_of(st, e, res))
-        dispatch(st, rb, e, res);
-    if (res->verdict == RULES_REJECTED) {
-        res->count = 0; /* a rejected entry publishes nothing but its DLQ entry */
+    if (!retry_of(st, e, ob))
+        dispatch(st, rb, e, ob);
+    if (ob->verdict == OUTBOX_REJECTED) {
+        ob->count = 0; /* a rejected entry publishes nothing but its DLQ entry */
         st->entries_rejected++;
-    } else if (res->verdict == RULES_DUPLICATE) {
+    } else if (ob->verdict == OUTBOX_DUPLICATE) {
         st->entries_duplicate++;
     } else {
         st->entries_applied++;

@@ -5,7 +5,7 @@
 
 #include "caltime.h"
 #include "lyassert.h"
-#include "rules_int.h"
+#include "outbox.h"
 
 #define DAY CALTIME_DAY_MS
 #define RING MEMBERS_QUAL_MONTHS
@@ -169,19 +169,19 @@ void segments_tier_moved(struct state *st, uint8_t from, uint8_t to)
     st->g.tier_members[to]++;
 }
 
-static void moved(struct rules_result *res, int64_t ts, const struct member *m,
+static void moved(struct outbox *ob, int64_t ts, const struct member *m,
                   const char *dimension, const char *from, const char *to,
                   const uint8_t rfm[3])
 {
-    struct proto_output *o = rk_emit(res, PROTO_OUT_SEGMENT_CHANGED, ts, m);
+    struct proto_output *o = outbox_emit(ob, PROTO_OUT_SEGMENT_CHANGED, ts, m);
     o->dimension = dimension;
     o->from = from;
     o->to = to;
     memcpy(o->rfm, rfm, 3);
 }
 
-/* Classifies member `pos` at the clock; `res` NULL: no events (enrolment). */
-static void classify(struct state *st, const struct rulebook *rb, struct rules_result *res,
+/* Classifies member `pos` at the clock; `ob` NULL: no events (enrolment). */
+static void classify(struct state *st, const struct rulebook *rb, struct outbox *ob,
                      int64_t ts, uint32_t pos)
 {
     const struct rulebook_segments *sg = &rb->seg;
@@ -193,10 +193,10 @@ static void classify(struct state *st, const struct rulebook *rb, struct rules_r
     uint8_t rfm[3] = {score_recency(sg, m, now), score_up(count, sg->frequency),
                       score_up(spend, sg->monetary)};
     uint8_t seg = segment_of(sg, rfm), stage = stage_of(sg, m, now);
-    if (res != NULL && seg != m->segment)
-        moved(res, ts, m, "segment", sg->segments[m->segment].name, sg->segments[seg].name, rfm);
-    if (res != NULL && stage != m->stage) {
-        moved(res, ts, m, "stage", stage_names[m->stage], stage_names[stage], rfm);
+    if (ob != NULL && seg != m->segment)
+        moved(ob, ts, m, "segment", sg->segments[m->segment].name, sg->segments[seg].name, rfm);
+    if (ob != NULL && stage != m->stage) {
+        moved(ob, ts, m, "stage", stage_names[m->stage], stage_names[stage], rfm);
         if (stage == RULEBOOK_STAGE_LAPSED)
             count_lapse(&st->g, m->segment, st->clock_month);
     }
@@ -218,7 +218,7 @@ void segments_enrolled(struct state *st, const struct rulebook *rb, uint32_t pos
         classify(st, rb, NULL, m->enrolled_ts, pos);
 }
 
-void segments_refresh(struct state *st, const struct rulebook *rb, struct rules_result *res,
+void segments_refresh(struct state *st, const struct rulebook *rb, struct outbox *ob,
                       int64_t ts, uint32_t pos)
 {
     if (!rb->seg.enabled)
@@ -226,7 +226,7 @@ void segments_refresh(struct state *st, const struct rulebook *rb, struct rules_
     struct member *m = members_at(&st->members, pos);
     st->g.segment_members[m->segment]--;
     st->g.stage_members[m->stage]--;
-    classify(st, rb, res, ts, pos);
+    classify(st, rb, ob, ts, pos);
 }
 
 void segments_note_purchase(struct state *st, const struct rulebook *rb, uint32_t pos,

@@ -20,8 +20,11 @@
 #include <stdint.h>
 
 #include "rulebook.h"
-#include "rules.h"
+#include "outbox.h"
 #include "state.h"
+
+/* Outputs segments_refresh appends at most: one per dimension. */
+#define SEGMENTS_REFRESH_OUTPUTS 2
 
 /* A new member at `pos`: counted in the first tier and classified (no
  * event: there is nothing to move from). */
@@ -34,7 +37,7 @@ void segments_note_purchase(struct state *st, const struct rulebook *rb, uint32_
 
 /* Re-classifies member `pos` at the engine clock, publishes what moved
  * (stamped `ts`) and stores its next due time. */
-void segments_refresh(struct state *st, const struct rulebook *rb, struct rules_result *res,
+void segments_refresh(struct state *st, const struct rulebook *rb, struct outbox *ob,
                       int64_t ts, uint32_t pos);
 
 /* Moves the tier count of a member from tier `from` to tier `to`. */

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "caltime.h"
+#include "wallet.h"
 
 int state_init(struct state *st, const struct rulebook *rb, uint32_t members_max)
 {
@@ -68,6 +69,22 @@ void state_reindex(struct state *st, const struct rulebook *rb)
         memcpy(g->catalog_names[i], rb->catalog[i].reward, sizeof(g->catalog_names[i]));
     for (uint32_t i = 0; i < rb->auto_reward_count; i++)
         memcpy(g->auto_names[i], rb->auto_rewards[i].reward, sizeof(g->auto_names[i]));
+}
+
+void state_reschedule(struct state *st, const struct rulebook *rb, uint32_t pos)
+{
+    struct member *m = members_at(&st->members, pos);
+    int64_t due = wallet_next_expiry(&st->members, pos);
+    if (m->next_review_ts != 0 && m->next_review_ts < due)
+        due = m->next_review_ts;
+    if (m->grace_until_ts != 0 && m->grace_until_ts < due)
+        due = m->grace_until_ts;
+    if (rb->seg.enabled && m->seg_due_ts != 0 && m->seg_due_ts < due)
+        due = m->seg_due_ts;
+    if (due == INT64_MAX || (m->sched_ts != 0 && m->sched_ts <= due))
+        return; /* its live entry comes first; it is rescheduled then */
+    schedule_push(&st->schedule, due, pos);
+    m->sched_ts = due;
 }
 
 void state_free(struct state *st)

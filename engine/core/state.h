@@ -49,7 +49,7 @@ struct state {
     uint64_t entries_applied; /* entries that changed state or answered */
     uint64_t entries_rejected;
     uint64_t entries_duplicate;
-    bool tick_capped; /* the last tick stopped at RULES_TICK_MEMBERS_MAX (a hint
+    bool tick_capped; /* the last tick stopped at RULES_TICK_MEMBERS_MAX or its output budget (a hint
                        * for the shell; not in snapshots, not in any output) */
 };
 
@@ -64,6 +64,10 @@ int state_init(struct state *st, const struct rulebook *rb, uint32_t members_max
  * counts move with their reward's name; rewards no longer configured are
  * dropped, new ones start at zero. */
 void state_reindex(struct state *st, const struct rulebook *rb);
+
+/* Makes sure member `pos` is in the schedule no later than its next due
+ * time under `rb` (expiry, review, grace end, segment change). */
+void state_reschedule(struct state *st, const struct rulebook *rb, uint32_t pos);
 
 /* Frees everything the state holds. */
 void state_free(struct state *st);

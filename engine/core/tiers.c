@@ -1,15 +1,8 @@
-/* tiers.c - VIP levels: immediate upgrades, yearly reviews, grace.
- *
- * A member moves up as soon as the qualifying total of the rolling window
- * reaches a higher threshold. Moving down happens only at a review: on the
- * anniversary of enrolment, or every year on a fixed MM-DD (the first one
- * at least a year after enrolment). A review that finds the member below
- * their tier moves them down one level, or, with grace_months, first waits
- * that long and moves them down only if they still fall short then.
- */
+/* tiers.c - see tiers.h. */
+#include "tiers.h"
+
 #include "caltime.h"
 #include "lyassert.h"
-#include "rules_int.h"
 #include "segments.h"
 
 /* `d` moved by `months` (>= 0), the day clamped to the month's length. */
@@ -23,6 +16,15 @@ static int64_t add_months(struct caltime_date d, int32_t months)
     return caltime_ts(out);
 }
 
+uint8_t tiers_for(const struct rulebook *rb, int64_t qualifying)
+{
+    uint8_t t = 0;
+    for (uint32_t i = 1; i < rb->tier_count; i++)
+        if (qualifying >= rb->tiers[i].threshold)
+            t = (uint8_t)i;
+    return t;
+}
+
 int64_t tiers_first_review(const struct rulebook *rb, int64_t enrolled_ts)
 {
     struct caltime_date e = caltime_date(enrolled_ts);
@@ -34,15 +36,15 @@ int64_t tiers_first_review(const struct rulebook *rb, int64_t enrolled_ts)
     return ts >= year_after ? ts : add_months(fixed, 12);
 }
 
-void tiers_upgrade(struct state *st, const struct rulebook *rb, struct rules_result *res,
+void tiers_upgrade(struct state *st, const struct rulebook *rb, struct outbox *ob,
                    int64_t ts, uint32_t pos)
 {
     struct member *m = members_at(&st->members, pos);
     int64_t q = members_qual_total(m, st->clock_month, rb->window_months);
-    uint8_t t = rules_tier_for(rb, q);
+    uint8_t t = tiers_for(rb, q);
     if (t <= m->tier)
         return;
-    struct proto_output *o = rk_emit(res, PROTO_OUT_TIER_CHANGED, ts, m);
+    struct proto_output *o = outbox_emit(ob, PROTO_OUT_TIER_CHANGED, ts, m);
     o->from = rb->tiers[m->tier].name;
     o->to = rb->tiers[t].name;
     o->reason = "upgrade";
@@ -51,11 +53,11 @@ void tiers_upgrade(struct state *st, const struct rulebook *rb, struct rules_res
     m->grace_until_ts = 0; /* a pending downgrade is moot */
 }
 
-static void downgrade(struct state *st, struct rules_result *res, const struct rulebook *rb,
+static void downgrade(struct state *st, struct outbox *ob, const struct rulebook *rb,
                       int64_t ts, struct member *m)
 {
     LY_ASSERT(m->tier > 0);
-    struct proto_output *o = rk_emit(res, PROTO_OUT_TIER_CHANGED, ts, m);
+    struct proto_output *o = outbox_emit(ob, PROTO_OUT_TIER_CHANGED, ts, m);
     o->from = rb->tiers[m->tier].name;
     o->to = rb->tiers[m->tier - 1].name;
     o->reason = "review";
@@ -64,17 +66,17 @@ static void downgrade(struct state *st, struct rules_result *res, const struct r
 }
 
 /* Handles the grace end and every review due by the engine clock. */
-void tiers_review_due(struct state *st, const struct rulebook *rb, struct rules_result *res,
+void tiers_review_due(struct state *st, const struct rulebook *rb, struct outbox *ob,
                       uint32_t pos)
 {
     struct member *m = members_at(&st->members, pos);
     int64_t now = st->clock_ms;
     int32_t now_month = st->clock_month;
-    uint8_t target = rules_tier_for(rb, members_qual_total(m, now_month, rb->window_months));
+    uint8_t target = tiers_for(rb, members_qual_total(m, now_month, rb->window_months));
     if (m->grace_until_ts != 0 && now >= m->grace_until_ts) {
         m->grace_until_ts = 0;
         if (target < m->tier)
-            downgrade(st, res, rb, now, m);
+            downgrade(st, ob, rb, now, m);
     }
     while (m->next_review_ts != 0 && now >= m->next_review_ts) {
         int64_t review = m->next_review_ts;
@@ -85,6 +87,6 @@ void tiers_review_due(struct state *st, const struct rulebook *rb, struct rules_
         if (rb->grace_months > 0 && grace_end > now)
             m->grace_until_ts = grace_end;
         else
-            downgrade(st, res, rb, now, m);
+            downgrade(st, ob, rb, now, m);
     }
 }

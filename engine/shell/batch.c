@@ -11,7 +11,7 @@ int batch_init(struct batch *b, uint32_t entries_max)
 {
     memset(b, 0, sizeof(*b));
     b->entries_max = entries_max;
-    b->out_cap = entries_max * RULES_OUTPUTS_MAX;
+    b->out_cap = entries_max * OUTBOX_ENTRY_OUTPUTS_MAX;
     msgpack_sbuffer_init(&b->buf);
     b->outs = calloc(b->out_cap, sizeof(b->outs[0]));
     b->dlq = calloc(entries_max, sizeof(b->dlq[0]));
@@ -58,7 +58,7 @@ void batch_add_entry(struct batch *b, struct proto_id id, const char *id_str, bo
     b->last_id = id;
 }
 
-int batch_add_outputs(struct batch *b, struct proto_id src, const struct rules_result *res)
+int batch_add_outputs(struct batch *b, struct proto_id src, const struct outbox *res)
 {
     if (b->out_count + res->count > b->out_cap) { /* a tick with many members due */
         size_t cap = (size_t)b->out_cap * 2 + res->count;

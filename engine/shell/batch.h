@@ -8,7 +8,7 @@
  * be sent again after a reconnect without applying anything twice.
  *
  * Bounds: at most `entries_max` entries, each with at most
- * RULES_OUTPUTS_MAX outputs of a few hundred bytes (a tick: a few per due
+ * OUTBOX_ENTRY_OUTPUTS_MAX outputs of a few hundred bytes (a tick: a few per due
  * member, at most RULES_TICK_MEMBERS_MAX members), or one DLQ entry that
  * keeps at most BATCH_DLQ_BYTES_MAX of the original bytes.
  */
@@ -75,7 +75,7 @@ void batch_add_entry(struct batch *b, struct proto_id id, const char *id_str, bo
 
 /* Encodes the outputs of `res` produced by the entry at `src`. Returns 0,
  * or -1 when out of memory. */
-int batch_add_outputs(struct batch *b, struct proto_id src, const struct rules_result *res);
+int batch_add_outputs(struct batch *b, struct proto_id src, const struct outbox *res);
 
 /* Records a DLQ entry for the entry at `src` with original bytes
  * `m[0..len)` (m may be NULL when the entry had no `m` field). Returns 0,

@@ -55,7 +55,7 @@ struct consumer {
     redisAsyncContext *ac;
     enum phase phase;
     struct batch batch;
-    struct rules_result scratch; /* outputs of the entry being applied */
+    struct outbox scratch; /* outputs of the entry being applied */
     bool in_flight;          /* batch applied, commit not yet confirmed */
     struct proto_id committed; /* last marker Redis confirmed to us */
     struct proto_id target;  /* marker read at setup */
@@ -672,7 +672,7 @@ struct consumer *consumer_new(struct event_base *base, const struct config *cfg,
     c->m = m;
     c->committed = st->last_id;
     c->backoff_ms = CONSUMER_BACKOFF_MIN_MS;
-    rules_result_init(&c->scratch);
+    rules_outbox_init(&c->scratch);
     commit_keys_init(&c->keys, cfg);
     snprintf(c->count_arg, sizeof(c->count_arg), "%u", cfg->batch_entries_max);
     snprintf(c->block_arg, sizeof(c->block_arg), "%u", cfg->block_ms);
@@ -705,7 +705,7 @@ void consumer_free(struct consumer *c)
     if (c->watchdog)
         event_free(c->watchdog);
     batch_free(&c->batch);
-    rules_result_free(&c->scratch);
+    outbox_free(&c->scratch);
     free(c);
 }
 

@@ -25,7 +25,7 @@ static const redisReply *field_m(const redisReply *fields)
 /* Decodes and applies one entry; rejected ones go to the DLQ. */
 static int apply_one(struct state *st, const struct rulebook *rb, struct proto_id id,
                      const redisReply *idr, const redisReply *fields, struct batch *b,
-                     struct rules_result *res)
+                     struct outbox *res)
 {
     struct proto_entry e; /* ~6 KiB with its line items */
     struct proto_reject rej = {PROTO_R_NO_M_FIELD, "entry has no field 'm'"};
@@ -40,7 +40,7 @@ static int apply_one(struct state *st, const struct rulebook *rb, struct proto_i
     rules_apply(st, rb, id, &e, res);
     if (b == NULL)
         return 0;
-    if (res->verdict == RULES_REJECTED)
+    if (res->verdict == OUTBOX_REJECTED)
         return batch_add_dlq(b, idr->str, m->str, m->len, &res->reject);
     return batch_add_outputs(b, id, res);
 }
@@ -48,18 +48,18 @@ static int apply_one(struct state *st, const struct rulebook *rb, struct proto_i
 /* Applies one entry: decode + rules, or the bare baseline's fixed output. */
 typedef int apply_fn(struct state *st, const struct rulebook *rb, struct proto_id id,
                      const redisReply *idr, const redisReply *fields, struct batch *b,
-                     struct rules_result *res);
+                     struct outbox *res);
 
 static int apply_bare(struct state *st, const struct rulebook *rb, struct proto_id id,
                       const redisReply *idr, const redisReply *fields, struct batch *b,
-                      struct rules_result *res)
+                      struct outbox *res)
 {
     (void)rb, (void)idr, (void)fields;
     st->last_id = id;
     st->entries_applied++;
     if (b == NULL)
         return 0;
-    res->verdict = RULES_APPLIED;
+    res->verdict = OUTBOX_APPLIED;
     res->count = 1;
     memset(&res->out[0], 0, sizeof(res->out[0]));
     res->out[0].kind = PROTO_OUT_POINTS_CHANGED;
@@ -70,7 +70,7 @@ static int apply_bare(struct state *st, const struct rulebook *rb, struct proto_
 
 static int ingest_with(apply_fn *apply, struct state *st, const struct rulebook *rb,
                        const redisReply *entries, struct batch *b,
-                       struct rules_result *scratch, struct ingest_stats *stats)
+                       struct outbox *scratch, struct ingest_stats *stats)
 {
     memset(stats, 0, sizeof(*stats));
     if (entries->type != REDIS_REPLY_ARRAY)
@@ -98,13 +98,13 @@ static int ingest_with(apply_fn *apply, struct state *st, const struct rulebook 
 }
 
 int ingest_entries(struct state *st, const struct rulebook *rb, const redisReply *entries,
-                   struct batch *b, struct rules_result *scratch, struct ingest_stats *stats)
+                   struct batch *b, struct outbox *scratch, struct ingest_stats *stats)
 {
     return ingest_with(apply_one, st, rb, entries, b, scratch, stats);
 }
 
 int ingest_bare(struct state *st, const redisReply *entries, struct batch *b,
-                struct rules_result *scratch, struct ingest_stats *stats)
+                struct outbox *scratch, struct ingest_stats *stats)
 {
     return ingest_with(apply_bare, st, NULL, entries, b, scratch, stats);
 }

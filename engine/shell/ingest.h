@@ -31,14 +31,14 @@ struct ingest_stats {
  * st->last_id are not applied again (only acknowledged). Returns 0, or -1
  * when the reply is malformed or the batch cannot grow (the caller drops
  * the connection; nothing is lost, the entries stay pending). `scratch`
- * (rules_result_init'ed) holds each entry's outputs in turn. */
+ * (rules_outbox_init'ed) holds each entry's outputs in turn. */
 int ingest_entries(struct state *st, const struct rulebook *rb, const redisReply *entries,
-                   struct batch *b, struct rules_result *scratch, struct ingest_stats *stats);
+                   struct batch *b, struct outbox *scratch, struct ingest_stats *stats);
 
 /* The benchmark baseline (--bare-consumer): the same reading, batching and
  * commit, but each entry is neither decoded nor applied; it publishes one
  * fixed output per input and moves st->last_id. Same contract otherwise. */
 int ingest_bare(struct state *st, const redisReply *entries, struct batch *b,
-                struct rules_result *scratch, struct ingest_stats *stats);
+                struct outbox *scratch, struct ingest_stats *stats);
 
 #endif

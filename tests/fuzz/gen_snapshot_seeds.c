@@ -30,7 +30,7 @@
 struct gen {
     struct config cfg;
     struct state st;
-    struct rules_result res;
+    struct outbox res;
     uint64_t seq;
     struct proto_entry e;
 };
@@ -54,10 +54,10 @@ static void apply(struct gen *g)
 {
     struct proto_id id = {(uint64_t)g->e.ts, ++g->seq};
     rules_apply(&g->st, &g->cfg.rules, id, &g->e, &g->res);
-    if (g->res.verdict != RULES_APPLIED) {
+    if (g->res.verdict != OUTBOX_APPLIED) {
         fprintf(stderr, "gen_snapshot_seeds: entry %llu (kind %d) not applied: %s\n",
                 (unsigned long long)g->seq, (int)g->e.kind,
-                g->res.verdict == RULES_REJECTED ? g->res.reject.detail : "duplicate");
+                g->res.verdict == OUTBOX_REJECTED ? g->res.reject.detail : "duplicate");
         exit(1);
     }
 }
@@ -169,11 +169,11 @@ static int seed(const char *dir, const char *name, void (*build)(struct gen *))
     snapfuzz_config(&g.cfg);
     if (state_init(&g.st, &g.cfg.rules, g.cfg.members_max) != 0)
         return -1;
-    rules_result_init(&g.res);
+    rules_outbox_init(&g.res);
     if (build != NULL)
         build(&g);
     int rc = write_seed(&g, dir, name);
-    rules_result_free(&g.res);
+    outbox_free(&g.res);
     state_free(&g.st);
     return rc;
 }

@@ -231,7 +231,7 @@ int main(void)
 {
     printf("member %zu\ntxn_rec %zu\nschedule_entry %zu\nentry_bytes_max %d\n"
            "outputs_max %d\n", sizeof(struct member), sizeof(struct txn_rec),
-           sizeof(struct schedule_entry), PROTO_ENTRY_BYTES_MAX, (int)RULES_OUTPUTS_MAX);
+           sizeof(struct schedule_entry), PROTO_ENTRY_BYTES_MAX, (int)OUTBOX_ENTRY_OUTPUTS_MAX);
     return 0;
 }
 """

@@ -26,6 +26,7 @@
 #include <string.h>
 
 #include "caltime.h"
+#include "earn.h"
 #include "rules.h"
 #include "splitmix.h"
 #include "config.h"
@@ -42,7 +43,7 @@ struct fx {
     struct state st;
     uint64_t seq;         /* input ids are 1-1, 1-2, ... */
     struct proto_entry e; /* filled by the entry builders below */
-    struct rules_result res;
+    struct outbox res;
 };
 
 /* Appends a tier; `perks` ends with NULL. */
@@ -91,13 +92,13 @@ static struct fx *fx_new(void)
         free(f);
         return NULL;
     }
-    rules_result_init(&f->res);
+    rules_outbox_init(&f->res);
     return f;
 }
 
 static void fx_free(struct fx *f)
 {
-    rules_result_free(&f->res);
+    outbox_free(&f->res);
     state_free(&f->st);
     free(f);
 }
@@ -203,7 +204,7 @@ static struct fx *tick(struct fx *f, int64_t ts)
 }
 
 /* Applies f->e as the next input entry under `rb`. */
-static enum rules_verdict apply_under(struct fx *f, const struct rulebook *rb)
+static enum outbox_verdict apply_under(struct fx *f, const struct rulebook *rb)
 {
     struct proto_id id = {1, ++f->seq};
     rules_apply(&f->st, rb, id, &f->e, &f->res);
@@ -211,7 +212,7 @@ static enum rules_verdict apply_under(struct fx *f, const struct rulebook *rb)
 }
 
 /* Applies f->e as the next input entry under f's own rulebook. */
-static enum rules_verdict apply(struct fx *f)
+static enum outbox_verdict apply(struct fx *f)
 {
     return apply_under(f, &f->cfg.rules);
 }
@@ -284,7 +285,7 @@ static void expect_as_frozen(const struct fx *f, struct frozen *z)
 
 static void applied(struct fx *f)
 {
-    assert_int_equal(apply(f), RULES_APPLIED);
+    assert_int_equal(apply(f), OUTBOX_APPLIED);
     assert_null(f->res.reject.code);
 }
 
@@ -295,7 +296,7 @@ static void rejected(struct fx *f, const char *code)
     struct frozen z;
     uint64_t before = f->st.entries_rejected;
     freeze(f, &z);
-    assert_int_equal(apply(f), RULES_REJECTED);
+    assert_int_equal(apply(f), OUTBOX_REJECTED);
     assert_non_null(f->res.reject.code);
     assert_string_equal(f->res.reject.code, code);
     assert_true(f->res.reject.detail[0] != '\0');
@@ -310,7 +311,7 @@ static void duplicate(struct fx *f)
     struct frozen z;
     uint64_t before = f->st.entries_duplicate;
     freeze(f, &z);
-    assert_int_equal(apply(f), RULES_DUPLICATE);
+    assert_int_equal(apply(f), OUTBOX_DUPLICATE);
     assert_int_equal(f->st.entries_duplicate, before + 1);
     expect_as_frozen(f, &z);
 }
@@ -401,34 +402,34 @@ static void earn_formula_floors_the_exact_product(void **state)
 {
     const struct rulebook *rb = &((struct fx *)*state)->cfg.rules;
     /* 5999 * 15000 / 1000000 = 89.985 -> 89 */
-    assert_int_equal(rules_earn_points(rb, 5999, 15000), 89);
+    assert_int_equal(earn_points(rb, 5999, 15000), 89);
     /* 5999 * 12500 / 1000000 = 74.9875 -> 74 */
-    assert_int_equal(rules_earn_points(rb, 5999, 12500), 74);
+    assert_int_equal(earn_points(rb, 5999, 12500), 74);
     /* 5999 * 10000 / 1000000 = 59.99 -> 59 */
-    assert_int_equal(rules_earn_points(rb, 5999, 10000), 59);
-    assert_int_equal(rules_earn_points(rb, 99, 10000), 0);
-    assert_int_equal(rules_earn_points(rb, 100, 10000), 1);
-    assert_int_equal(rules_earn_points(rb, 0, 20000), 0);
+    assert_int_equal(earn_points(rb, 5999, 10000), 59);
+    assert_int_equal(earn_points(rb, 99, 10000), 0);
+    assert_int_equal(earn_points(rb, 100, 10000), 1);
+    assert_int_equal(earn_points(rb, 0, 20000), 0);
     /* The largest inputs: 1e10 * 1000 * 100000 / (1 * 10000) = 1e14,
      * computed without overflow (UBSan would stop the test). */
     struct rulebook big = *rb;
     big.minor_per_unit = 1;
     big.points_per_unit = RULEBOOK_POINTS_PER_UNIT_MAX;
-    assert_int_equal(rules_earn_points(&big, PROTO_AMOUNT_MAX, RULEBOOK_MULTIPLIER_BP_MAX),
+    assert_int_equal(earn_points(&big, PROTO_AMOUNT_MAX, RULEBOOK_MULTIPLIER_BP_MAX),
                      100000000000000LL);
 }
 
 static void tier_for_is_the_highest_threshold_reached(void **state)
 {
     const struct rulebook *rb = &((struct fx *)*state)->cfg.rules;
-    assert_int_equal(rules_tier_for(rb, 0), 0);
-    assert_int_equal(rules_tier_for(rb, 499), 0);
-    assert_int_equal(rules_tier_for(rb, 500), 1);
-    assert_int_equal(rules_tier_for(rb, 1999), 1);
-    assert_int_equal(rules_tier_for(rb, 2000), 2);
-    assert_int_equal(rules_tier_for(rb, 9999), 2);
-    assert_int_equal(rules_tier_for(rb, 10000), 3);
-    assert_int_equal(rules_tier_for(rb, INT64_MAX), 3);
+    assert_int_equal(tiers_for(rb, 0), 0);
+    assert_int_equal(tiers_for(rb, 499), 0);
+    assert_int_equal(tiers_for(rb, 500), 1);
+    assert_int_equal(tiers_for(rb, 1999), 1);
+    assert_int_equal(tiers_for(rb, 2000), 2);
+    assert_int_equal(tiers_for(rb, 9999), 2);
+    assert_int_equal(tiers_for(rb, 10000), 3);
+    assert_int_equal(tiers_for(rb, INT64_MAX), 3);
 }
 
 static void gold_purchase_of_59_99_earns_89_points(void **state)
@@ -1031,11 +1032,11 @@ static void random_entry(uint64_t *rng, uint32_t i, struct fx *f)
     random_details(rng, &f->e);
 }
 
-static void expect_same_result(const struct rules_result *a, const struct rules_result *b)
+static void expect_same_result(const struct outbox *a, const struct outbox *b)
 {
     assert_int_equal(a->verdict, b->verdict);
     assert_int_equal(a->count, b->count);
-    if (a->verdict == RULES_REJECTED) {
+    if (a->verdict == OUTBOX_REJECTED) {
         assert_string_equal(a->reject.code, b->reject.code);
         assert_string_equal(a->reject.detail, b->reject.detail);
     }
@@ -1073,7 +1074,7 @@ struct seen {
     uint64_t reviews;
 };
 
-static void count_outputs(const struct rules_result *res, struct seen *seen)
+static void count_outputs(const struct outbox *res, struct seen *seen)
 {
     for (uint32_t k = 0; k < res->count; k++) {
         const struct proto_output *o = &res->out[k];

@@ -68,7 +68,7 @@ struct fx {
     uint64_t txn;          /* txn ids t1, t2, ... */
     bool check_counts;     /* recount the populations after every entry */
     struct proto_entry e;
-    struct rules_result res;
+    struct outbox res;
     uint32_t outputs;      /* outputs since the last forget() */
     uint32_t moves;        /* segment.changed since the last forget() */
     struct proto_output move[MOVES_MAX];
@@ -101,7 +101,7 @@ static int fx_setup(void **state)
         free(f);
         return -1;
     }
-    rules_result_init(&f->res);
+    rules_outbox_init(&f->res);
     f->check_counts = true;
     *state = f;
     return 0;
@@ -110,7 +110,7 @@ static int fx_setup(void **state)
 static int fx_teardown(void **state)
 {
     struct fx *f = *state;
-    rules_result_free(&f->res);
+    outbox_free(&f->res);
     state_free(&f->st);
     free(f);
     return 0;
@@ -245,7 +245,7 @@ static void apply(struct fx *f)
 {
     struct proto_id id = {1, ++f->seq};
     rules_apply(&f->st, &f->cfg.rules, id, &f->e, &f->res);
-    if (f->res.verdict != RULES_APPLIED)
+    if (f->res.verdict != OUTBOX_APPLIED)
         fail_msg("entry %llu: verdict %d %s %s", (unsigned long long)f->seq, f->res.verdict,
                  f->res.reject.code ? f->res.reject.code : "", f->res.reject.detail);
     f->outputs += f->res.count;

@@ -63,7 +63,7 @@ static void workload_entry(uint64_t *rng, uint32_t i, struct proto_entry *e)
 struct fixture {
     struct config cfg;
     struct state a, b;
-    struct rules_result res;
+    struct outbox res;
 };
 
 static void build(struct fixture *f, struct state *st)
@@ -82,7 +82,7 @@ static int setup(void **state)
 {
     struct fixture *f = calloc(1, sizeof(*f));
     test_config(&f->cfg);
-    rules_result_init(&f->res);
+    rules_outbox_init(&f->res);
     build(f, &f->a);
     build(f, &f->b);
     *state = f;
@@ -94,7 +94,7 @@ static int teardown(void **state)
     struct fixture *f = *state;
     state_free(&f->a);
     state_free(&f->b);
-    rules_result_free(&f->res);
+    outbox_free(&f->res);
     free(f);
     return 0;
 }

@@ -1,0 +1,58 @@
+/* points.c - see points.h. */
+#include "points.h"
+
+#include "lyassert.h"
+#include "reasons.h"
+#include "wallet.h"
+
+bool points_overflows(struct outbox *ob, const struct member *m, int64_t delta)
+{
+    int64_t sum;
+    if (!__builtin_add_overflow(m->balance, delta, &sum) &&
+        !__builtin_add_overflow(m->reward_points, delta, &sum) &&
+        (delta < 0 || !__builtin_add_overflow(m->lifetime_points, delta, &sum)))
+        return false;
+    outbox_reject(ob, RULES_R_POINTS_OVERFLOW, "balance %lld + %lld overflows",
+                  (long long)m->balance, (long long)delta);
+    return true;
+}
+
+static void changed(struct outbox *ob, int64_t ts, const struct member *m, int64_t delta,
+                    enum proto_cause cause)
+{
+    struct proto_output *o = outbox_emit(ob, PROTO_OUT_POINTS_CHANGED, ts, m);
+    o->delta = delta;
+    o->balance = m->balance;
+    o->cause = cause;
+}
+
+void points_expire(struct state *st, struct outbox *ob, int64_t ts, uint32_t pos)
+{
+    int64_t expired = wallet_expire(&st->members, pos, st->clock_month);
+    if (expired == 0)
+        return;
+    const struct member *m = members_at(&st->members, pos);
+    struct proto_output *o = outbox_emit(ob, PROTO_OUT_POINTS_EXPIRED, ts, m);
+    o->points = expired;
+    o->balance = m->balance;
+    changed(ob, ts, m, -expired, PROTO_CAUSE_EXPIRY);
+}
+
+void points_credit(struct state *st, struct outbox *ob, int64_t ts, uint32_t pos,
+                   int64_t points, enum proto_cause cause)
+{
+    struct member *m = members_at(&st->members, pos);
+    LY_ASSERT(points > 0);
+    wallet_earn(&st->members, pos, st->clock_month, points);
+    m->lifetime_points += points;
+    m->reward_points += points;
+    changed(ob, ts, m, points, cause);
+}
+
+void points_debit(struct state *st, struct outbox *ob, int64_t ts, uint32_t pos,
+                  int64_t points, enum proto_cause cause)
+{
+    LY_ASSERT(points > 0);
+    wallet_spend(&st->members, pos, points);
+    changed(ob, ts, members_at(&st->members, pos), -points, cause);
+}

@@ -1,0 +1,40 @@
+/* points.h - moving points into and out of a member's wallet, each move
+ * published as it happens (points.changed, points.expired), so no kind of
+ * entry can change a balance silently. The wallet (wallet.h) keeps the
+ * lots; this module adds the events and the lifetime counters.
+ */
+#ifndef LOYALTY_POINTS_H
+#define LOYALTY_POINTS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "outbox.h"
+#include "state.h"
+
+/* Outputs the calls below append at most: points_expire two, the others
+ * one. Callers check outbox_room() against these. */
+#define POINTS_EXPIRE_OUTPUTS 2
+#define POINTS_MOVE_OUTPUTS 1
+
+/* Rejects the entry (points_overflow) and returns true when adding
+ * `delta` to m's balance, reward counter or (delta > 0) lifetime points
+ * would overflow int64. */
+bool points_overflows(struct outbox *ob, const struct member *m, int64_t delta);
+
+/* Expires what is due for member `pos` at the engine clock's month and
+ * publishes points.expired and points.changed (cause expiry) if any. */
+void points_expire(struct state *st, struct outbox *ob, int64_t ts, uint32_t pos);
+
+/* Credits `points` (> 0, checked with points_overflows) into the clock's
+ * month lot and publishes points.changed with `cause`. Counts toward
+ * lifetime points and every-N rewards. */
+void points_credit(struct state *st, struct outbox *ob, int64_t ts, uint32_t pos,
+                   int64_t points, enum proto_cause cause);
+
+/* Debits `points` (> 0), oldest lots first, and publishes points.changed
+ * with `cause`. */
+void points_debit(struct state *st, struct outbox *ob, int64_t ts, uint32_t pos,
+                  int64_t points, enum proto_cause cause);
+
+#endif
