@@ -142,7 +142,7 @@ static int fail(const char *fmt, ...)
 static int endpoint(const char *name, struct config_endpoint *ep)
 {
     struct config_error err;
-    if (config_parse_endpoint(optarg, ep, &err) == 0)
+    if (cfg_parse_endpoint(optarg, ep, &err) == 0)
         return 0;
     fprintf(stderr, "bench_e2e: %s: %s\n", name, err.text);
     return -1;
@@ -153,8 +153,8 @@ static void defaults(struct options *o)
     struct config_error err;
     *o = (struct options){.members = 100000, .purchases = 500000, .scans = 5000,
                           .pipeline = 1000, .wait_s = 300, .seed = 1};
-    config_parse_endpoint("127.0.0.1:6379", &o->redis, &err);
-    config_parse_endpoint("127.0.0.1:8080", &o->http, &err);
+    cfg_parse_endpoint("127.0.0.1:6379", &o->redis, &err);
+    cfg_parse_endpoint("127.0.0.1:8080", &o->http, &err);
     snprintf(o->prefix, sizeof(o->prefix), "loyalty:");
 }
 

@@ -13,18 +13,12 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "cfgparse.h"
 #include "rulebook.h"
 
-#define CONFIG_HOST_MAX 255
 #define CONFIG_PATH_MAX 1024
 #define CONFIG_KEY_MAX 64 /* prefix, group and consumer names */
-#define CONFIG_ERROR_MAX 512
 #define CONFIG_SECRET_MAX 256 /* passwords and tokens */
-
-struct config_endpoint {
-    char host[CONFIG_HOST_MAX + 1];
-    int port; /* 1..65535 */
-};
 
 struct config {
     struct config_endpoint redis;
@@ -52,10 +46,6 @@ struct config {
     struct rulebook rules;
 };
 
-struct config_error {
-    char text[CONFIG_ERROR_MAX]; /* "FILE:LINE: problem" */
-};
-
 /* Fills `*cfg` with the built-in defaults (documented in
  * conf/loyaltyd.conf). Never fails. */
 void config_defaults(struct config *cfg);
@@ -73,9 +63,5 @@ int config_finish(struct config *cfg, struct config_error *err);
 
 /* True when `host` is a loopback address (127.0.0.0/8, ::1, localhost). */
 bool config_is_loopback(const char *host);
-
-/* Parses "HOST:PORT" into `*ep`. Returns 0, or -1 with err->text set. */
-int config_parse_endpoint(const char *s, struct config_endpoint *ep,
-                          struct config_error *err);
 
 #endif

@@ -1,6 +1,6 @@
 /* config_rules.c - the rulebook sections of the configuration file:
  * earning, tiers, rewards, expiry, refunds and idempotency, described by
- * the tables of config_int.h. What a table cannot say (relations between
+ * the tables of cfgparse.h. What a table cannot say (relations between
  * settings, choices among names, uniqueness beyond names) is checked here,
  * each error at the line of the setting at fault. Every feature is off
  * unless configured (config_defaults). */
@@ -9,61 +9,17 @@
 #include <stdint.h>
 #include <string.h>
 
+#include <stdio.h>
+
 #include <libconfig.h>
 
 #include "caltime.h"
-#include "config_int.h"
+#include "config_rules.h"
+#include "config_segments.h"
 
 /* A catalog item's stock: more than any catalog holds, and small enough to
  * stay a plain (32-bit) integer literal in libconfig. */
 #define CONFIG_STOCK_MAX 1000000000
-
-/* Reads exactly `n` decimal digits at `s`: no sign, no space, no fewer. */
-static bool digits(const char *s, int n, int32_t *out)
-{
-    int32_t v = 0;
-    for (int i = 0; i < n; i++) {
-        if (s[i] < '0' || s[i] > '9')
-            return false;
-        v = v * 10 + (s[i] - '0');
-    }
-    *out = v;
-    return true;
-}
-
-/* Whether y-m-d is a day of the calendar in 1970..9999 (the event times
- * the decoder accepts); puts 00:00 UTC of it in `*ms`. */
-static bool real_day(int32_t y, int32_t m, int32_t d, int64_t *ms)
-{
-    if (y < 1970 || y > 9999 || m < 1 || m > 12 || d < 1 || d > caltime_month_days(y, m))
-        return false;
-    struct caltime_date day = {y, (uint8_t)m, (uint8_t)d};
-    *ms = caltime_ts(day);
-    return true;
-}
-
-/* See config_int.h. */
-int cfg_parse_date(const char *s, int64_t *ms)
-{
-    int32_t y, m, d;
-    if (s == NULL || strlen(s) != 10 || s[4] != '-' || s[7] != '-' || !digits(s, 4, &y) ||
-        !digits(s + 5, 2, &m) || !digits(s + 8, 2, &d))
-        return -1;
-    return real_day(y, m, d, ms) ? 0 : -1;
-}
-
-int cfg_parse_month_day(const char *s, uint8_t *month, uint8_t *day)
-{
-    int32_t m, d;
-    int64_t ms;
-    /* Checked in 2023, not a leap year: a yearly date must exist every year. */
-    if (s == NULL || strlen(s) != 5 || s[2] != '-' || !digits(s, 2, &m) ||
-        !digits(s + 3, 2, &d) || !real_day(2023, m, d, &ms))
-        return -1;
-    *month = (uint8_t)m;
-    *day = (uint8_t)d;
-    return 0;
-}
 
 /* ---- earning ------------------------------------------------------------ */
 
@@ -120,15 +76,15 @@ static const struct cfg_list campaign_list = {
     "campaigns", "a campaign", "a campaign", "campaign", campaign_fields,
     CFG_COUNT(campaign_fields), sizeof(struct rulebook_campaign), NULL, campaign_check};
 
-#define RB(nm, ty, mb, lo, hi) CFG_FIELD(nm, ty, struct config, rules.mb, lo, hi)
+#define RB(nm, ty, mb, lo, hi) CFG_FIELD(nm, ty, struct rulebook, mb, lo, hi)
 
 static const struct cfg_field earning_fields[] = {
     RB("minor_per_unit", CFG_I64, minor_per_unit, 1, RULEBOOK_MINOR_PER_UNIT_MAX),
     RB("points_per_unit", CFG_I64, points_per_unit, 0, RULEBOOK_POINTS_PER_UNIT_MAX),
     RB("require_enrollment", CFG_BOOL, require_enrollment, 0, 1),
-    CFG_LIST_OF("categories", struct config, rules.categories, rules.category_count, 0,
+    CFG_LIST_OF("categories", struct rulebook, categories, category_count, 0,
                 RULEBOOK_CATEGORIES_MAX, &category_list),
-    CFG_LIST_OF("campaigns", struct config, rules.campaigns, rules.campaign_count, 0,
+    CFG_LIST_OF("campaigns", struct rulebook, campaigns, campaign_count, 0,
                 RULEBOOK_CAMPAIGNS_MAX, &campaign_list),
     RB("first_purchase_bonus", CFG_I64, first_purchase_bonus, 0, RULEBOOK_BONUS_MAX),
     RB("birthday_bonus", CFG_I64, birthday_bonus, 0, RULEBOOK_BONUS_MAX),
@@ -166,7 +122,7 @@ static const struct cfg_list level_list = {
 static const struct cfg_field tiers_fields[] = {
     RB("window_months", CFG_U32, window_months, 1, RULEBOOK_WINDOW_MONTHS_MAX),
     RB("grace_months", CFG_U32, grace_months, 0, 12),
-    CFG_LIST_OF("levels", struct config, rules.tiers, rules.tier_count, 1, RULEBOOK_TIERS_MAX,
+    CFG_LIST_OF("levels", struct rulebook, tiers, tier_count, 1, RULEBOOK_TIERS_MAX,
                 &level_list),
 };
 
@@ -206,16 +162,17 @@ static int load_review(struct cfg_ctx *c, const config_setting_t *s, struct rule
     return 0;
 }
 
-static int tiers_finish(struct cfg_ctx *c, const config_setting_t *s, struct config *cfg)
+static int tiers_finish(struct cfg_ctx *c, const config_setting_t *s, void *base)
 {
+    struct rulebook *rb = base;
     const config_setting_t *basis = config_setting_get_member(s, "basis");
     uint32_t k;
     if (basis != NULL) {
         if (cfg_get_choice(c, basis, "tiers.basis", basis_names, &k) != 0)
             return -1;
-        cfg->rules.basis = (enum rulebook_basis)k;
+        rb->basis = (enum rulebook_basis)k;
     }
-    return load_review(c, s, &cfg->rules);
+    return load_review(c, s, rb);
 }
 
 /* ---- rewards ------------------------------------------------------------ */
@@ -266,11 +223,11 @@ static const struct cfg_list catalog_list = {
     CFG_COUNT(catalog_fields), sizeof(struct rulebook_catalog_item), &catalog_init, NULL};
 
 static const struct cfg_field rewards_fields[] = {
-    CFG_LIST_OF("auto", struct config, rules.auto_rewards, rules.auto_reward_count, 0,
+    CFG_LIST_OF("auto", struct rulebook, auto_rewards, auto_reward_count, 0,
                 RULEBOOK_AUTO_REWARDS_MAX, &auto_list),
-    CFG_LIST_OF("milestones", struct config, rules.milestones, rules.milestone_count, 0,
+    CFG_LIST_OF("milestones", struct rulebook, milestones, milestone_count, 0,
                 RULEBOOK_MILESTONES_MAX, &milestone_list),
-    CFG_LIST_OF("catalog", struct config, rules.catalog, rules.catalog_count, 0,
+    CFG_LIST_OF("catalog", struct rulebook, catalog, catalog_count, 0,
                 RULEBOOK_CATALOG_MAX, &catalog_list),
 };
 
@@ -285,15 +242,16 @@ static const char *const shortfall_names[] = {"negative", "forgive", NULL};
 _Static_assert(RULEBOOK_SHORTFALL_NEGATIVE == 0 && RULEBOOK_SHORTFALL_FORGIVE == 1,
                "shortfall_names order");
 
-static int refunds_finish(struct cfg_ctx *c, const config_setting_t *s, struct config *cfg)
+static int refunds_finish(struct cfg_ctx *c, const config_setting_t *s, void *base)
 {
+    struct rulebook *rb = base;
     const config_setting_t *sf = config_setting_get_member(s, "shortfall");
     uint32_t k;
     if (sf == NULL)
         return 0;
     if (cfg_get_choice(c, sf, "refunds.shortfall", shortfall_names, &k) != 0)
         return -1;
-    cfg->rules.shortfall = (enum rulebook_shortfall)k;
+    rb->shortfall = (enum rulebook_shortfall)k;
     return 0;
 }
 
@@ -302,7 +260,7 @@ static const struct cfg_field idempotency_fields[] = {
     RB("max_txns", CFG_U32, txns_max, 1, 1000000000),
 };
 
-const struct cfg_section cfg_rule_sections[] = {
+static const struct cfg_section rule_sections[] = {
     {"earning", earning_fields, CFG_COUNT(earning_fields), NULL, NULL},
     {"tiers", tiers_fields, CFG_COUNT(tiers_fields), tiers_extra, tiers_finish},
     {"rewards", rewards_fields, CFG_COUNT(rewards_fields), NULL, NULL},
@@ -311,4 +269,33 @@ const struct cfg_section cfg_rule_sections[] = {
     {"idempotency", idempotency_fields, CFG_COUNT(idempotency_fields), NULL, NULL},
 };
 
-const size_t cfg_rule_section_count = CFG_COUNT(cfg_rule_sections);
+const struct cfg_section *config_rules_section(const char *name)
+{
+    if (strcmp(name, config_segments_section.name) == 0)
+        return &config_segments_section;
+    for (size_t k = 0; k < CFG_COUNT(rule_sections); k++)
+        if (strcmp(name, rule_sections[k].name) == 0)
+            return &rule_sections[k];
+    return NULL;
+}
+
+void config_rules_defaults(struct rulebook *rb)
+{
+    memset(rb, 0, sizeof(*rb)); /* padding too: the rulebook's bytes are hashed */
+    /* Every rulebook feature not set here is off: zero categories,
+     * campaigns, bonuses, caps (0: none), rewards and expiry (0: never);
+     * reviews on the anniversary without grace; refunds may go negative. */
+    rb->minor_per_unit = 100;
+    rb->points_per_unit = 1;
+    rb->require_enrollment = true;
+    rb->basis = RULEBOOK_BASIS_POINTS;
+    rb->window_months = 12;
+    rb->tier_count = 1;
+    snprintf(rb->tiers[0].name, sizeof(rb->tiers[0].name), "member");
+    rb->tiers[0].multiplier_bp = 10000;
+    rb->review = RULEBOOK_REVIEW_ANNIVERSARY;
+    rb->shortfall = RULEBOOK_SHORTFALL_NEGATIVE;
+    rb->txn_window_ms = 35 * CALTIME_DAY_MS;
+    rb->txns_max = 5000000;
+    config_segments_defaults(&rb->seg);
+}

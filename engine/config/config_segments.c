@@ -6,9 +6,9 @@
  * order. */
 #include <string.h>
 
-#include "config_int.h"
+#include "config_segments.h"
 
-#define SEG(nm, ty, mb, lo, hi) CFG_FIELD(nm, ty, struct config, rules.seg.mb, lo, hi)
+#define SEG(nm, ty, mb, lo, hi) CFG_FIELD(nm, ty, struct rulebook, seg.mb, lo, hi)
 #define SEG_DAYS_MAX 3650 /* ten years */
 
 static const struct cfg_field seg_fields[] = {
@@ -144,9 +144,9 @@ static int load_classes(struct cfg_ctx *c, const config_setting_t *s,
     return 0;
 }
 
-static int seg_finish(struct cfg_ctx *c, const config_setting_t *s, struct config *cfg)
+static int seg_finish(struct cfg_ctx *c, const config_setting_t *s, void *base)
 {
-    struct rulebook_segments *sg = &cfg->rules.seg;
+    struct rulebook_segments *sg = &((struct rulebook *)base)->seg;
     const config_setting_t *map = config_setting_get_member(s, "map");
     const config_setting_t *classes = config_setting_get_member(s, "value_classes");
     if (load_cuts(c, config_setting_get_member(s, "recency_days"), "recency_days",
@@ -172,10 +172,10 @@ static int seg_finish(struct cfg_ctx *c, const config_setting_t *s, struct confi
     return 0;
 }
 
-const struct cfg_section cfg_segments_section = {
+const struct cfg_section config_segments_section = {
     "segments", seg_fields, CFG_COUNT(seg_fields), seg_extra, seg_finish};
 
-void cfg_segments_defaults(struct rulebook_segments *sg)
+void config_segments_defaults(struct rulebook_segments *sg)
 {
     static const struct rulebook_segment map[] = {
         {"champions", {4, 4, 4}, {5, 5, 5}},   {"loyal", {3, 3, 1}, {5, 5, 5}},

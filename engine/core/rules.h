@@ -1,9 +1,9 @@
 /* rules.h - the pure core: apply one decoded entry to the state.
  *
  * rules_apply is the only way member state changes. It does no I/O, reads
- * no clock, keeps no globals and allocates nothing. Given the same state, rulebook, id and entry it produces the same
- * new state and the same outputs, which is what replay and recovery rely
- * on.
+ * no clock, keeps no globals and allocates nothing. Given the same state,
+ * rulebook, id and entry it produces the same new state and the same
+ * outputs, which is what replay and recovery rely on.
  *
  * Its verdict and outputs go into an outbox (outbox.h) reserved once with
  * rules_outbox_init: applying allocates nothing (the stores were reserved
@@ -46,9 +46,10 @@ bool rules_due(const struct state *st);
 
 /* Applies entry `e`, read from the input stream at `id`, to `st` under
  * `rb`, and fills `*ob` (rules_outbox_init'ed; its previous outputs are
- * dropped). `id` must be after st->last_id (asserted); it becomes st->last_id. Advances the engine clock
- * to e->ts when later, except for a scan (which changes nothing). Never
- * fails: bad entries are OUTBOX_REJECTED. */
+ * dropped). `id` must be after st->last_id (asserted); it becomes
+ * st->last_id. Advances the engine clock to e->ts when later, except for a
+ * scan (which changes nothing). Never fails: bad entries are
+ * OUTBOX_REJECTED. */
 void rules_apply(struct state *st, const struct rulebook *rb, struct proto_id id,
                  const struct proto_entry *e, struct outbox *ob);
 

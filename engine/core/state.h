@@ -49,8 +49,9 @@ struct state {
     uint64_t entries_applied; /* entries that changed state or answered */
     uint64_t entries_rejected;
     uint64_t entries_duplicate;
-    bool tick_capped; /* the last tick stopped at RULES_TICK_MEMBERS_MAX or its output budget (a hint
-                       * for the shell; not in snapshots, not in any output) */
+    bool tick_capped; /* the last tick stopped at RULES_TICK_MEMBERS_MAX or at its
+                       * output budget (a hint for the shell; not in snapshots,
+                       * not in any output) */
 };
 
 /* Initialises an empty state for rulebook `rb` (its txns_max and expiry

@@ -44,11 +44,11 @@ struct overrides {
 static int apply_overrides(struct config *cfg, const struct overrides *o)
 {
     struct config_error err;
-    if (o->redis && config_parse_endpoint(o->redis, &cfg->redis, &err) != 0) {
+    if (o->redis && cfg_parse_endpoint(o->redis, &cfg->redis, &err) != 0) {
         fprintf(stderr, "loyaltyd: --redis: %s\n", err.text);
         return -1;
     }
-    if (o->http && config_parse_endpoint(o->http, &cfg->http, &err) != 0) {
+    if (o->http && cfg_parse_endpoint(o->http, &cfg->http, &err) != 0) {
         fprintf(stderr, "loyaltyd: --http: %s\n", err.text);
         return -1;
     }

@@ -298,7 +298,7 @@ static void endpoint_is_host_colon_port(void **state)
     for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
         struct config_endpoint ep;
         struct config_error err = {{0}};
-        if (config_parse_endpoint(good[i].s, &ep, &err) != 0)
+        if (cfg_parse_endpoint(good[i].s, &ep, &err) != 0)
             fail_msg("'%s': %s", good[i].s, err.text);
         assert_string_equal(ep.host, good[i].host);
         assert_int_equal(ep.port, good[i].port);
@@ -308,7 +308,7 @@ static void endpoint_is_host_colon_port(void **state)
     snprintf(longest + CONFIG_HOST_MAX, 8, ":80");
     struct config_endpoint ep;
     struct config_error err = {{0}};
-    assert_int_equal(config_parse_endpoint(longest, &ep, &err), 0);
+    assert_int_equal(cfg_parse_endpoint(longest, &ep, &err), 0);
     assert_int_equal(strlen(ep.host), CONFIG_HOST_MAX);
 }
 
@@ -322,7 +322,7 @@ static void endpoint_without_host_or_valid_port_is_refused(void **state)
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         struct config_endpoint ep;
         struct config_error err = {{0}};
-        if (config_parse_endpoint(bad[i], &ep, &err) != -1)
+        if (cfg_parse_endpoint(bad[i], &ep, &err) != -1)
             fail_msg("'%s' was accepted", bad[i]);
         assert_non_null(strstr(err.text, "is not HOST:PORT"));
     }
@@ -331,7 +331,7 @@ static void endpoint_without_host_or_valid_port_is_refused(void **state)
     snprintf(too_long + CONFIG_HOST_MAX + 1, 7, ":80");
     struct config_endpoint ep;
     struct config_error err = {{0}};
-    assert_int_equal(config_parse_endpoint(too_long, &ep, &err), -1);
+    assert_int_equal(cfg_parse_endpoint(too_long, &ep, &err), -1);
 }
 
 int main(void)

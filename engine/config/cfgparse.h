@@ -1,6 +1,8 @@
-/* config_int.h - the parsing framework shared by config.c (the framework,
- * the daemon section, loading) and config_rules.c (the rulebook sections).
- * Not a public interface: only the config module includes it.
+/* cfgparse.h - the table-driven parsing framework of the config layer,
+ * used by config.c (the daemon section, loading a file) and by
+ * config_rules.c and config_segments.c (the rulebook sections). A leaf: it
+ * knows no section and calls back nobody but the `finish` and `check`
+ * functions a table names.
  *
  * Settings are described by tables: a field names a setting, its type,
  * where its value goes (an offset from the base the loader writes to) and
@@ -9,8 +11,8 @@
  * each element is parsed by its own table into one record of an array.
  * Every error names the line of the setting (or list element) at fault.
  */
-#ifndef LOYALTY_CONFIG_INT_H
-#define LOYALTY_CONFIG_INT_H
+#ifndef LOYALTY_CFGPARSE_H
+#define LOYALTY_CFGPARSE_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -18,7 +20,21 @@
 
 #include <libconfig.h>
 
-#include "config.h"
+#include "rulebook.h"
+
+#define CONFIG_HOST_MAX 255
+#define CONFIG_ERROR_MAX 512
+/* The largest configuration or rulebook text read: a rulebook is a few KiB. */
+#define CONFIG_FILE_MAX (1 << 20)
+
+struct config_error {
+    char text[CONFIG_ERROR_MAX]; /* "FILE:LINE: problem" */
+};
+
+struct config_endpoint {
+    char host[CONFIG_HOST_MAX + 1];
+    int port; /* 1..65535 */
+};
 
 /* Where errors go: the file being read and the caller's error buffer. */
 struct cfg_ctx {
@@ -87,15 +103,17 @@ struct cfg_list {
                  uint32_t i);
 };
 
-/* A top-level section: its table (offsets in struct config) and, for what
- * a table cannot say, the settings in `extra` (NULL-terminated, or NULL)
- * that `finish` parses after the table's settings are in. */
+/* A top-level section: its table (offsets in the struct the section fills:
+ * struct config for the daemon section, struct rulebook for the rule
+ * sections) and, for what a table cannot say, the settings in `extra`
+ * (NULL-terminated, or NULL) that `finish` parses after the table's
+ * settings are in, given the same base. */
 struct cfg_section {
     const char *name;
     const struct cfg_field *fields;
     size_t field_count;
     const char *const *extra;
-    int (*finish)(struct cfg_ctx *c, const config_setting_t *s, struct config *cfg);
+    int (*finish)(struct cfg_ctx *c, const config_setting_t *s, void *base);
 };
 
 /* Formats "PATH:LINE: message" into c->err (LINE: the line of `s`, 0 when
@@ -117,8 +135,6 @@ int cfg_get_int(struct cfg_ctx *c, const config_setting_t *s, const char *what, 
  * spaces) into dst[RULEBOOK_NAME_MAX + 1]. Returns 0, or -1. */
 int cfg_check_name(struct cfg_ctx *c, const config_setting_t *s, const char *what, char *dst);
 
-/* The rulebook sections and their date formats (config_rules.c). */
-
 /* Parses "YYYY-MM-DD" (exact digits, a real day of 1970..9999) into `*ms`,
  * 00:00 UTC of that day. Returns 0, or -1 when `s` is NULL or no such day. */
 int cfg_parse_date(const char *s, int64_t *ms);
@@ -127,12 +143,28 @@ int cfg_parse_date(const char *s, int64_t *ms);
  * Returns 0, or -1 when `s` is NULL or not such a day. */
 int cfg_parse_month_day(const char *s, uint8_t *month, uint8_t *day);
 
-extern const struct cfg_section cfg_rule_sections[];
-extern const size_t cfg_rule_section_count;
+/* Parses "HOST:PORT" into `*ep`. Returns 0, or -1 with err->text set. */
+int cfg_parse_endpoint(const char *s, struct config_endpoint *ep, struct config_error *err);
 
-/* The segments section (config_segments.c) and its defaults (a standard
- * RFM segment table and four value classes; segments off). */
-extern const struct cfg_section cfg_segments_section;
-void cfg_segments_defaults(struct rulebook_segments *sg);
+/* Applies group `s` to `base` through section `sec`: every setting parsed
+ * and range checked by the table, unknown ones refused, then `finish`.
+ * Returns 0, or -1 with c->err set. */
+int cfg_load_section(struct cfg_ctx *c, const config_setting_t *s, const struct cfg_section *sec,
+                     void *base);
+
+/* Reads the text of `path` (at most CONFIG_FILE_MAX bytes, no NUL byte)
+ * into a malloc'd NUL-terminated buffer the caller frees. Returns NULL
+ * with err->text = "PATH: problem". */
+char *cfg_read_file(const char *path, struct config_error *err);
+
+/* Called with the root group of a parsed text; returns 0 or -1. */
+typedef int cfg_root_fn(struct cfg_ctx *c, const config_setting_t *root, void *arg);
+
+/* Parses libconfig `text` (integers of any size are read as 64-bit) and
+ * hands its root to `root`. Errors name `path` (a file name, or what the
+ * text is, e.g. "rulebook 3fa4...") and the line. Returns 0, or -1 with
+ * err->text = "PATH:LINE: problem". */
+int cfg_parse_text(const char *text, const char *path, cfg_root_fn *root, void *arg,
+                   struct config_error *err);
 
 #endif
