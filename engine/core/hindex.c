@@ -1,51 +1,65 @@
 /* hindex.c - see hindex.h. */
 #include "hindex.h"
 
-#include <stdlib.h>
+#include <string.h>
 
 #include <xxhash.h>
 
 #include "lyassert.h"
+#include "reserve.h"
 
-#define HINDEX_INITIAL_CAP 1024u
-#define HINDEX_CAP_MAX (1u << 31) /* idx + 1 must fit the low 32 bits */
 
 uint32_t hindex_hash(const char *key, size_t len)
 {
     return (uint32_t)XXH3_64bits(key, len);
 }
 
-int hindex_init(struct hindex *ix)
+int hindex_init(struct hindex *ix, uint32_t max)
 {
-    ix->slots = calloc(HINDEX_INITIAL_CAP, sizeof(ix->slots[0]));
+    LY_ASSERT(max >= 1 && max <= HINDEX_ENTRIES_MAX);
+    uint64_t cap = 16;
+    while (cap * 3 < (uint64_t)max * 4) /* load at most 3/4 when full */
+        cap *= 2;
+    memset(ix, 0, sizeof(*ix));
+    ix->slots = reserve_zeroed((size_t)cap, sizeof(ix->slots[0]));
     if (ix->slots == NULL)
         return -1;
-    ix->mask = HINDEX_INITIAL_CAP - 1;
-    ix->count = 0;
+    ix->mask = (uint32_t)(cap - 1);
+    ix->max = max;
     return 0;
 }
 
 void hindex_free(struct hindex *ix)
 {
-    free(ix->slots);
-    ix->slots = NULL;
-    ix->mask = 0;
-    ix->count = 0;
+    reserve_release(ix->slots, (size_t)ix->mask + 1, sizeof(ix->slots[0]));
+    memset(ix, 0, sizeof(*ix));
 }
 
 static uint32_t slot_hash(uint64_t slot) { return (uint32_t)(slot >> 32); }
 static uint32_t slot_idx(uint64_t slot) { return (uint32_t)slot - 1; }
 
-uint32_t hindex_find(const struct hindex *ix, uint32_t hash, const char *key,
-                     size_t len, hindex_eq_fn eq, const void *ctx)
+uint32_t hindex_find(const struct hindex *ix, uint32_t hash, const char *key, size_t len,
+                     hindex_key_fn key_of, const void *ctx)
 {
     for (uint32_t i = hash & ix->mask;; i = (i + 1) & ix->mask) {
         uint64_t s = ix->slots[i];
         if (s == 0)
             return HINDEX_NONE;
-        if (slot_hash(s) == hash && eq(ctx, slot_idx(s), key, len))
+        if (slot_hash(s) != hash)
+            continue;
+        size_t klen;
+        const char *k = key_of(ctx, slot_idx(s), &klen);
+        if (klen == len && memcmp(k, key, len) == 0)
             return slot_idx(s);
     }
+}
+
+uint32_t hindex_lookup(const struct hindex *ix, const char *key, size_t len_max,
+                       hindex_key_fn key_of, const void *ctx)
+{
+    size_t len = strlen(key);
+    LY_ASSERT(len <= len_max);
+    return hindex_find(ix, hindex_hash(key, len), key, len, key_of, ctx);
 }
 
 static void place(uint64_t *slots, uint32_t mask, uint64_t s)
@@ -56,31 +70,12 @@ static void place(uint64_t *slots, uint32_t mask, uint64_t s)
     slots[i] = s;
 }
 
-static int grow(struct hindex *ix)
-{
-    uint64_t cap = (uint64_t)ix->mask + 1;
-    if (cap >= HINDEX_CAP_MAX)
-        return -1;
-    uint64_t *slots = calloc(cap * 2, sizeof(slots[0]));
-    if (slots == NULL)
-        return -1;
-    for (uint64_t i = 0; i < cap; i++)
-        if (ix->slots[i] != 0)
-            place(slots, (uint32_t)(cap * 2 - 1), ix->slots[i]);
-    free(ix->slots);
-    ix->slots = slots;
-    ix->mask = (uint32_t)(cap * 2 - 1);
-    return 0;
-}
-
-int hindex_insert(struct hindex *ix, uint32_t hash, uint32_t idx)
+void hindex_insert(struct hindex *ix, uint32_t hash, uint32_t idx)
 {
     LY_ASSERT(idx < HINDEX_NONE - 1);
-    if (((uint64_t)ix->count + 1) * 4 > ((uint64_t)ix->mask + 1) * 3 && grow(ix) != 0)
-        return -1;
+    LY_ASSERT(ix->count < ix->max && "the owner bounds its entries to the reservation");
     place(ix->slots, ix->mask, ((uint64_t)hash << 32) | (idx + 1));
     ix->count++;
-    return 0;
 }
 
 void hindex_remove(struct hindex *ix, uint32_t hash, uint32_t idx)

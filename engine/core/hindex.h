@@ -3,8 +3,9 @@
  * The index stores no keys: each slot holds a 32-bit hash and an index
  * into the caller's own array, and lookups ask the caller (through an
  * equality callback) whether the entry at an index has the key. Linear
- * probing, deletion by backward shift (no tombstones), growth by doubling
- * at 3/4 load. Iteration order is never exposed, so hash order can never
+ * probing, deletion by backward shift (no tombstones). The slots are
+ * reserved once for the most entries the owner will ever hold, at a load
+ * of at most 3/4, so inserting never allocates. Iteration order is never exposed, so hash order can never
  * reach outputs or snapshots.
  */
 #ifndef LOYALTY_HINDEX_H
@@ -16,33 +17,46 @@
 
 #define HINDEX_NONE UINT32_MAX
 
-/* Returns true when the caller's entry at `idx` has key `key[0..len)`. */
-typedef bool (*hindex_eq_fn)(const void *ctx, uint32_t idx, const char *key,
-                             size_t len);
+/* The key of the caller's entry at `idx`: its bytes, and its length in
+ * `*len`. */
+typedef const char *(*hindex_key_fn)(const void *ctx, uint32_t idx, size_t *len);
+
+/* The most entries an index may be reserved for: idx + 1 must fit the
+ * slot's low 32 bits and the capacity (a power of two, >= 4/3 entries) a
+ * uint32_t mask. */
+#define HINDEX_ENTRIES_MAX (3u << 29)
 
 struct hindex {
     uint64_t *slots; /* (hash << 32) | (idx + 1); 0 = empty */
     uint32_t mask;   /* capacity - 1, capacity a power of two */
     uint32_t count;
+    uint32_t max;    /* entries it was reserved for */
 };
 
 /* The 32-bit hash every caller must use for `key[0..len)`. */
 uint32_t hindex_hash(const char *key, size_t len);
 
-/* Initialises an empty index. Returns 0, or -1 when out of memory. */
-int hindex_init(struct hindex *ix);
+/* Initialises an empty index for at most `max` (1..HINDEX_ENTRIES_MAX)
+ * entries. Returns 0, or -1 when out of memory. */
+int hindex_init(struct hindex *ix, uint32_t max);
 
 /* Frees the slots; the index must be initialised again before reuse. */
 void hindex_free(struct hindex *ix);
 
-/* Index of the entry with `key`, or HINDEX_NONE. */
-uint32_t hindex_find(const struct hindex *ix, uint32_t hash, const char *key,
-                     size_t len, hindex_eq_fn eq, const void *ctx);
+/* Index of the entry with `key[0..len)` stored under `hash`, or HINDEX_NONE;
+ * `key_of` gives the caller's keys to compare with. */
+uint32_t hindex_find(const struct hindex *ix, uint32_t hash, const char *key, size_t len,
+                     hindex_key_fn key_of, const void *ctx);
+
+/* hindex_find of NUL-terminated `key` (at most `len_max` bytes, asserted)
+ * under hindex_hash(key). */
+uint32_t hindex_lookup(const struct hindex *ix, const char *key, size_t len_max,
+                       hindex_key_fn key_of, const void *ctx);
 
 /* Adds `idx` (< HINDEX_NONE - 1) under `hash`; the key must not be present
- * (the caller checks with hindex_find). Returns 0, or -1 when out of memory
- * (the index is unchanged). */
-int hindex_insert(struct hindex *ix, uint32_t hash, uint32_t idx);
+ * (the caller checks with hindex_find) and the index must hold fewer than
+ * its `max` entries (both asserted: the owner bounds its own count). */
+void hindex_insert(struct hindex *ix, uint32_t hash, uint32_t idx);
 
 /* Removes `idx` stored under `hash`; it must be present (asserted). */
 void hindex_remove(struct hindex *ix, uint32_t hash, uint32_t idx);

@@ -1,62 +1,46 @@
 /* members.c - see members.h. */
 #include "members.h"
 
-#include <stdlib.h>
 #include <string.h>
 
 #include "lyassert.h"
-
-#define MEMBERS_INITIAL_CAP 1024u
+#include "reserve.h"
 
 int members_init(struct members *ms, uint32_t max, uint32_t lots_per)
 {
+    LY_ASSERT(max >= 1 && max <= HINDEX_ENTRIES_MAX);
     memset(ms, 0, sizeof(*ms));
     ms->max = max;
     ms->lots_per = lots_per;
-    return hindex_init(&ms->ix);
+    /* Reserved for `max` members once (reserve.h): resident only as
+     * members arrive, and never moved, so adding one allocates nothing. */
+    ms->v = reserve_zeroed(max, sizeof(*ms->v));
+    ms->lots = lots_per ? reserve_zeroed((size_t)max * lots_per, sizeof(*ms->lots)) : NULL;
+    if (ms->v == NULL || (lots_per && ms->lots == NULL) || hindex_init(&ms->ix, max) != 0) {
+        members_free(ms);
+        return -1;
+    }
+    return 0;
 }
 
 void members_free(struct members *ms)
 {
-    free(ms->v);
-    free(ms->lots);
+    reserve_release(ms->v, ms->max, sizeof(*ms->v));
+    reserve_release(ms->lots, (size_t)ms->max * ms->lots_per, sizeof(*ms->lots));
     hindex_free(&ms->ix);
     memset(ms, 0, sizeof(*ms));
 }
 
-static bool member_eq(const void *ctx, uint32_t idx, const char *key, size_t len)
+static const char *member_key(const void *ctx, uint32_t idx, size_t *len)
 {
-    const struct members *ms = ctx;
-    const struct member *m = &ms->v[idx];
-    return m->id_len == len && memcmp(m->id, key, len) == 0;
+    const struct member *m = &((const struct members *)ctx)->v[idx];
+    *len = m->id_len;
+    return m->id;
 }
 
 uint32_t members_find(const struct members *ms, const char *id)
 {
-    size_t len = strlen(id);
-    LY_ASSERT(len <= PROTO_MEMBER_MAX);
-    return hindex_find(&ms->ix, hindex_hash(id, len), id, len, member_eq, ms);
-}
-
-static int reserve(struct members *ms)
-{
-    if (ms->count < ms->cap)
-        return 0;
-    uint64_t cap = ms->cap ? (uint64_t)ms->cap * 2 : MEMBERS_INITIAL_CAP;
-    if (cap > ms->max)
-        cap = ms->max;
-    struct member *v = realloc(ms->v, cap * sizeof(*v));
-    if (v == NULL)
-        return -1;
-    ms->v = v;
-    if (ms->lots_per > 0) {
-        int64_t *lots = realloc(ms->lots, cap * ms->lots_per * sizeof(*lots));
-        if (lots == NULL)
-            return -1;
-        ms->lots = lots;
-    }
-    ms->cap = (uint32_t)cap;
-    return 0;
+    return hindex_lookup(&ms->ix, id, PROTO_MEMBER_MAX, member_key, ms);
 }
 
 uint32_t members_add(struct members *ms, const char *id)
@@ -65,11 +49,8 @@ uint32_t members_add(struct members *ms, const char *id)
     LY_ASSERT(len >= 1 && len <= PROTO_MEMBER_MAX);
     if (ms->count >= ms->max)
         return HINDEX_NONE;
-    int rc = reserve(ms);
-    LY_ALLOC_CHECK(rc == 0);
     uint32_t pos = ms->count;
-    rc = hindex_insert(&ms->ix, hindex_hash(id, len), pos);
-    LY_ALLOC_CHECK(rc == 0);
+    hindex_insert(&ms->ix, hindex_hash(id, len), pos);
     struct member *m = &ms->v[pos];
     /* Zero the whole struct, padding included: snapshots are byte images
      * and must be a pure function of the entries applied. */

@@ -67,8 +67,7 @@ struct members {
     int64_t *lots;    /* lots[pos * lots_per ..]: unexpired points by earn month */
     uint32_t lots_per; /* expiry_months + 1, or 0 when points never expire */
     uint32_t count;
-    uint32_t cap;
-    uint32_t max; /* configured ceiling (members_max) */
+    uint32_t max; /* configured ceiling (members_max): v, lots and ix are reserved for it */
     struct hindex ix;
 };
 
@@ -85,7 +84,7 @@ uint32_t members_find(const struct members *ms, const char *id);
 
 /* Adds a zeroed member `id` (not present: checked by the caller) and
  * returns its position, or HINDEX_NONE when the store holds `max` members.
- * Stops the daemon when out of memory (LY_ALLOC_CHECK). */
+ * Allocates nothing (the store was reserved at init). */
 uint32_t members_add(struct members *ms, const char *id);
 
 /* The expiry lots of the member at `pos` (lots_per of them), or NULL when

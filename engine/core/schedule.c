@@ -1,17 +1,37 @@
 /* schedule.c - see schedule.h. */
 #include "schedule.h"
 
-#include <stdlib.h>
 #include <string.h>
 
 #include "lyassert.h"
+#include "reserve.h"
 
-void schedule_init(struct schedule *s) { memset(s, 0, sizeof(*s)); }
+int schedule_init(struct schedule *s, uint32_t cap)
+{
+    LY_ASSERT(cap >= 1);
+    memset(s, 0, sizeof(*s));
+    s->heap = reserve_zeroed(cap, sizeof(s->heap[0]));
+    if (s->heap == NULL)
+        return -1;
+    s->cap = cap;
+    return 0;
+}
 
 void schedule_free(struct schedule *s)
 {
-    free(s->heap);
+    reserve_release(s->heap, s->cap, sizeof(s->heap[0]));
     memset(s, 0, sizeof(*s));
+}
+
+bool schedule_full(const struct schedule *s)
+{
+    return s->count == s->cap;
+}
+
+void schedule_clear(struct schedule *s)
+{
+    s->count = 0;
+    s->rebuilds++;
 }
 
 static bool before(const struct schedule_entry *a, const struct schedule_entry *b)
@@ -28,14 +48,7 @@ static void swap(struct schedule_entry *a, struct schedule_entry *b)
 
 void schedule_push(struct schedule *s, int64_t due_ms, uint32_t pos)
 {
-    if (s->count == s->cap) {
-        uint32_t cap = s->cap ? s->cap * 2 : 1024;
-        LY_ASSERT(cap > s->cap);
-        struct schedule_entry *h = realloc(s->heap, (size_t)cap * sizeof(*h));
-        LY_ALLOC_CHECK(h != NULL);
-        s->heap = h;
-        s->cap = cap;
-    }
+    LY_ASSERT(s->count < s->cap && "the owner rebuilds a full schedule");
     uint32_t i = s->count++;
     s->heap[i] = (struct schedule_entry){due_ms, pos, 0};
     while (i > 0 && before(&s->heap[i], &s->heap[(i - 1) / 2])) {

@@ -7,7 +7,11 @@
  * handled is defined. Entries may go stale (a member's due time moved
  * later): the owner compares an entry with the member's own sched_ts and
  * skips stale ones; a new entry is pushed only when a due time moves
- * earlier, so the heap holds about one entry per member.
+ * earlier, so the heap holds about one entry per member. The heap is
+ * reserved once (its owner passes twice the members it can hold); when it
+ * fills up with stale entries the owner rebuilds it from the members' own
+ * due times (schedule_clear, then one push per scheduled member), so it
+ * never grows.
  */
 #ifndef LOYALTY_SCHEDULE_H
 #define LOYALTY_SCHEDULE_H
@@ -24,15 +28,23 @@ struct schedule_entry {
 struct schedule {
     struct schedule_entry *heap;
     uint32_t count, cap;
+    uint64_t rebuilds; /* schedule_clear calls: a statistic, not state */
 };
 
-/* Initialises an empty schedule. */
-void schedule_init(struct schedule *s);
+/* Initialises an empty schedule of at most `cap` (>= 1) entries. Returns 0,
+ * or -1 when out of memory. */
+int schedule_init(struct schedule *s, uint32_t cap);
 
 /* Frees the heap. */
 void schedule_free(struct schedule *s);
 
-/* Adds (due_ms, pos). Stops the daemon when out of memory. */
+/* True when no entry can be pushed before a rebuild. */
+bool schedule_full(const struct schedule *s);
+
+/* Drops every entry (for a rebuild). */
+void schedule_clear(struct schedule *s);
+
+/* Adds (due_ms, pos); the schedule must not be full (asserted). */
 void schedule_push(struct schedule *s, int64_t due_ms, uint32_t pos);
 
 /* Removes the earliest entry into *out if it is due at or before now_ms;

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "caltime.h"
+#include "lyassert.h"
 #include "wallet.h"
 
 int state_init(struct state *st, const struct rulebook *rb, uint32_t members_max)
@@ -11,11 +12,17 @@ int state_init(struct state *st, const struct rulebook *rb, uint32_t members_max
     memset(st, 0, sizeof(*st));
     st->clock_month = caltime_month(0);
     uint32_t lots = rb->expiry_months ? rb->expiry_months + 1 : 0;
-    schedule_init(&st->schedule);
+    /* Every store is reserved here for its limit, so applying entries
+     * allocates nothing: members_max members with their lots and index,
+     * the txn window's txns_max records, and a schedule of twice
+     * members_max entries (one live entry per member, the rest stale until
+     * state_reschedule rebuilds it). */
+    LY_ASSERT(members_max >= 1 && members_max <= STATE_MEMBERS_MAX);
     if (members_init(&st->members, members_max, lots) != 0)
         return -1;
-    if (txns_init(&st->txns, rb->txns_max) != 0) {
-        members_free(&st->members);
+    if (txns_init(&st->txns, rb->txns_max) != 0 ||
+        schedule_init(&st->schedule, 2 * members_max) != 0) {
+        state_free(st);
         return -1;
     }
     state_reindex(st, rb); /* an empty state: just records the names */
@@ -71,6 +78,21 @@ void state_reindex(struct state *st, const struct rulebook *rb)
         memcpy(g->auto_names[i], rb->auto_rewards[i].reward, sizeof(g->auto_names[i]));
 }
 
+/* Drops the stale entries of a full schedule: one entry per member that
+ * has a due time, in position order. At most members_max entries remain,
+ * half the reservation, so this runs at most once per members_max pushes.
+ * Due members are popped in (due, position) order either way, so outputs
+ * do not depend on when it runs. */
+static void rebuild_schedule(struct state *st)
+{
+    schedule_clear(&st->schedule);
+    for (uint32_t p = 0; p < st->members.count; p++) {
+        const struct member *m = members_at(&st->members, p);
+        if (m->sched_ts != 0)
+            schedule_push(&st->schedule, m->sched_ts, p);
+    }
+}
+
 void state_reschedule(struct state *st, const struct rulebook *rb, uint32_t pos)
 {
     struct member *m = members_at(&st->members, pos);
@@ -83,8 +105,11 @@ void state_reschedule(struct state *st, const struct rulebook *rb, uint32_t pos)
         due = m->seg_due_ts;
     if (due == INT64_MAX || (m->sched_ts != 0 && m->sched_ts <= due))
         return; /* its live entry comes first; it is rescheduled then */
-    schedule_push(&st->schedule, due, pos);
     m->sched_ts = due;
+    if (schedule_full(&st->schedule))
+        rebuild_schedule(st); /* pushes this member's entry too */
+    else
+        schedule_push(&st->schedule, due, pos);
 }
 
 void state_free(struct state *st)

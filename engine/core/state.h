@@ -16,6 +16,13 @@
 #include "schedule.h"
 #include "txns.h"
 
+/* The most members a state holds: the schedule is reserved for twice as
+ * many entries, which must fit its uint32_t count, and the member index
+ * for as many keys (HINDEX_ENTRIES_MAX). */
+#define STATE_MEMBERS_MAX 1000000000u
+_Static_assert(2ull * STATE_MEMBERS_MAX <= UINT32_MAX, "schedule entries fit uint32_t");
+_Static_assert(STATE_MEMBERS_MAX <= HINDEX_ENTRIES_MAX, "the member index holds them");
+
 /* Buckets of the value histogram: a quarter of a power of two each, over
  * spend 1..2^63 (bucket 0 holds no spend). */
 #define STATE_HIST_BUCKETS 257

@@ -1,41 +1,41 @@
 /* txns.c - see txns.h. */
 #include "txns.h"
 
-#include <stdlib.h>
 #include <string.h>
 
 #include "lyassert.h"
+#include "reserve.h"
 
 int txns_init(struct txns *t, uint32_t max)
 {
-    LY_ASSERT(max >= 1);
+    LY_ASSERT(max >= 1 && max <= HINDEX_ENTRIES_MAX);
     memset(t, 0, sizeof(*t));
     t->max = max;
-    t->ring = malloc((size_t)max * sizeof(t->ring[0]));
-    if (t->ring == NULL)
+    t->ring = reserve_zeroed(max, sizeof(t->ring[0]));
+    if (t->ring == NULL || hindex_init(&t->ix, max) != 0) {
+        txns_free(t);
         return -1;
-    return hindex_init(&t->ix);
+    }
+    return 0;
 }
 
 void txns_free(struct txns *t)
 {
-    free(t->ring);
+    reserve_release(t->ring, t->max, sizeof(t->ring[0]));
     hindex_free(&t->ix);
     memset(t, 0, sizeof(*t));
 }
 
-static bool txn_eq(const void *ctx, uint32_t idx, const char *key, size_t len)
+static const char *txn_key(const void *ctx, uint32_t idx, size_t *len)
 {
-    const struct txns *t = ctx;
-    const struct txn_rec *r = &t->ring[idx];
-    return r->txn_len == len && memcmp(r->txn, key, len) == 0;
+    const struct txn_rec *r = &((const struct txns *)ctx)->ring[idx];
+    *len = r->txn_len;
+    return r->txn;
 }
 
 struct txn_rec *txns_find(const struct txns *t, const char *txn)
 {
-    size_t len = strlen(txn);
-    LY_ASSERT(len <= PROTO_TXN_MAX);
-    uint32_t pos = hindex_find(&t->ix, hindex_hash(txn, len), txn, len, txn_eq, t);
+    uint32_t pos = hindex_lookup(&t->ix, txn, PROTO_TXN_MAX, txn_key, t);
     return pos == HINDEX_NONE ? NULL : &t->ring[pos];
 }
 
@@ -63,8 +63,7 @@ struct txn_rec *txns_add(struct txns *t, const char *txn, int64_t applied_ms)
         t->evicted_early++;
     }
     uint32_t pos = (uint32_t)(((uint64_t)t->head + t->count) % t->max);
-    int rc = hindex_insert(&t->ix, hindex_hash(txn, len), pos);
-    LY_ALLOC_CHECK(rc == 0);
+    hindex_insert(&t->ix, hindex_hash(txn, len), pos);
     struct txn_rec *r = &t->ring[pos];
     memset(r, 0, sizeof(*r));
     memcpy(r->txn, txn, len);

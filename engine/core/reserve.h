@@ -1,0 +1,26 @@
+/* reserve.h - address space reserved once for a store that never grows.
+ *
+ * Every store of the state (members, expiry lots, indexes, the schedule,
+ * the txn window) is sized at init from a named limit and never
+ * reallocated, so applying entries allocates nothing. A reservation is an
+ * anonymous private mapping without swap reservation (MAP_NORESERVE): the
+ * kernel gives it zeroed pages only as they are first written, so a store
+ * reserved for 20M members costs resident memory only for the members it
+ * holds. (A host with vm.overcommit_memory = 2 counts the whole
+ * reservation: size members_max and max_txns to the program there.)
+ */
+#ifndef LOYALTY_RESERVE_H
+#define LOYALTY_RESERVE_H
+
+#include <stddef.h>
+
+/* Reserves `n` zeroed bytes (n * size, overflow checked). Returns NULL when
+ * the product overflows or the mapping fails; a zero size gives a valid
+ * non-NULL reservation of one page. */
+void *reserve_zeroed(size_t n, size_t size);
+
+/* Releases a reservation of `n` * `size` bytes made by reserve_zeroed
+ * (NULL: nothing). */
+void reserve_release(void *p, size_t n, size_t size);
+
+#endif
