@@ -12,6 +12,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "lyassert.h"
+
 #define SNAPDIR_EXT ".lysnap" /* a snapshot file's extension */
 
 
@@ -102,11 +104,26 @@ int snapdir_list(const struct snapdir *sd, struct proto_id *ids, size_t cap)
     DIR *d = opendir(sd->dir);
     if (d == NULL)
         return -1;
-    size_t n = 0;
+    size_t n = 0, oldest;
     struct dirent *e;
-    while ((e = readdir(d)) != NULL && n < cap)
-        if (parse_name(e->d_name, &ids[n]) == 0)
-            n++;
+    struct proto_id id;
+    /* Every entry is read: directory order is arbitrary, so stopping at
+     * `cap` could miss the newest snapshot. Past `cap`, a newer id takes
+     * the place of the oldest one kept. */
+    while ((e = readdir(d)) != NULL) {
+        if (parse_name(e->d_name, &id) != 0)
+            continue;
+        if (n < cap) {
+            ids[n++] = id;
+            continue;
+        }
+        oldest = 0;
+        for (size_t i = 1; i < n; i++)
+            if (proto_id_cmp(ids[i], ids[oldest]) < 0)
+                oldest = i;
+        if (proto_id_cmp(id, ids[oldest]) > 0)
+            ids[oldest] = id;
+    }
     closedir(d);
     qsort(ids, n, sizeof(ids[0]), cmp_ids);
     return (int)n;
@@ -180,21 +197,51 @@ static void remove_temporaries(const struct snapdir *sd)
         closedir(d);
 }
 
+/* Deletes the snapshot files older than `keep_from` found in one pass over
+ * the directory; returns how many it deleted. */
+static int remove_older_pass(const struct snapdir *sd, struct proto_id keep_from)
+{
+    DIR *d = opendir(sd->dir);
+    struct dirent *e;
+    struct proto_id id;
+    int removed = 0;
+    while (d != NULL && (e = readdir(d)) != NULL) {
+        if (parse_name(e->d_name, &id) != 0 || proto_id_cmp(id, keep_from) >= 0)
+            continue;
+        if (unlinkat(dirfd(d), e->d_name, 0) == 0)
+            removed++;
+        else
+            sd->report(SNAPDIR_WARN, "cannot delete old snapshot %s/%s: %s", sd->dir,
+                       e->d_name, strerror(errno));
+    }
+    if (d != NULL)
+        closedir(d);
+    return removed;
+}
+
+/* Deletes every snapshot file older than `keep_from`. readdir may skip
+ * entries while the directory changes under it, so passes repeat until
+ * one finds nothing left (a bounded number: each pass deletes most). */
+#define SNAPDIR_PRUNE_PASSES_MAX 16
+static void remove_older(const struct snapdir *sd, struct proto_id keep_from)
+{
+    for (int pass = 0; pass < SNAPDIR_PRUNE_PASSES_MAX; pass++)
+        if (remove_older_pass(sd, keep_from) == 0)
+            return;
+}
+
 int snapdir_prune(const struct snapdir *sd, struct proto_id *oldest)
 {
     remove_temporaries(sd);
     struct proto_id ids[SNAPDIR_FILES_MAX];
+    LY_ASSERT(sd->keep >= 1 && sd->keep <= SNAPDIR_FILES_MAX);
     memset(oldest, 0, sizeof(*oldest));
-    int n = snapdir_list(sd, ids, SNAPDIR_FILES_MAX);
+    int n = snapdir_list(sd, ids, sd->keep); /* the newest `keep` */
     if (n < 0)
         return -1;
-    for (int i = 0; i + (int)sd->keep < n; i++) {
-        char path[SNAPDIR_PATH_MAX];
-        snapdir_path(sd, ids[i], path, sizeof(path));
-        if (unlink(path) != 0)
-            sd->report(SNAPDIR_WARN, "cannot delete old snapshot %s: %s", path, strerror(errno));
+    if (n > 0) {
+        *oldest = ids[0];
+        remove_older(sd, ids[0]);
     }
-    if (n > 0)
-        *oldest = ids[n > (int)sd->keep ? n - (int)sd->keep : 0];
     return 0;
 }

@@ -46,8 +46,9 @@ void snapdir_close(struct snapdir *sd);
 /* Writes the path of the snapshot for `id` into buf (SNAPDIR_PATH_MAX). */
 void snapdir_path(const struct snapdir *sd, struct proto_id id, char *buf, size_t cap);
 
-/* Lists snapshot ids in ascending order into ids[0..cap). Returns the
- * count (at most cap), or -1 when the directory cannot be read. */
+/* Lists snapshot ids in ascending order into ids[0..cap): the newest `cap`
+ * of them when the directory holds more. Returns the count (at most cap),
+ * or -1 when the directory cannot be read. */
 int snapdir_list(const struct snapdir *sd, struct proto_id *ids, size_t cap);
 
 /* Loads into `st` (initialised, empty) the newest valid snapshot whose id
