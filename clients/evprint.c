@@ -9,7 +9,7 @@
 #include "msgview.h"
 #include "proto.h"
 
-#define EVPRINT_KIND_WIDTH 14     /* "perk.triggered", the widest known kind */
+#define EVPRINT_KIND_WIDTH 15     /* "segment.changed", the widest known kind */
 #define EVPRINT_MEMBER_WIDTH 8    /* "M000042" and a space */
 #define EVPRINT_FIELD_NAME_MAX 31 /* a {field} in a template */
 
