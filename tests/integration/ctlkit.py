@@ -26,15 +26,26 @@ def ctl(*args, env=None):
     return run(LOYALTYCTL, *args, env=env)
 
 
-def read_line(proc, timeout=EVENT_TIMEOUT_S):
-    """The next line the process prints on stdout (without its newline);
-    fails after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        left = deadline - time.monotonic()
-        assert left > 0, f"no line from pid {proc.pid} within {timeout}s"
-        ready, _, _ = select.select([proc.stdout], [], [], left)
-        if ready:
-            line = proc.stdout.readline()
-            assert line, f"pid {proc.pid} closed its output (exit {proc.poll()})"
-            return line.rstrip("\n")
+class LineReader:
+    """Reads a child's stdout (a binary pipe) line by line with a deadline.
+    It keeps its own buffer: select() on the pipe says nothing about lines
+    a buffered reader has already taken in."""
+
+    def __init__(self, proc):
+        self.proc = proc
+        self.buf = b""
+
+    def line(self, timeout=EVENT_TIMEOUT_S):
+        """The next line (without its newline); fails after `timeout` s."""
+        deadline = time.monotonic() + timeout
+        fd = self.proc.stdout.fileno()
+        while b"\n" not in self.buf:
+            left = deadline - time.monotonic()
+            assert left > 0, f"no line from pid {self.proc.pid} within {timeout}s"
+            ready, _, _ = select.select([fd], [], [], left)
+            if ready:
+                chunk = os.read(fd, 65536)
+                assert chunk, f"pid {self.proc.pid} closed its output (exit {self.proc.poll()})"
+                self.buf += chunk
+        line, _, self.buf = self.buf.partition(b"\n")
+        return line.decode()

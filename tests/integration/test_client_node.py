@@ -32,5 +32,5 @@ def test_node_client_against_the_daemon(env):
     report = f"{res.stdout}\n{res.stderr}"
     counts = tap_counts(res.stdout)
     assert res.returncode == 0, report
-    assert counts.get("fail") == 0 and counts.get("skipped") == 0, report
-    assert counts.get("pass", 0) >= 8, report
+    assert counts.get("fail") == 0 and "# SKIP" not in res.stdout, report
+    assert counts.get("pass", 0) >= 8, report  # 4 contract tests, 4 against the daemon

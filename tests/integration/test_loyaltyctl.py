@@ -9,7 +9,7 @@ import subprocess
 import msgpack
 import pytest
 
-from ctlkit import LOYALTY_SCAN, LOYALTYCTL, ctl, read_line, run
+from ctlkit import LOYALTY_SCAN, LOYALTYCTL, LineReader, ctl, run
 from harness import PREFIX, stop_pid, strip_sid, wait_until
 
 SUBCOMMANDS = [[], ["member"], ["health"], ["tail"], ["dlq"], ["dlq", "list"],
@@ -169,15 +169,17 @@ def test_tail_follows_new_events_until_stopped(env):
     enrolled_gold(env)
     proc = subprocess.Popen([LOYALTYCTL, "tail", "--redis", f"127.0.0.1:{env.redis.port}",
                              "--json", "--dlq", "--kind", "perk.triggered", "--from", "0"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    lines = LineReader(proc)
     try:
         # From the start: no scan yet, so no perk.triggered before this one.
         env.push(kind="scan", member="M1", store="S5")
-        first = json.loads(read_line(proc))
+        first = json.loads(lines.line())
         assert first["kind"] == "perk.triggered" and first["store"] == "S5", first
         env.push(kind="purchase", txn="x1", member="ghost", store="S1", amount=100)
-        lines = [json.loads(read_line(proc)) for _ in range(len(env.rules.tiers[2]["perks"]))]
-        assert lines[-1]["kind"] == "dlq" and lines[-1]["reason"] == "unknown_member", lines
+        rest = [json.loads(lines.line()) for _ in range(len(env.rules.tiers[2]["perks"]))]
+        assert [e["kind"] for e in rest[:-1]] == ["perk.triggered"] * (len(rest) - 1), rest
+        assert rest[-1]["kind"] == "dlq" and rest[-1]["reason"] == "unknown_member", rest
     finally:
         rc, by_itself = stop_pid(proc, sig=signal.SIGTERM, timeout=10)
     assert by_itself and rc == 0
