@@ -43,12 +43,13 @@ int client_base_option(struct client_base *b, int opt, const char *arg,
     }
 }
 
-int client_parse_args(int argc, char **argv, const char *prog, const char *usage,
-                      const struct option *longopts, struct client_base *base,
-                      client_option_fn apply, void *opts)
+int client_parse_args_pos(int argc, char **argv, const char *prog, const char *usage,
+                          const struct option *longopts, struct client_base *base,
+                          client_option_fn apply, void *opts, int *first_pos)
 {
     struct client_error err;
     int opt;
+    optind = 0; /* a fresh scan: loyaltyctl parses a sub-argv */
     while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
         if (opt == CLIENT_OPT_HELP) {
             fputs(usage, stdout);
@@ -62,9 +63,20 @@ int client_parse_args(int argc, char **argv, const char *prog, const char *usage
         if (rc < 0)
             return client_usage_error(prog, err.text);
     }
-    if (optind < argc)
-        return client_usage_error(prog, "unexpected argument");
+    *first_pos = optind;
     return -1;
+}
+
+int client_parse_args(int argc, char **argv, const char *prog, const char *usage,
+                      const struct option *longopts, struct client_base *base,
+                      client_option_fn apply, void *opts)
+{
+    int first_pos = argc;
+    int rc = client_parse_args_pos(argc, argv, prog, usage, longopts, base, apply, opts,
+                                   &first_pos);
+    if (rc < 0 && first_pos < argc)
+        return client_usage_error(prog, "unexpected argument");
+    return rc;
 }
 
 redisContext *client_start(const char *prog, const struct client_base *base,

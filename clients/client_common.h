@@ -93,6 +93,13 @@ int client_parse_args(int argc, char **argv, const char *prog, const char *usage
                       const struct option *longopts, struct client_base *base,
                       client_option_fn apply, void *opts);
 
+/* As client_parse_args, but positional arguments are left to the caller:
+ * getopt_long moves them to the end of argv, and *first_pos is set to the
+ * index of the first one (argc when there are none). */
+int client_parse_args_pos(int argc, char **argv, const char *prog, const char *usage,
+                          const struct option *longopts, struct client_base *base,
+                          client_option_fn apply, void *opts, int *first_pos);
+
 /* Catches stop signals and connects to base->redis (see client_connect;
  * commands time out after io_ms). Returns the context, or NULL after
  * printing "PROG: why" on stderr. */

@@ -12,7 +12,7 @@
 
 #include "lyassert.h"
 
-#define HTTPGET_REQUEST_MAX (HTTPGET_PATH_MAX + CLIENT_HOST_MAX + 64)
+#define HTTPGET_REQUEST_MAX (HTTPGET_PATH_MAX + CLIENT_HOST_MAX + HTTPGET_TOKEN_MAX + 96)
 
 int httpget_path_append(char *path, size_t cap, const char *s)
 {
@@ -153,16 +153,28 @@ static int parse_response(struct httpget_response *r, size_t len,
     return 0;
 }
 
-int httpget_fetch(const struct client_endpoint *ep, const char *path,
+bool httpget_token_ok(const char *token)
+{
+    size_t len = strlen(token);
+    for (size_t i = 0; i < len; i++)
+        if (token[i] < 0x21 || token[i] > 0x7e)
+            return false;
+    return len >= 1 && len <= HTTPGET_TOKEN_MAX;
+}
+
+int httpget_fetch(const struct client_endpoint *ep, const char *path, const char *bearer,
                   uint32_t timeout_ms, struct httpget_response *r,
                   struct client_error *err)
 {
     int64_t deadline_us = client_mono_us() + (int64_t)timeout_ms * 1000;
     char req[HTTPGET_REQUEST_MAX];
     LY_ASSERT(strlen(path) < HTTPGET_PATH_MAX);
+    LY_ASSERT(bearer == NULL || httpget_token_ok(bearer));
     int n = snprintf(req, sizeof req,
-                     "GET %s HTTP/1.0\r\nHost: %s:%d\r\nAccept: application/json\r\n\r\n",
-                     path, ep->host, ep->port);
+                     "GET %s HTTP/1.0\r\nHost: %s:%d\r\nAccept: application/json\r\n"
+                     "%s%s%s\r\n", path, ep->host, ep->port,
+                     bearer ? "Authorization: Bearer " : "", bearer ? bearer : "",
+                     bearer ? "\r\n" : "");
     LY_ASSERT(n > 0 && (size_t)n < sizeof req);
 
     int fd = dial(ep, deadline_us, err);

@@ -1,4 +1,5 @@
-/* httpget.h - one blocking HTTP/1.0 GET, for loyalty-scan's member lookup.
+/* httpget.h - one blocking HTTP/1.0 GET, for loyalty-scan's and
+ * loyaltyctl's lookups.
  *
  * The daemon's HTTP API is read-only JSON on loopback; a client needs one
  * request and one response, so this is a plain socket with a deadline, not an
@@ -8,6 +9,7 @@
 #ifndef LOYALTY_HTTPGET_H
 #define LOYALTY_HTTPGET_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -18,6 +20,8 @@
 /* Request target: "/v1/members/" and a member id of 32 bytes, each byte
  * possibly percent-encoded as three. */
 #define HTTPGET_PATH_MAX 128
+/* A bearer token: the daemon's own bound on it (CONFIG_SECRET_MAX). */
+#define HTTPGET_TOKEN_MAX 256
 
 struct httpget_response {
     int status;       /* e.g. 200, 404 */
@@ -31,10 +35,15 @@ struct httpget_response {
  * not fit. */
 int httpget_path_append(char *path, size_t cap, const char *s);
 
+/* True when `token` can be sent as a bearer token: 1..HTTPGET_TOKEN_MAX
+ * printable ASCII bytes without spaces (nothing that could end a header). */
+bool httpget_token_ok(const char *token);
+
 /* GETs `path` from http://ep within timeout_ms (connect, send and receive
- * together). Returns 0 with *r filled (any status), or -1 with err set when
- * no complete response arrived. */
-int httpget_fetch(const struct client_endpoint *ep, const char *path,
+ * together), with "Authorization: Bearer <bearer>" when bearer is not NULL
+ * (it must pass httpget_token_ok). Returns 0 with *r filled (any status), or
+ * -1 with err set when no complete response arrived. */
+int httpget_fetch(const struct client_endpoint *ep, const char *path, const char *bearer,
                   uint32_t timeout_ms, struct httpget_response *r,
                   struct client_error *err);
 

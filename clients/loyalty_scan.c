@@ -14,12 +14,10 @@
 #include <string.h>
 #include <time.h>
 
-#include <jansson.h>
 #include <msgpack.h>
 
 #include "lyassert.h"
 #include "client_common.h"
-#include "httpget.h"
 #include "msgview.h"
 #include "proto.h"
 #include "xread.h"
@@ -49,8 +47,6 @@ struct scan_opts {
     struct client_base base;
     char member[PROTO_MEMBER_MAX + 1];
     char store[PROTO_NAME_MAX + 1];
-    bool http_given;
-    struct client_endpoint http;
     uint32_t timeout_ms;
 };
 
@@ -70,21 +66,21 @@ static const char USAGE[] =
     "Usage: " PROG " --member ID [OPTIONS]\n"
     "Scans a member's card at a store: XADDs a scan entry to <prefix>in and waits\n"
     "for the daemon's perk.triggered events on <prefix>out (or a rejection on\n"
-    "<prefix>dlq). Prints the tier, each perk and the latency.\n\n"
+    "<prefix>dlq). Prints the tier, each perk and the latency. This pushes a real\n"
+    "scan (consumers see its perk.triggered events): to look a member up without\n"
+    "side effects, use loyaltyctl member ID.\n\n"
     CLIENT_BASE_USAGE
     "  --member ID         the card or member id (required)\n"
     "  --store S           the store scanning the card (S001)\n"
-    "  --http HOST:PORT    also GET /v1/members/ID from the daemon\n"
     "  --timeout-ms N      how long to wait for the daemon (2000)\n"
     "Exit status: 0 scanned, 1 rejected (DLQ), 2 timeout, usage error or no Redis.\n";
 
-enum { OPT_MEMBER = CLIENT_OPT_FIRST_FREE, OPT_STORE, OPT_HTTP, OPT_TIMEOUT };
+enum { OPT_MEMBER = CLIENT_OPT_FIRST_FREE, OPT_STORE, OPT_TIMEOUT };
 
 static const struct option LONGOPTS[] = {
     CLIENT_BASE_LONGOPTS,
     {"member", required_argument, NULL, OPT_MEMBER},
     {"store", required_argument, NULL, OPT_STORE},
-    {"http", required_argument, NULL, OPT_HTTP},
     {"timeout-ms", required_argument, NULL, OPT_TIMEOUT},
     {NULL, 0, NULL, 0},
 };
@@ -112,9 +108,6 @@ static int apply_option(void *opts, int opt, const char *arg,
         return opt_id("--member", arg, o->member, sizeof o->member, err);
     case OPT_STORE:
         return opt_id("--store", arg, o->store, sizeof o->store, err);
-    case OPT_HTTP:
-        o->http_given = true;
-        return client_parse_endpoint(arg, &o->http, err);
     case OPT_TIMEOUT:
         if (client_parse_u64("--timeout-ms", arg, 1, SCAN_TIMEOUT_MS_MAX, &v, err) != 0)
             return -1;
@@ -303,61 +296,14 @@ static int add_scan(redisContext *c, const struct scan_opts *o, const char *in_k
     return rc;
 }
 
-/* Prints the fields of the member record the card holder would see. */
-static void print_member_json(const char *body, size_t len)
-{
-    static const char *const FIELDS[] = {"tier", "balance", "lifetime_points",
-                                         "perks", "next_tier", "segment"};
-    json_error_t jerr = {.text = "not an object"};
-    json_t *doc = json_loadb(body, len, 0, &jerr);
-    if (!json_is_object(doc)) {
-        printf("member record: not a JSON object (%s)\n", jerr.text);
-        json_decref(doc);
-        return;
-    }
-    for (size_t i = 0; i < sizeof FIELDS / sizeof FIELDS[0]; i++) {
-        json_t *v = json_object_get(doc, FIELDS[i]);
-        char *text = v ? json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT) : NULL;
-        if (text != NULL)
-            printf("member %s: %s\n", FIELDS[i], text);
-        free(text);
-    }
-    json_decref(doc);
-}
-
-/* GET /v1/members/ID. Returns 0, or -1 (message printed) when no answer. */
-static int lookup_member(const struct scan_opts *o)
-{
-    char path[HTTPGET_PATH_MAX] = "/v1/members/";
-    struct client_error err;
-    struct httpget_response *r = malloc(sizeof *r);
-    int rc = httpget_path_append(path, sizeof path, o->member);
-    LY_ASSERT(rc == 0); /* a member id of PROTO_MEMBER_MAX bytes always fits */
-    if (r == NULL || httpget_fetch(&o->http, path, o->timeout_ms, r, &err) != 0) {
-        fprintf(stderr, "%s: %s\n", PROG, r == NULL ? "out of memory" : err.text);
-        free(r);
-        return -1;
-    }
-    if (r->status == 200) {
-        print_member_json(r->body, r->body_len);
-    } else {
-        printf("member lookup: HTTP %d ", r->status);
-        msgview_print_bytes(stdout, r->body, r->body_len);
-        fputc('\n', stdout);
-    }
-    free(r);
-    return 0;
-}
-
 static void report(const struct scan_opts *o, const struct scan_state *s)
 {
     if (s->perks > 0)
         printf("latency %lld us (XADD to perk events)\n",
                (long long)(s->first_out_us - s->t0_us));
     else
-        printf("no perks%s; committed %lld us after the XADD\n",
-               o->http_given ? "" : " (use --http to see the tier)",
-               (long long)(s->committed_us - s->t0_us));
+        printf("no perks (loyaltyctl member %s shows the tier); committed %lld us "
+               "after the XADD\n", o->member, (long long)(s->committed_us - s->t0_us));
 }
 
 /* Places the cursors, scans, waits. Returns the exit code. */
@@ -390,8 +336,6 @@ static int scan(redisContext *c, const struct scan_opts *o)
         break;
     }
     report(o, &s);
-    if (o->http_given && lookup_member(o) != 0)
-        return SCAN_EXIT_TIMEOUT;
     return CLIENT_EXIT_OK;
 fail:
     fprintf(stderr, "%s: %s\n", PROG, err.text);

@@ -4,7 +4,7 @@
 # Installs missing packages (scripts/deps.sh), builds a Release build into
 # build-release/, starts a throwaway Redis (data in .demo/, appendonly) on a
 # free loopback port, starts the daemon, and pushes simulated POS traffic
-# with loyalty-posload while loyalty-tail prints every tier change and VIP
+# with loyalty-posload while loyaltyctl tail prints every tier change and VIP
 # perk. Event time is simulated (a minute of it per entry), so members move
 # up tiers within seconds and a year passes in a few minutes. Ctrl-C stops
 # everything; the logs stay in .demo/. Each run starts from a clean .demo/.
@@ -78,7 +78,7 @@ cleanup() {
   echo >&2
   say "stopping"
   stop "$load_pid" loyalty-posload 5
-  stop "$tail_pid" loyalty-tail 5
+  stop "$tail_pid" "loyaltyctl tail" 5
   stop "$daemon_pid" loyaltyd "$STOP_WAIT_S"
   stop "$redis_pid" redis-server "$STOP_WAIT_S"
   if [[ -d $DEMO ]]; then
@@ -95,7 +95,7 @@ trap 'exit 143' TERM
 
 say "building Release into $BUILD"
 cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release >/dev/null
-cmake --build "$BUILD" -j "$(nproc)" --target loyaltyd loyalty-posload loyalty-tail loyalty-scan \
+cmake --build "$BUILD" -j "$(nproc)" --target loyaltyd loyalty-posload loyaltyctl loyalty-scan \
   >/dev/null
 
 rm -rf "$DEMO"
@@ -125,7 +125,7 @@ if ! wait_until "$START_WAIT_S" healthy; then
 fi
 say "loyaltyd on http://$HTTP (pid $daemon_pid)"
 
-"$BUILD/clients/loyalty-tail" --redis "$REDIS" --kinds tier.changed,perk.triggered --time \
+"$BUILD/clients/loyaltyctl" tail --redis "$REDIS" --kind tier.changed,perk.triggered --time \
   </dev/null &
 tail_pid=$!
 
@@ -136,6 +136,7 @@ tail_pid=$!
 load_pid=$!
 
 say "pushing $RATE entries/s (seed $SEED); tier changes and perks follow. Ctrl-C stops."
-say "meanwhile, try: $BUILD/clients/loyalty-scan --redis $REDIS --member M000001 --http $HTTP"
+say "meanwhile, try: $BUILD/clients/loyaltyctl member M000001 --http $HTTP"
+say "          or:   $BUILD/clients/loyalty-scan --redis $REDIS --member M000001   (a real scan)"
 say "          or:   curl http://$HTTP/v1/members/M000001"
 wait "$tail_pid" || true

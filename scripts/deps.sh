@@ -14,6 +14,25 @@ PACKAGES=(
   python3 python3-pytest python3-redis python3-msgpack  # integration tests
   wrk gnuplot-nox                                   # bench/run.sh: HTTP load, plot
 )
+# The Node client (clients/node) and its tests: Debian's nodejs and npm,
+# unless a node and an npm are on PATH already (another build of Node may
+# conflict with Debian's npm package).
+command -v node >/dev/null 2>&1 || PACKAGES+=(nodejs)
+command -v npm >/dev/null 2>&1 || PACKAGES+=(npm)
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+
+# clients/node's packages, exactly as its package-lock.json pins them; done
+# again only when the lock file is newer than the installed tree.
+node_packages() {
+  local dir=$ROOT/clients/node
+  if [[ -f $dir/node_modules/.package-lock.json &&
+        ! $dir/package-lock.json -nt $dir/node_modules/.package-lock.json ]]; then
+    return 0
+  fi
+  echo "deps: npm ci in clients/node" >&2
+  (cd "$dir" && npm ci --no-audit --no-fund)
+}
 
 installed() {
   [[ $(dpkg-query -W -f='${Status}' "$1" 2>/dev/null) == "install ok installed" ]]
@@ -25,6 +44,7 @@ for p in "${PACKAGES[@]}"; do
 done
 if ((${#missing[@]} == 0)); then
   echo "deps: all ${#PACKAGES[@]} packages are installed" >&2
+  node_packages
   exit 0
 fi
 
@@ -35,3 +55,4 @@ fi
 echo "deps: installing ${missing[*]}" >&2
 "${sudo[@]}" apt-get update
 "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y "${PACKAGES[@]}"
+node_packages
