@@ -13,6 +13,7 @@ PACKAGES=(
   redis-server                                     # the streams
   python3 python3-pytest python3-redis python3-msgpack  # integration tests
   wrk gnuplot-nox                                   # bench/run.sh: HTTP load, plot
+  prometheus                                       # promtool: /metrics lint test
 )
 
 installed() {

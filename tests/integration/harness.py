@@ -441,7 +441,7 @@ def strip_dlq(entries):
 
 STATE_COUNTERS = ("loyalty_entries_applied_total", "loyalty_entries_rejected_total",
                   "loyalty_entries_duplicate_total", "loyalty_members",
-                  "loyalty_txns_remembered", "loyalty_engine_clock_ms")
+                  "loyalty_txns_remembered", "loyalty_engine_clock_timestamp_seconds")
 
 
 class Outcome:
