@@ -10,6 +10,7 @@
 #include "http.h"
 #include "log.h"
 #include "metrics.h"
+#include "notify.h"
 #include "snapdir.h"
 #include "snapper.h"
 #include "state.h"
@@ -25,6 +26,7 @@ struct daemon {
     struct http *http;
     struct snapdir snapdir;
     struct snapper *snapper;
+    struct notify *notify;
     struct event *sigterm;
     struct event *sigint;
 };
@@ -50,6 +52,7 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
     (void)what;
     log_info("%s: finishing the batch in hand, then stopping",
              sig == SIGTERM ? "SIGTERM" : "SIGINT");
+    notify_stopping(d->notify);
     consumer_stop(d->consumer, DAEMON_STOP_GRACE_MS, on_stopped, d);
 }
 
@@ -119,6 +122,11 @@ static int start(struct daemon *d)
         return -1;
     }
     consumer_set_hooks(d->consumer, on_committed, reload, d);
+    d->notify = notify_new(d->base, d->consumer);
+    if (d->notify == NULL) {
+        log_error("start-up: cannot set up systemd notification or SIGHUP");
+        return -1;
+    }
     struct http_sources src = {d->cfg, &d->st, &d->metrics, d->consumer};
     d->http = http_new(d->base, &src, &err);
     if (d->http == NULL) {
@@ -143,6 +151,7 @@ static void stop(struct daemon *d)
     if (d->sigint)
         event_free(d->sigint);
     http_free(d->http);
+    notify_free(d->notify);
     consumer_free(d->consumer);
     snapper_free(d->snapper);
     state_free(&d->st);

@@ -9,6 +9,7 @@ PACKAGES=(
   build-essential cmake pkg-config clang          # toolchain (clang: fuzzing)
   libevent-dev libhiredis-dev libmsgpack-dev       # the fixed stack
   libconfig-dev libjansson-dev libxxhash-dev       # config, JSON, hashing
+  libsystemd-dev                                   # sd_notify (systemd units)
   libcmocka-dev                                    # unit tests
   redis-server                                     # the streams
   python3 python3-pytest python3-redis python3-msgpack  # integration tests
