@@ -7,6 +7,7 @@
 #include <event2/event.h>
 
 #include "consumer.h"
+#include "dlqring.h"
 #include "http.h"
 #include "log.h"
 #include "metrics.h"
@@ -27,6 +28,7 @@ struct daemon {
     struct snapdir snapdir;
     struct snapper *snapper;
     struct notify *notify;
+    struct dlqring *dlq;
     struct event *sigterm;
     struct event *sigint;
 };
@@ -68,6 +70,12 @@ static void on_snapshot_written(void *arg, struct proto_id oldest_kept)
     consumer_trim(d->consumer, oldest_kept);
 }
 
+static void on_landed(void *arg, const struct batch *b)
+{
+    struct daemon *d = arg;
+    dlqring_add_batch(d->dlq, b);
+}
+
 /* Replaces the state with the newest snapshot not after `not_after`, or
  * with an empty state when there is none (then the whole stream is
  * replayed, if Redis still has it: the consumer checks). */
@@ -75,6 +83,7 @@ static int reload(void *arg, struct proto_id not_after)
 {
     struct daemon *d = arg;
     snapper_reset(d->snapper); /* first: a writer of the old state must not land */
+    dlqring_clear(d->dlq);     /* its rejections will be committed again */
     state_free(&d->st);
     if (state_init(&d->st, d->cfg) != 0)
         return -1;
@@ -117,17 +126,19 @@ static int start(struct daemon *d)
     d->consumer = consumer_new(d->base, d->cfg, &d->st, &d->metrics);
     d->snapper = snapper_new(d->base, d->cfg, &d->st, &d->snapdir, &d->metrics,
                              on_snapshot_written, d);
-    if (d->consumer == NULL || d->snapper == NULL) {
+    d->dlq = dlqring_new();
+    if (d->consumer == NULL || d->snapper == NULL || d->dlq == NULL) {
         log_error("start-up: out of memory");
         return -1;
     }
     consumer_set_hooks(d->consumer, on_committed, reload, d);
+    consumer_set_landed(d->consumer, on_landed, d);
     d->notify = notify_new(d->base, d->consumer);
     if (d->notify == NULL) {
         log_error("start-up: cannot set up systemd notification or SIGHUP");
         return -1;
     }
-    struct http_sources src = {d->cfg, &d->st, &d->metrics, d->consumer};
+    struct http_sources src = {d->cfg, &d->st, &d->metrics, d->consumer, d->dlq};
     d->http = http_new(d->base, &src, &err);
     if (d->http == NULL) {
         log_error("start-up: %s", err.text);
@@ -154,6 +165,7 @@ static void stop(struct daemon *d)
     notify_free(d->notify);
     consumer_free(d->consumer);
     snapper_free(d->snapper);
+    dlqring_free(d->dlq);
     state_free(&d->st);
     snapdir_close(&d->snapdir);
     if (d->base)

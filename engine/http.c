@@ -215,6 +215,31 @@ static void handle_segments(struct http *h, struct evhttp_request *req)
     reply_json(req, 200, j);
 }
 
+/* Entries GET /v1/dlq returns without ?limit=: a screenful. */
+#define HTTP_DLQ_LIMIT_DEFAULT 50
+
+static void handle_dlq(struct http *h, struct evhttp_request *req)
+{
+    struct evkeyvalq q;
+    long limit = HTTP_DLQ_LIMIT_DEFAULT;
+    const char *query = evhttp_uri_get_query(evhttp_request_get_evhttp_uri(req));
+    if (query != NULL && evhttp_parse_query_str(query, &q) == 0) {
+        const char *v = evhttp_find_header(&q, "limit");
+        char *end = NULL;
+        if (v != NULL)
+            limit = strtol(v, &end, 10);
+        if (v != NULL && (end == v || *end != '\0'))
+            limit = -1;
+        evhttp_clear_headers(&q);
+    }
+    char why[64];
+    snprintf(why, sizeof(why), "limit must be an integer from 1 to %d", DLQRING_ENTRIES_MAX);
+    if (limit < 1 || limit > DLQRING_ENTRIES_MAX)
+        reply_error(req, 400, "bad_limit", why);
+    else
+        reply_json(req, 200, dlqring_json(h->src.dlq, (uint32_t)limit));
+}
+
 static void handle_health(struct http *h, struct evhttp_request *req)
 {
     bool ok = consumer_healthy(h->src.consumer);
@@ -278,13 +303,15 @@ static void route(struct evhttp_request *req, void *arg)
         handle_member(h, req, path + strlen(HTTP_MEMBERS_PATH));
     else if (strcmp(path, "/v1/segments") == 0)
         handle_segments(h, req);
+    else if (strcmp(path, "/v1/dlq") == 0)
+        handle_dlq(h, req);
     else if (strcmp(path, "/healthz") == 0)
         handle_health(h, req);
     else if (strcmp(path, "/metrics") == 0)
         handle_metrics(h, req);
     else
         reply_error(req, 404, "not_found",
-                    "paths: /v1/members/ID, /v1/segments, /healthz, /metrics");
+                    "paths: /v1/members/ID, /v1/segments, /v1/dlq, /healthz, /metrics, /ui/");
 }
 
 static void on_resume(evutil_socket_t fd, short what, void *arg)
