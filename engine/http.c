@@ -17,6 +17,7 @@
 #include "log.h"
 #include "lyassert.h"
 #include "segments.h"
+#include "ui.h"
 #include "wallet.h"
 
 #define HTTP_MEMBERS_PATH "/v1/members/"
@@ -246,10 +247,11 @@ static void handle_health(struct http *h, struct evhttp_request *req)
     char last[PROTO_ID_STR_MAX];
     proto_id_format(h->src.st->last_id, last, sizeof(last));
     reply_json(req, ok ? 200 : 503,
-               json_pack("{s:s, s:s, s:b, s:s, s:I}", "status", ok ? "ok" : "degraded",
+               json_pack("{s:s, s:s, s:b, s:s, s:I, s:b}", "status", ok ? "ok" : "degraded",
                          "consumer", consumer_status(h->src.consumer), "redis_up",
                          h->src.m->redis_up, "last_id", last, "members",
-                         (json_int_t)h->src.st->members.count));
+                         (json_int_t)h->src.st->members.count, "auth_required",
+                         h->src.cfg->http_token[0] != '\0'));
 }
 
 static void handle_metrics(struct http *h, struct evhttp_request *req)
@@ -274,13 +276,14 @@ static bool same_secret(const char *a, size_t alen, const char *b, size_t blen)
     return diff == 0;
 }
 
-/* With a token configured, every path but /healthz needs
+/* With a token configured, every path but /healthz and the dashboard's
+ * static files needs
  * "Authorization: Bearer <token>". */
 static bool authorized(const struct http *h, struct evhttp_request *req, const char *path)
 {
     const char *token = h->src.cfg->http_token;
-    if (token[0] == '\0' || strcmp(path, "/healthz") == 0)
-        return true;
+    if (token[0] == '\0' || strcmp(path, "/healthz") == 0 || ui_handles(path))
+        return true; /* the dashboard's files hold no data (ui.h) */
     const char *got = evhttp_find_header(evhttp_request_get_input_headers(req), "Authorization");
     if (got == NULL || strncmp(got, "Bearer ", 7) != 0)
         return false;
@@ -309,6 +312,8 @@ static void route(struct evhttp_request *req, void *arg)
         handle_health(h, req);
     else if (strcmp(path, "/metrics") == 0)
         handle_metrics(h, req);
+    else if (ui_handles(path))
+        ui_serve(req, path);
     else
         reply_error(req, 404, "not_found",
                     "paths: /v1/members/ID, /v1/segments, /v1/dlq, /healthz, /metrics, /ui/");

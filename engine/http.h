@@ -3,7 +3,9 @@
  *   GET /v1/members/ID  member JSON (200), or a JSON error: 400 for an id
  *                       that cannot be a member id, 404 for an unknown one
  *   GET /v1/segments    members per tier, segment, stage and value class
- *   GET /healthz        200 {"status":"ok",...} while consuming, else 503
+ *   GET /healthz        200 {"status":"ok",...} while consuming, else 503;
+ *                       "auth_required" says whether the rest wants a token
+ *   GET /, /ui, /ui/... the dashboard (ui.h)
  *   GET /metrics        Prometheus text format (metrics.h)
  *   GET /v1/dlq?limit=N the last N (1..256, default 50) rejections this
  *                       daemon committed to <prefix>dlq, newest first
