@@ -10,7 +10,9 @@ export function lineChart(el, lines, unit) {
     width: Math.max(280, el.clientWidth - 4),
     height: HEIGHT,
     legend: { live: false },
-    scales: { x: { time: true } },
+    // At least the last 2 minutes, so a chart with its first samples is
+    // not stretched over years.
+    scales: { x: { time: true, range: (u, min, max) => [Math.min(min, max - 120), max] } },
     axes: [{}, { label: unit, size: 60 }],
     series: [{}, ...lines.map((l) => ({ label: l.label, stroke: l.color, width: 2,
       fill: `${l.color}22`, spanGaps: false }))],
