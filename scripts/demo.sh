@@ -5,7 +5,8 @@
 # build-release/, starts a throwaway Redis (data in .demo/, appendonly) on a
 # free loopback port, starts the daemon, and pushes simulated POS traffic
 # with loyalty-posload while loyaltyctl tail prints every tier change and VIP
-# perk. Event time is simulated (a minute of it per entry), so members move
+# perk, and prints the address of the dashboard (/ui/) that shows the
+# program live. Event time is simulated (a minute of it per entry), so members move
 # up tiers within seconds and a year passes in a few minutes. Ctrl-C stops
 # everything; the logs stay in .demo/. Each run starts from a clean .demo/.
 #
@@ -124,6 +125,7 @@ if ! wait_until "$START_WAIT_S" healthy; then
   exit 1
 fi
 say "loyaltyd on http://$HTTP (pid $daemon_pid)"
+say "dashboard: http://$HTTP/ui/  (open it in a browser: the program, live)"
 
 "$BUILD/clients/loyaltyctl" tail --redis "$REDIS" --kind tier.changed,perk.triggered --time \
   </dev/null &
@@ -139,4 +141,5 @@ say "pushing $RATE entries/s (seed $SEED); tier changes and perks follow. Ctrl-C
 say "meanwhile, try: $BUILD/clients/loyaltyctl member M000001 --http $HTTP"
 say "          or:   $BUILD/clients/loyalty-scan --redis $REDIS --member M000001   (a real scan)"
 say "          or:   curl http://$HTTP/v1/members/M000001"
+say "the dashboard: http://$HTTP/ui/ (member page: http://$HTTP/ui/#/member/M000001)"
 wait "$tail_pid" || true

@@ -9,10 +9,13 @@ PACKAGES=(
   build-essential cmake pkg-config clang          # toolchain (clang: fuzzing)
   libevent-dev libhiredis-dev libmsgpack-dev       # the fixed stack
   libconfig-dev libjansson-dev libxxhash-dev       # config, JSON, hashing
+  libsystemd-dev                                   # sd_notify (systemd units)
   libcmocka-dev                                    # unit tests
   redis-server                                     # the streams
   python3 python3-pytest python3-redis python3-msgpack  # integration tests
   wrk gnuplot-nox                                   # bench/run.sh: HTTP load, plot
+  prometheus                                       # promtool: /metrics lint test
+  chromium python3-websocket                       # dashboard tests (DevTools protocol)
 )
 # The Node client (clients/node) and its tests: Debian's nodejs and npm,
 # unless a node and an npm are on PATH already (another build of Node may

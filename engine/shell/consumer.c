@@ -73,6 +73,8 @@ struct consumer {
     consumer_committed_fn *on_committed;
     consumer_reload_fn *reload;
     void *hook_arg;
+    consumer_landed_fn *landed;
+    void *landed_arg;
     bool marker_missing;     /* Redis had no progress marker at set-up */
 };
 
@@ -163,6 +165,8 @@ static void on_commit(redisAsyncContext *ac, void *reply, void *priv)
     metrics_batch(c->m, now_us() - c->batch.started_us);
     for (int k = 0; k < PROTO_OUT_KIND_COUNT; k++)
         c->m->outputs[k] += c->batch.out_by_kind[k];
+    if (c->landed != NULL)
+        c->landed(c->landed_arg, &c->batch);
     batch_reset(&c->batch);
     if (c->on_committed != NULL)
         c->on_committed(c->hook_arg);
@@ -355,6 +359,8 @@ static void reconcile(struct consumer *c)
             c->in_flight = false;
             if (proto_id_cmp(c->batch.last_id, c->committed) > 0)
                 c->committed = c->batch.last_id;
+            if (c->landed != NULL)
+                c->landed(c->landed_arg, &c->batch);
             batch_reset(&c->batch);
         } else {
             log_info("recovery: sending the unconfirmed commit again");
@@ -753,6 +759,12 @@ void consumer_set_hooks(struct consumer *c, consumer_committed_fn *committed,
     c->on_committed = committed;
     c->reload = reload;
     c->hook_arg = arg;
+}
+
+void consumer_set_landed(struct consumer *c, consumer_landed_fn *landed, void *arg)
+{
+    c->landed = landed;
+    c->landed_arg = arg;
 }
 
 static void on_trim(redisAsyncContext *ac, void *reply, void *priv)

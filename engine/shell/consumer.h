@@ -48,6 +48,16 @@ typedef int consumer_reload_fn(void *arg, struct proto_id not_after);
 void consumer_set_hooks(struct consumer *c, consumer_committed_fn *committed,
                         consumer_reload_fn *reload, void *arg);
 
+struct batch;
+
+/* Called with each batch Redis confirmed (commit answered, or found landed
+ * on reconnection), before the batch is reset: its outputs and DLQ entries
+ * are in Redis. */
+typedef void consumer_landed_fn(void *arg, const struct batch *b);
+
+/* Sets the observer of landed batches (may be NULL). */
+void consumer_set_landed(struct consumer *c, consumer_landed_fn *landed, void *arg);
+
 /* Trims <prefix>in below `min_id` (XTRIM MINID ~) when connected and
  * daemon.trim_input is set; entries at or after it stay. */
 void consumer_trim(struct consumer *c, struct proto_id min_id);

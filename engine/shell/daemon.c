@@ -7,9 +7,11 @@
 #include <event2/event.h>
 
 #include "consumer.h"
+#include "dlqring.h"
 #include "http.h"
 #include "log.h"
 #include "metrics.h"
+#include "notify.h"
 #include "snapdir.h"
 #include "snapper.h"
 #include "state.h"
@@ -25,6 +27,8 @@ struct daemon {
     struct http *http;
     struct snapdir snapdir;
     struct snapper *snapper;
+    struct notify *notify;
+    struct dlqring *dlq;
     struct event *sigterm;
     struct event *sigint;
 };
@@ -50,6 +54,7 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
     (void)what;
     log_info("%s: finishing the batch in hand, then stopping",
              sig == SIGTERM ? "SIGTERM" : "SIGINT");
+    notify_stopping(d->notify);
     consumer_stop(d->consumer, DAEMON_STOP_GRACE_MS, on_stopped, d);
 }
 
@@ -65,6 +70,12 @@ static void on_snapshot_written(void *arg, struct proto_id oldest_kept)
     consumer_trim(d->consumer, oldest_kept);
 }
 
+static void on_landed(void *arg, const struct batch *b)
+{
+    struct daemon *d = arg;
+    dlqring_add_batch(d->dlq, b);
+}
+
 /* Replaces the state with the newest snapshot not after `not_after`, or
  * with an empty state when there is none (then the whole stream is
  * replayed, if Redis still has it: the consumer checks). */
@@ -72,6 +83,7 @@ static int reload(void *arg, struct proto_id not_after)
 {
     struct daemon *d = arg;
     snapper_reset(d->snapper); /* first: a writer of the old state must not land */
+    dlqring_clear(d->dlq);     /* its rejections will be committed again */
     state_free(&d->st);
     if (state_init(&d->st, &d->cfg->rules, d->cfg->members_max) != 0)
         return -1;
@@ -116,12 +128,19 @@ static int start(struct daemon *d)
     d->consumer = consumer_new(d->base, d->cfg, &d->st, &d->metrics);
     d->snapper = snapper_new(d->base, d->cfg, &d->st, &d->snapdir, &d->metrics,
                              on_snapshot_written, d);
-    if (d->consumer == NULL || d->snapper == NULL) {
+    d->dlq = dlqring_new();
+    if (d->consumer == NULL || d->snapper == NULL || d->dlq == NULL) {
         log_error("start-up: out of memory");
         return -1;
     }
     consumer_set_hooks(d->consumer, on_committed, reload, d);
-    struct http_sources src = {d->cfg, &d->st, &d->metrics, d->consumer};
+    consumer_set_landed(d->consumer, on_landed, d);
+    d->notify = notify_new(d->base, d->consumer);
+    if (d->notify == NULL) {
+        log_error("start-up: cannot set up systemd notification or SIGHUP");
+        return -1;
+    }
+    struct http_sources src = {d->cfg, &d->st, &d->metrics, d->consumer, d->dlq};
     d->http = http_new(d->base, &src, &err);
     if (d->http == NULL) {
         log_error("start-up: %s", err.text);
@@ -145,8 +164,10 @@ static void stop(struct daemon *d)
     if (d->sigint)
         event_free(d->sigint);
     http_free(d->http);
+    notify_free(d->notify);
     consumer_free(d->consumer);
     snapper_free(d->snapper);
+    dlqring_free(d->dlq);
     state_free(&d->st);
     snapdir_close(&d->snapdir);
     if (d->base)

@@ -17,6 +17,7 @@
 #include "log.h"
 #include "lyassert.h"
 #include "segments.h"
+#include "ui.h"
 #include "wallet.h"
 
 #define HTTP_MEMBERS_PATH "/v1/members/"
@@ -215,16 +216,42 @@ static void handle_segments(struct http *h, struct evhttp_request *req)
     reply_json(req, 200, j);
 }
 
+/* Entries GET /v1/dlq returns without ?limit=: a screenful. */
+#define HTTP_DLQ_LIMIT_DEFAULT 50
+
+static void handle_dlq(struct http *h, struct evhttp_request *req)
+{
+    struct evkeyvalq q;
+    long limit = HTTP_DLQ_LIMIT_DEFAULT;
+    const char *query = evhttp_uri_get_query(evhttp_request_get_evhttp_uri(req));
+    if (query != NULL && evhttp_parse_query_str(query, &q) == 0) {
+        const char *v = evhttp_find_header(&q, "limit");
+        char *end = NULL;
+        if (v != NULL)
+            limit = strtol(v, &end, 10);
+        if (v != NULL && (end == v || *end != '\0'))
+            limit = -1;
+        evhttp_clear_headers(&q);
+    }
+    char why[64];
+    snprintf(why, sizeof(why), "limit must be an integer from 1 to %d", DLQRING_ENTRIES_MAX);
+    if (limit < 1 || limit > DLQRING_ENTRIES_MAX)
+        reply_error(req, 400, "bad_limit", why);
+    else
+        reply_json(req, 200, dlqring_json(h->src.dlq, (uint32_t)limit));
+}
+
 static void handle_health(struct http *h, struct evhttp_request *req)
 {
     bool ok = consumer_healthy(h->src.consumer);
     char last[PROTO_ID_STR_MAX];
     proto_id_format(h->src.st->last_id, last, sizeof(last));
     reply_json(req, ok ? 200 : 503,
-               json_pack("{s:s, s:s, s:b, s:s, s:I}", "status", ok ? "ok" : "degraded",
+               json_pack("{s:s, s:s, s:b, s:s, s:I, s:b}", "status", ok ? "ok" : "degraded",
                          "consumer", consumer_status(h->src.consumer), "redis_up",
                          h->src.m->redis_up, "last_id", last, "members",
-                         (json_int_t)h->src.st->members.count));
+                         (json_int_t)h->src.st->members.count, "auth_required",
+                         h->src.cfg->http_token[0] != '\0'));
 }
 
 static void handle_metrics(struct http *h, struct evhttp_request *req)
@@ -249,13 +276,14 @@ static bool same_secret(const char *a, size_t alen, const char *b, size_t blen)
     return diff == 0;
 }
 
-/* With a token configured, every path but /healthz needs
+/* With a token configured, every path but /healthz and the dashboard's
+ * static files needs
  * "Authorization: Bearer <token>". */
 static bool authorized(const struct http *h, struct evhttp_request *req, const char *path)
 {
     const char *token = h->src.cfg->http_token;
-    if (token[0] == '\0' || strcmp(path, "/healthz") == 0)
-        return true;
+    if (token[0] == '\0' || strcmp(path, "/healthz") == 0 || ui_handles(path))
+        return true; /* the dashboard's files hold no data (ui.h) */
     const char *got = evhttp_find_header(evhttp_request_get_input_headers(req), "Authorization");
     if (got == NULL || strncmp(got, "Bearer ", 7) != 0)
         return false;
@@ -278,13 +306,17 @@ static void route(struct evhttp_request *req, void *arg)
         handle_member(h, req, path + strlen(HTTP_MEMBERS_PATH));
     else if (strcmp(path, "/v1/segments") == 0)
         handle_segments(h, req);
+    else if (strcmp(path, "/v1/dlq") == 0)
+        handle_dlq(h, req);
     else if (strcmp(path, "/healthz") == 0)
         handle_health(h, req);
     else if (strcmp(path, "/metrics") == 0)
         handle_metrics(h, req);
+    else if (ui_handles(path))
+        ui_serve(req, path);
     else
         reply_error(req, 404, "not_found",
-                    "paths: /v1/members/ID, /v1/segments, /healthz, /metrics");
+                    "paths: /v1/members/ID, /v1/segments, /v1/dlq, /healthz, /metrics, /ui/");
 }
 
 static void on_resume(evutil_socket_t fd, short what, void *arg)

@@ -3,8 +3,13 @@
  *   GET /v1/members/ID  member JSON (200), or a JSON error: 400 for an id
  *                       that cannot be a member id, 404 for an unknown one
  *   GET /v1/segments    members per tier, segment, stage and value class
- *   GET /healthz        200 {"status":"ok",...} while consuming, else 503
+ *   GET /healthz        200 {"status":"ok",...} while consuming, else 503;
+ *                       "auth_required" says whether the rest wants a token
+ *   GET /, /ui, /ui/... the dashboard (ui.h)
  *   GET /metrics        Prometheus text format (metrics.h)
+ *   GET /v1/dlq?limit=N the last N (1..256, default 50) rejections this
+ *                       daemon committed to <prefix>dlq, newest first
+ *                       (dlqring.h)
  * Anything else is a 404 (unknown path) or 405 (method other than GET or
  * HEAD), always with a JSON body. Lookups read the state the event loop
  * owns, between batches, so an answer is always a consistent state.
@@ -14,6 +19,7 @@
 
 #include "config.h"
 #include "consumer.h"
+#include "dlqring.h"
 #include "metrics.h"
 #include "state.h"
 
@@ -26,6 +32,7 @@ struct http_sources {
     const struct state *st;
     const struct metrics *m;
     const struct consumer *consumer;
+    const struct dlqring *dlq;
 };
 
 /* Binds cfg->http and starts serving on `base`. Returns NULL (with a

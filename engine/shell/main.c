@@ -8,8 +8,6 @@
 #include "daemon.h"
 #include "log.h"
 
-#define LOYALTYD_VERSION "0.1.0"
-
 static void usage(FILE *out)
 {
     fprintf(out,
@@ -85,7 +83,7 @@ int main(int argc, char **argv)
         case OPT_BARE: bare = 1; break;
         case 'v': log_set_level(LOG_DEBUG); break;
         case 'h': usage(stdout); return 0;
-        case 'V': printf("loyaltyd %s\n", LOYALTYD_VERSION); return 0;
+        case 'V': printf("loyaltyd %s\n", LOYALTY_VERSION); return 0;
         default: usage(stderr); return 2;
         }
     }

@@ -5,6 +5,7 @@
 
 #include <event2/buffer.h>
 
+#include "lyassert.h"
 #include "segments.h"
 
 static const uint64_t lat_bounds_us[METRICS_LAT_BUCKETS] = {
@@ -31,6 +32,52 @@ static int gauge(struct evbuffer *out, const char *name, const char *help, int64
 {
     return evbuffer_add_printf(out, "# HELP %s %s\n# TYPE %s gauge\n%s %" PRId64 "\n", name,
                                help, name, name, v) < 0 ? -1 : 0;
+}
+
+/* Copies `in` into esc[0..cap) as a label value: configured names are
+ * printable ASCII, and quote and backslash are the two a label value must
+ * escape. Anything longer than fits is cut (names are bounded far below). */
+static void label_escape(const char *in, char *esc, size_t cap)
+{
+    size_t k = 0;
+    for (const char *p = in; *p && k + 2 < cap; p++) {
+        if (*p == '"' || *p == '\\')
+            esc[k++] = '\\';
+        esc[k++] = *p;
+    }
+    esc[k] = '\0';
+}
+
+/* A gauge holding `v` in units of 10^-digits (ms: 3, us: 6), written as
+ * an exact decimal in the base unit: Prometheus wants seconds, and the
+ * integer never passes through a double. */
+static int gauge_fixed(struct evbuffer *out, const char *name, const char *help, int64_t v,
+                       int digits)
+{
+    LY_ASSERT(digits == 3 || digits == 6);
+    int64_t scale = digits == 3 ? 1000 : 1000000;
+    uint64_t mag = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+    return evbuffer_add_printf(out, "# HELP %s %s\n# TYPE %s gauge\n%s %s%" PRIu64 ".%0*" PRIu64
+                                    "\n", name, help, name, name, v < 0 ? "-" : "",
+                               mag / (uint64_t)scale, digits, mag % (uint64_t)scale) < 0 ? -1 : 0;
+}
+
+/* loyalty_build_info{label="value",...} 1: what this binary is, as labels
+ * (the Prometheus idiom for facts that are not numbers). More facts, such
+ * as the rulebook in force, are more entries of `labels`. */
+static int build_info(struct evbuffer *out, const struct metrics_label *labels, size_t n)
+{
+    const char *name = "loyalty_build_info";
+    int rc = evbuffer_add_printf(out, "# HELP %s The daemon's version (value always 1).\n"
+                                      "# TYPE %s gauge\n%s{", name, name, name);
+    for (size_t i = 0; i < n && rc >= 0; i++) {
+        char esc[METRICS_LABEL_MAX];
+        label_escape(labels[i].value, esc, sizeof(esc));
+        rc = evbuffer_add_printf(out, "%s%s=\"%s\"", i ? "," : "", labels[i].name, esc);
+    }
+    if (rc >= 0)
+        rc = evbuffer_add_printf(out, "} 1\n");
+    return rc < 0 ? -1 : 0;
 }
 
 static int histogram(const struct metrics *m, struct evbuffer *out)
@@ -69,16 +116,8 @@ static int labelled(struct evbuffer *out, const char *name, const char *help, co
 {
     int rc = evbuffer_add_printf(out, "# HELP %s %s\n# TYPE %s gauge\n", name, help, name);
     for (uint32_t i = 0; i < n && rc >= 0; i++) {
-        /* Configured names are printable ASCII; quote and backslash are the
-         * two a label value must escape. */
-        char esc[2 * RULEBOOK_NAME_MAX + 1];
-        size_t k = 0;
-        for (const char *p = names + i * stride; *p && k + 2 < sizeof(esc); p++) {
-            if (*p == '"' || *p == '\\')
-                esc[k++] = '\\';
-            esc[k++] = *p;
-        }
-        esc[k] = '\0';
+        char esc[METRICS_LABEL_MAX];
+        label_escape(names + i * stride, esc, sizeof(esc));
         rc = evbuffer_add_printf(out, "%s{%s=\"%s\"} %" PRId64 "\n", name, label, esc,
                                  values[i]);
     }
@@ -110,7 +149,8 @@ static int populations(const struct state *st, const struct rulebook *rb, struct
 int metrics_render(const struct metrics *m, const struct state *st, const struct rulebook *rb,
                    struct evbuffer *out)
 {
-    int rc = 0;
+    const struct metrics_label info[] = {{"version", LOYALTY_VERSION}};
+    int rc = build_info(out, info, sizeof(info) / sizeof(info[0]));
     rc |= counter(out, "loyalty_entries_applied_total", "Input entries applied.",
                   st->entries_applied);
     rc |= counter(out, "loyalty_entries_rejected_total", "Input entries sent to the DLQ.",
@@ -135,18 +175,19 @@ int metrics_render(const struct metrics *m, const struct state *st, const struct
     rc |= counter(out, "loyalty_snapshots_total", "Snapshots written.", m->snapshots);
     rc |= counter(out, "loyalty_snapshot_failures_total",
                   "Snapshots that failed (older ones stay valid).", m->snapshot_failures);
-    rc |= gauge(out, "loyalty_snapshot_last_duration_us", "Duration of the last snapshot.",
-                (int64_t)m->snapshot_last_us);
-    rc |= gauge(out, "loyalty_snapshot_fork_stall_max_us",
-                "Longest ingestion stall caused by starting a snapshot (fork).",
-                (int64_t)m->snapshot_fork_us_max);
+    rc |= gauge_fixed(out, "loyalty_snapshot_last_duration_seconds",
+                      "Duration of the last snapshot write.", (int64_t)m->snapshot_last_us, 6);
+    rc |= gauge_fixed(out, "loyalty_snapshot_fork_stall_max_seconds",
+                      "Longest ingestion stall caused by starting a snapshot (fork).",
+                      (int64_t)m->snapshot_fork_us_max, 6);
     rc |= counter(out, "loyalty_input_trims_total", "XTRIMs of the input stream.", m->trims);
     rc |= histogram(m, out);
     rc |= gauge(out, "loyalty_members", "Members held in memory.", st->members.count);
     rc |= gauge(out, "loyalty_txns_remembered", "Txns in the idempotency window.",
                 st->txns.count);
-    rc |= gauge(out, "loyalty_engine_clock_ms", "The engine clock (largest ts applied).",
-                st->clock_ms);
+    rc |= gauge_fixed(out, "loyalty_engine_clock_timestamp_seconds",
+                      "The engine clock: the largest event time applied, Unix time.",
+                      st->clock_ms, 3);
     rc |= gauge(out, "loyalty_redis_up", "1 while connected to Redis and consuming.",
                 m->redis_up);
     rc |= gauge(out, "loyalty_redis_behind", "1 when Redis lost writes already applied.",

@@ -18,6 +18,15 @@ struct evbuffer;
  * Redis to its commit confirmed). */
 #define METRICS_LAT_BUCKETS 12
 
+/* Room for an escaped label value: a configured name (RULEBOOK_NAME_MAX)
+ * with every byte escaped, or a version or hash string. */
+#define METRICS_LABEL_MAX (2 * RULEBOOK_NAME_MAX + 1)
+
+/* One label of loyalty_build_info: a name and its (unescaped) value. */
+struct metrics_label {
+    const char *name, *value;
+};
+
 struct metrics {
     uint64_t outputs[PROTO_OUT_KIND_COUNT]; /* published, by kind */
     uint64_t batches;            /* batches committed */

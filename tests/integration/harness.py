@@ -225,6 +225,7 @@ class Daemon:
         self.http_port = None
         self.logs = []
         self.exit_codes = []
+        self.extra_env = {}  # environment variables added for the daemon
 
     def start(self, wait=True):
         """Starts the daemon on a free HTTP port (another one if that port
@@ -239,7 +240,7 @@ class Daemon:
                     [LOYALTYD_BIN, "-c", str(self.conf),
                      "--redis", f"127.0.0.1:{self.redis_port}",
                      "--http", f"127.0.0.1:{self.http_port}", "--data", str(self.data)],
-                    stdout=f, stderr=subprocess.STDOUT)
+                    stdout=f, stderr=subprocess.STDOUT, env=dict(os.environ, **self.extra_env))
             if not self._lost_port_race():
                 break
         if wait:
@@ -441,7 +442,7 @@ def strip_dlq(entries):
 
 STATE_COUNTERS = ("loyalty_entries_applied_total", "loyalty_entries_rejected_total",
                   "loyalty_entries_duplicate_total", "loyalty_members",
-                  "loyalty_txns_remembered", "loyalty_engine_clock_ms")
+                  "loyalty_txns_remembered", "loyalty_engine_clock_timestamp_seconds")
 
 
 class Outcome:

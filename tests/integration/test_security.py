@@ -174,7 +174,8 @@ BAD_AUTH = [
 def test_with_a_token_every_path_but_healthz_needs_the_bearer_token(token_env):
     port = token_env.daemon.http_port
     good = {"Authorization": f"Bearer {TOKEN}"}
-    for path in ("/v1/members/m1", "/metrics", "/v1/segments", "/v1/members/nobody"):
+    for path in ("/v1/members/m1", "/metrics", "/v1/segments", "/v1/members/nobody",
+                 "/v1/dlq"):
         for headers in BAD_AUTH:
             status, h, body = http_call(port, path, headers)
             assert status == 401, (path, headers, status)

@@ -1,0 +1,84 @@
+// member.js - one member, searched by id (GET /v1/members/ID): tier,
+// balance, points expiring, segment, perks and the next tier.
+//
+// A history section (GET /v1/members/ID/history, when the ledger is
+// configured) belongs at the end of this page, under the same search.
+import { ApiError, getJson } from '../api.js';
+import { card, h, num, panel, when } from '../dom.js';
+
+function field(label, key, value) {
+  return h('tr', {}, h('th', {}, label), h('td', { dataset: { k: key } }, value));
+}
+
+function details(m) {
+  const next = m.next_tier;
+  const exp = m.expiring || {};
+  return [
+    h('div', { class: 'cards' },
+      [['Tier', 'tier', m.tier], ['Balance', 'balance', num(m.balance)],
+        ['Lifetime points', 'lifetime_points', num(m.lifetime_points)],
+        ['Expiring in 30 days', 'expiring_30', num(exp['30'])],
+        ['Next tier', 'next_tier', next ? next.name : 'top tier']].map(([label, key, v]) => {
+        const c = card(label, key);
+        c.value.textContent = v;
+        return c.el;
+      })),
+    h('div', { class: 'grid' },
+      panel('Perks', h('div', { dataset: { k: 'perks' } },
+        m.perks.length ? m.perks.map((p) => h('span', { class: 'perk' }, p))
+          : h('span', { class: 'muted' }, 'none at this tier'))),
+      panel('Tier progress', h('table', {},
+        field(`Qualifying (${m.qualifying_basis})`, 'qualifying', num(m.qualifying)),
+        field('Next tier', 'next_tier_name', next ? next.name : '-'),
+        field('Still needed', 'next_tier_remaining', next ? num(next.remaining) : '-'),
+        field('Next review', 'next_review', when(m.next_review_ts)),
+        field('Grace until', 'grace_until', when(m.grace_until_ts)))),
+      panel('Expiring points', h('table', {},
+        field('Within 30 days', 'exp30', num(exp['30'])),
+        field('Within 60 days', 'exp60', num(exp['60'])),
+        field('Within 90 days', 'exp90', num(exp['90'])),
+        field('Next expiry', 'next_expiry', when(exp.next_ts)))),
+      panel('Segment', h('table', {},
+        field('Segment', 'segment', m.segment || '-'),
+        field('Lifecycle stage', 'stage', m.stage || '-'),
+        field('Value class', 'value_class', m.value_class || '-'),
+        field('RFM', 'rfm', m.rfm ? m.rfm.join(' / ') : '-'),
+        field('Lifetime value', 'clv', m.clv === undefined ? '-' : num(m.clv)))),
+      panel('Activity', h('table', {},
+        field('Purchases', 'purchases', num(m.purchases)),
+        field('Enrolled', 'enrolled', when(m.enrolled_ts)),
+        field('Last purchase', 'last_purchase', when(m.last_purchase_ts)),
+        field('Birthday', 'birthday', m.birthday || '-')))),
+  ];
+}
+
+export default {
+  id: 'member',
+  title: 'Member',
+  mount(el, ctx, id) {
+    const input = h('input', { type: 'search', placeholder: 'member id', value: id || '',
+      'aria-label': 'member id' });
+    const out = h('div');
+    const form = h('form', { class: 'search', on: { submit: (ev) => {
+      ev.preventDefault();
+      if (input.value.trim()) ctx.go(`member/${encodeURIComponent(input.value.trim())}`);
+    } } }, input, h('button', { type: 'submit' }, 'Look up'));
+    el.append(h('h2', {}, 'Member'), form, out);
+    return {
+      async refresh() {
+        if (!id) {
+          out.replaceChildren(h('p', { class: 'muted' }, 'Type a member id (card number).'));
+          return;
+        }
+        try {
+          const m = await getJson(`/v1/members/${encodeURIComponent(id)}`);
+          out.replaceChildren(h('h3', { dataset: { k: 'member' } }, m.member), ...details(m));
+        } catch (e) {
+          if (!(e instanceof ApiError) || e.status === 401) throw e;
+          out.replaceChildren(h('p', { class: 'error', dataset: { k: 'error' } },
+            e.status === 404 ? `No member ${id}.` : `Not a member id: ${id}.`));
+        }
+      },
+    };
+  },
+};
