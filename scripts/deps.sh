@@ -15,6 +15,7 @@ PACKAGES=(
   python3 python3-pytest python3-redis python3-msgpack  # integration tests
   wrk gnuplot-nox                                   # bench/run.sh: HTTP load, plot
   prometheus                                       # promtool: /metrics lint test
+  systemd                                          # systemd-analyze verify (unit test)
   chromium python3-websocket                       # dashboard tests (DevTools protocol)
 )
 # The Node client (clients/node) and its tests: Debian's nodejs and npm,

@@ -181,10 +181,13 @@ def test_every_page_shows_the_apis_numbers_under_load(make_env, browser, tmp_pat
     env = make_env(snapshot_every_entries=2000, trim_input="false")
     shots = Shots(tmp_path)
     page = browser.new_page()
+    page.navigate(f"http://127.0.0.1:{env.daemon.http_port}/ui/")
+    page.wait_for("window.loyaltyUi.page() === 'overview'", what="the overview page")
+    # The load starts once the page samples, so the page sees it however
+    # slowly the browser started.
     load = start_load(env)
     try:
         push_rejects(env, 4)
-        page.navigate(f"http://127.0.0.1:{env.daemon.http_port}/ui/")
         # The chart's rate is computed by the page from two /metrics samples.
         page.wait_for("(() => { const v = document.querySelector('[data-k=entries_per_second]');"
                       " return v && parseFloat(v.textContent.replace(/,/g, '')) > 0; })()",

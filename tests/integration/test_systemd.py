@@ -140,6 +140,8 @@ def test_the_daemon_speaks_sd_notify_through_its_life(make_env, notify):
     env.redis.start(port=port)
     notify.expect("STATUS=consuming")
 
+    assert sum(m == ["READY=1"] for m in notify.seen) == 1, notify.seen  # once, at start
+
     # SIGHUP: RELOADING=1, then READY=1; the daemon keeps consuming.
     mark = len(notify.seen)
     os.kill(env.daemon.proc.pid, signal.SIGHUP)
