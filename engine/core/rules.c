@@ -390,7 +390,8 @@ bool rules_due(const struct state *st)
  * Returns true when `e` was a retry (ob filled). */
 static bool retry_of(struct state *st, const struct proto_entry *e, struct outbox *ob)
 {
-    if (e->kind == PROTO_SCAN || e->kind == PROTO_TICK || e->txn[0] == '\0')
+    if (e->kind == PROTO_SCAN || e->kind == PROTO_TICK || e->kind == PROTO_RULES ||
+        e->txn[0] == '\0')
         return false; /* scans change nothing, so they are never deduplicated */
     const struct txn_rec *r = txns_find(&st->txns, e->txn);
     if (r == NULL)
@@ -418,6 +419,9 @@ static void dispatch(struct state *st, const struct rulebook *rb, const struct p
     case PROTO_ADJUST: apply_adjust(st, rb, e, ob); break;
     case PROTO_SCAN: apply_scan(st, rb, e, ob); break;
     case PROTO_TICK: apply_tick(st, rb, e, ob); break;
+    case PROTO_RULES:
+        outbox_reject(ob, RULES_R_BAD_RULEBOOK, "rulebook versions are not applied yet");
+        break;
     case PROTO_KIND_COUNT: LY_ASSERT(0 && "decoder returned a bad kind");
     }
 }
