@@ -1,6 +1,7 @@
 /* state.c - see state.h. */
 #include "state.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "caltime.h"
@@ -12,10 +13,17 @@ int state_init(struct state *st, const struct rulebook *rb, uint32_t members_max
     st->clock_month = caltime_month(0);
     uint32_t lots = rb->expiry_months ? rb->expiry_months + 1 : 0;
     schedule_init(&st->schedule);
-    if (members_init(&st->members, members_max, lots) != 0)
+    st->ver = malloc(sizeof(*st->ver));
+    if (st->ver == NULL)
         return -1;
+    versions_init(st->ver, rb);
+    if (members_init(&st->members, members_max, lots) != 0) {
+        free(st->ver);
+        return -1;
+    }
     if (txns_init(&st->txns, rb->txns_max) != 0) {
         members_free(&st->members);
+        free(st->ver);
         return -1;
     }
     state_reindex(st, rb); /* an empty state: just records the names */
@@ -92,4 +100,6 @@ void state_free(struct state *st)
     members_free(&st->members);
     txns_free(&st->txns);
     schedule_free(&st->schedule);
+    free(st->ver);
+    st->ver = NULL;
 }
