@@ -166,7 +166,7 @@ struct engine {
 static int apply_setup(struct state *st, struct engine *en, struct proto_id *id,
                        const struct proto_entry *e)
 {
-    rules_apply(st, &en->cfg->rules, *id, e, &en->res);
+    rules_apply(st, *id, e, NULL, &en->res);
     id->ms++;
     if (en->res.verdict == OUTBOX_APPLIED)
         return 0;
@@ -269,7 +269,7 @@ __attribute__((noinline)) static struct pass time_apply(struct state *st, struct
     uint64_t t0 = bench_now_ns();
     for (uint32_t i = 0; i < n; i++) {
         prefetch_entry(entries, i, n);
-        rules_apply(st, &en->cfg->rules, id, &entries[i], &en->res);
+        rules_apply(st, id, &entries[i], NULL, &en->res);
         id.ms++;
         p.outputs += en->res.count;
     }

@@ -104,7 +104,7 @@ struct loader {
 
 static void apply(struct loader *l, const struct proto_entry *e)
 {
-    rules_apply(&l->st, &l->cfg->rules, l->id, e, &l->res);
+    rules_apply(&l->st, l->id, e, NULL, &l->res);
     l->id.ms++;
     l->refused += l->res.verdict != OUTBOX_APPLIED;
 }

@@ -174,7 +174,7 @@ static int event_cmp(const void *pa, const void *pb)
 static void apply(struct bench *b)
 {
     struct proto_id id = {1, ++b->seq};
-    rules_apply(&b->st, &b->cfg.rules, id, &b->e, &b->res);
+    rules_apply(&b->st, id, &b->e, NULL, &b->res);
     if (b->res.verdict != OUTBOX_APPLIED)
         fprintf(stderr, "bench_tick: entry %" PRIu64 " not applied: %s %s\n", b->seq,
                 b->res.reject.code ? b->res.reject.code : "duplicate", b->res.reject.detail);

@@ -38,6 +38,8 @@
 #define PROTO_TS_MAX 253402300799999LL /* 9999-12-31T23:59:59.999Z */
 #define PROTO_ID_STR_MAX 44        /* "<u64>-<u64>" plus NUL */
 #define PROTO_OUT_ID_STR_MAX 56    /* "<src id>:<u32>" plus NUL */
+#define PROTO_HASH_LEN 32          /* a rulebook's identity: XXH3-128 in hex */
+#define PROTO_LABEL_MAX 64         /* an operator's name for a rulebook version */
 
 /* A Redis stream entry id. Ordered by (ms, seq). */
 struct proto_id {
@@ -54,6 +56,7 @@ enum proto_kind {
     PROTO_ENROLL,
     PROTO_SCAN,
     PROTO_TICK,
+    PROTO_RULES,
     PROTO_KIND_COUNT
 };
 
@@ -79,6 +82,10 @@ struct proto_line {
  *    leap year), optional referrer (a member id, not the member itself).
  *  - scan:     member, store; optional txn.
  *  - tick:     nothing but v, kind, ts.
+ *  - rules:    hash (PROTO_HASH_LEN lowercase hex digits: the rulebook's
+ *    identity, its text at <prefix>rules:<hash>); optional label (1..
+ *    PROTO_LABEL_MAX bytes of text) and effective_ts (1..PROTO_TS_MAX: the
+ *    version switches when event time reaches it; absent: at once).
  * Ids (txn, member, store, sku, cat, reward) are printable ASCII without
  * spaces (0x21..0x7e). Keys not in the contract are ignored, so producers
  * may add their own metadata; a key given twice is rejected. */
@@ -92,6 +99,9 @@ struct proto_entry {
     char reward[PROTO_NAME_MAX + 1];
     char referrer[PROTO_MEMBER_MAX + 1];
     char reason[PROTO_REASON_MAX + 1];
+    char hash[PROTO_HASH_LEN + 1];   /* rules */
+    char label[PROTO_LABEL_MAX + 1]; /* rules, optional */
+    int64_t effective_ts;            /* rules, optional; 0 when absent */
     int64_t amount; /* purchase, refund: minor units */
     int64_t points; /* redeem (positive), adjust (signed) */
     uint8_t birthday_month; /* 1..12, 0 when absent */
@@ -132,6 +142,7 @@ enum proto_out_kind {
     PROTO_OUT_PERK_TRIGGERED,
     PROTO_OUT_POINTS_EXPIRED,
     PROTO_OUT_SEGMENT_CHANGED,
+    PROTO_OUT_RULES_CHANGED,
     PROTO_OUT_KIND_COUNT
 };
 
@@ -150,7 +161,7 @@ enum proto_cause {
 /* One output event. `src` and `id` are not here: they are given to the
  * encoder, because they come from the stream, not from the rules. String
  * pointers (`from`, `to`, `reason`, `reward`, `perk`, `tier`, `error`,
- * `dimension`) point at static literals or at the loaded configuration,
+ * `dimension`, `label`) point at static literals or at the loaded configuration,
  * which outlives every output. Which fields are encoded depends on kind:
  *  - points.changed:  delta, balance, cause
  *  - tier.changed:    from, to, reason ("upgrade" | "review")
@@ -158,7 +169,10 @@ enum proto_cause {
  *  - redeem.result:   txn, ok, error (only when !ok), balance
  *  - perk.triggered:  perk, tier, store
  *  - points.expired:  points, balance
- *  - segment.changed: dimension ("segment" | "stage"), from, to, rfm */
+ *  - segment.changed: dimension ("segment" | "stage"), from, to, rfm
+ *  - rules.changed:   from, to (rulebook hashes; from is "" for the first
+ *    version), label (may be ""); the only kind about no member: it
+ *    carries no `member` key. */
 struct proto_output {
     enum proto_out_kind kind;
     int64_t ts;
@@ -176,6 +190,7 @@ struct proto_output {
     const char *tier;
     const char *error;
     const char *dimension;
+    const char *label;
     char store[PROTO_NAME_MAX + 1];
     char txn[PROTO_TXN_MAX + 1];
     bool ok;

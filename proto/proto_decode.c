@@ -284,6 +284,11 @@ static const struct field_spec SCAN_FIELDS[] = {
     STR_FIELD(E, store, F_ID, REQ),
     STR_FIELD(E, txn, F_ID, OPT),
 };
+static const struct field_spec RULES_FIELDS[] = {
+    STR_FIELD(E, hash, F_ID, REQ),
+    STR_FIELD(E, label, F_TEXT, OPT),
+    INT_FIELD(E, effective_ts, F_INT, OPT, 1, PROTO_TS_MAX),
+};
 static const struct field_spec LINE_FIELDS[] = {
     STR_FIELD(struct proto_line, sku, F_ID, REQ),
     STR_FIELD(struct proto_line, cat, F_ID, REQ),
@@ -294,6 +299,7 @@ static const struct field_spec LINE_FIELDS[] = {
 
 static int check_redeem(const struct proto_entry *e, struct proto_reject *rej);
 static int check_enroll(const struct proto_entry *e, struct proto_reject *rej);
+static int check_rules(const struct proto_entry *e, struct proto_reject *rej);
 
 #define SPECS(a) a, sizeof a / sizeof a[0]
 static const struct kind_spec {
@@ -309,6 +315,7 @@ static const struct kind_spec {
     [PROTO_ENROLL] = {SPECS(ENROLL_FIELDS), check_enroll},
     [PROTO_SCAN] = {SPECS(SCAN_FIELDS), NULL},
     [PROTO_TICK] = {NULL, 0, NULL},
+    [PROTO_RULES] = {SPECS(RULES_FIELDS), check_rules},
 };
 
 /* The type of `o` with its article, for messages: "an integer". */
@@ -556,6 +563,16 @@ static int check_enroll(const struct proto_entry *e, struct proto_reject *rej)
     if (strcmp(e->referrer, e->member) == 0)
         return reject(rej, PROTO_R_BAD_VALUE, "field 'referrer': a member cannot refer "
                       "itself");
+    return 0;
+}
+
+/* A rulebook's identity: exactly PROTO_HASH_LEN lowercase hex digits. */
+static int check_rules(const struct proto_entry *e, struct proto_reject *rej)
+{
+    size_t n = strlen(e->hash);
+    if (n != PROTO_HASH_LEN || strspn(e->hash, "0123456789abcdef") != n)
+        return reject(rej, PROTO_R_BAD_VALUE, "field 'hash' must be %d lowercase hex digits "
+                      "(a rulebook's identity)", PROTO_HASH_LEN);
     return 0;
 }
 

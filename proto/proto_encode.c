@@ -20,7 +20,7 @@ static const char *const KIND_NAMES[PROTO_KIND_COUNT] = {
     [PROTO_PURCHASE] = "purchase", [PROTO_REFUND] = "refund",
     [PROTO_REDEEM] = "redeem",     [PROTO_ADJUST] = "adjust",
     [PROTO_ENROLL] = "enroll",     [PROTO_SCAN] = "scan",
-    [PROTO_TICK] = "tick",
+    [PROTO_TICK] = "tick",         [PROTO_RULES] = "rules",
 };
 
 static const char *const OUT_KIND_NAMES[PROTO_OUT_KIND_COUNT] = {
@@ -31,6 +31,7 @@ static const char *const OUT_KIND_NAMES[PROTO_OUT_KIND_COUNT] = {
     [PROTO_OUT_PERK_TRIGGERED] = "perk.triggered",
     [PROTO_OUT_POINTS_EXPIRED] = "points.expired",
     [PROTO_OUT_SEGMENT_CHANGED] = "segment.changed",
+    [PROTO_OUT_RULES_CHANGED] = "rules.changed",
 };
 
 static const char *const CAUSE_NAMES[PROTO_CAUSE_COUNT] = {
@@ -153,7 +154,7 @@ struct field_set {
 
 enum entry_field_id {
     E_TXN, E_ORIG_TXN, E_MEMBER, E_STORE, E_AMOUNT, E_LINES, E_POINTS, E_REWARD,
-    E_REASON, E_BIRTHDAY, E_REFERRER, E_FIELD_COUNT
+    E_REASON, E_BIRTHDAY, E_REFERRER, E_HASH, E_LABEL, E_EFFECTIVE_TS, E_FIELD_COUNT
 };
 #define E struct proto_entry
 static const struct field ENTRY_FIELDS[E_FIELD_COUNT] = {
@@ -163,6 +164,8 @@ static const struct field ENTRY_FIELDS[E_FIELD_COUNT] = {
     [E_POINTS] = INT(E, points),   [E_REWARD] = CHARS(E, reward),
     [E_REASON] = CHARS(E, reason), [E_BIRTHDAY] = {"birthday", FT_BIRTHDAY, 0},
     [E_REFERRER] = CHARS(E, referrer),
+    [E_HASH] = CHARS(E, hash),     [E_LABEL] = CHARS(E, label),
+    [E_EFFECTIVE_TS] = INT(E, effective_ts),
 };
 #undef E
 
@@ -177,6 +180,7 @@ static const struct field_set ENTRY_KINDS[PROTO_KIND_COUNT] = {
                       B(BIRTHDAY) | B(REFERRER)},
     [PROTO_SCAN] = {B(MEMBER) | B(STORE) | B(TXN), B(TXN)},
     [PROTO_TICK] = {0, 0},
+    [PROTO_RULES] = {B(HASH) | B(LABEL) | B(EFFECTIVE_TS), B(LABEL) | B(EFFECTIVE_TS)},
 };
 #undef B
 
@@ -188,7 +192,7 @@ static const struct field_set LINE_ALL = {(1u << LEN(LINE_FIELDS)) - 1, 0};
 
 enum out_field_id {
     O_DELTA, O_BALANCE, O_CAUSE, O_FROM, O_TO, O_REASON, O_REWARD, O_COST, O_TXN, O_OK,
-    O_ERROR, O_PERK, O_TIER, O_STORE, O_POINTS, O_RFM, O_DIMENSION, O_FIELD_COUNT
+    O_ERROR, O_PERK, O_TIER, O_STORE, O_POINTS, O_RFM, O_DIMENSION, O_LABEL, O_FIELD_COUNT
 };
 #define O struct proto_output
 static const struct field OUT_FIELDS[O_FIELD_COUNT] = {
@@ -203,6 +207,7 @@ static const struct field OUT_FIELDS[O_FIELD_COUNT] = {
     [O_STORE] = CHARS(O, store), [O_POINTS] = INT(O, points),
     [O_RFM] = FIELD(O, rfm, FT_RFM, uint8_t *),
     [O_DIMENSION] = CSTR(O, dimension),
+    [O_LABEL] = CSTR(O, label),
 };
 #undef O
 
@@ -217,6 +222,7 @@ static const struct field_set OUT_KINDS[PROTO_OUT_KIND_COUNT] = {
     [PROTO_OUT_PERK_TRIGGERED] = {B(PERK) | B(TIER) | B(STORE), 0},
     [PROTO_OUT_POINTS_EXPIRED] = {B(POINTS) | B(BALANCE), 0},
     [PROTO_OUT_SEGMENT_CHANGED] = {B(DIMENSION) | B(FROM) | B(TO) | B(RFM), 0},
+    [PROTO_OUT_RULES_CHANGED] = {B(FROM) | B(TO) | B(LABEL), 0},
 };
 #undef B
 
@@ -330,7 +336,8 @@ static void fill_output(struct kv_writer *w, const void *obj)
     kv_str(w, "kind", proto_out_kind_name(c->o->kind));
     kv_str(w, "id", c->id);
     kv_str(w, "src", c->src);
-    kv_str(w, "member", c->o->member);
+    if (c->o->kind != PROTO_OUT_RULES_CHANGED) /* about no member */
+        kv_str(w, "member", c->o->member);
     kv_int(w, "ts", c->o->ts);
     fill_fields(w, c->o, OUT_FIELDS, O_FIELD_COUNT, OUT_KINDS[c->o->kind]);
 }

@@ -2,11 +2,11 @@
  *
  * The index stores no keys: each slot holds a 32-bit hash and an index
  * into the caller's own array, and lookups ask the caller (through an
- * equality callback) whether the entry at an index has the key. Linear
- * probing, deletion by backward shift (no tombstones). The slots are
- * reserved once for the most entries the owner will ever hold, at a load
- * of at most 3/4, so inserting never allocates. Iteration order is never exposed, so hash order can never
- * reach outputs or snapshots.
+ * key callback) what the key of the entry at an index is. Linear probing,
+ * deletion by backward shift (no tombstones). The slots are reserved once
+ * for the most entries the owner will ever hold, at a load of at most 3/4,
+ * so inserting never allocates. Iteration order is never exposed, so hash
+ * order can never reach outputs or snapshots.
  */
 #ifndef LOYALTY_HINDEX_H
 #define LOYALTY_HINDEX_H

@@ -28,6 +28,7 @@ void outbox_reset(struct outbox *ob)
     LY_ASSERT(ob->out != NULL);
     ob->verdict = OUTBOX_APPLIED;
     ob->count = 0;
+    ob->kept = 0;
     ob->reject.code = NULL;
     ob->reject.detail[0] = '\0';
 }
@@ -53,7 +54,7 @@ void outbox_reject(struct outbox *ob, const char *code, const char *fmt, ...)
 {
     va_list ap;
     ob->verdict = OUTBOX_REJECTED;
-    ob->count = 0;
+    ob->count = ob->kept;
     ob->reject.code = code;
     va_start(ap, fmt);
     vsnprintf(ob->reject.detail, sizeof(ob->reject.detail), fmt, ap);

@@ -37,6 +37,8 @@ struct outbox {
     enum outbox_verdict verdict;
     struct proto_reject reject; /* when OUTBOX_REJECTED */
     uint32_t count;
+    uint32_t kept;            /* out[0..kept) stand even if the entry is rejected
+                               * (a scheduled rulebook switch it triggered) */
     uint32_t cap;             /* reserved at init; never grows */
     struct proto_output *out; /* out[0..count) */
 };
@@ -61,8 +63,8 @@ struct proto_output *outbox_emit(struct outbox *ob, enum proto_out_kind kind, in
                                  const struct member *m);
 
 /* Marks the entry rejected with a stable `code` (reasons.h) and a
- * printf-style detail, and drops its outputs: a rejected entry publishes
- * nothing but its DLQ entry. */
+ * printf-style detail, and drops its outputs but the kept ones: a
+ * rejected entry publishes nothing of its own but its DLQ entry. */
 void outbox_reject(struct outbox *ob, const char *code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 

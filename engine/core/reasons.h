@@ -16,6 +16,7 @@
 #define RULES_R_POINTS_OVERFLOW "points_overflow"
 #define RULES_R_UNKNOWN_REFERRER "unknown_referrer"
 #define RULES_R_LINES_MISMATCH "lines_mismatch"
+#define RULES_R_BAD_RULEBOOK "bad_rulebook" /* a rules entry whose text is missing or bad */
 
 /* redeem.result error codes. */
 #define RULES_E_INSUFFICIENT_POINTS "insufficient_points"

@@ -390,7 +390,8 @@ bool rules_due(const struct state *st)
  * Returns true when `e` was a retry (ob filled). */
 static bool retry_of(struct state *st, const struct proto_entry *e, struct outbox *ob)
 {
-    if (e->kind == PROTO_SCAN || e->kind == PROTO_TICK || e->txn[0] == '\0')
+    if (e->kind == PROTO_SCAN || e->kind == PROTO_TICK || e->kind == PROTO_RULES ||
+        e->txn[0] == '\0')
         return false; /* scans change nothing, so they are never deduplicated */
     const struct txn_rec *r = txns_find(&st->txns, e->txn);
     if (r == NULL)
@@ -418,6 +419,7 @@ static void dispatch(struct state *st, const struct rulebook *rb, const struct p
     case PROTO_ADJUST: apply_adjust(st, rb, e, ob); break;
     case PROTO_SCAN: apply_scan(st, rb, e, ob); break;
     case PROTO_TICK: apply_tick(st, rb, e, ob); break;
+    case PROTO_RULES: LY_ASSERT(0 && "rules entries are applied by switchover_apply"); break;
     case PROTO_KIND_COUNT: LY_ASSERT(0 && "decoder returned a bad kind");
     }
 }
@@ -429,8 +431,8 @@ void rules_skip(struct state *st, struct proto_id id)
     st->entries_rejected++;
 }
 
-void rules_apply(struct state *st, const struct rulebook *rb, struct proto_id id,
-                 const struct proto_entry *e, struct outbox *ob)
+void rules_apply(struct state *st, struct proto_id id, const struct proto_entry *e,
+                 const struct rules_text *rt, struct outbox *ob)
 {
     LY_ASSERT(proto_id_cmp(id, st->last_id) > 0);
     LY_ASSERT(e->kind < PROTO_KIND_COUNT);
@@ -444,11 +446,16 @@ void rules_apply(struct state *st, const struct rulebook *rb, struct proto_id id
         st->clock_ms = e->ts;
         st->clock_month = caltime_month(e->ts);
     }
+    if (e->kind != PROTO_SCAN)
+        switchover_due(st, id, ob); /* a scheduled version whose time has come */
+    const struct rulebook *rb = &st->ver->now;
     txns_evict(&st->txns, st->clock_ms - rb->txn_window_ms);
-    if (!retry_of(st, e, ob))
+    if (e->kind == PROTO_RULES)
+        switchover_apply(st, id, e, rt, ob);
+    else if (!retry_of(st, e, ob))
         dispatch(st, rb, e, ob);
     if (ob->verdict == OUTBOX_REJECTED) {
-        ob->count = 0; /* a rejected entry publishes nothing but its DLQ entry */
+        ob->count = ob->kept; /* a rejected entry publishes nothing of its own */
         st->entries_rejected++;
     } else if (ob->verdict == OUTBOX_DUPLICATE) {
         st->entries_duplicate++;

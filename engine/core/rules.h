@@ -23,6 +23,8 @@
 #include "segments.h"
 #include "state.h"
 #include "tiers.h"
+#include "switchover.h"
+#include "versions.h"
 
 /* A tick handles at most RULES_TICK_MEMBERS_MAX due members, each producing
  * at most RULES_TICK_MEMBER_OUTPUTS outputs (expiry, downgrades, segment
@@ -45,13 +47,17 @@ void rules_outbox_init(struct outbox *ob);
 bool rules_due(const struct state *st);
 
 /* Applies entry `e`, read from the input stream at `id`, to `st` under
- * `rb`, and fills `*ob` (rules_outbox_init'ed; its previous outputs are
- * dropped). `id` must be after st->last_id (asserted); it becomes
- * st->last_id. Advances the engine clock to e->ts when later, except for a
- * scan (which changes nothing). Never fails: bad entries are
- * OUTBOX_REJECTED. */
-void rules_apply(struct state *st, const struct rulebook *rb, struct proto_id id,
-                 const struct proto_entry *e, struct outbox *ob);
+ * the rulebook in force (st->ver, versions.h), and fills `*ob`
+ * (rules_outbox_init'ed; its previous outputs are dropped). `rt`: for a
+ * `rules` entry, the rulebook its text resolved to or the problem (NULL:
+ * not found); NULL for every other kind. Before the entry (a scan
+ * excepted), a scheduled version whose effective_ts the clock reached
+ * takes effect (rules.changed first in `ob`). `id` must be after
+ * st->last_id (asserted); it becomes st->last_id. Advances the engine
+ * clock to e->ts when later, except for a scan (which changes nothing).
+ * Never fails: bad entries are OUTBOX_REJECTED. */
+void rules_apply(struct state *st, struct proto_id id, const struct proto_entry *e,
+                 const struct rules_text *rt, struct outbox *ob);
 
 /* Records that the entry at `id` could not be decoded (it goes to the DLQ
  * without reaching the rules), so the state's position still moves past

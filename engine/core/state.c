@@ -1,6 +1,7 @@
 /* state.c - see state.h. */
 #include "state.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "caltime.h"
@@ -14,13 +15,16 @@ int state_init(struct state *st, const struct rulebook *rb, uint32_t members_max
     uint32_t lots = rb->expiry_months ? rb->expiry_months + 1 : 0;
     /* Every store is reserved here for its limit, so applying entries
      * allocates nothing: members_max members with their lots and index,
-     * the txn window's txns_max records, and a schedule of twice
-     * members_max entries (one live entry per member, the rest stale until
-     * state_reschedule rebuilds it). */
+     * the txn window's txns_max records, a schedule of twice members_max
+     * entries (one live entry per member, the rest stale until
+     * state_reschedule rebuilds it) and the table of rulebook versions. */
     LY_ASSERT(members_max >= 1 && members_max <= STATE_MEMBERS_MAX);
-    if (members_init(&st->members, members_max, lots) != 0)
+    st->ver = malloc(sizeof(*st->ver));
+    if (st->ver == NULL)
         return -1;
-    if (txns_init(&st->txns, rb->txns_max) != 0 ||
+    versions_init(st->ver, rb);
+    if (members_init(&st->members, members_max, lots) != 0 ||
+        txns_init(&st->txns, rb->txns_max) != 0 ||
         schedule_init(&st->schedule, 2 * members_max) != 0) {
         state_free(st);
         return -1;
@@ -117,4 +121,6 @@ void state_free(struct state *st)
     members_free(&st->members);
     txns_free(&st->txns);
     schedule_free(&st->schedule);
+    free(st->ver);
+    st->ver = NULL;
 }

@@ -15,6 +15,7 @@
 #include "proto.h"
 #include "schedule.h"
 #include "txns.h"
+#include "versions.h"
 
 /* The most members a state holds: the schedule is reserved for twice as
  * many entries, which must fit its uint32_t count, and the member index
@@ -50,6 +51,7 @@ struct state {
     struct txns txns;
     struct schedule schedule; /* derived: rebuilt from members' sched_ts */
     struct state_globals g;
+    struct versions *ver;     /* the rulebook in force, scheduled and recent versions */
     int64_t clock_ms;         /* largest ts applied; never moves back */
     int32_t clock_month;      /* caltime_month(clock_ms), kept with it */
     struct proto_id last_id;  /* last input entry applied or rejected */
@@ -61,7 +63,8 @@ struct state {
                        * not in any output) */
 };
 
-/* Initialises an empty state for rulebook `rb` (its txns_max and expiry
+/* Initialises an empty state with rulebook `rb` in force (the start-up
+ * version, hash ""; a `rules` entry changes it) (its txns_max and expiry
  * months size the txn window and the expiry lots) holding at most
  * `members_max` members (a daemon setting: enrolments beyond it are
  * rejected). Returns 0, or -1 when out of memory. */

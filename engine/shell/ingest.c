@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "lyassert.h"
+#include "rulecanon.h"
 #include "rules.h"
 
 /* The value of field `m` among an entry's [field, value, ...], or NULL. */
@@ -22,6 +23,18 @@ static const redisReply *field_m(const redisReply *fields)
     return NULL;
 }
 
+/* The text of rulebook `hash`: this build knows only the configured
+ * rulebook `rb` (the file's); any other hash is not found. */
+static void ingest_resolve(const struct rulebook *rb, const char *hash, struct rules_text *rt)
+{
+    char own[RULECANON_HASH_LEN + 1];
+    if (rb != NULL && rulecanon_hash(rb, own) == 0 && strcmp(own, hash) == 0)
+        rt->rb = rb;
+    else
+        rt->problem = "its text is not the configured rulebook's (reading texts from "
+                      "Redis is not built yet)";
+}
+
 /* Decodes and applies one entry; rejected ones go to the DLQ. */
 static int apply_one(struct state *st, const struct rulebook *rb, struct proto_id id,
                      const redisReply *idr, const redisReply *fields, struct batch *b,
@@ -37,11 +50,17 @@ static int apply_one(struct state *st, const struct rulebook *rb, struct proto_i
         rules_skip(st, id);
         return b ? batch_add_dlq(b, idr->str, m ? m->str : NULL, m ? m->len : 0, &rej) : 0;
     }
-    rules_apply(st, rb, id, &e, res);
+    struct rules_text rt = {NULL, NULL};
+    if (e.kind == PROTO_RULES)
+        ingest_resolve(rb, e.hash, &rt);
+    rules_apply(st, id, &e, e.kind == PROTO_RULES ? &rt : NULL, res);
     if (b == NULL)
         return 0;
-    if (res->verdict == OUTBOX_REJECTED)
-        return batch_add_dlq(b, idr->str, m->str, m->len, &res->reject);
+    if (res->verdict == OUTBOX_REJECTED &&
+        batch_add_dlq(b, idr->str, m->str, m->len, &res->reject) != 0)
+        return -1;
+    if (res->count == 0)
+        return 0; /* a rejected entry keeps only a rulebook switch it triggered */
     return batch_add_outputs(b, id, res);
 }
 

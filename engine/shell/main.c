@@ -7,6 +7,7 @@
 #include "config.h"
 #include "daemon.h"
 #include "log.h"
+#include "rulecanon.h"
 
 static void usage(FILE *out)
 {
@@ -23,7 +24,8 @@ static void usage(FILE *out)
             "      --redis H:P     Redis server (overrides daemon.redis)\n"
             "      --http H:P      HTTP listen address (overrides daemon.http)\n"
             "      --data DIR      data directory (overrides daemon.data_dir)\n"
-            "      --check-config  validate the configuration and exit (0 = valid)\n"
+            "      --check-config  validate the configuration, print the rulebook's hash\n"
+            "                      (its identity, see README) and exit (0 = valid)\n"
             "      --bare-consumer benchmark baseline: read, publish one fixed output per\n"
             "                      entry, ack, commit; decodes nothing, applies no rules\n"
             "  -v, --verbose       log debug lines too\n"
@@ -107,7 +109,13 @@ int main(int argc, char **argv)
         return 1;
     }
     if (check) {
-        printf("%s: configuration is valid\n", path ? path : "(built-in defaults)");
+        char hash[RULECANON_HASH_LEN + 1];
+        if (rulecanon_hash(&cfg.rules, hash) != 0) {
+            fprintf(stderr, "loyaltyd: out of memory\n");
+            return 1;
+        }
+        printf("%s: configuration is valid\nrulebook %s\n",
+               path ? path : "(built-in defaults)", hash);
         return 0;
     }
     return daemon_run(&cfg) == 0 ? 0 : 1;

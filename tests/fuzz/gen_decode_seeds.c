@@ -52,6 +52,11 @@ static void fill(struct proto_entry *e, enum proto_kind k)
         e->birthday_day = 29;
         strcpy(e->referrer, "card-0007");
     }
+    if (k == PROTO_RULES) {
+        strcpy(e->hash, "f365610ced47a94bda5c963a16cb58c2");
+        strcpy(e->label, "weekend double points");
+        e->effective_ts = 1700000600000LL;
+    }
     e->line_count = k == PROTO_PURCHASE ? 2 : 0;
     for (uint32_t i = 0; i < e->line_count; i++) {
         snprintf(e->lines[i].sku, sizeof e->lines[i].sku, "sku-%u", (unsigned)i);

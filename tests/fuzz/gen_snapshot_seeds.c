@@ -53,7 +53,8 @@ static struct proto_entry *entry(struct gen *g, enum proto_kind kind, int64_t ts
 static void apply(struct gen *g)
 {
     struct proto_id id = {(uint64_t)g->e.ts, ++g->seq};
-    rules_apply(&g->st, &g->cfg.rules, id, &g->e, &g->res);
+    memcpy(&(&g->st)->ver->now, &g->cfg.rules, sizeof(struct rulebook)); /* the test's rulebook, as set */
+    rules_apply(&g->st, id, &g->e, NULL, &g->res);
     if (g->res.verdict != OUTBOX_APPLIED) {
         fprintf(stderr, "gen_snapshot_seeds: entry %llu (kind %d) not applied: %s\n",
                 (unsigned long long)g->seq, (int)g->e.kind,

@@ -148,7 +148,7 @@ static void rules_apply_allocates_nothing_over_a_long_mixed_replay(void **state)
         r.id.seq++;
         next_entry(&r, &e);
         r.id.ms = (uint64_t)e.ts;
-        rules_apply(&r.st, &r.cfg.rules, r.id, &e, &r.ob);
+        rules_apply(&r.st, r.id, &e, NULL, &r.ob);
         verdicts[r.ob.verdict]++;
     }
     assert_int_equal(allocations, 0);

@@ -71,6 +71,7 @@ static const struct kv ADJUST[] = {COMMON("adjust"), {"txn", S("t-4")}, {"member
 static const struct kv ENROLL[] = {COMMON("enroll"), {"txn", S("t-5")}, {"member", S("m-2")}};
 static const struct kv SCAN[] = {COMMON("scan"), {"member", S("m-1")}, {"store", S("s-1")}};
 static const struct kv TICK[] = {COMMON("tick")};
+static const struct kv RULES[] = {COMMON("rules"), {"hash", S("0123456789abcdef0123456789abcdef")}};
 
 static void pack_map(msgpack_packer *pk, const struct kv *base, size_t nb,
                      const struct kv *over, size_t no);
@@ -222,6 +223,9 @@ static const struct proto_entry ROUND_TRIPS[] = {
     {.kind = PROTO_SCAN, .ts = TS, .member = "m-1", .store = "entrance-3"},
     {.kind = PROTO_SCAN, .ts = TS, .member = "m-1", .store = "s-1", .txn = "t-9"},
     {.kind = PROTO_TICK, .ts = PROTO_TS_MAX},
+    {.kind = PROTO_RULES, .ts = TS, .hash = "0123456789abcdef0123456789abcdef"},
+    {.kind = PROTO_RULES, .ts = TS, .hash = "0123456789abcdef0123456789abcdef", .label = "weekend x2, see ticket #7",
+     .effective_ts = PROTO_TS_MAX},
 };
 
 static void every_input_kind_round_trips_through_encode_and_decode(void **state)
@@ -261,7 +265,8 @@ static void tick_is_encoded_as_v_kind_and_ts_only(void **state)
     (void)state;
     msgpack_sbuffer sb;
     msgpack_sbuffer_init(&sb);
-    assert_int_equal(proto_encode_entry(&sb, &ROUND_TRIPS[LEN(ROUND_TRIPS) - 1]), 0);
+    const struct proto_entry tick = {.kind = PROTO_TICK, .ts = TS};
+    assert_int_equal(proto_encode_entry(&sb, &tick), 0);
     assert_int_equal((unsigned char)sb.data[0], 0x83); /* a map of 3 */
     msgpack_sbuffer_destroy(&sb);
 }
@@ -415,6 +420,28 @@ static void ts_must_be_an_integer_from_1_to_ts_max(void **state)
     EXPECT(PROTO_R_MISSING_FIELD, TICK, {"ts", ABSENT});
 }
 
+static void rules_needs_a_lowercase_hex_hash_and_bounded_label_and_ts(void **state)
+{
+    (void)state;
+    EXPECT_BASE("ok", RULES);
+    EXPECT(PROTO_R_BAD_VALUE, RULES, {"hash", S("0123456789ABCDEF0123456789abcdef")});
+    EXPECT_DETAIL("32 lowercase hex digits");
+    EXPECT(PROTO_R_BAD_VALUE, RULES, {"hash", S("0123456789abcdef0123456789abcde")});
+    EXPECT(PROTO_R_BAD_VALUE, RULES, {"hash", S("0123456789abcdef0123456789abcdeg")});
+    EXPECT(PROTO_R_FIELD_TOO_LONG, RULES, {"hash", S("0123456789abcdef0123456789abcdef0")});
+    EXPECT(PROTO_R_WRONG_TYPE, RULES, {"hash", U(1)});
+    EXPECT("ok", RULES, {"label", SN(xs(), PROTO_LABEL_MAX)});
+    assert_int_equal(strlen(g_entry.label), PROTO_LABEL_MAX);
+    EXPECT(PROTO_R_FIELD_TOO_LONG, RULES, {"label", SN(xs(), PROTO_LABEL_MAX + 1)});
+    EXPECT(PROTO_R_BAD_VALUE, RULES, {"label", S("")});
+    EXPECT(PROTO_R_BAD_VALUE, RULES, {"label", S("a\0b")});
+    EXPECT("ok", RULES, {"effective_ts", U(PROTO_TS_MAX)});
+    assert_int_equal(g_entry.effective_ts, PROTO_TS_MAX);
+    EXPECT(PROTO_R_OUT_OF_RANGE, RULES, {"effective_ts", U(0)});
+    EXPECT(PROTO_R_OUT_OF_RANGE, RULES, {"effective_ts", U(PROTO_TS_MAX + 1)});
+    EXPECT(PROTO_R_WRONG_TYPE, RULES, {"effective_ts", I(-5)});
+}
+
 /* Every kind's required fields, and v, kind and ts, are required. */
 static void every_required_field_of_every_kind_is_required(void **state)
 {
@@ -432,6 +459,7 @@ static void every_required_field_of_every_kind_is_required(void **state)
         {ENROLL, LEN(ENROLL), {"note", S("ignored")}},
         {SCAN, LEN(SCAN), {"note", S("ignored")}},
         {TICK, LEN(TICK), {"note", S("ignored")}},
+        {RULES, LEN(RULES), {"note", S("ignored")}},
     };
     for (size_t k = 0; k < LEN(kinds); k++) {
         assert_string_equal(try_kv(kinds[k].base, kinds[k].count, &kinds[k].extra, 1), "ok");
@@ -655,10 +683,13 @@ static void assert_output(const struct proto_output *o, uint32_t seq, const char
 {
     char id[PROTO_OUT_ID_STR_MAX];
     snprintf(id, sizeof id, "1700000000000-7:%" PRIu32, seq);
-    const struct kv common[] = {{"v", U(1)}, {"kind", SN(kind, strlen(kind))},
-                                {"id", SN(id, strlen(id))}, {"src", S("1700000000000-7")},
-                                {"member", SN(o->member, strlen(o->member))},
-                                {"ts", U(TS)}};
+    /* rules.changed is about no member: no member key. */
+    bool no_member = o->kind == PROTO_OUT_RULES_CHANGED;
+    const struct kv all[] = {{"v", U(1)}, {"kind", SN(kind, strlen(kind))},
+                             {"id", SN(id, strlen(id))}, {"src", S("1700000000000-7")},
+                             {"ts", U(TS)}, {"member", SN(o->member, strlen(o->member))}};
+    const struct kv *common = all;
+    const size_t common_len = LEN(all) - no_member;
     msgpack_sbuffer sb;
     msgpack_zone zone;
     msgpack_object map;
@@ -670,9 +701,9 @@ static void assert_output(const struct proto_output *o, uint32_t seq, const char
                      MSGPACK_UNPACK_SUCCESS);
     assert_int_equal(off, sb.size);
     assert_int_equal(map.type, MSGPACK_OBJECT_MAP);
-    assert_int_equal(map.via.map.size, LEN(common) + count);
-    for (size_t i = 0; i < LEN(common) + count; i++) {
-        const struct kv *p = i < LEN(common) ? &common[i] : &want[i - LEN(common)];
+    assert_int_equal(map.via.map.size, common_len + count);
+    for (size_t i = 0; i < common_len + count; i++) {
+        const struct kv *p = i < common_len ? &common[i] : &want[i - common_len];
         msgpack_object expected = object_of(&p->v, &zone);
         bool found = false;
         for (uint32_t j = 0; j < map.via.map.size; j++) {
@@ -721,6 +752,8 @@ static const struct output_case {
      "segment.changed",
      {{"dimension", S("segment")}, {"from", S("new")}, {"to", S("champions")},
       {"rfm", RAW("\x93\x05\x04\x01")}}},
+    {{.kind = PROTO_OUT_RULES_CHANGED, .from = "", .to = "0123456789abcdef0123456789abcdef", .label = "first"},
+     "rules.changed", {{"from", S("")}, {"to", S("0123456789abcdef0123456789abcdef")}, {"label", S("first")}}},
 };
 
 /* Covers redeem.result's error being there only when the result is not ok. */
@@ -768,10 +801,11 @@ static void output_id_is_src_and_seq_and_the_same_every_time(void **state)
 static void wire_names_are_the_contract(void **state)
 {
     (void)state;
-    const char *kinds[] = {"purchase", "refund", "redeem", "adjust", "enroll", "scan", "tick"};
+    const char *kinds[] = {"purchase", "refund", "redeem", "adjust", "enroll", "scan", "tick",
+                           "rules"};
     const char *outs[] = {"points.changed", "tier.changed",   "reward.issued",
                           "redeem.result",  "perk.triggered", "points.expired",
-                          "segment.changed"};
+                          "segment.changed", "rules.changed"};
     const char *causes[] = {"purchase", "refund", "redeem", "adjust",
                             "bonus",    "reward", "expiry"};
     _Static_assert(LEN(kinds) == PROTO_KIND_COUNT, "kinds");
@@ -851,6 +885,7 @@ int main(void)
         cmocka_unit_test(every_input_kind_round_trips_through_encode_and_decode),
         cmocka_unit_test(purchase_at_every_limit_round_trips_within_entry_bytes_max),
         cmocka_unit_test(tick_is_encoded_as_v_kind_and_ts_only),
+        cmocka_unit_test(rules_needs_a_lowercase_hex_hash_and_bounded_label_and_ts),
         cmocka_unit_test(empty_entry_is_bad_msgpack),
         cmocka_unit_test(entry_over_entry_bytes_max_is_too_large),
         cmocka_unit_test(garbage_bytes_are_bad_msgpack),

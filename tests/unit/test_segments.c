@@ -244,7 +244,8 @@ static uint32_t moves_of(const struct fx *f, const char *dimension)
 static void apply(struct fx *f)
 {
     struct proto_id id = {1, ++f->seq};
-    rules_apply(&f->st, &f->cfg.rules, id, &f->e, &f->res);
+    memcpy(&(&f->st)->ver->now, &f->cfg.rules, sizeof(struct rulebook)); /* the test's rulebook, as set */
+    rules_apply(&f->st, id, &f->e, NULL, &f->res);
     if (f->res.verdict != OUTBOX_APPLIED)
         fail_msg("entry %llu: verdict %d %s %s", (unsigned long long)f->seq, f->res.verdict,
                  f->res.reject.code ? f->res.reject.code : "", f->res.reject.detail);

@@ -1,0 +1,199 @@
+/* test_rulecanon.c - a rulebook's canonical text and identity: the text
+ * of a parsed rulebook parses back to the same bytes (the shipped file,
+ * the defaults and variants that use every kind of setting); comments,
+ * layout, the order of settings and sections and explicitly written
+ * defaults leave the hash alone; any changed value changes it.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "config_rules.h"
+#include "rulecanon.h"
+
+#ifndef LOYALTY_CONF_DIR
+#error "LOYALTY_CONF_DIR must name the conf/ directory (tests/CMakeLists.txt)"
+#endif
+
+/* Parses rule text `text`, failing the test on an error. */
+static void parse_good(const char *text, struct rulebook *rb)
+{
+    struct config_error err = {{0}};
+    int rc = rulecanon_parse(text, "test", rb, &err);
+    if (rc != 0)
+        fail_msg("%s", err.text);
+}
+
+/* The canonical text of `rb` parses back to the same bytes and is a
+ * fixed point (canonical of canonical is itself). */
+static void assert_round_trip(const struct rulebook *rb)
+{
+    static struct rulebook back;
+    char *text = rulecanon_text(rb);
+    assert_non_null(text);
+    parse_good(text, &back);
+    assert_memory_equal(rb, &back, sizeof(back));
+    char *again = rulecanon_text(&back);
+    assert_string_equal(text, again);
+    free(text);
+    free(again);
+}
+
+static void hash_of(const char *text, char hex[RULECANON_HASH_LEN + 1])
+{
+    static struct rulebook rb;
+    parse_good(text, &rb);
+    assert_int_equal(rulecanon_hash(&rb, hex), 0);
+    assert_int_equal(strlen(hex), RULECANON_HASH_LEN);
+    assert_int_equal(strspn(hex, "0123456789abcdef"), RULECANON_HASH_LEN);
+}
+
+static void shipped_file_round_trips(void **unused)
+{
+    (void)unused;
+    static struct config cfg;
+    struct config_error err = {{0}};
+    config_defaults(&cfg);
+    if (config_load(&cfg, LOYALTY_CONF_DIR "/loyaltyd.conf", &err) != 0)
+        fail_msg("%s", err.text);
+    assert_true(cfg.rules.seg.enabled);
+    assert_true(cfg.rules.campaign_count > 0);
+    assert_round_trip(&cfg.rules);
+}
+
+static void defaults_round_trip(void **unused)
+{
+    (void)unused;
+    static struct rulebook rb;
+    config_rules_defaults(&rb);
+    assert_round_trip(&rb);
+    /* The defaults are the empty text. */
+    char a[RULECANON_HASH_LEN + 1], b[RULECANON_HASH_LEN + 1];
+    assert_int_equal(rulecanon_hash(&rb, a), 0);
+    hash_of("", b);
+    assert_string_equal(a, b);
+}
+
+/* Every kind of setting: lists with and without optional settings, names
+ * needing escapes, a fixed review, spend basis, forgiving refunds, a
+ * custom segment map and value classes, 64-bit values. */
+static const char variant[] =
+    "earning = { points_per_unit = 3; minor_per_unit = 1000; require_enrollment = false;\n"
+    "  categories = ( { cat = \"wine\"; multiplier_bp = 20000; } );\n"
+    "  campaigns = ( { name = \"a\\\"q\"; start = \"2024-02-29\"; end = \"2024-03-02\";\n"
+    "                  stores = [\"s1\", \"s\\\\2\"]; bonus_points = 50; min_amount = 100; },\n"
+    "                { name = \"x2\"; start = \"2024-01-01\"; end = \"2025-01-01\";\n"
+    "                  categories = [\"wine\"]; multiplier_bp = 15000; } );\n"
+    "  txn_cap_points = 400000000; day_cap_points = 7; referral_bonus = 9; };\n"
+    "tiers = { basis = \"spend\"; review = \"fixed\"; review_date = \"12-31\"; grace_months = 2;\n"
+    "  window_months = 6; levels = ( { name = \"a\"; threshold = 0; multiplier_bp = 10000; },\n"
+    "  { name = \"b\"; threshold = 5000000000; multiplier_bp = 15000; perks = [\"p\", \"q\"]; } );\n"
+    "};\n"
+    "rewards = { auto = ( { reward = \"r\"; every_points = 500; } );\n"
+    "  milestones = ( { reward = \"m\"; purchase = 10; } );\n"
+    "  catalog = ( { reward = \"c\"; cost_points = 10; }, { reward = \"d\"; cost_points = 1;\n"
+    "                stock = 0; } ); };\n"
+    "expiry = { months = 7; };\n"
+    "refunds = { shortfall = \"forgive\"; };\n"
+    "segments = { window_months = 3; recency_days = [1, 2, 3, 4];\n"
+    "  map = ( { name = \"top\"; r = [5, 5]; }, { name = \"rest\"; } );\n"
+    "  value_classes = ( { name = \"v\"; share_bp = 4000; }, { name = \"w\"; } ); };\n"
+    "idempotency = { window_days = 3; max_txns = 77; };\n";
+
+static void variant_round_trips(void **unused)
+{
+    (void)unused;
+    static struct rulebook rb;
+    parse_good(variant, &rb);
+    assert_true(rb.seg.enabled);
+    assert_int_equal(rb.tiers[1].threshold, 5000000000LL);
+    assert_int_equal(rb.catalog[0].stock, -1);
+    assert_int_equal(rb.catalog[1].stock, 0);
+    assert_round_trip(&rb);
+}
+
+static void layout_and_order_do_not_matter(void **unused)
+{
+    (void)unused;
+    char a[RULECANON_HASH_LEN + 1], b[RULECANON_HASH_LEN + 1], c[RULECANON_HASH_LEN + 1];
+    hash_of("expiry = { months = 6; };\n"
+            "earning = { points_per_unit = 2; first_purchase_bonus = 10; };\n", a);
+    hash_of("# the program\n"
+            "earning = {\n  first_purchase_bonus = 10; // welcome\n  points_per_unit = 2;\n"
+            "  /* base */ minor_per_unit = 100; # a default, written out\n};\n\n"
+            "refunds = { shortfall = \"negative\"; }; # a default section\n"
+            "expiry = { months   =   6 ; } ;\n", b);
+    assert_string_equal(a, b);
+    /* Catalog stock -1 is what leaving stock out gives. */
+    hash_of("rewards = { catalog = ( { reward = \"c\"; cost_points = 5; } ); };", a);
+    hash_of("rewards = { catalog = ( { stock = -1; cost_points = 5; reward = \"c\"; } ); };",
+            c);
+    assert_string_equal(a, c);
+}
+
+static void a_changed_value_changes_the_hash(void **unused)
+{
+    (void)unused;
+    static const char *const texts[] = {
+        "expiry = { months = 6; };",
+        "expiry = { months = 7; };",
+        "earning = { points_per_unit = 2; };",
+        "rewards = { catalog = ( { reward = \"c\"; cost_points = 5; } ); };",
+        "rewards = { catalog = ( { reward = \"c\"; cost_points = 5; stock = 3; } ); };",
+        "rewards = { catalog = ( { reward = \"C\"; cost_points = 5; } ); };",
+        /* The order of list elements is meaning (tiers, first match wins). */
+        "segments = { map = ( { name = \"a\"; r = [5, 5]; }, { name = \"b\"; } ); };",
+        "segments = { map = ( { name = \"b\"; r = [5, 5]; }, { name = \"a\"; } ); };",
+        "segments = { };",
+        "",
+    };
+    enum { N = sizeof(texts) / sizeof(texts[0]) };
+    char hex[N][RULECANON_HASH_LEN + 1];
+    for (size_t i = 0; i < N; i++)
+        hash_of(texts[i], hex[i]);
+    for (size_t i = 0; i < N; i++)
+        for (size_t j = i + 1; j < N; j++)
+            if (strcmp(hex[i], hex[j]) == 0)
+                fail_msg("'%s' and '%s' hash alike", texts[i], texts[j]);
+}
+
+static void verify_checks_text_and_hash(void **unused)
+{
+    (void)unused;
+    static struct rulebook rb;
+    struct config_error err = {{0}};
+    char hex[RULECANON_HASH_LEN + 1];
+    parse_good(variant, &rb);
+    char *text = rulecanon_text(&rb);
+    assert_int_equal(rulecanon_hash(&rb, hex), 0);
+    assert_int_equal(rulecanon_verify(text, hex, &rb, &err), 0);
+    hex[0] = hex[0] == '0' ? '1' : '0';
+    assert_int_equal(rulecanon_verify(text, hex, &rb, &err), -1);
+    assert_non_null(strstr(err.text, "hashes to"));
+    assert_int_equal(rulecanon_verify("daemon = { };\n", hex, &rb, &err), -1);
+    assert_non_null(strstr(err.text, ":1: unknown section 'daemon'"));
+    assert_int_equal(rulecanon_verify("expiry = { months = 99; };", hex, &rb, &err), -1);
+    assert_non_null(strstr(err.text, "months is 99"));
+    free(text);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(shipped_file_round_trips),
+        cmocka_unit_test(defaults_round_trip),
+        cmocka_unit_test(variant_round_trips),
+        cmocka_unit_test(layout_and_order_do_not_matter),
+        cmocka_unit_test(a_changed_value_changes_the_hash),
+        cmocka_unit_test(verify_checks_text_and_hash),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
