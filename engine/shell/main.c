@@ -14,7 +14,7 @@ static void usage(FILE *out)
 {
     fprintf(out,
             "usage: loyaltyd [-c FILE] [--redis HOST:PORT] [--http HOST:PORT] [--data DIR]\n"
-            "                [--check-config] [--bare-consumer] [--verbose] [--help] [--version]\n"
+            "                [--check-config] [--verbose] [--help] [--version]\n"
             "\n"
             "loyaltyd applies point-of-sale entries from the Redis stream <prefix>in to\n"
             "member state held in memory and publishes what happened to <prefix>out\n"
@@ -26,8 +26,6 @@ static void usage(FILE *out)
             "      --http H:P      HTTP listen address (overrides daemon.http)\n"
             "      --data DIR      data directory (overrides daemon.data_dir)\n"
             "      --check-config  validate the configuration and exit (0 = valid)\n"
-            "      --bare-consumer benchmark baseline: read, publish one fixed output per\n"
-            "                      entry, ack, commit; decodes nothing, applies no rules\n"
             "  -v, --verbose       log debug lines too\n"
             "  -h, --help          this text\n"
             "  -V, --version       print the version\n"
@@ -64,17 +62,16 @@ static int apply_overrides(struct config *cfg, const struct overrides *o)
 
 int main(int argc, char **argv)
 {
-    enum { OPT_REDIS = 256, OPT_HTTP, OPT_DATA, OPT_CHECK, OPT_BARE };
+    enum { OPT_REDIS = 256, OPT_HTTP, OPT_DATA, OPT_CHECK };
     static const struct option opts[] = {
         {"config", required_argument, NULL, 'c'}, {"redis", required_argument, NULL, OPT_REDIS},
         {"http", required_argument, NULL, OPT_HTTP}, {"data", required_argument, NULL, OPT_DATA},
         {"check-config", no_argument, NULL, OPT_CHECK}, {"verbose", no_argument, NULL, 'v'},
-        {"bare-consumer", no_argument, NULL, OPT_BARE},
         {"help", no_argument, NULL, 'h'}, {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0}};
     const char *path = NULL;
     struct overrides o = {NULL, NULL, NULL};
-    int check = 0, bare = 0, opt;
+    int check = 0, opt;
     while ((opt = getopt_long(argc, argv, "c:vhV", opts, NULL)) != -1) {
         switch (opt) {
         case 'c': path = optarg; break;
@@ -82,7 +79,6 @@ int main(int argc, char **argv)
         case OPT_HTTP: o.http = optarg; break;
         case OPT_DATA: o.data = optarg; break;
         case OPT_CHECK: check = 1; break;
-        case OPT_BARE: bare = 1; break;
         case 'v': log_set_level(LOG_DEBUG); break;
         case 'h': usage(stdout); return 0;
         case 'V': printf("loyaltyd %s\n", LOYALTYD_VERSION); return 0;
@@ -103,7 +99,6 @@ int main(int argc, char **argv)
     }
     if (apply_overrides(&cfg, &o) != 0)
         return 1;
-    cfg.bare = bare != 0;
     if (config_finish(&cfg, &err) != 0) {
         fprintf(stderr, "loyaltyd: bad configuration: %s\n", err.text);
         return 1;
