@@ -22,6 +22,7 @@
 
 #include "config.h"
 #include "consumer.h"
+#include "daemon.h"
 #include "http.h"
 #include "log.h"
 #include "metrics.h"
@@ -143,15 +144,6 @@ fail:
     return rc;
 }
 
-static int endpoint(const char *name, const char *arg, struct config_endpoint *ep)
-{
-    struct config_error err;
-    if (config_parse_endpoint(arg, ep, &err) == 0)
-        return 0;
-    fprintf(stderr, "bench_bare: %s: %s\n", name, err.text);
-    return -1;
-}
-
 int main(int argc, char **argv)
 {
     enum { OPT_REDIS = 256, OPT_HTTP };
@@ -159,13 +151,14 @@ int main(int argc, char **argv)
         {"config", required_argument, NULL, 'c'}, {"redis", required_argument, NULL, OPT_REDIS},
         {"http", required_argument, NULL, OPT_HTTP}, {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
-    const char *path = NULL, *redis = NULL, *http = NULL;
+    const char *path = NULL;
+    struct daemon_overrides o = {NULL, NULL, NULL}; /* no --data: no snapshots */
     int opt;
     while ((opt = getopt_long(argc, argv, "c:vh", opts, NULL)) != -1) {
         switch (opt) {
         case 'c': path = optarg; break;
-        case OPT_REDIS: redis = optarg; break;
-        case OPT_HTTP: http = optarg; break;
+        case OPT_REDIS: o.redis = optarg; break;
+        case OPT_HTTP: o.http = optarg; break;
         case 'v': log_set_level(LOG_DEBUG); break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
@@ -177,18 +170,7 @@ int main(int argc, char **argv)
         return 2;
     }
     static struct config cfg; /* large; lives for the whole run */
-    struct config_error err;
-    config_defaults(&cfg);
-    if (path && config_load(&cfg, path, &err) != 0) {
-        fprintf(stderr, "bench_bare: bad configuration: %s\n", err.text);
+    if (daemon_configure(&cfg, path, &o, "bench_bare") != 0)
         return 1;
-    }
-    if ((redis && endpoint("--redis", redis, &cfg.redis) != 0) ||
-        (http && endpoint("--http", http, &cfg.http) != 0))
-        return 1;
-    if (config_finish(&cfg, &err) != 0) { /* after the overrides: it checks --http */
-        fprintf(stderr, "bench_bare: bad configuration: %s\n", err.text);
-        return 1;
-    }
     return run(&cfg) == 0 ? 0 : 1;
 }

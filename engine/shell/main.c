@@ -2,7 +2,6 @@
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 
 #include "config.h"
 #include "daemon.h"
@@ -35,31 +34,6 @@ static void usage(FILE *out)
             "configuration or a failed start, 2 on bad usage.\n");
 }
 
-struct overrides {
-    const char *redis, *http, *data;
-};
-
-static int apply_overrides(struct config *cfg, const struct overrides *o)
-{
-    struct config_error err;
-    if (o->redis && config_parse_endpoint(o->redis, &cfg->redis, &err) != 0) {
-        fprintf(stderr, "loyaltyd: --redis: %s\n", err.text);
-        return -1;
-    }
-    if (o->http && config_parse_endpoint(o->http, &cfg->http, &err) != 0) {
-        fprintf(stderr, "loyaltyd: --http: %s\n", err.text);
-        return -1;
-    }
-    if (o->data) {
-        if (strlen(o->data) == 0 || strlen(o->data) > CONFIG_PATH_MAX) {
-            fprintf(stderr, "loyaltyd: --data: path must be 1..%d bytes\n", CONFIG_PATH_MAX);
-            return -1;
-        }
-        snprintf(cfg->data_dir, sizeof(cfg->data_dir), "%s", o->data);
-    }
-    return 0;
-}
-
 int main(int argc, char **argv)
 {
     enum { OPT_REDIS = 256, OPT_HTTP, OPT_DATA, OPT_CHECK };
@@ -70,7 +44,7 @@ int main(int argc, char **argv)
         {"help", no_argument, NULL, 'h'}, {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0}};
     const char *path = NULL;
-    struct overrides o = {NULL, NULL, NULL};
+    struct daemon_overrides o = {NULL, NULL, NULL};
     int check = 0, opt;
     while ((opt = getopt_long(argc, argv, "c:vhV", opts, NULL)) != -1) {
         switch (opt) {
@@ -91,18 +65,8 @@ int main(int argc, char **argv)
         return 2;
     }
     static struct config cfg; /* large; lives for the whole run */
-    struct config_error err;
-    config_defaults(&cfg);
-    if (path && config_load(&cfg, path, &err) != 0) {
-        fprintf(stderr, "loyaltyd: bad configuration: %s\n", err.text);
+    if (daemon_configure(&cfg, path, &o, "loyaltyd") != 0)
         return 1;
-    }
-    if (apply_overrides(&cfg, &o) != 0)
-        return 1;
-    if (config_finish(&cfg, &err) != 0) {
-        fprintf(stderr, "loyaltyd: bad configuration: %s\n", err.text);
-        return 1;
-    }
     if (check) {
         printf("%s: configuration is valid\n", path ? path : "(built-in defaults)");
         return 0;
