@@ -14,7 +14,8 @@
 #     half the measured capacity, and GET /v1/members/ID under wrk at about
 #     HTTP_RATE requests/s.
 #  4. Baselines on the same Redis: redis-benchmark -P 64 XADD, and the same
-#     preload against `loyaltyd --bare-consumer` (fresh keys, own data dir).
+#     preload against bench_bare, the bare consumer (the daemon's reading,
+#     batching and commit with one fixed output per entry; fresh keys).
 #  5. End to end throughput vs batch_entries_max (BATCH_SIZES), one fresh
 #     daemon and fresh keys each; plotted to bench/batch_throughput.png
 #     when gnuplot is installed.
@@ -134,22 +135,35 @@ start_redis() {
     return 1
 }
 
-# start_daemon [CONF [FLAGS...]]: a daemon with a fresh data directory.
-start_daemon() {
-    local try conf=${1:-$top/conf/loyaltyd.conf}
-    shift || true
+# start_consumer NAME PROGRAM ARGS...: PROGRAM ARGS --redis R --http H (a
+# free port) as daemon_pid, its stderr in $tmp/NAME.log; with a fresh data
+# directory $tmp/data each try.
+start_consumer() {
+    local try name=$1
+    shift
     for ((try = 0; try < START_TRIES; try++)); do
         http_port=$(free_port)
         rm -rf "$tmp/data" && mkdir "$tmp/data"
-        "$build/engine/loyaltyd" -c "$conf" --redis "127.0.0.1:$redis_port" "$@" \
-            --http "127.0.0.1:$http_port" --data "$tmp/data" 2>>"$tmp/loyaltyd.log" &
+        "$@" --redis "127.0.0.1:$redis_port" --http "127.0.0.1:$http_port" \
+            2>>"$tmp/$name.log" &
         daemon_pid=$!
         wait_listening "$daemon_pid" "$http_port" && return 0
         stop_pid "$daemon_pid"
         daemon_pid=""
     done
-    step "could not start loyaltyd"
+    step "could not start $name"
     return 1
+}
+
+# start_daemon [CONF]: loyaltyd with a fresh data directory.
+start_daemon() {
+    start_consumer loyaltyd "$build/engine/loyaltyd" -c "${1:-$top/conf/loyaltyd.conf}" \
+        --data "$tmp/data"
+}
+
+# start_bare CONF: the bare consumer baseline, bench_bare.
+start_bare() {
+    start_consumer bench_bare "$build/bench/bench_bare" -c "$1"
 }
 
 # `result KEY VALUE` lines of the benchmarks, as r[PREFIXKEY]=VALUE.
@@ -186,7 +200,7 @@ wrk_pct() {
 step "1/11 building Release into $build"
 cmake -S "$top" -B "$build" -DCMAKE_BUILD_TYPE=Release >"$tmp/build.log"
 cmake --build "$build" -j "$(nproc)" \
-    --target loyaltyd bench_core bench_e2e bench_mem >>"$tmp/build.log"
+    --target loyaltyd bench_core bench_e2e bench_mem bench_bare >>"$tmp/build.log"
 started=$(date +%s)
 
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
@@ -254,9 +268,9 @@ r[xadd64.per_s]=$(awk '{ for (i = 1; i < NF; i++) if ($(i + 1) == "requests") v 
     END { printf "%.0f", v }' \
     "$tmp/xadd.out")
 
-step "9/11 baseline: loyaltyd --bare-consumer, same preload"
+step "9/11 baseline: bench_bare (the bare consumer), same preload"
 redis-cli -h 127.0.0.1 -p "$redis_port" FLUSHALL >/dev/null
-start_daemon "$top/conf/loyaltyd.conf" --bare-consumer
+start_bare "$top/conf/loyaltyd.conf"
 "${e2e[@]}" --http "127.0.0.1:$http_port" "${e2e_args[@]}" --scans 0 \
     --daemon-pid "$daemon_pid" | tee "$tmp/bare.out"
 read_results "$tmp/bare.out" bare.
@@ -294,7 +308,7 @@ set yrange [0:*]
 set grid
 set key bottom right
 plot "$tmp/batch.dat" using 1:2 with linespoints lw 2 pt 7 title "loyaltyd, conf/loyaltyd.conf", \
-     ${r[bare.e2e.purchases_per_s]:-0} with lines dt 2 title "--bare-consumer (batch 1024)", \
+     ${r[bare.e2e.purchases_per_s]:-0} with lines dt 2 title "bench_bare, bare consumer (batch 1024)", \
      $TARGET_E2E_PER_S with lines dt 3 title "target 150k/s"
 GP
 fi
@@ -351,7 +365,7 @@ mb() { awk -v v="$1" 'BEGIN { printf "%.0f", v / 1e6 }'; }
         "$(rate "${r[core.purchase.apply_per_s]}")" \
         "$(ratio "${r[core.purchase.apply_per_s]}" "${r[base.core.purchase.apply_per_s]}")" \
         "$(atleast "$(ratio "${r[core.purchase.apply_per_s]}" "${r[base.core.purchase.apply_per_s]}")" "$TARGET_FULL_OF_BASE")"
-    printf '| end to end purchases, %s preloaded (SIGCONT to progress marker; mean batch %s) | %s | (a) `--bare-consumer`, same preload: %s | %s of (a) | >= 0.80 of (a) | %s |\n' \
+    printf '| end to end purchases, %s preloaded (SIGCONT to progress marker; mean batch %s) | %s | (a) the bare consumer `bench_bare`, same preload: %s | %s of (a) | >= 0.80 of (a) | %s |\n' \
         "${e2e_args[3]}" "${r[e2e.batch_mean]}" "$(rate "${r[e2e.purchases_per_s]}")" \
         "$(rate "${r[bare.e2e.purchases_per_s]}")" \
         "$(ratio "${r[e2e.purchases_per_s]}" "${r[bare.e2e.purchases_per_s]}")" \

@@ -42,7 +42,6 @@ struct config {
     char redis_password_env[CONFIG_KEY_MAX + 1]; /* read the password from this variable */
     char http_token[CONFIG_SECRET_MAX + 1];    /* bearer token; empty: none */
     char http_token_env[CONFIG_KEY_MAX + 1];   /* read the token from this variable */
-    bool bare; /* --bare-consumer: benchmark baseline, no decoding, no rules */
     struct rulebook rules;
 };
 

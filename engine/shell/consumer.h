@@ -1,19 +1,19 @@
 /* consumer.h - the Redis side of the daemon: read, apply, commit, recover.
  *
- * One hiredis async connection on the daemon's libevent loop carries
- * everything, in order. On every (re)connection the consumer:
- *   1. creates the consumer group on <prefix>in (MKSTREAM) if missing and
- *      checks that its keys have the right types;
- *   2. reads the progress marker and reconciles: a batch whose commit was
- *      in flight is dropped if the marker shows it landed, or sent again;
- *      entries between the state's last id and the marker are replayed
- *      with outputs suppressed (they were published); a marker behind the
- *      state means Redis lost writes, and consuming stops (see /healthz);
- *   3. re-reads its pending entries (XREADGROUP ... 0), then
- *   4. consumes new ones (XREADGROUP ... > with BLOCK), committing each
- *      batch (commit.h) and pipelining the next read behind the commit.
- * When Redis goes away it reconnects with exponential backoff, keeping the
- * state (and the uncommitted batch, if any) in memory.
+ * The facade the daemon uses over three parts, in the order of use:
+ *   link.h      the one hiredis async connection on the daemon's libevent
+ *               loop: connect, AUTH, reconnect with backoff, the reply
+ *               watchdog;
+ *   cursor.h    on every (re)connection, finding where the consumer stands:
+ *               group and key checks, the progress marker, reconciling a
+ *               commit in flight, replaying (state, marker] with outputs
+ *               suppressed, detecting a Redis behind our state;
+ *   pipeline.h  then the data path: re-read pending entries, consume new
+ *               ones, each batch ingested and committed as one MULTI/EXEC;
+ *               ticks and input trims.
+ * Their shared state machine is phase.h; only phase_set() moves it. When
+ * Redis goes away the consumer reconnects, keeping the state (and the
+ * uncommitted batch, if any) in memory.
  */
 #ifndef LOYALTY_CONSUMER_H
 #define LOYALTY_CONSUMER_H
@@ -21,7 +21,10 @@
 #include <stdbool.h>
 
 #include "config.h"
+#include "cursor.h"
+#include "ingest.h"
 #include "metrics.h"
+#include "pipeline.h"
 #include "state.h"
 
 struct event_base;
@@ -37,26 +40,29 @@ void consumer_free(struct consumer *c);
 
 /* Called after each confirmed commit, when the state equals what Redis
  * holds (the moment a snapshot may start). */
-typedef void consumer_committed_fn(void *arg);
+typedef pipeline_committed_fn consumer_committed_fn;
 
 /* Asked to replace the state with the newest snapshot not after
  * `not_after` (Redis lost writes the state holds). Returns 0 when the
  * state was replaced (possibly by an empty one), -1 when it cannot be. */
-typedef int consumer_reload_fn(void *arg, struct proto_id not_after);
+typedef cursor_reload_fn consumer_reload_fn;
 
 /* Sets the hooks (either may be NULL). */
 void consumer_set_hooks(struct consumer *c, consumer_committed_fn *committed,
                         consumer_reload_fn *reload, void *arg);
 
-struct batch;
-
 /* Called with each batch Redis confirmed (commit answered, or found landed
  * on reconnection), before the batch is reset: its outputs and DLQ entries
- * are in Redis. */
-typedef void consumer_landed_fn(void *arg, const struct batch *b);
+ * are in Redis (the daemon's DLQ ring, dlqring.h, listens). */
+typedef pipeline_landed_fn consumer_landed_fn;
 
 /* Sets the observer of landed batches (may be NULL). */
 void consumer_set_landed(struct consumer *c, consumer_landed_fn *landed, void *arg);
+
+/* Replaces decoding and the rules by `apply(arg, ...)` for every entry
+ * read or replayed (ingest.h). For benchmark programs (bench/bench_bare.c):
+ * the daemon never calls it. Call before consumer_start. */
+void consumer_set_apply(struct consumer *c, ingest_apply_fn *apply, const void *arg);
 
 /* Trims <prefix>in below `min_id` (XTRIM MINID ~) when connected and
  * daemon.trim_input is set; entries at or after it stay. */

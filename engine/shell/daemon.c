@@ -2,6 +2,7 @@
 #include "daemon.h"
 
 #include <signal.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <event2/event.h>
@@ -172,6 +173,46 @@ static void stop(struct daemon *d)
     snapdir_close(&d->snapdir);
     if (d->base)
         event_base_free(d->base);
+}
+
+static int apply_overrides(struct config *cfg, const struct daemon_overrides *o,
+                           const char *prog)
+{
+    struct config_error err;
+    if (o->redis && cfg_parse_endpoint(o->redis, &cfg->redis, &err) != 0) {
+        fprintf(stderr, "%s: --redis: %s\n", prog, err.text);
+        return -1;
+    }
+    if (o->http && cfg_parse_endpoint(o->http, &cfg->http, &err) != 0) {
+        fprintf(stderr, "%s: --http: %s\n", prog, err.text);
+        return -1;
+    }
+    if (o->data) {
+        if (strlen(o->data) == 0 || strlen(o->data) > CONFIG_PATH_MAX) {
+            fprintf(stderr, "%s: --data: path must be 1..%d bytes\n", prog, CONFIG_PATH_MAX);
+            return -1;
+        }
+        snprintf(cfg->data_dir, sizeof(cfg->data_dir), "%s", o->data);
+    }
+    return 0;
+}
+
+int daemon_configure(struct config *cfg, const char *path, const struct daemon_overrides *o,
+                     const char *prog)
+{
+    struct config_error err;
+    config_defaults(cfg);
+    if (path && config_load(cfg, path, &err) != 0) {
+        fprintf(stderr, "%s: bad configuration: %s\n", prog, err.text);
+        return -1;
+    }
+    if (o != NULL && apply_overrides(cfg, o, prog) != 0)
+        return -1;
+    if (config_finish(cfg, &err) != 0) {
+        fprintf(stderr, "%s: bad configuration: %s\n", prog, err.text);
+        return -1;
+    }
+    return 0;
 }
 
 int daemon_run(const struct config *cfg)

@@ -10,6 +10,18 @@
 
 #include "config.h"
 
+/* Settings given on the command line, over the file's (NULL: not given). */
+struct daemon_overrides {
+    const char *redis, *http, *data; /* HOST:PORT, HOST:PORT, a directory */
+};
+
+/* Fills `*cfg`: the built-in defaults, then the file `path` (NULL: none),
+ * then the overrides `o` (fields may be NULL; `o` too), then the final
+ * checks (config_finish). Returns 0, or -1 after saying on stderr, as
+ * program `prog`, what is wrong (file and line for the file's errors). */
+int daemon_configure(struct config *cfg, const char *path, const struct daemon_overrides *o,
+                     const char *prog);
+
 /* Runs the daemon with `cfg` until a stop signal. Returns 0 after a clean
  * stop, or -1 (after logging why) when it could not start. */
 int daemon_run(const struct config *cfg);

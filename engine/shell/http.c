@@ -235,7 +235,9 @@ static void handle_dlq(struct http *h, struct evhttp_request *req)
     }
     char why[64];
     snprintf(why, sizeof(why), "limit must be an integer from 1 to %d", DLQRING_ENTRIES_MAX);
-    if (limit < 1 || limit > DLQRING_ENTRIES_MAX)
+    if (h->src.dlq == NULL) /* a program without a ring (bench_bare) */
+        reply_error(req, 404, "not_found", "this program keeps no DLQ ring");
+    else if (limit < 1 || limit > DLQRING_ENTRIES_MAX)
         reply_error(req, 400, "bad_limit", why);
     else
         reply_json(req, 200, dlqring_json(h->src.dlq, (uint32_t)limit));

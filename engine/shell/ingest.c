@@ -35,11 +35,11 @@ static void ingest_resolve(const struct rulebook *rb, const char *hash, struct r
                       "Redis is not built yet)";
 }
 
-/* Decodes and applies one entry; rejected ones go to the DLQ. */
-static int apply_one(struct state *st, const struct rulebook *rb, struct proto_id id,
-                     const redisReply *idr, const redisReply *fields, struct batch *b,
-                     struct outbox *res)
+int ingest_apply_rules(const void *rulebook, struct state *st, struct proto_id id,
+                       const redisReply *idr, const redisReply *fields, struct batch *b,
+                       struct outbox *res)
 {
+    const struct rulebook *rb = rulebook;
     struct proto_entry e; /* ~6 KiB with its line items */
     struct proto_reject rej = {PROTO_R_NO_M_FIELD, "entry has no field 'm'"};
     const redisReply *m = field_m(fields);
@@ -64,32 +64,9 @@ static int apply_one(struct state *st, const struct rulebook *rb, struct proto_i
     return batch_add_outputs(b, id, res);
 }
 
-/* Applies one entry: decode + rules, or the bare baseline's fixed output. */
-typedef int apply_fn(struct state *st, const struct rulebook *rb, struct proto_id id,
-                     const redisReply *idr, const redisReply *fields, struct batch *b,
-                     struct outbox *res);
-
-static int apply_bare(struct state *st, const struct rulebook *rb, struct proto_id id,
-                      const redisReply *idr, const redisReply *fields, struct batch *b,
-                      struct outbox *res)
-{
-    (void)rb, (void)idr, (void)fields;
-    st->last_id = id;
-    st->entries_applied++;
-    if (b == NULL)
-        return 0;
-    res->verdict = OUTBOX_APPLIED;
-    res->count = 1;
-    memset(&res->out[0], 0, sizeof(res->out[0]));
-    res->out[0].kind = PROTO_OUT_POINTS_CHANGED;
-    res->out[0].ts = (int64_t)id.ms;
-    memcpy(res->out[0].member, "bare", 5);
-    return batch_add_outputs(b, id, res);
-}
-
-static int ingest_with(apply_fn *apply, struct state *st, const struct rulebook *rb,
-                       const redisReply *entries, struct batch *b,
-                       struct outbox *scratch, struct ingest_stats *stats)
+int ingest_entries(ingest_apply_fn *apply, const void *arg, struct state *st,
+                   const redisReply *entries, struct batch *b, struct outbox *scratch,
+                   struct ingest_stats *stats)
 {
     memset(stats, 0, sizeof(*stats));
     if (entries->type != REDIS_REPLY_ARRAY)
@@ -109,21 +86,9 @@ static int ingest_with(apply_fn *apply, struct state *st, const struct rulebook 
             stats->skipped++;
             continue;
         }
-        if (apply(st, rb, id, ent->element[0], ent->element[1], b, scratch) != 0)
+        if (apply(arg, st, id, ent->element[0], ent->element[1], b, scratch) != 0)
             return -1;
         stats->applied++;
     }
     return 0;
-}
-
-int ingest_entries(struct state *st, const struct rulebook *rb, const redisReply *entries,
-                   struct batch *b, struct outbox *scratch, struct ingest_stats *stats)
-{
-    return ingest_with(apply_one, st, rb, entries, b, scratch, stats);
-}
-
-int ingest_bare(struct state *st, const redisReply *entries, struct batch *b,
-                struct outbox *scratch, struct ingest_stats *stats)
-{
-    return ingest_with(apply_bare, st, NULL, entries, b, scratch, stats);
 }

@@ -24,21 +24,33 @@ struct ingest_stats {
     uint32_t skipped;  /* entries at or before st->last_id (already applied) */
 };
 
-/* Applies the entries of `entries` (an array reply) to `st` in order.
- * When `b` is NULL (recovery replay) outputs are discarded: they were
- * published before. Otherwise every entry is added to `b` for
- * acknowledgement, with its outputs or DLQ entry. Entries at or before
- * st->last_id are not applied again (only acknowledged). Returns 0, or -1
- * when the reply is malformed or the batch cannot grow (the caller drops
- * the connection; nothing is lost, the entries stay pending). `scratch`
- * (rules_outbox_init'ed) holds each entry's outputs in turn. */
-int ingest_entries(struct state *st, const struct rulebook *rb, const redisReply *entries,
-                   struct batch *b, struct outbox *scratch, struct ingest_stats *stats);
+/* Applies one entry not applied before (its id is after st->last_id) to
+ * `st`: entry `id` (its string reply `idr`, its [field, value, ...] reply
+ * `fields`, NULL or not an array when the entry was deleted), with what it
+ * produces added to `b` (NULL: a recovery replay, outputs discarded) by way
+ * of `res`. `arg` is the apply function's own. Moves st->last_id to `id`.
+ * Returns 0, or -1 when the batch cannot grow. */
+typedef int ingest_apply_fn(const void *arg, struct state *st, struct proto_id id,
+                            const redisReply *idr, const redisReply *fields, struct batch *b,
+                            struct outbox *res);
 
-/* The benchmark baseline (--bare-consumer): the same reading, batching and
- * commit, but each entry is neither decoded nor applied; it publishes one
- * fixed output per input and moves st->last_id. Same contract otherwise. */
-int ingest_bare(struct state *st, const redisReply *entries, struct batch *b,
-                struct outbox *scratch, struct ingest_stats *stats);
+/* The daemon's apply function: decodes the entry's `m` field and applies
+ * it with the rules of `rulebook` (a const struct rulebook *); an entry
+ * that does not decode, or that the rules reject, goes to the DLQ. */
+int ingest_apply_rules(const void *rulebook, struct state *st, struct proto_id id,
+                       const redisReply *idr, const redisReply *fields, struct batch *b,
+                       struct outbox *res);
+
+/* Applies the entries of `entries` (an array reply) to `st` in order, each
+ * with `apply(arg, ...)`. When `b` is NULL (recovery replay) outputs are
+ * discarded: they were published before. Otherwise every entry is added to
+ * `b` for acknowledgement, with its outputs or DLQ entry. Entries at or
+ * before st->last_id are not applied again (only acknowledged). Returns 0,
+ * or -1 when the reply is malformed or the batch cannot grow (the caller
+ * drops the connection; nothing is lost, the entries stay pending).
+ * `scratch` (rules_outbox_init'ed) holds each entry's outputs in turn. */
+int ingest_entries(ingest_apply_fn *apply, const void *arg, struct state *st,
+                   const redisReply *entries, struct batch *b, struct outbox *scratch,
+                   struct ingest_stats *stats);
 
 #endif

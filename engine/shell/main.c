@@ -2,7 +2,6 @@
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 
 #include "config.h"
 #include "daemon.h"
@@ -13,7 +12,7 @@ static void usage(FILE *out)
 {
     fprintf(out,
             "usage: loyaltyd [-c FILE] [--redis HOST:PORT] [--http HOST:PORT] [--data DIR]\n"
-            "                [--check-config] [--bare-consumer] [--verbose] [--help] [--version]\n"
+            "                [--check-config] [--verbose] [--help] [--version]\n"
             "\n"
             "loyaltyd applies point-of-sale entries from the Redis stream <prefix>in to\n"
             "member state held in memory and publishes what happened to <prefix>out\n"
@@ -26,8 +25,6 @@ static void usage(FILE *out)
             "      --data DIR      data directory (overrides daemon.data_dir)\n"
             "      --check-config  validate the configuration, print the rulebook's hash\n"
             "                      (its identity, see README) and exit (0 = valid)\n"
-            "      --bare-consumer benchmark baseline: read, publish one fixed output per\n"
-            "                      entry, ack, commit; decodes nothing, applies no rules\n"
             "  -v, --verbose       log debug lines too\n"
             "  -h, --help          this text\n"
             "  -V, --version       print the version\n"
@@ -37,44 +34,18 @@ static void usage(FILE *out)
             "configuration or a failed start, 2 on bad usage.\n");
 }
 
-struct overrides {
-    const char *redis, *http, *data;
-};
-
-static int apply_overrides(struct config *cfg, const struct overrides *o)
-{
-    struct config_error err;
-    if (o->redis && cfg_parse_endpoint(o->redis, &cfg->redis, &err) != 0) {
-        fprintf(stderr, "loyaltyd: --redis: %s\n", err.text);
-        return -1;
-    }
-    if (o->http && cfg_parse_endpoint(o->http, &cfg->http, &err) != 0) {
-        fprintf(stderr, "loyaltyd: --http: %s\n", err.text);
-        return -1;
-    }
-    if (o->data) {
-        if (strlen(o->data) == 0 || strlen(o->data) > CONFIG_PATH_MAX) {
-            fprintf(stderr, "loyaltyd: --data: path must be 1..%d bytes\n", CONFIG_PATH_MAX);
-            return -1;
-        }
-        snprintf(cfg->data_dir, sizeof(cfg->data_dir), "%s", o->data);
-    }
-    return 0;
-}
-
 int main(int argc, char **argv)
 {
-    enum { OPT_REDIS = 256, OPT_HTTP, OPT_DATA, OPT_CHECK, OPT_BARE };
+    enum { OPT_REDIS = 256, OPT_HTTP, OPT_DATA, OPT_CHECK };
     static const struct option opts[] = {
         {"config", required_argument, NULL, 'c'}, {"redis", required_argument, NULL, OPT_REDIS},
         {"http", required_argument, NULL, OPT_HTTP}, {"data", required_argument, NULL, OPT_DATA},
         {"check-config", no_argument, NULL, OPT_CHECK}, {"verbose", no_argument, NULL, 'v'},
-        {"bare-consumer", no_argument, NULL, OPT_BARE},
         {"help", no_argument, NULL, 'h'}, {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0}};
     const char *path = NULL;
-    struct overrides o = {NULL, NULL, NULL};
-    int check = 0, bare = 0, opt;
+    struct daemon_overrides o = {NULL, NULL, NULL};
+    int check = 0, opt;
     while ((opt = getopt_long(argc, argv, "c:vhV", opts, NULL)) != -1) {
         switch (opt) {
         case 'c': path = optarg; break;
@@ -82,7 +53,6 @@ int main(int argc, char **argv)
         case OPT_HTTP: o.http = optarg; break;
         case OPT_DATA: o.data = optarg; break;
         case OPT_CHECK: check = 1; break;
-        case OPT_BARE: bare = 1; break;
         case 'v': log_set_level(LOG_DEBUG); break;
         case 'h': usage(stdout); return 0;
         case 'V': printf("loyaltyd %s\n", LOYALTY_VERSION); return 0;
@@ -95,19 +65,8 @@ int main(int argc, char **argv)
         return 2;
     }
     static struct config cfg; /* large; lives for the whole run */
-    struct config_error err;
-    config_defaults(&cfg);
-    if (path && config_load(&cfg, path, &err) != 0) {
-        fprintf(stderr, "loyaltyd: bad configuration: %s\n", err.text);
+    if (daemon_configure(&cfg, path, &o, "loyaltyd") != 0)
         return 1;
-    }
-    if (apply_overrides(&cfg, &o) != 0)
-        return 1;
-    cfg.bare = bare != 0;
-    if (config_finish(&cfg, &err) != 0) {
-        fprintf(stderr, "loyaltyd: bad configuration: %s\n", err.text);
-        return 1;
-    }
     if (check) {
         char hash[RULECANON_HASH_LEN + 1];
         if (rulecanon_hash(&cfg.rules, hash) != 0) {

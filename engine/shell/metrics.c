@@ -2,6 +2,7 @@
 #include "metrics.h"
 
 #include <inttypes.h>
+#include <stdio.h>
 
 #include <event2/buffer.h>
 
@@ -126,9 +127,11 @@ static int labelled(struct evbuffer *out, const char *name, const char *help, co
 
 static int populations(const struct state *st, const struct rulebook *rb, struct evbuffer *out)
 {
-    static const char stages[RULEBOOK_STAGE_COUNT][16] = {"new", "active", "at_risk", "lapsed",
-                                                          "reactivated"};
+    char stages[RULEBOOK_STAGE_COUNT][RULEBOOK_NAME_MAX + 1]; /* the core's names */
     int64_t classes[RULEBOOK_VALUE_CLASSES_MAX];
+    for (int i = 0; i < RULEBOOK_STAGE_COUNT; i++)
+        snprintf(stages[i], sizeof(stages[i]), "%s",
+                 segments_stage_name((enum rulebook_stage)i));
     int rc = labelled(out, "loyalty_members_by_tier", "Members per tier.", "tier",
                       rb->tiers[0].name, sizeof(rb->tiers[0]), st->g.tier_members,
                       rb->tier_count);

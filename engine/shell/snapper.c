@@ -8,12 +8,12 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <event2/event.h>
 
 #include "log.h"
+#include "monotime.h"
 
 struct snapper {
     const struct config *cfg;
@@ -29,13 +29,6 @@ struct snapper {
     uint64_t last_entries;     /* entries counted at the last snapshot */
     uint64_t last_us;          /* when the last snapshot started */
 };
-
-static uint64_t now_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
 
 static uint64_t entries_of(const struct state *st)
 {
@@ -63,7 +56,7 @@ static void reap(struct snapper *s, int options)
         return;
     s->child = 0;
     if (p > 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0) {
-        written(s, s->child_id, now_us() - s->child_started_us);
+        written(s, s->child_id, monotime_us() - s->child_started_us);
     } else {
         s->m->snapshot_failures++;
         log_error("snapshot %" PRIu64 "-%" PRIu64 " failed (writer exit status %d); the "
@@ -88,7 +81,7 @@ struct snapper *snapper_new(struct event_base *base, const struct config *cfg,
         return NULL;
     *s = (struct snapper){cfg, st, sd, m, on_written, arg, NULL, 0, {0, 0}, 0, 0, 0};
     s->last_entries = entries_of(st);
-    s->last_us = now_us();
+    s->last_us = monotime_us();
     s->sigchld = evsignal_new(base, SIGCHLD, on_sigchld, s);
     if (s->sigchld == NULL || evsignal_add(s->sigchld, NULL) != 0) {
         snapper_free(s);
@@ -121,7 +114,7 @@ void snapper_reset(struct snapper *s)
                  s->child_id.ms, s->child_id.seq);
     }
     s->last_entries = entries_of(s->st);
-    s->last_us = now_us();
+    s->last_us = monotime_us();
 }
 
 static bool due(const struct snapper *s)
@@ -134,7 +127,7 @@ static bool due(const struct snapper *s)
     if (s->cfg->snapshot_every_entries > 0 && entries >= s->cfg->snapshot_every_entries)
         return true;
     return s->cfg->snapshot_every_ms > 0 &&
-           now_us() - s->last_us >= (uint64_t)s->cfg->snapshot_every_ms * 1000u;
+           monotime_us() - s->last_us >= (uint64_t)s->cfg->snapshot_every_ms * 1000u;
 }
 
 void snapper_maybe(struct snapper *s)
@@ -143,7 +136,7 @@ void snapper_maybe(struct snapper *s)
         return;
     char path[SNAPDIR_PATH_MAX];
     snapdir_path(s->sd, s->st->last_id, path, sizeof(path));
-    uint64_t t0 = now_us();
+    uint64_t t0 = monotime_us();
     pid_t parent = getpid();
     pid_t pid = fork();
     if (pid == 0) {
@@ -159,7 +152,7 @@ void snapper_maybe(struct snapper *s)
             log_error("snapshot writer: %s", err.text);
         _exit(rc == 0 ? 0 : 1); /* no atexit handlers, no stdio flush of the parent's */
     }
-    uint64_t stall = now_us() - t0;
+    uint64_t stall = monotime_us() - t0;
     if (stall > s->m->snapshot_fork_us_max)
         s->m->snapshot_fork_us_max = stall;
     s->last_entries = entries_of(s->st);
@@ -182,13 +175,13 @@ int snapper_write_now(struct snapper *s)
     char path[SNAPDIR_PATH_MAX];
     struct snapshot_error err;
     snapdir_path(s->sd, s->st->last_id, path, sizeof(path));
-    uint64_t t0 = now_us();
+    uint64_t t0 = monotime_us();
     if (snapshot_write(s->st, &s->cfg->rules, path, &err) != 0) {
         s->m->snapshot_failures++;
         log_error("snapshot: %s", err.text);
         return -1;
     }
     s->last_entries = entries_of(s->st);
-    written(s, s->st->last_id, now_us() - t0);
+    written(s, s->st->last_id, monotime_us() - t0);
     return 0;
 }

@@ -25,6 +25,7 @@ import redis
 REPO = Path(__file__).resolve().parents[2]
 CONF_PATH = REPO / "conf" / "loyaltyd.conf"
 LOYALTYD_BIN = os.environ.get("LOYALTYD_BIN", str(REPO / "build" / "engine" / "loyaltyd"))
+BENCH_BARE_BIN = os.environ.get("BENCH_BARE_BIN", str(REPO / "build" / "bench" / "bench_bare"))
 REDIS_BIN = os.environ.get("REDIS_SERVER_BIN", "redis-server")
 PREFIX = "loyalty:"
 
@@ -236,16 +237,19 @@ class Daemon:
             log = self.dir / f"{self.name}.{len(self.logs) + 1}.log"
             self.logs.append(log)
             with open(log, "wb") as f:
-                self.proc = subprocess.Popen(
-                    [LOYALTYD_BIN, "-c", str(self.conf),
-                     "--redis", f"127.0.0.1:{self.redis_port}",
-                     "--http", f"127.0.0.1:{self.http_port}", "--data", str(self.data)],
-                    stdout=f, stderr=subprocess.STDOUT, env=dict(os.environ, **self.extra_env))
+                self.proc = subprocess.Popen(self.command(), stdout=f,
+                                             stderr=subprocess.STDOUT,
+                                             env=dict(os.environ, **self.extra_env))
             if not self._lost_port_race():
                 break
         if wait:
             self.wait_healthy()
         return self
+
+    def command(self):
+        """The command line of one start."""
+        return [LOYALTYD_BIN, "-c", str(self.conf), "--redis", f"127.0.0.1:{self.redis_port}",
+                "--http", f"127.0.0.1:{self.http_port}", "--data", str(self.data)]
 
     def _lost_port_race(self):
         """True (and the process gone) when it could not bind its HTTP port."""
@@ -310,6 +314,18 @@ class Daemon:
             if log.exists():
                 parts.append(f"--- {log.name} ---\n{log.read_text(errors='replace')}")
         return "\n".join(parts)
+
+
+class BareConsumer(Daemon):
+    """bench/bench_bare (the benchmarks' bare consumer baseline): started,
+    probed and stopped like the daemon; it keeps no data directory."""
+
+    def __init__(self, directory, redis_port, conf_path):
+        super().__init__(directory, redis_port, conf_path, name="bench_bare")
+
+    def command(self):
+        return [BENCH_BARE_BIN, "-c", str(self.conf), "--redis", f"127.0.0.1:{self.redis_port}",
+                "--http", f"127.0.0.1:{self.http_port}"]
 
 
 def parse_metrics(text):

@@ -1,0 +1,241 @@
+/* cursor.c - see cursor.h.
+ *
+ * Every step is a reply handler (link.h runs their common prologue); a
+ * step that cannot go on either drops the connection (a reconnection
+ * starts recovery again) or moves to BEHIND and waits for an operator.
+ */
+#include "cursor.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "log.h"
+
+static void replay_next(struct cursor *cur);
+
+static void behind(struct cursor *cur, const char *what)
+{
+    log_error("redis is behind this daemon: %s (progress marker %" PRIu64 "-%" PRIu64
+              ", state at %" PRIu64 "-%" PRIu64 "). Consuming stopped: restore Redis from its "
+              "AOF/RDB, or move the data dir's snapshots aside to rebuild from what Redis has",
+              what, cur->target.ms, cur->target.seq, cur->st->last_id.ms, cur->st->last_id.seq);
+    phase_set(cur->phase, PHASE_BEHIND);
+    cur->m->redis_behind = 1;
+}
+
+static void on_replay(void *owner, const redisReply *r)
+{
+    struct cursor *cur = owner;
+    struct ingest_stats stats;
+    if (pipeline_replay(cur->pl, r, &stats) != 0) {
+        link_drop(cur->link, "malformed XRANGE reply");
+        return;
+    }
+    cur->m->replayed += stats.applied;
+    if (stats.entries == 0 && proto_id_cmp(cur->st->last_id, cur->target) < 0) {
+        log_error("recovery: entries up to %" PRIu64 "-%" PRIu64 " are missing from %s; "
+                  "cannot rebuild state; consuming stopped", cur->target.ms, cur->target.seq,
+                  cur->keys->in);
+        phase_set(cur->phase, PHASE_BEHIND);
+        cur->m->redis_behind = 1;
+        return;
+    }
+    replay_next(cur);
+}
+
+/* Replays (last applied, marker] without publishing, then goes on. */
+static void replay_next(struct cursor *cur)
+{
+    if (proto_id_cmp(cur->st->last_id, cur->target) >= 0) {
+        pipeline_set_committed(cur->pl, cur->target);
+        phase_set(cur->phase, PHASE_PENDING);
+        pipeline_read(cur->pl);
+        return;
+    }
+    char from[PROTO_ID_STR_MAX + 1] = "(", to[PROTO_ID_STR_MAX];
+    proto_id_format(cur->st->last_id, from + 1, sizeof(from) - 1);
+    proto_id_format(cur->target, to, sizeof(to));
+    if (*cur->phase != PHASE_REPLAY)
+        phase_set(cur->phase, PHASE_REPLAY);
+    if (link_command(cur->link, &cur->replay, "XRANGE %s %s %s COUNT %s", cur->keys->in, from,
+                     to, cur->count_arg) != 0)
+        link_drop(cur->link, "cannot queue XRANGE");
+}
+
+/* Redis holds less than our state: rebuild from a snapshot that is not
+ * ahead of it. Returns 0 when the state is now at or before the marker. */
+static int rebuild(struct cursor *cur, const char *what)
+{
+    log_warn("redis lost writes the daemon had applied: %s; rebuilding from a snapshot "
+             "not after %" PRIu64 "-%" PRIu64, what, cur->target.ms, cur->target.seq);
+    pipeline_discard(cur->pl); /* its entries, if Redis still has them, are pending again */
+    if (cur->reload == NULL || cur->reload(cur->reload_arg, cur->target) != 0 ||
+        proto_id_cmp(cur->st->last_id, cur->target) > 0) {
+        behind(cur, what);
+        return -1;
+    }
+    pipeline_set_committed(cur->pl, cur->st->last_id);
+    return 0;
+}
+
+/* Decides what to do with the marker Redis holds (see cursor.h). */
+static void reconcile(struct cursor *cur)
+{
+    bool has_state = cur->st->last_id.ms != 0 || cur->st->last_id.seq != 0;
+    if (cur->marker_missing && has_state) {
+        behind(cur, "Redis has no progress marker but the daemon has state, so Redis lost "
+                    "its data; refusing to make up state");
+        return;
+    }
+    if (proto_id_cmp(cur->target, pipeline_committed(cur->pl)) < 0 &&
+        rebuild(cur, "marker older than a commit Redis confirmed") != 0)
+        return;
+    if (pipeline_in_flight(cur->pl)) {
+        if (proto_id_cmp(cur->target, pipeline_batch_last(cur->pl)) >= 0) {
+            log_info("recovery: the commit in flight had landed");
+            pipeline_landed(cur->pl);
+        } else {
+            log_info("recovery: sending the unconfirmed commit again");
+            phase_set(cur->phase, PHASE_RESEND);
+            pipeline_commit(cur->pl);
+            return;
+        }
+    }
+    if (proto_id_cmp(cur->st->last_id, cur->target) > 0 &&
+        rebuild(cur, "marker older than the state") != 0)
+        return;
+    cur->m->redis_behind = 0;
+    if (proto_id_cmp(cur->st->last_id, cur->target) == 0) {
+        replay_next(cur);
+        return;
+    }
+    /* Replay needs every entry after the state's id: check none was
+     * trimmed or deleted (Redis 7 records the largest deleted id). */
+    if (link_command(cur->link, &cur->history, "XINFO STREAM %s", cur->keys->in) != 0)
+        link_drop(cur->link, "cannot queue XINFO");
+}
+
+/* What XINFO STREAM says about the input's history (Redis 7). */
+struct history {
+    struct proto_id max_deleted, first, last_generated;
+    bool has_first;
+    long long length, added;
+};
+
+static void parse_history(const redisReply *r, struct history *h)
+{
+    memset(h, 0, sizeof(*h));
+    for (size_t i = 0; r->type == REDIS_REPLY_ARRAY && i + 1 < r->elements; i += 2) {
+        const redisReply *k = r->element[i], *v = r->element[i + 1];
+        if (k->type != REDIS_REPLY_STRING)
+            continue;
+        if (strcmp(k->str, "max-deleted-entry-id") == 0 && v->type == REDIS_REPLY_STRING)
+            proto_id_parse(v->str, v->len, &h->max_deleted);
+        else if (strcmp(k->str, "last-generated-id") == 0 && v->type == REDIS_REPLY_STRING)
+            proto_id_parse(v->str, v->len, &h->last_generated);
+        else if (strcmp(k->str, "length") == 0 && v->type == REDIS_REPLY_INTEGER)
+            h->length = v->integer;
+        else if (strcmp(k->str, "entries-added") == 0 && v->type == REDIS_REPLY_INTEGER)
+            h->added = v->integer;
+        else if (strcmp(k->str, "first-entry") == 0 && v->type == REDIS_REPLY_ARRAY &&
+                 v->elements == 2 && v->element[0]->type == REDIS_REPLY_STRING)
+            h->has_first = proto_id_parse(v->element[0]->str, v->element[0]->len,
+                                          &h->first) == 0;
+    }
+}
+
+/* True when an entry after `after` may have been removed. XDEL records the
+ * largest id it deleted; trimming (XTRIM, MAXLEN) removes a prefix without
+ * recording it in Redis 7.0, so: entries were removed and the oldest left
+ * (or, when none is left, the newest ever added) is after `after`. */
+static bool history_gap(const struct history *h, struct proto_id after)
+{
+    if (proto_id_cmp(h->max_deleted, after) > 0)
+        return true;
+    if (h->added <= h->length)
+        return false; /* nothing was ever removed */
+    return proto_id_cmp(h->has_first ? h->first : h->last_generated, after) > 0;
+}
+
+static void on_history(void *owner, const redisReply *r)
+{
+    struct cursor *cur = owner;
+    struct history h;
+    parse_history(r, &h);
+    if (history_gap(&h, cur->st->last_id)) {
+        behind(cur, "entries needed to replay from the state's id were trimmed or deleted "
+                    "from the input stream (restore a newer snapshot, or Redis from a backup)");
+        return;
+    }
+    replay_next(cur);
+}
+
+static void on_marker(void *owner, const redisReply *r)
+{
+    struct cursor *cur = owner;
+    memset(&cur->target, 0, sizeof(cur->target));
+    cur->marker_missing = r->type == REDIS_REPLY_NIL;
+    if (r->type == REDIS_REPLY_STRING) {
+        if (proto_id_parse(r->str, r->len, &cur->target) != 0) {
+            log_error("%s holds '%.*s', not a stream id; consuming stopped", cur->keys->progress,
+                      (int)(r->len > 64 ? 64 : r->len), r->str);
+            phase_set(cur->phase, PHASE_BEHIND);
+            return;
+        }
+    } else if (r->type != REDIS_REPLY_NIL) {
+        link_drop(cur->link, "progress marker is not a string");
+        return;
+    }
+    reconcile(cur);
+}
+
+static void on_group(void *owner, const redisReply *r)
+{
+    struct cursor *cur = owner;
+    if (r->type == REDIS_REPLY_ERROR && strncmp(r->str, "BUSYGROUP", 9) != 0)
+        link_drop(cur->link, "XGROUP CREATE failed");
+}
+
+static void on_type(void *owner, const redisReply *r)
+{
+    struct cursor *cur = owner;
+    if (r->type != REDIS_REPLY_STATUS ||
+        (strcmp(r->str, "none") != 0 && strcmp(r->str, "stream") != 0)) {
+        log_error("a key under prefix '%s' is not a stream (TYPE says %s); consuming stopped",
+                  cur->cfg->prefix, r->str ? r->str : "?");
+        phase_set(cur->phase, PHASE_BEHIND);
+        link_hangup(cur->link);
+    }
+}
+
+void cursor_begin(struct cursor *cur)
+{
+    int rc = link_command(cur->link, &cur->group, "XGROUP CREATE %s %s 0 MKSTREAM",
+                          cur->keys->in, cur->cfg->group);
+    rc |= link_command(cur->link, &cur->type, "TYPE %s", cur->keys->out);
+    rc |= link_command(cur->link, &cur->type, "TYPE %s", cur->keys->dlq);
+    rc |= link_command(cur->link, &cur->marker, "GET %s", cur->keys->progress);
+    if (rc != 0)
+        link_drop(cur->link, "cannot queue set-up commands");
+}
+
+void cursor_set_reload(struct cursor *cur, cursor_reload_fn *reload, void *arg)
+{
+    cur->reload = reload;
+    cur->reload_arg = arg;
+}
+
+void cursor_init(struct cursor *cur, const struct config *cfg, struct state *st,
+                 struct metrics *m, struct link *link, struct pipeline *pl,
+                 const struct commit_keys *keys, enum consumer_phase *phase)
+{
+    *cur = (struct cursor){.cfg = cfg, .st = st, .m = m, .link = link, .pl = pl, .keys = keys,
+                           .phase = phase,
+                           .group = {on_group, cur, "XGROUP CREATE", true},
+                           .type = {on_type, cur, "TYPE", false},
+                           .marker = {on_marker, cur, "GET progress", false},
+                           .history = {on_history, cur, "XINFO STREAM", false},
+                           .replay = {on_replay, cur, "XRANGE", false}};
+    snprintf(cur->count_arg, sizeof(cur->count_arg), "%u", cfg->batch_entries_max);
+}

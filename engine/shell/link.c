@@ -1,0 +1,245 @@
+/* link.c - see link.h. */
+#include "link.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+
+#include <event2/event.h>
+#include <hiredis/adapters/libevent.h>
+
+#include "log.h"
+#include "lyassert.h"
+#include "monotime.h"
+
+void link_on_reply(redisAsyncContext *ac, void *reply, void *priv)
+{
+    const struct link_cmd *cmd = priv;
+    struct link *l = ac->data;
+    const redisReply *r = reply;
+    if (r == NULL)
+        return; /* connection going away: the disconnect callback decides */
+    l->last_reply_us = monotime_us();
+    if (r->type == REDIS_REPLY_ERROR && !cmd->own_errors) {
+        char why[256];
+        snprintf(why, sizeof(why), "%s failed: %.*s", cmd->what, (int)r->len, r->str);
+        link_drop(l, why);
+        return;
+    }
+    cmd->fn(cmd->owner, r);
+}
+
+/* Schedules the next connection attempt with exponential backoff. */
+static void retry_later(struct link *l)
+{
+    struct timeval tv = {l->backoff_ms / 1000, (l->backoff_ms % 1000) * 1000};
+    event_add(l->retry_timer, &tv);
+    l->backoff_ms = l->backoff_ms * 2 > l->cfg->reconnect_max_ms ? l->cfg->reconnect_max_ms
+                                                                 : l->backoff_ms * 2;
+}
+
+void link_hangup(struct link *l)
+{
+    if (l->ac == NULL)
+        return;
+    /* Inside a reply handler hiredis frees after the handler returns, and
+     * the disconnect callback forgets the context. Elsewhere it frees now,
+     * calling the disconnect callback only for a context that had
+     * connected: one that had not is forgotten here. */
+    bool deferred = (l->ac->c.flags & REDIS_IN_CALLBACK) != 0;
+    redisAsyncFree(l->ac);
+    if (!deferred && l->ac != NULL) {
+        l->ac = NULL;
+        if (!l->closing)
+            retry_later(l);
+        l->on_event(l->owner, LINK_DOWN);
+    }
+}
+
+void link_drop(struct link *l, const char *why)
+{
+    log_warn("redis: %s; reconnecting", why);
+    link_hangup(l);
+}
+
+static void on_disconnect(const redisAsyncContext *ac, int status)
+{
+    struct link *l = ac->data;
+    (void)status;
+    l->ac = NULL;
+    l->m->redis_up = 0;
+    if (!l->closing) {
+        log_warn("redis: disconnected (%s); retrying in %u ms",
+                 ac->errstr[0] ? ac->errstr : "closed", l->backoff_ms);
+        retry_later(l);
+    }
+    l->on_event(l->owner, LINK_DOWN);
+}
+
+static void on_auth(void *owner, const redisReply *r)
+{
+    struct link *l = owner;
+    if (r->type == REDIS_REPLY_ERROR) {
+        /* The reply names no secret; ours is never logged. */
+        const char *user = l->cfg->redis_user[0] ? l->cfg->redis_user : "default";
+        log_error("redis: AUTH as '%s' refused: %.*s", user,
+                  (int)(r->len > 120 ? 120 : r->len), r->str);
+        link_hangup(l);
+    }
+}
+
+/* AUTH [user] password, before anything else on a new connection. */
+static int send_auth(struct link *l)
+{
+    const char *argv[3] = {"AUTH", l->cfg->redis_user, l->cfg->redis_password};
+    if (l->cfg->redis_password[0] == '\0')
+        return 0;
+    if (l->cfg->redis_user[0] == '\0') {
+        argv[1] = l->cfg->redis_password;
+        return link_command_argv(l, &l->auth, 2, argv, NULL);
+    }
+    return link_command_argv(l, &l->auth, 3, argv, NULL);
+}
+
+static void on_connect(const redisAsyncContext *ac, int status)
+{
+    struct link *l = ac->data;
+    if (status != REDIS_OK) {
+        /* hiredis frees a context that never connected without calling
+         * the disconnect callback: forget it here and retry. */
+        log_warn("redis: cannot connect to %s:%d: %s; retrying in %u ms", l->cfg->redis.host,
+                 l->cfg->redis.port, ac->errstr, l->backoff_ms);
+        l->ac = NULL;
+        if (!l->closing)
+            retry_later(l);
+        l->on_event(l->owner, LINK_DOWN);
+        return;
+    }
+    l->m->reconnects++;
+    log_info("redis: connected to %s:%d", l->cfg->redis.host, l->cfg->redis.port);
+    if (send_auth(l) != 0) {
+        link_drop(l, "cannot queue AUTH");
+        return;
+    }
+    l->on_event(l->owner, LINK_UP);
+}
+
+static void connect_now(struct link *l)
+{
+    LY_ASSERT(l->ac == NULL);
+    l->on_event(l->owner, LINK_CONNECTING);
+    redisAsyncContext *ac = redisAsyncConnect(l->cfg->redis.host, l->cfg->redis.port);
+    if (ac == NULL || ac->err) {
+        log_warn("redis: cannot connect to %s:%d: %s", l->cfg->redis.host, l->cfg->redis.port,
+                 ac ? ac->errstr : "out of memory");
+        if (ac != NULL)
+            redisAsyncFree(ac);
+        retry_later(l);
+        l->on_event(l->owner, LINK_DOWN);
+        return;
+    }
+    ac->data = l;
+    l->ac = ac;
+    redisLibeventAttach(ac, l->base);
+    redisAsyncSetConnectCallback(ac, on_connect);
+    redisAsyncSetDisconnectCallback(ac, on_disconnect);
+}
+
+static void on_retry(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    struct link *l = arg;
+    if (!l->closing && l->ac == NULL)
+        connect_now(l);
+}
+
+static void on_watchdog(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    struct link *l = arg;
+    uint64_t now = monotime_us();
+    if (l->ac == NULL || l->ac->replies.head == NULL) {
+        l->last_reply_us = now; /* nothing awaited: nothing overdue */
+        return;
+    }
+    uint64_t limit_us = ((uint64_t)l->cfg->block_ms + LINK_REPLY_TIMEOUT_MS) * 1000u;
+    if (now - l->last_reply_us > limit_us) {
+        char why[96];
+        unsigned waited_ms = (unsigned)((now - l->last_reply_us) / 1000);
+        snprintf(why, sizeof(why), "no reply for %u ms", waited_ms);
+        l->m->redis_timeouts++;
+        l->last_reply_us = now;
+        link_drop(l, why);
+    }
+}
+
+int link_init(struct link *l, struct event_base *base, const struct config *cfg,
+              struct metrics *m, link_event_fn *on_event, void *owner)
+{
+    *l = (struct link){.base = base, .cfg = cfg, .m = m, .backoff_ms = LINK_BACKOFF_MIN_MS,
+                       .on_event = on_event, .owner = owner,
+                       .auth = {on_auth, l, "AUTH", true}};
+    l->retry_timer = evtimer_new(base, on_retry, l);
+    l->watchdog = event_new(base, -1, EV_PERSIST, on_watchdog, l);
+    return l->retry_timer != NULL && l->watchdog != NULL ? 0 : -1;
+}
+
+void link_free(struct link *l)
+{
+    l->closing = true;
+    link_hangup(l);
+    if (l->retry_timer)
+        event_free(l->retry_timer);
+    if (l->watchdog)
+        event_free(l->watchdog);
+    l->retry_timer = l->watchdog = NULL;
+}
+
+void link_start(struct link *l)
+{
+    struct timeval wd = {0, LINK_WATCHDOG_MS * 1000};
+    l->last_reply_us = monotime_us();
+    event_add(l->watchdog, &wd);
+    connect_now(l);
+}
+
+void link_close(struct link *l)
+{
+    l->closing = true;
+    event_del(l->retry_timer);
+}
+
+void link_disarm(struct link *l)
+{
+    event_del(l->retry_timer);
+    event_del(l->watchdog);
+}
+
+bool link_closing(const struct link *l) { return l->closing; }
+
+bool link_connected(const struct link *l) { return l->ac != NULL; }
+
+void link_reset_backoff(struct link *l) { l->backoff_ms = LINK_BACKOFF_MIN_MS; }
+
+redisAsyncContext *link_context(struct link *l)
+{
+    LY_ASSERT(l->ac != NULL);
+    return l->ac;
+}
+
+int link_command(struct link *l, const struct link_cmd *cmd, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = redisvAsyncCommand(link_context(l), link_on_reply, (void *)cmd, fmt, ap);
+    va_end(ap);
+    return rc == REDIS_OK ? 0 : -1;
+}
+
+int link_command_argv(struct link *l, const struct link_cmd *cmd, int argc, const char **argv,
+                      const size_t *argvlen)
+{
+    return redisAsyncCommandArgv(link_context(l), link_on_reply, (void *)cmd, argc, argv,
+                                 argvlen) == REDIS_OK ? 0 : -1;
+}
