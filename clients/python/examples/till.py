@@ -7,11 +7,11 @@
 
 Prints one line per step, e.g.
     enrolled M-TILL-1
-    sale T1-...-sale: 250.00 -> +250 points (balance 350), tier gold
+    sale T1-...-sale: 2500.00 -> +2600 points (balance 2600), tier gold
     scan at S001: tier gold
     perk free_delivery
     perk priority_service
-    redeem 100 points: ok, balance 250
+    redeem 100 points: ok, balance 2500
 """
 import argparse
 import sys
