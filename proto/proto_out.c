@@ -123,6 +123,7 @@ static int read_points(const msgpack_object_map *m, struct proto_out_event *ev,
     if (__builtin_sub_overflow(ev->balance, ev->delta, &before))
         return out_reject(rej, PROTO_R_OUT_OF_RANGE, "balance - delta overflows");
     ev->has_points = true;
+    ev->has_balance = true;
     return 0;
 }
 
@@ -154,8 +155,16 @@ int proto_out_read(const msgpack_object *top, struct proto_out_event *ev,
         return -1;
     if (strcmp(ev->kind, proto_out_kind_name(PROTO_OUT_POINTS_CHANGED)) == 0)
         return read_points(m, ev, rej);
-    if (strcmp(ev->kind, PROTO_OUT_RULES_CHANGED_NAME) == 0 ||
-        strcmp(ev->kind, proto_out_kind_name(PROTO_OUT_TIER_CHANGED)) == 0)
-        return read_change(m, ev, rej);
+    if ((strcmp(ev->kind, PROTO_OUT_RULES_CHANGED_NAME) == 0 ||
+         strcmp(ev->kind, proto_out_kind_name(PROTO_OUT_TIER_CHANGED)) == 0) &&
+        read_change(m, ev, rej) != 0)
+        return -1;
+    const msgpack_object *b = lookup(m, "balance");
+    if (b != NULL && (b->type == MSGPACK_OBJECT_NEGATIVE_INTEGER ||
+                      (b->type == MSGPACK_OBJECT_POSITIVE_INTEGER && b->via.u64 <= INT64_MAX))) {
+        ev->balance = b->type == MSGPACK_OBJECT_NEGATIVE_INTEGER ? b->via.i64
+                                                                  : (int64_t)b->via.u64;
+        ev->has_balance = true;
+    }
     return 0;
 }

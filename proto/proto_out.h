@@ -35,9 +35,11 @@ struct proto_out_event {
     char src[PROTO_ID_STR_MAX];         /* the input entry id as sent */
     char member[PROTO_MEMBER_MAX + 1];  /* "" when the event names no member */
     int64_t ts;                         /* event time (ms), >= 0 */
-    /* points.changed */
+    /* points.changed: delta, balance, cause; balance also from any other
+     * kind that carries an integer balance (redeem.result, points.expired) */
     char cause[PROTO_NAME_MAX + 1];
-    bool has_points;                    /* delta and balance were read */
+    bool has_points;                    /* delta (and balance) were read */
+    bool has_balance;                   /* balance was read */
     int64_t delta;
     int64_t balance;
     /* rules.changed (from, to: rulebook hashes; label: free text) and
@@ -53,8 +55,9 @@ struct proto_out_event {
  * within their limits) and `ts` (an integer 0..PROTO_TS_MAX); `member` is
  * optional (a string of at most PROTO_MEMBER_MAX bytes). points.changed
  * must also carry `delta`, `balance` (integers) and `cause` (a string);
- * rules.changed a string `to` (and may carry `from` and `label`). Other
- * kinds and keys are not looked at. Returns 0, or -1 with `rej` set (code
+ * rules.changed a string `to` (and may carry `from` and `label`). Of any
+ * other kind an integer `balance` is read when there is one; nothing else
+ * is looked at. Returns 0, or -1 with `rej` set (code
  * from proto.h's PROTO_R_*; *ev then holds what was read before the fault). */
 int proto_out_read(const msgpack_object *top, struct proto_out_event *ev,
                    struct proto_reject *rej);

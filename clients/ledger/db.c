@@ -367,7 +367,7 @@ static void event_params(const struct db_event *r, struct db_val *p)
     p[7] = int_val(r->ts);
     p[8] = text_val(r->cause);
     p[9] = r->has_points ? int_val(r->delta) : text_val(NULL);
-    p[10] = r->has_points ? int_val(r->balance) : text_val(NULL);
+    p[10] = r->has_balance ? int_val(r->balance) : text_val(NULL);
     p[11] = int_val(r->month);
     p[12] = text_val(r->rules);
     p[13] = text_val(r->problem);

@@ -90,7 +90,8 @@ struct db_event {
     struct proto_id entry;
     const char *event_id, *src, *kind, *member, *cause, *rules, *problem, *body;
     int64_t ts;
-    bool has_points;
+    bool has_points;  /* a points.changed: delta and balance apply to the wallet */
+    bool has_balance; /* balance is stored (points.changed and others carrying one) */
     int64_t delta, balance;
     int32_t month;
 };

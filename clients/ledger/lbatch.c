@@ -129,6 +129,7 @@ static void stamp(struct db_stream *s, struct row *r, struct db_event *ev)
     ev->body = r->body;
     ev->ts = r->out.ts;
     ev->has_points = ok && r->out.has_points;
+    ev->has_balance = ok && r->out.has_balance;
     ev->delta = r->out.delta;
     ev->balance = r->out.balance;
     ev->month = cohort_month_of(s->clock_ms > 0 ? s->clock_ms : 0);
