@@ -454,6 +454,7 @@ def check_all(env, ledger, db, expiry_months, history_members=None):
 # -- fixtures (imported by the ledger's test files) ---------------------------
 
 EXPIRY_MONTHS = 2  # short, so that a few simulated months of load expire points
+BACKENDS = ["sqlite", "postgresql"]
 
 
 @pytest.fixture(scope="module")
@@ -490,12 +491,13 @@ class World:
 
 @pytest.fixture
 def make_world(request, make_env):
-    """make_world(backend, **daemon_conf) -> World, the daemon running."""
+    """make_world(backend, start=True, **daemon_conf) -> World; with start the
+    daemon is running."""
     made = []
     counter = [0]
 
-    def make(backend, **conf):
-        env = make_env(months=EXPIRY_MONTHS, **conf)
+    def make(backend, start=True, **conf):
+        env = make_env(start=start, months=EXPIRY_MONTHS, **conf)
         pg = None
         if backend == "sqlite":
             url = f"sqlite://{env.tmp}/ledger.db"

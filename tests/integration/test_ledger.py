@@ -8,9 +8,8 @@ import json
 
 import pytest
 
-from ledgerkit import EXPIRY_MONTHS, check_all, make_world, pg_cluster  # noqa: F401
+from ledgerkit import BACKENDS, EXPIRY_MONTHS, check_all, make_world, pg_cluster  # noqa: F401
 
-BACKENDS = ["sqlite", "postgresql"]
 
 
 @pytest.mark.parametrize("backend", BACKENDS)

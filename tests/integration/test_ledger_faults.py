@@ -10,10 +10,9 @@ import sqlite3
 import pytest
 
 from harness import PREFIX, wait_until
-from ledgerkit import (CATCH_UP_TIMEOUT_S, EXPIRY_MONTHS, check_all, make_world,  # noqa: F401
-                       pg_cluster)
+from ledgerkit import (BACKENDS, CATCH_UP_TIMEOUT_S, EXPIRY_MONTHS, check_all,  # noqa: F401
+                       make_world, pg_cluster)
 
-BACKENDS = ["sqlite", "postgresql"]
 STREAM = PREFIX + "out"
 
 
