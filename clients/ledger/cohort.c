@@ -113,6 +113,8 @@ static void take_oldest(struct cohort_wallet *w, int64_t points, int32_t now, co
         if (l->points == 0)
             emptied++;
     }
+    if (emptied == 0)
+        return; /* (lots may still be NULL) */
     memmove(&w->lots[0], &w->lots[emptied], (w->count - emptied) * sizeof *w->lots);
     w->count -= emptied;
 }
