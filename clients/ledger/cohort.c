@@ -21,19 +21,37 @@ void cohort_free(struct cohort_wallet *w)
     cohort_init(w);
 }
 
-/* Makes room for one more lot. */
-static void reserve(struct cohort_wallet *w)
+/* Makes room for `n` lots (n <= COHORT_LOTS_MAX). */
+static void reserve_for(struct cohort_wallet *w, uint32_t n)
 {
-    if (w->count < w->cap)
+    LY_ASSERT(n <= COHORT_LOTS_MAX);
+    if (n <= w->cap)
         return;
-    uint32_t cap = w->cap ? w->cap * 2 : LOTS_FIRST_CAP;
+    uint32_t cap = w->cap ? w->cap : LOTS_FIRST_CAP;
+    while (cap < n)
+        cap *= 2;
     if (cap > COHORT_LOTS_MAX)
         cap = COHORT_LOTS_MAX;
-    LY_ASSERT(cap > w->count);
     struct cohort_lot *lots = realloc(w->lots, cap * sizeof *lots);
     LY_ALLOC_CHECK(lots != NULL);
     w->lots = lots;
     w->cap = cap;
+}
+
+/* Makes room for one more lot. */
+static void reserve(struct cohort_wallet *w)
+{
+    reserve_for(w, w->count + 1);
+}
+
+void cohort_copy(struct cohort_wallet *dst, const struct cohort_wallet *src)
+{
+    dst->count = 0;
+    reserve_for(dst, src->count);
+    if (src->count > 0)
+        memcpy(dst->lots, src->lots, src->count * sizeof *src->lots);
+    dst->count = src->count;
+    dst->balance = src->balance;
 }
 
 int cohort_load_lot(struct cohort_wallet *w, int32_t month, int64_t points)

@@ -90,6 +90,9 @@ void cohort_init(struct cohort_wallet *w);
 /* Frees the lots; the wallet is empty afterwards. */
 void cohort_free(struct cohort_wallet *w);
 
+/* Makes *dst (initialised) a copy of *src. */
+void cohort_copy(struct cohort_wallet *dst, const struct cohort_wallet *src);
+
 /* Adds a lot read back from storage. Lots must come oldest first with
  * positive points (storage holds what this module wrote). Returns 0, or
  * -1 when they do not (the caller reports corrupt storage). */

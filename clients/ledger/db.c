@@ -13,7 +13,11 @@
 
 /* MIGRATIONS[v - 1] takes the schema from version v - 1 to v. Types are the
  * ones both backends know (SQLite reads BIGINT as INTEGER affinity). A
- * migration, once released, never changes: add the next one. */
+ * migration, once released, never changes: add the next one. KEYED marks
+ * the small tables looked up by their primary key only, which SQLite then
+ * stores in the key's own B-tree (WITHOUT ROWID: one tree to write, not
+ * two); db_ops.keyed_table says what it becomes. */
+#define KEYED "\x01"
 static const char *const MIGRATIONS[DB_SCHEMA_VERSION] = {
     "CREATE TABLE streams ("
     " part INTEGER PRIMARY KEY,"
@@ -40,22 +44,18 @@ static const char *const MIGRATIONS[DB_SCHEMA_VERSION] = {
     " body TEXT NOT NULL,"
     " PRIMARY KEY (part, entry_ms, entry_seq));"
     "CREATE INDEX events_member ON events (member, entry_ms, entry_seq);"
-    "CREATE TABLE members ("
-    " member TEXT PRIMARY KEY,"
-    " balance BIGINT NOT NULL,"
-    " updated_ts BIGINT NOT NULL);"
     "CREATE TABLE lots ("
     " member TEXT NOT NULL,"
     " month INTEGER NOT NULL,"
     " points BIGINT NOT NULL,"
-    " PRIMARY KEY (member, month));"
+    " PRIMARY KEY (member, month))" KEYED ";"
     "CREATE TABLE cohort_flows ("
     " cohort INTEGER NOT NULL,"
     " month INTEGER NOT NULL,"
     " cause TEXT NOT NULL,"
     " points_in BIGINT NOT NULL,"
     " points_out BIGINT NOT NULL,"
-    " PRIMARY KEY (cohort, month, cause));",
+    " PRIMARY KEY (cohort, month, cause))" KEYED ";",
 };
 
 void db_fail(struct db_error *err, const char *fmt, ...)
@@ -137,6 +137,30 @@ static int refuse_newer(int64_t have, struct db_error *err)
     return -1;
 }
 
+/* Runs migration script `sql` with KEYED replaced by the backend's words. */
+static int run_migration(struct db *db, const char *sql, struct db_error *err)
+{
+    const char *keyed = db->ops->keyed_table;
+    size_t marks = 0;
+    for (const char *p = sql; *p; p++)
+        marks += *p == KEYED[0];
+    char *text = malloc(strlen(sql) + marks * strlen(keyed) + 1);
+    LY_ALLOC_CHECK(text != NULL);
+    char *o = text;
+    for (const char *p = sql; *p; p++) {
+        if (*p == KEYED[0]) {
+            memcpy(o, keyed, strlen(keyed));
+            o += strlen(keyed);
+        } else {
+            *o++ = *p;
+        }
+    }
+    *o = '\0';
+    int rc = db->ops->script(db, text, err);
+    free(text);
+    return rc;
+}
+
 /* Applies the migrations after `have`, in one transaction with the lock
  * that keeps two writers from migrating at once. */
 static int migrate(struct db *db, struct db_error *err)
@@ -156,7 +180,7 @@ static int migrate(struct db *db, struct db_error *err)
     }
     for (int64_t v = have + 1; v <= DB_SCHEMA_VERSION; v++) {
         struct db_val p = int_val(v);
-        if (db->ops->script(db, MIGRATIONS[v - 1], err) != 0 ||
+        if (run_migration(db, MIGRATIONS[v - 1], err) != 0 ||
             exec(db, "DELETE FROM schema_version", NULL, 0, NULL, NULL, err) != 0 ||
             exec(db, "INSERT INTO schema_version (version) VALUES ($1)", &p, 1, NULL, NULL,
                  err) != 0)
@@ -404,18 +428,6 @@ int db_insert_events(struct db *db, const struct db_event *rows, uint32_t n, boo
 
 /* ---- wallets ----------------------------------------------------------- */
 
-static int balance_row(void *ctx, const struct db_val *c, uint32_t n, struct db_error *err)
-{
-    const struct db_wallet_sink *s = ctx;
-    LY_ASSERT(n == 2);
-    if (c[0].type != DB_TEXT || c[1].type != DB_INT) {
-        db_fail(err, "table members holds a row this ledger did not write");
-        return -1;
-    }
-    s->balance(s->ctx, c[0].s, c[1].i);
-    return 0;
-}
-
 static int lot_row(void *ctx, const struct db_val *c, uint32_t n, struct db_error *err)
 {
     const struct db_wallet_sink *s = ctx;
@@ -445,67 +457,46 @@ int db_load_wallets(struct db *db, const char *const *members, uint32_t n,
         return 0;
     struct db_val *p = member_params(members, n);
     void *ctx = (void *)sink;
-    int rc = db->ops->exec_rows(db, "SELECT member, balance FROM members WHERE member IN (",
-                                ")", 1, p, n, balance_row, ctx, err);
-    if (rc == 0)
-        rc = db->ops->exec_rows(db, "SELECT member, month, points FROM lots WHERE member IN (",
+    int rc = db->ops->exec_rows(db, "SELECT member, month, points FROM lots WHERE member IN (",
                                 ") ORDER BY member, month", 1, p, n, lot_row, ctx, err);
     free(p);
     return rc;
 }
 
-/* Lots of all wallets as (member, month, points) parameters; returns the
- * number of lots. */
-static uint32_t lot_params(const struct db_wallet *w, uint32_t n, struct db_val **out)
+/* Lots as (member, month[, points]) parameters. */
+static struct db_val *lot_params(const struct db_lot *lots, uint32_t n, uint32_t width)
 {
-    size_t lots = 0;
-    for (uint32_t i = 0; i < n; i++)
-        lots += w[i].w->count;
-    struct db_val *p = malloc((lots ? lots : 1) * 3 * sizeof *p);
+    struct db_val *p = malloc((size_t)(n ? n : 1) * width * sizeof *p);
     LY_ALLOC_CHECK(p != NULL);
-    size_t k = 0;
     for (uint32_t i = 0; i < n; i++) {
-        for (uint32_t j = 0; j < w[i].w->count; j++) {
-            p[k++] = text_val(w[i].member);
-            p[k++] = int_val(w[i].w->lots[j].month);
-            p[k++] = int_val(w[i].w->lots[j].points);
-        }
+        p[width * i] = text_val(lots[i].member);
+        p[width * i + 1] = int_val(lots[i].month);
+        if (width == 3)
+            p[width * i + 2] = int_val(lots[i].points);
     }
-    *out = p;
-    return (uint32_t)lots;
+    return p;
 }
 
-int db_save_wallets(struct db *db, const struct db_wallet *wallets, uint32_t n,
-                    struct db_error *err)
+int db_upsert_lots(struct db *db, const struct db_lot *lots, uint32_t n, struct db_error *err)
 {
     if (n == 0)
         return 0;
-    struct db_val *m = malloc((size_t)n * 3 * sizeof *m);
-    LY_ALLOC_CHECK(m != NULL);
-    for (uint32_t i = 0; i < n; i++) {
-        m[3 * i] = text_val(wallets[i].member);
-        m[3 * i + 1] = int_val(wallets[i].w->balance);
-        m[3 * i + 2] = int_val(wallets[i].updated_ts);
-    }
-    struct db_val *lots = NULL;
-    uint32_t lot_count = lot_params(wallets, n, &lots);
-    int rc = db->ops->exec_rows(
-        db, "INSERT INTO members (member, balance, updated_ts)",
-        " ON CONFLICT (member) DO UPDATE SET balance = excluded.balance, "
-        "updated_ts = excluded.updated_ts", 3, m, n, NULL, NULL, err);
-    struct db_val *names = malloc((size_t)n * sizeof *names);
-    LY_ALLOC_CHECK(names != NULL);
-    for (uint32_t i = 0; i < n; i++)
-        names[i] = m[3 * i];
-    if (rc == 0)
-        rc = db->ops->exec_rows(db, "DELETE FROM lots WHERE member IN (", ")", 1, names, n, NULL,
-                                NULL, err);
-    if (rc == 0 && lot_count > 0)
-        rc = db->ops->exec_rows(db, "INSERT INTO lots (member, month, points)", "", 3, lots,
-                                lot_count, NULL, NULL, err);
-    free(names);
-    free(lots);
-    free(m);
+    struct db_val *p = lot_params(lots, n, 3);
+    int rc = db->ops->exec_rows(db, "INSERT INTO lots (member, month, points)",
+                                " ON CONFLICT (member, month) DO UPDATE SET points = "
+                                "excluded.points", 3, p, n, NULL, NULL, err);
+    free(p);
+    return rc;
+}
+
+int db_delete_lots(struct db *db, const struct db_lot *lots, uint32_t n, struct db_error *err)
+{
+    if (n == 0)
+        return 0;
+    struct db_val *p = lot_params(lots, n, 2);
+    int rc = db->ops->exec_rows(db, "DELETE FROM lots WHERE (member, month) IN (", ")", 2, p, n,
+                                NULL, NULL, err);
+    free(p);
     return rc;
 }
 
@@ -559,11 +550,14 @@ int db_member_lots(struct db *db, const char *member, db_row_fn fn, void *ctx,
                 fn, ctx, err);
 }
 
-int db_member(struct db *db, const char *member, db_row_fn fn, void *ctx, struct db_error *err)
+int db_member_known(struct db *db, const char *member, bool *known, struct db_error *err)
 {
     struct db_val p = text_val(member);
-    return exec(db, "SELECT balance, updated_ts FROM members WHERE member = $1", &p, 1, fn, ctx,
-                err);
+    int64_t one = 0;
+    int rc = exec(db, "SELECT count(*) FROM (SELECT 1 FROM events WHERE member = $1 LIMIT 1) AS e",
+                  &p, 1, one_int, &one, err);
+    *known = one > 0;
+    return rc;
 }
 
 int db_flows(struct db *db, db_row_fn fn, void *ctx, struct db_error *err)

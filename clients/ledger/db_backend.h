@@ -38,6 +38,9 @@ struct db_ops {
     /* In the migrating transaction, keeps a second writer from migrating at
      * the same time; NULL when begin_sql does already. */
     const char *lock_schema_sql;
+    /* What follows CREATE TABLE (...) of a table used through its primary
+     * key only (db.c, KEYED). */
+    const char *keyed_table;
 };
 
 /* Every connection starts with this; backends extend it. */

@@ -212,4 +212,5 @@ const struct db_ops db_pg_ops = {
     .script = pg_script,
     .begin_sql = "BEGIN",
     .lock_schema_sql = "LOCK TABLE schema_version IN EXCLUSIVE MODE",
+    .keyed_table = "",
 };

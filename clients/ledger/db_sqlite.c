@@ -185,7 +185,7 @@ static struct db *sqlite_open(const char *path, enum db_role role, uint32_t time
     sqlite3_busy_timeout(d->conn, (int)timeout_ms);
     sqlite3_extended_result_codes(d->conn, 1);
     const char *setup = role == DB_WRITER
-                            ? "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;"
+                            ? "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA cache_size = -65536;"
                             : "PRAGMA query_only = 1;";
     if (sqlite_script(&d->base, setup, err) != 0)
         goto fail;
@@ -203,4 +203,5 @@ const struct db_ops db_sqlite_ops = {
     .exec_rows = sqlite_exec_rows,
     .script = sqlite_script,
     .begin_sql = "BEGIN IMMEDIATE",
+    .keyed_table = " WITHOUT ROWID",
 };

@@ -9,6 +9,7 @@
 #include "lassert.h"
 #include "msgjson.h"
 #include "proto_out.h"
+#include "wcache.h"
 
 #define PROBLEM_MAX (PROTO_DETAIL_MAX + 40) /* "<code>: <detail>" */
 #define UNDECODABLE_KIND "undecodable"      /* kind of a row that is no output event */
@@ -21,9 +22,11 @@ struct row {
 };
 
 struct wallet_slot {
-    const char *member; /* points into a row */
-    struct cohort_wallet w;
-    int64_t updated_ts;
+    const char *member;         /* points into a row */
+    struct cohort_wallet w;      /* as the batch leaves it */
+    struct cohort_wallet before; /* as committed: what to write is the difference */
+    int64_t debt;                /* while loading: the debt row's points */
+    bool cached;                 /* w came from the cache, balance included */
     bool touched;
 };
 
@@ -173,6 +176,11 @@ uint32_t lbatch_rows(const struct lbatch *b)
     return b->count;
 }
 
+const struct db_event *lbatch_events(const struct lbatch *b)
+{
+    return b->events;
+}
+
 /* ---- writing ------------------------------------------------------------ */
 
 static int member_cmp(const void *a, const void *b)
@@ -189,8 +197,10 @@ static struct wallet_slot *find_wallet(struct lbatch *b, const char *member)
 
 static void release_wallets(struct lbatch *b)
 {
-    for (uint32_t i = 0; i < b->nwallets; i++)
+    for (uint32_t i = 0; i < b->nwallets; i++) {
         cohort_free(&b->wallets[i].w);
+        cohort_free(&b->wallets[i].before);
+    }
     b->nwallets = 0;
     b->nflows = 0;
     b->reconciled = 0;
@@ -209,21 +219,52 @@ static void gather_wallets(struct lbatch *b)
         if (kept == 0 || strcmp(b->wallets[kept - 1].member, b->wallets[i].member) != 0)
             b->wallets[kept++] = b->wallets[i];
     b->nwallets = kept;
-    for (uint32_t i = 0; i < kept; i++)
+    for (uint32_t i = 0; i < kept; i++) {
         cohort_init(&b->wallets[i].w);
-}
-
-static void on_balance(void *ctx, const char *member, int64_t balance)
-{
-    struct wallet_slot *s = find_wallet(ctx, member);
-    if (s != NULL)
-        s->w.balance = balance;
+        cohort_init(&b->wallets[i].before);
+    }
 }
 
 static int on_lot(void *ctx, const char *member, int32_t month, int64_t points)
 {
     struct wallet_slot *s = find_wallet(ctx, member);
-    return s == NULL ? 0 : cohort_load_lot(&s->w, month, points);
+    if (s == NULL)
+        return 0;
+    if (month != COHORT_DEBT)
+        return cohort_load_lot(&s->w, month, points);
+    if (points <= 0 || s->debt != 0)
+        return -1;
+    s->debt = points;
+    return 0;
+}
+
+/* Fills the slots with the committed wallets: from the cache where it has
+ * them, else from the database (one query for all the others). */
+static int load_wallets(struct lbatch *b, struct db *db, const struct wcache *cache,
+                        struct db_error *err)
+{
+    const char **misses = malloc((b->nwallets ? b->nwallets : 1) * sizeof *misses);
+    LY_ALLOC_CHECK(misses != NULL);
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < b->nwallets; i++) {
+        struct wallet_slot *s = &b->wallets[i];
+        const struct cohort_wallet *hit = cache ? wcache_get(cache, s->member) : NULL;
+        s->cached = hit != NULL;
+        if (hit != NULL)
+            cohort_copy(&s->w, hit);
+        else
+            misses[n++] = s->member;
+    }
+    struct db_wallet_sink sink = {b, on_lot};
+    int rc = db_load_wallets(db, misses, n, &sink, err);
+    free(misses);
+    for (uint32_t i = 0; rc == 0 && i < b->nwallets; i++) {
+        struct wallet_slot *s = &b->wallets[i];
+        if (!s->cached) /* a balance is its lots less its debt (db.h) */
+            s->w.balance = cohort_outstanding(&s->w) - s->debt;
+        cohort_copy(&s->before, &s->w);
+    }
+    return rc;
 }
 
 /* Adds one flow to the batch's sums (cohort.h's callback). */
@@ -260,45 +301,72 @@ static void apply_points(struct lbatch *b)
         struct cohort_change c = {ev->month, ev->delta, ev->balance, ev->cause};
         b->reconciled += cohort_apply(&s->w, &c, add_flow, b);
         s->touched = true;
-        s->updated_ts = ev->ts;
     }
 }
 
+static int64_t debt_of(const struct cohort_wallet *w)
+{
+    return w->balance < 0 ? -w->balance : 0;
+}
+
+/* The lots that differ between `before` and `after` (both oldest first),
+ * the debt row included: new or changed ones into ups, gone ones into
+ * dels. */
+static void diff_lots(const char *member, const struct cohort_wallet *before,
+                      const struct cohort_wallet *after, struct db_lot *ups, uint32_t *nups,
+                      struct db_lot *dels, uint32_t *ndels)
+{
+    if (debt_of(after) > 0 && debt_of(after) != debt_of(before))
+        ups[(*nups)++] = (struct db_lot){member, COHORT_DEBT, debt_of(after)};
+    else if (debt_of(after) == 0 && debt_of(before) > 0)
+        dels[(*ndels)++] = (struct db_lot){member, COHORT_DEBT, 0};
+    uint32_t i = 0, j = 0;
+    while (i < before->count || j < after->count) {
+        const struct cohort_lot *x = i < before->count ? &before->lots[i] : NULL;
+        const struct cohort_lot *y = j < after->count ? &after->lots[j] : NULL;
+        if (y != NULL && (x == NULL || y->month < x->month)) {
+            ups[(*nups)++] = (struct db_lot){member, y->month, y->points};
+            j++;
+        } else if (y == NULL || x->month < y->month) {
+            dels[(*ndels)++] = (struct db_lot){member, x->month, 0};
+            i++;
+        } else {
+            if (x->points != y->points)
+                ups[(*nups)++] = (struct db_lot){member, y->month, y->points};
+            i++;
+            j++;
+        }
+    }
+}
+
+/* Writes what the batch changed: balances, lots, flows and progress. */
 static int save(struct lbatch *b, struct db *db, struct db_error *err)
 {
-    struct db_wallet *w = malloc((b->nwallets ? b->nwallets : 1) * sizeof *w);
-    LY_ALLOC_CHECK(w != NULL);
-    uint32_t n = 0;
+    size_t lots = 0; /* room for every lot before and after, debt rows included */
     for (uint32_t i = 0; i < b->nwallets; i++)
-        if (b->wallets[i].touched)
-            w[n++] = (struct db_wallet){b->wallets[i].member, b->wallets[i].updated_ts,
-                                        &b->wallets[i].w};
-    int rc = db_save_wallets(db, w, n, err) != 0 || db_add_flows(db, b->flows, b->nflows, err) != 0 ||
+        lots += b->wallets[i].w.count + b->wallets[i].before.count + 1;
+    struct db_lot *ups = malloc((lots ? lots : 1) * sizeof *ups);
+    struct db_lot *dels = malloc((lots ? lots : 1) * sizeof *dels);
+    LY_ALLOC_CHECK(ups != NULL && dels != NULL);
+    uint32_t nups = 0, ndels = 0;
+    for (uint32_t i = 0; i < b->nwallets; i++) {
+        const struct wallet_slot *s = &b->wallets[i];
+        if (s->touched)
+            diff_lots(s->member, &s->before, &s->w, ups, &nups, dels, &ndels);
+    }
+    int rc = db_delete_lots(db, dels, ndels, err) != 0 ||
+                     db_upsert_lots(db, ups, nups, err) != 0 ||
+                     db_add_flows(db, b->flows, b->nflows, err) != 0 ||
                      db_save_streams(db, b->streams, b->nstreams, err) != 0
                  ? -1
                  : 0;
-    free(w);
+    free(dels);
+    free(ups);
     return rc;
 }
 
-int lbatch_write(struct lbatch *b, struct db *db, struct lbatch_counts *counts,
-                 struct db_error *err)
+static void count(const struct lbatch *b, struct lbatch_counts *counts)
 {
-    struct db_wallet_sink sink = {b, on_balance, on_lot};
-    const char **members = NULL;
-    release_wallets(b);
-    if (db_begin(db, err) != 0 || db_insert_events(db, b->events, b->count, b->inserted, err) != 0)
-        goto fail;
-    gather_wallets(b);
-    members = malloc((b->nwallets ? b->nwallets : 1) * sizeof *members);
-    LY_ALLOC_CHECK(members != NULL);
-    for (uint32_t i = 0; i < b->nwallets; i++)
-        members[i] = b->wallets[i].member;
-    if (db_load_wallets(db, members, b->nwallets, &sink, err) != 0)
-        goto fail;
-    apply_points(b);
-    if (save(b, db, err) != 0 || db_commit(db, err) != 0)
-        goto fail;
     uint64_t written = 0, problems = 0;
     for (uint32_t i = 0; i < b->count; i++) {
         written += b->inserted[i];
@@ -308,12 +376,32 @@ int lbatch_write(struct lbatch *b, struct db *db, struct lbatch_counts *counts,
     counts->problems += problems;
     counts->duplicates += b->skipped + (b->count - written);
     counts->reconciled += b->reconciled;
-    free(members);
+}
+
+int lbatch_write(struct lbatch *b, struct db *db, struct wcache *cache,
+                 struct lbatch_counts *counts, struct db_error *err)
+{
+    release_wallets(b);
+    if (db_begin(db, err) != 0)
+        goto fail;
+    if (db_insert_events(db, b->events, b->count, b->inserted, err) != 0)
+        goto rollback;
+    gather_wallets(b);
+    if (load_wallets(b, db, cache, err) != 0)
+        goto rollback;
+    apply_points(b);
+    if (save(b, db, err) != 0 || db_commit(db, err) != 0)
+        goto rollback;
+    for (uint32_t i = 0; cache != NULL && i < b->nwallets; i++)
+        wcache_put(cache, b->wallets[i].member, &b->wallets[i].w);
+    count(b, counts);
     release_wallets(b);
     return 0;
-fail:
-    free(members);
-    release_wallets(b);
+rollback:
     db_rollback(db);
+fail:
+    if (cache != NULL)
+        wcache_clear(cache); /* the COMMIT may have happened: trust the database only */
+    release_wallets(b);
     return -1;
 }

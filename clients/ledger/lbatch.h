@@ -20,6 +20,7 @@
 #include <stdint.h>
 
 #include "db.h"
+#include "wcache.h"
 
 #define LBATCH_STREAMS_MAX 64 /* lconf.h's LCONF_PREFIXES_MAX */
 
@@ -53,10 +54,13 @@ void lbatch_build(struct lbatch *b, const struct lb_entry *entries, uint32_t n,
                   const struct db_stream *streams, uint32_t ns);
 
 /* Writes the built batch in one transaction and adds what it did to
- * *counts. Returns 0, or -1 with err set after rolling back (nothing of the
- * batch is stored; it may be written again as it is). */
-int lbatch_write(struct lbatch *b, struct db *db, struct lbatch_counts *counts,
-                 struct db_error *err);
+ * *counts. Wallets come from `cache` where it holds them (NULL: always from
+ * the database) and go into it after the COMMIT. Returns 0, or -1 with err
+ * set after rolling back (nothing of the batch is stored, or all of it if
+ * the COMMIT's answer was lost; the cache is cleared, and the batch may be
+ * written again as it is). */
+int lbatch_write(struct lbatch *b, struct db *db, struct wcache *cache,
+                 struct lbatch_counts *counts, struct db_error *err);
 
 /* The streams' states after the batch; what is committed once
  * lbatch_write succeeded. */
@@ -64,5 +68,9 @@ const struct db_stream *lbatch_streams(const struct lbatch *b);
 
 /* Rows the batch holds (entries not skipped as written before). */
 uint32_t lbatch_rows(const struct lbatch *b);
+
+/* The built rows, lbatch_rows() of them, valid until the next build: for
+ * benchmarks that insert the very rows the ledger writes. */
+const struct db_event *lbatch_events(const struct lbatch *b);
 
 #endif

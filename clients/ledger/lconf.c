@@ -53,6 +53,8 @@ static const struct field FIELDS[] = {
     U32("block_ms", block_ms, 1, 60000),
     U32("retry_max_ms", retry_max_ms, 100, 600000),
     U32("db_timeout_ms", db_timeout_ms, 100, 600000),
+    /* A wallet is ~100 bytes with a few lots: 10M is about 1 GB. */
+    U32("wallet_cache_members", wallet_cache_members, 1, 10000000),
 };
 #define FIELD_COUNT (sizeof FIELDS / sizeof FIELDS[0])
 
@@ -93,6 +95,7 @@ void lconf_defaults(struct lconf *cfg)
     cfg->block_ms = 1000;
     cfg->retry_max_ms = 5000;
     cfg->db_timeout_ms = 2000;
+    cfg->wallet_cache_members = 250000;
 }
 
 int lconf_parse_endpoint(const char *s, struct lconf_endpoint *ep, struct lconf_error *err)

@@ -50,12 +50,13 @@ struct lconf {
     uint32_t block_ms;          /* XREADGROUP BLOCK */
     uint32_t retry_max_ms;      /* longest wait between retries (Redis, database) */
     uint32_t db_timeout_ms;     /* busy / connect / statement timeout of reads */
+    uint32_t wallet_cache_members; /* wallets the writer keeps in memory (wcache.h) */
 };
 
 /* Sets every default: Redis and HTTP on loopback (6379, 8091), prefix
  * "loyalty:", group "ledger", consumer "ledger-1", database
  * "sqlite://./ledger.db", 1000 entries a batch, 1000 ms blocks, retries up
- * to 5000 ms apart, reads time out after 2000 ms. */
+ * to 5000 ms apart, reads time out after 2000 ms, 250000 wallets cached. */
 void lconf_defaults(struct lconf *cfg);
 
 /* Reads `path` over the values in *cfg (defaults first). Returns 0, or -1

@@ -204,25 +204,32 @@ static void handle_history(struct lhttp *h, struct evhttp_request *req, const ch
     }
 }
 
+struct lots {
+    json_t *list;
+    int64_t held, debt;
+    uint32_t rows;
+};
+
 static int lot_row(void *ctx, const struct db_val *c, uint32_t n, struct db_error *err)
 {
+    struct lots *l = ctx;
     LY_ASSERT(n == 2);
-    if (c[0].type != DB_INT || c[1].type != DB_INT) {
+    if (c[0].type != DB_INT || c[1].type != DB_INT || c[0].i < COHORT_DEBT ||
+        c[0].i > INT32_MAX) {
         db_fail(err, "table lots holds a row this ledger did not write");
         return -1;
     }
+    l->rows++;
+    if (c[0].i == COHORT_DEBT) {
+        l->debt += c[1].i;
+        return 0;
+    }
     char month[COHORT_MONTH_STR_MAX];
-    json_array_append_new(ctx, json_pack("{s:s, s:I}", "cohort",
-                                         cohort_month_str((int32_t)c[0].i, month, sizeof month),
-                                         "points", (json_int_t)c[1].i));
-    return 0;
-}
-
-static int balance_row(void *ctx, const struct db_val *c, uint32_t n, struct db_error *err)
-{
-    (void)err;
-    LY_ASSERT(n == 2);
-    *(json_t **)ctx = int_or_null(&c[0]);
+    l->held += c[1].i;
+    json_array_append_new(l->list, json_pack("{s:s, s:I}", "cohort",
+                                             cohort_month_str((int32_t)c[0].i, month,
+                                                              sizeof month),
+                                             "points", (json_int_t)c[1].i));
     return 0;
 }
 
@@ -231,21 +238,21 @@ static void handle_lots(struct lhttp *h, struct evhttp_request *req, const char 
     struct db *db = reader(h, req);
     if (db == NULL)
         return;
-    json_t *lots = json_array();
-    json_t *balance = NULL;
+    struct lots l = {.list = json_array()};
     struct db_error err = {0};
-    LY_ALLOC_CHECK(lots != NULL);
-    if (db_member(db, member, balance_row, &balance, &err) != 0 ||
-        db_member_lots(db, member, lot_row, lots, &err) != 0) {
-        json_decref(lots);
-        json_decref(balance);
+    bool known = true;
+    LY_ALLOC_CHECK(l.list != NULL);
+    if (db_member_lots(db, member, lot_row, &l, &err) != 0 ||
+        (l.rows == 0 && db_member_known(db, member, &known, &err) != 0)) {
+        json_decref(l.list);
         query_failed(h, req, &err);
-    } else if (balance == NULL) {
-        json_decref(lots);
-        reply_error(req, 404, "unknown_member", "the ledger holds no points of this member");
+    } else if (!known) {
+        json_decref(l.list);
+        reply_error(req, 404, "unknown_member", "the ledger holds no event of this member");
     } else {
-        reply_json(req, 200, json_pack("{s:s, s:o, s:o}", "member", member, "balance", balance,
-                                       "lots", lots));
+        reply_json(req, 200, json_pack("{s:s, s:I, s:I, s:o}", "member", member, "balance",
+                                       (json_int_t)(l.held - l.debt), "debt",
+                                       (json_int_t)l.debt, "lots", l.list));
     }
 }
 

@@ -13,7 +13,7 @@
 #include "db.h"
 #include "lbatch.h"
 
-#define LSTATUS_ERROR_MAX 256 /* the last error, one sentence */
+#define LSTATUS_ERROR_MAX 512 /* the last error: a database or Redis error text */
 
 struct lstatus_view {
     bool redis_up;

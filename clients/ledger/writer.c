@@ -12,6 +12,7 @@
 #include "lbatch.h"
 #include "llog.h"
 #include "reader.h"
+#include "wcache.h"
 
 #define BACKOFF_FIRST_MS 100
 #define GAP_CHECK_MS 10000 /* how often the streams are checked for trimmed entries */
@@ -30,6 +31,7 @@ struct writer {
     struct reader *reader;
     struct db *db;
     struct lbatch *batch;
+    struct wcache *cache;
     struct lb_entry *entries;
     const char *keys[LCONF_PREFIXES_MAX];
     struct db_stream streams[LCONF_PREFIXES_MAX]; /* committed */
@@ -52,6 +54,7 @@ struct writer *writer_new(const struct lconf *cfg, struct lstatus *status,
     LY_ALLOC_CHECK(pthread_cond_init(&w->wake, NULL) == 0);
     w->reader = reader_new(cfg);
     w->batch = lbatch_new(cfg->batch_entries_max);
+    w->cache = wcache_new(cfg->wallet_cache_members);
     w->entries = calloc(cfg->batch_entries_max, sizeof *w->entries);
     LY_ALLOC_CHECK(w->entries != NULL);
     for (uint32_t i = 0; i < cfg->prefix_count; i++)
@@ -67,6 +70,7 @@ void writer_free(struct writer *w)
     db_close(w->db);
     reader_free(w->reader);
     lbatch_free(w->batch);
+    wcache_free(w->cache);
     free(w->entries);
     pthread_cond_destroy(&w->wake);
     pthread_mutex_destroy(&w->lock);
@@ -181,7 +185,7 @@ static int store(struct writer *w, uint32_t n)
             struct db_error err = {0};
             lbatch_build(w->batch, w->entries, n, w->streams, w->cfg->prefix_count);
             uint64_t reconciled = w->view.counts.reconciled;
-            if (lbatch_write(w->batch, w->db, &w->view.counts, &err) == 0) {
+            if (lbatch_write(w->batch, w->db, w->cache, &w->view.counts, &err) == 0) {
                 memcpy(w->streams, lbatch_streams(w->batch),
                        w->cfg->prefix_count * sizeof *w->streams);
                 w->view.batches++;

@@ -59,7 +59,7 @@ def test_new_kinds_causes_and_rulebook_versions_are_stored(make_world):
     assert ledger.metrics()["ledger_problem_events_total"] == 2
     # Points of every cause moved through the member's month.
     status, lots = ledger.get("/v1/members/M1/lots")
-    assert status == 200 and lots == {"member": "M1", "balance": 0, "lots": []}
+    assert status == 200 and lots == {"member": "M1", "balance": 0, "debt": 0, "lots": []}
     status, report = ledger.get("/v1/ledger/report")
     cohort = {c["cohort"]: c for c in report["cohorts"]}[month_name(month_index(TS))]
     assert (cohort["issued"], cohort["redeemed"], cohort["other_debits"],
