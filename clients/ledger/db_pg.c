@@ -70,10 +70,14 @@ static int rows_out(PGresult *res, db_row_fn fn, void *ctx, struct db_error *err
 }
 
 /* Formats params[0..n) as text into values[], integers into `ints`
- * (n * PG_INT_TEXT_MAX bytes). */
-static void text_params(const struct db_val *p, uint32_t n, const char **values, char *ints)
+ * (n * PG_INT_TEXT_MAX bytes) and typed bigint in types[] (so that they
+ * compare with integer columns anywhere, VALUES lists included); the type
+ * of other parameters is left for the server to infer. */
+static void text_params(const struct db_val *p, uint32_t n, const char **values, Oid *types,
+                        char *ints)
 {
     for (uint32_t i = 0; i < n; i++) {
+        types[i] = p[i].type == DB_INT ? PG_INT8_OID : 0;
         if (p[i].type == DB_INT) {
             char *at = ints + (size_t)i * PG_INT_TEXT_MAX;
             snprintf(at, PG_INT_TEXT_MAX, "%" PRId64, p[i].i);
@@ -89,10 +93,11 @@ static int run(struct db_pg *d, const char *sql, const struct db_val *p, uint32_
 {
     LY_ASSERT(n <= DB_PARAMS_MAX);
     const char **values = malloc((n ? n : 1) * sizeof *values);
+    Oid *types = malloc((n ? n : 1) * sizeof *types);
     char *ints = malloc((n ? n : 1) * (size_t)PG_INT_TEXT_MAX);
-    LY_ALLOC_CHECK(values != NULL && ints != NULL);
-    text_params(p, n, values, ints);
-    PGresult *res = PQexecParams(d->conn, sql, (int)n, NULL, values, NULL, NULL, 0);
+    LY_ALLOC_CHECK(values != NULL && types != NULL && ints != NULL);
+    text_params(p, n, values, types, ints);
+    PGresult *res = PQexecParams(d->conn, sql, (int)n, types, values, NULL, NULL, 0);
     ExecStatusType st = PQresultStatus(res);
     int rc;
     if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK)
@@ -102,6 +107,7 @@ static int run(struct db_pg *d, const char *sql, const struct db_val *p, uint32_
                                            : PQerrorMessage(d->conn));
     PQclear(res);
     free(ints);
+    free(types);
     free(values);
     return rc;
 }
