@@ -331,6 +331,9 @@ void db_rollback(struct db *db)
 /* ---- events ------------------------------------------------------------ */
 
 #define EVENT_COLS 15
+/* The columns' types as event_params gives them (db_backend.h). */
+#define EVENT_TYPES "iiittttitiiittt"
+_Static_assert(sizeof EVENT_TYPES - 1 == EVENT_COLS, "a type for every column");
 
 /* A row's key and its place in the batch, sorted to find which rows
  * RETURNING named. */
@@ -419,7 +422,7 @@ int db_insert_events(struct db *db, const struct db_event *rows, uint32_t n, boo
         db,
         "INSERT INTO events (part, entry_ms, entry_seq, event_id, src, kind, member, ts, "
         "cause, delta, balance, month, rules, problem, body)",
-        " ON CONFLICT DO NOTHING RETURNING part, entry_ms, entry_seq", EVENT_COLS, p, n,
+        " ON CONFLICT DO NOTHING RETURNING part, entry_ms, entry_seq", EVENT_TYPES, p, n,
         returned_row, &m, err);
     free(keys);
     free(p);
@@ -458,7 +461,7 @@ int db_load_wallets(struct db *db, const char *const *members, uint32_t n,
     struct db_val *p = member_params(members, n);
     void *ctx = (void *)sink;
     int rc = db->ops->exec_rows(db, "SELECT member, month, points FROM lots WHERE member IN (",
-                                ") ORDER BY member, month", 1, p, n, lot_row, ctx, err);
+                                ") ORDER BY member, month", "t", p, n, lot_row, ctx, err);
     free(p);
     return rc;
 }
@@ -484,7 +487,7 @@ int db_upsert_lots(struct db *db, const struct db_lot *lots, uint32_t n, struct 
     struct db_val *p = lot_params(lots, n, 3);
     int rc = db->ops->exec_rows(db, "INSERT INTO lots (member, month, points)",
                                 " ON CONFLICT (member, month) DO UPDATE SET points = "
-                                "excluded.points", 3, p, n, NULL, NULL, err);
+                                "excluded.points", "tii", p, n, NULL, NULL, err);
     free(p);
     return rc;
 }
@@ -494,7 +497,7 @@ int db_delete_lots(struct db *db, const struct db_lot *lots, uint32_t n, struct 
     if (n == 0)
         return 0;
     struct db_val *p = lot_params(lots, n, 2);
-    int rc = db->ops->exec_rows(db, "DELETE FROM lots WHERE (member, month) IN (", ")", 2, p, n,
+    int rc = db->ops->exec_rows(db, "DELETE FROM lots WHERE (member, month) IN (", ")", "ti", p, n,
                                 NULL, NULL, err);
     free(p);
     return rc;
@@ -517,7 +520,8 @@ int db_add_flows(struct db *db, const struct db_flow *flows, uint32_t n, struct 
         db, "INSERT INTO cohort_flows (cohort, month, cause, points_in, points_out)",
         " ON CONFLICT (cohort, month, cause) DO UPDATE SET "
         "points_in = cohort_flows.points_in + excluded.points_in, "
-        "points_out = cohort_flows.points_out + excluded.points_out", 5, p, n, NULL, NULL, err);
+        "points_out = cohort_flows.points_out + excluded.points_out", "iitii", p, n, NULL, NULL,
+        err);
     free(p);
     return rc;
 }

@@ -10,10 +10,6 @@
 
 #include "db.h"
 
-/* Parameters in one statement: PostgreSQL's protocol takes at most 65535;
- * a multi-row statement is cut into statements below this many. */
-#define DB_PARAMS_MAX 30000
-
 struct db_ops {
     const char *name;
     /* Opens `target`: the whole URL for PostgreSQL, the path for SQLite. */
@@ -25,10 +21,13 @@ struct db_ops {
      * may keep it prepared by its address. */
     int (*exec)(struct db *db, const char *sql, const struct db_val *params, uint32_t n,
                 db_row_fn fn, void *ctx, struct db_error *err);
-    /* Runs `head VALUES (row), (row), ... tail` for `rows` rows of `width`
-     * parameters each (params holds rows * width), in as many statements as
-     * the backend likes; result rows of all of them go to fn. */
-    int (*exec_rows)(struct db *db, const char *head, const char *tail, uint32_t width,
+    /* Runs `head <rows> tail` for `rows` rows of strlen(types) parameters
+     * each (params holds them row by row), column c of the type types[c]:
+     * 'i' a bigint, 't' text (NULL allowed in either), where <rows> is
+     * a row source the backend chooses: VALUES (row), (row), ... or a SELECT
+     * of the same rows, so `head` must accept either (INSERT INTO t (cols),
+     * or "... IN ("). Result rows go to fn. */
+    int (*exec_rows)(struct db *db, const char *head, const char *tail, const char *types,
                      const struct db_val *params, uint32_t rows, db_row_fn fn, void *ctx,
                      struct db_error *err);
     /* Runs several statements without parameters (migrations). */

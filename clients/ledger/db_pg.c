@@ -23,7 +23,6 @@
 #define PG_INT4_OID 23
 
 #define PG_INT_TEXT_MAX 21   /* "-9223372036854775808" and NUL */
-#define PG_PARAM_TEXT_MAX 12 /* ", $30000" and room */
 #define PG_COLS_MAX 16       /* columns of one result row (history: 14) */
 #define PG_CONNECT_S_MIN 2   /* libpq treats less as 2 */
 
@@ -91,7 +90,7 @@ static void text_params(const struct db_val *p, uint32_t n, const char **values,
 static int run(struct db_pg *d, const char *sql, const struct db_val *p, uint32_t n,
                db_row_fn fn, void *ctx, struct db_error *err)
 {
-    LY_ASSERT(n <= DB_PARAMS_MAX);
+    LY_ASSERT(n <= PG_COLS_MAX);
     const char **values = malloc((n ? n : 1) * sizeof *values);
     Oid *types = malloc((n ? n : 1) * sizeof *types);
     char *ints = malloc((n ? n : 1) * (size_t)PG_INT_TEXT_MAX);
@@ -118,43 +117,69 @@ static int pg_exec(struct db *db, const char *sql, const struct db_val *params, 
     return run((struct db_pg *)db, sql, params, n, fn, ctx, err);
 }
 
-/* "head VALUES ($1, ..., $w), (...) tail" for `rows` rows of `width`. */
-static char *rows_sql(const char *head, const char *tail, uint32_t width, uint32_t rows)
+/* Appends column `col` of the rows to f as an array literal:
+ * {1,NULL,"a \"quoted\" text"}. */
+static void array_literal(FILE *f, const struct db_val *p, uint32_t width, uint32_t rows,
+                          uint32_t col, char type)
 {
-    size_t cap = strlen(head) + strlen(tail) + 16 +
-                 (size_t)rows * (4 + (size_t)width * PG_PARAM_TEXT_MAX);
-    char *sql = malloc(cap);
-    LY_ALLOC_CHECK(sql != NULL);
-    size_t len = (size_t)snprintf(sql, cap, "%s VALUES ", head);
-    uint32_t k = 1;
+    fputc('{', f);
     for (uint32_t r = 0; r < rows; r++) {
-        len += (size_t)snprintf(sql + len, cap - len, "%s(", r ? ", " : "");
-        for (uint32_t c = 0; c < width; c++, k++)
-            len += (size_t)snprintf(sql + len, cap - len, "%s$%u", c ? ", " : "", k);
-        len += (size_t)snprintf(sql + len, cap - len, ")");
+        const struct db_val *v = &p[(size_t)r * width + col];
+        LY_ASSERT(v->type != (type == 'i' ? DB_TEXT : DB_INT)); /* db.c keeps to types */
+        if (r > 0)
+            fputc(',', f);
+        if (v->type == DB_NULL) {
+            fputs("NULL", f);
+        } else if (v->type == DB_INT) {
+            fprintf(f, "%" PRId64, v->i);
+        } else {
+            fputc('"', f);
+            for (const char *c = v->s; *c; c++) {
+                if (*c == '"' || *c == '\\')
+                    fputc('\\', f);
+                fputc(*c, f);
+            }
+            fputc('"', f);
+        }
     }
-    len += (size_t)snprintf(sql + len, cap - len, "%s", tail);
-    LY_ASSERT(len < cap);
-    return sql;
+    fputc('}', f);
 }
 
-static int pg_exec_rows(struct db *db, const char *head, const char *tail, uint32_t width,
+/* Sends the rows as one array parameter per column, unnested into rows on
+ * the server: "head SELECT * FROM unnest($1::bigint[], $2::text[], ...)
+ * tail". One short statement whatever the number of rows, parsed fast (a
+ * VALUES list of thousands of parameters costs the server more to plan
+ * than to execute). */
+static int pg_exec_rows(struct db *db, const char *head, const char *tail, const char *types,
                         const struct db_val *params, uint32_t rows, db_row_fn fn, void *ctx,
                         struct db_error *err)
 {
-    LY_ASSERT(width > 0 && width <= DB_PARAMS_MAX);
-    uint32_t per = DB_PARAMS_MAX / width;
-    for (uint32_t done = 0; done < rows;) {
-        uint32_t n = rows - done < per ? rows - done : per;
-        char *sql = rows_sql(head, tail, width, n);
-        int rc = run((struct db_pg *)db, sql, &params[(size_t)done * width], n * width, fn,
-                     ctx, err);
-        free(sql);
-        if (rc != 0)
-            return -1;
-        done += n;
+    uint32_t width = (uint32_t)strlen(types);
+    LY_ASSERT(width > 0 && width <= PG_COLS_MAX);
+    char *sql = NULL, *arrays[PG_COLS_MAX] = {NULL};
+    size_t sql_len = 0, array_len[PG_COLS_MAX];
+    struct db_val vals[PG_COLS_MAX];
+    FILE *q = open_memstream(&sql, &sql_len);
+    LY_ALLOC_CHECK(q != NULL);
+    fprintf(q, "%s SELECT * FROM unnest(", head);
+    for (uint32_t c = 0; c < width; c++) {
+        FILE *f = open_memstream(&arrays[c], &array_len[c]);
+        LY_ALLOC_CHECK(f != NULL);
+        array_literal(f, params, width, rows, c, types[c]);
+        int closed = fclose(f);
+        LY_ALLOC_CHECK(closed == 0);
+        vals[c] = (struct db_val){.type = DB_TEXT, .s = arrays[c]};
+        LY_ASSERT(types[c] == 'i' || types[c] == 't');
+        fprintf(q, "%s$%u::%s[]", c ? ", " : "", c + 1, types[c] == 'i' ? "bigint" : "text");
     }
-    return 0;
+    fprintf(q, ")%s", tail);
+    int closed = fclose(q);
+    LY_ALLOC_CHECK(closed == 0);
+    int rc = run((struct db_pg *)db, sql, vals, width, fn, ctx, err);
+    for (uint32_t c = 0; c < width; c++)
+        free(arrays[c]);
+    free(sql);
+    return rc;
 }
 
 static int pg_script(struct db *db, const char *sql, struct db_error *err)

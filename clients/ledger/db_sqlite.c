@@ -127,11 +127,12 @@ static int sqlite_exec(struct db *db, const char *sql, const struct db_val *para
     return run(d, c, fn, ctx, err);
 }
 
-static int sqlite_exec_rows(struct db *db, const char *head, const char *tail, uint32_t width,
+static int sqlite_exec_rows(struct db *db, const char *head, const char *tail, const char *types,
                             const struct db_val *params, uint32_t rows, db_row_fn fn,
                             void *ctx, struct db_error *err)
 {
     struct db_sqlite *d = (struct db_sqlite *)db;
+    uint32_t width = (uint32_t)strlen(types); /* SQLite types values, not columns */
     char sql[SQLITE_SQL_MAX];
     size_t len = (size_t)snprintf(sql, sizeof sql, "%s VALUES (", head);
     for (uint32_t i = 0; i < width && len < sizeof sql; i++)
