@@ -10,6 +10,8 @@ PACKAGES=(
   libevent-dev libhiredis-dev libmsgpack-dev       # the fixed stack
   libconfig-dev libjansson-dev libxxhash-dev       # config, JSON, hashing
   libcmocka-dev                                    # unit tests
+  libsqlite3-dev libpq-dev                         # loyalty-ledger: SQLite, PostgreSQL
+  postgresql                                       # the ledger's tests and bench/ledger
   redis-server                                     # the streams
   python3 python3-pytest python3-redis python3-msgpack  # integration tests
   wrk gnuplot-nox                                   # bench/run.sh: HTTP load, plot
