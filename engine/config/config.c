@@ -45,6 +45,9 @@ static const struct cfg_field daemon_fields[] = {
     STR("redis_password_env", redis_password_env, 0, CONFIG_KEY_MAX),
     STR("http_token", http_token, 0, CONFIG_SECRET_MAX),
     STR("http_token_env", http_token_env, 0, CONFIG_KEY_MAX),
+    DAEMON("ledger", CFG_ENDPOINT, ledger, 0, 0),
+    STR("ledger_token", ledger_token, 0, CONFIG_SECRET_MAX),
+    STR("ledger_token_env", ledger_token_env, 0, CONFIG_KEY_MAX),
 };
 
 static const struct cfg_section daemon_section = {
@@ -132,6 +135,9 @@ int config_finish(struct config *cfg, struct config_error *err)
         return -1;
     if (cfg->http_token_env[0] != '\0' &&
         secret_from_env(cfg->http_token_env, cfg->http_token, err) != 0)
+        return -1;
+    if (cfg->ledger_token_env[0] != '\0' &&
+        secret_from_env(cfg->ledger_token_env, cfg->ledger_token, err) != 0)
         return -1;
     if (cfg->redis_user[0] != '\0' && cfg->redis_password[0] == '\0') {
         snprintf(err->text, sizeof(err->text), "daemon.redis_user needs a redis_password "

@@ -42,6 +42,9 @@ struct config {
     char redis_password_env[CONFIG_KEY_MAX + 1]; /* read the password from this variable */
     char http_token[CONFIG_SECRET_MAX + 1];    /* bearer token; empty: none */
     char http_token_env[CONFIG_KEY_MAX + 1];   /* read the token from this variable */
+    struct config_endpoint ledger;              /* loyalty-ledger's HTTP; port 0: none */
+    char ledger_token[CONFIG_SECRET_MAX + 1];   /* its bearer token; empty: none */
+    char ledger_token_env[CONFIG_KEY_MAX + 1];  /* read it from this variable */
     struct rulebook rules;
 };
 

@@ -14,6 +14,7 @@
 #include <jansson.h>
 
 #include "caltime.h"
+#include "ledgerproxy.h"
 #include "log.h"
 #include "lyassert.h"
 #include "segments.h"
@@ -21,6 +22,7 @@
 #include "wallet.h"
 
 #define HTTP_MEMBERS_PATH "/v1/members/"
+#define HTTP_HISTORY_SUFFIX "/history"
 #define HTTP_HEADERS_MAX 8192 /* request line + headers: ids are short */
 #define HTTP_BODY_MAX 4096    /* GET only: any body is refused */
 #define HTTP_TIMEOUT_S 10     /* idle or slow clients are dropped */
@@ -33,6 +35,7 @@
 struct http {
     struct evhttp *ev;
     struct http_sources src;
+    struct ledgerproxy *ledger; /* NULL: no ledger configured */
 };
 
 static void reply_text(struct evhttp_request *req, int code, const char *type,
@@ -249,11 +252,11 @@ static void handle_health(struct http *h, struct evhttp_request *req)
     char last[PROTO_ID_STR_MAX];
     proto_id_format(h->src.st->last_id, last, sizeof(last));
     reply_json(req, ok ? 200 : 503,
-               json_pack("{s:s, s:s, s:b, s:s, s:I, s:b}", "status", ok ? "ok" : "degraded",
-                         "consumer", consumer_status(h->src.consumer), "redis_up",
-                         h->src.m->redis_up, "last_id", last, "members",
+               json_pack("{s:s, s:s, s:b, s:s, s:I, s:b, s:b}", "status",
+                         ok ? "ok" : "degraded", "consumer", consumer_status(h->src.consumer),
+                         "redis_up", h->src.m->redis_up, "last_id", last, "members",
                          (json_int_t)h->src.st->members.count, "auth_required",
-                         h->src.cfg->http_token[0] != '\0'));
+                         h->src.cfg->http_token[0] != '\0', "history", h->ledger != NULL));
 }
 
 static void handle_metrics(struct http *h, struct evhttp_request *req)
@@ -292,6 +295,14 @@ static bool authorized(const struct http *h, struct evhttp_request *req, const c
     return same_secret(got + 7, strlen(got + 7), token, strlen(token));
 }
 
+/* "/v1/members/ID/history": served by the ledger (ledgerproxy.h). */
+static bool is_history(const char *path)
+{
+    size_t n = strlen(path), p = strlen(HTTP_MEMBERS_PATH), s = strlen(HTTP_HISTORY_SUFFIX);
+    return n > p + s && strncmp(path, HTTP_MEMBERS_PATH, p) == 0 &&
+           strcmp(path + n - s, HTTP_HISTORY_SUFFIX) == 0;
+}
+
 static void route(struct evhttp_request *req, void *arg)
 {
     struct http *h = arg;
@@ -304,6 +315,8 @@ static void route(struct evhttp_request *req, void *arg)
         reply_error(req, 401, "unauthorized", "send Authorization: Bearer <token>");
     } else if (cmd != EVHTTP_REQ_GET && cmd != EVHTTP_REQ_HEAD)
         reply_error(req, 405, "method_not_allowed", "the API is read-only: use GET");
+    else if (is_history(path))
+        ledgerproxy_forward(h->ledger, req);
     else if (strncmp(path, HTTP_MEMBERS_PATH, strlen(HTTP_MEMBERS_PATH)) == 0)
         handle_member(h, req, path + strlen(HTTP_MEMBERS_PATH));
     else if (strcmp(path, "/v1/segments") == 0)
@@ -318,7 +331,8 @@ static void route(struct evhttp_request *req, void *arg)
         ui_serve(req, path);
     else
         reply_error(req, 404, "not_found",
-                    "paths: /v1/members/ID, /v1/segments, /v1/dlq, /healthz, /metrics, /ui/");
+                    "paths: /v1/members/ID, /v1/members/ID/history, /v1/segments, /v1/dlq, "
+                    "/healthz, /metrics, /ui/");
 }
 
 static void on_resume(evutil_socket_t fd, short what, void *arg)
@@ -353,6 +367,13 @@ struct http *http_new(struct event_base *base, const struct http_sources *src,
         return NULL;
     }
     h->src = *src;
+    bool oom;
+    h->ledger = ledgerproxy_new(base, src->cfg, &oom);
+    if (oom) {
+        snprintf(err->text, sizeof(err->text), "http: out of memory");
+        http_free(h);
+        return NULL;
+    }
     evhttp_set_max_headers_size(h->ev, HTTP_HEADERS_MAX);
     evhttp_set_max_body_size(h->ev, HTTP_BODY_MAX);
     evhttp_set_timeout(h->ev, HTTP_TIMEOUT_S);
@@ -380,6 +401,7 @@ void http_free(struct http *h)
 {
     if (h == NULL)
         return;
+    ledgerproxy_free(h->ledger); /* answers its pending clients while evhttp still can */
     if (h->ev)
         evhttp_free(h->ev);
     free(h);
