@@ -12,7 +12,7 @@ int state_init(struct state *st, const struct rulebook *rb, uint32_t members_max
 {
     memset(st, 0, sizeof(*st));
     st->clock_month = caltime_month(0);
-    uint32_t lots = rb->expiry_months ? rb->expiry_months + 1 : 0;
+    uint32_t lots = wallet_lots_per(rb);
     /* Every store is reserved here for its limit, so applying entries
      * allocates nothing: members_max members with their lots and index,
      * the txn window's txns_max records, a schedule of twice members_max
@@ -29,6 +29,9 @@ int state_init(struct state *st, const struct rulebook *rb, uint32_t members_max
         state_free(st);
         return -1;
     }
+    wallet_layout(&st->members, rb);
+    st->g.lots_kind = st->members.lots_kind;
+    st->g.lots_span = st->members.lots_span;
     state_reindex(st, rb); /* an empty state: just records the names */
     return 0;
 }
@@ -73,6 +76,7 @@ void state_reindex(struct state *st, const struct rulebook *rb)
         for (uint32_t i = 0; i < RULEBOOK_AUTO_REWARDS_MAX; i++)
             m->auto_issued[i] = from[i] >= 0 ? was[from[i]] : 0;
     }
+    budgets_reindex(&g->camp, &st->members, rb);
     memcpy(g->catalog_issued, issued, sizeof(issued));
     memset(g->catalog_names, 0, sizeof(g->catalog_names));
     memset(g->auto_names, 0, sizeof(g->auto_names));
@@ -107,6 +111,8 @@ void state_reschedule(struct state *st, const struct rulebook *rb, uint32_t pos)
         due = m->grace_until_ts;
     if (rb->seg.enabled && m->seg_due_ts != 0 && m->seg_due_ts < due)
         due = m->seg_due_ts;
+    if (m->manual_until_ts != 0 && m->manual_until_ts < due)
+        due = m->manual_until_ts; /* a status floor ends (status.h) */
     if (due == INT64_MAX || (m->sched_ts != 0 && m->sched_ts <= due))
         return; /* its live entry comes first; it is rescheduled then */
     m->sched_ts = due;
