@@ -119,13 +119,22 @@ static void shipped_conf_enables_every_earning_rule(void **state)
         assert_string_equal(rb->categories[i].cat, cats[i].cat);
         assert_int_equal(rb->categories[i].multiplier_bp, cats[i].multiplier_bp);
     }
-    assert_int_equal(rb->campaign_count, 2);
+    assert_int_equal(rb->campaign_count, 3);
     expect_campaign(&rb->campaigns[0], "black_friday", day_ms(2026, 11, 27),
                     day_ms(2026, 12, 1), 20000, 0, 0, 0);
     expect_campaign(&rb->campaigns[1], "spring_bonus", day_ms(2027, 3, 1), day_ms(2027, 4, 1),
                     0, 100, 5000, 3);
     assert_string_equal(rb->campaigns[1].stores[0], "store_012");
     assert_string_equal(rb->campaigns[1].stores[2], "store_031");
+    expect_campaign(&rb->campaigns[2], "holiday_2028", day_ms(2028, 12, 1), day_ms(2029, 1, 1),
+                    0, 200, 2000, 0);
+    assert_int_equal(rb->campaigns[2].budget_points, 20000);
+    assert_int_equal(rb->campaigns[2].member_limit_times, 2);
+    assert_int_equal(rb->campaigns[2].member_limit_points, 0);
+    assert_int_equal(rb->enroll_bonus, 0);
+    assert_int_equal(rb->min_amount, 0);
+    assert_true(rb->transfers_enabled);
+    assert_int_equal(rb->transfer_day_max_points, 5000);
     assert_int_equal(rb->first_purchase_bonus, 100);
     assert_int_equal(rb->birthday_bonus, 200);
     assert_int_equal(rb->referral_bonus, 250);
@@ -163,6 +172,8 @@ static void shipped_conf_enables_reviews_rewards_expiry_and_refunds(void **state
     }
     assert_int_equal(rb->expiry_months, 12);
     assert_int_equal(rb->shortfall, RULEBOOK_SHORTFALL_NEGATIVE);
+    assert_int_equal(rb->expiry_mode, RULEBOOK_EXPIRY_MONTHS);
+    assert_int_equal(rb->downgrade, RULEBOOK_DOWNGRADE_REVIEW);
 }
 
 /* A purchase at `store` on `ts` with lines of (cat, amount). */
