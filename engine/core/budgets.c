@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "lyassert.h"
+#include "names.h"
 
 static bool limited(const struct rulebook_campaign *c)
 {
@@ -114,18 +115,6 @@ void budgets_charge(struct budgets *b, const struct rulebook *rb, struct member 
     }
 }
 
-/* Index among names[0..n) of `name` (not yet taken, bit i of *taken), or -1. */
-static int find_name(const char names[][RULEBOOK_NAME_MAX + 1], uint32_t n, const char *name,
-                     uint64_t *taken)
-{
-    for (uint32_t i = 0; i < n; i++)
-        if (!(*taken >> i & 1) && names[i][0] != '\0' && strcmp(names[i], name) == 0) {
-            *taken |= (uint64_t)1 << i;
-            return (int)i;
-        }
-    return -1;
-}
-
 static void reindex_slots(struct budgets *b, struct members *ms, const struct rulebook *rb)
 {
     int from[RULEBOOK_LIMITED_CAMPAIGNS_MAX];
@@ -139,7 +128,7 @@ static void reindex_slots(struct budgets *b, struct members *ms, const struct ru
         if (s < 0)
             continue;
         memcpy(names[s], rb->campaigns[c].name, sizeof(names[s]));
-        from[s] = find_name(b->slot_names, RULEBOOK_LIMITED_CAMPAIGNS_MAX, names[s], &taken);
+        from[s] = names_take(b->slot_names, RULEBOOK_LIMITED_CAMPAIGNS_MAX, names[s], &taken);
     }
     for (uint32_t p = 0; p < ms->count; p++) {
         struct member *m = members_at(ms, p);
@@ -163,7 +152,7 @@ void budgets_reindex(struct budgets *b, struct members *ms, const struct ruleboo
     memset(b->names, 0, sizeof(b->names));
     memset(b->exhausted, 0, sizeof(b->exhausted));
     for (uint32_t c = 0; c < rb->campaign_count; c++) {
-        int i = find_name(was.names, RULEBOOK_CAMPAIGNS_MAX, rb->campaigns[c].name, &taken);
+        int i = names_take(was.names, RULEBOOK_CAMPAIGNS_MAX, rb->campaigns[c].name, &taken);
         memcpy(b->names[c], rb->campaigns[c].name, sizeof(b->names[c]));
         b->given[c] = i >= 0 ? was.given[i] : 0;
         /* Announced already, and still used up under the budget now set. */
@@ -171,4 +160,4 @@ void budgets_reindex(struct budgets *b, struct members *ms, const struct ruleboo
     }
     reindex_slots(b, ms, rb);
 }
-_Static_assert(RULEBOOK_CAMPAIGNS_MAX <= 64, "find_name's taken set is a 64-bit mask");
+_Static_assert(RULEBOOK_CAMPAIGNS_MAX <= NAMES_MAX, "one lookup covers every campaign");

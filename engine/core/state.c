@@ -6,6 +6,7 @@
 
 #include "caltime.h"
 #include "lyassert.h"
+#include "names.h"
 #include "wallet.h"
 
 int state_init(struct state *st, const struct rulebook *rb, uint32_t members_max)
@@ -36,22 +37,8 @@ int state_init(struct state *st, const struct rulebook *rb, uint32_t members_max
     return 0;
 }
 
-/* Index of `name` among n names that no earlier reward took (bit i of
- * `*taken`), or -1; takes it. Every-N rewards may share a name (config
- * allows it), so the k-th configured reward of a name gets the counts of
- * the k-th recorded one, not all of them the first one's. */
-static int name_at(const char names[][RULEBOOK_NAME_MAX + 1], uint32_t n, const char *name,
-                   uint64_t *taken)
-{
-    for (uint32_t i = 0; i < n; i++)
-        if (!(*taken >> i & 1) && names[i][0] != '\0' && strcmp(names[i], name) == 0) {
-            *taken |= (uint64_t)1 << i;
-            return (int)i;
-        }
-    return -1;
-}
-_Static_assert(RULEBOOK_CATALOG_MAX <= 64 && RULEBOOK_AUTO_REWARDS_MAX <= 64,
-               "name_at's taken set is a 64-bit mask");
+_Static_assert(RULEBOOK_CATALOG_MAX <= NAMES_MAX && RULEBOOK_AUTO_REWARDS_MAX <= NAMES_MAX,
+               "one names_take covers every reward");
 
 void state_reindex(struct state *st, const struct rulebook *rb)
 {
@@ -59,7 +46,7 @@ void state_reindex(struct state *st, const struct rulebook *rb)
     int64_t issued[RULEBOOK_CATALOG_MAX] = {0};
     uint64_t taken = 0;
     for (uint32_t i = 0; i < rb->catalog_count; i++) {
-        int was = name_at(g->catalog_names, RULEBOOK_CATALOG_MAX, rb->catalog[i].reward,
+        int was = names_take(g->catalog_names, RULEBOOK_CATALOG_MAX, rb->catalog[i].reward,
                           &taken);
         issued[i] = was >= 0 ? g->catalog_issued[was] : 0;
     }
@@ -67,7 +54,7 @@ void state_reindex(struct state *st, const struct rulebook *rb)
     taken = 0;
     for (uint32_t i = 0; i < RULEBOOK_AUTO_REWARDS_MAX; i++) {
         const char *name = i < rb->auto_reward_count ? rb->auto_rewards[i].reward : NULL;
-        from[i] = name ? name_at(g->auto_names, RULEBOOK_AUTO_REWARDS_MAX, name, &taken) : -1;
+        from[i] = name ? names_take(g->auto_names, RULEBOOK_AUTO_REWARDS_MAX, name, &taken) : -1;
     }
     for (uint32_t p = 0; p < st->members.count; p++) {
         struct member *m = members_at(&st->members, p);
