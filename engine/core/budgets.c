@@ -100,7 +100,8 @@ void budgets_charge(struct budgets *b, const struct rulebook *rb, struct member 
     for (uint32_t c = 0; c < rb->campaign_count; c++) {
         if (part[c] <= 0)
             continue;
-        b->given[c] += part[c]; /* <= sales x 1e18: int64 holds centuries of them */
+        if (__builtin_add_overflow(b->given[c], part[c], &b->given[c]))
+            b->given[c] = INT64_MAX; /* a count, not money: it saturates */
         int slot = slot_of(rb, c);
         if (slot >= 0)
             count_member(m, slot, part[c]);

@@ -159,14 +159,14 @@ static void credit_sale(struct state *st, const struct rulebook *rb, struct outb
 {
     struct member *m = members_at(&st->members, pos);
     int64_t total = capped(rb, m, e->ts, er->points + er->campaign_bonus);
-    budgets_charge(&st->g.camp, rb, m, ob, e->ts, er, er->points + er->campaign_bonus - total);
-    churn_note_purchase(m, e->ts);
     int64_t points = total < er->points ? total : er->points;
     int64_t bonus = (total - points) + personal_bonus(rb, m, e->ts);
     if (points > 0)
         points_credit(st, ob, e->ts, pos, points, PROTO_CAUSE_PURCHASE);
     if (bonus > 0)
         points_credit(st, ob, e->ts, pos, bonus, PROTO_CAUSE_BONUS);
+    budgets_charge(&st->g.camp, rb, m, ob, e->ts, er, er->points + er->campaign_bonus - total);
+    churn_note_purchase(m, e->ts);
     struct txn_rec *r = remember(st, e, pos);
     r->amount = e->amount;
     r->points = total; /* what a refund may reverse: purchase and campaign points */
