@@ -19,6 +19,9 @@
 #  5. End to end throughput vs batch_entries_max (BATCH_SIZES), one fresh
 #     daemon and fresh keys each; plotted to bench/batch_throughput.png
 #     when gnuplot is installed.
+#  6. The ledger (bench/ledger/run.sh): loyalty-ledger's writes into SQLite
+#     and PostgreSQL vs a bare INSERT loop of the same rows, then end to end;
+#     its own "Ledger" section in RESULTS.md. LEDGER_EVENTS=0 skips it.
 # Stops everything it started by pid and appends a dated section to
 # bench/RESULTS.md: the machine, each figure with its same-run baseline and
 # ratio, and the targets met or missed. About 7 minutes on a 2-core machine
@@ -32,6 +35,7 @@
 #   LOADED_SCANS [5000] HTTP_RATE [10000] HTTP_SECONDS [10]
 #   XADD_N [500000] BATCH_SIZES ["64 256 1024 4096"] BATCH_PURCHASES [200000]
 #   RESULTS [bench/RESULTS.md] PLOT [bench/batch_throughput.png]
+#   LEDGER_EVENTS [200000] LEDGER_MEMBERS [100000] LEDGER_BATCH [1000] (bench/ledger/run.sh)
 set -euo pipefail
 
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -433,3 +437,4 @@ mb() { awk -v v="$1" 'BEGIN { printf "%.0f", v / 1e6 }'; }
     done <"$tmp/redis.stats"
 } >>"$results"
 step "done: $results"
+RESULTS=$results "$top/bench/ledger/run.sh"

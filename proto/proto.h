@@ -229,6 +229,17 @@ const char *proto_cause_name(enum proto_cause c);
 int proto_decode(const char *buf, size_t len, struct proto_entry *out,
                  struct proto_reject *rej);
 
+/* Checks the shape of the msgpack bytes `buf[0..len)` (one object, at most
+ * PROTO_ENTRY_BYTES_MAX bytes, PROTO_DEPTH_MAX deep, maps of at most
+ * PROTO_KEYS_MAX keys, no container claiming more elements than bytes
+ * follow) and unpacks them into `*top`, whose strings point into `buf`.
+ * Returns 0 with `*zone` initialised (the caller destroys it with
+ * msgpack_zone_destroy once done with `*top`), or -1 with `rej` set and
+ * nothing to free. proto_decode is this plus the input contract; consumers
+ * of output events use it with proto_out.h. */
+int proto_unpack(const char *buf, size_t len, msgpack_zone *zone, msgpack_object *top,
+                 struct proto_reject *rej);
+
 /* Appends the msgpack encoding of input entry `e` to `buf`, writing only
  * the fields its kind carries (optional ones when set). For clients, tests
  * and benchmarks; the daemon only decodes input. Returns 0, or -1 when the

@@ -679,12 +679,11 @@ _Noreturn static void die_no_memory(void)
     abort();
 }
 
-int proto_decode(const char *buf, size_t len, struct proto_entry *out,
+int proto_unpack(const char *buf, size_t len, msgpack_zone *zone, msgpack_object *top,
                  struct proto_reject *rej)
 {
-    LY_ASSERT(out != NULL && rej != NULL);
+    LY_ASSERT(zone != NULL && top != NULL && rej != NULL);
     LY_ASSERT(buf != NULL || len == 0);
-    memset(out, 0, sizeof *out);
     *rej = (struct proto_reject){0};
     if (len > PROTO_ENTRY_BYTES_MAX)
         return reject(rej, PROTO_R_TOO_LARGE, "the entry is %zu bytes, at most %d", len,
@@ -693,19 +692,28 @@ int proto_decode(const char *buf, size_t len, struct proto_entry *out,
         return reject(rej, PROTO_R_BAD_MSGPACK, "the entry is empty");
     if (scan(buf, len, rej) != 0)
         return -1;
-    msgpack_zone zone;
-    if (!msgpack_zone_init(&zone, len * ZONE_BYTES_PER_INPUT_BYTE + ZONE_SLACK_BYTES))
+    if (!msgpack_zone_init(zone, len * ZONE_BYTES_PER_INPUT_BYTE + ZONE_SLACK_BYTES))
         die_no_memory();
-    msgpack_object top;
     size_t off = 0;
-    msgpack_unpack_return ret = msgpack_unpack(buf, len, &off, &zone, &top);
-    int rc;
+    msgpack_unpack_return ret = msgpack_unpack(buf, len, &off, zone, top);
     if (ret == MSGPACK_UNPACK_SUCCESS && off == len)
-        rc = decode_object(&top, out, rej);
-    else if (ret == MSGPACK_UNPACK_NOMEM_ERROR)
+        return 0;
+    if (ret == MSGPACK_UNPACK_NOMEM_ERROR)
         die_no_memory();
-    else /* the scan accepts only what msgpack-c does; kept for safety */
-        rc = reject(rej, PROTO_R_BAD_MSGPACK, "msgpack-c refused the entry (%d)", (int)ret);
+    msgpack_zone_destroy(zone); /* the scan accepts only what msgpack-c does; kept for safety */
+    return reject(rej, PROTO_R_BAD_MSGPACK, "msgpack-c refused the entry (%d)", (int)ret);
+}
+
+int proto_decode(const char *buf, size_t len, struct proto_entry *out,
+                 struct proto_reject *rej)
+{
+    LY_ASSERT(out != NULL && rej != NULL);
+    memset(out, 0, sizeof *out);
+    msgpack_zone zone;
+    msgpack_object top;
+    if (proto_unpack(buf, len, &zone, &top, rej) != 0)
+        return -1;
+    int rc = decode_object(&top, out, rej);
     msgpack_zone_destroy(&zone);
     if (rc != 0)
         memset(out, 0, sizeof *out);

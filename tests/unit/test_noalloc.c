@@ -220,11 +220,44 @@ static void a_full_schedule_is_rebuilt_from_members_due_times_without_allocating
     state_free(&st);
 }
 
+/* Enrolling far past the member index's first table doubles it several
+ * times, into the room reserved at init: still no allocation. */
+static void the_member_index_grows_without_allocating(void **state)
+{
+    (void)state;
+    static struct config cfg;
+    static struct state st;
+    static struct outbox ob;
+    config_defaults(&cfg);
+    cfg.rules.require_enrollment = false;
+    assert_int_equal(state_init(&st, &cfg.rules, 20000), 0);
+    rules_outbox_init(&ob);
+    uint32_t mask = st.members.ix.mask;
+    allocations = 0;
+    struct proto_entry e;
+    for (uint32_t i = 0; i < 20000; i++) {
+        memset(&e, 0, sizeof(e));
+        e.kind = PROTO_PURCHASE;
+        e.ts = 1800000000000 + i;
+        e.amount = 1000;
+        snprintf(e.member, sizeof(e.member), "grow%u", (unsigned)i);
+        snprintf(e.txn, sizeof(e.txn), "g%u", (unsigned)i);
+        rules_apply(&st, (struct proto_id){(uint64_t)e.ts, 0}, &e, NULL, &ob);
+        assert_int_equal(ob.verdict, OUTBOX_APPLIED);
+    }
+    assert_int_equal(allocations, 0);
+    assert_int_equal(st.members.count, 20000);
+    assert_true(st.members.ix.mask + 1u >= 4 * (mask + 1u)); /* it doubled at least twice */
+    outbox_free(&ob);
+    state_free(&st);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(rules_apply_allocates_nothing_over_a_long_mixed_replay),
         cmocka_unit_test(a_full_schedule_is_rebuilt_from_members_due_times_without_allocating),
+        cmocka_unit_test(the_member_index_grows_without_allocating),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
