@@ -28,6 +28,8 @@ static const struct evprint_format FORMATS[] = {
     {"redeem.result", "{txn} ok={ok} {error} balance {balance}"},
     {"points.expired", "-{points} -> {balance}"},
     {"segment.changed", "{dimension} {from} -> {to} rfm={rfm}"},
+    {"transfer.result", "{txn} ok={ok} {error} balance {balance}"},
+    {"campaign.exhausted", "{campaign}: budget used up"},
 };
 
 /* Keys every output carries, left out of the key=value form. */

@@ -57,6 +57,8 @@ enum proto_kind {
     PROTO_SCAN,
     PROTO_TICK,
     PROTO_RULES,
+    PROTO_TRANSFER,
+    PROTO_SET_TIER,
     PROTO_KIND_COUNT
 };
 
@@ -86,6 +88,10 @@ struct proto_line {
  *    identity, its text at <prefix>rules:<hash>); optional label (1..
  *    PROTO_LABEL_MAX bytes of text) and effective_ts (1..PROTO_TS_MAX: the
  *    version switches when event time reaches it; absent: at once).
+ *  - transfer: txn, member (the sender), to (a member id, not the sender),
+ *    points 1..POINTS_MAX.
+ *  - set_tier: txn, member, tier (a tier name), reason (1..REASON_MAX
+ *    bytes); optional until_ts (after ts, at most TS_MAX).
  * Ids (txn, member, store, sku, cat, reward) are printable ASCII without
  * spaces (0x21..0x7e). Keys not in the contract are ignored, so producers
  * may add their own metadata; a key given twice is rejected. */
@@ -102,6 +108,9 @@ struct proto_entry {
     char hash[PROTO_HASH_LEN + 1];   /* rules */
     char label[PROTO_LABEL_MAX + 1]; /* rules, optional */
     int64_t effective_ts;            /* rules, optional; 0 when absent */
+    char to[PROTO_MEMBER_MAX + 1];   /* transfer: the receiver */
+    char tier[PROTO_NAME_MAX + 1];   /* set_tier */
+    int64_t until_ts;                /* set_tier, optional; 0 when absent */
     int64_t amount; /* purchase, refund: minor units */
     int64_t points; /* redeem (positive), adjust (signed) */
     uint8_t birthday_month; /* 1..12, 0 when absent */
@@ -143,6 +152,8 @@ enum proto_out_kind {
     PROTO_OUT_POINTS_EXPIRED,
     PROTO_OUT_SEGMENT_CHANGED,
     PROTO_OUT_RULES_CHANGED,
+    PROTO_OUT_TRANSFER_RESULT,
+    PROTO_OUT_CAMPAIGN_EXHAUSTED,
     PROTO_OUT_KIND_COUNT
 };
 
@@ -155,16 +166,19 @@ enum proto_cause {
     PROTO_CAUSE_BONUS,
     PROTO_CAUSE_REWARD,
     PROTO_CAUSE_EXPIRY,
+    PROTO_CAUSE_TRANSFER_OUT,
+    PROTO_CAUSE_TRANSFER_IN,
     PROTO_CAUSE_COUNT
 };
 
 /* One output event. `src` and `id` are not here: they are given to the
  * encoder, because they come from the stream, not from the rules. String
  * pointers (`from`, `to`, `reason`, `reward`, `perk`, `tier`, `error`,
- * `dimension`, `label`) point at static literals or at the loaded configuration,
+ * `dimension`, `label`, `campaign`) point at static literals or at the loaded configuration,
  * which outlives every output. Which fields are encoded depends on kind:
  *  - points.changed:  delta, balance, cause
- *  - tier.changed:    from, to, reason ("upgrade" | "review")
+ *  - tier.changed:    from, to, reason ("upgrade" | "review" | "rules" | "manual"
+ *                     | "manual_end")
  *  - reward.issued:   reward, cost
  *  - redeem.result:   txn, ok, error (only when !ok), balance
  *  - perk.triggered:  perk, tier, store
@@ -172,7 +186,9 @@ enum proto_cause {
  *  - segment.changed: dimension ("segment" | "stage"), from, to, rfm
  *  - rules.changed:   from, to (rulebook hashes; from is "" for the first
  *    version), label (may be ""); the only kind about no member: it
- *    carries no `member` key. */
+ *    carries no `member` key.
+ *  - transfer.result: txn, ok, error (only when !ok), balance (the sender's)
+ *  - campaign.exhausted: campaign; about no member either. */
 struct proto_output {
     enum proto_out_kind kind;
     int64_t ts;
@@ -191,6 +207,7 @@ struct proto_output {
     const char *error;
     const char *dimension;
     const char *label;
+    const char *campaign;
     char store[PROTO_NAME_MAX + 1];
     char txn[PROTO_TXN_MAX + 1];
     bool ok;

@@ -289,6 +289,19 @@ static const struct field_spec RULES_FIELDS[] = {
     STR_FIELD(E, label, F_TEXT, OPT),
     INT_FIELD(E, effective_ts, F_INT, OPT, 1, PROTO_TS_MAX),
 };
+static const struct field_spec TRANSFER_FIELDS[] = {
+    STR_FIELD(E, txn, F_ID, REQ),
+    STR_FIELD(E, member, F_ID, REQ),
+    STR_FIELD(E, to, F_ID, REQ),
+    INT_FIELD(E, points, F_INT, REQ, 1, PROTO_POINTS_MAX),
+};
+static const struct field_spec SET_TIER_FIELDS[] = {
+    STR_FIELD(E, txn, F_ID, REQ),
+    STR_FIELD(E, member, F_ID, REQ),
+    STR_FIELD(E, tier, F_ID, REQ),
+    INT_FIELD(E, until_ts, F_INT, OPT, 1, PROTO_TS_MAX),
+    STR_FIELD(E, reason, F_TEXT, REQ),
+};
 static const struct field_spec LINE_FIELDS[] = {
     STR_FIELD(struct proto_line, sku, F_ID, REQ),
     STR_FIELD(struct proto_line, cat, F_ID, REQ),
@@ -300,6 +313,8 @@ static const struct field_spec LINE_FIELDS[] = {
 static int check_redeem(const struct proto_entry *e, struct proto_reject *rej);
 static int check_enroll(const struct proto_entry *e, struct proto_reject *rej);
 static int check_rules(const struct proto_entry *e, struct proto_reject *rej);
+static int check_transfer(const struct proto_entry *e, struct proto_reject *rej);
+static int check_set_tier(const struct proto_entry *e, struct proto_reject *rej);
 
 #define SPECS(a) a, sizeof a / sizeof a[0]
 static const struct kind_spec {
@@ -316,6 +331,8 @@ static const struct kind_spec {
     [PROTO_SCAN] = {SPECS(SCAN_FIELDS), NULL},
     [PROTO_TICK] = {NULL, 0, NULL},
     [PROTO_RULES] = {SPECS(RULES_FIELDS), check_rules},
+    [PROTO_TRANSFER] = {SPECS(TRANSFER_FIELDS), check_transfer},
+    [PROTO_SET_TIER] = {SPECS(SET_TIER_FIELDS), check_set_tier},
 };
 
 /* The type of `o` with its article, for messages: "an integer". */
@@ -573,6 +590,23 @@ static int check_rules(const struct proto_entry *e, struct proto_reject *rej)
     if (n != PROTO_HASH_LEN || strspn(e->hash, "0123456789abcdef") != n)
         return reject(rej, PROTO_R_BAD_VALUE, "field 'hash' must be %d lowercase hex digits "
                       "(a rulebook's identity)", PROTO_HASH_LEN);
+    return 0;
+}
+
+static int check_transfer(const struct proto_entry *e, struct proto_reject *rej)
+{
+    if (strcmp(e->to, e->member) == 0)
+        return reject(rej, PROTO_R_BAD_VALUE, "field 'to': a member cannot transfer to "
+                      "itself");
+    return 0;
+}
+
+/* A status held until a time that has already passed is a mistake. */
+static int check_set_tier(const struct proto_entry *e, struct proto_reject *rej)
+{
+    if (e->until_ts != 0 && e->until_ts <= e->ts)
+        return reject(rej, PROTO_R_BAD_VALUE, "field 'until_ts' must be after the entry's "
+                      "ts");
     return 0;
 }
 

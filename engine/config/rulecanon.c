@@ -18,8 +18,9 @@
 #include "lyassert.h"
 
 /* The rule sections in the order the canonical text writes them. */
-static const char *const canon_sections[] = {"earning", "tiers",    "rewards",    "expiry",
-                                             "refunds", "segments", "idempotency"};
+static const char *const canon_sections[] = {"earning",  "tiers",       "rewards",  "expiry",
+                                             "refunds",  "segments",    "idempotency",
+                                             "transfers"};
 
 static void put_string(FILE *f, const char *s)
 {
@@ -185,6 +186,12 @@ static void put_extra(FILE *f, const char *name, const struct rulebook *rb)
         if (rb->review == RULEBOOK_REVIEW_FIXED)
             fprintf(f, "  review_date = \"%02u-%02u\";\n", (unsigned)rb->review_month,
                     (unsigned)rb->review_day);
+        fprintf(f, "  downgrade = \"%s\";\n",
+                rb->downgrade == RULEBOOK_DOWNGRADE_NEVER ? "never" : "review");
+    } else if (strcmp(name, "expiry") == 0) {
+        static const char *const modes[] = {"months", "days", "end_of_year", "never"};
+        LY_ASSERT((unsigned)rb->expiry_mode < sizeof(modes) / sizeof(modes[0]));
+        fprintf(f, "  mode = \"%s\";\n", modes[rb->expiry_mode]);
     } else if (strcmp(name, "refunds") == 0) {
         fprintf(f, "  shortfall = \"%s\";\n",
                 rb->shortfall == RULEBOOK_SHORTFALL_FORGIVE ? "forgive" : "negative");

@@ -60,12 +60,26 @@ struct member {
     int64_t seg_due_ts;     /* next time its scores or stage can change */
     int32_t rfm_spend[MEMBERS_QUAL_MONTHS];  /* minor units by month */
     uint16_t rfm_count[MEMBERS_QUAL_MONTHS]; /* purchases by month */
+    /* Manual status (status.h): a floor of tier manual_tier until
+     * manual_until_ts (0: none); earned_tier, the highest tier reached by
+     * qualification (lifetime tiers fall back to it). */
+    uint8_t manual_tier;
+    uint8_t earned_tier;
+    uint16_t camp_times[RULEBOOK_LIMITED_CAMPAIGNS_MAX]; /* budgets.h: sales per limited campaign */
+    int32_t camp_points[RULEBOOK_LIMITED_CAMPAIGNS_MAX]; /* and the points it gave (saturating) */
+    int32_t transfer_day;     /* UTC day of transfer_points (transfer.h) */
+    int64_t transfer_points;  /* points sent on transfer_day */
+    int64_t manual_until_ts;
+    int64_t first_purchase_ts; /* 0: never (churn.h) */
 };
 
 struct members {
     struct member *v; /* v[0..count) */
-    int64_t *lots;    /* lots[pos * lots_per ..]: unexpired points by earn month */
+    int64_t *lots;    /* lots[pos * lots_per ..]: unexpired points by earn month, or keyed
+                       * lots (wallet.h, lots_kind) */
     uint32_t lots_per; /* expiry_months + 1, or 0 when points never expire */
+    uint8_t lots_kind; /* how the lots are kept (wallet.h; set by wallet_layout) */
+    uint32_t lots_span; /* expiry days or years of keyed lots (wallet.h) */
     uint32_t count;
     uint32_t max; /* configured ceiling (members_max): v, lots and ix are reserved for it */
     struct hindex ix;

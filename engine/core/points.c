@@ -28,7 +28,7 @@ static void changed(struct outbox *ob, int64_t ts, const struct member *m, int64
 
 void points_expire(struct state *st, struct outbox *ob, int64_t ts, uint32_t pos)
 {
-    int64_t expired = wallet_expire(&st->members, pos, st->clock_month);
+    int64_t expired = wallet_expire(&st->members, pos, st->clock_ms);
     if (expired == 0)
         return;
     const struct member *m = members_at(&st->members, pos);
@@ -43,7 +43,7 @@ void points_credit(struct state *st, struct outbox *ob, int64_t ts, uint32_t pos
 {
     struct member *m = members_at(&st->members, pos);
     LY_ASSERT(points > 0);
-    wallet_earn(&st->members, pos, st->clock_month, points);
+    wallet_earn(&st->members, pos, st->clock_ms, points);
     m->lifetime_points += points;
     m->reward_points += points;
     changed(ob, ts, m, points, cause);
@@ -55,4 +55,23 @@ void points_debit(struct state *st, struct outbox *ob, int64_t ts, uint32_t pos,
     LY_ASSERT(points > 0);
     wallet_spend(&st->members, pos, points);
     changed(ob, ts, members_at(&st->members, pos), -points, cause);
+}
+
+uint32_t points_transfer_out(struct state *st, struct outbox *ob, int64_t ts, uint32_t pos,
+                             int64_t points, struct lots_piece *pieces)
+{
+    uint32_t n = wallet_take(&st->members, pos, points, pieces);
+    changed(ob, ts, members_at(&st->members, pos), -points, PROTO_CAUSE_TRANSFER_OUT);
+    return n;
+}
+
+void points_transfer_in(struct state *st, struct outbox *ob, int64_t ts, uint32_t pos,
+                        const struct lots_piece *pieces, uint32_t n)
+{
+    int64_t points = 0;
+    for (uint32_t i = 0; i < n; i++)
+        points += pieces[i].points;
+    LY_ASSERT(points > 0);
+    wallet_give(&st->members, pos, pieces, n);
+    changed(ob, ts, members_at(&st->members, pos), points, PROTO_CAUSE_TRANSFER_IN);
 }

@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "lots.h"
 #include "outbox.h"
 #include "state.h"
 
@@ -36,5 +37,20 @@ void points_credit(struct state *st, struct outbox *ob, int64_t ts, uint32_t pos
  * with `cause`. */
 void points_debit(struct state *st, struct outbox *ob, int64_t ts, uint32_t pos,
                   int64_t points, enum proto_cause cause);
+
+/* The sender's half of a transfer: takes `points` (> 0, at most the
+ * balance) off member `pos`, oldest lots first, into pieces[0..n)
+ * (WALLET_PIECES_MAX room) that keep their expiry, and publishes
+ * points.changed cause transfer_out. Not spending as far as rewards and
+ * tiers are concerned: lifetime and reward counters stay. Returns n. */
+uint32_t points_transfer_out(struct state *st, struct outbox *ob, int64_t ts, uint32_t pos,
+                             int64_t points, struct lots_piece *pieces);
+
+/* The receiver's half: adds pieces[0..n) to member `pos` (expired to the
+ * engine clock first), each keeping its expiry, and publishes
+ * points.changed cause transfer_in. Not earning: no lifetime points, no
+ * tier qualification, no every-N rewards. */
+void points_transfer_in(struct state *st, struct outbox *ob, int64_t ts, uint32_t pos,
+                        const struct lots_piece *pieces, uint32_t n);
 
 #endif

@@ -8,14 +8,18 @@
 
 #include <string.h>
 
+#include "budgets.h"
 #include "caltime.h"
+#include "churn.h"
 #include "earn.h"
 #include "lyassert.h"
 #include "points.h"
 #include "reasons.h"
 #include "rewards.h"
 #include "segments.h"
+#include "status.h"
 #include "tiers.h"
+#include "transfer.h"
 #include "wallet.h"
 
 /* redeem.result error codes by index, as kept in txn_rec.error. */
@@ -59,6 +63,10 @@ static uint32_t enrol(struct state *st, const struct rulebook *rb, const struct 
     m->birthday_day = e->birthday_day;
     m->next_review_ts = tiers_first_review(rb, e->ts);
     segments_enrolled(st, rb, pos);
+    if (rb->enroll_bonus > 0) { /* a new member: nothing to overflow */
+        points_credit(st, ob, e->ts, pos, rb->enroll_bonus, PROTO_CAUSE_BONUS);
+        rewards_after_earning(st, rb, ob, e->ts, pos);
+    }
     state_reschedule(st, rb, pos);
     return pos;
 }
@@ -157,6 +165,8 @@ static void credit_sale(struct state *st, const struct rulebook *rb, struct outb
         points_credit(st, ob, e->ts, pos, points, PROTO_CAUSE_PURCHASE);
     if (bonus > 0)
         points_credit(st, ob, e->ts, pos, bonus, PROTO_CAUSE_BONUS);
+    budgets_charge(&st->g.camp, rb, m, ob, e->ts, er, er->points + er->campaign_bonus - total);
+    churn_note_purchase(m, e->ts);
     struct txn_rec *r = remember(st, e, pos);
     r->amount = e->amount;
     r->points = total; /* what a refund may reverse: purchase and campaign points */
@@ -185,6 +195,8 @@ static void apply_purchase(struct state *st, const struct rulebook *rb,
         ob->verdict = OUTBOX_REJECTED;
         return;
     }
+    budgets_limit(&st->g.camp, rb, pos == HINDEX_NONE ? NULL : members_at(&st->members, pos),
+                  &er);
     int64_t most = er.points + er.campaign_bonus + rb->first_purchase_bonus + rb->birthday_bonus;
     if (pos != HINDEX_NONE && points_overflows(ob, members_at(&st->members, pos), most))
         return;
@@ -367,6 +379,7 @@ static void apply_tick(struct state *st, const struct rulebook *rb,
             continue; /* stale: a newer, earlier entry was pushed */
         m->sched_ts = 0;
         points_expire(st, ob, e->ts, due.pos);
+        status_due(st, rb, ob, due.pos);
         tiers_review_due(st, rb, ob, due.pos);
         segments_refresh(st, rb, ob, e->ts, due.pos);
         state_reschedule(st, rb, due.pos);
@@ -405,6 +418,8 @@ static bool retry_of(struct state *st, const struct proto_entry *e, struct outbo
     ob->verdict = OUTBOX_DUPLICATE;
     if (e->kind == PROTO_REDEEM)
         redeem_answer(ob, e->ts, owner, r);
+    else if (e->kind == PROTO_TRANSFER)
+        transfer_answer(ob, e->ts, owner, r);
     return true;
 }
 
@@ -420,6 +435,8 @@ static void dispatch(struct state *st, const struct rulebook *rb, const struct p
     case PROTO_SCAN: apply_scan(st, rb, e, ob); break;
     case PROTO_TICK: apply_tick(st, rb, e, ob); break;
     case PROTO_RULES: LY_ASSERT(0 && "rules entries are applied by switchover_apply"); break;
+    case PROTO_TRANSFER: transfer_apply(st, rb, e, ob); break;
+    case PROTO_SET_TIER: status_set_tier(st, rb, e, ob); break;
     case PROTO_KIND_COUNT: LY_ASSERT(0 && "decoder returned a bad kind");
     }
 }

@@ -22,6 +22,7 @@
 #include "rulebook.h"
 #include "segments.h"
 #include "state.h"
+#include "status.h"
 #include "tiers.h"
 #include "switchover.h"
 #include "versions.h"
@@ -33,7 +34,8 @@
  * hold: the larger of a tick's budget and any other entry's. */
 #define RULES_TICK_MEMBERS_MAX 1000
 #define RULES_TICK_MEMBER_OUTPUTS \
-    (POINTS_EXPIRE_OUTPUTS + TIERS_REVIEW_OUTPUTS + SEGMENTS_REFRESH_OUTPUTS)
+    (POINTS_EXPIRE_OUTPUTS + TIERS_REVIEW_OUTPUTS + SEGMENTS_REFRESH_OUTPUTS + \
+     STATUS_DUE_OUTPUTS)
 #define RULES_OUTBOX_CAP (RULES_TICK_MEMBERS_MAX * RULES_TICK_MEMBER_OUTPUTS)
 _Static_assert(RULES_OUTBOX_CAP >= OUTBOX_ENTRY_OUTPUTS_MAX,
                "the outbox holds any single entry's outputs");

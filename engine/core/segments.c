@@ -302,8 +302,14 @@ int64_t segments_clv(const struct state *st, const struct rulebook *rb, uint32_t
     int64_t spend, count;
     segments_window(st, rb, pos, &spend, &count);
     __int128 yearly = (__int128)spend * 12 / rb->seg.window_months;
+    const struct rulebook_segments *sg = &rb->seg;
     uint32_t s = members_at(&st->members, pos)->segment;
-    __int128 clv = yearly * rb->seg.margin_bp / segments_churn_bp(st, rb, s) -
-                   rb->seg.acquisition_cost;
-    return clv > INT64_MAX ? INT64_MAX : (int64_t)clv;
+    /* A retention programme leaves retention_churn_bp of the churn (no
+     * fewer than max_years of life) and costs retention_cost a year. */
+    int64_t churn = segments_churn_bp(st, rb, s) * sg->retention_churn_bp / 10000;
+    if (churn < 10000 / sg->max_years)
+        churn = 10000 / sg->max_years;
+    __int128 clv = (yearly * sg->margin_bp - (__int128)sg->retention_cost * 10000) / churn -
+                   sg->acquisition_cost;
+    return clv > INT64_MAX ? INT64_MAX : clv < INT64_MIN ? INT64_MIN : (int64_t)clv;
 }

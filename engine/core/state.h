@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "budgets.h"
 #include "rulebook.h"
 #include "members.h"
 #include "proto.h"
@@ -44,6 +45,9 @@ struct state_globals {
     int32_t lapse_month;                    /* month index of the newest lapse bucket */
     int32_t pad;
     int64_t lapses[RULEBOOK_SEGMENTS_MAX][12]; /* lapses by segment and month */
+    struct budgets camp;                    /* campaign budgets and limits (budgets.h) */
+    uint32_t lots_kind, lots_span;          /* the wallet's layout (wallet.h), so a
+                                             * snapshot is loaded only under the same */
 };
 
 struct state {

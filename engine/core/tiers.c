@@ -42,6 +42,8 @@ void tiers_upgrade(struct state *st, const struct rulebook *rb, struct outbox *o
     struct member *m = members_at(&st->members, pos);
     int64_t q = members_qual_total(m, st->clock_month, rb->window_months);
     uint8_t t = tiers_for(rb, q);
+    if (t > m->earned_tier)
+        m->earned_tier = t; /* lifetime tiers fall back to it (status.h) */
     if (t <= m->tier)
         return;
     struct proto_output *o = outbox_emit(ob, PROTO_OUT_TIER_CHANGED, ts, m);
@@ -73,6 +75,10 @@ void tiers_review_due(struct state *st, const struct rulebook *rb, struct outbox
     int64_t now = st->clock_ms;
     int32_t now_month = st->clock_month;
     uint8_t target = tiers_for(rb, members_qual_total(m, now_month, rb->window_months));
+    if (rb->downgrade == RULEBOOK_DOWNGRADE_NEVER)
+        target = m->tier; /* lifetime tiers: reviews never move anyone down */
+    if (m->manual_until_ts > now && target < m->manual_tier)
+        target = m->manual_tier; /* a status floor holds (status.h) */
     if (m->grace_until_ts != 0 && now >= m->grace_until_ts) {
         m->grace_until_ts = 0;
         if (target < m->tier)

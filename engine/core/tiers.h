@@ -6,7 +6,9 @@
  * at least a year after enrolment). A review that finds the member below
  * their tier moves them down one level, or, with grace_months, first waits
  * that long and moves them down only if they still fall short then. Each
- * move publishes tier.changed.
+ * move publishes tier.changed. With tiers.downgrade = "never" (lifetime
+ * tiers) reviews move nobody down; a manual status floor (status.h) holds
+ * a member at or above its tier until it ends.
  */
 #ifndef LOYALTY_TIERS_H
 #define LOYALTY_TIERS_H

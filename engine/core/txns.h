@@ -24,8 +24,8 @@ struct txn_rec {
     char txn[PROTO_TXN_MAX + 1];
     uint8_t txn_len;
     uint8_t kind;  /* enum proto_kind */
-    uint8_t ok;    /* redeem: 1 when it was applied */
-    uint8_t error; /* redeem: index of the error code (rules.c) */
+    uint8_t ok;    /* redeem, transfer: 1 when it was applied */
+    uint8_t error; /* redeem, transfer: index of the error code (rules.c, transfer.c) */
     uint32_t member; /* member position */
     int64_t applied_ms; /* engine clock when applied: eviction key */
     int64_t ts;         /* the entry's own ts */
@@ -33,7 +33,7 @@ struct txn_rec {
     int64_t points;     /* purchase: points earned; redeem: points spent */
     int64_t refunded_amount;
     int64_t refunded_points;
-    int64_t balance;    /* redeem: balance in the result */
+    int64_t balance;    /* redeem, transfer: (the sender's) balance in the result */
     int64_t qual;       /* purchase: what it added to tier qualification */
 };
 
@@ -65,6 +65,11 @@ void txns_evict(struct txns *t, int64_t oldest_ms);
  * returns it. Evicts the oldest record first when full. Stops the daemon
  * when out of memory (LY_ALLOC_CHECK). */
 struct txn_rec *txns_add(struct txns *t, const char *txn, int64_t applied_ms);
+
+/* txns_add for entry `e` of the member at position `member`: the record
+ * also names the entry's kind, member and own ts. */
+struct txn_rec *txns_note(struct txns *t, const struct proto_entry *e, uint32_t member,
+                          int64_t applied_ms);
 
 /* Appends a copy of `r` (from a snapshot, oldest first) and indexes it.
  * Returns 0, or -1 when the table is full or already holds r->txn. `r`

@@ -17,6 +17,7 @@
 #include "ledgerproxy.h"
 #include "log.h"
 #include "lyassert.h"
+#include "progview.h"
 #include "segments.h"
 #include "ui.h"
 #include "wallet.h"
@@ -152,6 +153,7 @@ static json_t *member_json(const struct http *h, uint32_t pos)
         json_object_update_new(j, segment_json(h, pos));
     json_object_set_new(j, "grace_until_ts",
                         m->grace_until_ts ? json_integer(m->grace_until_ts) : json_null());
+    progview_member(j, st, rb, pos);
     return j;
 }
 
@@ -216,7 +218,14 @@ static void handle_segments(struct http *h, struct evhttp_request *req)
                           counts_json(rb->seg.value_classes[0].name,
                                       sizeof(rb->seg.value_classes[0]), classes,
                                       rb->seg.value_class_count));
+    if (j != NULL)
+        json_object_set_new(j, "churn_bp", progview_churn(h->src.st, rb));
     reply_json(req, 200, j);
+}
+
+static void handle_campaigns(struct http *h, struct evhttp_request *req)
+{
+    reply_json(req, 200, progview_campaigns(h->src.st, &h->src.st->ver->now));
 }
 
 /* Entries GET /v1/dlq returns without ?limit=: a screenful. */
@@ -321,6 +330,8 @@ static void route(struct evhttp_request *req, void *arg)
         handle_member(h, req, path + strlen(HTTP_MEMBERS_PATH));
     else if (strcmp(path, "/v1/segments") == 0)
         handle_segments(h, req);
+    else if (strcmp(path, "/v1/campaigns") == 0)
+        handle_campaigns(h, req);
     else if (strcmp(path, "/v1/dlq") == 0)
         handle_dlq(h, req);
     else if (strcmp(path, "/healthz") == 0)
@@ -331,8 +342,8 @@ static void route(struct evhttp_request *req, void *arg)
         ui_serve(req, path);
     else
         reply_error(req, 404, "not_found",
-                    "paths: /v1/members/ID, /v1/members/ID/history, /v1/segments, /v1/dlq, "
-                    "/healthz, /metrics, /ui/");
+                    "paths: /v1/members/ID, /v1/members/ID/history, /v1/segments, "
+                    "/v1/campaigns, /v1/dlq, /healthz, /metrics, /ui/");
 }
 
 static void on_resume(evutil_socket_t fd, short what, void *arg)

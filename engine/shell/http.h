@@ -2,7 +2,10 @@
  *
  *   GET /v1/members/ID  member JSON (200), or a JSON error: 400 for an id
  *                       that cannot be a member id, 404 for an unknown one
- *   GET /v1/segments    members per tier, segment, stage and value class
+ *   GET /v1/segments    members per tier, segment, stage and value class, and
+ *                       each segment's observed yearly churn ("churn_bp")
+ *   GET /v1/campaigns   campaigns with points given and budget left
+ *                       (progview.h)
  *   GET /healthz        200 {"status":"ok",...} while consuming, else 503;
  *                       "auth_required" says whether the rest wants a token
  *   GET /, /ui, /ui/... the dashboard (ui.h)

@@ -57,6 +57,15 @@ static void fill(struct proto_entry *e, enum proto_kind k)
         strcpy(e->label, "weekend double points");
         e->effective_ts = 1700000600000LL;
     }
+    if (k == PROTO_TRANSFER) {
+        strcpy(e->to, "card-0043");
+        e->points = 750;
+    }
+    if (k == PROTO_SET_TIER) {
+        strcpy(e->tier, "gold");
+        strcpy(e->reason, "status match: gold at another chain");
+        e->until_ts = 1707776000000LL;
+    }
     e->line_count = k == PROTO_PURCHASE ? 2 : 0;
     for (uint32_t i = 0; i < e->line_count; i++) {
         snprintf(e->lines[i].sku, sizeof e->lines[i].sku, "sku-%u", (unsigned)i);

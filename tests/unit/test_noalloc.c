@@ -6,7 +6,8 @@
  * -Wl,--wrap=malloc,... so every such call made from the core's objects
  * goes through a counter here, and a long mixed replay (enrolments up to
  * members_max and beyond, sales with lines, refunds, redemptions,
- * adjustments, scans, ticks over three years, a txn window that
+ * adjustments, transfers, manual status, scans, ticks over three years
+ * (campaigns running out of budget on the way), a txn window that
  * overflows) must leave the counter at zero, and so must a schedule that
  * fills with stale entries and is rebuilt.
  */
@@ -86,7 +87,7 @@ static void next_entry(struct replay *r, struct proto_entry *e)
     snprintf(e->member, sizeof(e->member), "m%u", (unsigned)(x >> 8) % (MEMBERS_MAX + 40));
     snprintf(e->store, sizeof(e->store), "store_%03u", (unsigned)(x >> 20) % 40);
     snprintf(e->txn, sizeof(e->txn), "t%llu", (unsigned long long)r->id.seq);
-    switch ((x >> 32) % 16) {
+    switch ((x >> 32) % 18) {
     case 0: e->kind = PROTO_ENROLL; break;
     case 1: e->kind = PROTO_TICK; e->txn[0] = '\0'; e->member[0] = '\0'; break;
     case 2: e->kind = PROTO_SCAN; break;
@@ -105,6 +106,17 @@ static void next_entry(struct replay *r, struct proto_entry *e)
     case 5: e->kind = PROTO_ADJUST; e->points = (int64_t)((x >> 40) % 1000) + 1; /* never 0 */
         if (x & 8)
             e->points = -e->points;
+        break;
+    case 6:
+        e->kind = PROTO_TRANSFER;
+        snprintf(e->to, sizeof(e->to), "m%u", (unsigned)(x >> 48) % (MEMBERS_MAX + 40));
+        e->points = 1 + (int64_t)((x >> 40) % 700);
+        break;
+    case 7:
+        e->kind = PROTO_SET_TIER;
+        snprintf(e->tier, sizeof(e->tier), "%s", (x & 2) ? "gold" : "blue");
+        snprintf(e->reason, sizeof(e->reason), "status match");
+        e->until_ts = (x & 4) ? e->ts + (int64_t)((x >> 40) % 90) * DAY_MS + 1 : 0;
         break;
     default:
         e->kind = PROTO_PURCHASE;
@@ -132,6 +144,7 @@ static void rules_apply_allocates_nothing_over_a_long_mixed_replay(void **state)
         fail_msg("%s", err.text);
     r.cfg.rules.txns_max = TXNS_MAX;
     r.cfg.rules.require_enrollment = false; /* sales enrol up to members_max */
+    assert_true(r.cfg.rules.transfers_enabled); /* the shipped conf: transfers answer */
     allocations = 0;
     assert_int_equal(state_init(&r.st, &r.cfg.rules, MEMBERS_MAX), 0);
     rules_outbox_init(&r.ob);
@@ -140,6 +153,7 @@ static void rules_apply_allocates_nothing_over_a_long_mixed_replay(void **state)
     r.rng = 7;
     r.ts = caltime_ts((struct caltime_date){2027, 1, 1});
     uint64_t verdicts[3] = {0};
+    uint64_t kinds[PROTO_OUT_KIND_COUNT] = {0};
 
     allocations = 0;
     for (uint32_t i = 0; i < ENTRIES; i++) {
@@ -150,6 +164,8 @@ static void rules_apply_allocates_nothing_over_a_long_mixed_replay(void **state)
         r.id.ms = (uint64_t)e.ts;
         rules_apply(&r.st, r.id, &e, NULL, &r.ob);
         verdicts[r.ob.verdict]++;
+        for (uint32_t k = 0; k < r.ob.count; k++)
+            kinds[r.ob.out[k].kind]++;
     }
     assert_int_equal(allocations, 0);
 
@@ -159,6 +175,10 @@ static void rules_apply_allocates_nothing_over_a_long_mixed_replay(void **state)
     assert_true(r.st.schedule.count <= r.st.schedule.cap);
     assert_true(verdicts[OUTBOX_APPLIED] > ENTRIES / 2);
     assert_true(verdicts[OUTBOX_REJECTED] > 0);
+    /* Transfers, status matches and campaign budgets ran too. */
+    assert_true(kinds[PROTO_OUT_TRANSFER_RESULT] > 1000);
+    assert_true(kinds[PROTO_OUT_CAMPAIGN_EXHAUSTED] > 0);
+    assert_true(kinds[PROTO_OUT_TIER_CHANGED] > 1000);
     outbox_free(&r.ob);
     state_free(&r.st);
 }

@@ -72,6 +72,11 @@ static const struct kv ENROLL[] = {COMMON("enroll"), {"txn", S("t-5")}, {"member
 static const struct kv SCAN[] = {COMMON("scan"), {"member", S("m-1")}, {"store", S("s-1")}};
 static const struct kv TICK[] = {COMMON("tick")};
 static const struct kv RULES[] = {COMMON("rules"), {"hash", S("0123456789abcdef0123456789abcdef")}};
+static const struct kv TRANSFER[] = {COMMON("transfer"), {"txn", S("t-6")}, {"member", S("m-1")},
+                                     {"to", S("m-2")}, {"points", U(300)}};
+static const struct kv SET_TIER[] = {COMMON("set_tier"), {"txn", S("t-7")},
+                                     {"member", S("m-1")}, {"tier", S("gold")},
+                                     {"reason", S("status match")}};
 
 static void pack_map(msgpack_packer *pk, const struct kv *base, size_t nb,
                      const struct kv *over, size_t no);
@@ -226,6 +231,12 @@ static const struct proto_entry ROUND_TRIPS[] = {
     {.kind = PROTO_RULES, .ts = TS, .hash = "0123456789abcdef0123456789abcdef"},
     {.kind = PROTO_RULES, .ts = TS, .hash = "0123456789abcdef0123456789abcdef", .label = "weekend x2, see ticket #7",
      .effective_ts = PROTO_TS_MAX},
+    {.kind = PROTO_TRANSFER, .ts = TS, .txn = "t-6", .member = "m-1", .to = "m-2",
+     .points = PROTO_POINTS_MAX},
+    {.kind = PROTO_SET_TIER, .ts = TS, .txn = "t-7", .member = "m-1", .tier = "gold",
+     .reason = "service gesture"},
+    {.kind = PROTO_SET_TIER, .ts = TS, .txn = "t-7", .member = "m-1", .tier = "gold",
+     .reason = "status match", .until_ts = PROTO_TS_MAX},
 };
 
 static void every_input_kind_round_trips_through_encode_and_decode(void **state)
@@ -442,6 +453,36 @@ static void rules_needs_a_lowercase_hex_hash_and_bounded_label_and_ts(void **sta
     EXPECT(PROTO_R_WRONG_TYPE, RULES, {"effective_ts", I(-5)});
 }
 
+static void transfer_needs_points_and_a_receiver_other_than_the_sender(void **state)
+{
+    (void)state;
+    EXPECT_BASE("ok", TRANSFER);
+    assert_string_equal(g_entry.to, "m-2");
+    assert_int_equal(g_entry.points, 300);
+    EXPECT(PROTO_R_BAD_VALUE, TRANSFER, {"to", S("m-1")});
+    EXPECT_DETAIL("cannot transfer to itself");
+    EXPECT(PROTO_R_OUT_OF_RANGE, TRANSFER, {"points", U(0)});
+    EXPECT(PROTO_R_WRONG_TYPE, TRANSFER, {"points", I(-5)});
+    EXPECT(PROTO_R_OUT_OF_RANGE, TRANSFER, {"points", U(PROTO_POINTS_MAX + 1)});
+    EXPECT(PROTO_R_FIELD_TOO_LONG, TRANSFER, {"to", SN(xs(), PROTO_MEMBER_MAX + 1)});
+    EXPECT(PROTO_R_BAD_VALUE, TRANSFER, {"to", S("m 2")});
+}
+
+static void set_tier_needs_a_tier_a_reason_and_a_future_until_ts(void **state)
+{
+    (void)state;
+    EXPECT_BASE("ok", SET_TIER);
+    assert_string_equal(g_entry.tier, "gold");
+    assert_int_equal(g_entry.until_ts, 0);
+    EXPECT("ok", SET_TIER, {"until_ts", U(TS + 1)});
+    assert_int_equal(g_entry.until_ts, TS + 1);
+    EXPECT(PROTO_R_BAD_VALUE, SET_TIER, {"until_ts", U(TS)});
+    EXPECT_DETAIL("until_ts");
+    EXPECT(PROTO_R_OUT_OF_RANGE, SET_TIER, {"until_ts", U(PROTO_TS_MAX + 1)});
+    EXPECT(PROTO_R_BAD_VALUE, SET_TIER, {"reason", S("")});
+    EXPECT(PROTO_R_FIELD_TOO_LONG, SET_TIER, {"tier", SN(xs(), PROTO_NAME_MAX + 1)});
+}
+
 /* Every kind's required fields, and v, kind and ts, are required. */
 static void every_required_field_of_every_kind_is_required(void **state)
 {
@@ -460,6 +501,8 @@ static void every_required_field_of_every_kind_is_required(void **state)
         {SCAN, LEN(SCAN), {"note", S("ignored")}},
         {TICK, LEN(TICK), {"note", S("ignored")}},
         {RULES, LEN(RULES), {"note", S("ignored")}},
+        {TRANSFER, LEN(TRANSFER), {"note", S("ignored")}},
+        {SET_TIER, LEN(SET_TIER), {"note", S("ignored")}},
     };
     for (size_t k = 0; k < LEN(kinds); k++) {
         assert_string_equal(try_kv(kinds[k].base, kinds[k].count, &kinds[k].extra, 1), "ok");
@@ -684,7 +727,8 @@ static void assert_output(const struct proto_output *o, uint32_t seq, const char
     char id[PROTO_OUT_ID_STR_MAX];
     snprintf(id, sizeof id, "1700000000000-7:%" PRIu32, seq);
     /* rules.changed is about no member: no member key. */
-    bool no_member = o->kind == PROTO_OUT_RULES_CHANGED;
+    bool no_member = o->kind == PROTO_OUT_RULES_CHANGED ||
+                     o->kind == PROTO_OUT_CAMPAIGN_EXHAUSTED;
     const struct kv all[] = {{"v", U(1)}, {"kind", SN(kind, strlen(kind))},
                              {"id", SN(id, strlen(id))}, {"src", S("1700000000000-7")},
                              {"ts", U(TS)}, {"member", SN(o->member, strlen(o->member))}};
@@ -754,6 +798,19 @@ static const struct output_case {
       {"rfm", RAW("\x93\x05\x04\x01")}}},
     {{.kind = PROTO_OUT_RULES_CHANGED, .from = "", .to = "0123456789abcdef0123456789abcdef", .label = "first"},
      "rules.changed", {{"from", S("")}, {"to", S("0123456789abcdef0123456789abcdef")}, {"label", S("first")}}},
+    {{.kind = PROTO_OUT_TRANSFER_RESULT, .txn = "t-6", .ok = false, .error = "daily_limit",
+      .balance = 900},
+     "transfer.result",
+     {{"txn", S("t-6")}, {"ok", RAW("\xc2")}, {"error", S("daily_limit")}, {"balance", U(900)}}},
+    {{.kind = PROTO_OUT_TRANSFER_RESULT, .txn = "t-6", .ok = true, .balance = 600},
+     "transfer.result", {{"txn", S("t-6")}, {"ok", RAW("\xc3")}, {"balance", U(600)}}},
+    {{.kind = PROTO_OUT_CAMPAIGN_EXHAUSTED, .campaign = "black_friday"},
+     "campaign.exhausted", {{"campaign", S("black_friday")}}},
+    {{.kind = PROTO_OUT_POINTS_CHANGED, .delta = -40, .balance = 10,
+      .cause = PROTO_CAUSE_TRANSFER_OUT},
+     "points.changed", {{"delta", I(-40)}, {"balance", U(10)}, {"cause", S("transfer_out")}}},
+    {{.kind = PROTO_OUT_TIER_CHANGED, .from = "gold", .to = "silver", .reason = "manual_end"},
+     "tier.changed", {{"from", S("gold")}, {"to", S("silver")}, {"reason", S("manual_end")}}},
 };
 
 /* Covers redeem.result's error being there only when the result is not ok. */
@@ -801,13 +858,14 @@ static void output_id_is_src_and_seq_and_the_same_every_time(void **state)
 static void wire_names_are_the_contract(void **state)
 {
     (void)state;
-    const char *kinds[] = {"purchase", "refund", "redeem", "adjust", "enroll", "scan", "tick",
-                           "rules"};
-    const char *outs[] = {"points.changed", "tier.changed",   "reward.issued",
-                          "redeem.result",  "perk.triggered", "points.expired",
-                          "segment.changed", "rules.changed"};
-    const char *causes[] = {"purchase", "refund", "redeem", "adjust",
-                            "bonus",    "reward", "expiry"};
+    const char *kinds[] = {"purchase", "refund", "redeem",   "adjust",  "enroll",
+                           "scan",     "tick",   "rules",    "transfer", "set_tier"};
+    const char *outs[] = {"points.changed",  "tier.changed",   "reward.issued",
+                          "redeem.result",   "perk.triggered", "points.expired",
+                          "segment.changed", "rules.changed",  "transfer.result",
+                          "campaign.exhausted"};
+    const char *causes[] = {"purchase", "refund", "redeem",       "adjust",     "bonus",
+                            "reward",   "expiry", "transfer_out", "transfer_in"};
     _Static_assert(LEN(kinds) == PROTO_KIND_COUNT, "kinds");
     _Static_assert(LEN(outs) == PROTO_OUT_KIND_COUNT, "outs");
     _Static_assert(LEN(causes) == PROTO_CAUSE_COUNT, "causes");
@@ -886,6 +944,8 @@ int main(void)
         cmocka_unit_test(purchase_at_every_limit_round_trips_within_entry_bytes_max),
         cmocka_unit_test(tick_is_encoded_as_v_kind_and_ts_only),
         cmocka_unit_test(rules_needs_a_lowercase_hex_hash_and_bounded_label_and_ts),
+        cmocka_unit_test(transfer_needs_points_and_a_receiver_other_than_the_sender),
+        cmocka_unit_test(set_tier_needs_a_tier_a_reason_and_a_future_until_ts),
         cmocka_unit_test(empty_entry_is_bad_msgpack),
         cmocka_unit_test(entry_over_entry_bytes_max_is_too_large),
         cmocka_unit_test(garbage_bytes_are_bad_msgpack),

@@ -165,6 +165,69 @@ static void a_changed_value_changes_the_hash(void **unused)
                 fail_msg("'%s' and '%s' hash alike", texts[i], texts[j]);
 }
 
+/* Every setting of issue 14 round trips, and each changed from its value
+ * in `programmes` (or from its default) changes the hash. */
+static const char programmes[] =
+    "earning = { enroll_bonus = 50; min_amount = 500;\n"
+    "  campaigns = ( { name = \"c\"; start = \"2027-01-01\"; end = \"2027-02-01\";\n"
+    "    bonus_points = 5; budget_points = 1000; member_limit_points = 50;\n"
+    "    member_limit_times = 3; } ); };\n"
+    "tiers = { downgrade = \"never\"; };\n"
+    "expiry = { mode = \"days\"; days = 90; };\n"
+    "transfers = { enabled = true; max_points_per_day = 5000; };\n"
+    "segments = { retention_cost = 2000; retention_churn_bp = 5000; };\n";
+
+static void programme_settings_round_trip_and_each_changes_the_hash(void **unused)
+{
+    (void)unused;
+    static struct rulebook rb;
+    parse_good(programmes, &rb);
+    assert_int_equal(rb.expiry_mode, RULEBOOK_EXPIRY_DAYS);
+    assert_int_equal(rb.downgrade, RULEBOOK_DOWNGRADE_NEVER);
+    assert_true(rb.transfers_enabled);
+    assert_int_equal(rb.campaigns[0].member_limit_times, 3);
+    assert_round_trip(&rb);
+    /* Each text differs from `programmes` in one setting. */
+    static const char *const from[] = {
+        "enroll_bonus = 50", "min_amount = 500", "budget_points = 1000",
+        "member_limit_points = 50", "member_limit_times = 3", "downgrade = \"never\"",
+        "days = 90", "enabled = true", "max_points_per_day = 5000", "retention_cost = 2000",
+        "retention_churn_bp = 5000", "mode = \"days\"; days = 90",
+        "mode = \"days\"; days = 90",
+    };
+    static const char *const to[] = {
+        "enroll_bonus = 51", "min_amount = 501", "budget_points = 1001",
+        "member_limit_points = 51", "member_limit_times = 4", "downgrade = \"review\"",
+        "days = 91", "enabled = false", "max_points_per_day = 5001", "retention_cost = 2001",
+        "retention_churn_bp = 5001", "mode = \"end_of_year\"; years = 1",
+        "mode = \"never\"",
+    };
+    enum { N = sizeof(from) / sizeof(from[0]) };
+    _Static_assert(sizeof(to) / sizeof(to[0]) == N, "pairs");
+    char base[RULECANON_HASH_LEN + 1], hex[N][RULECANON_HASH_LEN + 1];
+    hash_of(programmes, base);
+    for (size_t i = 0; i < N; i++) {
+        char text[sizeof(programmes) + 64];
+        const char *at = strstr(programmes, from[i]);
+        assert_non_null(at);
+        snprintf(text, sizeof(text), "%.*s%s%s", (int)(at - programmes), programmes, to[i],
+                 at + strlen(from[i]));
+        hash_of(text, hex[i]);
+        if (strcmp(hex[i], base) == 0)
+            fail_msg("changing '%s' to '%s' leaves the hash", from[i], to[i]);
+        for (size_t j = 0; j < i; j++)
+            assert_string_not_equal(hex[i], hex[j]);
+    }
+    /* months = 0 without a mode is "never", written either way. */
+    char a[RULECANON_HASH_LEN + 1], b[RULECANON_HASH_LEN + 1];
+    hash_of("expiry = { months = 0; };", a);
+    hash_of("expiry = { mode = \"never\"; };", b);
+    assert_string_equal(a, b);
+    hash_of("expiry = { months = 6; };", a);
+    hash_of("expiry = { mode = \"months\"; months = 6; };", b);
+    assert_string_equal(a, b);
+}
+
 static void verify_checks_text_and_hash(void **unused)
 {
     (void)unused;
@@ -194,6 +257,7 @@ int main(void)
         cmocka_unit_test(layout_and_order_do_not_matter),
         cmocka_unit_test(a_changed_value_changes_the_hash),
         cmocka_unit_test(verify_checks_text_and_hash),
+        cmocka_unit_test(programme_settings_round_trip_and_each_changes_the_hash),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
