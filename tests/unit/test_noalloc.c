@@ -7,7 +7,8 @@
  * goes through a counter here, and a long mixed replay (enrolments up to
  * members_max and beyond, sales with lines, refunds, redemptions,
  * adjustments, scans, ticks over three years, a txn window that
- * overflows) must leave the counter at zero, and so must a schedule that
+ * overflows), with every sale previewed first (preview.h), must leave the
+ * counter at zero, and so must a schedule that
  * fills with stale entries and is rebuilt.
  */
 #include <setjmp.h>
@@ -23,6 +24,7 @@
 
 #include "caltime.h"
 #include "config.h"
+#include "preview.h"
 #include "rules.h"
 #include "splitmix.h"
 #include "state.h"
@@ -71,6 +73,7 @@ struct replay {
     struct config cfg;
     struct state st;
     struct outbox ob;
+    struct preview pv; /* previews of sales run in the same loop */
     uint64_t rng;
     struct proto_id id;
     int64_t ts;
@@ -135,11 +138,12 @@ static void rules_apply_allocates_nothing_over_a_long_mixed_replay(void **state)
     allocations = 0;
     assert_int_equal(state_init(&r.st, &r.cfg.rules, MEMBERS_MAX), 0);
     rules_outbox_init(&r.ob);
+    preview_init(&r.pv);
     /* The counter sees the core's own calls: init reserves every store. */
     assert_true(allocations >= 5);
     r.rng = 7;
     r.ts = caltime_ts((struct caltime_date){2027, 1, 1});
-    uint64_t verdicts[3] = {0};
+    uint64_t verdicts[3] = {0}, previews = 0;
 
     allocations = 0;
     for (uint32_t i = 0; i < ENTRIES; i++) {
@@ -148,6 +152,11 @@ static void rules_apply_allocates_nothing_over_a_long_mixed_replay(void **state)
         r.id.seq++;
         next_entry(&r, &e);
         r.id.ms = (uint64_t)e.ts;
+        if (e.kind == PROTO_PURCHASE) { /* previewed first, as a till would */
+            struct preview_result res;
+            preview_purchase(&r.pv, &r.st, &e, &res);
+            previews++;
+        }
         rules_apply(&r.st, r.id, &e, NULL, &r.ob);
         verdicts[r.ob.verdict]++;
     }
@@ -159,6 +168,8 @@ static void rules_apply_allocates_nothing_over_a_long_mixed_replay(void **state)
     assert_true(r.st.schedule.count <= r.st.schedule.cap);
     assert_true(verdicts[OUTBOX_APPLIED] > ENTRIES / 2);
     assert_true(verdicts[OUTBOX_REJECTED] > 0);
+    assert_true(previews > ENTRIES / 2);
+    preview_free(&r.pv);
     outbox_free(&r.ob);
     state_free(&r.st);
 }
