@@ -61,8 +61,11 @@ static uint32_t check(struct preview *p, struct state *st, const struct proto_en
     } else {
         return pos;
     }
-    if (pos != HINDEX_NONE)
+    if (pos != HINDEX_NONE) {
         capture(st, pos, res);
+        res->tier_before = res->tier;
+        res->balance_before = res->balance;
+    }
     return HINDEX_NONE - 1;
 }
 

@@ -152,7 +152,7 @@ static int start(struct daemon *d)
         log_error("start-up: cannot set up systemd notification or SIGHUP");
         return -1;
     }
-    struct http_sources src = {d->cfg, &d->st, &d->metrics, d->consumer, d->dlq};
+    struct http_sources src = {d->cfg, &d->st, &d->metrics, d->consumer, d->dlq, &d->st};
     d->http = http_new(d->base, &src, &err);
     if (d->http == NULL) {
         log_error("start-up: %s", err.text);
