@@ -121,9 +121,8 @@ static int from_json(struct httppreview *p, const char *body, size_t len, json_t
         return -1;
     }
     msgpack_packer_init(&pk, p, pack_write);
-    if (json_is_object(doc) && json_object_get(doc, "ts") == NULL) {
+    if (json_is_object(doc) && json_object_get(doc, "ts") == NULL && p->st->clock_ms > 0)
         json_object_set_new(doc, "ts", json_integer(p->st->clock_ms));
-    }
     pack_json(&pk, doc, 0);
     json_decref(doc);
     return 0;
@@ -146,7 +145,7 @@ static void from_msgpack(struct httppreview *p, const char *body, size_t len)
         has_ts |= k->type == MSGPACK_OBJECT_STR && k->via.str.size == 2 &&
                   memcmp(k->via.str.ptr, "ts", 2) == 0;
     }
-    if (!map || has_ts) {
+    if (!map || has_ts || p->st->clock_ms == 0) { /* no clock yet: ts is missing */
         pack_write(p, body, len); /* the decoder judges the bytes as sent */
     } else {
         msgpack_pack_map(&pk, u.data.via.map.size + 1);

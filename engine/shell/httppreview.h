@@ -3,7 +3,8 @@
  * The body is a `purchase` input entry, as JSON (Content-Type
  * application/json, or none) or msgpack (application/msgpack), exactly as
  * it would be XADDed, except that `ts` may be left out (the engine clock
- * is used, so campaign windows and caps are judged as of now). JSON is
+ * is used, so campaign windows and caps are judged as of now; before the
+ * first entry there is no clock, and `ts` is missing_field). JSON is
  * turned into the msgpack an entry carries (objects into maps, integers
  * into integers, reals into floats) and both go through the stream's own
  * decoder, so a bad body gets the reason code the DLQ would give
