@@ -104,7 +104,7 @@ wrk_pct() {
 step "1/5 building Release into $build"
 cmake -S "$top" -B "$build" -DCMAKE_BUILD_TYPE=Release >"$tmp/build.log"
 cmake --build "$build" -j "$(nproc)" --target loyaltyd bench_core bench_history bench_e2e \
-    loyalty-whatif >>"$tmp/build.log"
+    loyalty-whatif loyalty-posload >>"$tmp/build.log"
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 
 step "2/5 bench_core ${core_args[*]} (the baseline)"
