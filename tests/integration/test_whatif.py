@@ -8,7 +8,7 @@ import json
 import re
 import time
 
-from ctlkit import CLIENTS_DIR, run
+from ctlkit import CLIENTS_DIR, ctl, run
 from harness import PREFIX, encode, wait_until
 from test_archive import ARCHIVING, push_history, rulebook_hash, wait_archived_and_trimmed
 
@@ -69,6 +69,12 @@ def test_the_same_rulebook_as_candidate_gives_an_empty_diff(make_env, tmp_path):
     assert report["totals"]["logged"]["purchase"] > 0
     assert all(m["logged"] == m["candidate"] for m in report["months"])
     assert report["members"] == []
+    # loyaltyctl whatif is the same program.
+    via_ctl = ctl("whatif", "-c", env.conf_path, "--redis", f"127.0.0.1:{env.redis.port}",
+                  "--data", env.daemon.data, "--candidate", candidate, "--from", "2026-09-15",
+                  "--out", tmp_path / "same-ctl")
+    assert via_ctl.returncode == 0, via_ctl.stderr
+    assert json.loads((tmp_path / "same-ctl" / "report.json").read_text())["diff"] == report["diff"]
     assert (redis_snapshot(env.r), data_listing(env.daemon.data)) == (before_redis, before_data)
 
 
