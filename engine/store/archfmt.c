@@ -176,7 +176,7 @@ size_t archfmt_put_head(char *buf, size_t cap, const struct arch_head *h)
 
 int archfmt_get_head(const char *buf, size_t len, struct arch_head *h, struct arch_error *err)
 {
-    char seg[ARCH_SEG_NAME_LEN + 8];
+    char seg[61]; /* %60s: room to see a name that is too long */
     char text[512];
     unsigned long long committed, ms, seq, sum;
     int body = 0;
