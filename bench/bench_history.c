@@ -170,36 +170,15 @@ static int read_archive(const char *dir)
     return 0;
 }
 
-struct replayer {
-    const struct config *cfg;
-    struct replay rp;
-    bool ready;
-};
-
-static int rp_begin(void *arg, const struct rulebook *startup)
-{
-    struct replayer *x = arg;
-    x->ready = replay_init(&x->rp, startup, x->cfg->members_max) == 0;
-    return x->ready ? 0 : -1;
-}
-
-static int rp_entry(void *arg, struct proto_id id, const struct proto_entry *e,
-                    const struct rules_text *rt)
-{
-    struct replayer *x = arg;
-    replay_apply(&x->rp, id, e, rt);
-    return 0;
-}
-
 static int replay_archive(const struct config *cfg, const char *dir)
 {
     static struct rulestore rs;
     struct client_error err;
     struct history_info info;
-    struct replayer x = {.cfg = cfg};
+    struct replay_one x = {.members_max = cfg->members_max};
     struct history_src src = {.archive_dir = dir, .prefix = cfg->prefix,
                               .config_rb = &cfg->rules};
-    struct history_hooks h = {rp_begin, rp_entry, &x};
+    struct history_hooks h = {replay_one_begin, replay_one_entry, &x};
     rulestore_init(&rs);
     uint64_t t0 = bench_now_ns();
     int rc = history_replay(&src, &rs, &h, &info, &err);
@@ -211,8 +190,7 @@ static int replay_archive(const struct config *cfg, const char *dir)
     } else {
         fprintf(stderr, "bench_history: %s\n", err.text);
     }
-    if (x.ready)
-        replay_free(&x.rp);
+    replay_one_free(&x);
     rulestore_free(&rs);
     return rc;
 }

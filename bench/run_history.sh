@@ -45,19 +45,7 @@ daemon_pid=""
 load_pid=""
 
 step() { printf '[run_history.sh %s] %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
-
-stop_pid() {
-    local pid=$1 i
-    [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 0
-    kill -TERM "$pid" 2>/dev/null || true
-    kill -CONT "$pid" 2>/dev/null || true
-    for ((i = 0; i < 150; i++)); do
-        kill -0 "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null || true; return 0; }
-        sleep 0.1
-    done
-    kill -KILL "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-}
+source "$top/bench/benchlib.sh"
 
 cleanup() {
     local rc=$?
@@ -69,37 +57,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-listening() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-free_port() {
-    local port
-    while :; do
-        port=$((20000 + RANDOM % 40000))
-        listening "$port" || { echo "$port"; return; }
-    done
-}
-wait_listening() {
-    local pid=$1 port=$2 i
-    for ((i = 0; i < READY_WAIT_S * 10; i++)); do
-        kill -0 "$pid" 2>/dev/null || return 1
-        listening "$port" && return 0
-        sleep 0.1
-    done
-    return 1
-}
-
 declare -A r
-read_results() {
-    local key value
-    while read -r _ key value; do r[${2:-}$key]=$value; done < <(grep '^result ' "$1")
-}
-rate() { awk -v v="$1" 'BEGIN { if (v >= 1e6) printf "%.2fM/s", v / 1e6; else printf "%.1fk/s", v / 1e3 }'; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'; }
-atleast() { awk -v v="$1" -v t="$2" 'BEGIN { print (v >= t ? "**met**" : "**missed**") }'; }
-below() { awk -v v="$1" -v t="$2" 'BEGIN { print (v < t ? "**met**" : "**missed**") }'; }
-wrk_pct() {
-    awk -v p="$2" '$1 == p { v = $2; u = v; sub(/[0-9.]+/, "", u); sub(/[a-z]+$/, "", v);
-        m = (u == "ms" ? 1000 : (u == "s" ? 1e6 : 1)); printf "%.1f", v * m; exit }' "$1"
-}
 
 step "1/5 building Release into $build"
 cmake -S "$top" -B "$build" -DCMAKE_BUILD_TYPE=Release >"$tmp/build.log"

@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "xread.h"
+
 #define HISTORY_CHUNK 10000 /* entries per XRANGE: a few MB of reply */
 #define HISTORY_STOP 2      /* a visitor's "until reached" (not an error) */
 
@@ -114,20 +116,19 @@ static int on_record(void *arg, const struct archread_record *r)
 }
 
 /* The archive must start at the beginning of the stream. */
-static int check_archive_start(struct ctx *c, struct archread *rd)
+static int check_archive_start(struct ctx *c)
 {
     char (*names)[ARCH_SEG_NAME_LEN + 1];
     size_t n;
     struct arch_error aerr;
-    struct archread_seg_info first;
+    struct arch_seg_header first;
     char path[ARCH_PATH_MAX];
     if (archread_list(c->src->archive_dir, &names, &n, &aerr) != 0)
         return fail(c, "%s", aerr.text);
     int rc = 0;
     if (n > 0) {
         snprintf(path, sizeof(path), "%s/%s", c->src->archive_dir, names[0]);
-        if (archread_segment(rd, path, ARCH_HEADER_BYTES, (struct proto_id){0, 0}, NULL, NULL,
-                             &first, &aerr) != 0)
+        if (archread_seg_header(path, &first, &aerr) != 0)
             rc = fail(c, "%s", aerr.text);
         else if (first.prev.ms != 0 || first.prev.seq != 0)
             rc = fail(c, "the archive starts after entry %" PRIu64 "-%" PRIu64 " (older "
@@ -144,7 +145,7 @@ static int read_archive(struct ctx *c)
     struct archread *rd = archread_new();
     if (rd == NULL)
         return fail(c, "out of memory");
-    int rc = check_archive_start(c, rd);
+    int rc = check_archive_start(c);
     if (rc == 0) {
         rc = archread_dir(rd, c->src->archive_dir, on_record, c, NULL, &c->info->archive,
                           &aerr);
@@ -153,18 +154,6 @@ static int read_archive(struct ctx *c)
     }
     archread_free(rd);
     return rc;
-}
-
-/* The `m` value among an entry's fields, or NULL. */
-static const redisReply *field_m(const redisReply *fields)
-{
-    for (size_t i = 0; fields->type == REDIS_REPLY_ARRAY && i + 1 < fields->elements; i += 2) {
-        const redisReply *k = fields->element[i], *v = fields->element[i + 1];
-        if (k->type == REDIS_REPLY_STRING && k->len == 1 && k->str[0] == 'm' &&
-            v->type == REDIS_REPLY_STRING)
-            return v;
-    }
-    return NULL;
 }
 
 /* Replays one XRANGE reply; *n gets its length. */
@@ -178,8 +167,10 @@ static int replay_chunk(struct ctx *c, const redisReply *r, size_t *n, struct pr
             ent->element[0]->type != REDIS_REPLY_STRING ||
             proto_id_parse(ent->element[0]->str, ent->element[0]->len, &id) != 0)
             return fail(c, "malformed XRANGE reply");
-        const redisReply *m = field_m(ent->element[1]);
-        int rc = on_entry(c, id, m ? m->str : NULL, m ? m->len : 0, m != NULL, true);
+        struct xread_entry xe = {0, ent->element[0]->str, ent->element[1]};
+        size_t len = 0;
+        const char *m = xread_field(&xe, "m", &len);
+        int rc = on_entry(c, id, m, len, m != NULL, true);
         if (rc != 0)
             return rc;
         *last = id;

@@ -74,29 +74,6 @@ static int verify(const struct config *cfg)
     return CLIENT_EXIT_OK;
 }
 
-struct rebuild {
-    const struct config *cfg;
-    struct replay rp;
-    bool ready;
-};
-
-static int rebuild_begin(void *arg, const struct rulebook *startup)
-{
-    struct rebuild *b = arg;
-    if (replay_init(&b->rp, startup, b->cfg->members_max) != 0)
-        return -1;
-    b->ready = true;
-    return 0;
-}
-
-static int rebuild_entry(void *arg, struct proto_id id, const struct proto_entry *e,
-                         const struct rules_text *rt)
-{
-    struct rebuild *b = arg;
-    replay_apply(&b->rp, id, e, rt);
-    return 0;
-}
-
 static int rebuild(const struct tool_opts *o, const struct config *cfg, const char *out)
 {
     char dir[ARCH_DIR_MAX + 1];
@@ -105,8 +82,8 @@ static int rebuild(const struct tool_opts *o, const struct config *cfg, const ch
     struct history_info info;
     struct snapshot_error serr;
     static struct rulestore rs;
-    struct rebuild b = {.cfg = cfg};
-    struct history_hooks h = {rebuild_begin, rebuild_entry, &b};
+    struct replay_one b = {.members_max = cfg->members_max};
+    struct history_hooks h = {replay_one_begin, replay_one_entry, &b};
     rulestore_init(&rs);
     int rc = tool_source(o, cfg, dir, &src, &err) == 0 && tool_add_config_rules(&rs, cfg) == 0
                  ? history_replay(&src, &rs, &h, &info, &err) : -1;
@@ -124,8 +101,7 @@ static int rebuild(const struct tool_opts *o, const struct config *cfg, const ch
     } else {
         fprintf(stderr, PROG ": %s\n", err.text[0] ? err.text : "out of memory");
     }
-    if (b.ready)
-        replay_free(&b.rp);
+    replay_one_free(&b);
     if (src.rc)
         redisFree(src.rc);
     rulestore_free(&rs);

@@ -31,3 +31,25 @@ void replay_apply(struct replay *r, struct proto_id id, const struct proto_entry
     }
     rules_apply(&r->st, id, e, e->kind == PROTO_RULES ? rt : NULL, &r->ob);
 }
+
+int replay_one_begin(void *arg, const struct rulebook *startup)
+{
+    struct replay_one *r = arg;
+    r->ready = replay_init(&r->rp, startup, r->members_max) == 0;
+    return r->ready ? 0 : -1;
+}
+
+int replay_one_entry(void *arg, struct proto_id id, const struct proto_entry *e,
+                     const struct rules_text *rt)
+{
+    struct replay_one *r = arg;
+    replay_apply(&r->rp, id, e, rt);
+    return 0;
+}
+
+void replay_one_free(struct replay_one *r)
+{
+    if (r->ready)
+        replay_free(&r->rp);
+    r->ready = false;
+}

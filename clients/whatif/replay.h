@@ -6,6 +6,7 @@
 #ifndef LOYALTY_REPLAY_H
 #define LOYALTY_REPLAY_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "outbox.h"
@@ -30,5 +31,22 @@ void replay_free(struct replay *r);
  * not decode; `rt` a rules entry's resolved text (NULL otherwise). */
 void replay_apply(struct replay *r, struct proto_id id, const struct proto_entry *e,
                   const struct rules_text *rt);
+
+/* One replay fed by history_replay: use replay_one_begin and
+ * replay_one_entry as its hooks (history.h) with a struct replay_one as
+ * their argument. */
+struct replay_one {
+    uint32_t members_max; /* set by the caller */
+    struct replay rp;     /* valid once `ready` */
+    bool ready;
+};
+
+/* Starts rp under `startup`. Returns 0, or -1 when out of memory. */
+int replay_one_begin(void *arg, const struct rulebook *startup);
+/* Applies one entry to rp. Returns 0. */
+int replay_one_entry(void *arg, struct proto_id id, const struct proto_entry *e,
+                     const struct rules_text *rt);
+/* Frees rp if it was started. */
+void replay_one_free(struct replay_one *r);
 
 #endif

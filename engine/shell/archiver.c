@@ -17,6 +17,7 @@
 #include <hiredis/hiredis.h>
 
 #include "archive.h"
+#include "ingest.h"
 #include "log.h"
 #include "lyassert.h"
 #include "rulecanon.h"
@@ -131,18 +132,6 @@ static const char *rules_text(struct archiver *a, const char *hash, size_t *len,
     return r->str;
 }
 
-/* The `m` value among an entry's fields, or NULL. */
-static const redisReply *field_m(const redisReply *fields)
-{
-    for (size_t i = 0; fields->type == REDIS_REPLY_ARRAY && i + 1 < fields->elements; i += 2) {
-        const redisReply *k = fields->element[i], *v = fields->element[i + 1];
-        if (k->type == REDIS_REPLY_STRING && k->len == 1 && k->str[0] == 'm' &&
-            v->type == REDIS_REPLY_STRING)
-            return v;
-    }
-    return NULL;
-}
-
 /* Archives one XRANGE entry [id, fields]. */
 static int archive_entry(struct archiver *a, const redisReply *ent, struct arch_error *err)
 {
@@ -153,7 +142,7 @@ static int archive_entry(struct archiver *a, const redisReply *ent, struct arch_
         snprintf(err->text, sizeof(err->text), "malformed XRANGE reply");
         return -1;
     }
-    const redisReply *m = field_m(ent->element[1]);
+    const redisReply *m = ingest_field_m(ent->element[1]);
     if (m == NULL)
         return archive_append(a->ar, id, NULL, 0, false, err);
     struct proto_entry e; /* ~6 KiB: the worker's stack is the default 8 MiB */

@@ -502,16 +502,10 @@ void archive_close(struct archive *a)
 static int next_prev_ms(const char *dir, const char *next, uint64_t *ms)
 {
     char path[ARCH_PATH_MAX];
-    unsigned char hb[ARCH_HEADER_BYTES];
     struct arch_seg_header sh;
     struct arch_error e;
     snprintf(path, sizeof(path), "%s/%s", dir, next);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return -1;
-    ssize_t n = read(fd, hb, sizeof(hb));
-    close(fd);
-    if (n != (ssize_t)sizeof(hb) || archfmt_get_seg_header(hb, &sh, &e) != 0)
+    if (archread_seg_header(path, &sh, &e) != 0)
         return -1;
     *ms = sh.prev.ms;
     return 0;

@@ -259,6 +259,21 @@ int archread_segment(struct archread *r, const char *path, uint64_t limit, struc
     return rc;
 }
 
+int archread_seg_header(const char *path, struct arch_seg_header *h, struct arch_error *err)
+{
+    unsigned char hb[ARCH_HEADER_BYTES];
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return fail(err, path, 0, "cannot open: %s", strerror(errno));
+    int rc = read_at(fd, hb, sizeof(hb), 0);
+    close(fd);
+    if (rc != 0)
+        return fail(err, path, 0, "shorter than its header");
+    if (archfmt_get_seg_header(hb, h, err) != 0)
+        return fail(err, path, 0, "%s", err->text);
+    return 0;
+}
+
 int archread_head(const char *dir, struct arch_head *head, struct arch_error *err)
 {
     char path[ARCH_PATH_MAX], buf[512];

@@ -77,6 +77,10 @@ int archread_dir(struct archread *r, const char *dir, archread_visit_fn *fn, voi
                  void (*per_segment)(void *arg, const struct archread_seg_info *info),
                  struct archread_summary *sum, struct arch_error *err);
 
+/* Reads and checks only the header of segment file `path` (its `prev`:
+ * the last entry before it). Returns 0, or -1 with err naming the file. */
+int archread_seg_header(const char *path, struct arch_seg_header *h, struct arch_error *err);
+
 /* Reads and checks HEAD in `dir`. Returns 1 with *head, 0 when there is
  * no HEAD, -1 with err. */
 int archread_head(const char *dir, struct arch_head *head, struct arch_error *err);
