@@ -1,7 +1,24 @@
 # benchlib.sh - helpers bench/run.sh and bench/run_history.sh share
 # (sourced): processes we started, stopped by pid; free loopback ports;
+# A throwaway redis-server (loopback, a free port, no persistence, files in
+# $tmp) as redis_pid / redis_port.
+start_redis() {
+    local try
+    for ((try = 0; try < START_TRIES; try++)); do
+        redis_port=$(free_port)
+        redis-server --bind 127.0.0.1 --port "$redis_port" --appendonly no --save "" \
+            --dir "$tmp" --logfile "$tmp/redis.log" --daemonize no &
+        redis_pid=$!
+        wait_listening "$redis_pid" "$redis_port" && return 0
+        stop_pid "$redis_pid"
+        redis_pid=""
+    done
+    step "could not start redis-server"
+    return 1
+}
+
 # `result KEY VALUE` lines; number formatting and verdicts for RESULTS.md.
-# The sourcing script sets START_TRIES and READY_WAIT_S.
+# The sourcing script sets START_TRIES, READY_WAIT_S and $tmp, and defines step.
 
 # Stops a process we started, by pid: TERM, then KILL after 15 s.
 stop_pid() {
@@ -38,6 +55,23 @@ wait_listening() {
         listening "$port" && return 0
         sleep 0.1
     done
+    return 1
+}
+
+# A throwaway redis-server (loopback, a free port, no persistence, files in
+# $tmp) as redis_pid / redis_port.
+start_redis() {
+    local try
+    for ((try = 0; try < START_TRIES; try++)); do
+        redis_port=$(free_port)
+        redis-server --bind 127.0.0.1 --port "$redis_port" --appendonly no --save "" \
+            --dir "$tmp" --logfile "$tmp/redis.log" --daemonize no &
+        redis_pid=$!
+        wait_listening "$redis_pid" "$redis_port" && return 0
+        stop_pid "$redis_pid"
+        redis_pid=""
+    done
+    step "could not start redis-server"
     return 1
 }
 

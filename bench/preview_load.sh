@@ -12,16 +12,7 @@
 
 start_pair() {
     local try
-    for ((try = 0; try < START_TRIES; try++)); do
-        redis_port=$(free_port)
-        redis-server --bind 127.0.0.1 --port "$redis_port" --appendonly no --save "" \
-            --dir "$tmp" --logfile "$tmp/redis.log" --daemonize no &
-        redis_pid=$!
-        wait_listening "$redis_pid" "$redis_port" && break
-        stop_pid "$redis_pid"
-        redis_pid=""
-    done
-    [ -n "$redis_pid" ] || { step "could not start redis-server"; return 1; }
+    start_redis
     for ((try = 0; try < START_TRIES; try++)); do
         http_port=$(free_port)
         rm -rf "$tmp/data" && mkdir "$tmp/data"

@@ -84,20 +84,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-start_redis() {
-    local try
-    for ((try = 0; try < START_TRIES; try++)); do
-        redis_port=$(free_port)
-        redis-server --bind 127.0.0.1 --port "$redis_port" --appendonly no --save "" \
-            --dir "$tmp" --logfile "$tmp/redis.log" --daemonize no &
-        redis_pid=$!
-        wait_listening "$redis_pid" "$redis_port" && return 0
-        stop_pid "$redis_pid"
-        redis_pid=""
-    done
-    step "could not start redis-server"
-    return 1
-}
 
 # start_consumer NAME PROGRAM ARGS...: PROGRAM ARGS --redis R --http H (a
 # free port) as daemon_pid, its stderr in $tmp/NAME.log; with a fresh data
