@@ -10,6 +10,7 @@ PACKAGES=(
   libevent-dev libhiredis-dev libmsgpack-dev       # the fixed stack
   libconfig-dev libjansson-dev libxxhash-dev       # config, JSON, hashing
   libsystemd-dev                                   # sd_notify (systemd units)
+  libzstd-dev                                      # the input archive's compression
   libcmocka-dev                                    # unit tests
   libsqlite3-dev libpq-dev                         # loyalty-ledger: SQLite, PostgreSQL
   postgresql                                       # the ledger's tests and bench/ledger

@@ -16,6 +16,8 @@ static const struct ctl_command COMMANDS[] = {
      cmd_health},
     {"tail", "print output events and DLQ entries (filters; follow or once)", cmd_tail},
     {"dlq", "list rejected entries; re-drive them to the input after a fix", cmd_dlq},
+    {"whatif", "replay the whole history under a candidate rulebook (runs loyalty-whatif)",
+     cmd_whatif},
 };
 
 int main(int argc, char **argv)

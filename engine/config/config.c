@@ -40,6 +40,9 @@ static const struct cfg_field daemon_fields[] = {
     DAEMON("snapshot_every_ms", CFG_U32, snapshot_every_ms, 0, 86400000),
     DAEMON("snapshot_keep", CFG_U32, snapshot_keep, 1, 100),
     DAEMON("trim_input", CFG_BOOL, trim_input, 0, 1),
+    DAEMON("archive", CFG_BOOL, archive, 0, 1),
+    DAEMON("archive_keep_days", CFG_U32, archive_keep_days, 0, 36500),
+    DAEMON("archive_keep_bytes", CFG_U64, archive_keep_bytes, 0, INT64_MAX),
     STR("redis_user", redis_user, 0, CONFIG_KEY_MAX),
     STR("redis_password", redis_password, 0, CONFIG_SECRET_MAX),
     STR("redis_password_env", redis_password_env, 0, CONFIG_KEY_MAX),
@@ -74,6 +77,7 @@ void config_defaults(struct config *cfg)
     cfg->snapshot_every_ms = 300000;
     cfg->snapshot_keep = 3;
     cfg->trim_input = true;
+    cfg->archive = true; /* the whole history stays replayable (archiver.h) */
 
     config_rules_defaults(&cfg->rules);
 }

@@ -37,6 +37,9 @@ struct config {
     uint32_t snapshot_every_ms;        /* 0: not by time */
     uint32_t snapshot_keep;            /* snapshots kept, >= 1 */
     bool trim_input;                   /* XTRIM <prefix>in below the oldest kept */
+    bool archive;                      /* archive what is trimmed (DATA/archive) */
+    uint32_t archive_keep_days;        /* delete archive segments older; 0: keep all */
+    uint64_t archive_keep_bytes;       /* and beyond this size; 0: no limit */
     char redis_user[CONFIG_KEY_MAX + 1];       /* ACL user; empty: AUTH password only */
     char redis_password[CONFIG_SECRET_MAX + 1]; /* empty: no AUTH */
     char redis_password_env[CONFIG_KEY_MAX + 1]; /* read the password from this variable */

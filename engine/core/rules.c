@@ -74,7 +74,11 @@ static uint32_t enrol(struct state *st, const struct rulebook *rb, const struct 
 /* Remembers `e->txn` so that a retry is recognised. */
 static struct txn_rec *remember(struct state *st, const struct proto_entry *e, uint32_t pos)
 {
-    struct txn_rec *r = txns_add(&st->txns, e->txn, st->clock_ms);
+    struct txn_rec *r = st->preview_rec; /* a preview remembers nothing (preview.h) */
+    if (r != NULL)
+        memset(r, 0, sizeof(*r));
+    else
+        r = txns_add(&st->txns, e->txn, st->clock_ms);
     r->kind = (uint8_t)e->kind;
     r->member = pos;
     r->ts = e->ts;
@@ -454,6 +458,7 @@ void rules_apply(struct state *st, struct proto_id id, const struct proto_entry 
     LY_ASSERT(proto_id_cmp(id, st->last_id) > 0);
     LY_ASSERT(e->kind < PROTO_KIND_COUNT);
     LY_ASSERT(ob->cap >= RULES_OUTBOX_CAP);
+    LY_ASSERT(st->preview_rec == NULL);
     outbox_reset(ob);
     st->last_id = id;
     /* A scan changes nothing, so it does not move the clock either: one
@@ -479,4 +484,15 @@ void rules_apply(struct state *st, struct proto_id id, const struct proto_entry 
     } else {
         st->entries_applied++;
     }
+}
+
+void rules_purchase(struct state *st, const struct proto_entry *e, struct outbox *ob)
+{
+    LY_ASSERT(e->kind == PROTO_PURCHASE);
+    apply_purchase(st, &st->ver->now, e, ob);
+}
+
+bool rules_retry(struct state *st, const struct proto_entry *e, struct outbox *ob)
+{
+    return retry_of(st, e, ob);
 }

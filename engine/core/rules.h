@@ -61,6 +61,15 @@ bool rules_due(const struct state *st);
 void rules_apply(struct state *st, struct proto_id id, const struct proto_entry *e,
                  const struct rules_text *rt, struct outbox *ob);
 
+/* The purchase step of rules_apply alone, under the rulebook in force,
+ * for preview.h: no clock, no version switch, no txn eviction, no
+ * counters. `ob` needs room for OUTBOX_ENTRY_OUTPUTS_MAX outputs. */
+void rules_purchase(struct state *st, const struct proto_entry *e, struct outbox *ob);
+
+/* The POS-retry check of rules_apply: true when `e`'s txn was applied
+ * already (ob says duplicate, or rejected as txn_conflict). */
+bool rules_retry(struct state *st, const struct proto_entry *e, struct outbox *ob);
+
 /* Records that the entry at `id` could not be decoded (it goes to the DLQ
  * without reaching the rules), so the state's position still moves past
  * it. `id` must be after st->last_id (asserted). */

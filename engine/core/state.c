@@ -90,6 +90,8 @@ static void rebuild_schedule(struct state *st)
 
 void state_reschedule(struct state *st, const struct rulebook *rb, uint32_t pos)
 {
+    if (st->preview_rec != NULL)
+        return; /* a preview changes nothing (preview.h) */
     struct member *m = members_at(&st->members, pos);
     int64_t due = wallet_next_expiry(&st->members, pos);
     if (m->next_review_ts != 0 && m->next_review_ts < due)

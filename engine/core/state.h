@@ -65,6 +65,10 @@ struct state {
     bool tick_capped; /* the last tick stopped at RULES_TICK_MEMBERS_MAX or at its
                        * output budget (a hint for the shell; not in snapshots,
                        * not in any output) */
+    /* Non-NULL only while preview.h runs a sale on this state: the rules
+     * then remember no txn (the record goes here) and reschedule nothing,
+     * so the preview can put back exactly what it changed. */
+    struct txn_rec *preview_rec;
 };
 
 /* Initialises an empty state with rulebook `rb` in force (the start-up

@@ -15,6 +15,7 @@
 
 #include "caltime.h"
 #include "ledgerproxy.h"
+#include "httppreview.h"
 #include "log.h"
 #include "lyassert.h"
 #include "progview.h"
@@ -25,7 +26,8 @@
 #define HTTP_MEMBERS_PATH "/v1/members/"
 #define HTTP_HISTORY_SUFFIX "/history"
 #define HTTP_HEADERS_MAX 8192 /* request line + headers: ids are short */
-#define HTTP_BODY_MAX 4096    /* GET only: any body is refused */
+#define HTTP_PREVIEW_PATH "/v1/preview"
+#define HTTP_BODY_MAX HTTPPREVIEW_BODY_MAX /* a preview's purchase; GETs carry none */
 #define HTTP_TIMEOUT_S 10     /* idle or slow clients are dropped */
 
 /* When accept() fails (out of file descriptors: clients holding idle
@@ -37,6 +39,7 @@ struct http {
     struct evhttp *ev;
     struct http_sources src;
     struct ledgerproxy *ledger; /* NULL: no ledger configured */
+    struct httppreview *preview; /* NULL: src.preview not given */
 };
 
 static void reply_text(struct evhttp_request *req, int code, const char *type,
@@ -280,6 +283,26 @@ static void handle_metrics(struct http *h, struct evhttp_request *req)
         evbuffer_free(body);
 }
 
+static void handle_preview(struct http *h, struct evhttp_request *req, enum evhttp_cmd_type cmd)
+{
+    struct evbuffer *in = evhttp_request_get_input_buffer(req);
+    size_t len = evbuffer_get_length(in);
+    json_t *answer = NULL;
+    if (h->preview == NULL) {
+        reply_error(req, 404, "not_found", "this program previews nothing");
+    } else if (cmd != EVHTTP_REQ_POST) {
+        reply_error(req, 405, "method_not_allowed", "POST a purchase entry to /v1/preview");
+    } else if (len > HTTPPREVIEW_BODY_MAX) {
+        reply_error(req, 413, "too_large", "the body is larger than 32 KiB");
+    } else {
+        const char *ctype = evhttp_find_header(evhttp_request_get_input_headers(req),
+                                               "Content-Type");
+        const char *body = len ? (const char *)evbuffer_pullup(in, (ev_ssize_t)len) : "";
+        int status = httppreview_answer(h->preview, ctype, body, len, &answer);
+        reply_json(req, status, answer);
+    }
+}
+
 /* Compares in time that depends on the lengths only, not on where the
  * first difference is, so the token cannot be guessed byte by byte. */
 static bool same_secret(const char *a, size_t alen, const char *b, size_t blen)
@@ -322,7 +345,9 @@ static void route(struct evhttp_request *req, void *arg)
     if (!authorized(h, req, path)) {
         evhttp_add_header(evhttp_request_get_output_headers(req), "WWW-Authenticate", "Bearer");
         reply_error(req, 401, "unauthorized", "send Authorization: Bearer <token>");
-    } else if (cmd != EVHTTP_REQ_GET && cmd != EVHTTP_REQ_HEAD)
+    } else if (strcmp(path, HTTP_PREVIEW_PATH) == 0)
+        handle_preview(h, req, cmd);
+    else if (cmd != EVHTTP_REQ_GET && cmd != EVHTTP_REQ_HEAD)
         reply_error(req, 405, "method_not_allowed", "the API is read-only: use GET");
     else if (is_history(path))
         ledgerproxy_forward(h->ledger, req);
@@ -343,7 +368,7 @@ static void route(struct evhttp_request *req, void *arg)
     else
         reply_error(req, 404, "not_found",
                     "paths: /v1/members/ID, /v1/members/ID/history, /v1/segments, "
-                    "/v1/campaigns, /v1/dlq, /healthz, /metrics, /ui/");
+                    "/v1/campaigns, /v1/dlq, /v1/preview, /healthz, /metrics, /ui/");
 }
 
 static void on_resume(evutil_socket_t fd, short what, void *arg)
@@ -380,7 +405,7 @@ struct http *http_new(struct event_base *base, const struct http_sources *src,
     h->src = *src;
     bool oom;
     h->ledger = ledgerproxy_new(base, src->cfg, &oom);
-    if (oom) {
+    if (oom || (src->preview != NULL && (h->preview = httppreview_new(src->preview)) == NULL)) {
         snprintf(err->text, sizeof(err->text), "http: out of memory");
         http_free(h);
         return NULL;
@@ -415,5 +440,6 @@ void http_free(struct http *h)
     ledgerproxy_free(h->ledger); /* answers its pending clients while evhttp still can */
     if (h->ev)
         evhttp_free(h->ev);
+    httppreview_free(h->preview);
     free(h);
 }

@@ -13,6 +13,8 @@
  *   GET /v1/dlq?limit=N the last N (1..256, default 50) rejections this
  *                       daemon committed to <prefix>dlq, newest first
  *                       (dlqring.h)
+ *   POST /v1/preview    what a purchase would do, changing nothing
+ *                       (httppreview.h): the one non-GET path
  * Anything else is a 404 (unknown path) or 405 (method other than GET or
  * HEAD), always with a JSON body. Lookups read the state the event loop
  * owns, between batches, so an answer is always a consistent state.
@@ -36,6 +38,8 @@ struct http_sources {
     const struct metrics *m;
     const struct consumer *consumer;
     const struct dlqring *dlq;
+    struct state *preview; /* POST /v1/preview runs sales on it and puts them
+                            * back (the same state as st; NULL: no preview) */
 };
 
 /* Binds cfg->http and starts serving on `base`. Returns NULL (with a

@@ -197,6 +197,22 @@ static int populations(const struct state *st, const struct rulebook *rb, struct
     return rc;
 }
 
+/* The input archive's figures, written by the archiver's thread. */
+static int archive_metrics(const struct metrics *m, struct evbuffer *out)
+{
+    int rc = counter(out, "loyalty_archive_entries_total",
+                     "Input entries archived before trimming (since start).",
+                     __atomic_load_n(&m->archive_entries, __ATOMIC_RELAXED));
+    rc |= counter(out, "loyalty_archive_failures_total",
+                  "Archive-then-trim runs that failed (nothing trimmed).",
+                  __atomic_load_n(&m->archive_failures, __ATOMIC_RELAXED));
+    rc |= gauge(out, "loyalty_archive_bytes", "Bytes of archive segments on disk.",
+                (int64_t)__atomic_load_n(&m->archive_bytes, __ATOMIC_RELAXED));
+    rc |= gauge(out, "loyalty_archive_segments", "Archive segment files.",
+                (int64_t)__atomic_load_n(&m->archive_segments, __ATOMIC_RELAXED));
+    return rc;
+}
+
 int metrics_render(const struct metrics *m, const struct state *st, const struct rulebook *rb,
                    struct evbuffer *out)
 {
@@ -231,7 +247,9 @@ int metrics_render(const struct metrics *m, const struct state *st, const struct
     rc |= gauge_fixed(out, "loyalty_snapshot_fork_stall_max_seconds",
                       "Longest ingestion stall caused by starting a snapshot (fork).",
                       (int64_t)m->snapshot_fork_us_max, 6);
-    rc |= counter(out, "loyalty_input_trims_total", "XTRIMs of the input stream.", m->trims);
+    rc |= counter(out, "loyalty_input_trims_total", "XTRIMs of the input stream.",
+                  __atomic_load_n(&m->trims, __ATOMIC_RELAXED));
+    rc |= archive_metrics(m, out);
     rc |= histogram(m, out);
     rc |= gauge(out, "loyalty_members", "Members held in memory.", st->members.count);
     rc |= gauge(out, "loyalty_txns_remembered", "Txns in the idempotency window.",

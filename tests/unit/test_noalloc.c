@@ -8,7 +8,8 @@
  * members_max and beyond, sales with lines, refunds, redemptions,
  * adjustments, transfers, manual status, scans, ticks over three years
  * (campaigns running out of budget on the way), a txn window that
- * overflows) must leave the counter at zero, and so must a schedule that
+ * overflows), with every sale previewed first (preview.h), must leave the
+ * counter at zero, and so must a schedule that
  * fills with stale entries and is rebuilt.
  */
 #include <setjmp.h>
@@ -24,6 +25,7 @@
 
 #include "caltime.h"
 #include "config.h"
+#include "preview.h"
 #include "rules.h"
 #include "splitmix.h"
 #include "state.h"
@@ -72,6 +74,7 @@ struct replay {
     struct config cfg;
     struct state st;
     struct outbox ob;
+    struct preview pv; /* previews of sales run in the same loop */
     uint64_t rng;
     struct proto_id id;
     int64_t ts;
@@ -148,11 +151,12 @@ static void rules_apply_allocates_nothing_over_a_long_mixed_replay(void **state)
     allocations = 0;
     assert_int_equal(state_init(&r.st, &r.cfg.rules, MEMBERS_MAX), 0);
     rules_outbox_init(&r.ob);
+    preview_init(&r.pv);
     /* The counter sees the core's own calls: init reserves every store. */
     assert_true(allocations >= 5);
     r.rng = 7;
     r.ts = caltime_ts((struct caltime_date){2027, 1, 1});
-    uint64_t verdicts[3] = {0};
+    uint64_t verdicts[3] = {0}, previews = 0;
     uint64_t kinds[PROTO_OUT_KIND_COUNT] = {0};
 
     allocations = 0;
@@ -162,6 +166,11 @@ static void rules_apply_allocates_nothing_over_a_long_mixed_replay(void **state)
         r.id.seq++;
         next_entry(&r, &e);
         r.id.ms = (uint64_t)e.ts;
+        if (e.kind == PROTO_PURCHASE) { /* previewed first, as a till would */
+            struct preview_result res;
+            preview_purchase(&r.pv, &r.st, &e, &res);
+            previews++;
+        }
         rules_apply(&r.st, r.id, &e, NULL, &r.ob);
         verdicts[r.ob.verdict]++;
         for (uint32_t k = 0; k < r.ob.count; k++)
@@ -179,6 +188,8 @@ static void rules_apply_allocates_nothing_over_a_long_mixed_replay(void **state)
     assert_true(kinds[PROTO_OUT_TRANSFER_RESULT] > 1000);
     assert_true(kinds[PROTO_OUT_CAMPAIGN_EXHAUSTED] > 0);
     assert_true(kinds[PROTO_OUT_TIER_CHANGED] > 1000);
+    assert_true(previews > ENTRIES / 2);
+    preview_free(&r.pv);
     outbox_free(&r.ob);
     state_free(&r.st);
 }
