@@ -77,7 +77,8 @@ struct proto_line {
  *  - redeem:   txn, member, and exactly one of points (1..POINTS_MAX) or
  *    reward.
  *  - adjust:   txn, member, points (non-zero, |points| <= POINTS_MAX),
- *    reason (1..REASON_MAX bytes).
+ *    reason (1..REASON_MAX bytes); optional qualifying (a boolean; true:
+ *    the points also count toward tier qualification).
  *  - enroll:   txn, member; optional birthday "MM-DD" (a real day of a
  *    leap year), optional referrer (a member id, not the member itself).
  *  - scan:     member, store; optional txn.
@@ -102,6 +103,7 @@ struct proto_entry {
     char hash[PROTO_HASH_LEN + 1];   /* rules */
     char label[PROTO_LABEL_MAX + 1]; /* rules, optional */
     int64_t effective_ts;            /* rules, optional; 0 when absent */
+    bool qualifying; /* adjust, optional: the points count toward tier qualification */
     int64_t amount; /* purchase, refund: minor units */
     int64_t points; /* redeem (positive), adjust (signed) */
     uint8_t birthday_month; /* 1..12, 0 when absent */
@@ -143,6 +145,9 @@ enum proto_out_kind {
     PROTO_OUT_POINTS_EXPIRED,
     PROTO_OUT_SEGMENT_CHANGED,
     PROTO_OUT_RULES_CHANGED,
+    PROTO_OUT_POINTS_PENDING,
+    PROTO_OUT_TIER_AT_RISK,
+    PROTO_OUT_POINTS_EXPIRING,
     PROTO_OUT_KIND_COUNT
 };
 
@@ -155,6 +160,7 @@ enum proto_cause {
     PROTO_CAUSE_BONUS,
     PROTO_CAUSE_REWARD,
     PROTO_CAUSE_EXPIRY,
+    PROTO_CAUSE_RELEASE,
     PROTO_CAUSE_COUNT
 };
 
@@ -164,15 +170,20 @@ enum proto_cause {
  * `dimension`, `label`) point at static literals or at the loaded configuration,
  * which outlives every output. Which fields are encoded depends on kind:
  *  - points.changed:  delta, balance, cause
- *  - tier.changed:    from, to, reason ("upgrade" | "review")
- *  - reward.issued:   reward, cost
+ *  - tier.changed:    from, to, reason ("upgrade" | "review" | "rules" |
+ *    "refund")
+ *  - reward.issued:   reward, cost, count (rewards issued at once, >= 1)
  *  - redeem.result:   txn, ok, error (only when !ok), balance
  *  - perk.triggered:  perk, tier, store
  *  - points.expired:  points, balance
  *  - segment.changed: dimension ("segment" | "stage"), from, to, rfm
  *  - rules.changed:   from, to (rulebook hashes; from is "" for the first
  *    version), label (may be ""); the only kind about no member: it
- *    carries no `member` key. */
+ *    carries no `member` key.
+ *  - points.pending:  points (added to pending; negative when a refund
+ *    cancelled them), pending (the member's pending total), release_ts
+ *  - tier.at_risk:    tier, review_ts, needed (qualification missing)
+ *  - points.expiring: points, expire_ts, balance */
 struct proto_output {
     enum proto_out_kind kind;
     int64_t ts;
@@ -195,6 +206,12 @@ struct proto_output {
     char txn[PROTO_TXN_MAX + 1];
     bool ok;
     uint8_t rfm[3];
+    int64_t count;      /* reward.issued */
+    int64_t pending;    /* points.pending */
+    int64_t release_ts; /* points.pending */
+    int64_t review_ts;  /* tier.at_risk */
+    int64_t needed;     /* tier.at_risk */
+    int64_t expire_ts;  /* points.expiring */
 };
 
 /* Wire name of an input kind ("purchase", ...). `k` < PROTO_KIND_COUNT. */

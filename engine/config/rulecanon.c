@@ -18,8 +18,8 @@
 #include "lyassert.h"
 
 /* The rule sections in the order the canonical text writes them. */
-static const char *const canon_sections[] = {"earning", "tiers",    "rewards",    "expiry",
-                                             "refunds", "segments", "idempotency"};
+static const char *const canon_sections[] = {"earning", "tiers",   "rewards",  "expiry",
+                                             "refunds", "notices", "segments", "idempotency"};
 
 static void put_string(FILE *f, const char *s)
 {
@@ -185,6 +185,10 @@ static void put_extra(FILE *f, const char *name, const struct rulebook *rb)
         if (rb->review == RULEBOOK_REVIEW_FIXED)
             fprintf(f, "  review_date = \"%02u-%02u\";\n", (unsigned)rb->review_month,
                     (unsigned)rb->review_day);
+        fprintf(f, "  refund_downgrade = \"%s\";\n",
+                rb->refund_downgrade == RULEBOOK_REFUND_REVIEW ? "review" : "immediate");
+        fprintf(f, "  qualify_on = \"%s\";\n",
+                rb->qualify_on == RULEBOOK_QUALIFY_RELEASE ? "release" : "earn");
     } else if (strcmp(name, "refunds") == 0) {
         fprintf(f, "  shortfall = \"%s\";\n",
                 rb->shortfall == RULEBOOK_SHORTFALL_FORGIVE ? "forgive" : "negative");

@@ -15,10 +15,12 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "notices.h"
 #include "outbox.h"
 #include "points.h"
 #include "proto.h"
 #include "reasons.h"
+#include "release.h"
 #include "rulebook.h"
 #include "segments.h"
 #include "state.h"
@@ -28,12 +30,13 @@
 
 /* A tick handles at most RULES_TICK_MEMBERS_MAX due members, each producing
  * at most RULES_TICK_MEMBER_OUTPUTS outputs (expiry, downgrades, segment
- * and stage); rules_due() tells the shell to append another tick when more
+ * and stage, a release of pending points, notices); rules_due() tells the shell to append another tick when more
  * are due. RULES_OUTBOX_CAP is what an outbox given to rules_apply must
  * hold: the larger of a tick's budget and any other entry's. */
 #define RULES_TICK_MEMBERS_MAX 1000
-#define RULES_TICK_MEMBER_OUTPUTS \
-    (POINTS_EXPIRE_OUTPUTS + TIERS_REVIEW_OUTPUTS + SEGMENTS_REFRESH_OUTPUTS)
+#define RULES_TICK_MEMBER_OUTPUTS                                               \
+    (POINTS_EXPIRE_OUTPUTS + TIERS_REVIEW_OUTPUTS + SEGMENTS_REFRESH_OUTPUTS + \
+     RELEASE_OUTPUTS + NOTICES_OUTPUTS)
 #define RULES_OUTBOX_CAP (RULES_TICK_MEMBERS_MAX * RULES_TICK_MEMBER_OUTPUTS)
 _Static_assert(RULES_OUTBOX_CAP >= OUTBOX_ENTRY_OUTPUTS_MAX,
                "the outbox holds any single entry's outputs");

@@ -35,6 +35,16 @@ struct txn_rec {
     int64_t refunded_points;
     int64_t balance;    /* redeem: balance in the result */
     int64_t qual;       /* purchase: what it added to tier qualification */
+    /* Retries by content and refunds that take back what the sale gave
+     * (retry.h, refunds.h). */
+    uint64_t digest;    /* the entry's content but its ts (retry.h) */
+    int64_t given;      /* purchase, refund: amount; redeem, adjust: points, as given */
+    int64_t bonus;      /* purchase: first-purchase and birthday bonus it gave */
+    int64_t referral;   /* purchase: referral bonus it paid the referrer */
+    int32_t release_day; /* purchase: UTC day its points release; 0: credited at once */
+    uint8_t tier_before; /* purchase: the member's tier before it */
+    uint8_t qual_released; /* purchase: its qualification counts at release */
+    uint8_t zero[2];    /* explicit padding, always 0 */
 };
 
 struct txns {

@@ -96,3 +96,21 @@ int64_t wallet_expiring(const struct members *ms, uint32_t pos, int64_t until_ms
             sum += *lot(ms, pos, k);
     return sum;
 }
+
+bool wallet_lot_after(const struct members *ms, uint32_t pos, int32_t after_month,
+                      int32_t *month, int64_t *points, int64_t *expire_ts)
+{
+    const struct member *m = members_at(ms, pos);
+    int32_t from = oldest_month(m, ms);
+    if (from <= after_month)
+        from = after_month + 1;
+    for (int32_t k = from; ms->lots_per > 0 && k <= m->lots_month; k++) {
+        if (*lot(ms, pos, k) > 0) {
+            *month = k;
+            *points = *lot(ms, pos, k);
+            *expire_ts = expiry_ts(ms, k);
+            return true;
+        }
+    }
+    return false;
+}

@@ -13,6 +13,7 @@
 #ifndef LOYALTY_WALLET_H
 #define LOYALTY_WALLET_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "members.h"
@@ -36,5 +37,10 @@ int64_t wallet_next_expiry(const struct members *ms, uint32_t pos);
 
 /* Points that expire before `until_ms`. */
 int64_t wallet_expiring(const struct members *ms, uint32_t pos, int64_t until_ms);
+
+/* The oldest lot holding points earned in a month after `after_month`:
+ * its month, points and expiry time. Returns false when there is none. */
+bool wallet_lot_after(const struct members *ms, uint32_t pos, int32_t after_month,
+                      int32_t *month, int64_t *points, int64_t *expire_ts);
 
 #endif
