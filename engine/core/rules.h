@@ -30,9 +30,10 @@
 
 /* A tick handles at most RULES_TICK_MEMBERS_MAX due members, each producing
  * at most RULES_TICK_MEMBER_OUTPUTS outputs (expiry, downgrades, segment
- * and stage, a release of pending points, notices); rules_due() tells the shell to append another tick when more
- * are due. RULES_OUTBOX_CAP is what an outbox given to rules_apply must
- * hold: the larger of a tick's budget and any other entry's. */
+ * and stage, a release of pending points, notices); rules_due() tells the
+ * shell to append another tick when more are due. RULES_OUTBOX_CAP is what
+ * an outbox given to rules_apply must hold: the larger of a tick's budget
+ * and any other entry's. */
 #define RULES_TICK_MEMBERS_MAX 1000
 #define RULES_TICK_MEMBER_OUTPUTS                                               \
     (POINTS_EXPIRE_OUTPUTS + TIERS_REVIEW_OUTPUTS + SEGMENTS_REFRESH_OUTPUTS + \
@@ -40,6 +41,16 @@
 #define RULES_OUTBOX_CAP (RULES_TICK_MEMBERS_MAX * RULES_TICK_MEMBER_OUTPUTS)
 _Static_assert(RULES_OUTBOX_CAP >= OUTBOX_ENTRY_OUTPUTS_MAX,
                "the outbox holds any single entry's outputs");
+
+/* The most a purchase appends, the most of any entry but a tick: the
+ * member's and the referrer's expiry and release, the sale (points and
+ * bonus), the referral bonus with its every-N rewards, an upgrade, a
+ * milestone, every-N rewards, segment and stage, notices. A refund appends
+ * fewer (no rewards), a scan one per perk. */
+#define RULES_PURCHASE_OUTPUTS                                                               (2 * (POINTS_EXPIRE_OUTPUTS + RELEASE_OUTPUTS) + 2 + 1 + REWARDS_AUTO_OUTPUTS + 1 + 1 +      REWARDS_AUTO_OUTPUTS + SEGMENTS_REFRESH_OUTPUTS + NOTICES_OUTPUTS)
+_Static_assert(RULES_PURCHASE_OUTPUTS <= OUTBOX_ENTRY_OUTPUTS_MAX &&
+                   RULEBOOK_PERKS_MAX <= OUTBOX_ENTRY_OUTPUTS_MAX,
+               "OUTBOX_ENTRY_OUTPUTS_MAX bounds every entry but a tick");
 
 /* Reserves `ob` for rules_apply: RULES_OUTBOX_CAP outputs, so applying
  * never allocates. Stops the process when out of memory. */
