@@ -342,6 +342,20 @@ static inline void expect_points(const struct fx *f, uint32_t i, int64_t delta, 
     assert_int_equal(o->cause, cause);
 }
 
+/* Points published for member `id` (a tick's outputs, or another member's
+ * than f->e.member) at output i. */
+static inline void expect_points_of(const struct fx *f, uint32_t i, const char *id,
+                                    int64_t delta, int64_t balance, enum proto_cause cause)
+{
+    assert_true(i < f->res.count);
+    const struct proto_output *o = &f->res.out[i];
+    assert_int_equal(o->kind, PROTO_OUT_POINTS_CHANGED);
+    assert_string_equal(o->member, id);
+    assert_int_equal(o->delta, delta);
+    assert_int_equal(o->balance, balance);
+    assert_int_equal(o->cause, cause);
+}
+
 static inline void expect_upgrade(const struct fx *f, uint32_t i, const char *from, const char *to)
 {
     const struct proto_output *o = out(f, i, PROTO_OUT_TIER_CHANGED);
