@@ -8,11 +8,14 @@ the suite turn them off (harness.HOLDS_OFF). Numbers follow the shipped
 rulebook run without bonuses and caps (plain) unless a test is about the
 bonuses: blue x1.0, silver 500 x1.25, gold 2000 x1.5.
 """
+import random
 import re
+from collections import Counter
 
 import msgpack
 
-from harness import CONF_PATH, by_src
+from crashkit import Crasher, PacedPusher, entry_id
+from harness import BASE_TS_MS, CONF_PATH, Outcome, assert_matches, by_src, fresh_replay
 from lifekit import DAY_MS, utc_ms
 
 
@@ -250,3 +253,85 @@ def test_a_members_year_of_releases_and_notices(make_env):
     assert (view["tier"], view["balance"]) == ("silver", 750)
     assert view["at_risk"] == {"tier": "silver", "review_ts": utc_ms(2028, 6, 1), "needed": 500}
     assert env.read_dlq() == []
+
+
+# -- kill -9 during releases --------------------------------------------------------
+
+# As test_exactly_once.py: snapshots every 300 entries, small batches.
+CRASH_CONF = dict(snapshot_every_entries=300, snapshot_every_ms=0, batch_entries_max=64)
+RELEASE_KILLS_MIN = 10
+
+
+def release_workload(seed, members=300, sale_days=40, tick_days=90):
+    """Members who buy over `sale_days` with pending points on, daily ticks at
+    00:00 for `tick_days` (most of them releasing someone's points), refunds
+    inside and after the window, redemptions of released points and POS
+    retries (the same bytes again). Returns (entries with explicit ids in
+    event-time order, member ids)."""
+    rnd = random.Random(seed)
+    day0 = BASE_TS_MS // DAY_MS + 1
+    ids = [f"rel{seed}-{n:03d}" for n in range(members)]
+    timed = [(BASE_TS_MS + n, dict(kind="enroll", txn=f"e-{m}", member=m))
+             for n, m in enumerate(ids)]
+    timed += [((day0 + d) * DAY_MS, dict(kind="tick")) for d in range(tick_days)]
+    for n, m in enumerate(ids):
+        for k in range(rnd.randint(1, 3)):
+            ts = (day0 + rnd.randrange(sale_days)) * DAY_MS + rnd.randrange(8, 20) * 3600_000
+            amount = rnd.randint(1000, 100000)
+            timed.append((ts, dict(kind="purchase", txn=f"p-{m}-{k}", member=m,
+                                   store="store_001", amount=amount)))
+            if rnd.random() < 0.3:  # a return, inside the window or after it
+                timed.append((ts + rnd.randint(1, 30) * DAY_MS // 2,
+                              dict(kind="refund", txn=f"r-{m}-{k}", orig_txn=f"p-{m}-{k}",
+                                   member=m, amount=rnd.randint(1, amount))))
+        timed.append(((day0 + rnd.randrange(35, tick_days)) * DAY_MS + 3600_000,
+                      dict(kind="redeem", txn=f"d-{m}", member=m, points=rnd.randint(10, 300))))
+    timed.sort(key=lambda e: e[0])
+    payloads = [msgpack.packb(dict(m, v=1, ts=ts)) for ts, m in timed]
+    for pos in sorted(rnd.sample(range(len(payloads)), len(payloads) // 10), reverse=True):
+        if msgpack.unpackb(payloads[pos])["kind"] != "tick":
+            payloads.insert(pos + rnd.randint(1, 20), payloads[pos])  # a POS retry
+    return [(entry_id(i), {"m": data}) for i, data in enumerate(payloads)], ids
+
+
+def test_sigkill_while_releasing_pending_points_releases_each_exactly_once(make_env):
+    # A 7-day window (release days 2 days apart): releases on many ticks.
+    env = make_env(start=False, **CRASH_CONF, **dict(HOLDS_ON, pending_days=7))
+    entries, members = release_workload(seed=13)
+    reference = fresh_replay(env, members, entries=entries)
+    released = [(e["member"], e["src"]) for e in reference.out if e.get("cause") == "release"]
+    assert len(released) > 300, "the load releases too little to be a test"
+    assert len({src for _, src in released}) > 15, "releases should span many ticks"
+    assert any(e["kind"] == "points.pending" and e["points"] < 0 for e in reference.out)
+
+    # Kills at any instant, and right before and right after the commit of a
+    # tick that releases points (so that the release is applied again by the
+    # recovery, or its batch re-read and re-sent).
+    position = {sid: i for i, (sid, _) in enumerate(entries)}
+    release_ticks = sorted({position[src] for _, src in released})
+    crasher = Crasher(env, seed=7)
+    pusher = PacedPusher(env.redis.port, entries, rate=300)
+    env.daemon.start()
+    pusher.start()
+    cycle = at_release = 0
+    while crasher.kills < RELEASE_KILLS_MIN or pusher.is_alive():
+        ahead = [i for i in release_ticks if i > pusher.committed(env.r) + 1]
+        if cycle % 3 and ahead:
+            crasher.kill_at_marker(env.r, entries[ahead[0] - (cycle % 3 == 1)][0])
+            at_release += 1
+        else:
+            crasher.kill_after(0.4)  # any instant: a read, an apply, a commit in flight
+        crasher.start()
+        cycle += 1
+        assert cycle < 10 * RELEASE_KILLS_MIN, "the load did not finish"
+    pusher.finish()
+    env.daemon.wait_healthy()
+    env.wait_applied(entries[-1][0], timeout=60)
+    assert at_release >= 4, f"{at_release} kills next to a release"
+
+    actual = Outcome(env, env.daemon, env.r, members)
+    assert_matches(actual, reference)
+    got = Counter((e["member"], e["src"]) for e in actual.out if e.get("cause") == "release")
+    assert sorted(got) == sorted(released) and set(got.values()) == {1}
+    for m in members:
+        assert actual.members[m]["pending"] == reference.members[m]["pending"], m
