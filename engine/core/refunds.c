@@ -90,12 +90,7 @@ static void drop_tier(struct state *st, const struct rulebook *rb, struct outbox
     uint8_t to = supported > floor ? supported : floor;
     if (to >= m->tier)
         return;
-    struct proto_output *o = outbox_emit(ob, PROTO_OUT_TIER_CHANGED, ts, m);
-    o->from = rb->tiers[m->tier].name;
-    o->to = rb->tiers[to].name;
-    o->reason = "refund";
-    segments_tier_moved(st, m->tier, to);
-    m->tier = to;
+    tiers_move(st, rb, ob, ts, m, to, "refund");
 }
 
 /* The referral bonus `sale` paid, taken back from the referrer. */

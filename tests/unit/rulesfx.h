@@ -405,6 +405,23 @@ static inline void member_with(struct fx *f, int64_t ts, const char *id, int64_t
     applied(adjust(f, ts, txn, id, points));
 }
 
+/* Enrols `id` (txn "e-<id>") as referred by `referrer`. */
+static inline void referred_member(struct fx *f, int64_t ts, const char *id,
+                                   const char *referrer)
+{
+    char txn[PROTO_TXN_MAX + 1];
+    snprintf(txn, sizeof(txn), "e-%s", id);
+    enroll(f, ts, txn, id);
+    copy_str(f->e.referrer, sizeof(f->e.referrer), referrer);
+    applied(f);
+}
+
+/* 00:00 UTC of a calendar date: a release day, a review, a notice. */
+static inline int64_t midnight(int32_t year, uint8_t month, uint8_t day)
+{
+    return caltime_ts((struct caltime_date){year, month, day});
+}
+
 /* Enrols `id` and makes it gold: a 2000.00 sale earns 2000 points at blue
  * x1.0, exactly the gold threshold (txn "g-<id>"). */
 static inline void gold_member(struct fx *f, int64_t ts, const char *id)

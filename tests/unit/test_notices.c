@@ -11,11 +11,6 @@
 
 #include "notices.h"
 
-static int64_t midnight(int32_t year, uint8_t month, uint8_t day)
-{
-    return caltime_ts((struct caltime_date){year, month, day});
-}
-
 static int notices_setup(void **state)
 {
     if (fx_setup(state) != 0)

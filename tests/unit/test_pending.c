@@ -10,11 +10,6 @@
 
 #include "pending.h"
 
-static int64_t midnight(int32_t year, uint8_t month, uint8_t day)
-{
-    return caltime_ts((struct caltime_date){year, month, day});
-}
-
 static int pending_setup(void **state)
 {
     if (fx_setup(state) != 0)
@@ -190,9 +185,7 @@ static void referral_bonus_waits_with_the_sale_and_a_return_cancels_it(void **st
     struct fx *f = *state;
     f->cfg.rules.referral_bonus = 250;
     member_with(f, at(2024, 3, 1), "ref", 0);
-    enroll(f, at(2024, 3, 1), "e-bob", "bob");
-    copy_str(f->e.referrer, sizeof(f->e.referrer), "ref");
-    applied(f);
+    referred_member(f, at(2024, 3, 1), "bob", "ref");
     applied(purchase(f, at(2024, 3, 2), "p-1", "bob", 10000));
     assert_int_equal(f->res.count, 2);
     assert_string_equal(f->res.out[1].member, "ref");

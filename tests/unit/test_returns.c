@@ -166,9 +166,7 @@ static void full_refund_takes_the_referral_bonus_back_from_the_referrer(void **s
     struct fx *f = *state;
     f->cfg.rules.referral_bonus = 250;
     member_with(f, at(2024, 3, 1), "ref", 0);
-    enroll(f, at(2024, 3, 1), "e-bob", "bob");
-    copy_str(f->e.referrer, sizeof(f->e.referrer), "ref");
-    applied(f);
+    referred_member(f, at(2024, 3, 1), "bob", "ref");
     applied(purchase(f, at(2024, 3, 2), "p-1", "bob", 10000));
     expect_points_of(f, 1, "ref", 250, 250, PROTO_CAUSE_BONUS);
     applied(refund(f, at(2024, 3, 3), "r-1", "p-1", "bob", 10000));
@@ -185,9 +183,7 @@ static void keep_bonuses_keeps_them_on_a_full_refund(void **state)
     f->cfg.rules.referral_bonus = 250;
     f->cfg.rules.keep_bonuses = true;
     member_with(f, at(2024, 3, 1), "ref", 0);
-    enroll(f, at(2024, 3, 1), "e-bob", "bob");
-    copy_str(f->e.referrer, sizeof(f->e.referrer), "ref");
-    applied(f);
+    referred_member(f, at(2024, 3, 1), "bob", "ref");
     applied(purchase(f, at(2024, 3, 2), "p-1", "bob", 10000));
     applied(refund(f, at(2024, 3, 3), "r-1", "p-1", "bob", 10000));
     assert_int_equal(f->res.count, 1);
