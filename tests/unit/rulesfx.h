@@ -333,15 +333,6 @@ static inline const struct proto_output *out(const struct fx *f, uint32_t i,
     return o;
 }
 
-static inline void expect_points(const struct fx *f, uint32_t i, int64_t delta, int64_t balance,
-                          enum proto_cause cause)
-{
-    const struct proto_output *o = out(f, i, PROTO_OUT_POINTS_CHANGED);
-    assert_int_equal(o->delta, delta);
-    assert_int_equal(o->balance, balance);
-    assert_int_equal(o->cause, cause);
-}
-
 /* Points published for member `id` (a tick's outputs, or another member's
  * than f->e.member) at output i. */
 static inline void expect_points_of(const struct fx *f, uint32_t i, const char *id,
@@ -354,6 +345,14 @@ static inline void expect_points_of(const struct fx *f, uint32_t i, const char *
     assert_int_equal(o->delta, delta);
     assert_int_equal(o->balance, balance);
     assert_int_equal(o->cause, cause);
+}
+
+/* Points published for the entry's own member at output i. */
+static inline void expect_points(const struct fx *f, uint32_t i, int64_t delta, int64_t balance,
+                                 enum proto_cause cause)
+{
+    expect_points_of(f, i, f->e.member, delta, balance, cause);
+    assert_int_equal(f->res.out[i].ts, f->e.ts);
 }
 
 static inline void expect_upgrade(const struct fx *f, uint32_t i, const char *from, const char *to)
