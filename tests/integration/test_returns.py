@@ -15,6 +15,7 @@ from collections import Counter
 import msgpack
 
 from crashkit import Crasher, PacedPusher, entry_id
+from ctlkit import ctl
 from harness import BASE_TS_MS, CONF_PATH, Outcome, assert_matches, by_src, fresh_replay
 from lifekit import DAY_MS, utc_ms
 
@@ -186,6 +187,20 @@ def test_buy_redeem_return_inside_the_window_gets_nothing(make_env):
     assert of_kind(back, "points.changed") == []  # the balance was never touched
     view = env.member("M1")
     assert (view["balance"], view["pending"]["points"], view["tier"]) == (500, 0, "blue")
+
+
+def test_loyaltyctl_shows_pending_points_and_reward_counts(make_env):
+    env = make_env(plain=True, **HOLDS_ON)
+    apply(env, kind="enroll", txn="e1", member="M1")
+    sale = apply(env, kind="purchase", txn="p1", member="M1", store="store_001", amount=250000)
+    release = only(sale, "points.pending")["release_ts"]
+    apply(env, kind="tick", ts=release)
+    res = ctl("tail", "--redis", f"127.0.0.1:{env.redis.port}", "--once", "--kind",
+              "points.pending,reward.issued")
+    assert res.returncode == 0, res.stderr
+    lines = [" ".join(line.split()) for line in res.stdout.splitlines()]
+    assert lines == [f"points.pending M1 +2500 -> pending 2500 (release_ts {release})",
+                     "reward.issued M1 voucher_5 x2 (cost 0)"]
 
 
 def test_a_members_year_of_releases_and_notices(make_env):
