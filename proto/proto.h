@@ -79,7 +79,8 @@ struct proto_line {
  *  - redeem:   txn, member, and exactly one of points (1..POINTS_MAX) or
  *    reward.
  *  - adjust:   txn, member, points (non-zero, |points| <= POINTS_MAX),
- *    reason (1..REASON_MAX bytes).
+ *    reason (1..REASON_MAX bytes); optional qualifying (a boolean; true:
+ *    the points also count toward tier qualification).
  *  - enroll:   txn, member; optional birthday "MM-DD" (a real day of a
  *    leap year), optional referrer (a member id, not the member itself).
  *  - scan:     member, store; optional txn.
@@ -111,6 +112,7 @@ struct proto_entry {
     char to[PROTO_MEMBER_MAX + 1];   /* transfer: the receiver */
     char tier[PROTO_NAME_MAX + 1];   /* set_tier */
     int64_t until_ts;                /* set_tier, optional; 0 when absent */
+    bool qualifying; /* adjust, optional: the points count toward tier qualification */
     int64_t amount; /* purchase, refund: minor units */
     int64_t points; /* redeem (positive), adjust (signed) */
     uint8_t birthday_month; /* 1..12, 0 when absent */
@@ -154,6 +156,9 @@ enum proto_out_kind {
     PROTO_OUT_RULES_CHANGED,
     PROTO_OUT_TRANSFER_RESULT,
     PROTO_OUT_CAMPAIGN_EXHAUSTED,
+    PROTO_OUT_POINTS_PENDING,
+    PROTO_OUT_TIER_AT_RISK,
+    PROTO_OUT_POINTS_EXPIRING,
     PROTO_OUT_KIND_COUNT
 };
 
@@ -168,6 +173,7 @@ enum proto_cause {
     PROTO_CAUSE_EXPIRY,
     PROTO_CAUSE_TRANSFER_OUT,
     PROTO_CAUSE_TRANSFER_IN,
+    PROTO_CAUSE_RELEASE,
     PROTO_CAUSE_COUNT
 };
 
@@ -177,9 +183,9 @@ enum proto_cause {
  * `dimension`, `label`, `campaign`) point at static literals or at the loaded configuration,
  * which outlives every output. Which fields are encoded depends on kind:
  *  - points.changed:  delta, balance, cause
- *  - tier.changed:    from, to, reason ("upgrade" | "review" | "rules" | "manual"
- *                     | "manual_end")
- *  - reward.issued:   reward, cost
+ *  - tier.changed:    from, to, reason ("upgrade" | "review" | "rules" | "refund"
+ *                     | "manual" | "manual_end")
+ *  - reward.issued:   reward, cost, count (rewards issued at once, >= 1)
  *  - redeem.result:   txn, ok, error (only when !ok), balance
  *  - perk.triggered:  perk, tier, store
  *  - points.expired:  points, balance
@@ -188,7 +194,11 @@ enum proto_cause {
  *    version), label (may be ""); the only kind about no member: it
  *    carries no `member` key.
  *  - transfer.result: txn, ok, error (only when !ok), balance (the sender's)
- *  - campaign.exhausted: campaign; about no member either. */
+ *  - campaign.exhausted: campaign; about no member either.
+ *  - points.pending:  points (added to pending; negative when a refund
+ *    cancelled them), pending (the member's pending total), release_ts
+ *  - tier.at_risk:    tier, review_ts, needed (qualification missing)
+ *  - points.expiring: points, expire_ts, balance */
 struct proto_output {
     enum proto_out_kind kind;
     int64_t ts;
@@ -212,6 +222,12 @@ struct proto_output {
     char txn[PROTO_TXN_MAX + 1];
     bool ok;
     uint8_t rfm[3];
+    int64_t count;      /* reward.issued */
+    int64_t pending;    /* points.pending */
+    int64_t release_ts; /* points.pending */
+    int64_t review_ts;  /* tier.at_risk */
+    int64_t needed;     /* tier.at_risk */
+    int64_t expire_ts;  /* points.expiring */
 };
 
 /* Wire name of an input kind ("purchase", ...). `k` < PROTO_KIND_COUNT. */

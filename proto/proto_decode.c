@@ -221,6 +221,7 @@ enum field_type {
     F_TEXT,     /* str, 1..max bytes, no NUL */
     F_INT,      /* integer in min..max; negative ones are the wrong type when min >= 0 */
     F_DELTA,    /* integer in min..max, not zero */
+    F_BOOL,     /* true or false, into a bool */
     F_BIRTHDAY, /* str "MM-DD", a day of a leap year; proto_entry only */
     F_LINES,    /* array of line maps; proto_entry only */
 };
@@ -229,7 +230,8 @@ struct field_spec {
     const char *key;
     enum field_type type;
     bool required;
-    size_t off; /* of a char[max + 1] (F_ID, F_TEXT) or an int64_t (F_INT, F_DELTA) */
+    size_t off; /* of a char[max + 1] (F_ID, F_TEXT), an int64_t (F_INT, F_DELTA) or a
+                 * bool (F_BOOL) */
     int64_t min;
     int64_t max;
 };
@@ -242,6 +244,9 @@ struct field_spec {
 /* _Generic makes the build fail unless the member is an int64_t. */
 #define INT_FIELD(type, m, ft, req, lo, hi) \
     {#m, ft, req, _Generic(((type *)0)->m, int64_t: offsetof(type, m)), lo, hi}
+/* _Generic makes the build fail unless the member is a bool. */
+#define BOOL_FIELD(type, m, req) \
+    {#m, F_BOOL, req, _Generic(((type *)0)->m, bool: offsetof(type, m)), 0, 1}
 #define SPECIAL_FIELD(key, ft, req) {key, ft, req, 0, 0, 0}
 #define E struct proto_entry
 
@@ -272,6 +277,7 @@ static const struct field_spec ADJUST_FIELDS[] = {
     STR_FIELD(E, member, F_ID, REQ),
     INT_FIELD(E, points, F_DELTA, REQ, -PROTO_POINTS_MAX, PROTO_POINTS_MAX),
     STR_FIELD(E, reason, F_TEXT, REQ),
+    BOOL_FIELD(E, qualifying, OPT),
 };
 static const struct field_spec ENROLL_FIELDS[] = {
     STR_FIELD(E, txn, F_ID, REQ),
@@ -540,6 +546,11 @@ static int decode_value(const struct field_ctx *c, const msgpack_object *v, void
         memcpy(dst, &x, sizeof x);
         return 0;
     }
+    case F_BOOL:
+        if (v->type != MSGPACK_OBJECT_BOOLEAN)
+            return wrong_type(c, v, "a boolean");
+        *(bool *)(void *)dst = v->via.boolean;
+        return 0;
     case F_BIRTHDAY:
         return decode_birthday(c, v, base);
     case F_LINES:

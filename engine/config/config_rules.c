@@ -112,6 +112,8 @@ static const struct cfg_field earning_fields[] = {
     RB("day_cap_points", CFG_I64, day_cap_points, 0, RULEBOOK_BONUS_MAX),
     RB("enroll_bonus", CFG_I64, enroll_bonus, 0, RULEBOOK_BONUS_MAX),
     RB("min_amount", CFG_I64, min_amount, 0, PROTO_AMOUNT_MAX),
+    RB("pending_days", CFG_U32, pending_days, 0, RULEBOOK_PENDING_DAYS_MAX),
+    RB("adjust_earns", CFG_BOOL, adjust_earns, 0, 1),
 };
 
 /* ---- tiers -------------------------------------------------------------- */
@@ -147,10 +149,18 @@ static const struct cfg_field tiers_fields[] = {
                 &level_list),
 };
 
-static const char *const tiers_extra[] = {"basis", "review", "review_date", "downgrade", NULL};
+static const char *const tiers_extra[] = {"basis",     "review",           "review_date",
+                                          "downgrade", "refund_downgrade", "qualify_on",
+                                          NULL};
 static const char *const downgrade_names[] = {"review", "never", NULL};
 _Static_assert(RULEBOOK_DOWNGRADE_REVIEW == 0 && RULEBOOK_DOWNGRADE_NEVER == 1,
                "downgrade_names order");
+static const char *const refund_downgrade_names[] = {"immediate", "review", NULL};
+static const char *const qualify_on_names[] = {"earn", "release", NULL};
+_Static_assert(RULEBOOK_REFUND_IMMEDIATE == 0 && RULEBOOK_REFUND_REVIEW == 1,
+               "refund_downgrade_names order");
+_Static_assert(RULEBOOK_QUALIFY_EARN == 0 && RULEBOOK_QUALIFY_RELEASE == 1,
+               "qualify_on_names order");
 static const char *const basis_names[] = {"points", "spend", NULL};
 static const char *const review_names[] = {"anniversary", "fixed", NULL};
 _Static_assert(RULEBOOK_BASIS_POINTS == 0 && RULEBOOK_BASIS_SPEND == 1, "basis_names order");
@@ -186,25 +196,34 @@ static int load_review(struct cfg_ctx *c, const config_setting_t *s, struct rule
     return 0;
 }
 
+/* Stores in `*index` the choice setting `name` of group `s` makes, when
+ * given (left as it is otherwise). Returns 0, or -1. */
+static int load_choice(struct cfg_ctx *c, const config_setting_t *s, const char *name,
+                       const char *what, const char *const *names, uint32_t *index)
+{
+    const config_setting_t *v = config_setting_get_member(s, name);
+    return v == NULL ? 0 : cfg_get_choice(c, v, what, names, index);
+}
+
 static int tiers_finish(struct cfg_ctx *c, const config_setting_t *s, void *base)
 {
     struct rulebook *rb = base;
-    const config_setting_t *basis = config_setting_get_member(s, "basis");
-    uint32_t k;
-    if (basis != NULL) {
-        if (cfg_get_choice(c, basis, "tiers.basis", basis_names, &k) != 0)
-            return -1;
-        rb->basis = (enum rulebook_basis)k;
-    }
-    const config_setting_t *down = config_setting_get_member(s, "downgrade");
-    if (down != NULL) {
-        if (cfg_get_choice(c, down, "tiers.downgrade", downgrade_names, &k) != 0)
-            return -1;
-        rb->downgrade = (enum rulebook_downgrade)k;
-    }
+    uint32_t basis = rb->basis, down = rb->refund_downgrade, on = rb->qualify_on;
+    uint32_t never = rb->downgrade;
+    if (load_choice(c, s, "basis", "tiers.basis", basis_names, &basis) != 0 ||
+        load_choice(c, s, "downgrade", "tiers.downgrade", downgrade_names, &never) != 0 ||
+        load_choice(c, s, "refund_downgrade", "tiers.refund_downgrade",
+                    refund_downgrade_names, &down) != 0 ||
+        load_choice(c, s, "qualify_on", "tiers.qualify_on", qualify_on_names, &on) != 0)
+        return -1;
+    rb->basis = (enum rulebook_basis)basis;
+    rb->downgrade = (enum rulebook_downgrade)never;
+    rb->refund_downgrade = (enum rulebook_refund_downgrade)down;
+    rb->qualify_on = (enum rulebook_qualify_on)on;
     /* A grace for downgrades that never happen is a mistake to point out. */
     if (rb->downgrade == RULEBOOK_DOWNGRADE_NEVER && rb->grace_months > 0)
-        return cfg_fail(c, down, "tiers.grace_months applies only with downgrade = \"review\"");
+        return cfg_fail(c, config_setting_get_member(s, "downgrade"),
+                        "tiers.grace_months applies only with downgrade = \"review\"");
     return load_review(c, s, rb);
 }
 
@@ -343,6 +362,20 @@ static const struct cfg_field transfers_fields[] = {
     RB("max_points_per_day", CFG_I64, transfer_day_max_points, 0, PROTO_POINTS_MAX),
 };
 
+/* ---- refunds ------------------------------------------------------------ */
+
+static const struct cfg_field refunds_fields[] = {
+    RB("keep_bonuses", CFG_BOOL, keep_bonuses, 0, 1),
+};
+
+/* ---- notices ------------------------------------------------------------ */
+
+static const struct cfg_field notices_fields[] = {
+    RB("tier_days", CFG_U32, notice_tier_days, 0, RULEBOOK_NOTICE_DAYS_MAX),
+    RB("expiry_days", CFG_U32, notice_expiry_days, 0, RULEBOOK_NOTICE_DAYS_MAX),
+    RB("need_step", CFG_I64, notice_need_step, 0, INT64_MAX / 2),
+};
+
 static const struct cfg_field idempotency_fields[] = {
     RB("window_days", CFG_DAYS_MS, txn_window_ms, 1, 3650),
     RB("max_txns", CFG_U32, txns_max, 1, 1000000000),
@@ -353,7 +386,8 @@ static const struct cfg_section rule_sections[] = {
     {"tiers", tiers_fields, CFG_COUNT(tiers_fields), tiers_extra, tiers_finish},
     {"rewards", rewards_fields, CFG_COUNT(rewards_fields), NULL, NULL},
     {"expiry", expiry_fields, CFG_COUNT(expiry_fields), expiry_extra, expiry_finish},
-    {"refunds", NULL, 0, refunds_extra, refunds_finish},
+    {"refunds", refunds_fields, CFG_COUNT(refunds_fields), refunds_extra, refunds_finish},
+    {"notices", notices_fields, CFG_COUNT(notices_fields), NULL, NULL},
     {"idempotency", idempotency_fields, CFG_COUNT(idempotency_fields), NULL, NULL},
     {"transfers", transfers_fields, CFG_COUNT(transfers_fields), NULL, NULL},
 };
@@ -386,6 +420,8 @@ void config_rules_defaults(struct rulebook *rb)
     rb->downgrade = RULEBOOK_DOWNGRADE_REVIEW;
     rb->expiry_mode = RULEBOOK_EXPIRY_NEVER; /* months 0 */
     rb->shortfall = RULEBOOK_SHORTFALL_NEGATIVE;
+    rb->refund_downgrade = RULEBOOK_REFUND_IMMEDIATE; /* a refund takes back the tier */
+    rb->qualify_on = RULEBOOK_QUALIFY_EARN;
     rb->txn_window_ms = 35 * CALTIME_DAY_MS;
     rb->txns_max = 5000000;
     config_segments_defaults(&rb->seg);

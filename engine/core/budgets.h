@@ -30,10 +30,12 @@
 #include "outbox.h"
 #include "rulebook.h"
 
-/* Outputs a purchase still needs after budgets_charge (the referrer's
- * bonus and expiry, a tier change, a milestone, two rewards): exhausted
+/* Outputs a purchase still needs after budgets_charge: the referrer's
+ * expiry (2), release (6) and bonus with its every-N rewards (5), segment
+ * and stage (2), an upgrade, a milestone, every-N rewards (4), notices (2);
+ * rules.c checks the sum against those modules' bounds. Exhausted
  * campaigns beyond the room that leaves wait for the next purchase. */
-#define BUDGETS_OUTPUT_RESERVE 7
+#define BUDGETS_OUTPUT_RESERVE 23
 
 struct budgets {
     int64_t given[RULEBOOK_CAMPAIGNS_MAX]; /* points each campaign gave, by index */

@@ -2,15 +2,22 @@
 #include "points.h"
 
 #include "lyassert.h"
+#include "pending.h"
 #include "reasons.h"
 #include "wallet.h"
 
+bool points_would_overflow(const struct member *m, int64_t delta)
+{
+    int64_t sum, with = delta;
+    return (delta > 0 && __builtin_add_overflow(pending_total(m), delta, &with)) ||
+           __builtin_add_overflow(m->balance, with, &sum) ||
+           __builtin_add_overflow(m->reward_points, with, &sum) ||
+           (delta > 0 && __builtin_add_overflow(m->lifetime_points, with, &sum));
+}
+
 bool points_overflows(struct outbox *ob, const struct member *m, int64_t delta)
 {
-    int64_t sum;
-    if (!__builtin_add_overflow(m->balance, delta, &sum) &&
-        !__builtin_add_overflow(m->reward_points, delta, &sum) &&
-        (delta < 0 || !__builtin_add_overflow(m->lifetime_points, delta, &sum)))
+    if (!points_would_overflow(m, delta))
         return false;
     outbox_reject(ob, RULES_R_POINTS_OVERFLOW, "balance %lld + %lld overflows",
                   (long long)m->balance, (long long)delta);
@@ -47,6 +54,14 @@ void points_credit(struct state *st, struct outbox *ob, int64_t ts, uint32_t pos
     m->lifetime_points += points;
     m->reward_points += points;
     changed(ob, ts, m, points, cause);
+}
+
+void points_grant(struct state *st, struct outbox *ob, int64_t ts, uint32_t pos,
+                  int64_t points, enum proto_cause cause)
+{
+    LY_ASSERT(points > 0);
+    wallet_earn(&st->members, pos, st->clock_ms, points);
+    changed(ob, ts, members_at(&st->members, pos), points, cause);
 }
 
 void points_debit(struct state *st, struct outbox *ob, int64_t ts, uint32_t pos,

@@ -18,9 +18,13 @@
 #define POINTS_EXPIRE_OUTPUTS 2
 #define POINTS_MOVE_OUTPUTS 1
 
-/* Rejects the entry (points_overflow) and returns true when adding
- * `delta` to m's balance, reward counter or (delta > 0) lifetime points
- * would overflow int64. */
+/* True when adding `delta` to m's balance, reward counter or (delta > 0)
+ * lifetime points would overflow int64; a credit counts with the points
+ * pending (they reach the same counters when released). */
+bool points_would_overflow(const struct member *m, int64_t delta);
+
+/* Rejects the entry (points_overflow) and returns true when
+ * points_would_overflow(m, delta). */
 bool points_overflows(struct outbox *ob, const struct member *m, int64_t delta);
 
 /* Expires what is due for member `pos` at the engine clock's month and
@@ -32,6 +36,12 @@ void points_expire(struct state *st, struct outbox *ob, int64_t ts, uint32_t pos
  * lifetime points and every-N rewards. */
 void points_credit(struct state *st, struct outbox *ob, int64_t ts, uint32_t pos,
                    int64_t points, enum proto_cause cause);
+
+/* Credits `points` (> 0, checked with points_overflows) like points_credit,
+ * but as points not earned (an adjustment): they count toward neither
+ * lifetime points nor every-N rewards. */
+void points_grant(struct state *st, struct outbox *ob, int64_t ts, uint32_t pos,
+                  int64_t points, enum proto_cause cause);
 
 /* Debits `points` (> 0), oldest lots first, and publishes points.changed
  * with `cause`. */

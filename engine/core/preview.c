@@ -6,6 +6,7 @@
 #include "caltime.h"
 #include "hindex.h"
 #include "lyassert.h"
+#include "pending.h"
 #include "rules.h"
 
 void preview_init(struct preview *p)
@@ -42,6 +43,7 @@ static void capture(const struct state *st, uint32_t pos, struct preview_result 
     const struct member *m = members_at(&st->members, pos);
     res->tier = m->tier;
     res->balance = m->balance;
+    res->pending = pending_total(m);
     res->lifetime_points = m->lifetime_points;
     res->purchases = m->purchases;
     res->qualifying = members_qual_total(m, st->clock_month, st->ver->now.window_months);
@@ -65,6 +67,7 @@ static uint32_t check(struct preview *p, struct state *st, const struct proto_en
         capture(st, pos, res);
         res->tier_before = res->tier;
         res->balance_before = res->balance;
+        res->pending_before = res->pending;
     }
     return HINDEX_NONE - 1;
 }
@@ -87,6 +90,7 @@ void preview_purchase(struct preview *p, struct state *st, const struct proto_en
         save_member(st, pos, &p->member, p->lots);
         res->tier_before = p->member.tier;
         res->balance_before = p->member.balance;
+        res->pending_before = pending_total(&p->member);
         if (p->member.referrer != 0) {
             ref = p->member.referrer - 1;
             save_member(st, ref, &p->referrer, p->referrer_lots);

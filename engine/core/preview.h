@@ -42,6 +42,7 @@ struct preview_result {
     bool switch_due;          /* a held rulebook version would switch before the sale */
     uint8_t tier_before, tier; /* indexes into the rulebook in force */
     int64_t balance_before, balance, lifetime_points, qualifying;
+    int64_t pending_before, pending; /* points pending (release.h), before and after */
     uint32_t purchases;
 };
 

@@ -152,6 +152,15 @@ struct rulebook_segments {
 };
 
 enum rulebook_review { RULEBOOK_REVIEW_ANNIVERSARY, RULEBOOK_REVIEW_FIXED };
+/* After a refund: IMMEDIATE drops the member to the tier their remaining
+ * qualification supports (refunds.h); REVIEW leaves it to the review. */
+enum rulebook_refund_downgrade { RULEBOOK_REFUND_IMMEDIATE, RULEBOOK_REFUND_REVIEW };
+/* When a sale's qualification counts with pending points on: when it is
+ * earned, or when its points are released (pending.h). */
+enum rulebook_qualify_on { RULEBOOK_QUALIFY_EARN, RULEBOOK_QUALIFY_RELEASE };
+
+#define RULEBOOK_PENDING_DAYS_MAX 365 /* a return window: retailers use 14..90 days */
+#define RULEBOOK_NOTICE_DAYS_MAX 365  /* notices ahead of a review or an expiry */
 enum rulebook_shortfall { RULEBOOK_SHORTFALL_NEGATIVE, RULEBOOK_SHORTFALL_FORGIVE };
 /* When tiers move down: at the yearly review, or never (lifetime tiers). */
 enum rulebook_downgrade { RULEBOOK_DOWNGRADE_REVIEW, RULEBOOK_DOWNGRADE_NEVER };
@@ -233,6 +242,18 @@ struct rulebook {
      * recognised as a retry; at most txns_max are remembered. */
     int64_t txn_window_ms;
     uint32_t txns_max;
+
+    /* Returns, pending points and notices (refunds.h, pending.h, release.h,
+     * notices.h, adjust.h). Every one off (0 / false) by default but the
+     * immediate refund downgrade. */
+    uint32_t pending_days;         /* earning.pending_days: a sale's points wait this long */
+    bool adjust_earns;             /* earning.adjust_earns: an adjust counts as earned */
+    enum rulebook_refund_downgrade refund_downgrade; /* tiers.refund_downgrade */
+    enum rulebook_qualify_on qualify_on;             /* tiers.qualify_on */
+    bool keep_bonuses;             /* refunds.keep_bonuses: a full refund keeps them */
+    uint32_t notice_tier_days;     /* notices.tier_days: tier.at_risk this long ahead */
+    uint32_t notice_expiry_days;   /* notices.expiry_days: points.expiring this long ahead */
+    int64_t notice_need_step;      /* notices.need_step: tier.at_risk again past this change */
 };
 
 #endif

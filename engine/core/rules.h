@@ -15,10 +15,12 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "notices.h"
 #include "outbox.h"
 #include "points.h"
 #include "proto.h"
 #include "reasons.h"
+#include "release.h"
 #include "rulebook.h"
 #include "segments.h"
 #include "state.h"
@@ -29,16 +31,31 @@
 
 /* A tick handles at most RULES_TICK_MEMBERS_MAX due members, each producing
  * at most RULES_TICK_MEMBER_OUTPUTS outputs (expiry, downgrades, segment
- * and stage); rules_due() tells the shell to append another tick when more
- * are due. RULES_OUTBOX_CAP is what an outbox given to rules_apply must
- * hold: the larger of a tick's budget and any other entry's. */
+ * and stage, a release of pending points, notices); rules_due() tells the
+ * shell to append another tick when more are due. RULES_OUTBOX_CAP is what
+ * an outbox given to rules_apply must hold: the larger of a tick's budget
+ * and any other entry's. */
 #define RULES_TICK_MEMBERS_MAX 1000
-#define RULES_TICK_MEMBER_OUTPUTS \
+#define RULES_TICK_MEMBER_OUTPUTS                                               \
     (POINTS_EXPIRE_OUTPUTS + TIERS_REVIEW_OUTPUTS + SEGMENTS_REFRESH_OUTPUTS + \
-     STATUS_DUE_OUTPUTS)
+     STATUS_DUE_OUTPUTS + RELEASE_OUTPUTS + NOTICES_OUTPUTS)
 #define RULES_OUTBOX_CAP (RULES_TICK_MEMBERS_MAX * RULES_TICK_MEMBER_OUTPUTS)
 _Static_assert(RULES_OUTBOX_CAP >= OUTBOX_ENTRY_OUTPUTS_MAX,
                "the outbox holds any single entry's outputs");
+
+/* The most a purchase appends, the most of any entry but a tick: the
+ * member's and the referrer's expiry and release, an enrolment bonus with
+ * its every-N rewards (a sale that enrols), the sale (points and bonus), the
+ * referral bonus with its every-N rewards, an upgrade, a
+ * milestone, every-N rewards, segment and stage, notices. A refund appends
+ * fewer (no rewards), a scan one per perk. */
+#define RULES_PURCHASE_OUTPUTS                                                   \
+    (2 * (POINTS_EXPIRE_OUTPUTS + RELEASE_OUTPUTS) + 1 + REWARDS_AUTO_OUTPUTS + 2 + 1 + \
+     REWARDS_AUTO_OUTPUTS + 1 + 1 + REWARDS_AUTO_OUTPUTS + SEGMENTS_REFRESH_OUTPUTS +    \
+     NOTICES_OUTPUTS)
+_Static_assert(RULES_PURCHASE_OUTPUTS <= OUTBOX_ENTRY_OUTPUTS_MAX &&
+                   RULEBOOK_PERKS_MAX <= OUTBOX_ENTRY_OUTPUTS_MAX,
+               "OUTBOX_ENTRY_OUTPUTS_MAX bounds every entry but a tick");
 
 /* Reserves `ob` for rules_apply: RULES_OUTBOX_CAP outputs, so applying
  * never allocates. Stops the process when out of memory. */

@@ -248,6 +248,20 @@ void segments_note_purchase(struct state *st, const struct rulebook *rb, uint32_
         m->rfm_count[slot(month)]++;
 }
 
+void segments_note_refund(struct state *st, const struct rulebook *rb, uint32_t pos,
+                          int64_t sale_ts, int64_t amount)
+{
+    if (!rb->seg.enabled)
+        return;
+    struct member *m = members_at(&st->members, pos);
+    int32_t month = caltime_month(sale_ts);
+    rfm_roll(m, st->clock_month);
+    if (month <= st->clock_month - RING)
+        return; /* the sale left every window already */
+    int32_t *spend = &m->rfm_spend[slot(month)];
+    *spend = amount >= *spend ? 0 : (int32_t)(*spend - amount);
+}
+
 /* Class of histogram bucket `b`: buckets from the top, in order, fill the
  * classes' cumulative shares of all spend. */
 static int class_of_bucket(const struct state *st, const struct rulebook *rb, int b)

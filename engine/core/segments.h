@@ -35,6 +35,13 @@ void segments_enrolled(struct state *st, const struct rulebook *rb, uint32_t pos
 void segments_note_purchase(struct state *st, const struct rulebook *rb, uint32_t pos,
                             int64_t ts, int64_t amount);
 
+/* Records that `amount` of a sale made at `sale_ts` was refunded: it
+ * leaves the monetary window (M score, value class, lifetime value) of the
+ * sale's month, never below zero; the purchase still counts in F. Call
+ * segments_refresh after it. */
+void segments_note_refund(struct state *st, const struct rulebook *rb, uint32_t pos,
+                          int64_t sale_ts, int64_t amount);
+
 /* Re-classifies member `pos` at the engine clock, publishes what moved
  * (stamped `ts`) and stores its next due time. */
 void segments_refresh(struct state *st, const struct rulebook *rb, struct outbox *ob,

@@ -7,6 +7,7 @@
 #include "caltime.h"
 #include "lyassert.h"
 #include "names.h"
+#include "pending.h"
 #include "wallet.h"
 
 int state_init(struct state *st, const struct rulebook *rb, uint32_t members_max)
@@ -102,6 +103,10 @@ void state_reschedule(struct state *st, const struct rulebook *rb, uint32_t pos)
         due = m->seg_due_ts;
     if (m->manual_until_ts != 0 && m->manual_until_ts < due)
         due = m->manual_until_ts; /* a status floor ends (status.h) */
+    if (pending_next_ts(m) < due) /* a release of pending points */
+        due = pending_next_ts(m);
+    if (m->notice_due_ts != 0 && m->notice_due_ts < due) /* notices.h */
+        due = m->notice_due_ts;
     if (due == INT64_MAX || (m->sched_ts != 0 && m->sched_ts <= due))
         return; /* its live entry comes first; it is rescheduled then */
     m->sched_ts = due;

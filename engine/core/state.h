@@ -85,7 +85,8 @@ int state_init(struct state *st, const struct rulebook *rb, uint32_t members_max
 void state_reindex(struct state *st, const struct rulebook *rb);
 
 /* Makes sure member `pos` is in the schedule no later than its next due
- * time under `rb` (expiry, review, grace end, segment change). */
+ * time under `rb` (expiry, review, grace end, segment change, release of
+ * pending points, notice). */
 void state_reschedule(struct state *st, const struct rulebook *rb, uint32_t pos);
 
 /* Frees everything the state holds. */

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "reasons.h"
+#include "retry.h"
 #include "segments.h"
 #include "tiers.h"
 
@@ -35,7 +36,7 @@ void status_set_tier(struct state *st, const struct rulebook *rb, const struct p
         return;
     }
     struct member *m = members_at(&st->members, pos);
-    txns_note(&st->txns, e, pos, st->clock_ms);
+    retry_remember(st, e, pos);
     if (t != m->tier)
         move(st, rb, ob, e->ts, m, (uint8_t)t, "manual");
     m->manual_tier = e->until_ts != 0 ? (uint8_t)t : 0;

@@ -46,25 +46,27 @@ void tiers_upgrade(struct state *st, const struct rulebook *rb, struct outbox *o
         m->earned_tier = t; /* lifetime tiers fall back to it (status.h) */
     if (t <= m->tier)
         return;
+    tiers_move(st, rb, ob, ts, m, t, "upgrade");
+    m->grace_until_ts = 0; /* a pending downgrade is moot */
+}
+
+void tiers_move(struct state *st, const struct rulebook *rb, struct outbox *ob, int64_t ts,
+                struct member *m, uint8_t to, const char *reason)
+{
+    LY_ASSERT(to != m->tier && to < rb->tier_count);
     struct proto_output *o = outbox_emit(ob, PROTO_OUT_TIER_CHANGED, ts, m);
     o->from = rb->tiers[m->tier].name;
-    o->to = rb->tiers[t].name;
-    o->reason = "upgrade";
-    segments_tier_moved(st, m->tier, t);
-    m->tier = t;
-    m->grace_until_ts = 0; /* a pending downgrade is moot */
+    o->to = rb->tiers[to].name;
+    o->reason = reason;
+    segments_tier_moved(st, m->tier, to);
+    m->tier = to;
 }
 
 static void downgrade(struct state *st, struct outbox *ob, const struct rulebook *rb,
                       int64_t ts, struct member *m)
 {
     LY_ASSERT(m->tier > 0);
-    struct proto_output *o = outbox_emit(ob, PROTO_OUT_TIER_CHANGED, ts, m);
-    o->from = rb->tiers[m->tier].name;
-    o->to = rb->tiers[m->tier - 1].name;
-    o->reason = "review";
-    segments_tier_moved(st, m->tier, (uint8_t)(m->tier - 1));
-    m->tier--;
+    tiers_move(st, rb, ob, ts, m, (uint8_t)(m->tier - 1), "review");
 }
 
 /* Handles the grace end and every review due by the engine clock. */

@@ -33,6 +33,12 @@ int64_t tiers_first_review(const struct rulebook *rb, int64_t enrolled_ts);
 void tiers_upgrade(struct state *st, const struct rulebook *rb, struct outbox *ob, int64_t ts,
                    uint32_t pos);
 
+/* Moves member `m` to tier `to` (!= its tier), publishing tier.changed
+ * with `reason` (a static string: "upgrade", "review", "refund"...)
+ * stamped `ts`, and keeps the tier counts. */
+void tiers_move(struct state *st, const struct rulebook *rb, struct outbox *ob, int64_t ts,
+                struct member *m, uint8_t to, const char *reason);
+
 /* Handles the grace end and every review of member `pos` due by the
  * engine clock (tier.changed reason review). */
 void tiers_review_due(struct state *st, const struct rulebook *rb, struct outbox *ob,

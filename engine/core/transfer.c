@@ -7,6 +7,8 @@
 #include "lyassert.h"
 #include "points.h"
 #include "reasons.h"
+#include "release.h"
+#include "retry.h"
 #include "wallet.h"
 
 /* transfer.result error codes by index, as kept in txn_rec.error. */
@@ -86,7 +88,11 @@ void transfer_apply(struct state *st, const struct rulebook *rb, const struct pr
     }
     points_expire(st, ob, e->ts, from);
     points_expire(st, ob, e->ts, to);
-    struct txn_rec *r = txns_note(&st->txns, e, from, st->clock_ms);
+    /* Pending points whose day has come are the sender's to give (README,
+     * Transfers); points still pending are not. */
+    release_due(st, rb, ob, e->ts, from);
+    release_due(st, rb, ob, e->ts, to);
+    struct txn_rec *r = retry_remember(st, e, from);
     r->error = refusal(rb, s, e);
     if (r->error == TRANSFER_OK) {
         struct lots_piece pieces[WALLET_PIECES_MAX];

@@ -9,7 +9,10 @@
  * sender's balance is short), daily_limit (the sender's transfers of the
  * UTC day of the entry's ts would pass transfers.max_points_per_day).
  * An unknown sender or receiver is bad input: DLQ unknown_member, nothing
- * changes.
+ * changes. With pending points (release.h) only released points can be
+ * given: both members' points whose release day has come are released
+ * first; points still pending stay with the sender and do not count
+ * toward the balance a transfer checks.
  *
  * A transfer publishes points.changed cause transfer_out for the sender
  * and transfer_in for the receiver. The points keep the expiry of the

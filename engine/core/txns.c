@@ -73,16 +73,6 @@ struct txn_rec *txns_add(struct txns *t, const char *txn, int64_t applied_ms)
     return r;
 }
 
-struct txn_rec *txns_note(struct txns *t, const struct proto_entry *e, uint32_t member,
-                          int64_t applied_ms)
-{
-    struct txn_rec *r = txns_add(t, e->txn, applied_ms);
-    r->kind = (uint8_t)e->kind;
-    r->member = member;
-    r->ts = e->ts;
-    return r;
-}
-
 int txns_restore(struct txns *t, const struct txn_rec *r)
 {
     LY_ASSERT(r->txn_len >= 1 && r->txn_len <= PROTO_TXN_MAX && r->txn[r->txn_len] == '\0');

@@ -35,6 +35,16 @@ struct txn_rec {
     int64_t refunded_points;
     int64_t balance;    /* redeem, transfer: (the sender's) balance in the result */
     int64_t qual;       /* purchase: what it added to tier qualification */
+    /* Retries by content and refunds that take back what the sale gave
+     * (retry.h, refunds.h). */
+    uint64_t digest;    /* the entry's content but its ts (retry.h) */
+    int64_t given;      /* purchase, refund: amount; redeem, adjust, transfer: points */
+    int64_t bonus;      /* purchase: first-purchase and birthday bonus it gave */
+    int64_t referral;   /* purchase: referral bonus it paid the referrer */
+    int32_t release_day; /* purchase: UTC day its points release; 0: credited at once */
+    uint8_t tier_before; /* purchase: the member's tier before it */
+    uint8_t qual_released; /* purchase: its qualification counts at release */
+    uint8_t zero[2];    /* explicit padding, always 0 */
 };
 
 struct txns {
@@ -65,11 +75,6 @@ void txns_evict(struct txns *t, int64_t oldest_ms);
  * returns it. Evicts the oldest record first when full. Stops the daemon
  * when out of memory (LY_ALLOC_CHECK). */
 struct txn_rec *txns_add(struct txns *t, const char *txn, int64_t applied_ms);
-
-/* txns_add for entry `e` of the member at position `member`: the record
- * also names the entry's kind, member and own ts. */
-struct txn_rec *txns_note(struct txns *t, const struct proto_entry *e, uint32_t member,
-                          int64_t applied_ms);
 
 /* Appends a copy of `r` (from a snapshot, oldest first) and indexes it.
  * Returns 0, or -1 when the table is full or already holds r->txn. `r`

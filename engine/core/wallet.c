@@ -252,3 +252,40 @@ bool wallet_lots_valid(const struct members *ms, const struct member *m, const i
             return false;
     return sum == (m->balance > 0 ? m->balance : 0);
 }
+
+/* wallet_lot_after for keyed lots: the key is the expiry's UTC day. */
+static bool keyed_lot_after(const struct members *ms, uint32_t pos, int32_t after_key,
+                            int32_t *key, int64_t *points, int64_t *expire_ts)
+{
+    const int64_t *l = members_lots(ms, pos);
+    for (uint32_t i = 0; i < keyed_cap(ms) && l[2 * i + 1] > 0; i++) {
+        int64_t at = l[2 * i];
+        if (at == INT64_MAX || caltime_day(at) <= after_key)
+            continue; /* never expires, or told already */
+        *key = (int32_t)caltime_day(at);
+        *points = l[2 * i + 1];
+        *expire_ts = at;
+        return true;
+    }
+    return false;
+}
+
+bool wallet_lot_after(const struct members *ms, uint32_t pos, int32_t after_month,
+                      int32_t *month, int64_t *points, int64_t *expire_ts)
+{
+    if (keyed(ms))
+        return keyed_lot_after(ms, pos, after_month, month, points, expire_ts);
+    const struct member *m = members_at(ms, pos);
+    int32_t from = oldest_month(m, ms);
+    if (from <= after_month)
+        from = after_month + 1;
+    for (int32_t k = from; ms->lots_kind == WALLET_RING && k <= m->lots_month; k++) {
+        if (*lot(ms, pos, k) > 0) {
+            *month = k;
+            *points = *lot(ms, pos, k);
+            *expire_ts = expiry_ts(ms, k);
+            return true;
+        }
+    }
+    return false;
+}

@@ -81,5 +81,12 @@ int64_t wallet_expiring(const struct members *ms, uint32_t pos, int64_t until_ms
 /* Whether lots[0..lots_per) of member `m` (a snapshot being loaded into
  * `ms`) keep the invariants: well formed, adding up to max(balance, 0). */
 bool wallet_lots_valid(const struct members *ms, const struct member *m, const int64_t *lots);
+/* The oldest lot after the one keyed `after_month` that will expire: its
+ * key, points and expiry time. The key is the lot's month index in the
+ * `months` mode and its expiry's UTC day in the keyed modes (`days`,
+ * `end_of_year`): either grows with the expiry, which is what "after"
+ * relies on. Returns false when there is none. */
+bool wallet_lot_after(const struct members *ms, uint32_t pos, int32_t after_month,
+                      int32_t *month, int64_t *points, int64_t *expire_ts);
 
 #endif

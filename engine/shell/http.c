@@ -19,6 +19,8 @@
 #include "log.h"
 #include "lyassert.h"
 #include "progview.h"
+#include "notices.h"
+#include "pending.h"
 #include "segments.h"
 #include "ui.h"
 #include "wallet.h"
@@ -105,6 +107,31 @@ static json_t *expiring_json(const struct state *st, uint32_t pos)
                      next == INT64_MAX ? json_null() : json_integer(next));
 }
 
+/* Points waiting out the return window, by release day (pending.h):
+ * {"points": total, "releases": [{"release_ts", "points"}, ...]}. */
+static json_t *pending_json(const struct member *m)
+{
+    json_t *releases = json_array();
+    for (uint32_t i = 0; releases && i < pending_count(m); i++)
+        json_array_append_new(releases,
+                              json_pack("{s:I, s:I}", "release_ts",
+                                        (json_int_t)m->pend_day[i] * CALTIME_DAY_MS, "points",
+                                        (json_int_t)m->pend_points[i]));
+    return json_pack("{s:I, s:o}", "points", (json_int_t)pending_total(m), "releases",
+                     releases ? releases : json_null());
+}
+
+/* Whether the next review (or grace end) would take the member's tier,
+ * with what is missing (notices.h), or null. */
+static json_t *at_risk_json(const struct state *st, const struct rulebook *rb, uint32_t pos)
+{
+    int64_t review, needed;
+    if (!notices_at_risk(st, rb, pos, &review, &needed))
+        return json_null();
+    return json_pack("{s:s, s:I, s:I}", "tier", rb->tiers[members_at(&st->members, pos)->tier].name,
+                     "review_ts", (json_int_t)review, "needed", (json_int_t)needed);
+}
+
 /* RFM scores, segment, stage, value class, days since the last
  * purchase, window spend and lifetime value (segments.h). */
 static json_t *segment_json(const struct http *h, uint32_t pos)
@@ -157,6 +184,8 @@ static json_t *member_json(const struct http *h, uint32_t pos)
     json_object_set_new(j, "grace_until_ts",
                         m->grace_until_ts ? json_integer(m->grace_until_ts) : json_null());
     progview_member(j, st, rb, pos);
+    json_object_set_new(j, "pending", pending_json(m));
+    json_object_set_new(j, "at_risk", at_risk_json(st, rb, pos));
     return j;
 }
 

@@ -227,11 +227,12 @@ static json_t *answer(struct httppreview *p, const struct preview_result *r)
     json_t *by_cause = json_object();
     json_t *outputs = outputs_json(p, by_cause);
     return json_pack(
-        "{s:s, s:s, s:b, s:I, s:o, s:o, s:I, s:I, s:s, s:s, s:b, s:o, s:I, s:I, s:I, s:b}",
+        "{s:s, s:s, s:b, s:I, s:o, s:o, s:I, s:I, s:I, s:I, s:s, s:s, s:b, s:o, s:I, s:I, s:I, s:b}",
         "verdict", r->verdict == PREVIEW_DUPLICATE ? "duplicate" : "applied", "member",
         p->e.member, "new_member", r->new_member, "ts", (json_int_t)p->e.ts, "outputs", outputs,
         "points_by_cause", by_cause, "balance_before", (json_int_t)r->balance_before, "balance",
-        (json_int_t)r->balance, "tier_before", rb->tiers[r->tier_before].name, "tier",
+        (json_int_t)r->balance, "pending_before", (json_int_t)r->pending_before, "pending",
+        (json_int_t)r->pending, "tier_before", rb->tiers[r->tier_before].name, "tier",
         rb->tiers[r->tier].name, "tier_changed", r->tier != r->tier_before, "perks",
         perks(&rb->tiers[r->tier]), "lifetime_points", (json_int_t)r->lifetime_points,
         "qualifying", (json_int_t)r->qualifying, "purchases", (json_int_t)r->purchases,

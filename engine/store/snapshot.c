@@ -252,8 +252,16 @@ static int check_member(const struct members *ms, const struct member *m, const 
         m->rfm_month > clock_month || m->qual_month < 0 || m->lots_month < 0 ||
         m->rfm_month < 0 || m->sched_ts < 0 || m->enrolled_ts < 0 || m->last_purchase_ts < 0 ||
         m->next_review_ts < 0 || m->grace_until_ts < 0 || m->reactivated_until_ts < 0 ||
-        m->seg_due_ts < 0 || m->manual_until_ts < 0 || m->first_purchase_ts < 0)
+        m->seg_due_ts < 0 || m->manual_until_ts < 0 || m->first_purchase_ts < 0 ||
+        m->notice_due_ts < 0 || m->risk_review_day < 0 || m->expiring_month < 0 ||
+        m->risk_need < -1 || m->pend_zero != 0)
         return -1; /* the calendar functions take only times since the epoch */
+    for (uint32_t k = 0; k < MEMBERS_PENDING_SLOTS; k++) /* pending.h: used slots first */
+        if (m->pend_day[k] < 0 || m->pend_points[k] < 0 || m->pend_qual[k] < 0 ||
+            (k > 0 && m->pend_day[k] != 0 && m->pend_day[k] <= m->pend_day[k - 1]) ||
+            (m->pend_day[k] == 0 && (m->pend_points[k] != 0 || m->pend_qual[k] != 0 ||
+                                     (k + 1 < MEMBERS_PENDING_SLOTS && m->pend_day[k + 1] != 0))))
+            return -1;
     return wallet_lots_valid(ms, m, lots) ? 0 : -1;
 }
 
@@ -304,7 +312,8 @@ static int load_txns(const char *p, uint32_t n, struct state *st, struct snapsho
             strlen(r.txn) != r.txn_len || r.kind >= PROTO_KIND_COUNT || r.ts < 0 ||
             r.amount < 0 || (r.kind == PROTO_PURCHASE && r.amount == 0) ||
             r.member >= st->members.count || r.applied_ms < prev_ms ||
-            r.error >= (r.kind == PROTO_TRANSFER ? RULES_TRANSFER_ERRORS : RULES_REDEEM_ERRORS))
+            r.error >= (r.kind == PROTO_TRANSFER ? RULES_TRANSFER_ERRORS : RULES_REDEEM_ERRORS) ||
+            r.release_day < 0 || r.qual_released > 1 || r.bonus < 0 || r.referral < 0)
             return fail(err, "txn record %u is malformed", i);
         prev_ms = r.applied_ms;
         if (txns_restore(&st->txns, &r) != 0)

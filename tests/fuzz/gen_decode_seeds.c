@@ -45,8 +45,10 @@ static void fill(struct proto_entry *e, enum proto_kind k)
     }
     if (k == PROTO_REDEEM || k == PROTO_ADJUST)
         e->points = k == PROTO_REDEEM ? 500 : -120;
-    if (k == PROTO_ADJUST)
+    if (k == PROTO_ADJUST) {
         strcpy(e->reason, "goodwill: late delivery");
+        e->qualifying = true;
+    }
     if (k == PROTO_ENROLL) {
         e->birthday_month = 2;
         e->birthday_day = 29;

@@ -282,6 +282,32 @@ static void fixed_review_date_and_forgiving_refunds_load(void **state)
     }
 }
 
+static void returns_pending_and_notices_settings_load(void **state)
+{
+    (void)state;
+    struct config cfg;
+    load_good(&cfg, "earning = { pending_days = 30; adjust_earns = true; };\n"
+                    "tiers = { refund_downgrade = \"review\"; qualify_on = \"release\"; };\n"
+                    "refunds = { keep_bonuses = true; };\n"
+                    "notices = { tier_days = 45; expiry_days = 14; need_step = 250; };\n");
+    const struct rulebook *rb = &cfg.rules;
+    assert_int_equal(rb->pending_days, 30);
+    assert_true(rb->adjust_earns);
+    assert_int_equal(rb->refund_downgrade, RULEBOOK_REFUND_REVIEW);
+    assert_int_equal(rb->qualify_on, RULEBOOK_QUALIFY_RELEASE);
+    assert_true(rb->keep_bonuses);
+    assert_int_equal(rb->notice_tier_days, 45);
+    assert_int_equal(rb->notice_expiry_days, 14);
+    assert_int_equal(rb->notice_need_step, 250);
+    /* Absent, each is off but the immediate refund downgrade. */
+    load_good(&cfg, "earning = { };\ntiers = { };\nrefunds = { };\nnotices = { };\n");
+    assert_int_equal(rb->pending_days + rb->notice_tier_days + rb->notice_expiry_days, 0);
+    assert_int_equal(rb->notice_need_step, 0);
+    assert_false(rb->adjust_earns || rb->keep_bonuses);
+    assert_int_equal(rb->refund_downgrade, RULEBOOK_REFUND_IMMEDIATE);
+    assert_int_equal(rb->qualify_on, RULEBOOK_QUALIFY_EARN);
+}
+
 /* review_date takes exactly the days of a common year: every MM-DD from
  * 01-01 to 12-31 against the calendar of caltime (2023 has no 02-29). */
 static void review_date_takes_exactly_the_days_every_year_has(void **state)
@@ -632,6 +658,22 @@ static const struct bad BAD_PROGRAMS[] = {
     {"segments = {\n  retention_cost = -1;\n};\n", 2, "retention_cost is -1"},
 };
 
+/* Returns, pending points and notices (issue 13). */
+static const struct bad BAD_RETURNS[] = {
+    {"tiers = {\n  refund_downgrade = \"never\";\n};\n", 2,
+     "tiers.refund_downgrade must be \"immediate\" or \"review\""},
+    {"tiers = {\n  qualify_on = \"later\";\n};\n", 2,
+     "tiers.qualify_on must be \"earn\" or \"release\""},
+    {"earning = {\n  pending_days = 366;\n};\n", 2, "pending_days is 366, allowed 0..365"},
+    {"earning = {\n  adjust_earns = 1;\n};\n", 2, "adjust_earns"},
+    {"refunds = {\n  keep_bonuses = \"yes\";\n};\n", 2, "keep_bonuses"},
+    {"notices = {\n  tier_days = -1;\n};\n", 2, "tier_days is -1, allowed 0..365"},
+    {"notices = {\n  expiry_days = 400;\n};\n", 2, "expiry_days is 400, allowed 0..365"},
+    {"notices = {\n  need_step = -5;\n};\n", 2, "need_step is -5"},
+    {"notices = {\n  tier_days = 30;\n  review_days = 3;\n};\n", 3,
+     "unknown setting 'notices.review_days'"},
+};
+
 /* One table of bad files; each is a test of its own (see main). */
 struct bad_set {
     const struct bad *files;
@@ -646,6 +688,7 @@ static const struct bad_set tiers_set = BAD_SET(BAD_TIERS);
 static const struct bad_set rewards_set = BAD_SET(BAD_REWARDS);
 static const struct bad_set others_set = BAD_SET(BAD_OTHERS);
 static const struct bad_set programs_set = BAD_SET(BAD_PROGRAMS);
+static const struct bad_set returns_set = BAD_SET(BAD_RETURNS);
 
 static void bad_files_are_refused(void **state)
 {
@@ -678,6 +721,8 @@ int main(void)
         BAD_TEST("bad_expiry_and_refunds_are_refused_at_the_offending_line", others_set),
         BAD_TEST("bad_transfer_budget_expiry_and_tier_modes_are_refused_at_the_line",
                  programs_set),
+        cmocka_unit_test(returns_pending_and_notices_settings_load),
+        BAD_TEST("bad_returns_pending_and_notices_are_refused_at_the_line", returns_set),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

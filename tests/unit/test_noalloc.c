@@ -6,10 +6,11 @@
  * -Wl,--wrap=malloc,... so every such call made from the core's objects
  * goes through a counter here, and a long mixed replay (enrolments up to
  * members_max and beyond, sales with lines, refunds, redemptions,
- * adjustments, transfers, manual status, scans, ticks over three years
- * (campaigns running out of budget on the way), a txn window that
- * overflows), with every sale previewed first (preview.h), must leave the
- * counter at zero, and so must a schedule that
+ * adjustments (qualifying ones too), transfers, manual status, reused txns
+ * with other content, scans, ticks over three years (campaigns running out
+ * of budget on the way), a txn window that overflows, the shipped
+ * rulebook's pending points and notices), with every sale previewed first
+ * (preview.h), must leave the counter at zero, and so must a schedule that
  * fills with stale entries and is rebuilt.
  */
 #include <setjmp.h>
@@ -70,6 +71,13 @@ void *__wrap_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off
 #define ENTRIES 400000u
 #define DAY_MS CALTIME_DAY_MS
 
+/* What the replay made happen, so that it cannot pass vacuously. */
+struct seen {
+    uint64_t by_kind[PROTO_OUT_KIND_COUNT];
+    uint64_t released;  /* points.changed with cause release */
+    uint64_t conflicts; /* txn_conflict rejections */
+};
+
 struct replay {
     struct config cfg;
     struct state st;
@@ -79,6 +87,7 @@ struct replay {
     struct proto_id id;
     int64_t ts;
     uint32_t sales; /* txns "s<k>" issued so far */
+    struct proto_entry last_sale; /* resent as a POS retry */
 };
 
 static void next_entry(struct replay *r, struct proto_entry *e)
@@ -109,6 +118,7 @@ static void next_entry(struct replay *r, struct proto_entry *e)
     case 5: e->kind = PROTO_ADJUST; e->points = (int64_t)((x >> 40) % 1000) + 1; /* never 0 */
         if (x & 8)
             e->points = -e->points;
+        e->qualifying = (x & 16) != 0;
         break;
     case 6:
         e->kind = PROTO_TRANSFER;
@@ -121,6 +131,18 @@ static void next_entry(struct replay *r, struct proto_entry *e)
         snprintf(e->reason, sizeof(e->reason), "status match");
         e->until_ts = (x & 4) ? e->ts + (int64_t)((x >> 40) % 90) * DAY_MS + 1 : 0;
         break;
+    case 8: /* a sale's txn again with another content: txn_conflict */
+        e->kind = PROTO_PURCHASE;
+        snprintf(e->txn, sizeof(e->txn), "s%u", r->sales ? (unsigned)(x % r->sales) : 0);
+        e->amount = 100 + (int64_t)((x >> 40) % 3);
+        break;
+    case 9: /* the last sale resent as it was (a POS retry), stamped anew */
+        if (r->last_sale.kind == PROTO_PURCHASE && r->last_sale.txn[0] != '\0') {
+            *e = r->last_sale;
+            e->ts = r->ts;
+            break;
+        }
+        __attribute__((fallthrough)); /* no sale yet: make one */
     default:
         e->kind = PROTO_PURCHASE;
         snprintf(e->txn, sizeof(e->txn), "s%u", (unsigned)r->sales++);
@@ -134,7 +156,19 @@ static void next_entry(struct replay *r, struct proto_entry *e)
             e->lines[1].qty = 2;
             e->lines[1].amount = e->amount - e->amount / 2;
         }
+        r->last_sale = *e;
     }
+}
+
+static void count(const struct outbox *ob, struct seen *seen)
+{
+    for (uint32_t i = 0; i < ob->count; i++) {
+        seen->by_kind[ob->out[i].kind]++;
+        seen->released += ob->out[i].kind == PROTO_OUT_POINTS_CHANGED &&
+                          ob->out[i].cause == PROTO_CAUSE_RELEASE;
+    }
+    seen->conflicts += ob->verdict == OUTBOX_REJECTED &&
+                       strcmp(ob->reject.code, RULES_R_TXN_CONFLICT) == 0;
 }
 
 static void rules_apply_allocates_nothing_over_a_long_mixed_replay(void **state)
@@ -158,6 +192,7 @@ static void rules_apply_allocates_nothing_over_a_long_mixed_replay(void **state)
     r.ts = caltime_ts((struct caltime_date){2027, 1, 1});
     uint64_t verdicts[3] = {0}, previews = 0;
     uint64_t kinds[PROTO_OUT_KIND_COUNT] = {0};
+    static struct seen seen;
 
     allocations = 0;
     for (uint32_t i = 0; i < ENTRIES; i++) {
@@ -175,6 +210,7 @@ static void rules_apply_allocates_nothing_over_a_long_mixed_replay(void **state)
         verdicts[r.ob.verdict]++;
         for (uint32_t k = 0; k < r.ob.count; k++)
             kinds[r.ob.out[k].kind]++;
+        count(&r.ob, &seen);
     }
     assert_int_equal(allocations, 0);
 
@@ -184,6 +220,11 @@ static void rules_apply_allocates_nothing_over_a_long_mixed_replay(void **state)
     assert_true(r.st.schedule.count <= r.st.schedule.cap);
     assert_true(verdicts[OUTBOX_APPLIED] > ENTRIES / 2);
     assert_true(verdicts[OUTBOX_REJECTED] > 0);
+    assert_true(verdicts[OUTBOX_DUPLICATE] > 0);
+    assert_true(seen.by_kind[PROTO_OUT_POINTS_PENDING] > 0 && seen.released > 0);
+    assert_true(seen.by_kind[PROTO_OUT_TIER_AT_RISK] > 0);
+    assert_true(seen.by_kind[PROTO_OUT_POINTS_EXPIRING] > 0);
+    assert_true(seen.conflicts > 0);
     /* Transfers, status matches and campaign budgets ran too. */
     assert_true(kinds[PROTO_OUT_TRANSFER_RESULT] > 1000);
     assert_true(kinds[PROTO_OUT_CAMPAIGN_EXHAUSTED] > 0);

@@ -222,6 +222,8 @@ static const struct proto_entry ROUND_TRIPS[] = {
     {.kind = PROTO_REDEEM, .ts = TS, .txn = "t-3", .member = "m-1", .reward = "free-coffee"},
     {.kind = PROTO_ADJUST, .ts = TS, .txn = "t-4", .member = "m-1",
      .points = -PROTO_POINTS_MAX, .reason = "duplicate sale, ticket #42"},
+    {.kind = PROTO_ADJUST, .ts = TS, .txn = "t-4", .member = "m-1", .points = 120000,
+     .reason = "migration", .qualifying = true},
     {.kind = PROTO_ENROLL, .ts = TS, .txn = "t-5", .member = "m-2"},
     {.kind = PROTO_ENROLL, .ts = TS, .txn = "t-5", .member = "m-2", .birthday_month = 2,
      .birthday_day = 29, .referrer = "m-1"},
@@ -620,6 +622,38 @@ static void adjust_points_are_signed_non_zero_and_in_range(void **state)
     EXPECT(PROTO_R_WRONG_TYPE, ADJUST, {"points", F64(-1.5)});
 }
 
+static void adjust_qualifying_is_an_optional_boolean(void **state)
+{
+    (void)state;
+    EXPECT_BASE("ok", ADJUST);
+    assert_false(g_entry.qualifying);
+    EXPECT("ok", ADJUST, {"qualifying", RAW("\xc3")});
+    assert_true(g_entry.qualifying);
+    EXPECT("ok", ADJUST, {"qualifying", RAW("\xc2")});
+    assert_false(g_entry.qualifying);
+    EXPECT(PROTO_R_WRONG_TYPE, ADJUST, {"qualifying", U(1)});
+    EXPECT_DETAIL("qualifying");
+    EXPECT(PROTO_R_WRONG_TYPE, ADJUST, {"qualifying", S("true")});
+    EXPECT(PROTO_R_WRONG_TYPE, ADJUST, {"qualifying", NIL});
+    /* Another kind ignores it, as any key outside its contract. */
+    EXPECT("ok", PURCHASE, {"qualifying", U(7)});
+    assert_false(g_entry.qualifying);
+    /* Written only when true, so an adjust without it keeps its bytes. */
+    struct proto_entry e = {.kind = PROTO_ADJUST, .ts = TS, .txn = "t-4", .member = "m-1",
+                            .points = 5, .reason = "migration"};
+    msgpack_sbuffer plain, flagged;
+    msgpack_sbuffer_init(&plain);
+    msgpack_sbuffer_init(&flagged);
+    assert_int_equal(proto_encode_entry(&plain, &e), 0);
+    e.qualifying = true;
+    assert_int_equal(proto_encode_entry(&flagged, &e), 0);
+    assert_int_equal(flagged.size, plain.size + strlen("qualifying") + 2);
+    assert_string_equal(try_bytes(flagged.data, flagged.size), "ok");
+    assert_true(g_entry.qualifying);
+    msgpack_sbuffer_destroy(&plain);
+    msgpack_sbuffer_destroy(&flagged);
+}
+
 static void adjust_reason_is_1_to_128_bytes_of_text_without_nul(void **state)
 {
     (void)state;
@@ -777,8 +811,10 @@ static const struct output_case {
      "points.changed", {{"delta", I(-300)}, {"balance", U(1200)}, {"cause", S("refund")}}},
     {{.kind = PROTO_OUT_TIER_CHANGED, .from = "silver", .to = "gold", .reason = "upgrade"},
      "tier.changed", {{"from", S("silver")}, {"to", S("gold")}, {"reason", S("upgrade")}}},
-    {{.kind = PROTO_OUT_REWARD_ISSUED, .reward = "free-coffee", .cost = 500},
-     "reward.issued", {{"reward", S("free-coffee")}, {"cost", U(500)}}},
+    {{.kind = PROTO_OUT_REWARD_ISSUED, .reward = "free-coffee", .cost = 500, .count = 1},
+     "reward.issued", {{"reward", S("free-coffee")}, {"cost", U(500)}, {"count", U(1)}}},
+    {{.kind = PROTO_OUT_REWARD_ISSUED, .reward = "voucher_5", .cost = 0, .count = 120},
+     "reward.issued", {{"reward", S("voucher_5")}, {"cost", U(0)}, {"count", U(120)}}},
     {{.kind = PROTO_OUT_REDEEM_RESULT, .txn = "t-3", .ok = true, .error = "not when ok",
       .balance = 70},
      "redeem.result", {{"txn", S("t-3")}, {"ok", RAW("\xc3")}, {"balance", U(70)}}},
@@ -811,6 +847,22 @@ static const struct output_case {
      "points.changed", {{"delta", I(-40)}, {"balance", U(10)}, {"cause", S("transfer_out")}}},
     {{.kind = PROTO_OUT_TIER_CHANGED, .from = "gold", .to = "silver", .reason = "manual_end"},
      "tier.changed", {{"from", S("gold")}, {"to", S("silver")}, {"reason", S("manual_end")}}},
+    {{.kind = PROTO_OUT_POINTS_PENDING, .points = 150, .pending = 400,
+      .release_ts = 1702592000000LL},
+     "points.pending",
+     {{"points", U(150)}, {"pending", U(400)}, {"release_ts", U(1702592000000LL)}}},
+    {{.kind = PROTO_OUT_POINTS_PENDING, .points = -150, .pending = 250,
+      .release_ts = 1702592000000LL},
+     "points.pending",
+     {{"points", I(-150)}, {"pending", U(250)}, {"release_ts", U(1702592000000LL)}}},
+    {{.kind = PROTO_OUT_TIER_AT_RISK, .tier = "gold", .review_ts = 1703000000000LL,
+      .needed = 350},
+     "tier.at_risk",
+     {{"tier", S("gold")}, {"review_ts", U(1703000000000LL)}, {"needed", U(350)}}},
+    {{.kind = PROTO_OUT_POINTS_EXPIRING, .points = 80, .expire_ts = 1704067200000LL,
+      .balance = 900},
+     "points.expiring",
+     {{"points", U(80)}, {"expire_ts", U(1704067200000LL)}, {"balance", U(900)}}},
 };
 
 /* Covers redeem.result's error being there only when the result is not ok. */
@@ -863,9 +915,11 @@ static void wire_names_are_the_contract(void **state)
     const char *outs[] = {"points.changed",  "tier.changed",   "reward.issued",
                           "redeem.result",   "perk.triggered", "points.expired",
                           "segment.changed", "rules.changed",  "transfer.result",
-                          "campaign.exhausted"};
-    const char *causes[] = {"purchase", "refund", "redeem",       "adjust",     "bonus",
-                            "reward",   "expiry", "transfer_out", "transfer_in"};
+                          "campaign.exhausted", "points.pending", "tier.at_risk",
+                          "points.expiring"};
+    const char *causes[] = {"purchase", "refund",       "redeem",      "adjust",  "bonus",
+                            "reward",   "expiry",       "transfer_out", "transfer_in",
+                            "release"};
     _Static_assert(LEN(kinds) == PROTO_KIND_COUNT, "kinds");
     _Static_assert(LEN(outs) == PROTO_OUT_KIND_COUNT, "outs");
     _Static_assert(LEN(causes) == PROTO_CAUSE_COUNT, "causes");
@@ -970,6 +1024,7 @@ int main(void)
         cmocka_unit_test(id_of_another_msgpack_type_is_wrong_type),
         cmocka_unit_test(redeem_needs_exactly_one_of_points_and_reward),
         cmocka_unit_test(adjust_points_are_signed_non_zero_and_in_range),
+        cmocka_unit_test(adjust_qualifying_is_an_optional_boolean),
         cmocka_unit_test(adjust_reason_is_1_to_128_bytes_of_text_without_nul),
         cmocka_unit_test(birthday_must_be_a_real_mm_dd_of_a_leap_year),
         cmocka_unit_test(member_cannot_refer_itself),

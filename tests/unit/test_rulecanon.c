@@ -92,8 +92,10 @@ static const char variant[] =
     "                  stores = [\"s1\", \"s\\\\2\"]; bonus_points = 50; min_amount = 100; },\n"
     "                { name = \"x2\"; start = \"2024-01-01\"; end = \"2025-01-01\";\n"
     "                  categories = [\"wine\"]; multiplier_bp = 15000; } );\n"
-    "  txn_cap_points = 400000000; day_cap_points = 7; referral_bonus = 9; };\n"
+    "  txn_cap_points = 400000000; day_cap_points = 7; referral_bonus = 9;\n"
+    "  pending_days = 30; adjust_earns = true; };\n"
     "tiers = { basis = \"spend\"; review = \"fixed\"; review_date = \"12-31\"; grace_months = 2;\n"
+    "  refund_downgrade = \"review\"; qualify_on = \"release\";\n"
     "  window_months = 6; levels = ( { name = \"a\"; threshold = 0; multiplier_bp = 10000; },\n"
     "  { name = \"b\"; threshold = 5000000000; multiplier_bp = 15000; perks = [\"p\", \"q\"]; } );\n"
     "};\n"
@@ -102,7 +104,8 @@ static const char variant[] =
     "  catalog = ( { reward = \"c\"; cost_points = 10; }, { reward = \"d\"; cost_points = 1;\n"
     "                stock = 0; } ); };\n"
     "expiry = { months = 7; };\n"
-    "refunds = { shortfall = \"forgive\"; };\n"
+    "refunds = { shortfall = \"forgive\"; keep_bonuses = true; };\n"
+    "notices = { tier_days = 21; expiry_days = 7; need_step = 3; };\n"
     "segments = { window_months = 3; recency_days = [1, 2, 3, 4];\n"
     "  map = ( { name = \"top\"; r = [5, 5]; }, { name = \"rest\"; } );\n"
     "  value_classes = ( { name = \"v\"; share_bp = 4000; }, { name = \"w\"; } ); };\n"
@@ -137,6 +140,13 @@ static void layout_and_order_do_not_matter(void **unused)
     hash_of("rewards = { catalog = ( { stock = -1; cost_points = 5; reward = \"c\"; } ); };",
             c);
     assert_string_equal(a, c);
+    /* The settings of issue 13 written out at their defaults. */
+    hash_of("", a);
+    hash_of("notices = { need_step = 0; expiry_days = 0; tier_days = 0; };\n"
+            "tiers = { qualify_on = \"earn\"; refund_downgrade = \"immediate\"; };\n"
+            "refunds = { keep_bonuses = false; };\n"
+            "earning = { adjust_earns = false; pending_days = 0; };\n", b);
+    assert_string_equal(a, b);
 }
 
 static void a_changed_value_changes_the_hash(void **unused)
@@ -154,6 +164,16 @@ static void a_changed_value_changes_the_hash(void **unused)
         "segments = { map = ( { name = \"b\"; r = [5, 5]; }, { name = \"a\"; } ); };",
         "segments = { };",
         "",
+        /* Returns, pending points and notices (issue 13): each its own. */
+        "earning = { pending_days = 14; };",
+        "earning = { pending_days = 30; };",
+        "earning = { adjust_earns = true; };",
+        "tiers = { refund_downgrade = \"review\"; };",
+        "tiers = { qualify_on = \"release\"; };",
+        "refunds = { keep_bonuses = true; };",
+        "notices = { tier_days = 30; };",
+        "notices = { expiry_days = 30; };",
+        "notices = { need_step = 100; };",
     };
     enum { N = sizeof(texts) / sizeof(texts[0]) };
     char hex[N][RULECANON_HASH_LEN + 1];

@@ -177,10 +177,19 @@ static void set_tier_rejects_unknown_tiers_and_members_and_retries_change_nothin
                      OUTBOX_APPLIED);
     char txn[sizeof(f->e.txn)];
     strcpy(txn, f->e.txn);
+    /* A retry (same content, stamped anew) is a duplicate... */
+    progfx_entry(f, PROTO_SET_TIER, progfx_noon(2027, 2, 2), txn, "m");
+    strcpy(f->e.tier, "gold");
+    strcpy(f->e.reason, "status match");
+    assert_int_equal(progfx_apply(f), OUTBOX_DUPLICATE);
+    assert_int_equal(f->ob.count, 0);
+    /* ...the txn reused for another tier is txn_conflict (retry.h). */
     progfx_entry(f, PROTO_SET_TIER, progfx_noon(2027, 2, 2), txn, "m");
     strcpy(f->e.tier, "blue");
     strcpy(f->e.reason, "again");
-    assert_int_equal(progfx_apply(f), OUTBOX_DUPLICATE);
+    assert_int_equal(progfx_apply(f), OUTBOX_REJECTED);
+    assert_string_equal(f->ob.reject.code, "txn_conflict");
+    assert_non_null(strstr(f->ob.reject.detail, "tier, until_ts or reason"));
     assert_int_equal(f->ob.count, 0);
     assert_string_equal(tier_of(f, "m"), "gold");
     progfx_free(f);

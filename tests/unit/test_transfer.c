@@ -169,6 +169,13 @@ static void retries_are_answered_again_and_applied_once(void **unused)
     assert_int_equal(progfx_member(f, "B")->balance, 100);
     assert_int_equal(progfx_transfer(f, d, "t1", "B", "A", 100), OUTBOX_REJECTED);
     assert_string_equal(f->ob.reject.code, "txn_conflict");
+    /* The same txn with other points or another receiver is no retry. */
+    assert_int_equal(progfx_transfer(f, d, "t1", "A", "B", 150), OUTBOX_REJECTED);
+    assert_string_equal(f->ob.reject.code, "txn_conflict");
+    assert_non_null(strstr(f->ob.reject.detail, "points 100; this one has points 150"));
+    assert_int_equal(progfx_transfer(f, d, "t1", "A", "A", 100), OUTBOX_REJECTED);
+    assert_non_null(strstr(f->ob.reject.detail, "receiver (to)"));
+    assert_int_equal(progfx_member(f, "B")->balance, 100);
     progfx_free(f);
 }
 
@@ -283,6 +290,31 @@ static void a_storm_of_transfers_with_retries_conserves_the_points(void **unused
     }
 }
 
+/* Pending points (pending_days = 4: a sale on 2027-04-02 releases on
+ * 2027-04-07) cannot be given; from their release day the transfer
+ * releases them first and gives them. */
+static void only_released_points_can_be_transferred(void **unused)
+{
+    (void)unused;
+    struct progfx *f = progfx_new(MONTHS_TEXT "earning = { pending_days = 4; };\n", 16);
+    progfx_enroll(f, progfx_noon(2027, 4, 1), "A");
+    progfx_enroll(f, progfx_noon(2027, 4, 1), "B");
+    progfx_buy(f, progfx_noon(2027, 4, 2), "A", 10000);
+    assert_int_equal(progfx_member(f, "A")->balance, 0);
+    assert_int_equal(progfx_transfer(f, progfx_noon(2027, 4, 6), "t1", "A", "B", 50),
+                     OUTBOX_APPLIED);
+    expect_result(f, "t1", false, "insufficient_points", 0);
+    assert_int_equal(progfx_transfer(f, progfx_midnight(2027, 4, 7), "t2", "A", "B", 50),
+                     OUTBOX_APPLIED);
+    assert_int_equal(progfx_delta(f, "A", PROTO_CAUSE_RELEASE), 100);
+    assert_int_equal(progfx_delta(f, "A", PROTO_CAUSE_TRANSFER_OUT), -50);
+    expect_result(f, "t2", true, NULL, 50);
+    assert_int_equal(progfx_member(f, "A")->lifetime_points, 100);
+    assert_int_equal(progfx_member(f, "B")->balance, 50);
+    assert_int_equal(progfx_member(f, "B")->lifetime_points, 0);
+    progfx_free(f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -293,6 +325,7 @@ int main(void)
         cmocka_unit_test(a_receivers_debt_is_repaid_first_from_the_oldest_points),
         cmocka_unit_test(transfers_keep_expiry_in_keyed_modes_and_work_without_expiry),
         cmocka_unit_test(a_storm_of_transfers_with_retries_conserves_the_points),
+        cmocka_unit_test(only_released_points_can_be_transferred),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
