@@ -3,6 +3,7 @@
 
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <event2/event.h>
@@ -21,6 +22,7 @@
 
 struct daemon {
     const struct config *cfg;
+    const char *config_path; /* re-read on SIGHUP; NULL: built-in defaults */
     struct event_base *base;
     struct state st;
     struct metrics metrics;
@@ -95,6 +97,35 @@ static int reload(void *arg, struct proto_id not_after)
     return 0;
 }
 
+/* SIGHUP: the rule sections of the configuration file, read again, become
+ * the version in force through the log (rulesync.h). A file that does not
+ * load changes nothing: the daemon carries on with the version in force. */
+static int reload_rules(void *arg)
+{
+    struct daemon *d = arg;
+    struct config_error err;
+    if (d->config_path == NULL) {
+        log_info("SIGHUP: no configuration file (built-in defaults): nothing to reload");
+        return 0;
+    }
+    struct config *fresh = malloc(sizeof(*fresh));
+    if (fresh == NULL) {
+        log_error("SIGHUP: out of memory; carrying on with the rulebook in force");
+        return -1;
+    }
+    config_defaults(fresh);
+    int rc = config_load(fresh, d->config_path, &err);
+    if (rc != 0)
+        log_error("SIGHUP: %s; carrying on with the rulebook in force", err.text);
+    else if ((rc = consumer_want_rules(d->consumer, &fresh->rules, "SIGHUP reload")) != 0)
+        log_error("SIGHUP: out of memory; carrying on with the rulebook in force");
+    else
+        log_info("SIGHUP: %s read: rulebook %s (daemon settings are read at start only)",
+                 d->config_path, consumer_file_rules(d->consumer));
+    free(fresh);
+    return rc;
+}
+
 static int open_state(struct daemon *d)
 {
     struct snapshot_error serr;
@@ -137,10 +168,11 @@ static int start(struct daemon *d)
     consumer_set_hooks(d->consumer, on_committed, reload, d);
     consumer_set_landed(d->consumer, on_landed, d);
     d->notify = notify_new(d->base, d->consumer);
-    if (d->notify == NULL) {
+    if (d->notify == NULL || consumer_want_rules(d->consumer, &d->cfg->rules, "start-up") != 0) {
         log_error("start-up: cannot set up systemd notification or SIGHUP");
         return -1;
     }
+    notify_set_reload(d->notify, reload_rules, d);
     struct http_sources src = {d->cfg, &d->st, &d->metrics, d->consumer, d->dlq};
     d->http = http_new(d->base, &src, &err);
     if (d->http == NULL) {
@@ -215,11 +247,12 @@ int daemon_configure(struct config *cfg, const char *path, const struct daemon_o
     return 0;
 }
 
-int daemon_run(const struct config *cfg)
+int daemon_run(const struct config *cfg, const char *config_path)
 {
     struct daemon d;
     memset(&d, 0, sizeof(d));
     d.cfg = cfg;
+    d.config_path = config_path;
     int rc = start(&d);
     if (rc == 0) {
         log_info("listening on http://%s:%d, Redis %s:%d, streams %sin -> %sout",

@@ -102,7 +102,7 @@ static json_t *expiring_json(const struct state *st, uint32_t pos)
  * purchase, window spend and lifetime value (segments.h). */
 static json_t *segment_json(const struct http *h, uint32_t pos)
 {
-    const struct rulebook *rb = &h->src.cfg->rules;
+    const struct rulebook *rb = &h->src.st->ver->now;
     const struct state *st = h->src.st;
     const struct member *m = members_at(&st->members, pos);
     int64_t spend, count;
@@ -123,7 +123,7 @@ static json_t *segment_json(const struct http *h, uint32_t pos)
 static json_t *member_json(const struct http *h, uint32_t pos)
 {
     const struct member *m = members_at(&h->src.st->members, pos);
-    const struct rulebook *rb = &h->src.cfg->rules;
+    const struct rulebook *rb = &h->src.st->ver->now;
     const struct state *st = h->src.st;
     int32_t now_month = caltime_month(st->clock_ms > 0 ? st->clock_ms : 0);
     int64_t q = members_qual_total(m, now_month, rb->window_months);
@@ -194,7 +194,7 @@ static json_t *counts_json(const char *names, size_t stride, const int64_t *coun
 
 static void handle_segments(struct http *h, struct evhttp_request *req)
 {
-    const struct rulebook *rb = &h->src.cfg->rules;
+    const struct rulebook *rb = &h->src.st->ver->now;
     const struct state_globals *g = &h->src.st->g;
     int64_t classes[RULEBOOK_VALUE_CLASSES_MAX];
     json_t *stages = json_object();
@@ -259,7 +259,7 @@ static void handle_health(struct http *h, struct evhttp_request *req)
 static void handle_metrics(struct http *h, struct evhttp_request *req)
 {
     struct evbuffer *body = evbuffer_new();
-    if (body == NULL || metrics_render(h->src.m, h->src.st, &h->src.cfg->rules, body) != 0) {
+    if (body == NULL || metrics_render(h->src.m, h->src.st, &h->src.st->ver->now, body) != 0) {
         evhttp_send_error(req, 500, "out of memory");
     } else {
         reply_text(req, 200, "text/plain; version=0.0.4", body);

@@ -356,6 +356,15 @@ class Env:
         self._ts = BASE_TS_MS
         self._lock = threading.Lock()
         self.pushed = []  # (id, fields) of every push_raw, for replays
+        # The log starts with the configuration's rulebook, as in a
+        # deployment whose daemon appended it at its first start: every
+        # entry is applied under a version the log names, and the daemon,
+        # finding it in force, appends nothing of its own.
+        self.rulebook_hash, self.rulebook_text = rulebook_of(self.conf_path)
+        self.rules_entry = (RULES_ENTRY_ID, rules_fields(self.rulebook_hash, "harness"))
+        store_rulebook(self.r, self.rulebook_hash, self.rulebook_text)
+        self.r.xadd(PREFIX + "in", self.rules_entry[1], id=RULES_ENTRY_ID)
+        self.pushed.append(self.rules_entry)
 
     # -- input -----------------------------------------------------------
     def next_ts(self):
@@ -440,6 +449,43 @@ class Env:
         self.r.close()
 
 
+# The id of the rules entry an Env's stream starts with: the smallest id
+# Redis takes, so every id a test makes comes after it.
+RULES_ENTRY_ID = "0-1"
+
+
+def rulebook_of(conf_path):
+    """(hash, canonical text) of the rulebook of `conf_path`, as the daemon
+    computes them (--check-config prints the hash, --print-rules the text)."""
+    check = subprocess.run([LOYALTYD_BIN, "--check-config", "-c", str(conf_path)],
+                           capture_output=True, text=True, timeout=HTTP_TIMEOUT_S, check=True)
+    digest = re.search(r"^rulebook ([0-9a-f]{32})$", check.stdout, re.M).group(1)
+    text = subprocess.run([LOYALTYD_BIN, "--print-rules", "-c", str(conf_path)],
+                          capture_output=True, timeout=HTTP_TIMEOUT_S, check=True).stdout
+    return digest, text
+
+
+def rules_fields(digest, label=None, effective_ts=None, ts=BASE_TS_MS):
+    """The fields of a `rules` input entry naming rulebook `digest`."""
+    m = {"v": 1, "kind": "rules", "ts": ts, "hash": digest}
+    if label is not None:
+        m["label"] = label
+    if effective_ts is not None:
+        m["effective_ts"] = effective_ts
+    return {"m": msgpack.packb(m)}
+
+
+def store_rulebook(client, digest, text):
+    """SETs a rulebook's text where rules entries find it."""
+    client.set(f"{PREFIX}rules:{digest}", text)
+
+
+def rulebook_texts(client):
+    """{key: text} of every rulebook text in a Redis (not the summary)."""
+    return {k: client.get(k) for k in client.scan_iter(match=PREFIX + "rules:*")
+            if k != (PREFIX + "rules:current").encode()}
+
+
 def points_events(events, member):
     return [e for e in events if e["kind"] == "points.changed" and e["member"] == member]
 
@@ -473,14 +519,18 @@ class Outcome:
         self.counters = {k: metrics[k] for k in STATE_COUNTERS}
 
 
-def fresh_replay(env, members, entries=None, name="reference"):
+def fresh_replay(env, members, entries=None, name="reference", texts=None):
     """Copies the input stream (same ids, same bytes) into a new Redis, lets a
     new daemon with the same configuration consume all of it from scratch,
     and returns its Outcome: the reference that a daemon which went through
     restarts and outages must agree with. `entries` ([(id, fields)]) stands
-    for the stream when the test kept it itself (the daemon may trim it)."""
+    for the stream when the test kept it itself (the daemon may trim it);
+    the Env's first rules entry is added when missing. The rulebook texts
+    go along: those `env.r` holds and `texts` ({key: text})."""
     if entries is None:
         entries = [(sid.decode(), fields) for sid, fields in env.r.xrange(PREFIX + "in")]
+    if RULES_ENTRY_ID not in {sid for sid, _ in entries}:
+        entries = [env.rules_entry] + list(entries)  # the log's first version
     entries = sorted(entries, key=lambda e: sid_key(e[0]))
     assert entries, "nothing to replay"
     directory = env.tmp / name
@@ -488,6 +538,9 @@ def fresh_replay(env, members, entries=None, name="reference"):
     env.extra.append(ref_redis)
     client = ref_redis.client()
     pipe = client.pipeline(transaction=False)
+    texts = dict(rulebook_texts(env.r), **(texts or {}))
+    for key, text in texts.items():
+        pipe.set(key, text)
     for sid, fields in entries:
         pipe.xadd(PREFIX + "in", fields, id=sid)
     pipe.execute()
