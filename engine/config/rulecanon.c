@@ -276,3 +276,18 @@ int rulecanon_verify(const char *text, const char *hash, struct rulebook *rb,
     }
     return 0;
 }
+
+static int codec_parse(const char *text, struct rulebook *rb, char *err, size_t cap)
+{
+    struct config_error cerr;
+    if (rulecanon_parse(text, "rulebook", rb, &cerr) == 0)
+        return 0;
+    snprintf(err, cap, "%s", cerr.text);
+    return -1;
+}
+
+const struct rulebook_codec *rulecanon_codec(void)
+{
+    static const struct rulebook_codec codec = {rulecanon_text, codec_parse};
+    return &codec;
+}

@@ -15,6 +15,7 @@
 
 #include "cfgparse.h"
 #include "rulebook.h"
+#include "versions.h"
 
 #define RULECANON_HASH_LEN 32  /* hex digits of the XXH3-128 */
 #define RULECANON_SHORT_LEN 12 /* hex digits shown in logs and metrics */
@@ -47,5 +48,9 @@ int rulecanon_parse(const char *text, const char *what, struct rulebook *rb,
  * or hashes elsewhere). */
 int rulecanon_verify(const char *text, const char *hash, struct rulebook *rb,
                      struct config_error *err);
+
+/* The rulebook_codec (versions.h) of canonical texts: rulecanon_text and
+ * rulecanon_parse, for snapshots. */
+const struct rulebook_codec *rulecanon_codec(void);
 
 #endif

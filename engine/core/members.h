@@ -34,7 +34,7 @@ struct member {
     uint32_t purchases;     /* sales ever made (refunds do not lower it) */
     uint32_t referrer;      /* position + 1 of the referrer; 0: none */
     int32_t qual_month;     /* month index of the newest qual bucket */
-    int32_t lots_month;     /* month index of the newest expiry lot */
+    int32_t lots_month;     /* month index the expiry lots are current to (wallet.h) */
     int32_t cap_day;        /* UTC day of cap_points */
     uint32_t auto_issued[RULEBOOK_AUTO_REWARDS_MAX]; /* every-N rewards issued */
     int64_t balance;        /* may be negative: a refund of spent points */
@@ -64,8 +64,8 @@ struct member {
 
 struct members {
     struct member *v; /* v[0..count) */
-    int64_t *lots;    /* lots[pos * lots_per ..]: unexpired points by earn month */
-    uint32_t lots_per; /* expiry_months + 1, or 0 when points never expire */
+    int64_t *lots;    /* lots[pos * lots_per ..]: unexpired points by expiry month */
+    uint32_t lots_per; /* the daemon's expiry_months_max + 1, or 0: no expiry at all */
     uint32_t count;
     uint32_t max; /* configured ceiling (members_max): v, lots and ix are reserved for it */
     struct hindex ix;

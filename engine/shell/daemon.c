@@ -14,6 +14,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "notify.h"
+#include "rulecanon.h"
 #include "snapdir.h"
 #include "snapper.h"
 #include "state.h"
@@ -79,6 +80,18 @@ static void on_landed(void *arg, const struct batch *b)
     dlqring_add_batch(d->dlq, b);
 }
 
+/* Initialises the state and loads the newest usable snapshot not after
+ * `not_after` into it (none: an empty state, the file's rulebook as its
+ * start-up version). Returns 0, or -1 when out of memory. */
+static int load_state(struct daemon *d, struct proto_id not_after)
+{
+    const struct state_limits lim = {d->cfg->members_max, d->cfg->expiry_months_max};
+    if (state_init_limits(&d->st, &d->cfg->rules, &lim) != 0)
+        return -1;
+    return snapdir_load(&d->snapdir, &d->cfg->rules, rulecanon_codec(), &lim, not_after,
+                        &d->st) < 0 ? -1 : 0;
+}
+
 /* Replaces the state with the newest snapshot not after `not_after`, or
  * with an empty state when there is none (then the whole stream is
  * replayed, if Redis still has it: the consumer checks). */
@@ -88,9 +101,7 @@ static int reload(void *arg, struct proto_id not_after)
     snapper_reset(d->snapper); /* first: a writer of the old state must not land */
     dlqring_clear(d->dlq);     /* its rejections will be committed again */
     state_free(&d->st);
-    if (state_init(&d->st, &d->cfg->rules, d->cfg->members_max) != 0)
-        return -1;
-    if (snapdir_load(&d->snapdir, &d->cfg->rules, d->cfg->members_max, not_after, &d->st) < 0)
+    if (load_state(d, not_after) != 0)
         return -1;
     snapdir_discard_after(&d->snapdir, not_after);
     snapper_reset(d->snapper);
@@ -135,8 +146,7 @@ static int open_state(struct daemon *d)
         log_error("start-up: %s", serr.text);
         return -1;
     }
-    if (state_init(&d->st, &d->cfg->rules, d->cfg->members_max) != 0 ||
-        snapdir_load(&d->snapdir, &d->cfg->rules, d->cfg->members_max, newest, &d->st) < 0) {
+    if (load_state(d, newest) != 0) {
         log_error("start-up: out of memory");
         return -1;
     }
