@@ -362,9 +362,27 @@ class Env:
         # finding it in force, appends nothing of its own.
         self.rulebook_hash, self.rulebook_text = rulebook_of(self.conf_path)
         self.rules_entry = (RULES_ENTRY_ID, rules_fields(self.rulebook_hash, "harness"))
+        self.seed_log()
+        self.pushed.append(self.rules_entry)
+
+    def rewrite_conf(self, text):
+        """Replaces the configuration before the daemon first starts, and
+        with it the rulebook the input stream starts with."""
+        assert not self.daemon.alive() and self.daemon.logs == [], "the daemon has started"
+        self.conf_path.write_text(text)
+        self.rules = Rulebook(text)
+        self.rulebook_hash, self.rulebook_text = rulebook_of(self.conf_path)
+        self.rules_entry = (RULES_ENTRY_ID, rules_fields(self.rulebook_hash, "harness"))
+        self.r.delete(PREFIX + "in")
+        self.seed_log()
+        self.pushed[0] = self.rules_entry
+
+    def seed_log(self):
+        """Stores the configuration's rulebook text and starts the (empty)
+        input stream with the rules entry naming it (a Redis swapped in
+        before the daemon starts needs this too)."""
         store_rulebook(self.r, self.rulebook_hash, self.rulebook_text)
         self.r.xadd(PREFIX + "in", self.rules_entry[1], id=RULES_ENTRY_ID)
-        self.pushed.append(self.rules_entry)
 
     # -- input -----------------------------------------------------------
     def next_ts(self):
@@ -392,14 +410,17 @@ class Env:
         return sid
 
     # -- output ----------------------------------------------------------
-    def read_out(self, client=None):
-        """Every output event, decoded, oldest first; `_sid` is its stream id."""
+    def read_out(self, client=None, setup=False):
+        """Every output event, decoded, oldest first; `_sid` is its stream id.
+        The rules.changed of the stream's first entry (the harness's own,
+        RULES_ENTRY_ID) is left out unless `setup`."""
         events = []
         for sid, fields in (client or self.r).xrange(PREFIX + "out"):
             assert set(fields) == {b"m"}, fields
             ev = msgpack.unpackb(fields[b"m"], raw=False)
             ev["_sid"] = sid.decode()
-            events.append(ev)
+            if setup or ev.get("src") != RULES_ENTRY_ID:
+                events.append(ev)
         return events
 
     def read_dlq(self, client=None):
@@ -450,8 +471,11 @@ class Env:
 
 
 # The id of the rules entry an Env's stream starts with: the smallest id
-# Redis takes, so every id a test makes comes after it.
+# Redis takes, so every id a test makes comes after it. It is one more
+# input entry the daemon applies (SETUP_ENTRIES in its counters) and it
+# publishes one rules.changed (left out by Env.read_out).
 RULES_ENTRY_ID = "0-1"
+SETUP_ENTRIES = 1
 
 
 def rulebook_of(conf_path):

@@ -149,7 +149,7 @@ def test_tail_once_prints_every_event_and_filters(env):
     dlq = fill(env)
     redis = f"127.0.0.1:{env.redis.port}"
     assert json_lines(ctl("tail", "--redis", redis, "--once", "--json")) == \
-        strip_sid(env.read_out())
+        strip_sid(env.read_out(setup=True))
     perks = json_lines(ctl("tail", "--redis", redis, "--once", "--json",
                            "--kind", "perk.triggered", "--member", "M2"))
     want = [e for e in strip_sid(env.read_out())
