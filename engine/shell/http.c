@@ -16,6 +16,8 @@
 #include "caltime.h"
 #include "log.h"
 #include "lyassert.h"
+#include "rulecanon.h"
+#include "rulejson.h"
 #include "segments.h"
 #include "ui.h"
 #include "wallet.h"
@@ -243,6 +245,40 @@ static void handle_dlq(struct http *h, struct evhttp_request *req)
         reply_json(req, 200, dlqring_json(h->src.dlq, (uint32_t)limit));
 }
 
+/* True when the request's query has `name`=1. */
+static bool query_flag(struct evhttp_request *req, const char *name)
+{
+    struct evkeyvalq q;
+    const char *query = evhttp_uri_get_query(evhttp_request_get_evhttp_uri(req));
+    bool on = false;
+    if (query != NULL && evhttp_parse_query_str(query, &q) == 0) {
+        const char *v = evhttp_find_header(&q, name);
+        on = v != NULL && strcmp(v, "1") == 0;
+        evhttp_clear_headers(&q);
+    }
+    return on;
+}
+
+/* GET /v1/rulebook[?text=1]: the versions (rulejson.h), the hash of the
+ * configuration file's rulebook, and with text=1 the canonical texts of
+ * the version in force and the scheduled one. */
+static void handle_rulebook(struct http *h, struct evhttp_request *req)
+{
+    const struct versions *v = h->src.st->ver;
+    json_t *j = rulejson_versions(v, h->src.st->last_id, true);
+    if (j != NULL)
+        json_object_set_new(j, "file_hash", json_string(consumer_file_rules(h->src.consumer)));
+    if (j != NULL && query_flag(req, "text")) {
+        char *now = rulecanon_text(&v->now);
+        char *next = v->has_next ? rulecanon_text(&v->next) : NULL;
+        json_object_set_new(j, "text", now ? json_string(now) : json_null());
+        json_object_set_new(j, "scheduled_text", next ? json_string(next) : json_null());
+        free(now);
+        free(next);
+    }
+    reply_json(req, j != NULL ? 200 : 500, j);
+}
+
 static void handle_health(struct http *h, struct evhttp_request *req)
 {
     bool ok = consumer_healthy(h->src.consumer);
@@ -310,6 +346,8 @@ static void route(struct evhttp_request *req, void *arg)
         handle_segments(h, req);
     else if (strcmp(path, "/v1/dlq") == 0)
         handle_dlq(h, req);
+    else if (strcmp(path, "/v1/rulebook") == 0)
+        handle_rulebook(h, req);
     else if (strcmp(path, "/healthz") == 0)
         handle_health(h, req);
     else if (strcmp(path, "/metrics") == 0)
@@ -318,7 +356,8 @@ static void route(struct evhttp_request *req, void *arg)
         ui_serve(req, path);
     else
         reply_error(req, 404, "not_found",
-                    "paths: /v1/members/ID, /v1/segments, /v1/dlq, /healthz, /metrics, /ui/");
+                    "paths: /v1/members/ID, /v1/segments, /v1/dlq, /v1/rulebook, /healthz, "
+                    "/metrics, /ui/");
 }
 
 static void on_resume(evutil_socket_t fd, short what, void *arg)
