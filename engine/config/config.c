@@ -41,6 +41,7 @@ static const struct cfg_field daemon_fields[] = {
     DAEMON("snapshot_keep", CFG_U32, snapshot_keep, 1, 100),
     DAEMON("trim_input", CFG_BOOL, trim_input, 0, 1),
     DAEMON("expiry_months_max", CFG_U32, expiry_months_max, 0, RULEBOOK_EXPIRY_MONTHS_MAX),
+    DAEMON("append_file_rulebook", CFG_BOOL, append_file_rulebook, 0, 1),
     STR("redis_user", redis_user, 0, CONFIG_KEY_MAX),
     STR("redis_password", redis_password, 0, CONFIG_SECRET_MAX),
     STR("redis_password_env", redis_password_env, 0, CONFIG_KEY_MAX),
@@ -73,6 +74,7 @@ void config_defaults(struct config *cfg)
     cfg->snapshot_keep = 3;
     cfg->trim_input = true;
     cfg->expiry_months_max = CONFIG_EXPIRY_MONTHS_MAX_DEFAULT;
+    cfg->append_file_rulebook = true;
 
     config_rules_defaults(&cfg->rules);
 }

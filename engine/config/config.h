@@ -42,6 +42,8 @@ struct config {
     bool trim_input;                   /* XTRIM <prefix>in below the oldest kept */
     uint32_t expiry_months_max;        /* the most expiry.months a rulebook may set:
                                         * sizes every member's expiry lots */
+    bool append_file_rulebook;         /* at start and on SIGHUP, make the file's
+                                        * rulebook the version in force (rulesync.h) */
     char redis_user[CONFIG_KEY_MAX + 1];       /* ACL user; empty: AUTH password only */
     char redis_password[CONFIG_SECRET_MAX + 1]; /* empty: no AUTH */
     char redis_password_env[CONFIG_KEY_MAX + 1]; /* read the password from this variable */

@@ -115,8 +115,10 @@ static int reload_rules(void *arg)
 {
     struct daemon *d = arg;
     struct config_error err;
-    if (d->config_path == NULL) {
-        log_info("SIGHUP: no configuration file (built-in defaults): nothing to reload");
+    if (d->config_path == NULL || !d->cfg->append_file_rulebook) {
+        log_info("SIGHUP: %s: nothing to reload (push a rulebook instead: loyaltyctl rules "
+                 "push)", d->config_path ? "append_file_rulebook is false"
+                                         : "no configuration file");
         return 0;
     }
     struct config *fresh = malloc(sizeof(*fresh));
@@ -178,7 +180,8 @@ static int start(struct daemon *d)
     consumer_set_hooks(d->consumer, on_committed, reload, d);
     consumer_set_landed(d->consumer, on_landed, d);
     d->notify = notify_new(d->base, d->consumer);
-    if (d->notify == NULL || consumer_want_rules(d->consumer, &d->cfg->rules, "start-up") != 0) {
+    if (d->notify == NULL || (d->cfg->append_file_rulebook &&
+                              consumer_want_rules(d->consumer, &d->cfg->rules, "start-up") != 0)) {
         log_error("start-up: cannot set up systemd notification or SIGHUP");
         return -1;
     }

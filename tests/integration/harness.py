@@ -365,12 +365,13 @@ class Env:
         self.seed_log()
         self.pushed.append(self.rules_entry)
 
-    def rewrite_conf(self, text):
+    def rewrite_conf(self, text, shipped_tiers=True):
         """Replaces the configuration before the daemon first starts, and
-        with it the rulebook the input stream starts with."""
+        with it the rulebook the input stream starts with. Without
+        `shipped_tiers` (a test's own rulebook) env.rules is None."""
         assert not self.daemon.alive() and self.daemon.logs == [], "the daemon has started"
         self.conf_path.write_text(text)
-        self.rules = Rulebook(text)
+        self.rules = Rulebook(text) if shipped_tiers else None
         self.rulebook_hash, self.rulebook_text = rulebook_of(self.conf_path)
         self.rules_entry = (RULES_ENTRY_ID, rules_fields(self.rulebook_hash, "harness"))
         self.r.delete(PREFIX + "in")

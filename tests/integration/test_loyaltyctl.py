@@ -13,7 +13,8 @@ from ctlkit import LOYALTY_SCAN, LOYALTYCTL, LineReader, ctl, run
 from harness import PREFIX, stop_pid, strip_sid, wait_until
 
 SUBCOMMANDS = [[], ["member"], ["health"], ["tail"], ["dlq"], ["dlq", "list"],
-               ["dlq", "redrive"]]
+               ["dlq", "redrive"], ["rules"], ["rules", "show"], ["rules", "diff"],
+               ["rules", "push"]]
 
 
 @pytest.mark.parametrize("words", SUBCOMMANDS, ids=lambda w: " ".join(w) or "top")
