@@ -97,8 +97,16 @@ def test_a_campaign_added_with_sighup_mid_load_applies_exactly_from_its_rules_en
     load = LoadThread(env, sales, pause_after=1000, chunk=50)
     load.start()
     assert load.paused.wait(timeout=30)
-    load.resume.set()  # the load goes on while the daemon reloads
-    digest, rules_sid = reload(env, with_rules(env, campaign=True))
+    # SIGHUP with sales still coming in (these land before or after the rules
+    # entry, as the daemon's catching up goes), then the rest of the load.
+    during = [env.entry(kind="purchase", txn=f"q{i}", member=members[i % 20], store="s1",
+                        amount=100 * (1 + i % 5)) for i in range(40)]
+    env.conf_path.write_text(with_rules(env, campaign=True))
+    digest, _ = rulebook_of(env.conf_path)
+    env.daemon.proc.send_signal(signal.SIGHUP)
+    pushed = [(env.push(**m), m) for m in during]
+    rules_sid = wait_rules_entry(env, digest)
+    load.resume.set()
     load.finish()
     env.wait_applied(load.pushed[-1][0])
     assert rulebook(env)["hash"] == digest
@@ -106,6 +114,7 @@ def test_a_campaign_added_with_sighup_mid_load_applies_exactly_from_its_rules_en
     # Every sale before the rules entry earned the base rate, every one after
     # it three times that: the switch is exactly at the entry.
     amount_of = {sid: msgpack.unpackb(f["m"])["amount"] for sid, f in load.pushed}
+    amount_of.update((sid, m["amount"]) for sid, m in pushed)
     before = after = 0
     for e in env.read_out():
         if e["kind"] != "points.changed" or e["src"] not in amount_of:
