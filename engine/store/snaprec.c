@@ -498,6 +498,24 @@ static const struct txn_rec *txn_at(const struct txns *t, uint32_t i)
 
 /* ---- the body ---------------------------------------------------------- */
 
+enum snapshot_status snaprec_read_head(struct state *st, const char *head,
+                                       struct snapshot_error *err)
+{
+    int64_t clock = (int64_t)lebuf_u64_at(head, 16);
+    if (clock < 0 || clock > PROTO_TS_MAX)
+        return snaprec_fail(err, SNAPSHOT_DAMAGED, "engine clock %lld is out of range",
+                            (long long)clock);
+    st->last_id.ms = lebuf_u64_at(head, 0);
+    st->last_id.seq = lebuf_u64_at(head, 8);
+    st->clock_ms = clock;
+    st->clock_month = caltime_month(clock);
+    st->entries_applied = lebuf_u64_at(head, 24);
+    st->entries_rejected = lebuf_u64_at(head, 32);
+    st->entries_duplicate = lebuf_u64_at(head, 40);
+    st->txns.evicted_early = lebuf_u64_at(head, 48);
+    return SNAPSHOT_OK;
+}
+
 int snaprec_write_body(struct lebuf_out *o, const struct state *st,
                        const struct rulebook_codec *codec)
 {

@@ -45,6 +45,13 @@ struct snapshot_error {
 enum snapshot_status snaprec_fail(struct snapshot_error *err, enum snapshot_status status,
                                   const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
+/* Both formats' headers hold, from some offset on, eight u64 each: the
+ * last entry id (ms, seq), the engine clock, then entries applied,
+ * rejected, duplicate and txns evicted early. Sets them on `st` from
+ * `head` (the first of them); DAMAGED when the clock is out of range. */
+enum snapshot_status snaprec_read_head(struct state *st, const char *head,
+                                       struct snapshot_error *err);
+
 /* Writes the body of `st` (see above), the texts made by `codec`. Returns
  * 0, or -1 when out of memory or the sink failed. */
 int snaprec_write_body(struct lebuf_out *o, const struct state *st,

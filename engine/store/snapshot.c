@@ -13,7 +13,6 @@
 #define XXH_STATIC_LINKING_ONLY /* XXH3_state_t on the stack */
 #include <xxhash.h>
 
-#include "caltime.h"
 #include "lebuf.h"
 #include "lyassert.h"
 #include "snapv2.h"
@@ -27,6 +26,8 @@ enum {
     H_EVICTED = 80, H_MEMBERS = 88, H_TXNS = 92, H_LOTS = 96, H_ZERO = 100, H_HASH = 104
 };
 _Static_assert(H_HASH + 8 == SNAPSHOT_HEADER_SIZE, "the header ends with its checksum");
+_Static_assert(H_CLOCK == H_LAST_MS + 16 && H_EVICTED == H_LAST_MS + 48,
+               "the run snaprec_read_head reads");
 _Static_assert(SNAPV2_HEADER_SIZE >= SNAPSHOT_HEADER_SIZE, "a peek reads either header");
 
 /* ---- writing ----------------------------------------------------------- */
@@ -192,10 +193,6 @@ static enum snapshot_status check_header(const char *h, size_t len, struct snaps
                             (unsigned long long)body);
     if (XXH3_64bits(h + SNAPSHOT_HEADER_SIZE, body) != lebuf_u64_at(h, H_BODY_HASH))
         return snaprec_fail(err, SNAPSHOT_DAMAGED, "body checksum mismatch (corrupt)");
-    int64_t clock = (int64_t)lebuf_u64_at(h, H_CLOCK);
-    if (clock < 0 || clock > PROTO_TS_MAX)
-        return snaprec_fail(err, SNAPSHOT_DAMAGED, "engine clock %lld is out of range",
-                            (long long)clock);
     return SNAPSHOT_OK;
 }
 
@@ -204,23 +201,14 @@ static enum snapshot_status decode_v3(const char *buf, size_t len,
                                       struct snapshot_error *err)
 {
     enum snapshot_status s = check_header(buf, len, err);
+    if (s == SNAPSHOT_OK)
+        s = snaprec_read_head(st, buf + H_LAST_MS, err);
     if (s != SNAPSHOT_OK)
         return s;
-    st->clock_ms = (int64_t)lebuf_u64_at(buf, H_CLOCK);
-    st->clock_month = caltime_month(st->clock_ms);
     struct lebuf_in in;
     lebuf_in_init(&in, buf + SNAPSHOT_HEADER_SIZE, len - SNAPSHOT_HEADER_SIZE);
-    s = snaprec_read_body(&in, lebuf_u32_at(buf, H_MEMBERS), lebuf_u32_at(buf, H_TXNS), codec,
-                          st, err);
-    if (s != SNAPSHOT_OK)
-        return s;
-    st->last_id.ms = lebuf_u64_at(buf, H_LAST_MS);
-    st->last_id.seq = lebuf_u64_at(buf, H_LAST_SEQ);
-    st->entries_applied = lebuf_u64_at(buf, H_APPLIED);
-    st->entries_rejected = lebuf_u64_at(buf, H_REJECTED);
-    st->entries_duplicate = lebuf_u64_at(buf, H_DUPLICATE);
-    st->txns.evicted_early = lebuf_u64_at(buf, H_EVICTED);
-    return SNAPSHOT_OK;
+    return snaprec_read_body(&in, lebuf_u32_at(buf, H_MEMBERS), lebuf_u32_at(buf, H_TXNS),
+                             codec, st, err);
 }
 
 enum snapshot_status snapshot_decode(const char *buf, size_t len, const struct rulebook *rb,

@@ -6,7 +6,6 @@
 
 #include <xxhash.h>
 
-#include "caltime.h"
 #include "lebuf.h"
 
 /* The header. */
@@ -17,6 +16,8 @@ enum {
     H_DUPLICATE = 96, H_EVICTED = 104, H_HASH = 120
 };
 #define V2_BYTE_ORDER 0x01020304u
+_Static_assert(H_CLOCK == H_LAST_MS + 16 && H_EVICTED == H_LAST_MS + 48,
+               "the run snaprec_read_head reads");
 
 /* The records: sizes and the offsets of their fields. */
 enum { G_SIZE = 8648, M_SIZE = 360, T_SIZE = 144 };
@@ -194,10 +195,6 @@ static enum snapshot_status check_header(const char *h, size_t len, const struct
                             (unsigned long long)lebuf_u64_at(h, H_BODY_LEN));
     if (XXH3_64bits(h + SNAPV2_HEADER_SIZE, body) != lebuf_u64_at(h, H_BODY_HASH))
         return snaprec_fail(err, SNAPSHOT_DAMAGED, "body checksum mismatch (corrupt)");
-    int64_t clock = I64(h, H_CLOCK);
-    if (clock < 0 || clock > PROTO_TS_MAX)
-        return snaprec_fail(err, SNAPSHOT_DAMAGED, "engine clock %lld is out of range",
-                            (long long)clock);
     return SNAPSHOT_OK;
 }
 
@@ -205,6 +202,8 @@ enum snapshot_status snapv2_decode(const char *buf, size_t len, const struct rul
                                    struct state *st, struct snapshot_error *err)
 {
     enum snapshot_status s = check_header(buf, len, rb, st, err);
+    if (s == SNAPSHOT_OK)
+        s = snaprec_read_head(st, buf + H_LAST_MS, err);
     if (s != SNAPSHOT_OK)
         return s;
     uint32_t n = lebuf_u32_at(buf, H_MEMBERS), t = lebuf_u32_at(buf, H_TXNS);
@@ -212,8 +211,6 @@ enum snapshot_status snapv2_decode(const char *buf, size_t len, const struct rul
     if (per > st->members.lots_per)
         return snaprec_fail(err, SNAPSHOT_FOREIGN, "expiry over %u months, more than this "
                             "daemon's expiry_months_max", per - 1);
-    st->clock_ms = I64(buf, H_CLOCK);
-    st->clock_month = caltime_month(st->clock_ms);
     const char *body = buf + SNAPV2_HEADER_SIZE;
     const char *members = body + G_SIZE;
     const char *lots = members + (size_t)n * M_SIZE;
@@ -232,13 +229,5 @@ enum snapshot_status snapv2_decode(const char *buf, size_t len, const struct rul
         read_txn(txns + (size_t)i * T_SIZE, &r);
         s = snaprec_restore_txn(st, &r, i, &prev_ms, err);
     }
-    if (s != SNAPSHOT_OK)
-        return s;
-    st->last_id.ms = lebuf_u64_at(buf, H_LAST_MS);
-    st->last_id.seq = lebuf_u64_at(buf, H_LAST_SEQ);
-    st->entries_applied = lebuf_u64_at(buf, H_APPLIED);
-    st->entries_rejected = lebuf_u64_at(buf, H_REJECTED);
-    st->entries_duplicate = lebuf_u64_at(buf, H_DUPLICATE);
-    st->txns.evicted_early = lebuf_u64_at(buf, H_EVICTED);
-    return SNAPSHOT_OK;
+    return s;
 }
