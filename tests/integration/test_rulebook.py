@@ -209,6 +209,25 @@ def test_a_bad_rules_entry_goes_to_the_dlq_and_changes_nothing(make_env):
     metrics = env.daemon.metrics()
     assert metrics[f'loyalty_rulebook_info{{hash="{good[:12]}",label="harness"}}'] == 1
 
+    # A file that does not load: SIGHUP logs FILE:LINE and changes nothing;
+    # --push-rules refuses it the same way, appending nothing.
+    broken = with_rules(env).replace("points_per_unit = 1;", "points_per_unit = -1;")
+    env.conf_path.write_text(broken)
+    env.daemon.proc.send_signal(signal.SIGHUP)
+    wait_until(lambda: "SIGHUP: " + str(env.conf_path) + ":" in env.daemon.log_text(),
+               what="the SIGHUP error naming the file and line")
+    line = [ln for ln in env.daemon.log_text().splitlines()
+            if "SIGHUP: " + str(env.conf_path) in ln]
+    assert re.search(r":\d+: .*points_per_unit.*carrying on with the rulebook in force", line[0])
+    length = env.r.xlen(PREFIX + "in")
+    push = subprocess.run([LOYALTYD_BIN, "--push-rules", str(env.conf_path), "--redis",
+                           f"127.0.0.1:{env.redis.port}"], capture_output=True, text=True,
+                          timeout=30)
+    assert push.returncode == 1 and f"{env.conf_path}:" in push.stderr, push
+    env.wait_applied(env.push(kind="scan", member="m1", store="s1"))
+    assert env.r.xlen(PREFIX + "in") == length + 1  # the scan only
+    assert env.daemon.alive() and rulebook(env)["hash"] == good
+
 
 # -- expiry.months changed by SIGHUP ------------------------------------------
 
