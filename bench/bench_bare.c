@@ -100,7 +100,7 @@ static int run(const struct config *cfg)
     struct metrics m;
     struct config_error err;
     struct bare bb = {event_base_new(), NULL};
-    struct http_sources src = {cfg, &st, &m, NULL, NULL};
+    struct http_sources src = {cfg, &st, &m, NULL, NULL, NULL}; /* no preview */
     struct http *h = NULL;
     struct event *sigterm = NULL, *sigint = NULL;
     int rc = -1;

@@ -18,6 +18,8 @@ static const struct ctl_command COMMANDS[] = {
     {"tail", "print output events and DLQ entries (filters; follow or once)", cmd_tail},
     {"dlq", "list rejected entries; re-drive them to the input after a fix", cmd_dlq},
     {"rules", "rulebook versions: show the one in force, diff a file, push one", cmd_rules},
+    {"whatif", "replay the whole history under a candidate rulebook (runs loyalty-whatif)",
+     cmd_whatif},
 };
 
 int main(int argc, char **argv)

@@ -42,11 +42,17 @@ static const struct cfg_field daemon_fields[] = {
     DAEMON("trim_input", CFG_BOOL, trim_input, 0, 1),
     DAEMON("expiry_months_max", CFG_U32, expiry_months_max, 0, RULEBOOK_EXPIRY_MONTHS_MAX),
     DAEMON("append_file_rulebook", CFG_BOOL, append_file_rulebook, 0, 1),
+    DAEMON("archive", CFG_BOOL, archive, 0, 1),
+    DAEMON("archive_keep_days", CFG_U32, archive_keep_days, 0, 36500),
+    DAEMON("archive_keep_bytes", CFG_U64, archive_keep_bytes, 0, INT64_MAX),
     STR("redis_user", redis_user, 0, CONFIG_KEY_MAX),
     STR("redis_password", redis_password, 0, CONFIG_SECRET_MAX),
     STR("redis_password_env", redis_password_env, 0, CONFIG_KEY_MAX),
     STR("http_token", http_token, 0, CONFIG_SECRET_MAX),
     STR("http_token_env", http_token_env, 0, CONFIG_KEY_MAX),
+    DAEMON("ledger", CFG_ENDPOINT, ledger, 0, 0),
+    STR("ledger_token", ledger_token, 0, CONFIG_SECRET_MAX),
+    STR("ledger_token_env", ledger_token_env, 0, CONFIG_KEY_MAX),
 };
 
 static const struct cfg_section daemon_section = {
@@ -75,6 +81,7 @@ void config_defaults(struct config *cfg)
     cfg->trim_input = true;
     cfg->expiry_months_max = CONFIG_EXPIRY_MONTHS_MAX_DEFAULT;
     cfg->append_file_rulebook = true;
+    cfg->archive = true; /* the whole history stays replayable (archiver.h) */
 
     config_rules_defaults(&cfg->rules);
 }
@@ -144,6 +151,9 @@ int config_finish(struct config *cfg, struct config_error *err)
         return -1;
     if (cfg->http_token_env[0] != '\0' &&
         secret_from_env(cfg->http_token_env, cfg->http_token, err) != 0)
+        return -1;
+    if (cfg->ledger_token_env[0] != '\0' &&
+        secret_from_env(cfg->ledger_token_env, cfg->ledger_token, err) != 0)
         return -1;
     if (cfg->redis_user[0] != '\0' && cfg->redis_password[0] == '\0') {
         snprintf(err->text, sizeof(err->text), "daemon.redis_user needs a redis_password "

@@ -44,11 +44,17 @@ struct config {
                                         * sizes every member's expiry lots */
     bool append_file_rulebook;         /* at start and on SIGHUP, make the file's
                                         * rulebook the version in force (rulesync.h) */
+    bool archive;                      /* archive what is trimmed (DATA/archive) */
+    uint32_t archive_keep_days;        /* delete archive segments older; 0: keep all */
+    uint64_t archive_keep_bytes;       /* and beyond this size; 0: no limit */
     char redis_user[CONFIG_KEY_MAX + 1];       /* ACL user; empty: AUTH password only */
     char redis_password[CONFIG_SECRET_MAX + 1]; /* empty: no AUTH */
     char redis_password_env[CONFIG_KEY_MAX + 1]; /* read the password from this variable */
     char http_token[CONFIG_SECRET_MAX + 1];    /* bearer token; empty: none */
     char http_token_env[CONFIG_KEY_MAX + 1];   /* read the token from this variable */
+    struct config_endpoint ledger;              /* loyalty-ledger's HTTP; port 0: none */
+    char ledger_token[CONFIG_SECRET_MAX + 1];   /* its bearer token; empty: none */
+    char ledger_token_env[CONFIG_KEY_MAX + 1];  /* read it from this variable */
     struct rulebook rules;
 };
 

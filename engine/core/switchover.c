@@ -55,6 +55,8 @@ static void migrate_tiers(struct state *st, const struct rulebook *old,
         if (to > map[m->tier])
             m->grace_until_ts = 0; /* moved up: a pending downgrade is moot */
         m->tier = to;
+        m->manual_tier = map[m->manual_tier]; /* status floors and lifetime tiers too */
+        m->earned_tier = map[m->earned_tier];
         st->g.tier_members[to]++;
     }
 }
@@ -104,15 +106,15 @@ static void migrate_expiry(struct state *st, const struct rulebook *old,
                            const struct rulebook *new)
 {
     bool was = old->expiry_months > 0, is = new->expiry_months > 0;
-    if (was == is)
-        return;
+    if (was == is || st->members.lots_kind != WALLET_RING)
+        return; /* the keyed modes do not change within a state */
     for (uint32_t p = 0; p < st->members.count; p++) {
         struct member *m = members_at(&st->members, p);
         if (!is) {
             wallet_clear(&st->members, p);
             continue;
         }
-        wallet_expire(&st->members, p, st->clock_month); /* no lots: moves the ring */
+        wallet_expire(&st->members, p, st->clock_ms); /* no lots: moves the ring */
         if (m->balance > 0)
             wallet_put(&st->members, p, st->clock_month + (int32_t)new->expiry_months + 1,
                        m->balance);
@@ -160,10 +162,16 @@ static void switch_to(struct state *st, const struct rulebook *rb,
 static const char *unsupported(const struct state *st, const struct rulebook *rb, char *buf,
                                size_t cap)
 {
+    const struct rulebook *now = &st->ver->now;
     if (rb->expiry_months > 0 && rb->expiry_months >= st->members.lots_per)
         snprintf(buf, cap, "expiry.months %u is more than this daemon's expiry_months_max "
                  "(%u)", rb->expiry_months, st->members.lots_per ? st->members.lots_per - 1 : 0);
-    else if (rb->txns_max != st->ver->now.txns_max)
+    else if (wallet_ring_mode(rb->expiry_mode) != wallet_ring_mode(now->expiry_mode) ||
+             (!wallet_ring_mode(rb->expiry_mode) && rb->expiry_mode != now->expiry_mode) ||
+             rb->expiry_days != now->expiry_days || rb->expiry_years != now->expiry_years)
+        snprintf(buf, cap, "changing expiry.mode, days or years needs a new state (not "
+                 "supported by this build)");
+    else if (rb->txns_max != now->txns_max)
         snprintf(buf, cap, "changing idempotency.max_txns needs a new state (not supported by "
                  "this build)");
     else

@@ -1,10 +1,74 @@
-/* wallet.c - see wallet.h. */
+/* wallet.c - see wallet.h. The ring of expiry-month lots is kept here;
+ * keyed lots are lots.c's. */
 #include "wallet.h"
 
 #include <string.h>
 
 #include "caltime.h"
 #include "lyassert.h"
+
+uint32_t wallet_lots_per(const struct rulebook *rb, uint32_t expiry_months_max)
+{
+    LY_ASSERT(expiry_months_max <= RULEBOOK_EXPIRY_MONTHS_MAX);
+    switch (rb->expiry_mode) {
+    case RULEBOOK_EXPIRY_MONTHS:
+    case RULEBOOK_EXPIRY_NEVER: /* a later version may turn expiry.months on */
+        return expiry_months_max ? expiry_months_max + 1 : 0;
+    case RULEBOOK_EXPIRY_DAYS:
+        return 2 * (rb->expiry_days + 1 < LOTS_CAP_MAX ? rb->expiry_days + 1 : LOTS_CAP_MAX);
+    case RULEBOOK_EXPIRY_END_OF_YEAR: return 2 * (rb->expiry_years + 1);
+    }
+    LY_ASSERT(!"not an expiry mode");
+    return 0;
+}
+bool wallet_ring_mode(enum rulebook_expiry_mode mode)
+{
+    return mode == RULEBOOK_EXPIRY_MONTHS || mode == RULEBOOK_EXPIRY_NEVER;
+}
+
+_Static_assert(RULEBOOK_EXPIRY_YEARS_MAX + 1 <= LOTS_CAP_MAX, "a keyed lot per year");
+
+void wallet_layout(struct members *ms, const struct rulebook *rb)
+{
+    ms->lots_kind = WALLET_NONE;
+    ms->lots_span = 0;
+    if (ms->lots_per == 0)
+        return;
+    if (wallet_ring_mode(rb->expiry_mode)) {
+        ms->lots_kind = WALLET_RING;
+    } else if (rb->expiry_mode == RULEBOOK_EXPIRY_DAYS) {
+        LY_ASSERT(ms->lots_per == wallet_lots_per(rb, 0));
+        ms->lots_kind = WALLET_DAYS;
+        ms->lots_span = rb->expiry_days;
+    } else {
+        LY_ASSERT(ms->lots_per == wallet_lots_per(rb, 0));
+        ms->lots_kind = WALLET_YEARS;
+        ms->lots_span = rb->expiry_years;
+    }
+}
+
+/* ---- keyed lots ---------------------------------------------------------- */
+
+static bool keyed(const struct members *ms)
+{
+    return ms->lots_kind == WALLET_DAYS || ms->lots_kind == WALLET_YEARS;
+}
+
+static uint32_t keyed_cap(const struct members *ms)
+{
+    return ms->lots_per / 2;
+}
+
+/* When points earned at `now_ms` expire. */
+static int64_t keyed_expiry(const struct members *ms, int64_t now_ms)
+{
+    if (ms->lots_kind == WALLET_DAYS)
+        return (caltime_day(now_ms) + ms->lots_span + 1) * CALTIME_DAY_MS;
+    struct caltime_date d = caltime_date(now_ms);
+    return caltime_ts((struct caltime_date){d.year + (int32_t)ms->lots_span + 1, 1, 1});
+}
+
+/* ---- the ring of expiry-month lots --------------------------------------- */
 
 /* The slot of the lot expiring in month `month` (in the ring: asserted). */
 static int64_t *lot(const struct members *ms, uint32_t pos, int32_t month)
@@ -14,44 +78,93 @@ static int64_t *lot(const struct members *ms, uint32_t pos, int32_t month)
     return &members_lots(ms, pos)[(uint32_t)month % ms->lots_per];
 }
 
-int64_t wallet_expire(struct members *ms, uint32_t pos, int32_t now_month)
+static int32_t ring_last(const struct member *m, const struct members *ms)
+{
+    return m->lots_month + (int32_t)ms->lots_per;
+}
+
+static int64_t ring_expire(struct members *ms, uint32_t pos, int32_t now_month)
 {
     struct member *m = members_at(ms, pos);
-    if (ms->lots_per == 0 || now_month <= m->lots_month)
+    if (now_month <= m->lots_month)
         return 0;
     int64_t expired = 0;
     /* Lots of months up to now_month are due; each slot is visited at most
      * once, and a due slot becomes the free slot of month + lots_per. */
     int32_t to = now_month;
-    if (to > m->lots_month + (int32_t)ms->lots_per)
-        to = m->lots_month + (int32_t)ms->lots_per;
+    if (to > ring_last(m, ms))
+        to = ring_last(m, ms);
     for (int32_t k = m->lots_month + 1; k <= to; k++) {
         int64_t *l = lot(ms, pos, k);
         expired += *l;
         *l = 0;
     }
     m->lots_month = now_month;
+    return expired;
+}
+
+/* Takes up to `left` off the ring, soonest first; with `out`, records
+ * each piece taken. Returns the pieces written; *left keeps what the lots
+ * did not hold. */
+static uint32_t ring_take(struct members *ms, uint32_t pos, int64_t *left,
+                          struct lots_piece *out)
+{
+    const struct member *m = members_at(ms, pos);
+    uint32_t n = 0;
+    for (int32_t k = m->lots_month + 1; *left > 0 && k <= ring_last(m, ms); k++) {
+        int64_t *l = lot(ms, pos, k);
+        int64_t take = *l < *left ? *l : *left;
+        *l -= take;
+        *left -= take;
+        if (out != NULL && take > 0)
+            out[n++] = (struct lots_piece){caltime_month_start(k), take};
+    }
+    return n;
+}
+
+/* ---- the wallet ------------------------------------------------------------ */
+
+int64_t wallet_expire(struct members *ms, uint32_t pos, int64_t now_ms)
+{
+    struct member *m = members_at(ms, pos);
+    int64_t expired = 0;
+    if (ms->lots_kind == WALLET_RING)
+        expired = ring_expire(ms, pos, caltime_month(now_ms));
+    else if (keyed(ms))
+        expired = lots_expire(members_lots(ms, pos), keyed_cap(ms), now_ms);
     m->balance -= expired;
     return expired;
 }
 
 void wallet_put(struct members *ms, uint32_t pos, int32_t month, int64_t points)
 {
-    LY_ASSERT(points > 0 && ms->lots_per > 0);
+    LY_ASSERT(points > 0 && ms->lots_kind == WALLET_RING);
     *lot(ms, pos, month) += points;
 }
 
-void wallet_earn(struct members *ms, uint32_t pos, int32_t now_month, int64_t points,
+/* Repays a negative balance from `points` and returns what is left for
+ * the lots; the balance takes all of `points`. */
+static int64_t repay(struct member *m, int64_t points)
+{
+    int64_t debt = m->balance < 0 ? -m->balance : 0;
+    m->balance += points;
+    return points > debt ? points - debt : 0;
+}
+
+void wallet_earn(struct members *ms, uint32_t pos, int64_t now_ms, int64_t points,
                  uint32_t expiry_months)
 {
     struct member *m = members_at(ms, pos);
     LY_ASSERT(points > 0);
-    int64_t debt = m->balance < 0 ? -m->balance : 0;
-    int64_t to_lot = points > debt ? points - debt : 0;
-    m->balance += points;
-    if (expiry_months > 0 && to_lot > 0) {
-        LY_ASSERT(now_month == m->lots_month && expiry_months < ms->lots_per);
-        wallet_put(ms, pos, now_month + (int32_t)expiry_months + 1, to_lot);
+    int64_t to_lot = repay(m, points);
+    if (to_lot == 0)
+        return;
+    if (keyed(ms)) {
+        lots_add(members_lots(ms, pos), keyed_cap(ms), keyed_expiry(ms, now_ms), to_lot);
+    } else if (ms->lots_kind == WALLET_RING && expiry_months > 0) {
+        int32_t month = caltime_month(now_ms);
+        LY_ASSERT(month == m->lots_month && expiry_months < ms->lots_per);
+        wallet_put(ms, pos, month + (int32_t)expiry_months + 1, to_lot);
     }
 }
 
@@ -60,38 +173,74 @@ void wallet_spend(struct members *ms, uint32_t pos, int64_t points, uint32_t exp
     struct member *m = members_at(ms, pos);
     LY_ASSERT(points > 0);
     int64_t left = points < m->balance ? points : (m->balance > 0 ? m->balance : 0);
-    for (int32_t k = m->lots_month + 1;
-         ms->lots_per > 0 && left > 0 && k <= m->lots_month + (int32_t)ms->lots_per; k++) {
-        int64_t *l = lot(ms, pos, k);
-        int64_t take = *l < left ? *l : left;
-        *l -= take;
-        left -= take;
+    struct lots_piece scratch[LOTS_CAP_MAX];
+    if (left > 0 && ms->lots_kind == WALLET_RING) {
+        ring_take(ms, pos, &left, NULL);
+        LY_ASSERT(expiry_months == 0 || left == 0);
+    } else if (left > 0 && keyed(ms)) {
+        lots_take(members_lots(ms, pos), keyed_cap(ms), left, scratch);
     }
-    LY_ASSERT(expiry_months == 0 || left == 0);
     m->balance -= points;
 }
 
 void wallet_clear(struct members *ms, uint32_t pos)
 {
-    if (ms->lots_per > 0)
+    if (ms->lots_kind == WALLET_RING)
         memset(members_lots(ms, pos), 0, ms->lots_per * sizeof(int64_t));
+}
+
+uint32_t wallet_take(struct members *ms, uint32_t pos, int64_t points, struct lots_piece *out)
+{
+    struct member *m = members_at(ms, pos);
+    LY_ASSERT(points > 0 && points <= m->balance);
+    m->balance -= points;
+    if (keyed(ms))
+        return lots_take(members_lots(ms, pos), keyed_cap(ms), points, out);
+    uint32_t n = 0;
+    int64_t left = points;
+    if (ms->lots_kind == WALLET_RING)
+        n = ring_take(ms, pos, &left, out);
+    if (left > 0) /* points no lot holds: expiry off */
+        out[n++] = (struct lots_piece){INT64_MAX, left};
+    return n;
+}
+
+void wallet_give(struct members *ms, uint32_t pos, const struct lots_piece *in, uint32_t n)
+{
+    struct member *m = members_at(ms, pos);
+    int64_t debt = m->balance < 0 ? -m->balance : 0;
+    for (uint32_t i = 0; i < n; i++) {
+        LY_ASSERT(in[i].points > 0);
+        int64_t repaid = in[i].points < debt ? in[i].points : debt;
+        debt -= repaid;
+        m->balance += in[i].points;
+        if (in[i].points == repaid || in[i].expire_ms == INT64_MAX)
+            continue;
+        if (keyed(ms))
+            lots_add(members_lots(ms, pos), keyed_cap(ms), in[i].expire_ms,
+                     in[i].points - repaid);
+        else if (ms->lots_kind == WALLET_RING)
+            wallet_put(ms, pos, caltime_month(in[i].expire_ms), in[i].points - repaid);
+    }
 }
 
 void wallet_each(const struct members *ms, uint32_t pos,
                  void (*fn)(void *arg, int32_t month, int64_t points), void *arg)
 {
     const struct member *m = members_at(ms, pos);
-    for (int32_t k = m->lots_month + 1;
-         ms->lots_per > 0 && k <= m->lots_month + (int32_t)ms->lots_per; k++)
+    for (int32_t k = m->lots_month + 1; ms->lots_kind == WALLET_RING && k <= ring_last(m, ms);
+         k++)
         if (*lot(ms, pos, k) != 0)
             fn(arg, k, *lot(ms, pos, k));
 }
 
 int64_t wallet_next_expiry(const struct members *ms, uint32_t pos)
 {
+    if (keyed(ms))
+        return lots_next(members_lots(ms, pos), keyed_cap(ms));
     const struct member *m = members_at(ms, pos);
-    for (int32_t k = m->lots_month + 1;
-         ms->lots_per > 0 && k <= m->lots_month + (int32_t)ms->lots_per; k++)
+    for (int32_t k = m->lots_month + 1; ms->lots_kind == WALLET_RING && k <= ring_last(m, ms);
+         k++)
         if (*lot(ms, pos, k) > 0)
             return caltime_month_start(k);
     return INT64_MAX;
@@ -99,11 +248,62 @@ int64_t wallet_next_expiry(const struct members *ms, uint32_t pos)
 
 int64_t wallet_expiring(const struct members *ms, uint32_t pos, int64_t until_ms)
 {
+    if (keyed(ms))
+        return lots_before(members_lots(ms, pos), keyed_cap(ms), until_ms);
     const struct member *m = members_at(ms, pos);
     int64_t sum = 0;
-    for (int32_t k = m->lots_month + 1;
-         ms->lots_per > 0 && k <= m->lots_month + (int32_t)ms->lots_per; k++)
+    for (int32_t k = m->lots_month + 1; ms->lots_kind == WALLET_RING && k <= ring_last(m, ms);
+         k++)
         if (caltime_month_start(k) < until_ms)
             sum += *lot(ms, pos, k);
     return sum;
+}
+
+bool wallet_lots_valid(const struct members *ms, const struct member *m, const int64_t *lots)
+{
+    int64_t sum = 0;
+    int64_t want = m->balance > 0 ? m->balance : 0;
+    if (keyed(ms))
+        return lots_valid(lots, keyed_cap(ms), &sum) && sum == want;
+    for (uint32_t k = 0; ms->lots_kind == WALLET_RING && k < ms->lots_per; k++)
+        if (lots[k] < 0 || __builtin_add_overflow(sum, lots[k], &sum))
+            return false;
+    return sum == want || sum == 0; /* 0: expiry off in the version in force */
+}
+
+/* wallet_lot_after for keyed lots: the key is the expiry's UTC day. */
+static bool keyed_lot_after(const struct members *ms, uint32_t pos, int32_t after_key,
+                            int32_t *key, int64_t *points, int64_t *expire_ts)
+{
+    const int64_t *l = members_lots(ms, pos);
+    for (uint32_t i = 0; i < keyed_cap(ms) && l[2 * i + 1] > 0; i++) {
+        int64_t at = l[2 * i];
+        if (at == INT64_MAX || caltime_day(at) <= after_key)
+            continue; /* never expires, or told already */
+        *key = (int32_t)caltime_day(at);
+        *points = l[2 * i + 1];
+        *expire_ts = at;
+        return true;
+    }
+    return false;
+}
+
+bool wallet_lot_after(const struct members *ms, uint32_t pos, int32_t after_month,
+                      int32_t *month, int64_t *points, int64_t *expire_ts)
+{
+    if (keyed(ms))
+        return keyed_lot_after(ms, pos, after_month, month, points, expire_ts);
+    const struct member *m = members_at(ms, pos);
+    int32_t from = m->lots_month + 1;
+    if (from <= after_month)
+        from = after_month + 1;
+    for (int32_t k = from; ms->lots_kind == WALLET_RING && k <= ring_last(m, ms); k++) {
+        if (*lot(ms, pos, k) > 0) {
+            *month = k;
+            *points = *lot(ms, pos, k);
+            *expire_ts = caltime_month_start(k);
+            return true;
+        }
+    }
+    return false;
 }

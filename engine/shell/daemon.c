@@ -2,12 +2,14 @@
 #include "daemon.h"
 
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <event2/event.h>
 
+#include "archiver.h"
 #include "consumer.h"
 #include "dlqring.h"
 #include "http.h"
@@ -33,6 +35,8 @@ struct daemon {
     struct snapper *snapper;
     struct notify *notify;
     struct dlqring *dlq;
+    struct archiver *archiver; /* NULL unless trim_input and archive */
+    bool stopping;
     struct event *sigterm;
     struct event *sigint;
 };
@@ -59,6 +63,7 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
     log_info("%s: finishing the batch in hand, then stopping",
              sig == SIGTERM ? "SIGTERM" : "SIGINT");
     notify_stopping(d->notify);
+    d->stopping = true;
     consumer_stop(d->consumer, DAEMON_STOP_GRACE_MS, on_stopped, d);
 }
 
@@ -71,7 +76,10 @@ static void on_committed(void *arg)
 static void on_snapshot_written(void *arg, struct proto_id oldest_kept)
 {
     struct daemon *d = arg;
-    consumer_trim(d->consumer, oldest_kept);
+    if (d->archiver == NULL)
+        consumer_trim(d->consumer, oldest_kept);
+    else if (!d->stopping && d->cfg->trim_input)
+        archiver_trim(d->archiver, oldest_kept); /* archived first, then trimmed */
 }
 
 static void on_landed(void *arg, const struct batch *b)
@@ -173,7 +181,10 @@ static int start(struct daemon *d)
     d->snapper = snapper_new(d->base, d->cfg, &d->st, &d->snapdir, &d->metrics,
                              on_snapshot_written, d);
     d->dlq = dlqring_new();
-    if (d->consumer == NULL || d->snapper == NULL || d->dlq == NULL) {
+    if (d->cfg->trim_input && d->cfg->archive)
+        d->archiver = archiver_new(d->cfg, &d->metrics);
+    if (d->consumer == NULL || d->snapper == NULL || d->dlq == NULL ||
+        (d->cfg->trim_input && d->cfg->archive && d->archiver == NULL)) {
         log_error("start-up: out of memory");
         return -1;
     }
@@ -186,7 +197,7 @@ static int start(struct daemon *d)
         return -1;
     }
     notify_set_reload(d->notify, reload_rules, d);
-    struct http_sources src = {d->cfg, &d->st, &d->metrics, d->consumer, d->dlq};
+    struct http_sources src = {d->cfg, &d->st, &d->metrics, d->consumer, d->dlq, &d->st};
     d->http = http_new(d->base, &src, &err);
     if (d->http == NULL) {
         log_error("start-up: %s", err.text);
@@ -213,6 +224,7 @@ static void stop(struct daemon *d)
     notify_free(d->notify);
     consumer_free(d->consumer);
     snapper_free(d->snapper);
+    archiver_free(d->archiver);
     dlqring_free(d->dlq);
     state_free(&d->st);
     snapdir_close(&d->snapdir);

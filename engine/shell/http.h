@@ -2,7 +2,10 @@
  *
  *   GET /v1/members/ID  member JSON (200), or a JSON error: 400 for an id
  *                       that cannot be a member id, 404 for an unknown one
- *   GET /v1/segments    members per tier, segment, stage and value class
+ *   GET /v1/segments    members per tier, segment, stage and value class, and
+ *                       each segment's observed yearly churn ("churn_bp")
+ *   GET /v1/campaigns   campaigns with points given and budget left
+ *                       (progview.h)
  *   GET /healthz        200 {"status":"ok",...} while consuming, else 503;
  *                       "auth_required" says whether the rest wants a token
  *   GET /, /ui, /ui/... the dashboard (ui.h)
@@ -15,6 +18,8 @@
  *                       versions with their switch points (rulejson.h) and
  *                       the hash of the file's rulebook; ?text=1 adds the
  *                       canonical texts
+ *   POST /v1/preview    what a purchase would do, changing nothing
+ *                       (httppreview.h): the one non-GET path
  * Anything else is a 404 (unknown path) or 405 (method other than GET or
  * HEAD), always with a JSON body. Lookups read the state the event loop
  * owns, between batches, so an answer is always a consistent state.
@@ -38,6 +43,8 @@ struct http_sources {
     const struct metrics *m;
     const struct consumer *consumer;
     const struct dlqring *dlq;
+    struct state *preview; /* POST /v1/preview runs sales on it and puts them
+                            * back (the same state as st; NULL: no preview) */
 };
 
 /* Binds cfg->http and starts serving on `base`. Returns NULL (with a

@@ -15,9 +15,9 @@
 /* Tripwires: a field added to one of these structs must be added to its
  * codec below (and SNAPSHOT_VERSION raised), or it would be lost on the
  * way through a snapshot. */
-_Static_assert(sizeof(struct member) == 360, "struct member changed: update snaprec.c");
-_Static_assert(sizeof(struct txn_rec) == 144, "struct txn_rec changed: update snaprec.c");
-_Static_assert(sizeof(struct state_globals) == 8648,
+_Static_assert(sizeof(struct member) == 544, "struct member changed: update snaprec.c");
+_Static_assert(sizeof(struct txn_rec) == 184, "struct txn_rec changed: update snaprec.c");
+_Static_assert(sizeof(struct state_globals) == 10136,
                "struct state_globals changed: update snaprec.c");
 _Static_assert(sizeof(struct rulebook_version) == 152,
                "struct rulebook_version changed: update snaprec.c");
@@ -190,6 +190,37 @@ static void write_globals(struct lebuf_out *o, const struct state_globals *g)
     lebuf_put_u32(o, RULEBOOK_SEGMENTS_MAX);
     for (uint32_t s = 0; s < RULEBOOK_SEGMENTS_MAX; s++)
         put_i64s(o, g->lapses[s], 12);
+    lebuf_put_u32(o, RULEBOOK_CAMPAIGNS_MAX);
+    for (uint32_t i = 0; i < RULEBOOK_CAMPAIGNS_MAX; i++) {
+        lebuf_put_str8(o, g->camp.names[i]);
+        lebuf_put_i64(o, g->camp.given[i]);
+        lebuf_put_u8(o, g->camp.exhausted[i]);
+    }
+    lebuf_put_u32(o, RULEBOOK_LIMITED_CAMPAIGNS_MAX);
+    for (uint32_t i = 0; i < RULEBOOK_LIMITED_CAMPAIGNS_MAX; i++)
+        lebuf_put_str8(o, g->camp.slot_names[i]);
+    lebuf_put_u32(o, g->lots_kind);
+    lebuf_put_u32(o, g->lots_span);
+}
+
+/* The campaign budgets (budgets.h) of the globals; -1 when a count is over
+ * this build's (another build). */
+static int read_budgets(struct lebuf_in *in, struct budgets *b)
+{
+    uint32_t n = lebuf_get_u32(in);
+    if (n > RULEBOOK_CAMPAIGNS_MAX)
+        return -1;
+    int rc = 0;
+    for (uint32_t i = 0; !rc && i < n; i++) {
+        rc |= lebuf_get_str8(in, b->names[i], sizeof(b->names[i])) < 0;
+        b->given[i] = lebuf_get_i64(in);
+        b->exhausted[i] = lebuf_get_u8(in);
+    }
+    n = rc ? 0 : lebuf_get_u32(in);
+    rc |= n > RULEBOOK_LIMITED_CAMPAIGNS_MAX;
+    for (uint32_t i = 0; !rc && i < n; i++)
+        rc |= lebuf_get_str8(in, b->slot_names[i], sizeof(b->slot_names[i])) < 0;
+    return rc ? -1 : 0;
 }
 
 static enum snapshot_status read_globals(struct lebuf_in *in, struct state_globals *g,
@@ -216,6 +247,9 @@ static enum snapshot_status read_globals(struct lebuf_in *in, struct state_globa
     rc |= n > RULEBOOK_SEGMENTS_MAX;
     for (uint32_t s = 0; !rc && s < n; s++)
         rc |= get_i64s(in, g->lapses[s], 12);
+    rc = rc || read_budgets(in, &g->camp);
+    g->lots_kind = lebuf_get_u32(in);
+    g->lots_span = lebuf_get_u32(in);
     if (in->overrun)
         return snaprec_fail(err, SNAPSHOT_DAMAGED, "the globals are cut short");
     return rc ? snaprec_fail(err, SNAPSHOT_FOREIGN, "the globals hold more names or counters "
@@ -240,8 +274,89 @@ static void count_lot(void *arg, int32_t month, int64_t points)
 static void put_lot(void *arg, int32_t month, int64_t points)
 {
     struct lots_out *l = arg;
-    lebuf_put_u32(l->o, (uint32_t)month);
+    lebuf_put_i64(l->o, month);
     lebuf_put_i64(l->o, points);
+}
+
+/* The member's lots: a count, then (key, points) pairs, soonest first
+ * (struct snaprec_lot). */
+static void write_lots(struct lebuf_out *o, const struct members *ms, uint32_t pos)
+{
+    struct lots_out l = {o, 0};
+    if (ms->lots_kind == WALLET_RING) {
+        wallet_each(ms, pos, count_lot, &l);
+        lebuf_put_u32(o, l.n);
+        wallet_each(ms, pos, put_lot, &l);
+        return;
+    }
+    const int64_t *k = members_lots(ms, pos);
+    uint32_t cap = ms->lots_kind == WALLET_NONE ? 0 : ms->lots_per / 2;
+    while (l.n < cap && k[2 * l.n + 1] > 0)
+        l.n++;
+    lebuf_put_u32(o, l.n);
+    for (uint32_t i = 0; i < l.n; i++) {
+        lebuf_put_i64(o, k[2 * i]);
+        lebuf_put_i64(o, k[2 * i + 1]);
+    }
+}
+
+/* Members' fields added with issue 13 and 14: status, campaign limits,
+ * transfers, churn, pending points, notices. */
+static void write_member_more(struct lebuf_out *o, const struct member *m)
+{
+    lebuf_put_u8(o, m->manual_tier);
+    lebuf_put_u8(o, m->earned_tier);
+    lebuf_put_u32(o, RULEBOOK_LIMITED_CAMPAIGNS_MAX);
+    for (uint32_t i = 0; i < RULEBOOK_LIMITED_CAMPAIGNS_MAX; i++) {
+        lebuf_put_u16(o, m->camp_times[i]);
+        lebuf_put_u32(o, (uint32_t)m->camp_points[i]);
+    }
+    lebuf_put_u32(o, (uint32_t)m->transfer_day);
+    lebuf_put_i64(o, m->transfer_points);
+    lebuf_put_i64(o, m->manual_until_ts);
+    lebuf_put_i64(o, m->first_purchase_ts);
+    lebuf_put_u32(o, MEMBERS_PENDING_SLOTS);
+    for (uint32_t i = 0; i < MEMBERS_PENDING_SLOTS; i++) {
+        lebuf_put_u32(o, (uint32_t)m->pend_day[i]);
+        lebuf_put_i64(o, m->pend_points[i]);
+        lebuf_put_i64(o, m->pend_qual[i]);
+    }
+    lebuf_put_i64(o, m->notice_due_ts);
+    lebuf_put_i64(o, m->risk_need);
+    lebuf_put_u32(o, (uint32_t)m->risk_review_day);
+    lebuf_put_u32(o, (uint32_t)m->expiring_month);
+}
+
+/* Reads what write_member_more wrote; -1 when an array is longer than
+ * this build's (another build). */
+static int read_member_more(struct lebuf_in *in, struct member *m)
+{
+    m->manual_tier = lebuf_get_u8(in);
+    m->earned_tier = lebuf_get_u8(in);
+    uint32_t n = lebuf_get_u32(in);
+    if (n > RULEBOOK_LIMITED_CAMPAIGNS_MAX)
+        return -1;
+    for (uint32_t i = 0; i < n; i++) {
+        m->camp_times[i] = lebuf_get_u16(in);
+        m->camp_points[i] = (int32_t)lebuf_get_u32(in);
+    }
+    m->transfer_day = (int32_t)lebuf_get_u32(in);
+    m->transfer_points = lebuf_get_i64(in);
+    m->manual_until_ts = lebuf_get_i64(in);
+    m->first_purchase_ts = lebuf_get_i64(in);
+    n = lebuf_get_u32(in);
+    if (n > MEMBERS_PENDING_SLOTS)
+        return -1;
+    for (uint32_t i = 0; i < n; i++) {
+        m->pend_day[i] = (int32_t)lebuf_get_u32(in);
+        m->pend_points[i] = lebuf_get_i64(in);
+        m->pend_qual[i] = lebuf_get_i64(in);
+    }
+    m->notice_due_ts = lebuf_get_i64(in);
+    m->risk_need = lebuf_get_i64(in);
+    m->risk_review_day = (int32_t)lebuf_get_u32(in);
+    m->expiring_month = (int32_t)lebuf_get_u32(in);
+    return 0;
 }
 
 static void write_member(struct lebuf_out *o, const struct members *ms, uint32_t pos)
@@ -280,12 +395,8 @@ static void write_member(struct lebuf_out *o, const struct members *ms, uint32_t
         lebuf_put_u32(o, (uint32_t)m->rfm_spend[i]);
         lebuf_put_u16(o, m->rfm_count[i]);
     }
-    struct lots_out l = {o, 0};
-    if (ms->lots_per > 0)
-        wallet_each(ms, pos, count_lot, &l);
-    lebuf_put_u32(o, l.n);
-    if (ms->lots_per > 0)
-        wallet_each(ms, pos, put_lot, &l);
+    write_member_more(o, m);
+    write_lots(o, ms, pos);
 }
 
 /* Reads one member's fields (not its lots) into the zeroed `m`. Returns
@@ -333,7 +444,7 @@ static int read_member_fields(struct lebuf_in *in, struct member *m)
         m->rfm_spend[i] = (int32_t)lebuf_get_u32(in);
         m->rfm_count[i] = lebuf_get_u16(in);
     }
-    return 0;
+    return read_member_more(in, m);
 }
 
 static enum snapshot_status read_member(struct lebuf_in *in, struct state *st, uint32_t i,
@@ -348,10 +459,9 @@ static enum snapshot_status read_member(struct lebuf_in *in, struct state *st, u
     uint32_t nlots = lebuf_get_u32(in);
     if (!in->overrun && nlots > st->members.lots_per)
         return snaprec_fail(err, SNAPSHOT_FOREIGN, "member %u has %u expiry lots, more than "
-                            "this daemon's expiry_months_max + 1 (%u)", i, nlots,
-                            st->members.lots_per);
+                            "this daemon keeps (%u)", i, nlots, st->members.lots_per);
     for (uint32_t k = 0; k < nlots && !in->overrun; k++) {
-        lots[k].month = (int32_t)lebuf_get_u32(in);
+        lots[k].key = lebuf_get_i64(in);
         lots[k].points = lebuf_get_i64(in);
     }
     if (in->overrun)
@@ -365,12 +475,42 @@ static enum snapshot_status read_member(struct lebuf_in *in, struct state *st, u
  * functions take only times since the epoch. */
 static int check_times(const struct member *m, int32_t clock_month)
 {
-    return m->qual_month > clock_month || m->lots_month > clock_month ||
-                   m->rfm_month > clock_month || m->qual_month < 0 || m->lots_month < 0 ||
-                   m->rfm_month < 0 || m->sched_ts < 0 || m->enrolled_ts < 0 ||
-                   m->last_purchase_ts < 0 || m->next_review_ts < 0 || m->grace_until_ts < 0 ||
-                   m->reactivated_until_ts < 0 || m->seg_due_ts < 0
-               ? -1 : 0;
+    if (m->qual_month > clock_month || m->lots_month > clock_month ||
+        m->rfm_month > clock_month || m->qual_month < 0 || m->lots_month < 0 ||
+        m->rfm_month < 0 || m->sched_ts < 0 || m->enrolled_ts < 0 || m->last_purchase_ts < 0 ||
+        m->next_review_ts < 0 || m->grace_until_ts < 0 || m->reactivated_until_ts < 0 ||
+        m->seg_due_ts < 0 || m->manual_until_ts < 0 || m->first_purchase_ts < 0 ||
+        m->notice_due_ts < 0 || m->risk_review_day < 0 || m->expiring_month < 0 ||
+        m->risk_need < -1 || m->pend_zero != 0)
+        return -1;
+    for (uint32_t k = 0; k < MEMBERS_PENDING_SLOTS; k++) /* pending.h: used slots first */
+        if (m->pend_day[k] < 0 || m->pend_points[k] < 0 || m->pend_qual[k] < 0 ||
+            (k > 0 && m->pend_day[k] != 0 && m->pend_day[k] <= m->pend_day[k - 1]) ||
+            (m->pend_day[k] == 0 && (m->pend_points[k] != 0 || m->pend_qual[k] != 0 ||
+                                     (k + 1 < MEMBERS_PENDING_SLOTS && m->pend_day[k + 1] != 0))))
+            return -1;
+    return 0;
+}
+
+/* Lays keyed `lots` (ascending expiry) out as the member's pairs
+ * (lots.h) and checks them (wallet_lots_valid). */
+static enum snapshot_status keyed_of(const struct state *st, const struct member *m,
+                                     const struct snaprec_lot *lots, uint32_t nlots,
+                                     int64_t *pairs, struct snapshot_error *err)
+{
+    uint32_t per = st->members.lots_per;
+    if (nlots > per / 2)
+        return snaprec_fail(err, SNAPSHOT_FOREIGN, "member '%s' has more expiry lots than "
+                            "this daemon keeps", m->id);
+    memset(pairs, 0, per * sizeof(*pairs));
+    for (uint32_t k = 0; k < nlots; k++) {
+        pairs[2 * k] = lots[k].key;
+        pairs[2 * k + 1] = lots[k].points;
+    }
+    if (!wallet_lots_valid(&st->members, m, pairs))
+        return snaprec_fail(err, SNAPSHOT_DAMAGED, "member '%s' has expiry lots that are "
+                            "malformed or do not add up to its balance", m->id);
+    return SNAPSHOT_OK;
 }
 
 /* Lays `lots` out in the member's ring (ring[lots_per]). Returns 0, or
@@ -382,21 +522,26 @@ static enum snapshot_status ring_of(const struct state *st, const struct member 
 {
     uint32_t per = st->members.lots_per;
     int64_t sum = 0;
+    if (st->members.lots_kind == WALLET_DAYS || st->members.lots_kind == WALLET_YEARS)
+        return keyed_of(st, m, lots, nlots, ring, err);
     if (per == 0)
         return nlots == 0 ? SNAPSHOT_OK
                           : snaprec_fail(err, SNAPSHOT_FOREIGN, "member '%s' has expiry lots; "
                                          "this daemon keeps none", m->id);
     memset(ring, 0, per * sizeof(*ring));
     for (uint32_t k = 0; k < nlots; k++) {
-        int64_t ahead = (int64_t)lots[k].month - m->lots_month;
+        if (lots[k].key < 0 || lots[k].key > INT32_MAX)
+            return snaprec_fail(err, SNAPSHOT_DAMAGED, "member '%s' has a malformed expiry "
+                                "lot", m->id);
+        int64_t ahead = lots[k].key - m->lots_month;
         if (ahead > (int64_t)per)
             return snaprec_fail(err, SNAPSHOT_FOREIGN, "member '%s' has points expiring "
                                 "after this daemon's expiry_months_max allows", m->id);
-        if (ahead < 1 || lots[k].points <= 0 || ring[(uint32_t)lots[k].month % per] != 0 ||
+        if (ahead < 1 || lots[k].points <= 0 || ring[(uint64_t)lots[k].key % per] != 0 ||
             __builtin_add_overflow(sum, lots[k].points, &sum))
             return snaprec_fail(err, SNAPSHOT_DAMAGED, "member '%s' has a malformed expiry "
                                 "lot", m->id);
-        ring[(uint32_t)lots[k].month % per] = lots[k].points;
+        ring[(uint64_t)lots[k].key % per] = lots[k].points;
     }
     bool expiring = st->ver->now.expiry_months > 0;
     if (expiring ? sum != (m->balance > 0 ? m->balance : 0) : nlots != 0)
@@ -410,14 +555,16 @@ enum snapshot_status snaprec_restore_member(struct state *st, const struct membe
                                             uint32_t i, uint32_t n,
                                             struct snapshot_error *err)
 {
-    int64_t ring[RULEBOOK_EXPIRY_MONTHS_MAX + 1];
+    int64_t ring[WALLET_LOTS_PER_MAX];
     const struct rulebook *rb = &st->ver->now;
     if (m->id_len < 1 || m->id_len > PROTO_MEMBER_MAX || m->id[m->id_len] != '\0' ||
         strlen(m->id) != m->id_len)
         return snaprec_fail(err, SNAPSHOT_DAMAGED, "member %u has a malformed id", i);
-    if (m->tier >= rb->tier_count)
-        return snaprec_fail(err, SNAPSHOT_DAMAGED, "member '%s' is in tier %u; its rulebook "
-                            "has %u tiers", m->id, m->tier, rb->tier_count);
+    if (m->tier >= rb->tier_count || m->manual_tier >= rb->tier_count ||
+        m->earned_tier >= rb->tier_count)
+        return snaprec_fail(err, SNAPSHOT_DAMAGED, "member '%s' is in tier %u (floor %u, "
+                            "earned %u); its rulebook has %u tiers", m->id, m->tier,
+                            m->manual_tier, m->earned_tier, rb->tier_count);
     /* Indexes the segments code uses unchecked; bounded by its arrays. */
     if (m->segment >= RULEBOOK_SEGMENTS_MAX || m->stage >= RULEBOOK_STAGE_COUNT ||
         m->hist_bucket >= STATE_HIST_BUCKETS || m->referrer > n || m->referrer == i + 1 ||
@@ -444,7 +591,9 @@ enum snapshot_status snaprec_restore_txn(struct state *st, const struct txn_rec 
         strlen(r->txn) != r->txn_len || r->kind >= PROTO_KIND_COUNT || r->ts < 0 ||
         r->amount < 0 || (r->kind == PROTO_PURCHASE && r->amount == 0) ||
         r->member >= st->members.count || r->applied_ms < *prev_ms ||
-        r->error >= RULES_REDEEM_ERRORS)
+        r->error >= (r->kind == PROTO_TRANSFER ? RULES_TRANSFER_ERRORS : RULES_REDEEM_ERRORS) ||
+        r->release_day < 0 || r->qual_released > 1 || r->bonus < 0 || r->referral < 0 ||
+        r->zero[0] != 0 || r->zero[1] != 0)
         return snaprec_fail(err, SNAPSHOT_DAMAGED, "txn record %u is malformed", i);
     *prev_ms = r->applied_ms;
     if (st->txns.count == st->txns.max)
@@ -468,6 +617,13 @@ static void write_txn(struct lebuf_out *o, const struct txn_rec *r)
                          r->refunded_amount, r->refunded_points, r->balance, r->qual};
     for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++)
         lebuf_put_i64(o, v[i]);
+    lebuf_put_u64(o, r->digest);
+    lebuf_put_i64(o, r->given);
+    lebuf_put_i64(o, r->bonus);
+    lebuf_put_i64(o, r->referral);
+    lebuf_put_u32(o, (uint32_t)r->release_day);
+    lebuf_put_u8(o, r->tier_before);
+    lebuf_put_u8(o, r->qual_released);
 }
 
 static enum snapshot_status read_txn(struct lebuf_in *in, struct state *st, uint32_t i,
@@ -485,6 +641,13 @@ static enum snapshot_status read_txn(struct lebuf_in *in, struct state *st, uint
                     &r.refunded_amount, &r.refunded_points, &r.balance, &r.qual};
     for (size_t k = 0; k < sizeof(v) / sizeof(v[0]); k++)
         *v[k] = lebuf_get_i64(in);
+    r.digest = lebuf_get_u64(in);
+    r.given = lebuf_get_i64(in);
+    r.bonus = lebuf_get_i64(in);
+    r.referral = lebuf_get_i64(in);
+    r.release_day = (int32_t)lebuf_get_u32(in);
+    r.tier_before = lebuf_get_u8(in);
+    r.qual_released = lebuf_get_u8(in);
     if (in->overrun)
         return snaprec_fail(err, SNAPSHOT_DAMAGED, "txn record %u is cut short", i);
     return snaprec_restore_txn(st, &r, i, prev_ms, err);
@@ -556,6 +719,12 @@ enum snapshot_status snaprec_read_body(struct lebuf_in *in, uint32_t members, ui
         size_txns(st);
         s = read_globals(in, &st->g, err);
     }
+    if (s == SNAPSHOT_OK &&
+        (st->g.lots_kind != st->members.lots_kind || st->g.lots_span != st->members.lots_span))
+        s = snaprec_fail(err, SNAPSHOT_FOREIGN, "written under another expiry mode (kind %u, "
+                         "span %u; configured %u, %u); points cannot be re-dated",
+                         st->g.lots_kind, st->g.lots_span, st->members.lots_kind,
+                         st->members.lots_span);
     for (uint32_t i = 0; s == SNAPSHOT_OK && i < members; i++)
         s = read_member(in, st, i, members, err);
     int64_t prev_ms = INT64_MIN;

@@ -66,7 +66,7 @@ enum snapshot_status snaprec_read_body(struct lebuf_in *in, uint32_t members, ui
 
 /* A lot of a member being restored: the points expiring in `month`. */
 struct snaprec_lot {
-    int32_t month;
+    int64_t key; /* the ring: the month the lot expires in; keyed lots: its expiry (ms) */
     int64_t points;
 };
 

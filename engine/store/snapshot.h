@@ -16,7 +16,7 @@
  * expiry lots per member of the writer, u32 zero, u64 XXH3-64 of the
  * header's bytes before it.
  *
- * Loading reads format 3 and the previous one, format 2 (snapv2.h), and
+ * Loading reads format 4 and the previous one, format 2 (snapv2.h), and
  * tells apart what it cannot use:
  *   FOREIGN  written by another build or for another configuration: an
  *            unknown (newer) format version, format 2 of another byte order
@@ -44,7 +44,11 @@
 #include "state.h"
 #include "versions.h"
 
-#define SNAPSHOT_VERSION 3      /* 3: explicit fields, rulebook versions with their texts */
+/* 4: explicit little-endian fields, rulebook versions with their texts,
+ * and everything issues 13 and 14 added to members, txns and globals.
+ * (3 was a memory image of issue 13's records: never read here, as
+ * written by another build.) */
+#define SNAPSHOT_VERSION 4
 #define SNAPSHOT_VERSION_PREV 2 /* still read: the memory image of the builds before */
 #define SNAPSHOT_HEADER_SIZE 112
 /* A snapshot's path: the data directory (at most 1024 bytes, the config's
@@ -75,7 +79,7 @@ int snapshot_encode(const struct state *st, const struct rulebook_codec *codec, 
 /* Loads the snapshot in `buf[0..len)` into `st`, which must be freshly
  * initialised (state_init_limits: its limits are the daemon's) with `rb`
  * in force: the rulebook a format-2 snapshot is taken to be written under
- * (format 3 carries its own, parsed by `codec`). Returns SNAPSHOT_OK, or
+ * (format 4 carries its own, parsed by `codec`). Returns SNAPSHOT_OK, or
  * FOREIGN / DAMAGED with the reason in err; then `st` holds partial data
  * and must be freed and initialised again. Never crashes on any input. */
 enum snapshot_status snapshot_decode(const char *buf, size_t len, const struct rulebook *rb,

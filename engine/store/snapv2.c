@@ -7,6 +7,7 @@
 #include <xxhash.h>
 
 #include "lebuf.h"
+#include "wallet.h"
 
 /* The header. */
 enum {
@@ -126,7 +127,7 @@ static void read_member(const char *p, struct member *m)
 
 /* Format 2 keyed a lot by the month its points were earned in (k, in slot
  * k % per of the `per` = expiry_months + 1 ending at lots_month); it
- * expires in month k + per, the key format 3 uses. */
+ * expires in month k + per, the key format 4 uses. */
 static uint32_t read_lots(const char *p, uint32_t per, const struct member *m,
                           struct snaprec_lot *lots)
 {
@@ -134,7 +135,7 @@ static uint32_t read_lots(const char *p, uint32_t per, const struct member *m,
     for (int64_t k = (int64_t)m->lots_month - per + 1; k <= m->lots_month; k++) {
         int64_t points = k < 0 ? 0 : I64(p, 8 * ((uint64_t)k % per));
         if (points != 0)
-            lots[n++] = (struct snaprec_lot){(int32_t)(k + per), points};
+            lots[n++] = (struct snaprec_lot){k + per, points};
     }
     return n;
 }
@@ -215,7 +216,12 @@ enum snapshot_status snapv2_decode(const char *buf, size_t len, const struct rul
     const char *members = body + G_SIZE;
     const char *lots = members + (size_t)n * M_SIZE;
     const char *txns = lots + (size_t)n * per * 8;
+    if (st->members.lots_kind != WALLET_RING && st->members.lots_kind != WALLET_NONE)
+        return snaprec_fail(err, SNAPSHOT_FOREIGN, "format 2 dates lots by month; this daemon's "
+                            "expiry mode keys them otherwise: points cannot be re-dated");
     read_globals(body, &st->g);
+    st->g.lots_kind = st->members.lots_kind; /* format 2 knew only the ring */
+    st->g.lots_span = st->members.lots_span;
     for (uint32_t i = 0; s == SNAPSHOT_OK && i < n; i++) {
         struct member m;
         struct snaprec_lot l[RULEBOOK_EXPIRY_MONTHS_MAX + 1];

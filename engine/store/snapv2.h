@@ -1,4 +1,4 @@
-/* snapv2.h - reading format 2, the snapshots of the builds before format 3:
+/* snapv2.h - reading format 2, the snapshots of the builds before formats 3 and 4:
  * the memory image of the state as commit eb30512 laid it out (a 128-byte
  * header, then the globals, the member records, their expiry lots keyed by
  * the month points were earned in, and the txn records, all in the

@@ -1,9 +1,9 @@
 /* test_snapshot_compat.c - a snapshot of the previous format (2, the
- * memory image written by the builds before format 3; tests/data/README.md
+ * memory image written by the builds before format 4; tests/data/README.md
  * says how the file was made) loads into this build: the figures it was
  * written with (tests/data/snapshot-v2.txt), its expiry lots re-keyed by
  * the month they expire in, and a state that goes on applying entries and
- * writes itself back in format 3. */
+ * writes itself back in format 4. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -122,7 +122,7 @@ static void expiry_lots_keep_their_dates(void **state)
     assert_int_equal(member(f, "alice")->balance, 2594 - 366);
 }
 
-/* Loaded, the state goes on and writes itself in format 3, which loads
+/* Loaded, the state goes on and writes itself in format 4, which loads
  * back to the same bytes. */
 static void it_goes_on_and_writes_back_in_the_current_format(void **state)
 {

@@ -1,0 +1,33 @@
+/* progview.h - what the HTTP API shows of the programme features, as JSON
+ * (jansson): a member's manual status and churn risk, the campaigns with
+ * their budgets, and the observed churn per segment. Read-only views of
+ * the state, under the rulebook in force.
+ */
+#ifndef LOYALTY_PROGVIEW_H
+#define LOYALTY_PROGVIEW_H
+
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "rulebook.h"
+#include "state.h"
+
+/* Adds to member object `j` of member `pos`: "churn_risk" (0..100) and
+ * "status" ({"tier", "until_ts"} while a set_tier floor holds, else
+ * null). */
+void progview_member(json_t *j, const struct state *st, const struct rulebook *rb,
+                     uint32_t pos);
+
+/* GET /v1/campaigns: {"campaigns": [{"name", "start_ts", "end_ts", "kind"
+ * ("multiplier" | "bonus"), "given_points", "budget_points",
+ * "remaining_points", "exhausted", "member_limit_points",
+ * "member_limit_times"}, ...]} in rulebook order; budget and limits null
+ * when not set. NULL when out of memory. */
+json_t *progview_campaigns(const struct state *st, const struct rulebook *rb);
+
+/* {"segment": observed yearly churn in basis points, ...}, NULL when out
+ * of memory. */
+json_t *progview_churn(const struct state *st, const struct rulebook *rb);
+
+#endif
