@@ -22,6 +22,7 @@ struct consumer {
     struct link link;
     struct pipeline pl;
     struct cursor cur;
+    struct rulesync rs;
     struct event *stop_timer;
     void (*done)(void *);
     void *done_arg;
@@ -51,6 +52,7 @@ static void on_link(void *owner, enum link_event ev)
         phase_set(&c->phase, PHASE_CONNECTING);
         break;
     case LINK_UP:
+        rulesync_link_up(&c->rs);
         phase_set(&c->phase, PHASE_SETUP);
         cursor_begin(&c->cur);
         break;
@@ -86,6 +88,8 @@ struct consumer *consumer_new(struct event_base *base, const struct config *cfg,
     commit_keys_init(&c->keys, cfg);
     int rc = link_init(&c->link, base, cfg, m, on_link, c);
     rc |= pipeline_init(&c->pl, base, cfg, st, m, &c->link, &c->keys, &c->phase);
+    rc |= rulesync_init(&c->rs, cfg, st, &c->link, &c->keys);
+    pipeline_set_rulesync(&c->pl, &c->rs);
     cursor_init(&c->cur, cfg, st, m, &c->link, &c->pl, &c->keys, &c->phase);
     c->stop_timer = evtimer_new(base, on_stop_deadline, c);
     if (rc != 0 || c->stop_timer == NULL) {
@@ -102,6 +106,7 @@ void consumer_free(struct consumer *c)
     c->done = NULL;
     link_free(&c->link); /* a connection still open finishes the stop */
     pipeline_free(&c->pl);
+    rulesync_free(&c->rs);
     if (c->stop_timer)
         event_free(c->stop_timer);
     free(c);
@@ -146,6 +151,17 @@ void consumer_set_landed(struct consumer *c, consumer_landed_fn *landed, void *a
 void consumer_set_apply(struct consumer *c, ingest_apply_fn *apply, const void *arg)
 {
     pipeline_set_apply(&c->pl, apply, arg);
+    rulesync_disable(&c->rs); /* its own rules: no rulebook of ours to append */
+}
+
+int consumer_want_rules(struct consumer *c, const struct rulebook *rb, const char *label)
+{
+    return rulesync_want(&c->rs, rb, label);
+}
+
+const char *consumer_file_rules(const struct consumer *c)
+{
+    return rulesync_file_hash(&c->rs);
 }
 
 void consumer_trim(struct consumer *c, struct proto_id min_id)

@@ -10,7 +10,10 @@
  *               suppressed, detecting a Redis behind our state;
  *   pipeline.h  then the data path: re-read pending entries, consume new
  *               ones, each batch ingested and committed as one MULTI/EXEC;
- *               ticks and input trims.
+ *               ticks and input trims;
+ *   rulesync.h  rulebook texts for rules entries (fetched before they are
+ *               applied), the file's rulebook appended to the log, and the
+ *               <prefix>rules:current summary.
  * Their shared state machine is phase.h; only phase_set() moves it. When
  * Redis goes away the consumer reconnects, keeping the state (and the
  * uncommitted batch, if any) in memory.
@@ -25,6 +28,7 @@
 #include "ingest.h"
 #include "metrics.h"
 #include "pipeline.h"
+#include "rulesync.h"
 #include "state.h"
 
 struct event_base;
@@ -63,6 +67,16 @@ void consumer_set_landed(struct consumer *c, consumer_landed_fn *landed, void *a
  * read or replayed (ingest.h). For benchmark programs (bench/bench_bare.c):
  * the daemon never calls it. Call before consumer_start. */
 void consumer_set_apply(struct consumer *c, ingest_apply_fn *apply, const void *arg);
+
+/* Makes rulebook `rb` (the configuration file's, copied) the version in
+ * force through the log: once the consumer has caught up with the input
+ * stream, a rules entry naming it is appended unless the log already has
+ * it in force or scheduled (rulesync.h). `label` names the occasion.
+ * Returns 0, or -1 when out of memory. */
+int consumer_want_rules(struct consumer *c, const struct rulebook *rb, const char *label);
+
+/* The hash of the rulebook last given to consumer_want_rules ("": none). */
+const char *consumer_file_rules(const struct consumer *c);
 
 /* Trims <prefix>in below `min_id` (XTRIM MINID ~) when connected and
  * daemon.trim_input is set; entries at or after it stay. */

@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <event2/event.h>
@@ -15,6 +16,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "notify.h"
+#include "rulecanon.h"
 #include "snapdir.h"
 #include "snapper.h"
 #include "state.h"
@@ -23,6 +25,7 @@
 
 struct daemon {
     const struct config *cfg;
+    const char *config_path; /* re-read on SIGHUP; NULL: built-in defaults */
     struct event_base *base;
     struct state st;
     struct metrics metrics;
@@ -85,6 +88,18 @@ static void on_landed(void *arg, const struct batch *b)
     dlqring_add_batch(d->dlq, b);
 }
 
+/* Initialises the state and loads the newest usable snapshot not after
+ * `not_after` into it (none: an empty state, the file's rulebook as its
+ * start-up version). Returns 0, or -1 when out of memory. */
+static int load_state(struct daemon *d, struct proto_id not_after)
+{
+    const struct state_limits lim = {d->cfg->members_max, d->cfg->expiry_months_max};
+    if (state_init_limits(&d->st, &d->cfg->rules, &lim) != 0)
+        return -1;
+    return snapdir_load(&d->snapdir, &d->cfg->rules, rulecanon_codec(), &lim, not_after,
+                        &d->st) < 0 ? -1 : 0;
+}
+
 /* Replaces the state with the newest snapshot not after `not_after`, or
  * with an empty state when there is none (then the whole stream is
  * replayed, if Redis still has it: the consumer checks). */
@@ -94,13 +109,42 @@ static int reload(void *arg, struct proto_id not_after)
     snapper_reset(d->snapper); /* first: a writer of the old state must not land */
     dlqring_clear(d->dlq);     /* its rejections will be committed again */
     state_free(&d->st);
-    if (state_init(&d->st, &d->cfg->rules, d->cfg->members_max) != 0)
-        return -1;
-    if (snapdir_load(&d->snapdir, &d->cfg->rules, d->cfg->members_max, not_after, &d->st) < 0)
+    if (load_state(d, not_after) != 0)
         return -1;
     snapdir_discard_after(&d->snapdir, not_after);
     snapper_reset(d->snapper);
     return 0;
+}
+
+/* SIGHUP: the rule sections of the configuration file, read again, become
+ * the version in force through the log (rulesync.h). A file that does not
+ * load changes nothing: the daemon carries on with the version in force. */
+static int reload_rules(void *arg)
+{
+    struct daemon *d = arg;
+    struct config_error err;
+    if (d->config_path == NULL || !d->cfg->append_file_rulebook) {
+        log_info("SIGHUP: %s: nothing to reload (push a rulebook instead: loyaltyctl rules "
+                 "push)", d->config_path ? "append_file_rulebook is false"
+                                         : "no configuration file");
+        return 0;
+    }
+    struct config *fresh = malloc(sizeof(*fresh));
+    if (fresh == NULL) {
+        log_error("SIGHUP: out of memory; carrying on with the rulebook in force");
+        return -1;
+    }
+    config_defaults(fresh);
+    int rc = config_load(fresh, d->config_path, &err);
+    if (rc != 0)
+        log_error("SIGHUP: %s; carrying on with the rulebook in force", err.text);
+    else if ((rc = consumer_want_rules(d->consumer, &fresh->rules, "SIGHUP reload")) != 0)
+        log_error("SIGHUP: out of memory; carrying on with the rulebook in force");
+    else
+        log_info("SIGHUP: %s read: rulebook %s (daemon settings are read at start only)",
+                 d->config_path, consumer_file_rules(d->consumer));
+    free(fresh);
+    return rc;
 }
 
 static int open_state(struct daemon *d)
@@ -112,8 +156,7 @@ static int open_state(struct daemon *d)
         log_error("start-up: %s", serr.text);
         return -1;
     }
-    if (state_init(&d->st, &d->cfg->rules, d->cfg->members_max) != 0 ||
-        snapdir_load(&d->snapdir, &d->cfg->rules, d->cfg->members_max, newest, &d->st) < 0) {
+    if (load_state(d, newest) != 0) {
         log_error("start-up: out of memory");
         return -1;
     }
@@ -148,10 +191,12 @@ static int start(struct daemon *d)
     consumer_set_hooks(d->consumer, on_committed, reload, d);
     consumer_set_landed(d->consumer, on_landed, d);
     d->notify = notify_new(d->base, d->consumer);
-    if (d->notify == NULL) {
+    if (d->notify == NULL || (d->cfg->append_file_rulebook &&
+                              consumer_want_rules(d->consumer, &d->cfg->rules, "start-up") != 0)) {
         log_error("start-up: cannot set up systemd notification or SIGHUP");
         return -1;
     }
+    notify_set_reload(d->notify, reload_rules, d);
     struct http_sources src = {d->cfg, &d->st, &d->metrics, d->consumer, d->dlq, &d->st};
     d->http = http_new(d->base, &src, &err);
     if (d->http == NULL) {
@@ -227,11 +272,12 @@ int daemon_configure(struct config *cfg, const char *path, const struct daemon_o
     return 0;
 }
 
-int daemon_run(const struct config *cfg)
+int daemon_run(const struct config *cfg, const char *config_path)
 {
     struct daemon d;
     memset(&d, 0, sizeof(d));
     d.cfg = cfg;
+    d.config_path = config_path;
     int rc = start(&d);
     if (rc == 0) {
         log_info("listening on http://%s:%d, Redis %s:%d, streams %sin -> %sout",

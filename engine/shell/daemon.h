@@ -22,8 +22,12 @@ struct daemon_overrides {
 int daemon_configure(struct config *cfg, const char *path, const struct daemon_overrides *o,
                      const char *prog);
 
-/* Runs the daemon with `cfg` until a stop signal. Returns 0 after a clean
- * stop, or -1 (after logging why) when it could not start. */
-int daemon_run(const struct config *cfg);
+/* Runs the daemon with `cfg` until a stop signal. `config_path` (NULL:
+ * none) is the file `cfg` came from: its rule sections are read again on
+ * SIGHUP. The file's rulebook becomes the version in force through the log
+ * once the daemon has caught up with the input stream (rulesync.h).
+ * Returns 0 after a clean stop, or -1 (after logging why) when it could
+ * not start. */
+int daemon_run(const struct config *cfg, const char *config_path);
 
 #endif

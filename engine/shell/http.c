@@ -18,6 +18,8 @@
 #include "httppreview.h"
 #include "log.h"
 #include "lyassert.h"
+#include "rulecanon.h"
+#include "rulejson.h"
 #include "progview.h"
 #include "notices.h"
 #include "pending.h"
@@ -136,7 +138,7 @@ static json_t *at_risk_json(const struct state *st, const struct rulebook *rb, u
  * purchase, window spend and lifetime value (segments.h). */
 static json_t *segment_json(const struct http *h, uint32_t pos)
 {
-    const struct rulebook *rb = &h->src.cfg->rules;
+    const struct rulebook *rb = &h->src.st->ver->now;
     const struct state *st = h->src.st;
     const struct member *m = members_at(&st->members, pos);
     int64_t spend, count;
@@ -157,7 +159,7 @@ static json_t *segment_json(const struct http *h, uint32_t pos)
 static json_t *member_json(const struct http *h, uint32_t pos)
 {
     const struct member *m = members_at(&h->src.st->members, pos);
-    const struct rulebook *rb = &h->src.cfg->rules;
+    const struct rulebook *rb = &h->src.st->ver->now;
     const struct state *st = h->src.st;
     int32_t now_month = caltime_month(st->clock_ms > 0 ? st->clock_ms : 0);
     int64_t q = members_qual_total(m, now_month, rb->window_months);
@@ -231,7 +233,7 @@ static json_t *counts_json(const char *names, size_t stride, const int64_t *coun
 
 static void handle_segments(struct http *h, struct evhttp_request *req)
 {
-    const struct rulebook *rb = &h->src.cfg->rules;
+    const struct rulebook *rb = &h->src.st->ver->now;
     const struct state_globals *g = &h->src.st->g;
     int64_t classes[RULEBOOK_VALUE_CLASSES_MAX];
     json_t *stages = json_object();
@@ -287,6 +289,40 @@ static void handle_dlq(struct http *h, struct evhttp_request *req)
         reply_json(req, 200, dlqring_json(h->src.dlq, (uint32_t)limit));
 }
 
+/* True when the request's query has `name`=1. */
+static bool query_flag(struct evhttp_request *req, const char *name)
+{
+    struct evkeyvalq q;
+    const char *query = evhttp_uri_get_query(evhttp_request_get_evhttp_uri(req));
+    bool on = false;
+    if (query != NULL && evhttp_parse_query_str(query, &q) == 0) {
+        const char *v = evhttp_find_header(&q, name);
+        on = v != NULL && strcmp(v, "1") == 0;
+        evhttp_clear_headers(&q);
+    }
+    return on;
+}
+
+/* GET /v1/rulebook[?text=1]: the versions (rulejson.h), the hash of the
+ * configuration file's rulebook, and with text=1 the canonical texts of
+ * the version in force and the scheduled one. */
+static void handle_rulebook(struct http *h, struct evhttp_request *req)
+{
+    const struct versions *v = h->src.st->ver;
+    json_t *j = rulejson_versions(v, h->src.st->last_id, true);
+    if (j != NULL)
+        json_object_set_new(j, "file_hash", json_string(consumer_file_rules(h->src.consumer)));
+    if (j != NULL && query_flag(req, "text")) {
+        char *now = rulecanon_text(&v->now);
+        char *next = v->has_next ? rulecanon_text(&v->next) : NULL;
+        json_object_set_new(j, "text", now ? json_string(now) : json_null());
+        json_object_set_new(j, "scheduled_text", next ? json_string(next) : json_null());
+        free(now);
+        free(next);
+    }
+    reply_json(req, j != NULL ? 200 : 500, j);
+}
+
 static void handle_health(struct http *h, struct evhttp_request *req)
 {
     bool ok = consumer_healthy(h->src.consumer);
@@ -303,7 +339,7 @@ static void handle_health(struct http *h, struct evhttp_request *req)
 static void handle_metrics(struct http *h, struct evhttp_request *req)
 {
     struct evbuffer *body = evbuffer_new();
-    if (body == NULL || metrics_render(h->src.m, h->src.st, &h->src.cfg->rules, body) != 0) {
+    if (body == NULL || metrics_render(h->src.m, h->src.st, &h->src.st->ver->now, body) != 0) {
         evhttp_send_error(req, 500, "out of memory");
     } else {
         reply_text(req, 200, "text/plain; version=0.0.4", body);
@@ -388,6 +424,8 @@ static void route(struct evhttp_request *req, void *arg)
         handle_campaigns(h, req);
     else if (strcmp(path, "/v1/dlq") == 0)
         handle_dlq(h, req);
+    else if (strcmp(path, "/v1/rulebook") == 0)
+        handle_rulebook(h, req);
     else if (strcmp(path, "/healthz") == 0)
         handle_health(h, req);
     else if (strcmp(path, "/metrics") == 0)
@@ -397,7 +435,8 @@ static void route(struct evhttp_request *req, void *arg)
     else
         reply_error(req, 404, "not_found",
                     "paths: /v1/members/ID, /v1/members/ID/history, /v1/segments, "
-                    "/v1/campaigns, /v1/dlq, /v1/preview, /healthz, /metrics, /ui/");
+                    "/v1/campaigns, /v1/dlq, /v1/rulebook, /v1/preview, /healthz, /metrics, "
+                    "/ui/");
 }
 
 static void on_resume(evutil_socket_t fd, short what, void *arg)

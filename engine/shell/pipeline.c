@@ -26,6 +26,7 @@ static void settle(struct pipeline *pl)
         pl->committed = pl->batch.last_id;
     if (pl->landed != NULL)
         pl->landed(pl->landed_arg, &pl->batch);
+    rulesync_landed(pl->rs);
 }
 
 static void on_commit(void *owner, const redisReply *r)
@@ -94,23 +95,62 @@ static void go_live(struct pipeline *pl)
              pl->st->last_id.ms ? "where it stopped" : "the start");
 }
 
+static void ingest_read(struct pipeline *pl, const redisReply *entries, size_t pos);
+
+static void read_resume(void *arg, const redisReply *entries, size_t pos)
+{
+    struct pipeline *pl = arg;
+    pl->in_flight = false; /* the batch was held in hand while the text came */
+    ingest_read(pl, entries, pos);
+}
+
+/* Ingest stopped at entries[pos], a rules entry whose text must be fetched
+ * (rulesync.h): the batch so far is held in hand, as a commit in flight
+ * would be (a lost connection sends it again; a stop waits for it), and
+ * ingestion goes on from that entry once the text is in. */
+static void pause_for_text(struct pipeline *pl, const redisReply *entries, size_t pos)
+{
+    pl->in_flight = !batch_empty(&pl->batch);
+    if (rulesync_fetch(pl->rs, entries, pos, read_resume, pl) != 0)
+        link_drop(pl->link, "cannot fetch a rulebook text");
+}
+
 static void on_read(void *owner, const redisReply *r)
 {
     struct pipeline *pl = owner;
     LY_ASSERT(!pl->in_flight); /* replies arrive in order: the commit came first */
     if (r->type == REDIS_REPLY_NIL) { /* BLOCK timed out */
+        if (*pl->phase == PHASE_LIVE)
+            rulesync_caught_up(pl->rs);
         read_or_close(pl);
         return;
     }
     const redisReply *entries = stream_entries(r);
-    struct ingest_stats stats;
     batch_reset(&pl->batch);
     pl->batch.started_us = monotime_us();
-    if (entries == NULL || ingest_entries(pl->apply, pl->apply_arg, pl->st, entries, &pl->batch,
-                                          &pl->scratch, &stats) != 0) {
+    if (entries == NULL) {
         link_drop(pl->link, "malformed XREADGROUP reply");
         return;
     }
+    ingest_read(pl, entries, 0);
+}
+
+/* Applies entries[pos..] of a read to the batch in hand, then commits it. */
+static void ingest_read(struct pipeline *pl, const redisReply *entries, size_t pos)
+{
+    struct ingest_stats stats = {0, 0, 0};
+    int rc = ingest_entries(pl->apply, pl->apply_arg, pl->st, entries, &pos, &pl->batch,
+                            &pl->scratch, &stats);
+    if (rc == INGEST_NEED_TEXT) {
+        pause_for_text(pl, entries, pos);
+        return;
+    }
+    if (rc != 0) {
+        link_drop(pl->link, "malformed XREADGROUP reply");
+        return;
+    }
+    if (*pl->phase == PHASE_LIVE && entries->elements < pl->cfg->batch_entries_max)
+        rulesync_caught_up(pl->rs); /* the stream held no more than this */
     if (batch_empty(&pl->batch)) {
         if (*pl->phase == PHASE_PENDING)
             go_live(pl);
@@ -139,9 +179,15 @@ void pipeline_read(struct pipeline *pl)
         link_drop(pl->link, "cannot queue XREADGROUP");
 }
 
-int pipeline_replay(struct pipeline *pl, const redisReply *entries, struct ingest_stats *stats)
+int pipeline_replay(struct pipeline *pl, const redisReply *entries, size_t from,
+                    struct ingest_stats *stats, rulesync_resume_fn *resume, void *arg)
 {
-    return ingest_entries(pl->apply, pl->apply_arg, pl->st, entries, NULL, &pl->scratch, stats);
+    size_t pos = from;
+    int rc = ingest_entries(pl->apply, pl->apply_arg, pl->st, entries, &pos, NULL,
+                            &pl->scratch, stats);
+    if (rc != INGEST_NEED_TEXT)
+        return rc;
+    return rulesync_fetch(pl->rs, entries, pos, resume, arg) == 0 ? INGEST_NEED_TEXT : -1;
 }
 
 static void on_tick_reply(void *owner, const redisReply *r)
@@ -232,6 +278,12 @@ struct proto_id pipeline_committed(const struct pipeline *pl) { return pl->commi
 
 void pipeline_set_committed(struct pipeline *pl, struct proto_id id) { pl->committed = id; }
 
+void pipeline_set_rulesync(struct pipeline *pl, struct rulesync *rs)
+{
+    pl->rs = rs;
+    pl->apply_arg = rulesync_resolver(rs);
+}
+
 void pipeline_set_apply(struct pipeline *pl, ingest_apply_fn *apply, const void *arg)
 {
     pl->apply = apply;
@@ -256,7 +308,7 @@ int pipeline_init(struct pipeline *pl, struct event_base *base, const struct con
 {
     *pl = (struct pipeline){.cfg = cfg, .st = st, .m = m, .link = link, .keys = keys,
                             .phase = phase, .committed = st->last_id,
-                            .apply = ingest_apply_rules, .apply_arg = &cfg->rules,
+                            .apply = ingest_apply_rules,
                             .read = {on_read, pl, "XREADGROUP", false},
                             .commit = {on_commit, pl, "EXEC", true},
                             .tick = {on_tick_reply, pl, "XADD tick", false},

@@ -28,6 +28,7 @@
 #include "link.h"
 #include "metrics.h"
 #include "phase.h"
+#include "rulesync.h"
 #include "state.h"
 
 struct event;
@@ -56,6 +57,7 @@ struct pipeline {
     struct proto_id committed;   /* last marker Redis confirmed to us */
     ingest_apply_fn *apply;
     const void *apply_arg;
+    struct rulesync *rs;         /* rulebook texts (set before the first read) */
     char count_arg[16];
     char block_arg[16];
     struct event *tick_timer;
@@ -66,8 +68,8 @@ struct pipeline {
     struct link_cmd read, commit, tick, trim;
 };
 
-/* Prepares `pl` (decoding and the rules of cfg->rules); everything given
- * must outlive it. The state's last id counts as committed. Returns 0, or
+/* Prepares `pl` (decoding and the rules; pipeline_set_rulesync before the
+ * first read); everything given must outlive it. The state's last id counts as committed. Returns 0, or
  * -1 when out of memory (pipeline_free cleans up). */
 int pipeline_init(struct pipeline *pl, struct event_base *base, const struct config *cfg,
                   struct state *st, struct metrics *m, struct link *link,
@@ -75,6 +77,9 @@ int pipeline_init(struct pipeline *pl, struct event_base *base, const struct con
 
 /* Frees the batch and the tick timer. */
 void pipeline_free(struct pipeline *pl);
+
+/* Resolves rules entries' texts through `rs` (which must outlive `pl`). */
+void pipeline_set_rulesync(struct pipeline *pl, struct rulesync *rs);
 
 /* Replaces decoding and the rules by `apply(arg, ...)` (benchmarks). */
 void pipeline_set_apply(struct pipeline *pl, ingest_apply_fn *apply, const void *arg);
@@ -96,10 +101,13 @@ void pipeline_read(struct pipeline *pl);
 /* Commits the batch in hand (again: phase RESEND). */
 void pipeline_commit(struct pipeline *pl);
 
-/* Applies `entries` (an XRANGE reply) with outputs discarded: a recovery
- * replay of entries whose outputs were published. Same result as
- * ingest_entries. */
-int pipeline_replay(struct pipeline *pl, const redisReply *entries, struct ingest_stats *stats);
+/* Applies `entries` (an XRANGE reply) from index `from` on with outputs
+ * discarded: a recovery replay of entries whose outputs were published.
+ * Returns 0 (all applied), -1 (malformed reply, or a fetch that cannot be
+ * queued), or INGEST_NEED_TEXT: a rules entry's text is being fetched and
+ * resume(arg, entries, pos) goes on from it (rulesync.h). */
+int pipeline_replay(struct pipeline *pl, const redisReply *entries, size_t from,
+                    struct ingest_stats *stats, rulesync_resume_fn *resume, void *arg);
 
 /* True while a commit is unconfirmed (the batch is in hand). */
 bool pipeline_in_flight(const struct pipeline *pl);
