@@ -5,19 +5,15 @@
 
 #include "reasons.h"
 #include "retry.h"
-#include "segments.h"
 #include "tiers.h"
 
+/* A manual move (tiers_move publishes it); a downgrade waiting for its
+ * grace is decided anew. */
 static void move(struct state *st, const struct rulebook *rb, struct outbox *ob, int64_t ts,
                  struct member *m, uint8_t to, const char *reason)
 {
-    struct proto_output *o = outbox_emit(ob, PROTO_OUT_TIER_CHANGED, ts, m);
-    o->from = rb->tiers[m->tier].name;
-    o->to = rb->tiers[to].name;
-    o->reason = reason;
-    segments_tier_moved(st, m->tier, to);
-    m->tier = to;
-    m->grace_until_ts = 0; /* a downgrade waiting for its grace is decided anew */
+    tiers_move(st, rb, ob, ts, m, to, reason);
+    m->grace_until_ts = 0;
 }
 
 void status_set_tier(struct state *st, const struct rulebook *rb, const struct proto_entry *e,
