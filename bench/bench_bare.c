@@ -107,7 +107,7 @@ static int run(const struct config *cfg)
     memset(&m, 0, sizeof(m));
     if (bb.base == NULL || state_init(&st, &cfg->rules, cfg->members_max) != 0)
         goto fail;
-    bb.consumer = consumer_new(bb.base, cfg, &st, &m);
+    bb.consumer = consumer_new(bb.base, cfg, cfg->serve[0], &st, &m);
     if (bb.consumer == NULL)
         goto fail;
     consumer_set_apply(bb.consumer, apply_bare, NULL);
@@ -152,7 +152,7 @@ int main(int argc, char **argv)
         {"http", required_argument, NULL, OPT_HTTP}, {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
     const char *path = NULL;
-    struct daemon_overrides o = {NULL, NULL, NULL}; /* no --data: no snapshots */
+    struct daemon_overrides o = {NULL, NULL, NULL, NULL}; /* no --data: no snapshots */
     int opt;
     while ((opt = getopt_long(argc, argv, "c:vh", opts, NULL)) != -1) {
         switch (opt) {

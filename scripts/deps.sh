@@ -10,6 +10,7 @@ PACKAGES=(
   libevent-dev libhiredis-dev libmsgpack-dev       # the fixed stack
   libconfig-dev libjansson-dev libxxhash-dev       # config, JSON, hashing
   libsystemd-dev                                   # sd_notify (systemd units)
+  zlib1g-dev                                       # crc32: the partition function
   libcmocka-dev                                    # unit tests
   redis-server                                     # the streams
   python3 python3-pytest python3-redis python3-msgpack  # integration tests

@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "cfgparse.h"
+#include "partition.h"
 #include "rulebook.h"
 
 #define CONFIG_PATH_MAX 1024
@@ -42,6 +43,10 @@ struct config {
     char redis_password_env[CONFIG_KEY_MAX + 1]; /* read the password from this variable */
     char http_token[CONFIG_SECRET_MAX + 1];    /* bearer token; empty: none */
     char http_token_env[CONFIG_KEY_MAX + 1];   /* read the token from this variable */
+    uint32_t partitions;               /* P: the program's partitions (README Scaling out) */
+    uint32_t serve_count;              /* partitions this daemon serves; 0: all of them */
+    uint16_t serve[PARTITION_COUNT_MAX]; /* ascending, each < partitions */
+    bool cluster;                      /* `redis` is a seed node of a Redis Cluster */
     struct rulebook rules;
 };
 
@@ -59,6 +64,17 @@ int config_load(struct config *cfg, const char *path, struct config_error *err);
  * an error), and HTTP bound to anything but loopback requires a token.
  * Returns 0, or -1 with err->text set. */
 int config_finish(struct config *cfg, struct config_error *err);
+
+/* Parses a set of partitions ("0-7,12,20-23"; "all": every one) among
+ * `partitions` into out[0..*count), ascending and without repeats. Returns
+ * 0, or -1 with the problem in why[0..cap). */
+int config_parse_serve(const char *text, uint32_t partitions, uint16_t *out, uint32_t *count,
+                       char *why, size_t cap);
+
+/* The key prefix of partition `p` into buf[0..cap): cfg->prefix itself
+ * when the program has one partition, else "<prefix>{p}:" (a hash tag:
+ * all keys of a partition share one Redis Cluster slot). */
+void config_partition_prefix(const struct config *cfg, uint32_t p, char *buf, size_t cap);
 
 /* True when `host` is a loopback address (127.0.0.0/8, ::1, localhost). */
 bool config_is_loopback(const char *host);

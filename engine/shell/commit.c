@@ -8,12 +8,14 @@
 
 #include "lyassert.h"
 
-void commit_keys_init(struct commit_keys *k, const struct config *cfg)
+void commit_keys_init(struct commit_keys *k, const struct config *cfg, uint32_t p)
 {
-    snprintf(k->in, sizeof(k->in), "%sin", cfg->prefix);
-    snprintf(k->out, sizeof(k->out), "%sout", cfg->prefix);
-    snprintf(k->dlq, sizeof(k->dlq), "%sdlq", cfg->prefix);
-    snprintf(k->progress, sizeof(k->progress), "%sprogress", cfg->prefix);
+    config_partition_prefix(cfg, p, k->prefix, sizeof(k->prefix));
+    snprintf(k->in, sizeof(k->in), "%sin", k->prefix);
+    snprintf(k->out, sizeof(k->out), "%sout", k->prefix);
+    snprintf(k->dlq, sizeof(k->dlq), "%sdlq", k->prefix);
+    snprintf(k->progress, sizeof(k->progress), "%sprogress", k->prefix);
+    snprintf(k->owner, sizeof(k->owner), "%sowner", k->prefix);
 }
 
 /* XADD key * : the head of every XADD; the caller appends the fields. */

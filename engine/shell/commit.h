@@ -16,15 +16,22 @@
 #include "batch.h"
 #include "config.h"
 
+/* Room for a partition's prefix: the configured one and a hash tag
+ * "{1023}:"; and for a key: that prefix and a name. */
+#define COMMIT_PREFIX_MAX (CONFIG_KEY_MAX + 8)
+#define COMMIT_KEY_MAX (COMMIT_PREFIX_MAX + 16)
+
 struct commit_keys {
-    char in[CONFIG_KEY_MAX + 16];
-    char out[CONFIG_KEY_MAX + 16];
-    char dlq[CONFIG_KEY_MAX + 16];
-    char progress[CONFIG_KEY_MAX + 16];
+    char prefix[COMMIT_PREFIX_MAX + 1]; /* the partition's (config_partition_prefix) */
+    char in[COMMIT_KEY_MAX];
+    char out[COMMIT_KEY_MAX];
+    char dlq[COMMIT_KEY_MAX];
+    char progress[COMMIT_KEY_MAX];
+    char owner[COMMIT_KEY_MAX];  /* the partition's owner and epoch */
 };
 
-/* Fills the key names from cfg->prefix. */
-void commit_keys_init(struct commit_keys *k, const struct config *cfg);
+/* Fills the key names of partition `p` from cfg->prefix. */
+void commit_keys_init(struct commit_keys *k, const struct config *cfg, uint32_t p);
 
 /* Queues the commit of `b` on `ac`; `cb(ac, reply, priv)` gets the EXEC
  * reply (check it with commit_check). The batch must stay unchanged until

@@ -77,15 +77,15 @@ static void on_stop_deadline(evutil_socket_t fd, short what, void *arg)
 }
 
 struct consumer *consumer_new(struct event_base *base, const struct config *cfg,
-                              struct state *st, struct metrics *m)
+                              uint32_t partition, struct state *st, struct metrics *m)
 {
     struct consumer *c = calloc(1, sizeof(*c));
     if (c == NULL)
         return NULL;
     c->phase = PHASE_IDLE;
-    commit_keys_init(&c->keys, cfg);
+    commit_keys_init(&c->keys, cfg, partition);
     int rc = link_init(&c->link, base, cfg, m, on_link, c);
-    rc |= pipeline_init(&c->pl, base, cfg, st, m, &c->link, &c->keys, &c->phase);
+    rc |= pipeline_init(&c->pl, base, cfg, partition, st, m, &c->link, &c->keys, &c->phase);
     cursor_init(&c->cur, cfg, st, m, &c->link, &c->pl, &c->keys, &c->phase);
     c->stop_timer = evtimer_new(base, on_stop_deadline, c);
     if (rc != 0 || c->stop_timer == NULL) {

@@ -30,10 +30,11 @@
 struct event_base;
 struct consumer;
 
-/* Creates a consumer for `cfg` (which, with `st` and `m`, must outlive it)
- * on `base`. Does not connect yet. Returns NULL when out of memory. */
+/* Creates a consumer of partition `partition` for `cfg` (which, with `st`
+ * and `m`, must outlive it) on `base`. Does not connect yet. Returns NULL
+ * when out of memory. */
 struct consumer *consumer_new(struct event_base *base, const struct config *cfg,
-                              struct state *st, struct metrics *m);
+                              uint32_t partition, struct state *st, struct metrics *m);
 
 /* Frees the consumer, dropping its connection if any. */
 void consumer_free(struct consumer *c);

@@ -99,8 +99,13 @@ static int open_state(struct daemon *d)
 {
     struct snapshot_error serr;
     struct proto_id newest = {UINT64_MAX, UINT64_MAX};
-    if (snapdir_open(&d->snapdir, d->cfg->data_dir, d->cfg->snapshot_keep, log_snapdir,
-                     &serr) != 0) {
+    char dir[CONFIG_PATH_MAX + 16];
+    /* One partition: the data dir itself, as before partitions existed. */
+    if (d->cfg->partitions == 1)
+        snprintf(dir, sizeof(dir), "%s", d->cfg->data_dir);
+    else
+        snprintf(dir, sizeof(dir), "%s/p%u", d->cfg->data_dir, d->cfg->serve[0]);
+    if (snapdir_open(&d->snapdir, dir, d->cfg->snapshot_keep, log_snapdir, &serr) != 0) {
         log_error("start-up: %s", serr.text);
         return -1;
     }
@@ -126,7 +131,7 @@ static int start(struct daemon *d)
     }
     if (open_state(d) != 0)
         return -1;
-    d->consumer = consumer_new(d->base, d->cfg, &d->st, &d->metrics);
+    d->consumer = consumer_new(d->base, d->cfg, d->cfg->serve[0], &d->st, &d->metrics);
     d->snapper = snapper_new(d->base, d->cfg, &d->st, &d->snapdir, &d->metrics,
                              on_snapshot_written, d);
     d->dlq = dlqring_new();
@@ -194,6 +199,12 @@ static int apply_overrides(struct config *cfg, const struct daemon_overrides *o,
         }
         snprintf(cfg->data_dir, sizeof(cfg->data_dir), "%s", o->data);
     }
+    char why[160];
+    if (o->serve && config_parse_serve(o->serve, cfg->partitions, cfg->serve, &cfg->serve_count,
+                                       why, sizeof(why)) != 0) {
+        fprintf(stderr, "%s: --serve: %s\n", prog, why);
+        return -1;
+    }
     return 0;
 }
 
@@ -210,6 +221,11 @@ int daemon_configure(struct config *cfg, const char *path, const struct daemon_o
         return -1;
     if (config_finish(cfg, &err) != 0) {
         fprintf(stderr, "%s: bad configuration: %s\n", prog, err.text);
+        return -1;
+    }
+    if (cfg->serve_count != 1) {
+        fprintf(stderr, "%s: bad configuration: this build serves one partition per daemon: "
+                        "set daemon.serve to one of the %u partitions\n", prog, cfg->partitions);
         return -1;
     }
     return 0;

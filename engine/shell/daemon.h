@@ -13,6 +13,7 @@
 /* Settings given on the command line, over the file's (NULL: not given). */
 struct daemon_overrides {
     const char *redis, *http, *data; /* HOST:PORT, HOST:PORT, a directory */
+    const char *serve;               /* partitions, as daemon.serve */
 };
 
 /* Fills `*cfg`: the built-in defaults, then the file `path` (NULL: none),

@@ -34,10 +34,18 @@ typedef int ingest_apply_fn(const void *arg, struct state *st, struct proto_id i
                             const redisReply *idr, const redisReply *fields, struct batch *b,
                             struct outbox *res);
 
+/* What the daemon's apply function needs: the rules, and which partition
+ * of how many the entries come from (partition.h). */
+struct ingest_rules {
+    const struct rulebook *rb;
+    uint32_t partition, partitions;
+};
+
 /* The daemon's apply function: decodes the entry's `m` field and applies
- * it with the rules of `rulebook` (a const struct rulebook *); an entry
- * that does not decode, or that the rules reject, goes to the DLQ. */
-int ingest_apply_rules(const void *rulebook, struct state *st, struct proto_id id,
+ * it with the rules of `rules` (a const struct ingest_rules *); an entry
+ * that does not decode, that names a member of another partition
+ * (`wrong_partition`), or that the rules reject, goes to the DLQ. */
+int ingest_apply_rules(const void *rules, struct state *st, struct proto_id id,
                        const redisReply *idr, const redisReply *fields, struct batch *b,
                        struct outbox *res);
 

@@ -12,7 +12,7 @@ static void usage(FILE *out)
 {
     fprintf(out,
             "usage: loyaltyd [-c FILE] [--redis HOST:PORT] [--http HOST:PORT] [--data DIR]\n"
-            "                [--check-config] [--verbose] [--help] [--version]\n"
+            "                [--serve LIST] [--check-config] [--verbose] [--help] [--version]\n"
             "\n"
             "loyaltyd applies point-of-sale entries from the Redis stream <prefix>in to\n"
             "member state held in memory and publishes what happened to <prefix>out\n"
@@ -23,6 +23,8 @@ static void usage(FILE *out)
             "      --redis H:P     Redis server (overrides daemon.redis)\n"
             "      --http H:P      HTTP listen address (overrides daemon.http)\n"
             "      --data DIR      data directory (overrides daemon.data_dir)\n"
+            "      --serve LIST    partitions to serve, e.g. 0-7,12 or all (overrides\n"
+            "                      daemon.serve; README \"Scaling out\")\n"
             "      --check-config  validate the configuration, print the rulebook's hash\n"
             "                      (its identity, see README) and exit (0 = valid)\n"
             "  -v, --verbose       log debug lines too\n"
@@ -36,15 +38,16 @@ static void usage(FILE *out)
 
 int main(int argc, char **argv)
 {
-    enum { OPT_REDIS = 256, OPT_HTTP, OPT_DATA, OPT_CHECK };
+    enum { OPT_REDIS = 256, OPT_HTTP, OPT_DATA, OPT_CHECK, OPT_SERVE };
     static const struct option opts[] = {
         {"config", required_argument, NULL, 'c'}, {"redis", required_argument, NULL, OPT_REDIS},
         {"http", required_argument, NULL, OPT_HTTP}, {"data", required_argument, NULL, OPT_DATA},
         {"check-config", no_argument, NULL, OPT_CHECK}, {"verbose", no_argument, NULL, 'v'},
+        {"serve", required_argument, NULL, OPT_SERVE},
         {"help", no_argument, NULL, 'h'}, {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0}};
     const char *path = NULL;
-    struct daemon_overrides o = {NULL, NULL, NULL};
+    struct daemon_overrides o = {NULL, NULL, NULL, NULL};
     int check = 0, opt;
     while ((opt = getopt_long(argc, argv, "c:vhV", opts, NULL)) != -1) {
         switch (opt) {
@@ -52,6 +55,7 @@ int main(int argc, char **argv)
         case OPT_REDIS: o.redis = optarg; break;
         case OPT_HTTP: o.http = optarg; break;
         case OPT_DATA: o.data = optarg; break;
+        case OPT_SERVE: o.serve = optarg; break;
         case OPT_CHECK: check = 1; break;
         case 'v': log_set_level(LOG_DEBUG); break;
         case 'h': usage(stdout); return 0;

@@ -251,12 +251,13 @@ void pipeline_set_committed_hook(struct pipeline *pl, pipeline_committed_fn *fn,
 }
 
 int pipeline_init(struct pipeline *pl, struct event_base *base, const struct config *cfg,
-                  struct state *st, struct metrics *m, struct link *link,
+                  uint32_t partition, struct state *st, struct metrics *m, struct link *link,
                   const struct commit_keys *keys, enum consumer_phase *phase)
 {
     *pl = (struct pipeline){.cfg = cfg, .st = st, .m = m, .link = link, .keys = keys,
                             .phase = phase, .committed = st->last_id,
-                            .apply = ingest_apply_rules, .apply_arg = &cfg->rules,
+                            .apply = ingest_apply_rules, .apply_arg = &pl->rules,
+                            .rules = {&cfg->rules, partition, cfg->partitions},
                             .read = {on_read, pl, "XREADGROUP", false},
                             .commit = {on_commit, pl, "EXEC", true},
                             .tick = {on_tick_reply, pl, "XADD tick", false},

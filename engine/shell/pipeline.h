@@ -56,6 +56,7 @@ struct pipeline {
     struct proto_id committed;   /* last marker Redis confirmed to us */
     ingest_apply_fn *apply;
     const void *apply_arg;
+    struct ingest_rules rules; /* the daemon's apply_arg */
     char count_arg[16];
     char block_arg[16];
     struct event *tick_timer;
@@ -66,11 +67,12 @@ struct pipeline {
     struct link_cmd read, commit, tick, trim;
 };
 
-/* Prepares `pl` (decoding and the rules of cfg->rules); everything given
- * must outlive it. The state's last id counts as committed. Returns 0, or
- * -1 when out of memory (pipeline_free cleans up). */
+/* Prepares `pl` for partition `partition` (decoding and the rules of
+ * cfg->rules); everything given must outlive it. The state's last id
+ * counts as committed. Returns 0, or -1 when out of memory (pipeline_free
+ * cleans up). */
 int pipeline_init(struct pipeline *pl, struct event_base *base, const struct config *cfg,
-                  struct state *st, struct metrics *m, struct link *link,
+                  uint32_t partition, struct state *st, struct metrics *m, struct link *link,
                   const struct commit_keys *keys, enum consumer_phase *phase);
 
 /* Frees the batch and the tick timer. */
