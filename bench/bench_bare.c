@@ -2,9 +2,10 @@
  * daemon's end-to-end throughput against.
  *
  * Built from the daemon's own shell (loyalty_shell): the same consumer
- * (link, cursor, pipeline), so the same reading (XREADGROUP COUNT
- * batch_entries_max), batching and commit (one MULTI/EXEC of outputs, acks
- * and the progress marker per batch), with one difference: each entry is
+ * (link, cursor, pipeline), so the same reading (XREAD COUNT
+ * batch_entries_max from the marker), batching, batches in flight and
+ * commit (one fenced call of outputs and the progress marker per batch),
+ * with one difference: each entry is
  * neither decoded nor applied; it publishes one fixed output and moves the
  * state's last id (consumer_set_apply). The gap between this and loyaltyd
  * on the same preload is what decoding and the rules cost end to end.
@@ -39,7 +40,7 @@ static void usage(FILE *out)
             "The bare consumer baseline of bench/run.sh: loyaltyd's reading, batching and\n"
             "commit path over <prefix>in, but each entry publishes one fixed output to\n"
             "<prefix>out (member \"bare\", kind points.changed) instead of being decoded and\n"
-            "applied. Entries are acknowledged and <prefix>progress moves as with loyaltyd.\n"
+            "applied. <prefix>progress moves as with loyaltyd.\n"
             "Serves GET /healthz and /metrics; no members, no snapshots.\n"
             "\n"
             "  -c, --config FILE  loyaltyd configuration (daemon settings are used; the\n"
@@ -152,7 +153,7 @@ int main(int argc, char **argv)
         {"http", required_argument, NULL, OPT_HTTP}, {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
     const char *path = NULL;
-    struct daemon_overrides o = {NULL, NULL, NULL, NULL}; /* no --data: no snapshots */
+    struct daemon_overrides o = {NULL, NULL, NULL, NULL, NULL}; /* no --data: no snapshots */
     int opt;
     while ((opt = getopt_long(argc, argv, "c:vh", opts, NULL)) != -1) {
         switch (opt) {

@@ -31,6 +31,7 @@ static const struct cfg_field daemon_fields[] = {
     STR("group", group, 1, CONFIG_KEY_MAX),
     STR("consumer", consumer, 1, CONFIG_KEY_MAX),
     DAEMON("batch_entries_max", CFG_U32, batch_entries_max, 1, 10000),
+    DAEMON("batches_in_flight", CFG_U32, batches_in_flight, 1, CONFIG_BATCHES_IN_FLIGHT_MAX),
     DAEMON("block_ms", CFG_U32, block_ms, 1, 60000),
     DAEMON("tick_interval_ms", CFG_U32, tick_interval_ms, 0, 86400000),
     DAEMON("out_maxlen", CFG_U64, out_maxlen, 0, INT64_MAX),
@@ -148,6 +149,7 @@ void config_defaults(struct config *cfg)
     snprintf(cfg->group, sizeof(cfg->group), "loyaltyd");
     snprintf(cfg->consumer, sizeof(cfg->consumer), "loyaltyd-1");
     cfg->batch_entries_max = 1024;
+    cfg->batches_in_flight = 2;
     cfg->block_ms = 1000;
     cfg->tick_interval_ms = 60000;
     cfg->out_maxlen = 10000000;

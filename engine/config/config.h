@@ -20,6 +20,9 @@
 #define CONFIG_PATH_MAX 1024
 #define CONFIG_KEY_MAX 64 /* prefix, group and consumer names */
 #define CONFIG_SECRET_MAX 256 /* passwords and tokens */
+/* daemon.batches_in_flight at most: two keep Redis and the daemon busy at
+ * the same time; more only add memory and latency. */
+#define CONFIG_BATCHES_IN_FLIGHT_MAX 8
 
 struct config {
     struct config_endpoint redis;
@@ -28,8 +31,9 @@ struct config {
     char prefix[CONFIG_KEY_MAX + 1];   /* stream names: <prefix>in, ... */
     char group[CONFIG_KEY_MAX + 1];    /* consumer group on <prefix>in */
     char consumer[CONFIG_KEY_MAX + 1]; /* this daemon's consumer name */
-    uint32_t batch_entries_max;        /* entries per XREADGROUP */
-    uint32_t block_ms;                 /* XREADGROUP BLOCK */
+    uint32_t batch_entries_max;        /* entries per read */
+    uint32_t batches_in_flight;        /* batches read before the first is confirmed */
+    uint32_t block_ms;                 /* XREAD BLOCK */
     uint32_t tick_interval_ms;         /* 0: the daemon appends no ticks */
     uint64_t out_maxlen;               /* ~MAXLEN of <prefix>out; 0: none */
     uint32_t members_max;              /* enrolments beyond go to the DLQ */

@@ -11,6 +11,7 @@
 #include <event2/event.h>
 
 #include "commit.h"
+#include "fenced.h"
 #include "link.h"
 #include "log.h"
 #include "lyassert.h"
@@ -22,6 +23,7 @@ struct consumer {
     struct link link;
     struct pipeline pl;
     struct cursor cur;
+    struct link_cmd load;
     struct event *stop_timer;
     void (*done)(void *);
     void *done_arg;
@@ -42,16 +44,31 @@ static void finish_stop(struct consumer *c)
         c->done(c->done_arg);
 }
 
-/* The link's news moves the phase; the cursor takes over a new connection. */
+static void on_load(void *owner, const redisReply *r)
+{
+    (void)owner;
+    (void)r; /* an error drops the connection (link.h): the claim needs it */
+}
+
+/* The link's news moves the phase; the cursor takes over a new connection
+ * once the fenced library is loaded (queued first: Redis runs it first).
+ * A fenced partition hears nothing more: it is not served. */
 static void on_link(void *owner, enum link_event ev)
 {
     struct consumer *c = owner;
+    if (c->phase == PHASE_FENCED && !(ev == LINK_DOWN && link_closing(&c->link)))
+        return;
     switch (ev) {
     case LINK_CONNECTING:
         phase_set(&c->phase, PHASE_CONNECTING);
         break;
     case LINK_UP:
         phase_set(&c->phase, PHASE_SETUP);
+        if (link_command(&c->link, &c->load, "FUNCTION LOAD REPLACE %s",
+                         fenced_library_code) != 0) {
+            link_drop(&c->link, "cannot queue FUNCTION LOAD");
+            break;
+        }
         cursor_begin(&c->cur);
         break;
     case LINK_DOWN:
@@ -83,6 +100,7 @@ struct consumer *consumer_new(struct event_base *base, const struct config *cfg,
     if (c == NULL)
         return NULL;
     c->phase = PHASE_IDLE;
+    c->load = (struct link_cmd){on_load, c, "FUNCTION LOAD", false};
     commit_keys_init(&c->keys, cfg, partition);
     int rc = link_init(&c->link, base, cfg, m, on_link, c);
     rc |= pipeline_init(&c->pl, base, cfg, partition, st, m, &c->link, &c->keys, &c->phase);
@@ -127,9 +145,13 @@ void consumer_stop(struct consumer *c, unsigned grace_ms, void (*done)(void *), 
     }
     struct timeval tv = {grace_ms / 1000, (grace_ms % 1000) * 1000};
     event_add(c->stop_timer, &tv);
-    if (!pipeline_in_flight(&c->pl))
-        link_hangup(&c->link); /* entries a read in progress got stay pending */
+    /* Entries a read in progress got are read again at the next start; a
+     * fenced partition's commits will never be confirmed. */
+    if (pipeline_in_flight(&c->pl) == 0 || c->phase == PHASE_FENCED)
+        link_hangup(&c->link);
 }
+
+void consumer_take(struct consumer *c) { cursor_set_take(&c->cur); }
 
 void consumer_set_hooks(struct consumer *c, consumer_committed_fn *committed,
                         consumer_reload_fn *reload, void *arg)
@@ -163,9 +185,10 @@ const char *consumer_status(const struct consumer *c)
     case PHASE_SETUP:
     case PHASE_REPLAY:
     case PHASE_RESEND:
-    case PHASE_PENDING: return "recovering";
+    case PHASE_CATCHUP: return "recovering";
     case PHASE_LIVE: return "consuming";
     case PHASE_BEHIND: return "redis_behind";
+    case PHASE_FENCED: return "fenced";
     case PHASE_STOPPED: return "stopped";
     case PHASE_COUNT: break;
     }
@@ -174,7 +197,7 @@ const char *consumer_status(const struct consumer *c)
 
 bool consumer_all_committed(const struct consumer *c)
 {
-    return !pipeline_in_flight(&c->pl);
+    return pipeline_in_flight(&c->pl) == 0;
 }
 
 bool consumer_healthy(const struct consumer *c)

@@ -3,14 +3,16 @@
  * The facade the daemon uses over three parts, in the order of use:
  *   link.h      the one hiredis async connection on the daemon's libevent
  *               loop: connect, AUTH, reconnect with backoff, the reply
- *               watchdog;
+ *               watchdog; on each connection the consumer loads the fenced
+ *               library (fenced.h);
  *   cursor.h    on every (re)connection, finding where the consumer stands:
- *               group and key checks, the progress marker, reconciling a
- *               commit in flight, replaying (state, marker] with outputs
- *               suppressed, detecting a Redis behind our state;
- *   pipeline.h  then the data path: re-read pending entries, consume new
- *               ones, each batch ingested and committed as one MULTI/EXEC;
- *               ticks and input trims.
+ *               the partition's claim, key checks, the progress marker,
+ *               reconciling the commits in flight, replaying (state,
+ *               marker] with outputs suppressed, detecting a Redis behind
+ *               our state;
+ *   pipeline.h  then the data path: read from the marker, consume new
+ *               entries, each batch ingested and committed as one fenced
+ *               call, a few batches in flight; ticks and input trims.
  * Their shared state machine is phase.h; only phase_set() moves it. When
  * Redis goes away the consumer reconnects, keeping the state (and the
  * uncommitted batch, if any) in memory.
@@ -39,8 +41,9 @@ struct consumer *consumer_new(struct event_base *base, const struct config *cfg,
 /* Frees the consumer, dropping its connection if any. */
 void consumer_free(struct consumer *c);
 
-/* Called after each confirmed commit, when the state equals what Redis
- * holds (the moment a snapshot may start). */
+/* Called after each confirmed commit; `idle` when no batch is in flight,
+ * so the state equals what Redis holds (the moment a snapshot may start).
+ * Returning true holds reading until it is idle. */
 typedef pipeline_committed_fn consumer_committed_fn;
 
 /* Asked to replace the state with the newest snapshot not after
@@ -69,6 +72,11 @@ void consumer_set_apply(struct consumer *c, ingest_apply_fn *apply, const void *
  * daemon.trim_input is set; entries at or after it stay. */
 void consumer_trim(struct consumer *c, struct proto_id min_id);
 
+/* The first claim of the partition takes it even from another owner,
+ * fencing that owner (the hand-over; --take-partitions). Call before
+ * consumer_start. */
+void consumer_take(struct consumer *c);
+
 /* Starts connecting (and reconnecting for as long as it runs). */
 void consumer_start(struct consumer *c);
 
@@ -78,7 +86,7 @@ void consumer_start(struct consumer *c);
 void consumer_stop(struct consumer *c, unsigned grace_ms, void (*done)(void *), void *arg);
 
 /* A short word for /healthz: "consuming", "connecting", "recovering",
- * "redis_behind", "stopping" or "stopped". */
+ * "redis_behind", "fenced", "stopping" or "stopped". */
 const char *consumer_status(const struct consumer *c);
 
 /* True when every applied entry's effects are committed to Redis (no

@@ -48,9 +48,7 @@ static void on_replay(void *owner, const redisReply *r)
 static void replay_next(struct cursor *cur)
 {
     if (proto_id_cmp(cur->st->last_id, cur->target) >= 0) {
-        pipeline_set_committed(cur->pl, cur->target);
-        phase_set(cur->phase, PHASE_PENDING);
-        pipeline_read(cur->pl);
+        pipeline_start(cur->pl, cur->target);
         return;
     }
     char from[PROTO_ID_STR_MAX + 1] = "(", to[PROTO_ID_STR_MAX];
@@ -69,7 +67,7 @@ static int rebuild(struct cursor *cur, const char *what)
 {
     log_warn("redis lost writes the daemon had applied: %s; rebuilding from a snapshot "
              "not after %" PRIu64 "-%" PRIu64, what, cur->target.ms, cur->target.seq);
-    pipeline_discard(cur->pl); /* its entries, if Redis still has them, are pending again */
+    pipeline_discard(cur->pl); /* their entries, if Redis still has them, are read again */
     if (cur->reload == NULL || cur->reload(cur->reload_arg, cur->target) != 0 ||
         proto_id_cmp(cur->st->last_id, cur->target) > 0) {
         behind(cur, what);
@@ -91,16 +89,15 @@ static void reconcile(struct cursor *cur)
     if (proto_id_cmp(cur->target, pipeline_committed(cur->pl)) < 0 &&
         rebuild(cur, "marker older than a commit Redis confirmed") != 0)
         return;
-    if (pipeline_in_flight(cur->pl)) {
-        if (proto_id_cmp(cur->target, pipeline_batch_last(cur->pl)) >= 0) {
-            log_info("recovery: the commit in flight had landed");
-            pipeline_landed(cur->pl);
-        } else {
-            log_info("recovery: sending the unconfirmed commit again");
-            phase_set(cur->phase, PHASE_RESEND);
-            pipeline_commit(cur->pl);
-            return;
-        }
+    uint32_t in_flight = pipeline_in_flight(cur->pl);
+    if (in_flight > 0 && pipeline_reconcile(cur->pl, cur->target) < in_flight)
+        log_info("recovery: %u commit(s) in flight had landed",
+                 in_flight - pipeline_in_flight(cur->pl));
+    if (pipeline_in_flight(cur->pl) > 0) {
+        log_info("recovery: sending %u unconfirmed commit(s) again",
+                 pipeline_in_flight(cur->pl));
+        pipeline_resend(cur->pl);
+        return;
     }
     if (proto_id_cmp(cur->st->last_id, cur->target) > 0 &&
         rebuild(cur, "marker older than the state") != 0)
@@ -190,11 +187,42 @@ static void on_marker(void *owner, const redisReply *r)
     reconcile(cur);
 }
 
-static void on_group(void *owner, const redisReply *r)
+/* The claim's reply: [epoch, how, former owner] (fenced.h). */
+static void on_claim(void *owner, const redisReply *r)
 {
     struct cursor *cur = owner;
-    if (r->type == REDIS_REPLY_ERROR && strncmp(r->str, "BUSYGROUP", 9) != 0)
-        link_drop(cur->link, "XGROUP CREATE failed");
+    if (r->type == REDIS_REPLY_ERROR) {
+        if (fenced_refusal_of(r->str, r->len) != FENCED_EPOCH) {
+            char why[256];
+            snprintf(why, sizeof(why), "the claim failed: %.*s", (int)r->len, r->str);
+            link_drop(cur->link, why);
+            return;
+        }
+        log_error("partition %s: not served: %.*s (this instance is '%s'; to move the "
+                  "partition here, start with --take-partitions, README \"Scaling out\")",
+                  cur->keys->prefix, (int)r->len, r->str, cur->cfg->consumer);
+        phase_set(cur->phase, PHASE_FENCED);
+        return;
+    }
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != 3 ||
+        r->element[0]->type != REDIS_REPLY_INTEGER || r->element[1]->type != REDIS_REPLY_STRING ||
+        r->element[2]->type != REDIS_REPLY_STRING) {
+        link_drop(cur->link, "malformed claim reply");
+        return;
+    }
+    char epoch[24];
+    snprintf(epoch, sizeof(epoch), "%lld", r->element[0]->integer);
+    pipeline_set_epoch(cur->pl, epoch);
+    if (strcmp(r->element[1]->str, "resumed") != 0 || cur->take)
+        log_info("partition %s: %s at epoch %s by '%s'%s%s", cur->keys->prefix,
+                 r->element[1]->str, epoch, cur->cfg->consumer,
+                 r->element[2]->len ? " from " : "", r->element[2]->str);
+    cur->take = false;
+    int rc = link_command(cur->link, &cur->type, "TYPE %s", cur->keys->out);
+    rc |= link_command(cur->link, &cur->type, "TYPE %s", cur->keys->dlq);
+    rc |= link_command(cur->link, &cur->marker, "GET %s", cur->keys->progress);
+    if (rc != 0)
+        link_drop(cur->link, "cannot queue set-up commands");
 }
 
 static void on_type(void *owner, const redisReply *r)
@@ -211,14 +239,12 @@ static void on_type(void *owner, const redisReply *r)
 
 void cursor_begin(struct cursor *cur)
 {
-    int rc = link_command(cur->link, &cur->group, "XGROUP CREATE %s %s 0 MKSTREAM",
-                          cur->keys->in, cur->cfg->group);
-    rc |= link_command(cur->link, &cur->type, "TYPE %s", cur->keys->out);
-    rc |= link_command(cur->link, &cur->type, "TYPE %s", cur->keys->dlq);
-    rc |= link_command(cur->link, &cur->marker, "GET %s", cur->keys->progress);
-    if (rc != 0)
-        link_drop(cur->link, "cannot queue set-up commands");
+    if (link_command(cur->link, &cur->claim, "FCALL " FENCED_CLAIM " 1 %s %s %s",
+                     cur->keys->owner, cur->cfg->consumer, cur->take ? "1" : "0") != 0)
+        link_drop(cur->link, "cannot queue the claim");
 }
+
+void cursor_set_take(struct cursor *cur) { cur->take = true; }
 
 void cursor_set_reload(struct cursor *cur, cursor_reload_fn *reload, void *arg)
 {
@@ -232,7 +258,7 @@ void cursor_init(struct cursor *cur, const struct config *cfg, struct state *st,
 {
     *cur = (struct cursor){.cfg = cfg, .st = st, .m = m, .link = link, .pl = pl, .keys = keys,
                            .phase = phase,
-                           .group = {on_group, cur, "XGROUP CREATE", true},
+                           .claim = {on_claim, cur, "the claim", true},
                            .type = {on_type, cur, "TYPE", false},
                            .marker = {on_marker, cur, "GET progress", false},
                            .history = {on_history, cur, "XINFO STREAM", false},

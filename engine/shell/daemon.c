@@ -59,10 +59,17 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
     consumer_stop(d->consumer, DAEMON_STOP_GRACE_MS, on_stopped, d);
 }
 
-static void on_committed(void *arg)
+/* A snapshot needs the state to equal what Redis holds: when one is due,
+ * reading holds until no batch is in flight. */
+static bool on_committed(void *arg, bool idle)
 {
     struct daemon *d = arg;
+    if (!snapper_due(d->snapper))
+        return false;
+    if (!idle)
+        return true;
     snapper_maybe(d->snapper);
+    return false;
 }
 
 static void on_snapshot_written(void *arg, struct proto_id oldest_kept)
@@ -208,6 +215,28 @@ static int apply_overrides(struct config *cfg, const struct daemon_overrides *o,
     return 0;
 }
 
+/* --take-partitions names partitions this daemon serves. */
+static int check_take(const struct config *cfg, const char *take, const char *prog)
+{
+    static uint16_t list[PARTITION_COUNT_MAX];
+    uint32_t n = 0;
+    char why[160];
+    if (config_parse_serve(take, cfg->partitions, list, &n, why, sizeof(why)) != 0) {
+        fprintf(stderr, "%s: --take-partitions: %s\n", prog, why);
+        return -1;
+    }
+    for (uint32_t i = 0, k = 0; i < n; i++) {
+        while (k < cfg->serve_count && cfg->serve[k] < list[i])
+            k++;
+        if (k == cfg->serve_count || cfg->serve[k] != list[i]) {
+            fprintf(stderr, "%s: --take-partitions: partition %u is not served by this "
+                            "daemon (daemon.serve or --serve)\n", prog, list[i]);
+            return -1;
+        }
+    }
+    return 0;
+}
+
 int daemon_configure(struct config *cfg, const char *path, const struct daemon_overrides *o,
                      const char *prog)
 {
@@ -223,6 +252,8 @@ int daemon_configure(struct config *cfg, const char *path, const struct daemon_o
         fprintf(stderr, "%s: bad configuration: %s\n", prog, err.text);
         return -1;
     }
+    if (o != NULL && o->take != NULL && check_take(cfg, o->take, prog) != 0)
+        return -1;
     if (cfg->serve_count != 1) {
         fprintf(stderr, "%s: bad configuration: this build serves one partition per daemon: "
                         "set daemon.serve to one of the %u partitions\n", prog, cfg->partitions);
@@ -231,12 +262,14 @@ int daemon_configure(struct config *cfg, const char *path, const struct daemon_o
     return 0;
 }
 
-int daemon_run(const struct config *cfg)
+int daemon_run(const struct config *cfg, const char *take)
 {
     struct daemon d;
     memset(&d, 0, sizeof(d));
     d.cfg = cfg;
     int rc = start(&d);
+    if (rc == 0 && take != NULL)
+        consumer_take(d.consumer); /* the one partition served (checked) */
     if (rc == 0) {
         log_info("listening on http://%s:%d, Redis %s:%d, streams %sin -> %sout",
                  cfg->http.host, cfg->http.port, cfg->redis.host, cfg->redis.port, cfg->prefix,

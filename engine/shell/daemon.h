@@ -14,6 +14,7 @@
 struct daemon_overrides {
     const char *redis, *http, *data; /* HOST:PORT, HOST:PORT, a directory */
     const char *serve;               /* partitions, as daemon.serve */
+    const char *take;                /* partitions to take (--take-partitions) */
 };
 
 /* Fills `*cfg`: the built-in defaults, then the file `path` (NULL: none),
@@ -23,8 +24,11 @@ struct daemon_overrides {
 int daemon_configure(struct config *cfg, const char *path, const struct daemon_overrides *o,
                      const char *prog);
 
-/* Runs the daemon with `cfg` until a stop signal. Returns 0 after a clean
- * stop, or -1 (after logging why) when it could not start. */
-int daemon_run(const struct config *cfg);
+/* Runs the daemon with `cfg` until a stop signal; the partitions listed in
+ * `take` (as daemon.serve; NULL: none; checked by daemon_configure) are
+ * taken from their former owner (the hand-over, README "Scaling out").
+ * Returns 0 after a clean stop, or -1 (after logging why) when it could
+ * not start. */
+int daemon_run(const struct config *cfg, const char *take);
 
 #endif

@@ -12,7 +12,8 @@ static void usage(FILE *out)
 {
     fprintf(out,
             "usage: loyaltyd [-c FILE] [--redis HOST:PORT] [--http HOST:PORT] [--data DIR]\n"
-            "                [--serve LIST] [--check-config] [--verbose] [--help] [--version]\n"
+            "                [--serve LIST] [--take-partitions LIST] [--check-config]\n"
+            "                [--verbose] [--help] [--version]\n"
             "\n"
             "loyaltyd applies point-of-sale entries from the Redis stream <prefix>in to\n"
             "member state held in memory and publishes what happened to <prefix>out\n"
@@ -25,6 +26,10 @@ static void usage(FILE *out)
             "      --data DIR      data directory (overrides daemon.data_dir)\n"
             "      --serve LIST    partitions to serve, e.g. 0-7,12 or all (overrides\n"
             "                      daemon.serve; README \"Scaling out\")\n"
+            "      --take-partitions LIST\n"
+            "                      take these served partitions from their former owner\n"
+            "                      (the hand-over): their owner epoch goes up, so the\n"
+            "                      former owner can never commit to them again\n"
             "      --check-config  validate the configuration, print the rulebook's hash\n"
             "                      (its identity, see README) and exit (0 = valid)\n"
             "  -v, --verbose       log debug lines too\n"
@@ -38,16 +43,17 @@ static void usage(FILE *out)
 
 int main(int argc, char **argv)
 {
-    enum { OPT_REDIS = 256, OPT_HTTP, OPT_DATA, OPT_CHECK, OPT_SERVE };
+    enum { OPT_REDIS = 256, OPT_HTTP, OPT_DATA, OPT_CHECK, OPT_SERVE, OPT_TAKE };
     static const struct option opts[] = {
         {"config", required_argument, NULL, 'c'}, {"redis", required_argument, NULL, OPT_REDIS},
         {"http", required_argument, NULL, OPT_HTTP}, {"data", required_argument, NULL, OPT_DATA},
         {"check-config", no_argument, NULL, OPT_CHECK}, {"verbose", no_argument, NULL, 'v'},
         {"serve", required_argument, NULL, OPT_SERVE},
+        {"take-partitions", required_argument, NULL, OPT_TAKE},
         {"help", no_argument, NULL, 'h'}, {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0}};
     const char *path = NULL;
-    struct daemon_overrides o = {NULL, NULL, NULL, NULL};
+    struct daemon_overrides o = {NULL, NULL, NULL, NULL, NULL};
     int check = 0, opt;
     while ((opt = getopt_long(argc, argv, "c:vhV", opts, NULL)) != -1) {
         switch (opt) {
@@ -56,6 +62,7 @@ int main(int argc, char **argv)
         case OPT_HTTP: o.http = optarg; break;
         case OPT_DATA: o.data = optarg; break;
         case OPT_SERVE: o.serve = optarg; break;
+        case OPT_TAKE: o.take = optarg; break;
         case OPT_CHECK: check = 1; break;
         case 'v': log_set_level(LOG_DEBUG); break;
         case 'h': usage(stdout); return 0;
@@ -81,5 +88,5 @@ int main(int argc, char **argv)
                path ? path : "(built-in defaults)", hash);
         return 0;
     }
-    return daemon_run(&cfg) == 0 ? 0 : 1;
+    return daemon_run(&cfg, o.take) == 0 ? 0 : 1;
 }

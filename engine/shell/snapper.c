@@ -130,9 +130,11 @@ static bool due(const struct snapper *s)
            monotime_us() - s->last_us >= (uint64_t)s->cfg->snapshot_every_ms * 1000u;
 }
 
+bool snapper_due(const struct snapper *s) { return s->child == 0 && due(s); }
+
 void snapper_maybe(struct snapper *s)
 {
-    if (s->child != 0 || !due(s))
+    if (!snapper_due(s))
         return;
     char path[SNAPDIR_PATH_MAX];
     snapdir_path(s->sd, s->st->last_id, path, sizeof(path));

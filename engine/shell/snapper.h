@@ -34,9 +34,12 @@ struct snapper *snapper_new(struct event_base *base, const struct config *cfg,
 /* Frees the snapper; a child still writing is waited for. */
 void snapper_free(struct snapper *s);
 
-/* Starts a background snapshot when one is due (snapshot_every_entries
- * entries or snapshot_every_ms since the last) and none is running. Call
- * only when the state equals what Redis has committed. */
+/* True when a snapshot is due (snapshot_every_entries entries or
+ * snapshot_every_ms since the last) and none is running. */
+bool snapper_due(const struct snapper *s);
+
+/* Starts a background snapshot when one is due (snapper_due). Call only
+ * when the state equals what Redis has committed. */
 void snapper_maybe(struct snapper *s);
 
 /* The state was replaced by a rebuild: kills a writer still running (it

@@ -227,6 +227,7 @@ class Daemon:
         self.logs = []
         self.exit_codes = []
         self.extra_env = {}  # environment variables added for the daemon
+        self.extra_args = []  # command-line arguments added for the next starts
 
     def start(self, wait=True):
         """Starts the daemon on a free HTTP port (another one if that port
@@ -249,7 +250,8 @@ class Daemon:
     def command(self):
         """The command line of one start."""
         return [LOYALTYD_BIN, "-c", str(self.conf), "--redis", f"127.0.0.1:{self.redis_port}",
-                "--http", f"127.0.0.1:{self.http_port}", "--data", str(self.data)]
+                "--http", f"127.0.0.1:{self.http_port}", "--data", str(self.data)] + \
+            self.extra_args
 
     def _lost_port_race(self):
         """True (and the process gone) when it could not bind its HTTP port."""
@@ -417,7 +419,12 @@ class Env:
                    f"{PREFIX}progress >= {sid}")
 
     def pending_count(self, client=None):
-        return (client or self.r).xpending(PREFIX + "in", "loyaltyd")["pending"]
+        """Input entries after the progress marker: not (yet) committed. The
+        daemon reads with XREAD from the marker (no consumer group), so
+        this is what it has still to take."""
+        marker = self.progress(client)
+        start = "-" if marker is None else f"({marker[0]}-{marker[1]}"
+        return len((client or self.r).xrange(PREFIX + "in", start, "+"))
 
     def member(self, member_id):
         return self.daemon.member(member_id)
