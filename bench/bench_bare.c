@@ -22,8 +22,8 @@
 #include <event2/event.h>
 
 #include "config.h"
-#include "consumer.h"
 #include "daemon.h"
+#include "fleet.h"
 #include "http.h"
 #include "log.h"
 #include "metrics.h"
@@ -76,7 +76,7 @@ static int apply_bare(const void *arg, struct state *st, struct proto_id id,
 
 struct bare {
     struct event_base *base;
-    struct consumer *consumer;
+    struct fleet *fleet;
 };
 
 static void on_stopped(void *arg)
@@ -90,29 +90,24 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
     struct bare *bb = arg;
     (void)sig;
     (void)what;
-    consumer_stop(bb->consumer, BARE_STOP_GRACE_MS, on_stopped, bb);
+    fleet_stop(bb->fleet, BARE_STOP_GRACE_MS, on_stopped, bb);
 }
 
 /* Runs the bare consumer until a signal stops it. Returns 0 after a clean
  * stop, -1 when it cannot start. */
 static int run(const struct config *cfg)
 {
-    static struct state st; /* large; lives for the whole run */
     struct metrics m;
     struct config_error err;
     struct bare bb = {event_base_new(), NULL};
-    struct http_sources src = {cfg, &st, &m, NULL, NULL};
+    struct fleet_options o = {false, apply_bare, NULL, NULL}; /* no snapshots, no DLQ ring */
     struct http *h = NULL;
     struct event *sigterm = NULL, *sigint = NULL;
     int rc = -1;
     memset(&m, 0, sizeof(m));
-    if (bb.base == NULL || state_init(&st, &cfg->rules, cfg->members_max) != 0)
+    if (bb.base == NULL || (bb.fleet = fleet_new(bb.base, cfg, &m, &o)) == NULL)
         goto fail;
-    bb.consumer = consumer_new(bb.base, cfg, cfg->serve[0], &st, &m);
-    if (bb.consumer == NULL)
-        goto fail;
-    consumer_set_apply(bb.consumer, apply_bare, NULL);
-    src.consumer = bb.consumer;
+    struct http_sources src = {cfg, bb.fleet, &m, NULL};
     h = http_new(bb.base, &src, &err);
     if (h == NULL) {
         log_error("bench_bare: %s", err.text);
@@ -124,10 +119,10 @@ static int run(const struct config *cfg)
         evsignal_add(sigint, NULL) != 0)
         goto fail;
     signal(SIGPIPE, SIG_IGN);
-    log_info("bench_bare: http://%s:%d, Redis %s:%d, %sin -> %sout, one output per entry",
-             cfg->http.host, cfg->http.port, cfg->redis.host, cfg->redis.port, cfg->prefix,
-             cfg->prefix);
-    consumer_start(bb.consumer);
+    log_info("bench_bare: http://%s:%d, Redis %s:%d, %u partition(s) of %u, one output per "
+             "entry", cfg->http.host, cfg->http.port, cfg->redis.host, cfg->redis.port,
+             cfg->serve_count, cfg->partitions);
+    fleet_start(bb.fleet);
     event_base_dispatch(bb.base);
     rc = 0;
 fail:
@@ -138,8 +133,7 @@ fail:
     if (sigint)
         event_free(sigint);
     http_free(h);
-    consumer_free(bb.consumer);
-    state_free(&st);
+    fleet_free(bb.fleet);
     if (bb.base)
         event_base_free(bb.base);
     return rc;

@@ -127,12 +127,6 @@ int commit_format(struct batch *b, const struct commit_keys *k, const char *epoc
     return 0;
 }
 
-int commit_send(redisAsyncContext *ac, const struct batch *b, redisCallbackFn *cb, void *priv)
-{
-    LY_ASSERT(b->cmd_len > 0);
-    return redisAsyncFormattedCommand(ac, cb, priv, b->cmd, b->cmd_len) == REDIS_OK ? 0 : -1;
-}
-
 int commit_check(const redisReply *reply, enum fenced_refusal *refusal, char *why, size_t cap)
 {
     *refusal = FENCED_NOT_REFUSED;

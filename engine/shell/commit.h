@@ -46,11 +46,6 @@ void commit_keys_init(struct commit_keys *k, const struct config *cfg, uint32_t 
 int commit_format(struct batch *b, const struct commit_keys *k, const char *epoch,
                   uint64_t maxlen);
 
-/* Queues b->cmd (commit_format) on `ac`; `cb(ac, reply, priv)` gets the
- * reply (check it with commit_check). Returns 0, or -1 when hiredis could
- * not queue it (the caller drops the connection). */
-int commit_send(redisAsyncContext *ac, const struct batch *b, redisCallbackFn *cb, void *priv);
-
 /* Checks a commit reply. Returns 0 when the batch is committed; -1 with
  * the reason in why[0..cap) and, in *refusal, whether the fence refused it
  * (another owner, or the marker moved) or it failed otherwise. */

@@ -1,10 +1,11 @@
-/* consumer.h - the Redis side of the daemon: read, apply, commit, recover.
+/* consumer.h - the Redis side of one served partition: read, apply,
+ * commit, recover.
  *
- * The facade the daemon uses over three parts, in the order of use:
- *   link.h      the one hiredis async connection on the daemon's libevent
- *               loop: connect, AUTH, reconnect with backoff, the reply
- *               watchdog; on each connection the consumer loads the fenced
- *               library (fenced.h);
+ * The facade over three parts, in the order of use:
+ *   router.h    the partition's route to the Redis node of its slot, over
+ *               the connection the router shares between the partitions on
+ *               that node (link.h: connect, AUTH, reconnect with backoff,
+ *               the reply watchdog; the fenced library loaded first);
  *   cursor.h    on every (re)connection, finding where the consumer stands:
  *               the partition's claim, key checks, the progress marker,
  *               reconciling the commits in flight, replaying (state,
@@ -27,18 +28,20 @@
 #include "ingest.h"
 #include "metrics.h"
 #include "pipeline.h"
+#include "router.h"
 #include "state.h"
 
 struct event_base;
 struct consumer;
 
-/* Creates a consumer of partition `partition` for `cfg` (which, with `st`
- * and `m`, must outlive it) on `base`. Does not connect yet. Returns NULL
- * when out of memory. */
+/* Creates a consumer of partition `partition` for `cfg` over router `r`
+ * (which, with `cfg`, `st` and `m`, must outlive it) on `base`. Does not
+ * connect yet. Returns NULL when out of memory. */
 struct consumer *consumer_new(struct event_base *base, const struct config *cfg,
-                              uint32_t partition, struct state *st, struct metrics *m);
+                              struct router *r, uint32_t partition, struct state *st,
+                              struct metrics *m);
 
-/* Frees the consumer, dropping its connection if any. */
+/* Frees the consumer (after the router: router.h). */
 void consumer_free(struct consumer *c);
 
 /* Called after each confirmed commit; `idle` when no batch is in flight,
@@ -80,9 +83,9 @@ void consumer_take(struct consumer *c);
 /* Starts connecting (and reconnecting for as long as it runs). */
 void consumer_start(struct consumer *c);
 
-/* Stops consuming: the batch in hand is committed (if Redis answers within
- * `grace_ms`), the connection is closed, and then `done(arg)` is called
- * once from the event loop. */
+/* Stops consuming: the batches in hand are committed (if Redis answers
+ * within `grace_ms`), the route is released, and then `done(arg)` is
+ * called once. */
 void consumer_stop(struct consumer *c, unsigned grace_ms, void (*done)(void *), void *arg);
 
 /* A short word for /healthz: "consuming", "connecting", "recovering",
@@ -95,5 +98,16 @@ bool consumer_all_committed(const struct consumer *c);
 
 /* True when the consumer is caught up and consuming new entries. */
 bool consumer_healthy(const struct consumer *c);
+
+/* True when Redis is behind this partition's state (phase BEHIND). */
+bool consumer_behind(const struct consumer *c);
+
+/* Whether LIVE reads may block: the connection is this partition's alone
+ * (the daemon serves one partition). Call before consumer_start. */
+void consumer_set_blocking(struct consumer *c, bool blocking);
+
+/* The partition's key prefix, and the node it is served from ("" none). */
+const char *consumer_prefix(const struct consumer *c);
+const char *consumer_node(const struct consumer *c);
 
 #endif

@@ -21,7 +21,6 @@ static void behind(struct cursor *cur, const char *what)
               "AOF/RDB, or move the data dir's snapshots aside to rebuild from what Redis has",
               what, cur->target.ms, cur->target.seq, cur->st->last_id.ms, cur->st->last_id.seq);
     phase_set(cur->phase, PHASE_BEHIND);
-    cur->m->redis_behind = 1;
 }
 
 static void on_replay(void *owner, const redisReply *r)
@@ -29,7 +28,7 @@ static void on_replay(void *owner, const redisReply *r)
     struct cursor *cur = owner;
     struct ingest_stats stats;
     if (pipeline_replay(cur->pl, r, &stats) != 0) {
-        link_drop(cur->link, "malformed XRANGE reply");
+        route_reset(cur->route, "malformed XRANGE reply");
         return;
     }
     cur->m->replayed += stats.applied;
@@ -38,7 +37,6 @@ static void on_replay(void *owner, const redisReply *r)
                   "cannot rebuild state; consuming stopped", cur->target.ms, cur->target.seq,
                   cur->keys->in);
         phase_set(cur->phase, PHASE_BEHIND);
-        cur->m->redis_behind = 1;
         return;
     }
     replay_next(cur);
@@ -56,9 +54,9 @@ static void replay_next(struct cursor *cur)
     proto_id_format(cur->target, to, sizeof(to));
     if (*cur->phase != PHASE_REPLAY)
         phase_set(cur->phase, PHASE_REPLAY);
-    if (link_command(cur->link, &cur->replay, "XRANGE %s %s %s COUNT %s", cur->keys->in, from,
+    if (route_command(cur->route, &cur->replay, "XRANGE %s %s %s COUNT %s", cur->keys->in, from,
                      to, cur->count_arg) != 0)
-        link_drop(cur->link, "cannot queue XRANGE");
+        route_reset(cur->route, "cannot queue XRANGE");
 }
 
 /* Redis holds less than our state: rebuild from a snapshot that is not
@@ -102,15 +100,14 @@ static void reconcile(struct cursor *cur)
     if (proto_id_cmp(cur->st->last_id, cur->target) > 0 &&
         rebuild(cur, "marker older than the state") != 0)
         return;
-    cur->m->redis_behind = 0;
     if (proto_id_cmp(cur->st->last_id, cur->target) == 0) {
         replay_next(cur);
         return;
     }
     /* Replay needs every entry after the state's id: check none was
      * trimmed or deleted (Redis 7 records the largest deleted id). */
-    if (link_command(cur->link, &cur->history, "XINFO STREAM %s", cur->keys->in) != 0)
-        link_drop(cur->link, "cannot queue XINFO");
+    if (route_command(cur->route, &cur->history, "XINFO STREAM %s", cur->keys->in) != 0)
+        route_reset(cur->route, "cannot queue XINFO");
 }
 
 /* What XINFO STREAM says about the input's history (Redis 7). */
@@ -181,7 +178,7 @@ static void on_marker(void *owner, const redisReply *r)
             return;
         }
     } else if (r->type != REDIS_REPLY_NIL) {
-        link_drop(cur->link, "progress marker is not a string");
+        route_reset(cur->route, "progress marker is not a string");
         return;
     }
     reconcile(cur);
@@ -195,7 +192,7 @@ static void on_claim(void *owner, const redisReply *r)
         if (fenced_refusal_of(r->str, r->len) != FENCED_EPOCH) {
             char why[256];
             snprintf(why, sizeof(why), "the claim failed: %.*s", (int)r->len, r->str);
-            link_drop(cur->link, why);
+            route_reset(cur->route, why);
             return;
         }
         log_error("partition %s: not served: %.*s (this instance is '%s'; to move the "
@@ -207,7 +204,7 @@ static void on_claim(void *owner, const redisReply *r)
     if (r->type != REDIS_REPLY_ARRAY || r->elements != 3 ||
         r->element[0]->type != REDIS_REPLY_INTEGER || r->element[1]->type != REDIS_REPLY_STRING ||
         r->element[2]->type != REDIS_REPLY_STRING) {
-        link_drop(cur->link, "malformed claim reply");
+        route_reset(cur->route, "malformed claim reply");
         return;
     }
     char epoch[24];
@@ -218,11 +215,11 @@ static void on_claim(void *owner, const redisReply *r)
                  r->element[1]->str, epoch, cur->cfg->consumer,
                  r->element[2]->len ? " from " : "", r->element[2]->str);
     cur->take = false;
-    int rc = link_command(cur->link, &cur->type, "TYPE %s", cur->keys->out);
-    rc |= link_command(cur->link, &cur->type, "TYPE %s", cur->keys->dlq);
-    rc |= link_command(cur->link, &cur->marker, "GET %s", cur->keys->progress);
+    int rc = route_command(cur->route, &cur->type, "TYPE %s", cur->keys->out);
+    rc |= route_command(cur->route, &cur->type, "TYPE %s", cur->keys->dlq);
+    rc |= route_command(cur->route, &cur->marker, "GET %s", cur->keys->progress);
     if (rc != 0)
-        link_drop(cur->link, "cannot queue set-up commands");
+        route_reset(cur->route, "cannot queue set-up commands");
 }
 
 static void on_type(void *owner, const redisReply *r)
@@ -233,15 +230,15 @@ static void on_type(void *owner, const redisReply *r)
         log_error("a key under prefix '%s' is not a stream (TYPE says %s); consuming stopped",
                   cur->cfg->prefix, r->str ? r->str : "?");
         phase_set(cur->phase, PHASE_BEHIND);
-        link_hangup(cur->link);
+        route_reset(cur->route, "an unusable key: looking again later");
     }
 }
 
 void cursor_begin(struct cursor *cur)
 {
-    if (link_command(cur->link, &cur->claim, "FCALL " FENCED_CLAIM " 1 %s %s %s",
+    if (route_command(cur->route, &cur->claim, "FCALL " FENCED_CLAIM " 1 %s %s %s",
                      cur->keys->owner, cur->cfg->consumer, cur->take ? "1" : "0") != 0)
-        link_drop(cur->link, "cannot queue the claim");
+        route_reset(cur->route, "cannot queue the claim");
 }
 
 void cursor_set_take(struct cursor *cur) { cur->take = true; }
@@ -253,15 +250,16 @@ void cursor_set_reload(struct cursor *cur, cursor_reload_fn *reload, void *arg)
 }
 
 void cursor_init(struct cursor *cur, const struct config *cfg, struct state *st,
-                 struct metrics *m, struct link *link, struct pipeline *pl,
+                 struct metrics *m, struct route *route, struct pipeline *pl,
                  const struct commit_keys *keys, enum consumer_phase *phase)
 {
-    *cur = (struct cursor){.cfg = cfg, .st = st, .m = m, .link = link, .pl = pl, .keys = keys,
+    *cur = (struct cursor){.cfg = cfg, .st = st, .m = m, .route = route, .pl = pl, .keys = keys,
                            .phase = phase,
-                           .claim = {on_claim, cur, "the claim", true},
-                           .type = {on_type, cur, "TYPE", false},
-                           .marker = {on_marker, cur, "GET progress", false},
-                           .history = {on_history, cur, "XINFO STREAM", false},
-                           .replay = {on_replay, cur, "XRANGE", false}};
+                           .claim = {on_claim, cur, "the claim", true, route_user(route)},
+                           .type = {on_type, cur, "TYPE", false, route_user(route)},
+                           .marker = {on_marker, cur, "GET progress", false, route_user(route)},
+                           .history = {on_history, cur, "XINFO STREAM", false,
+                                       route_user(route)},
+                           .replay = {on_replay, cur, "XRANGE", false, route_user(route)}};
     snprintf(cur->count_arg, sizeof(cur->count_arg), "%u", cfg->batch_entries_max);
 }

@@ -25,7 +25,7 @@
 
 #include "commit.h"
 #include "config.h"
-#include "link.h"
+#include "router.h"
 #include "metrics.h"
 #include "phase.h"
 #include "pipeline.h"
@@ -40,7 +40,7 @@ struct cursor {
     const struct config *cfg;
     struct state *st;
     struct metrics *m;
-    struct link *link;
+    struct route *route;
     struct pipeline *pl;
     const struct commit_keys *keys;
     enum consumer_phase *phase; /* the consumer's; moved by phase_set only */
@@ -55,7 +55,7 @@ struct cursor {
 
 /* Prepares `cur`; everything given must outlive it. */
 void cursor_init(struct cursor *cur, const struct config *cfg, struct state *st,
-                 struct metrics *m, struct link *link, struct pipeline *pl,
+                 struct metrics *m, struct route *route, struct pipeline *pl,
                  const struct commit_keys *keys, enum consumer_phase *phase);
 
 /* Sets the hook asked to rebuild the state (NULL: it cannot be rebuilt,

@@ -7,27 +7,21 @@
 
 #include <event2/event.h>
 
-#include "consumer.h"
 #include "dlqring.h"
+#include "fleet.h"
 #include "http.h"
 #include "log.h"
 #include "metrics.h"
 #include "notify.h"
-#include "snapdir.h"
-#include "snapper.h"
-#include "state.h"
 
-#define DAEMON_STOP_GRACE_MS 10000 /* wait this long for the last commit */
+#define DAEMON_STOP_GRACE_MS 10000 /* wait this long for the last commits */
 
 struct daemon {
     const struct config *cfg;
     struct event_base *base;
-    struct state st;
     struct metrics metrics;
-    struct consumer *consumer;
+    struct fleet *fleet;
     struct http *http;
-    struct snapdir snapdir;
-    struct snapper *snapper;
     struct notify *notify;
     struct dlqring *dlq;
     struct event *sigterm;
@@ -37,15 +31,20 @@ struct daemon {
 static void on_stopped(void *arg)
 {
     struct daemon *d = arg;
-    /* A snapshot must not hold effects Redis has not committed; with a
-     * commit unconfirmed, the next start reconciles from the last one. */
-    if (consumer_all_committed(d->consumer))
-        snapper_write_now(d->snapper);
+    uint64_t members = 0;
+    for (uint32_t i = 0; i < fleet_count(d->fleet); i++) {
+        struct part *pt = fleet_part(d->fleet, i);
+        part_final_snapshot(pt);
+        members += pt->st.members.count;
+    }
+    if (fleet_count(d->fleet) == 1)
+        log_info("stopped: last entry applied %llu-%llu, %llu members",
+                 (unsigned long long)fleet_part(d->fleet, 0)->st.last_id.ms,
+                 (unsigned long long)fleet_part(d->fleet, 0)->st.last_id.seq,
+                 (unsigned long long)members);
     else
-        log_warn("shutdown: the last commit is unconfirmed; no snapshot written");
-    log_info("stopped: last entry applied %llu-%llu, %u members",
-             (unsigned long long)d->st.last_id.ms, (unsigned long long)d->st.last_id.seq,
-             (unsigned)d->st.members.count);
+        log_info("stopped: %u partitions, %llu members", fleet_count(d->fleet),
+                 (unsigned long long)members);
     event_base_loopexit(d->base, NULL);
 }
 
@@ -53,107 +52,35 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 {
     struct daemon *d = arg;
     (void)what;
-    log_info("%s: finishing the batch in hand, then stopping",
+    log_info("%s: finishing the batches in hand, then stopping",
              sig == SIGTERM ? "SIGTERM" : "SIGINT");
     notify_stopping(d->notify);
-    consumer_stop(d->consumer, DAEMON_STOP_GRACE_MS, on_stopped, d);
+    fleet_stop(d->fleet, DAEMON_STOP_GRACE_MS, on_stopped, d);
 }
 
-/* A snapshot needs the state to equal what Redis holds: when one is due,
- * reading holds until no batch is in flight. */
-static bool on_committed(void *arg, bool idle)
-{
-    struct daemon *d = arg;
-    if (!snapper_due(d->snapper))
-        return false;
-    if (!idle)
-        return true;
-    snapper_maybe(d->snapper);
-    return false;
-}
-
-static void on_snapshot_written(void *arg, struct proto_id oldest_kept)
-{
-    struct daemon *d = arg;
-    consumer_trim(d->consumer, oldest_kept);
-}
-
-static void on_landed(void *arg, const struct batch *b)
-{
-    struct daemon *d = arg;
-    dlqring_add_batch(d->dlq, b);
-}
-
-/* Replaces the state with the newest snapshot not after `not_after`, or
- * with an empty state when there is none (then the whole stream is
- * replayed, if Redis still has it: the consumer checks). */
-static int reload(void *arg, struct proto_id not_after)
-{
-    struct daemon *d = arg;
-    snapper_reset(d->snapper); /* first: a writer of the old state must not land */
-    dlqring_clear(d->dlq);     /* its rejections will be committed again */
-    state_free(&d->st);
-    if (state_init(&d->st, &d->cfg->rules, d->cfg->members_max) != 0)
-        return -1;
-    if (snapdir_load(&d->snapdir, &d->cfg->rules, d->cfg->members_max, not_after, &d->st) < 0)
-        return -1;
-    snapdir_discard_after(&d->snapdir, not_after);
-    snapper_reset(d->snapper);
-    return 0;
-}
-
-static int open_state(struct daemon *d)
-{
-    struct snapshot_error serr;
-    struct proto_id newest = {UINT64_MAX, UINT64_MAX};
-    char dir[CONFIG_PATH_MAX + 16];
-    /* One partition: the data dir itself, as before partitions existed. */
-    if (d->cfg->partitions == 1)
-        snprintf(dir, sizeof(dir), "%s", d->cfg->data_dir);
-    else
-        snprintf(dir, sizeof(dir), "%s/p%u", d->cfg->data_dir, d->cfg->serve[0]);
-    if (snapdir_open(&d->snapdir, dir, d->cfg->snapshot_keep, log_snapdir, &serr) != 0) {
-        log_error("start-up: %s", serr.text);
-        return -1;
-    }
-    if (state_init(&d->st, &d->cfg->rules, d->cfg->members_max) != 0 ||
-        snapdir_load(&d->snapdir, &d->cfg->rules, d->cfg->members_max, newest, &d->st) < 0) {
-        log_error("start-up: out of memory");
-        return -1;
-    }
-    if (d->st.members.count == 0 && d->st.last_id.ms == 0)
-        log_info("no snapshot in %s: state will be rebuilt from the input stream",
-                 d->cfg->data_dir);
-    return 0;
-}
-
-static int start(struct daemon *d)
+static int start(struct daemon *d, const char *take)
 {
     struct config_error err;
-    d->snapdir.lock_fd = -1;
     d->base = event_base_new();
-    if (d->base == NULL) {
-        log_error("start-up: out of memory");
-        return -1;
-    }
-    if (open_state(d) != 0)
-        return -1;
-    d->consumer = consumer_new(d->base, d->cfg, d->cfg->serve[0], &d->st, &d->metrics);
-    d->snapper = snapper_new(d->base, d->cfg, &d->st, &d->snapdir, &d->metrics,
-                             on_snapshot_written, d);
     d->dlq = dlqring_new();
-    if (d->consumer == NULL || d->snapper == NULL || d->dlq == NULL) {
+    if (d->base == NULL || d->dlq == NULL) {
         log_error("start-up: out of memory");
         return -1;
     }
-    consumer_set_hooks(d->consumer, on_committed, reload, d);
-    consumer_set_landed(d->consumer, on_landed, d);
-    d->notify = notify_new(d->base, d->consumer);
+    struct fleet_options o = {true, NULL, NULL, d->dlq};
+    d->fleet = fleet_new(d->base, d->cfg, &d->metrics, &o);
+    if (d->fleet == NULL)
+        return -1;
+    if (take != NULL && fleet_take(d->fleet, take) != 0) {
+        log_error("start-up: --take-partitions %s: not partitions this daemon serves", take);
+        return -1;
+    }
+    d->notify = notify_new(d->base, d->fleet);
     if (d->notify == NULL) {
         log_error("start-up: cannot set up systemd notification or SIGHUP");
         return -1;
     }
-    struct http_sources src = {d->cfg, &d->st, &d->metrics, d->consumer, d->dlq};
+    struct http_sources src = {d->cfg, d->fleet, &d->metrics, d->dlq};
     d->http = http_new(d->base, &src, &err);
     if (d->http == NULL) {
         log_error("start-up: %s", err.text);
@@ -178,11 +105,8 @@ static void stop(struct daemon *d)
         event_free(d->sigint);
     http_free(d->http);
     notify_free(d->notify);
-    consumer_free(d->consumer);
-    snapper_free(d->snapper);
+    fleet_free(d->fleet);
     dlqring_free(d->dlq);
-    state_free(&d->st);
-    snapdir_close(&d->snapdir);
     if (d->base)
         event_base_free(d->base);
 }
@@ -254,11 +178,6 @@ int daemon_configure(struct config *cfg, const char *path, const struct daemon_o
     }
     if (o != NULL && o->take != NULL && check_take(cfg, o->take, prog) != 0)
         return -1;
-    if (cfg->serve_count != 1) {
-        fprintf(stderr, "%s: bad configuration: this build serves one partition per daemon: "
-                        "set daemon.serve to one of the %u partitions\n", prog, cfg->partitions);
-        return -1;
-    }
     return 0;
 }
 
@@ -267,14 +186,18 @@ int daemon_run(const struct config *cfg, const char *take)
     struct daemon d;
     memset(&d, 0, sizeof(d));
     d.cfg = cfg;
-    int rc = start(&d);
-    if (rc == 0 && take != NULL)
-        consumer_take(d.consumer); /* the one partition served (checked) */
+    int rc = start(&d, take);
     if (rc == 0) {
-        log_info("listening on http://%s:%d, Redis %s:%d, streams %sin -> %sout",
-                 cfg->http.host, cfg->http.port, cfg->redis.host, cfg->redis.port, cfg->prefix,
-                 cfg->prefix);
-        consumer_start(d.consumer);
+        if (cfg->partitions == 1)
+            log_info("listening on http://%s:%d, Redis %s:%d, streams %sin -> %sout",
+                     cfg->http.host, cfg->http.port, cfg->redis.host, cfg->redis.port,
+                     cfg->prefix, cfg->prefix);
+        else
+            log_info("listening on http://%s:%d, Redis %s:%d%s, serving %u of %u partitions "
+                     "(%s{p}:in -> %s{p}:out)", cfg->http.host, cfg->http.port,
+                     cfg->redis.host, cfg->redis.port, cfg->cluster ? " (cluster)" : "",
+                     cfg->serve_count, cfg->partitions, cfg->prefix, cfg->prefix);
+        fleet_start(d.fleet);
         event_base_dispatch(d.base);
     }
     stop(&d);

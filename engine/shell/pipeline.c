@@ -66,7 +66,7 @@ static void on_commit(void *owner, const redisReply *r)
         if (refusal == FENCED_EPOCH)
             fenced(pl, why);
         else /* the marker moved, or a failure: recovery finds out what landed */
-            link_drop(pl->link, why);
+            route_reset(pl->route, why);
         return;
     }
     struct batch *b = oldest(pl);
@@ -77,9 +77,9 @@ static void on_commit(void *owner, const redisReply *r)
     bool idle = pl->in_flight == 0;
     bool hold = pl->on_committed != NULL && pl->on_committed(pl->hook_arg, idle);
     pl->hold = hold && !idle;
-    if (link_closing(pl->link)) {
+    if (route_closing(pl->route)) {
         if (idle)
-            link_hangup(pl->link);
+            route_release(pl->route);
         return;
     }
     if (*pl->phase == PHASE_RESEND && !idle)
@@ -97,8 +97,8 @@ static int send_commit(struct pipeline *pl, struct batch *b)
 {
     uint64_t maxlen = pl->commits++ % PIPELINE_TRIM_EVERY == 0 ? pl->cfg->out_maxlen : 0;
     if (commit_format(b, pl->keys, pl->epoch, maxlen) != 0 ||
-        commit_send(link_context(pl->link), b, link_on_reply, &pl->commit) != 0) {
-        link_drop(pl->link, "cannot queue the commit");
+        route_formatted(pl->route, &pl->commit, b->cmd, b->cmd_len) != 0) {
+        route_reset(pl->route, "cannot queue the commit");
         return -1;
     }
     return 0;
@@ -129,8 +129,7 @@ static const redisReply *stream_entries(const redisReply *r)
 static void go_live(struct pipeline *pl)
 {
     phase_set(pl->phase, PHASE_LIVE);
-    link_reset_backoff(pl->link);
-    pl->m->redis_up = 1;
+    route_reset_backoff(pl->route);
     log_info("consuming %s from %s", pl->keys->in,
              pl->st->last_id.ms ? "where it stopped" : "the start");
 }
@@ -139,12 +138,12 @@ static void on_check(void *owner, const redisReply *r)
 {
     struct pipeline *pl = owner;
     struct proto_id got = {0, 0};
-    if (*pl->phase != PHASE_LIVE || link_closing(pl->link))
+    if (*pl->phase != PHASE_LIVE || route_closing(pl->route))
         return;
     if (r->type == REDIS_REPLY_STRING && proto_id_parse(r->str, r->len, &got) != 0)
         got.ms = got.seq = UINT64_MAX; /* not an id: not ours either */
     if (proto_id_cmp(got, pl->committed) != 0)
-        link_drop(pl->link, "the progress marker moved under this daemon (Redis lost or "
+        route_reset(pl->route, "the progress marker moved under this daemon (Redis lost or "
                             "rewrote data)");
 }
 
@@ -157,8 +156,8 @@ static void check_marker(struct pipeline *pl)
     if (pl->in_flight > 0 || now - pl->checked_us < (uint64_t)pl->cfg->block_ms * 1000u)
         return;
     pl->checked_us = now;
-    if (link_command(pl->link, &pl->check, "GET %s", pl->keys->progress) != 0)
-        link_drop(pl->link, "cannot queue GET");
+    if (route_command(pl->route, &pl->check, "GET %s", pl->keys->progress) != 0)
+        route_reset(pl->route, "cannot queue GET");
 }
 
 /* A read found nothing new. */
@@ -190,7 +189,7 @@ static int take_batch(struct pipeline *pl, const redisReply *entries)
     if (ingest_entries(pl->apply, pl->apply_arg, pl->st, entries, b, &pl->scratch, &stats) != 0 ||
         b->last_id_str[0] == '\0') { /* XREAD returns entries after read_from only */
         batch_reset(b);
-        link_drop(pl->link, "malformed XREAD reply");
+        route_reset(pl->route, "malformed XREAD reply");
         return -1;
     }
     pl->read_from = b->last_id;
@@ -204,9 +203,9 @@ static void on_read(void *owner, const redisReply *r)
     pl->reading = false;
     if (*pl->phase != PHASE_CATCHUP && *pl->phase != PHASE_LIVE)
         return; /* fenced meanwhile: read nothing more */
-    if (link_closing(pl->link)) { /* the entries stay: the next start reads them */
+    if (route_closing(pl->route)) { /* the entries stay: the next start reads them */
         if (pl->in_flight == 0)
-            link_hangup(pl->link);
+            route_release(pl->route);
         return;
     }
     if (r->type == REDIS_REPLY_NIL) {
@@ -215,7 +214,7 @@ static void on_read(void *owner, const redisReply *r)
     }
     const redisReply *entries = stream_entries(r);
     if (entries == NULL) {
-        link_drop(pl->link, "malformed XREAD reply");
+        route_reset(pl->route, "malformed XREAD reply");
         return;
     }
     pl->poll_ms = PIPELINE_POLL_MIN_MS;
@@ -227,8 +226,8 @@ static void on_read(void *owner, const redisReply *r)
 static void read_more(struct pipeline *pl)
 {
     bool live = *pl->phase == PHASE_LIVE;
-    if (pl->reading || pl->hold || pl->in_flight >= pl->depth || link_closing(pl->link) ||
-        !link_connected(pl->link) || (!live && *pl->phase != PHASE_CATCHUP))
+    if (pl->reading || pl->hold || pl->in_flight >= pl->depth || route_closing(pl->route) ||
+        !route_ready(pl->route) || (!live && *pl->phase != PHASE_CATCHUP))
         return;
     char from[PROTO_ID_STR_MAX];
     proto_id_format(pl->read_from, from, sizeof(from));
@@ -241,8 +240,8 @@ static void read_more(struct pipeline *pl)
     a[n++] = "STREAMS";
     a[n++] = pl->keys->in;
     a[n++] = from;
-    if (link_command_argv(pl->link, &pl->read, n, a, NULL) != 0) {
-        link_drop(pl->link, "cannot queue XREAD");
+    if (route_command_argv(pl->route, &pl->read, n, a, NULL) != 0) {
+        route_reset(pl->route, "cannot queue XREAD");
         return;
     }
     pl->reading = true;
@@ -292,7 +291,7 @@ static void on_tick_reply(void *owner, const redisReply *r)
  * daemon's clock enters the log, as an entry replayed like any other. */
 static void append_tick(struct pipeline *pl, bool catch_up)
 {
-    if (*pl->phase != PHASE_LIVE || link_closing(pl->link) || !link_connected(pl->link))
+    if (*pl->phase != PHASE_LIVE || route_closing(pl->route) || !route_ready(pl->route))
         return;
     struct proto_entry e;
     struct timespec ts;
@@ -307,9 +306,9 @@ static void append_tick(struct pipeline *pl, bool catch_up)
     msgpack_sbuffer buf;
     msgpack_sbuffer_init(&buf);
     if (proto_encode_entry(&buf, &e) == 0 &&
-        link_command(pl->link, &pl->tick, "XADD %s * m %b", pl->keys->in, buf.data,
+        route_command(pl->route, &pl->tick, "XADD %s * m %b", pl->keys->in, buf.data,
                      buf.size) != 0)
-        link_drop(pl->link, "cannot queue a tick");
+        route_reset(pl->route, "cannot queue a tick");
     msgpack_sbuffer_destroy(&buf);
 }
 
@@ -348,13 +347,13 @@ static void on_trim(void *owner, const redisReply *r)
 void pipeline_trim(struct pipeline *pl, struct proto_id min_id)
 {
     char id[PROTO_ID_STR_MAX];
-    if (!pl->cfg->trim_input || !link_connected(pl->link) || link_closing(pl->link) ||
+    if (!pl->cfg->trim_input || !route_ready(pl->route) || route_closing(pl->route) ||
         !may_commit(pl) || (min_id.ms == 0 && min_id.seq == 0))
         return;
     proto_id_format(min_id, id, sizeof(id));
-    if (link_command(pl->link, &pl->trim, "FCALL " FENCED_TRIM " 2 %s %s %s %s", pl->keys->in,
+    if (route_command(pl->route, &pl->trim, "FCALL " FENCED_TRIM " 2 %s %s %s %s", pl->keys->in,
                      pl->keys->owner, pl->epoch, id) != 0)
-        link_drop(pl->link, "cannot queue the input trim");
+        route_reset(pl->route, "cannot queue the input trim");
 }
 
 uint32_t pipeline_in_flight(const struct pipeline *pl) { return pl->in_flight; }
@@ -396,19 +395,19 @@ void pipeline_set_committed_hook(struct pipeline *pl, pipeline_committed_fn *fn,
 }
 
 int pipeline_init(struct pipeline *pl, struct event_base *base, const struct config *cfg,
-                  uint32_t partition, struct state *st, struct metrics *m, struct link *link,
+                  uint32_t partition, struct state *st, struct metrics *m, struct route *route,
                   const struct commit_keys *keys, enum consumer_phase *phase)
 {
-    *pl = (struct pipeline){.cfg = cfg, .st = st, .m = m, .link = link, .keys = keys,
+    *pl = (struct pipeline){.cfg = cfg, .st = st, .m = m, .route = route, .keys = keys,
                             .phase = phase, .committed = st->last_id, .blocking = true,
                             .depth = cfg->batches_in_flight, .poll_ms = PIPELINE_POLL_MIN_MS,
                             .apply = ingest_apply_rules, .apply_arg = &pl->rules,
                             .rules = {&cfg->rules, partition, cfg->partitions},
-                            .read = {on_read, pl, "XREAD", false},
-                            .commit = {on_commit, pl, "the commit", true},
-                            .tick = {on_tick_reply, pl, "XADD tick", false},
-                            .trim = {on_trim, pl, "the input trim", true},
-                            .check = {on_check, pl, "GET progress", false}};
+                            .read = {on_read, pl, "XREAD", false, route_user(route)},
+                            .commit = {on_commit, pl, "the commit", true, route_user(route)},
+                            .tick = {on_tick_reply, pl, "XADD tick", false, route_user(route)},
+                            .trim = {on_trim, pl, "the input trim", true, route_user(route)},
+                            .check = {on_check, pl, "GET progress", false, route_user(route)}};
     LY_ASSERT(pl->depth >= 1 && pl->depth <= PIPELINE_DEPTH_MAX);
     rules_outbox_init(&pl->scratch);
     snprintf(pl->count_arg, sizeof(pl->count_arg), "%u", cfg->batch_entries_max);

@@ -43,7 +43,7 @@
 #include "commit.h"
 #include "config.h"
 #include "ingest.h"
-#include "link.h"
+#include "router.h"
 #include "metrics.h"
 #include "phase.h"
 #include "state.h"
@@ -79,7 +79,7 @@ struct pipeline {
     const struct config *cfg;
     struct state *st;
     struct metrics *m;
-    struct link *link;
+    struct route *route;
     const struct commit_keys *keys;
     enum consumer_phase *phase;  /* the consumer's; moved by phase_set only */
     struct batch ring[PIPELINE_DEPTH_MAX];
@@ -115,7 +115,7 @@ struct pipeline {
  * counts as committed. Returns 0, or -1 when out of memory (pipeline_free
  * cleans up). */
 int pipeline_init(struct pipeline *pl, struct event_base *base, const struct config *cfg,
-                  uint32_t partition, struct state *st, struct metrics *m, struct link *link,
+                  uint32_t partition, struct state *st, struct metrics *m, struct route *route,
                   const struct commit_keys *keys, enum consumer_phase *phase);
 
 /* Frees the batches and the timers. */

@@ -1,7 +1,9 @@
 """Partitions on one daemon: keys carry <prefix>{p}:, a member's partition is
 crc32(member id) mod P (zlib's, as tests/vectors/partition.json), an entry of
-another partition's member goes to the DLQ as `wrong_partition`, and each
-partition keeps its snapshots under DATA/p<N>/."""
+another partition's member goes to the DLQ as `wrong_partition`, each
+partition keeps its state and snapshots (DATA/p<N>/) and recovers on its own,
+and HTTP answers for every served partition (421, naming the partition, for
+a member served elsewhere)."""
 import zlib
 
 import msgpack
@@ -60,8 +62,9 @@ def test_a_daemon_of_one_partition_rejects_other_partitions_members(make_env):
     assert fields[b"reason"] == b"wrong_partition" and fields[b"src"].decode() == last
     assert f"partition 1 of {P}, not 2".encode() in fields[b"detail"]
     assert msgpack.unpackb(fields[b"m"])["member"] == theirs
-    status, _ = env.daemon.get(f"/v1/members/{theirs}")
-    assert status == 404
+    status, body = env.daemon.get(f"/v1/members/{theirs}")
+    assert status == 421 and body["error"] == "wrong_partition" and body["partition"] == 1
+    assert "partition 1 of 4" in body["detail"]
     outs = [msgpack.unpackb(f[b"m"]) for _, f in env.r.xrange(key(2, "out"))]
     assert outs and all(o["member"] == ours for o in outs)
     # Nothing under the plain prefix: a partitioned program has none.
@@ -81,3 +84,57 @@ def test_serve_outside_the_partitions_is_a_config_error(make_env):
     assert rc == 1
     log = env.daemon.logs[-1].read_text()
     assert "serve: '4' is not a set of partitions 0..3" in log, log
+
+
+def test_one_daemon_serves_every_partition_each_on_its_own(make_env):
+    env = make_env(start=False, partitions=P, serve='"all"', snapshot_every_entries=10)
+    env.daemon.start()
+    members = {p: members_in(p, 3) for p in range(P)}
+    last = {}
+    for p, ms in members.items():
+        for m in ms:
+            push(env.r, p, kind="enroll", txn=f"e-{m}", member=m)
+        for i in range(20):
+            m = ms[i % len(ms)]
+            last[p] = push(env.r, p, kind="purchase", txn=f"p-{m}-{i}", member=m, store="s1",
+                           amount=1000 + 100 * p)
+    for p in range(P):
+        wait_marker(env.r, p, last[p])
+
+    status, health = env.daemon.health()
+    assert status == 200 and health["consumer"] == "consuming"
+    assert sorted(health["partitions"]) == [str(p) for p in range(P)]
+    assert all(v["consumer"] == "consuming" and v["members"] == 3
+               for v in health["partitions"].values())
+    assert health["members"] == 3 * P
+    metrics = env.daemon.metrics()
+    assert metrics["loyalty_members"] == 3 * P
+    assert metrics["loyalty_entries_applied_total"] == 23 * P
+    balances = {}
+    for p, ms in members.items():
+        outs = [msgpack.unpackb(f[b"m"]) for _, f in env.r.xrange(key(p, "out"))]
+        assert {o["member"] for o in outs} == set(ms)
+        for m in ms:
+            balances[m] = env.member(m)["balance"]
+            mine = [o for o in outs if o["member"] == m and o["kind"] == "points.changed"]
+            assert sum(o["delta"] for o in mine) == balances[m] > 0
+        assert env.r.xlen(key(p, "dlq")) == 0
+        assert env.r.hget(key(p, "owner"), "instance") == b"loyaltyd-1"
+
+    # Every partition comes back from its own snapshots, and goes on.
+    wait_until(lambda: all(list((env.daemon.data / f"p{p}").glob("snap-*.lysnap"))
+                           for p in range(P)), what="a snapshot of every partition")
+    env.daemon.kill()
+    env.daemon.start()
+    loaded = env.daemon.logs[-1].read_text().count("loaded snapshot")
+    assert loaded == P, env.daemon.logs[-1].read_text()
+    assert {m: env.member(m)["balance"] for m in balances} == balances
+    more = push(env.r, 3, kind="purchase", txn="late", member=members[3][0], store="s1",
+                amount=5000)
+    wait_marker(env.r, 3, more)
+    assert env.member(members[3][0])["balance"] > balances[members[3][0]]
+    outs = [msgpack.unpackb(f[b"m"]) for _, f in env.r.xrange(key(3, "out"))]
+    assert len([o for o in outs if o["src"] == more]) >= 1
+    ids = [o["id"] for p in range(P) for _, f in env.r.xrange(key(p, "out"))
+           for o in [msgpack.unpackb(f[b"m"])]]
+    assert len(ids) == len(set(ids))
