@@ -48,6 +48,8 @@ static const struct cfg_field daemon_fields[] = {
     STR("http_token_env", http_token_env, 0, CONFIG_KEY_MAX),
     DAEMON("partitions", CFG_U32, partitions, 1, PARTITION_COUNT_MAX),
     DAEMON("cluster", CFG_BOOL, cluster, 0, 1),
+    DAEMON("wait_replicas", CFG_U32, wait_replicas, 0, 16),
+    DAEMON("wait_timeout_ms", CFG_U32, wait_timeout_ms, 1, 60000),
 };
 
 /* Settings the daemon section parses itself (daemon_finish). */
@@ -160,6 +162,7 @@ void config_defaults(struct config *cfg)
     cfg->snapshot_keep = 3;
     cfg->trim_input = true;
     cfg->partitions = 1;
+    cfg->wait_timeout_ms = 1000;
 
     config_rules_defaults(&cfg->rules);
 }

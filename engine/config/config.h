@@ -51,6 +51,8 @@ struct config {
     uint32_t serve_count;              /* partitions this daemon serves; 0: all of them */
     uint16_t serve[PARTITION_COUNT_MAX]; /* ascending, each < partitions */
     bool cluster;                      /* `redis` is a seed node of a Redis Cluster */
+    uint32_t wait_replicas;            /* WAIT for this many replicas after a commit */
+    uint32_t wait_timeout_ms;          /* ... at most this long */
     struct rulebook rules;
 };
 

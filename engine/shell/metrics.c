@@ -209,6 +209,9 @@ int metrics_render(const struct metrics *m, const struct metrics_view *v,
     rc |= counter(out, "loyalty_batches_total", "Batches committed.", m->batches);
     rc |= counter(out, "loyalty_commit_failures_total", "Commits that failed.",
                   m->commit_failures);
+    rc |= counter(out, "loyalty_commits_unreplicated_total",
+                  "Commits WAIT found on fewer replicas than daemon.wait_replicas.",
+                  m->commits_unreplicated);
     rc |= counter(out, "loyalty_redis_connects_total", "Connections made to Redis.",
                   m->reconnects);
     rc |= counter(out, "loyalty_redis_timeouts_total",

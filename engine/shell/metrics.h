@@ -30,7 +30,8 @@ struct metrics_label {
 struct metrics {
     uint64_t outputs[PROTO_OUT_KIND_COUNT]; /* published, by kind */
     uint64_t batches;            /* batches committed */
-    uint64_t commit_failures;    /* EXEC that failed or never answered */
+    uint64_t commit_failures;    /* commits that failed or were refused */
+    uint64_t commits_unreplicated; /* WAIT answered with fewer replicas than asked */
     uint64_t reconnects;         /* connections to Redis made */
     uint64_t redis_timeouts;     /* connections dropped for not answering */
     uint64_t ticks_appended;     /* tick entries this daemon added */

@@ -54,21 +54,10 @@ static void fenced(struct pipeline *pl, const char *why)
     pipeline_stop_ticks(pl);
 }
 
-static void on_commit(void *owner, const redisReply *r)
+/* The oldest batch in flight is confirmed: settle it, tell the owner, and
+ * read on. */
+static void confirmed(struct pipeline *pl)
 {
-    struct pipeline *pl = owner;
-    enum fenced_refusal refusal;
-    char why[256];
-    if (!may_commit(pl))
-        return; /* fenced: the batches behind the refused one are refused too */
-    if (commit_check(r, &refusal, why, sizeof(why)) != 0) {
-        pl->m->commit_failures++;
-        if (refusal == FENCED_EPOCH)
-            fenced(pl, why);
-        else /* the marker moved, or a failure: recovery finds out what landed */
-            route_reset(pl->route, why);
-        return;
-    }
     struct batch *b = oldest(pl);
     metrics_batch(pl->m, monotime_us() - b->started_us);
     for (int k = 0; k < PROTO_OUT_KIND_COUNT; k++)
@@ -91,13 +80,57 @@ static void on_commit(void *owner, const redisReply *r)
     read_more(pl);
 }
 
+static void on_commit(void *owner, const redisReply *r)
+{
+    struct pipeline *pl = owner;
+    enum fenced_refusal refusal;
+    char why[256];
+    if (!may_commit(pl))
+        return; /* fenced: the batches behind the refused one are refused too */
+    if (commit_check(r, &refusal, why, sizeof(why)) != 0) {
+        pl->m->commit_failures++;
+        if (refusal == FENCED_EPOCH)
+            fenced(pl, why);
+        else /* the marker moved, or a failure: recovery finds out what landed */
+            route_reset(pl->route, why);
+        return;
+    }
+    if (pl->cfg->wait_replicas == 0) {
+        confirmed(pl);
+        return;
+    }
+    LY_ASSERT(pl->written < pl->in_flight);
+    pl->written++; /* its WAIT comes next */
+}
+
+static void on_wait(void *owner, const redisReply *r)
+{
+    struct pipeline *pl = owner;
+    if (!may_commit(pl))
+        return;
+    LY_ASSERT(pl->written > 0);
+    pl->written--;
+    if (r->type != REDIS_REPLY_INTEGER || r->integer < (long long)pl->cfg->wait_replicas) {
+        if (pl->m->commits_unreplicated++ == 0)
+            log_warn("partition %s: a commit reached %lld replica(s) within %u ms, not %u: a "
+                     "failover now may lose it (counted in "
+                     "loyalty_commits_unreplicated_total; logged once)", pl->keys->prefix,
+                     r->type == REDIS_REPLY_INTEGER ? r->integer : -1LL,
+                     pl->cfg->wait_timeout_ms, pl->cfg->wait_replicas);
+    }
+    confirmed(pl);
+}
+
 /* Formats and queues the commit of `b`. Returns 0, or -1 after dropping
  * the connection. */
 static int send_commit(struct pipeline *pl, struct batch *b)
 {
     uint64_t maxlen = pl->commits++ % PIPELINE_TRIM_EVERY == 0 ? pl->cfg->out_maxlen : 0;
     if (commit_format(b, pl->keys, pl->epoch, maxlen) != 0 ||
-        route_formatted(pl->route, &pl->commit, b->cmd, b->cmd_len) != 0) {
+        route_formatted(pl->route, &pl->commit, b->cmd, b->cmd_len) != 0 ||
+        (pl->cfg->wait_replicas > 0 &&
+         route_command(pl->route, &pl->wait, "WAIT %s %s", pl->wait_args[0],
+                       pl->wait_args[1]) != 0)) {
         route_reset(pl->route, "cannot queue the commit");
         return -1;
     }
@@ -260,6 +293,7 @@ void pipeline_start(struct pipeline *pl, struct proto_id marker)
     pl->committed = marker;
     pl->read_from = marker;
     pl->reading = false;
+    pl->written = 0;
     pl->hold = false;
     pl->poll_ms = PIPELINE_POLL_MIN_MS;
     pl->checked_us = monotime_us();
@@ -271,7 +305,8 @@ uint32_t pipeline_reconcile(struct pipeline *pl, struct proto_id marker)
 {
     while (pl->in_flight > 0 && proto_id_cmp(oldest(pl)->last_id, marker) <= 0)
         settle(pl);
-    pl->reading = false; /* a new connection: no read is queued on it */
+    pl->reading = false; /* a new connection: no read or WAIT is queued on it */
+    pl->written = 0;
     return pl->in_flight;
 }
 
@@ -362,7 +397,7 @@ void pipeline_discard(struct pipeline *pl)
 {
     for (uint32_t i = 0; i < pl->depth; i++)
         batch_reset(&pl->ring[i]);
-    pl->head = pl->in_flight = 0;
+    pl->head = pl->in_flight = pl->written = 0;
 }
 
 struct proto_id pipeline_committed(const struct pipeline *pl) { return pl->committed; }
@@ -405,6 +440,7 @@ int pipeline_init(struct pipeline *pl, struct event_base *base, const struct con
                             .rules = {&cfg->rules, partition, cfg->partitions},
                             .read = {on_read, pl, "XREAD", false, route_user(route)},
                             .commit = {on_commit, pl, "the commit", true, route_user(route)},
+                            .wait = {on_wait, pl, "WAIT", false, route_user(route)},
                             .tick = {on_tick_reply, pl, "XADD tick", false, route_user(route)},
                             .trim = {on_trim, pl, "the input trim", true, route_user(route)},
                             .check = {on_check, pl, "GET progress", false, route_user(route)}};
@@ -412,6 +448,8 @@ int pipeline_init(struct pipeline *pl, struct event_base *base, const struct con
     rules_outbox_init(&pl->scratch);
     snprintf(pl->count_arg, sizeof(pl->count_arg), "%u", cfg->batch_entries_max);
     snprintf(pl->block_arg, sizeof(pl->block_arg), "%u", cfg->block_ms);
+    snprintf(pl->wait_args[0], sizeof(pl->wait_args[0]), "%u", cfg->wait_replicas);
+    snprintf(pl->wait_args[1], sizeof(pl->wait_args[1]), "%u", cfg->wait_timeout_ms);
     pl->tick_timer = event_new(base, -1, EV_PERSIST, on_tick, pl);
     pl->poll_timer = evtimer_new(base, on_poll, pl);
     if (pl->tick_timer == NULL || pl->poll_timer == NULL)

@@ -26,6 +26,10 @@
  * finds out (cursor.h), rather than waiting for the next commit to be
  * refused.
  *
+ * With daemon.wait_replicas, a commit is confirmed only once WAIT says
+ * that many replicas have it (or wait_timeout_ms passed: then it is
+ * counted, loyalty_commits_unreplicated_total, and logged).
+ *
  * After each confirmed commit the owner is told, and may hold reading
  * until no batch is in flight (the state then equals what Redis holds: a
  * snapshot may start).
@@ -86,6 +90,7 @@ struct pipeline {
     uint32_t depth;              /* batches that may be in flight */
     uint32_t head;               /* ring index of the oldest batch in flight */
     uint32_t in_flight;          /* batches applied, commits not yet confirmed */
+    uint32_t written;            /* of them, the oldest whose WAIT is awaited */
     bool reading;                /* an XREAD is queued */
     bool hold;                   /* reading paused until nothing is in flight */
     bool blocking;               /* LIVE reads wait for new entries (BLOCK) */
@@ -107,7 +112,8 @@ struct pipeline {
     void *hook_arg;
     pipeline_landed_fn *landed; /* sees each batch Redis confirmed, before its reset */
     void *landed_arg;
-    struct link_cmd read, commit, tick, trim, check;
+    char wait_args[2][16];       /* WAIT numreplicas timeout */
+    struct link_cmd read, commit, wait, tick, trim, check;
 };
 
 /* Prepares `pl` for partition `partition` (decoding and the rules of

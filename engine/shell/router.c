@@ -17,6 +17,7 @@
 #include "fenced.h"
 #include "log.h"
 #include "lyassert.h"
+#include "monotime.h"
 
 struct router_node {
     struct router *r;
@@ -41,7 +42,7 @@ struct router {
 };
 
 static void home(struct route *rt);
-static void restart(struct route *rt, const char *why, bool at_once, int ask_node);
+static void restart(struct route *rt, const char *why, unsigned pause_ms);
 static void on_node(void *owner, enum link_event ev);
 
 static struct route *route_of(struct link_user *u)
@@ -158,12 +159,12 @@ static void rehome_all(struct router *r)
         int want = r->slot_node[rt->slot] - 1;
         if (rt->state == ROUTE_S_WAIT)
             home(rt);
-        else if (rt->state == ROUTE_S_UP && !rt->asking && want >= 0 && want != rt->node) {
+        else if (rt->state == ROUTE_S_UP && want >= 0 && want != rt->node) {
             char why[160];
             snprintf(why, sizeof(why), "the slot map says slot %u is served by %s now, not %s",
                      rt->slot, link_name(&r->nodes[want]->link),
                      link_name(&r->nodes[rt->node]->link));
-            restart(rt, why, true, -1);
+            restart(rt, why, 0);
         }
     }
 }
@@ -261,7 +262,7 @@ static void home(struct route *rt)
         if (rt->state != ROUTE_S_WAIT)
             return; /* released meanwhile */
     }
-    int idx = rt->asking ? rt->ask_node : r->slot_node[rt->slot] - 1;
+    int idx = r->slot_node[rt->slot] - 1;
     if (idx < 0) {
         rt->node = -1;
         refresh(r); /* wait for the map; the refresh timer tries again */
@@ -284,15 +285,11 @@ static void on_route_timer(evutil_socket_t fd, short what, void *arg)
         home(rt);
 }
 
-/* Homes the route from the event loop: at once, or after the backoff. */
+/* Homes the route from the event loop, after the pause restart chose. */
 static void home_later(struct route *rt)
 {
-    unsigned ms = rt->at_once ? 0 : rt->backoff_ms;
-    struct timeval tv = {ms / 1000, (suseconds_t)(ms % 1000) * 1000};
+    struct timeval tv = {rt->next_ms / 1000, (suseconds_t)(rt->next_ms % 1000) * 1000};
     rt->state = ROUTE_S_IDLE;
-    if (!rt->at_once)
-        rt->backoff_ms = rt->backoff_ms * 2 > rt->r->cfg->reconnect_max_ms
-                             ? rt->r->cfg->reconnect_max_ms : rt->backoff_ms * 2;
     event_add(rt->timer, &tv);
 }
 
@@ -316,21 +313,28 @@ static void detach(struct route *rt)
         on_drained(&rt->user);
 }
 
-/* Starts the route over: at once (a redirection) or after the backoff (a
- * failure); with ASKING to node `ask_node` when it is not -1. */
-static void restart(struct route *rt, const char *why, bool at_once, int ask_node)
+/* Starts the route over, homing it again after `pause_ms`. */
+static void restart(struct route *rt, const char *why, unsigned pause_ms)
 {
     if (rt->state == ROUTE_S_DRAIN || rt->state == ROUTE_S_CLOSED)
         return; /* starting over already */
-    log_warn("redis: partition %s: %s; starting over%s", rt->name, why,
-             at_once ? "" : " after a pause");
-    rt->at_once = at_once;
-    rt->asking = ask_node >= 0;
-    rt->ask_node = ask_node;
+    uint64_t now = monotime_us();
+    bool quiet = rt->warned_us != 0 && now - rt->warned_us < ROUTER_QUIET_MS * 1000ull;
+    log_line(quiet ? LOG_DEBUG : LOG_WARN, "redis: partition %s: %s; starting over in %u ms%s",
+             rt->name, why, pause_ms, quiet ? "" : " (repeats within 5 s: debug level)");
+    if (!quiet)
+        rt->warned_us = now;
+    rt->next_ms = pause_ms;
     detach(rt);
 }
 
-void route_reset(struct route *rt, const char *why) { restart(rt, why, false, -1); }
+void route_reset(struct route *rt, const char *why)
+{
+    unsigned pause_ms = rt->backoff_ms; /* a failure: the pause doubles */
+    rt->backoff_ms = rt->backoff_ms * 2 > rt->r->cfg->reconnect_max_ms
+                         ? rt->r->cfg->reconnect_max_ms : rt->backoff_ms * 2;
+    restart(rt, why, pause_ms);
+}
 
 /* "MOVED 3999 127.0.0.1:6381": the slot and the node. Returns the node's
  * index, or -1. */
@@ -368,13 +372,14 @@ static void on_redirect(struct link_user *u, const redisReply *e, const struct l
         snprintf(why, sizeof(why), "MOVED: slot %u is served by %s now, not %s", slot,
                  link_name(&r->nodes[to]->link), link_name(from));
     } else if (ask) {
-        snprintf(why, sizeof(why), "ASK: slot %u is moving from %s to %s; following it with "
-                 "ASKING", slot, link_name(from), link_name(&r->nodes[to]->link));
+        snprintf(why, sizeof(why), "ASK: slot %u is moving from %s to %s; trying %s again "
+                 "until the move is over", slot, link_name(from),
+                 link_name(&r->nodes[to]->link), link_name(from));
     } else {
         snprintf(why, sizeof(why), "%s answered %.*s for slot %u", link_name(from),
                  (int)(e->len > 120 ? 120 : e->len), e->str, slot);
     }
-    restart(rt, why, moved || ask, ask ? to : -1);
+    restart(rt, why, moved ? 0 : ROUTER_RETRY_MS);
     r->refreshing = false;
     refresh(r);
 }
@@ -387,9 +392,8 @@ int route_init(struct route *rt, struct router *r, const char *key, const char *
                route_event_fn *on_event, void *owner)
 {
     *rt = (struct route){.r = r, .user = {0, false, &route_fns}, .slot = slot_of(key, strlen(key)),
-                         .node = -1, .ask_node = -1, .state = ROUTE_S_IDLE,
-                         .backoff_ms = LINK_BACKOFF_MIN_MS, .on_event = on_event, .owner = owner};
-    rt->asking_cmd = (struct link_cmd){ignore_reply, rt, "ASKING", false, &rt->user};
+                         .node = -1, .state = ROUTE_S_IDLE, .backoff_ms = LINK_BACKOFF_MIN_MS,
+                         .on_event = on_event, .owner = owner};
     snprintf(rt->name, sizeof(rt->name), "%s", name);
     rt->timer = evtimer_new(r->base, on_route_timer, rt);
     if (rt->timer == NULL)
@@ -445,14 +449,11 @@ const char *route_node_name(const struct route *rt)
     return rt->node >= 0 ? link_name(&rt->r->nodes[rt->node]->link) : "";
 }
 
-/* The link to queue on: the route's node, with ASKING first when asking. */
+/* The link to queue on: the route's node's. */
 static struct link *route_link(struct route *rt)
 {
     LY_ASSERT(rt->state == ROUTE_S_UP && rt->node >= 0);
-    struct link *l = &rt->r->nodes[rt->node]->link;
-    if (rt->asking && link_command(l, &rt->asking_cmd, "ASKING") != 0)
-        return NULL;
-    return l;
+    return &rt->r->nodes[rt->node]->link;
 }
 
 int route_command(struct route *rt, const struct link_cmd *cmd, const char *fmt, ...)

@@ -22,12 +22,18 @@
  * partition only: its commands still in flight are drained (their replies
  * ignored, link.h), then it finds its node again (after a backoff when the
  * reset was a failure) and comes UP anew, so the consumer recovers as after
- * a reconnection. MOVED homes the route on the node named (the map is
- * updated at once and read again); ASK sends its commands to the node
- * named, each after ASKING, until the route is homed again (the slot's
- * migration ends in MOVED); TRYAGAIN, CLUSTERDOWN, LOADING, READONLY and
- * MASTERDOWN retry after a backoff with a fresh map. The log names the
- * partition, the slot and the nodes of every redirection.
+ * a reconnection. MOVED homes the route on the node named at once (the
+ * map is updated and read again). ASK (a key of the slot has moved to the
+ * node importing it), TRYAGAIN, CLUSTERDOWN, LOADING, READONLY and
+ * MASTERDOWN retry at the slot's owner after ROUTER_RETRY_MS, with a fresh
+ * map, until the migration ends in MOVED (or the cluster is up again).
+ * ASK is not followed command by command: a partition's commands must
+ * never be split between two nodes halfway through a migration, since the
+ * claim sent to the importing node would create a second owner key there
+ * (fencing lost; MIGRATE of the real one then fails with BUSYKEY). A
+ * partition's keys move in one MIGRATE with redis-cli --cluster reshard,
+ * so the pause is short. The log names the partition, the slot and the
+ * nodes of every redirection.
  */
 #ifndef LOYALTY_ROUTER_H
 #define LOYALTY_ROUTER_H
@@ -50,6 +56,13 @@ struct router;
 /* How often the map is read again while a partition waits for its node
  * (a failover takes the cluster's node timeout; this is well below it). */
 #define ROUTER_REFRESH_MS 1000u
+/* The pause before a partition tries its slot's owner again after ASK or
+ * TRYAGAIN (a migration under way) or a cluster that is not serving: short
+ * and fixed, since none of these is a failure of ours. */
+#define ROUTER_RETRY_MS 100u
+/* A partition starting over again within this long logs at debug level:
+ * a cluster down for seconds writes a line per partition, not dozens. */
+#define ROUTER_QUIET_MS 5000u
 
 enum route_event {
     ROUTE_CONNECTING, /* finding its node, or waiting for its connection */
@@ -67,16 +80,14 @@ struct route {
     char name[CONFIG_KEY_MAX + 16]; /* the partition's key prefix, for the log */
     uint16_t slot;
     int node;                /* the node it is homed on, -1: none */
-    int ask_node;            /* with `asking`: where ASK sent it */
-    bool asking;             /* commands go after ASKING (a slot being imported) */
     bool closing;            /* the consumer stops: no new home */
-    bool at_once;            /* the next home does not wait (not a failure) */
+    unsigned next_ms;        /* the pause before the next home */
     enum route_state state;
-    unsigned backoff_ms;
+    unsigned backoff_ms;     /* the pause after the next failure */
+    uint64_t warned_us;      /* when it last logged starting over as a warning */
     struct event *timer;     /* the next home */
     route_event_fn *on_event;
     void *owner;
-    struct link_cmd asking_cmd;
     struct route *next;      /* the router's list */
 };
 
