@@ -33,6 +33,7 @@ TARGET_BARE_OF_XADD=0.40
 TARGET_E2E_OF_BARE=0.80
 TARGET_PARTS_OF_ONE=0.90
 READY_WAIT_S=20
+START_TRIES=5 # free ports tried before giving up
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/loyalty-scale.XXXXXX")
 pids=()
@@ -99,22 +100,28 @@ start_redis() {
 }
 
 # start_consumer NAME REDIS CONF [ARGS...]: a consumer (loyaltyd, or
-# bench_bare when NAME is bare) on a free HTTP port; sets $cpid.
+# bench_bare when NAME is bare) on a free HTTP port (another one when that
+# port was taken meanwhile); sets $cpid.
 start_consumer() {
-    local name=$1 redis=$2 conf=$3 http
+    local name=$1 redis=$2 conf=$3 http try
     shift 3
-    http=$(free_port)
-    rm -rf "$tmp/data-$name"
-    if [ "$name" = bare ]; then
-        "$build/bench/bench_bare" -c "$conf" --redis "$redis" --http "127.0.0.1:$http" \
-            "$@" 2>>"$tmp/$name.log" &
-    else
-        "$build/engine/loyaltyd" -c "$conf" --redis "$redis" --http "127.0.0.1:$http" \
-            --data "$tmp/data-$name" "$@" 2>>"$tmp/$name.log" &
-    fi
-    cpid=$!
-    pids+=("$cpid")
-    wait_listening "$cpid" "$http"
+    for ((try = 0; try < START_TRIES; try++)); do
+        http=$(free_port)
+        rm -rf "$tmp/data-$name"
+        if [ "$name" = bare ]; then
+            "$build/bench/bench_bare" -c "$conf" --redis "$redis" --http "127.0.0.1:$http" \
+                "$@" 2>>"$tmp/$name.log" &
+        else
+            "$build/engine/loyaltyd" -c "$conf" --redis "$redis" --http "127.0.0.1:$http" \
+                --data "$tmp/data-$name" "$@" 2>>"$tmp/$name.log" &
+        fi
+        cpid=$!
+        pids+=("$cpid")
+        wait_listening "$cpid" "$http" && return 0
+        stop_pid "$cpid"
+    done
+    step "could not start $name"
+    return 1
 }
 
 # conf_for P [CLUSTER] [NAME]: conf/loyaltyd.conf with P partitions.

@@ -20,6 +20,7 @@
 
 static void append_tick(struct pipeline *pl, bool catch_up);
 static void read_more(struct pipeline *pl);
+static void read_ahead(struct pipeline *pl);
 
 static struct batch *oldest(struct pipeline *pl) { return &pl->ring[pl->head]; }
 
@@ -34,7 +35,7 @@ static void settle(struct pipeline *pl)
     if (pl->landed != NULL)
         pl->landed(pl->landed_arg, b);
     batch_reset(b);
-    pl->head = (pl->head + 1) % pl->depth;
+    pl->head = (pl->head + 1) % pl->slots;
     pl->in_flight--;
 }
 
@@ -143,7 +144,7 @@ void pipeline_resend(struct pipeline *pl)
     phase_set(pl->phase, PHASE_RESEND);
     pl->read_from = pl->st->last_id;
     for (uint32_t i = 0; i < pl->in_flight; i++)
-        if (send_commit(pl, &pl->ring[(pl->head + i) % pl->depth]) != 0)
+        if (send_commit(pl, &pl->ring[(pl->head + i) % pl->slots]) != 0)
             return;
 }
 
@@ -208,24 +209,36 @@ static void nothing_new(struct pipeline *pl)
     pl->poll_ms = pl->poll_ms * 2 > PIPELINE_POLL_MAX_MS ? PIPELINE_POLL_MAX_MS : pl->poll_ms * 2;
 }
 
-/* Applies the entries of a read into the next batch of the ring and sends
- * its commit. Returns 0, or -1 after dropping the connection. */
-static int take_batch(struct pipeline *pl, const redisReply *entries)
+/* The id of the last entry of an XREAD reply's entries, or -1. */
+static int last_entry_id(const redisReply *entries, struct proto_id *id)
 {
-    LY_ASSERT(pl->in_flight < pl->depth);
-    struct batch *b = &pl->ring[(pl->head + pl->in_flight) % pl->depth];
+    if (entries->type != REDIS_REPLY_ARRAY || entries->elements == 0)
+        return -1;
+    const redisReply *e = entries->element[entries->elements - 1];
+    if (e->type != REDIS_REPLY_ARRAY || e->elements != 2 ||
+        e->element[0]->type != REDIS_REPLY_STRING)
+        return -1;
+    return proto_id_parse(e->element[0]->str, e->element[0]->len, id);
+}
+
+/* Applies the entries read after `prev` into the next batch of the ring
+ * and sends its commit (expecting the marker at `prev`). Returns 0, or -1
+ * after resetting the route. */
+static int take_batch(struct pipeline *pl, const redisReply *entries, struct proto_id prev)
+{
+    LY_ASSERT(pl->in_flight < pl->slots);
+    struct batch *b = &pl->ring[(pl->head + pl->in_flight) % pl->slots];
     struct ingest_stats stats;
     batch_reset(b);
     b->started_us = monotime_us();
-    if (pl->read_from.ms != 0 || pl->read_from.seq != 0)
-        proto_id_format(pl->read_from, b->expect_str, sizeof(b->expect_str));
+    if (prev.ms != 0 || prev.seq != 0)
+        proto_id_format(prev, b->expect_str, sizeof(b->expect_str));
     if (ingest_entries(pl->apply, pl->apply_arg, pl->st, entries, b, &pl->scratch, &stats) != 0 ||
-        b->last_id_str[0] == '\0') { /* XREAD returns entries after read_from only */
-        batch_reset(b);
+        b->last_id_str[0] == '\0' || proto_id_cmp(b->last_id, pl->read_from) != 0) {
+        batch_reset(b); /* XREAD returns entries after read_from only */
         route_reset(pl->route, "malformed XREAD reply");
         return -1;
     }
-    pl->read_from = b->last_id;
     pl->in_flight++;
     return send_commit(pl, b);
 }
@@ -246,17 +259,24 @@ static void on_read(void *owner, const redisReply *r)
         return;
     }
     const redisReply *entries = stream_entries(r);
-    if (entries == NULL) {
+    struct proto_id prev = pl->read_from;
+    if (entries == NULL || last_entry_id(entries, &pl->read_from) != 0) {
         route_reset(pl->route, "malformed XREAD reply");
         return;
     }
     pl->poll_ms = PIPELINE_POLL_MIN_MS;
-    if (take_batch(pl, entries) == 0)
+    /* Read ahead first: Redis answers the next read before this batch's
+     * commit, so the daemon has the next batch in hand while Redis commits
+     * this one (up to `depth` commits in flight, and this read). */
+    read_ahead(pl);
+    if (take_batch(pl, entries, prev) == 0)
         read_more(pl);
 }
 
-/* Queues the next XREAD when a batch may be taken now. */
-static void read_more(struct pipeline *pl)
+/* Queues the next XREAD when a batch may be taken now; it may wait for
+ * new entries (BLOCK) when `may_block`, the partition has the connection
+ * to itself and is LIVE. */
+static void read_next(struct pipeline *pl, bool may_block)
 {
     bool live = *pl->phase == PHASE_LIVE;
     if (pl->reading || pl->hold || pl->in_flight >= pl->depth || route_closing(pl->route) ||
@@ -266,7 +286,7 @@ static void read_more(struct pipeline *pl)
     proto_id_format(pl->read_from, from, sizeof(from));
     const char *a[10] = {"XREAD", "COUNT", pl->count_arg};
     int n = 3;
-    if (live && pl->blocking) {
+    if (may_block && live && pl->blocking) {
         a[n++] = "BLOCK";
         a[n++] = pl->block_arg;
     }
@@ -279,6 +299,12 @@ static void read_more(struct pipeline *pl)
     }
     pl->reading = true;
 }
+
+static void read_more(struct pipeline *pl) { read_next(pl, true); }
+
+/* The read sent before a commit: never BLOCK, which would hold the commit
+ * queued behind it until new entries come. */
+static void read_ahead(struct pipeline *pl) { read_next(pl, false); }
 
 static void on_poll(evutil_socket_t fd, short what, void *arg)
 {
@@ -395,7 +421,7 @@ uint32_t pipeline_in_flight(const struct pipeline *pl) { return pl->in_flight; }
 
 void pipeline_discard(struct pipeline *pl)
 {
-    for (uint32_t i = 0; i < pl->depth; i++)
+    for (uint32_t i = 0; i < pl->slots; i++)
         batch_reset(&pl->ring[i]);
     pl->head = pl->in_flight = pl->written = 0;
 }
@@ -445,6 +471,7 @@ int pipeline_init(struct pipeline *pl, struct event_base *base, const struct con
                             .trim = {on_trim, pl, "the input trim", true, route_user(route)},
                             .check = {on_check, pl, "GET progress", false, route_user(route)}};
     LY_ASSERT(pl->depth >= 1 && pl->depth <= PIPELINE_DEPTH_MAX);
+    pl->slots = pl->depth + 1;
     rules_outbox_init(&pl->scratch);
     snprintf(pl->count_arg, sizeof(pl->count_arg), "%u", cfg->batch_entries_max);
     snprintf(pl->block_arg, sizeof(pl->block_arg), "%u", cfg->block_ms);
@@ -454,7 +481,7 @@ int pipeline_init(struct pipeline *pl, struct event_base *base, const struct con
     pl->poll_timer = evtimer_new(base, on_poll, pl);
     if (pl->tick_timer == NULL || pl->poll_timer == NULL)
         return -1;
-    for (uint32_t i = 0; i < pl->depth; i++)
+    for (uint32_t i = 0; i < pl->slots; i++)
         if (batch_init(&pl->ring[i], cfg->batch_entries_max) != 0)
             return -1;
     return 0;
@@ -467,7 +494,7 @@ void pipeline_free(struct pipeline *pl)
     if (pl->poll_timer != NULL)
         event_free(pl->poll_timer);
     pl->tick_timer = pl->poll_timer = NULL;
-    for (uint32_t i = 0; i < PIPELINE_DEPTH_MAX; i++)
+    for (uint32_t i = 0; i < PIPELINE_DEPTH_MAX + 1; i++)
         batch_free(&pl->ring[i]);
     outbox_free(&pl->scratch);
 }

@@ -13,10 +13,11 @@
  * Each batch is ingested (ingest.h: decode and apply, or the apply
  * function a benchmark sets) into one `struct batch` and committed as one
  * fenced call (commit.h) that expects the marker the batch before left.
- * Up to daemon.batches_in_flight batches are in flight: while Redis runs
- * one commit the daemon applies the next batch, and the marker check keeps
- * their order safe (a commit that does not find its expected marker
- * changes nothing). A batch stays in hand until its commit is confirmed:
+ * Up to daemon.batches_in_flight commits are in flight, and the read of the
+ * next batch is sent before the commit of the one in hand (read ahead):
+ * Redis answers it first, so the daemon applies the next batch while Redis
+ * runs the commit before it; the marker check keeps the commits' order
+ * safe (a commit that does not find its expected marker changes nothing). A batch stays in hand until its commit is confirmed:
  * after a lost connection the cursor (cursor.h) drops those the marker
  * shows landed and sends the others again, in order.
  *
@@ -86,8 +87,9 @@ struct pipeline {
     struct route *route;
     const struct commit_keys *keys;
     enum consumer_phase *phase;  /* the consumer's; moved by phase_set only */
-    struct batch ring[PIPELINE_DEPTH_MAX];
-    uint32_t depth;              /* batches that may be in flight */
+    struct batch ring[PIPELINE_DEPTH_MAX + 1];
+    uint32_t depth;              /* commits that may be in flight */
+    uint32_t slots;              /* depth + 1: and the batch read ahead */
     uint32_t head;               /* ring index of the oldest batch in flight */
     uint32_t in_flight;          /* batches applied, commits not yet confirmed */
     uint32_t written;            /* of them, the oldest whose WAIT is awaited */

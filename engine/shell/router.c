@@ -268,6 +268,9 @@ static void home(struct route *rt)
         refresh(r); /* wait for the map; the refresh timer tries again */
         return;
     }
+    if (rt->node >= 0 && rt->node != idx) /* a migration or a failover moved it */
+        log_info("redis: partition %s: slot %u is served by %s now, not %s", rt->name,
+                 rt->slot, link_name(&r->nodes[idx]->link), link_name(&r->nodes[rt->node]->link));
     rt->node = idx;
     node_start(r->nodes[idx]);
     if (r->nodes[idx]->up) {
