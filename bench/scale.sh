@@ -226,7 +226,7 @@ load_end=$(cut -d' ' -f1-3 /proc/loadavg)
 {
     printf '\n## bench/scale.sh - %s\n\n' "$(date -u '+%Y-%m-%d %H:%M UTC')"
     printf -- '- Code: commit %s' "$(git -C "$top" rev-parse --short HEAD 2>/dev/null || echo '?')"
-    changed=$(git -C "$top" status --porcelain -- engine proto conf bench 2>/dev/null | wc -l)
+    changed=$(git -C "$top" status --porcelain -- engine proto conf bench ':!bench/RESULTS.md' 2>/dev/null | wc -l)
     [ "$changed" -eq 0 ] || printf ' plus %s uncommitted files under engine/ proto/ conf/ bench/' "$changed"
     printf '\n- Machine: %s CPUs, %s, Linux %s, %s; load average %s before, %s at the end (%s s)\n' \
         "$(nproc)" "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')" \

@@ -1,6 +1,6 @@
 /* ingest.h - decode and apply the entries of one stream reply.
  *
- * Takes the entries Redis returned (XREADGROUP or XRANGE form: an array of
+ * Takes the entries Redis returned (XREAD or XRANGE form: an array of
  * [id, [field, value, ...]]), decodes each entry's `m` field, applies it
  * to the state through the rules core, and records in the batch what must
  * be committed (outputs, DLQ entries, acks). No I/O: the reply is already

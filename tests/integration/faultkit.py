@@ -396,7 +396,7 @@ def outputs_between(client, after_id, upto_id):
 
 def progress_and_out_tip(client):
     """(progress marker, newest output id), read atomically: outputs a commit
-    published are in Redis exactly when its marker is (one MULTI/EXEC)."""
+    published are in Redis exactly when its marker is (one commit call)."""
     pipe = client.pipeline(transaction=True)
     pipe.get(PREFIX + "progress")
     pipe.xrevrange(PREFIX + "out", count=1)

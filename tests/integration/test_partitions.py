@@ -4,11 +4,15 @@ another partition's member goes to the DLQ as `wrong_partition`, each
 partition keeps its state and snapshots (DATA/p<N>/) and recovers on its own,
 and HTTP answers for every served partition (421, naming the partition, for
 a member served elsewhere)."""
+import sys
 import zlib
 
 import msgpack
 
-from harness import BASE_TS_MS, sid_key, wait_until
+from harness import BASE_TS_MS, REPO, sid_key, wait_until
+
+sys.path.insert(0, str(REPO / "clients" / "python"))
+import loyalty  # noqa: E402  (the producers' helper under test)
 
 P = 4
 
@@ -140,3 +144,17 @@ def test_one_daemon_serves_every_partition_each_on_its_own(make_env):
     for p in range(P):
         ids = [msgpack.unpackb(f[b"m"])["id"] for _, f in env.r.xrange(key(p, "out"))]
         assert len(ids) == len(set(ids)), p
+
+
+def test_a_producer_sends_each_member_to_its_partition_with_the_client_helper(make_env):
+    env = make_env(start=False, partitions=P, serve='"all"')
+    env.daemon.start()
+    for m in ("M-HELPER-1", "M-HELPER-2", "M-HELPER-3", "M-HELPER-4", "M-HELPER-5"):
+        till = loyalty.Client(env.r, prefix=loyalty.partition_prefix("loyalty:", m, P))
+        assert till.prefix == f"loyalty:{{{part_of(m)}}}:"
+        assert till.submit(loyalty.enroll(f"e-{m}", m)).ok
+        sale = till.submit(loyalty.purchase(f"p-{m}", m, "S001", 5000))
+        assert sale.ok and sale.of_kind("points.changed")
+        assert env.member(m)["balance"] == sale.of_kind("points.changed")[-1]["balance"]
+    # The helper with one partition is the plain prefix, as the daemon's keys.
+    assert loyalty.partition_prefix("loyalty:", "M-HELPER-1", 1) == "loyalty:"
