@@ -70,19 +70,7 @@ daemon_pid=""
 
 step() { printf '[run.sh %s] %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
 
-# Stops a process we started, by pid: TERM, then KILL after 15 s.
-stop_pid() {
-    local pid=$1 i
-    [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 0
-    kill -TERM "$pid" 2>/dev/null || true
-    kill -CONT "$pid" 2>/dev/null || true # a preload may have left it stopped
-    for ((i = 0; i < 150; i++)); do
-        kill -0 "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null || true; return 0; }
-        sleep 0.1
-    done
-    kill -KILL "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-}
+. "$top/bench/proclib.sh" # stop_pid, listening, free_port, wait_listening
 
 cleanup() {
     local rc=$?
@@ -95,30 +83,6 @@ cleanup() {
     rm -rf "$tmp"
 }
 trap cleanup EXIT
-
-# True when something accepts connections on 127.0.0.1:$1.
-listening() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-
-# A port nothing listens on now (the caller still checks that its server
-# got it: another process may take it first).
-free_port() {
-    local port
-    while :; do
-        port=$((20000 + RANDOM % 40000))
-        listening "$port" || { echo "$port"; return; }
-    done
-}
-
-# Waits until pid $1 listens on port $2; false if it exits or times out.
-wait_listening() {
-    local pid=$1 port=$2 i
-    for ((i = 0; i < READY_WAIT_S * 10; i++)); do
-        kill -0 "$pid" 2>/dev/null || return 1
-        listening "$port" && return 0
-        sleep 0.1
-    done
-    return 1
-}
 
 start_redis() {
     local try

@@ -40,20 +40,7 @@ pids=()
 
 step() { printf '[scale.sh %s] %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
 
-# Stops a process we started, by pid: TERM (CONT first: it may be stopped),
-# then KILL after 15 s.
-stop_pid() {
-    local pid=$1 i
-    [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 0
-    kill -CONT "$pid" 2>/dev/null || true
-    kill -TERM "$pid" 2>/dev/null || true
-    for ((i = 0; i < 150; i++)); do
-        kill -0 "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null || true; return 0; }
-        sleep 0.1
-    done
-    kill -KILL "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-}
+. "$top/bench/proclib.sh" # stop_pid, listening, free_port, wait_listening
 
 cleanup() {
     local rc=$? p
@@ -65,27 +52,6 @@ cleanup() {
     rm -rf "$tmp"
 }
 trap cleanup EXIT
-
-listening() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-
-# A port that is free, with port + 10000 free too (a cluster node's bus).
-free_port() {
-    local port
-    while :; do
-        port=$((20000 + RANDOM % 30000))
-        listening "$port" || listening $((port + 10000)) || { echo "$port"; return; }
-    done
-}
-
-wait_listening() {
-    local pid=$1 port=$2 i
-    for ((i = 0; i < READY_WAIT_S * 10; i++)); do
-        kill -0 "$pid" 2>/dev/null || return 1
-        listening "$port" && return 0
-        sleep 0.1
-    done
-    return 1
-}
 
 # start_redis NAME [ARGS...]: a redis-server on a free port; sets $port.
 start_redis() {

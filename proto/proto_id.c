@@ -55,10 +55,9 @@ int proto_id_parse(const char *s, size_t len, struct proto_id *out)
     return 0;
 }
 
-/* Writes the decimal digits of `v` at `out` (room for U64_DIGITS_MAX);
- * returns how many. By hand: ids are formatted for every output, and
- * snprintf's format parsing costs more than the digits. */
-static size_t put_u64(uint64_t v, char *out)
+/* By hand: ids are formatted for every output, and snprintf's format
+ * parsing costs more than the digits. */
+size_t proto_u64_digits(uint64_t v, char *out)
 {
     char tmp[U64_DIGITS_MAX];
     size_t n = 0;
@@ -74,9 +73,9 @@ static size_t put_u64(uint64_t v, char *out)
 int proto_id_format(struct proto_id id, char *buf, size_t cap)
 {
     LY_ASSERT(buf != NULL && cap >= PROTO_ID_STR_MAX);
-    size_t n = put_u64(id.ms, buf);
+    size_t n = proto_u64_digits(id.ms, buf);
     buf[n++] = '-';
-    n += put_u64(id.seq, buf + n);
+    n += proto_u64_digits(id.seq, buf + n);
     buf[n] = '\0';
     return (int)n;
 }
@@ -86,7 +85,7 @@ int proto_id_format_seq(const char *id_s, size_t id_len, uint32_t seq, char *buf
     LY_ASSERT(id_len + 1 + 10 < cap); /* a u32 has at most 10 digits */
     memcpy(buf, id_s, id_len);
     buf[id_len] = ':';
-    size_t n = id_len + 1 + put_u64(seq, buf + id_len + 1);
+    size_t n = id_len + 1 + proto_u64_digits(seq, buf + id_len + 1);
     buf[n] = '\0';
     return (int)n;
 }

@@ -17,20 +17,6 @@ void commit_keys_init(struct commit_keys *k, const struct config *cfg, uint32_t 
     snprintf(k->owner, sizeof(k->owner), "%sowner", k->prefix);
 }
 
-/* Decimal digits of `v` into buf (at least 20 bytes); returns the length. */
-static size_t u64_digits(uint64_t v, char *buf)
-{
-    char tmp[20];
-    size_t n = 0;
-    do {
-        tmp[n++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v != 0);
-    for (size_t i = 0; i < n; i++)
-        buf[i] = tmp[n - 1 - i];
-    return n;
-}
-
 /* Makes room for `more` bytes in b->cmd (doubling). Returns 0 or -1. */
 static int reserve(struct batch *b, size_t more)
 {
@@ -52,7 +38,7 @@ static void put_count(struct batch *b, char mark, uint64_t n)
 {
     char *p = b->cmd + b->cmd_len;
     *p++ = mark;
-    p += u64_digits(n, p);
+    p += proto_u64_digits(n, p);
     *p++ = '\r';
     *p++ = '\n';
     b->cmd_len = (size_t)(p - b->cmd);
@@ -75,7 +61,7 @@ static void put_str(struct batch *b, const char *s) { put_bulk(b, s, strlen(s));
 static void put_u64(struct batch *b, uint64_t v)
 {
     char digits[20];
-    put_bulk(b, digits, u64_digits(v, digits));
+    put_bulk(b, digits, proto_u64_digits(v, digits));
 }
 
 /* The bytes the call's arguments take: one bound for the whole batch, so
