@@ -12,11 +12,28 @@ struct fleet {
     const struct config *cfg;
     struct router *router;
     struct part *parts;   /* cfg->serve_count of them, in cfg->serve order */
+    struct snapper_gate gate; /* the partitions' snapshots take turns */
     uint32_t count;
     uint32_t stopping;    /* consumers not stopped yet, once fleet_stop began */
     void (*done)(void *);
     void *done_arg;
 };
+
+/* A snapshot writer finished: the first partition whose snapshot came due
+ * meanwhile and that is consuming with nothing in flight (its state equals
+ * what Redis holds) goes now; a busy one starts at its next commit. */
+static void snapshot_gate_free(void *arg)
+{
+    struct fleet *f = arg;
+    for (uint32_t i = 0; i < f->count; i++) {
+        struct part *pt = &f->parts[i];
+        if (pt->snapper != NULL && consumer_healthy(pt->consumer) &&
+            consumer_all_committed(pt->consumer) && snapper_due(pt->snapper)) {
+            snapper_maybe(pt->snapper);
+            return;
+        }
+    }
+}
 
 struct fleet *fleet_new(struct event_base *base, const struct config *cfg, struct metrics *m,
                         const struct fleet_options *o)
@@ -29,10 +46,11 @@ struct fleet *fleet_new(struct event_base *base, const struct config *cfg, struc
         return NULL;
     }
     f->cfg = cfg;
+    f->gate = (struct snapper_gate){0, snapshot_gate_free, f};
     for (uint32_t i = 0; i < cfg->serve_count; i++) {
         f->count++;
         if (part_open(&f->parts[i], base, cfg, f->router, cfg->serve[i], m, o->dlq,
-                      o->snapshots) != 0) {
+                      o->snapshots ? &f->gate : NULL) != 0) {
             fleet_free(f);
             return NULL;
         }

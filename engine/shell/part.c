@@ -80,8 +80,9 @@ static int load(struct part *pt)
 
 int part_open(struct part *pt, struct event_base *base, const struct config *cfg,
               struct router *r, uint32_t p, struct metrics *m, struct dlqring *dlq,
-              bool snapshots)
+              struct snapper_gate *gate)
 {
+    bool snapshots = gate != NULL;
     pt->cfg = cfg;
     pt->p = p;
     pt->dlq = dlq;
@@ -94,7 +95,7 @@ int part_open(struct part *pt, struct event_base *base, const struct config *cfg
         return -1;
     pt->consumer = consumer_new(base, cfg, r, p, &pt->st, m);
     if (snapshots)
-        pt->snapper = snapper_new(base, cfg, &pt->st, &pt->sd, m, on_snapshot_written, pt);
+        pt->snapper = snapper_new(base, cfg, &pt->st, &pt->sd, m, gate, on_snapshot_written, pt);
     if (pt->consumer == NULL || (snapshots && pt->snapper == NULL)) {
         log_error("start-up: out of memory");
         return -1;

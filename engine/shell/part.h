@@ -35,13 +35,14 @@ struct part {
     struct dlqring *dlq;       /* shared by the daemon's partitions; may be NULL */
 };
 
-/* Opens partition `p` into `pt` (zeroed by the caller): loads its newest
- * valid snapshot when `snapshots` (locking its directory), and prepares its
- * consumer over `r`. Everything given must outlive it. Returns 0, or -1
- * after logging why (part_close cleans up). */
+/* Opens partition `p` into `pt` (zeroed by the caller): with snapshots
+ * (`gate` not NULL: the daemon's partitions take turns writing them) loads
+ * its newest valid snapshot, locking its directory; prepares its consumer
+ * over `r`. Everything given must outlive it. Returns 0, or -1 after
+ * logging why (part_close cleans up). */
 int part_open(struct part *pt, struct event_base *base, const struct config *cfg,
               struct router *r, uint32_t p, struct metrics *m, struct dlqring *dlq,
-              bool snapshots);
+              struct snapper_gate *gate);
 
 /* Frees what part_open made (after the router: router.h). */
 void part_close(struct part *pt);
