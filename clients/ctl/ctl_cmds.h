@@ -15,5 +15,7 @@ int cmd_dlq(int argc, char **argv);
 int cmd_dlq_list(int argc, char **argv);
 /* cmd_dlq_redrive.c: re-appends chosen DLQ entries' bytes to the input. */
 int cmd_dlq_redrive(int argc, char **argv);
+/* cmd_partitions.c: each partition's owner, epoch, marker and lag. */
+int cmd_partitions(int argc, char **argv);
 
 #endif

@@ -16,6 +16,8 @@ static const struct ctl_command COMMANDS[] = {
      cmd_health},
     {"tail", "print output events and DLQ entries (filters; follow or once)", cmd_tail},
     {"dlq", "list rejected entries; re-drive them to the input after a fix", cmd_dlq},
+    {"partitions", "each partition's owner, epoch, marker and lag (Scaling out)",
+     cmd_partitions},
 };
 
 int main(int argc, char **argv)

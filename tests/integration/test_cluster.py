@@ -11,6 +11,7 @@ redis-cli --cluster create, started and stopped by pid; clusterkit.py).
   daemon WAITs for one replica after each commit): every sale is applied and
   published exactly once, and the daemon carries on with the new master.
 """
+import json
 import shutil
 import threading
 import time
@@ -20,8 +21,8 @@ import pytest
 
 from clusterkit import (ClusterClient, PartitionLoad, RedisClusterNodes, key, published,
                         read_stream, slot_of, wait_markers)
-from harness import (POLL_INTERVAL_S, TEST_OVERRIDES, Daemon, conf_text, sid_key,
-                     wait_until)
+from ctlkit import ctl
+from harness import TEST_OVERRIDES, Daemon, conf_text, wait_until
 
 P = 16
 PREFIX = "loyalty:"
@@ -132,6 +133,17 @@ def test_two_daemons_share_16_partitions_and_one_takes_over_from_the_other(world
         assert owner == {b"epoch": b"2" if p < 8 else b"1", b"instance": b"B"}, (p, owner)
     log = b.logs[-1].read_text()
     assert log.count("taken at epoch 2 by 'B' from A") == 8, log
+    # What an operator sees of it (any node will do: MOVED is followed).
+    res = ctl("partitions", "--partitions", P, "--redis", f"127.0.0.1:{nodes.masters_ports()[-1]}",
+              "--json")
+    assert res.returncode == 0, res.stderr
+    rows = [json.loads(line) for line in res.stdout.splitlines()]
+    assert [r["partition"] for r in rows] == list(range(P))
+    for r in rows:
+        assert (r["owner"], r["epoch"]) == ("B", 2 if r["partition"] < 8 else 1), r
+        assert r["after_marker"] == 0 and r["marker"] == last[r["partition"]], r
+        slot = slot_of(key(PREFIX, r["partition"], "in"))
+        assert r["node"] == f"127.0.0.1:{nodes.master_of(slot)}", r
 
     # The old owner, restarted with its partitions, is fenced and writes nothing.
     a.start(wait=False)

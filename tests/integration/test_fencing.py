@@ -7,6 +7,7 @@ owner's commits are refused, it stops serving the partition, and a restart
 of it is refused too. Nothing is lost or doubled across the hand-over."""
 import shutil
 
+from ctlkit import ctl
 from harness import PREFIX, TEST_OVERRIDES, Daemon, conf_text, wait_until
 
 CONF = dict(snapshot_every_entries=40)
@@ -66,6 +67,13 @@ def test_a_partition_moves_between_instances_and_the_old_owner_is_fenced(make_en
 
     # Every sale earned once, and published once, whoever applied it.
     assert_each_sale_published_once(env, beta, 150)
+
+    # What an operator sees of it.
+    res = ctl("partitions", "--partitions", 1, "--redis", f"127.0.0.1:{env.redis.port}")
+    assert res.returncode == 0, res.stderr
+    header, row = res.stdout.splitlines()
+    assert header.split()[:4] == ["partition", "owner", "epoch", "marker"]
+    assert row.split()[:4] == ["0", "beta", "2", last] and row.split()[5] == "0", row
 
     # The former owner restarted under its name is refused.
     assert alpha.stop() == 0
