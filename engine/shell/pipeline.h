@@ -17,9 +17,10 @@
  * next batch is sent before the commit of the one in hand (read ahead):
  * Redis answers it first, so the daemon applies the next batch while Redis
  * runs the commit before it; the marker check keeps the commits' order
- * safe (a commit that does not find its expected marker changes nothing). A batch stays in hand until its commit is confirmed:
- * after a lost connection the cursor (cursor.h) drops those the marker
- * shows landed and sends the others again, in order.
+ * safe (a commit that does not find its expected marker changes nothing).
+ * A batch stays in hand until its commit is confirmed: after a lost
+ * connection the cursor (cursor.h) drops those the marker shows landed and
+ * sends the others again, in order.
  *
  * While idle (reads find nothing, nothing in flight) the pipeline looks
  * at the marker every block_ms: one that moved under it means Redis lost

@@ -64,9 +64,11 @@ static void on_slots(void *owner, const redisReply *r);
  * index, or -1 when ROUTER_NODES_MAX are known already (logged). */
 static int node_at(struct router *r, const struct config_endpoint *ep)
 {
-    for (uint32_t i = 0; i < r->node_count; i++)
-        if (r->nodes[i]->link.ep.port == ep->port && strcmp(r->nodes[i]->link.ep.host, ep->host) == 0)
+    for (uint32_t i = 0; i < r->node_count; i++) {
+        const struct config_endpoint *known = &r->nodes[i]->link.ep;
+        if (known->port == ep->port && strcmp(known->host, ep->host) == 0)
             return (int)i;
+    }
     if (r->node_count == ROUTER_NODES_MAX) {
         log_error("redis: more than %d nodes; %s:%d is ignored", ROUTER_NODES_MAX, ep->host,
                   ep->port);
