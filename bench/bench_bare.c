@@ -107,7 +107,7 @@ static int run(const struct config *cfg)
     memset(&m, 0, sizeof(m));
     if (bb.base == NULL || (bb.fleet = fleet_new(bb.base, cfg, &m, &o)) == NULL)
         goto fail;
-    struct http_sources src = {cfg, bb.fleet, &m, NULL};
+    struct http_sources src = {cfg, bb.fleet, &m, NULL, NULL}; /* no DLQ ring, no preview */
     h = http_new(bb.base, &src, &err);
     if (h == NULL) {
         log_error("bench_bare: %s", err.text);

@@ -19,6 +19,9 @@
 #  5. End to end throughput vs batch_entries_max (BATCH_SIZES), one fresh
 #     daemon and fresh keys each; plotted to bench/batch_throughput.png
 #     when gnuplot is installed.
+#  6. The ledger (bench/ledger/run.sh): loyalty-ledger's writes into SQLite
+#     and PostgreSQL vs a bare INSERT loop of the same rows, then end to end;
+#     its own "Ledger" section in RESULTS.md. LEDGER_EVENTS=0 skips it.
 # Stops everything it started by pid and appends a dated section to
 # bench/RESULTS.md: the machine, each figure with its same-run baseline and
 # ratio, and the targets met or missed. About 7 minutes on a 2-core machine
@@ -32,6 +35,7 @@
 #   LOADED_SCANS [5000] HTTP_RATE [10000] HTTP_SECONDS [10]
 #   XADD_N [500000] BATCH_SIZES ["64 256 1024 4096"] BATCH_PURCHASES [200000]
 #   RESULTS [bench/RESULTS.md] PLOT [bench/batch_throughput.png]
+#   LEDGER_EVENTS [200000] LEDGER_MEMBERS [100000] LEDGER_BATCH [1000] (bench/ledger/run.sh)
 set -euo pipefail
 
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -70,7 +74,7 @@ daemon_pid=""
 
 step() { printf '[run.sh %s] %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
 
-. "$top/bench/proclib.sh" # stop_pid, listening, free_port, wait_listening
+source "$top/bench/benchlib.sh" # stop_pid, free_port, start_redis, read_results, rate, ...
 
 cleanup() {
     local rc=$?
@@ -84,20 +88,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-start_redis() {
-    local try
-    for ((try = 0; try < START_TRIES; try++)); do
-        redis_port=$(free_port)
-        redis-server --bind 127.0.0.1 --port "$redis_port" --appendonly no --save "" \
-            --dir "$tmp" --logfile "$tmp/redis.log" --daemonize no &
-        redis_pid=$!
-        wait_listening "$redis_pid" "$redis_port" && return 0
-        stop_pid "$redis_pid"
-        redis_pid=""
-    done
-    step "could not start redis-server"
-    return 1
-}
 
 # start_consumer NAME PROGRAM ARGS...: PROGRAM ARGS --redis R --http H (a
 # free port) as daemon_pid, its stderr in $tmp/NAME.log; with a fresh data
@@ -130,12 +120,7 @@ start_bare() {
     start_consumer bench_bare "$build/bench/bench_bare" -c "$1"
 }
 
-# `result KEY VALUE` lines of the benchmarks, as r[PREFIXKEY]=VALUE.
 declare -A r
-read_results() {
-    local key value
-    while read -r _ key value; do r[${2:-}$key]=$value; done < <(grep '^result ' "$1")
-}
 
 # Stops the daemon, empties Redis (fresh keys for the next daemon).
 stop_daemon_flush() {
@@ -153,12 +138,6 @@ tiers = { basis = "points"; window_months = 12;
   levels = ( { name = "blue"; threshold = 0; multiplier_bp = 10000; perks = [ ]; } ); };
 idempotency = { window_days = 35; max_txns = 5000000; };
 CONF
-}
-
-# wrk's "Latency Distribution" percentile $2 (50%, 99%) of file $1, in us.
-wrk_pct() {
-    awk -v p="$2" '$1 == p { v = $2; u = v; sub(/[0-9.]+/, "", u); sub(/[a-z]+$/, "", v);
-        m = (u == "ms" ? 1000 : (u == "s" ? 1e6 : 1)); printf "%.1f", v * m; exit }' "$1"
 }
 
 step "1/11 building Release into $build"
@@ -278,12 +257,6 @@ GP
 fi
 
 step "11/11 appending to $results"
-# Formatting helpers: k/s and M/s rates, verdicts.
-rate() { awk -v v="$1" 'BEGIN { if (v >= 1e6) printf "%.2fM/s", v / 1e6;
-                                  else printf "%.1fk/s", v / 1e3 }'; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'; }
-atleast() { awk -v v="$1" -v t="$2" 'BEGIN { print (v >= t ? "**met**" : "**missed**") }'; }
-below() { awk -v v="$1" -v t="$2" 'BEGIN { print (v < t ? "**met**" : "**missed**") }'; }
 
 core_row() { # variant label
     local v=$1
@@ -397,3 +370,4 @@ mb() { awk -v v="$1" 'BEGIN { printf "%.0f", v / 1e6 }'; }
     done <"$tmp/redis.stats"
 } >>"$results"
 step "done: $results"
+RESULTS=$results "$top/bench/ledger/run.sh"

@@ -24,10 +24,15 @@ static const struct evprint_format FORMATS[] = {
     {"points.changed", "{+delta} -> {balance} ({cause})"},
     {"tier.changed", "{from} -> {to} ({reason})"},
     {"perk.triggered", "{perk} @ store {store} ({tier})"},
-    {"reward.issued", "{reward} (cost {cost})"},
+    {"reward.issued", "{reward} x{count} (cost {cost})"},
     {"redeem.result", "{txn} ok={ok} {error} balance {balance}"},
     {"points.expired", "-{points} -> {balance}"},
     {"segment.changed", "{dimension} {from} -> {to} rfm={rfm}"},
+    {"transfer.result", "{txn} ok={ok} {error} balance {balance}"},
+    {"campaign.exhausted", "{campaign}: budget used up"},
+    {"points.pending", "{+points} -> pending {pending} (release_ts {release_ts})"},
+    {"tier.at_risk", "{tier} needs {needed} by review_ts {review_ts}"},
+    {"points.expiring", "{points} expire at {expire_ts} (balance {balance})"},
 };
 
 /* Keys every output carries, left out of the key=value form. */

@@ -57,6 +57,8 @@ enum proto_kind {
     PROTO_SCAN,
     PROTO_TICK,
     PROTO_RULES,
+    PROTO_TRANSFER,
+    PROTO_SET_TIER,
     PROTO_KIND_COUNT
 };
 
@@ -77,7 +79,8 @@ struct proto_line {
  *  - redeem:   txn, member, and exactly one of points (1..POINTS_MAX) or
  *    reward.
  *  - adjust:   txn, member, points (non-zero, |points| <= POINTS_MAX),
- *    reason (1..REASON_MAX bytes).
+ *    reason (1..REASON_MAX bytes); optional qualifying (a boolean; true:
+ *    the points also count toward tier qualification).
  *  - enroll:   txn, member; optional birthday "MM-DD" (a real day of a
  *    leap year), optional referrer (a member id, not the member itself).
  *  - scan:     member, store; optional txn.
@@ -86,6 +89,10 @@ struct proto_line {
  *    identity, its text at <prefix>rules:<hash>); optional label (1..
  *    PROTO_LABEL_MAX bytes of text) and effective_ts (1..PROTO_TS_MAX: the
  *    version switches when event time reaches it; absent: at once).
+ *  - transfer: txn, member (the sender), to (a member id, not the sender),
+ *    points 1..POINTS_MAX.
+ *  - set_tier: txn, member, tier (a tier name), reason (1..REASON_MAX
+ *    bytes); optional until_ts (after ts, at most TS_MAX).
  * Ids (txn, member, store, sku, cat, reward) are printable ASCII without
  * spaces (0x21..0x7e). Keys not in the contract are ignored, so producers
  * may add their own metadata; a key given twice is rejected. */
@@ -102,6 +109,10 @@ struct proto_entry {
     char hash[PROTO_HASH_LEN + 1];   /* rules */
     char label[PROTO_LABEL_MAX + 1]; /* rules, optional */
     int64_t effective_ts;            /* rules, optional; 0 when absent */
+    char to[PROTO_MEMBER_MAX + 1];   /* transfer: the receiver */
+    char tier[PROTO_NAME_MAX + 1];   /* set_tier */
+    int64_t until_ts;                /* set_tier, optional; 0 when absent */
+    bool qualifying; /* adjust, optional: the points count toward tier qualification */
     int64_t amount; /* purchase, refund: minor units */
     int64_t points; /* redeem (positive), adjust (signed) */
     uint8_t birthday_month; /* 1..12, 0 when absent */
@@ -143,6 +154,11 @@ enum proto_out_kind {
     PROTO_OUT_POINTS_EXPIRED,
     PROTO_OUT_SEGMENT_CHANGED,
     PROTO_OUT_RULES_CHANGED,
+    PROTO_OUT_TRANSFER_RESULT,
+    PROTO_OUT_CAMPAIGN_EXHAUSTED,
+    PROTO_OUT_POINTS_PENDING,
+    PROTO_OUT_TIER_AT_RISK,
+    PROTO_OUT_POINTS_EXPIRING,
     PROTO_OUT_KIND_COUNT
 };
 
@@ -155,24 +171,34 @@ enum proto_cause {
     PROTO_CAUSE_BONUS,
     PROTO_CAUSE_REWARD,
     PROTO_CAUSE_EXPIRY,
+    PROTO_CAUSE_TRANSFER_OUT,
+    PROTO_CAUSE_TRANSFER_IN,
+    PROTO_CAUSE_RELEASE,
     PROTO_CAUSE_COUNT
 };
 
 /* One output event. `src` and `id` are not here: they are given to the
  * encoder, because they come from the stream, not from the rules. String
  * pointers (`from`, `to`, `reason`, `reward`, `perk`, `tier`, `error`,
- * `dimension`, `label`) point at static literals or at the loaded configuration,
+ * `dimension`, `label`, `campaign`) point at static literals or at the loaded configuration,
  * which outlives every output. Which fields are encoded depends on kind:
  *  - points.changed:  delta, balance, cause
- *  - tier.changed:    from, to, reason ("upgrade" | "review")
- *  - reward.issued:   reward, cost
+ *  - tier.changed:    from, to, reason ("upgrade" | "review" | "rules" | "refund"
+ *                     | "manual" | "manual_end")
+ *  - reward.issued:   reward, cost, count (rewards issued at once, >= 1)
  *  - redeem.result:   txn, ok, error (only when !ok), balance
  *  - perk.triggered:  perk, tier, store
  *  - points.expired:  points, balance
  *  - segment.changed: dimension ("segment" | "stage"), from, to, rfm
  *  - rules.changed:   from, to (rulebook hashes; from is "" for the first
  *    version), label (may be ""); the only kind about no member: it
- *    carries no `member` key. */
+ *    carries no `member` key.
+ *  - transfer.result: txn, ok, error (only when !ok), balance (the sender's)
+ *  - campaign.exhausted: campaign; about no member either.
+ *  - points.pending:  points (added to pending; negative when a refund
+ *    cancelled them), pending (the member's pending total), release_ts
+ *  - tier.at_risk:    tier, review_ts, needed (qualification missing)
+ *  - points.expiring: points, expire_ts, balance */
 struct proto_output {
     enum proto_out_kind kind;
     int64_t ts;
@@ -191,10 +217,17 @@ struct proto_output {
     const char *error;
     const char *dimension;
     const char *label;
+    const char *campaign;
     char store[PROTO_NAME_MAX + 1];
     char txn[PROTO_TXN_MAX + 1];
     bool ok;
     uint8_t rfm[3];
+    int64_t count;      /* reward.issued */
+    int64_t pending;    /* points.pending */
+    int64_t release_ts; /* points.pending */
+    int64_t review_ts;  /* tier.at_risk */
+    int64_t needed;     /* tier.at_risk */
+    int64_t expire_ts;  /* points.expiring */
 };
 
 /* Wire name of an input kind ("purchase", ...). `k` < PROTO_KIND_COUNT. */
@@ -210,6 +243,17 @@ const char *proto_cause_name(enum proto_cause c);
  * crashes, loops or allocates without bound on any input; `buf` may be
  * NULL only when `len` is 0. */
 int proto_decode(const char *buf, size_t len, struct proto_entry *out,
+                 struct proto_reject *rej);
+
+/* Checks the shape of the msgpack bytes `buf[0..len)` (one object, at most
+ * PROTO_ENTRY_BYTES_MAX bytes, PROTO_DEPTH_MAX deep, maps of at most
+ * PROTO_KEYS_MAX keys, no container claiming more elements than bytes
+ * follow) and unpacks them into `*top`, whose strings point into `buf`.
+ * Returns 0 with `*zone` initialised (the caller destroys it with
+ * msgpack_zone_destroy once done with `*top`), or -1 with `rej` set and
+ * nothing to free. proto_decode is this plus the input contract; consumers
+ * of output events use it with proto_out.h. */
+int proto_unpack(const char *buf, size_t len, msgpack_zone *zone, msgpack_object *top,
                  struct proto_reject *rej);
 
 /* Appends the msgpack encoding of input entry `e` to `buf`, writing only

@@ -221,6 +221,7 @@ enum field_type {
     F_TEXT,     /* str, 1..max bytes, no NUL */
     F_INT,      /* integer in min..max; negative ones are the wrong type when min >= 0 */
     F_DELTA,    /* integer in min..max, not zero */
+    F_BOOL,     /* true or false, into a bool */
     F_BIRTHDAY, /* str "MM-DD", a day of a leap year; proto_entry only */
     F_LINES,    /* array of line maps; proto_entry only */
 };
@@ -229,7 +230,8 @@ struct field_spec {
     const char *key;
     enum field_type type;
     bool required;
-    size_t off; /* of a char[max + 1] (F_ID, F_TEXT) or an int64_t (F_INT, F_DELTA) */
+    size_t off; /* of a char[max + 1] (F_ID, F_TEXT), an int64_t (F_INT, F_DELTA) or a
+                 * bool (F_BOOL) */
     int64_t min;
     int64_t max;
 };
@@ -242,6 +244,9 @@ struct field_spec {
 /* _Generic makes the build fail unless the member is an int64_t. */
 #define INT_FIELD(type, m, ft, req, lo, hi) \
     {#m, ft, req, _Generic(((type *)0)->m, int64_t: offsetof(type, m)), lo, hi}
+/* _Generic makes the build fail unless the member is a bool. */
+#define BOOL_FIELD(type, m, req) \
+    {#m, F_BOOL, req, _Generic(((type *)0)->m, bool: offsetof(type, m)), 0, 1}
 #define SPECIAL_FIELD(key, ft, req) {key, ft, req, 0, 0, 0}
 #define E struct proto_entry
 
@@ -272,6 +277,7 @@ static const struct field_spec ADJUST_FIELDS[] = {
     STR_FIELD(E, member, F_ID, REQ),
     INT_FIELD(E, points, F_DELTA, REQ, -PROTO_POINTS_MAX, PROTO_POINTS_MAX),
     STR_FIELD(E, reason, F_TEXT, REQ),
+    BOOL_FIELD(E, qualifying, OPT),
 };
 static const struct field_spec ENROLL_FIELDS[] = {
     STR_FIELD(E, txn, F_ID, REQ),
@@ -289,6 +295,19 @@ static const struct field_spec RULES_FIELDS[] = {
     STR_FIELD(E, label, F_TEXT, OPT),
     INT_FIELD(E, effective_ts, F_INT, OPT, 1, PROTO_TS_MAX),
 };
+static const struct field_spec TRANSFER_FIELDS[] = {
+    STR_FIELD(E, txn, F_ID, REQ),
+    STR_FIELD(E, member, F_ID, REQ),
+    STR_FIELD(E, to, F_ID, REQ),
+    INT_FIELD(E, points, F_INT, REQ, 1, PROTO_POINTS_MAX),
+};
+static const struct field_spec SET_TIER_FIELDS[] = {
+    STR_FIELD(E, txn, F_ID, REQ),
+    STR_FIELD(E, member, F_ID, REQ),
+    STR_FIELD(E, tier, F_ID, REQ),
+    INT_FIELD(E, until_ts, F_INT, OPT, 1, PROTO_TS_MAX),
+    STR_FIELD(E, reason, F_TEXT, REQ),
+};
 static const struct field_spec LINE_FIELDS[] = {
     STR_FIELD(struct proto_line, sku, F_ID, REQ),
     STR_FIELD(struct proto_line, cat, F_ID, REQ),
@@ -300,6 +319,8 @@ static const struct field_spec LINE_FIELDS[] = {
 static int check_redeem(const struct proto_entry *e, struct proto_reject *rej);
 static int check_enroll(const struct proto_entry *e, struct proto_reject *rej);
 static int check_rules(const struct proto_entry *e, struct proto_reject *rej);
+static int check_transfer(const struct proto_entry *e, struct proto_reject *rej);
+static int check_set_tier(const struct proto_entry *e, struct proto_reject *rej);
 
 #define SPECS(a) a, sizeof a / sizeof a[0]
 static const struct kind_spec {
@@ -316,6 +337,8 @@ static const struct kind_spec {
     [PROTO_SCAN] = {SPECS(SCAN_FIELDS), NULL},
     [PROTO_TICK] = {NULL, 0, NULL},
     [PROTO_RULES] = {SPECS(RULES_FIELDS), check_rules},
+    [PROTO_TRANSFER] = {SPECS(TRANSFER_FIELDS), check_transfer},
+    [PROTO_SET_TIER] = {SPECS(SET_TIER_FIELDS), check_set_tier},
 };
 
 /* The type of `o` with its article, for messages: "an integer". */
@@ -523,6 +546,11 @@ static int decode_value(const struct field_ctx *c, const msgpack_object *v, void
         memcpy(dst, &x, sizeof x);
         return 0;
     }
+    case F_BOOL:
+        if (v->type != MSGPACK_OBJECT_BOOLEAN)
+            return wrong_type(c, v, "a boolean");
+        *(bool *)(void *)dst = v->via.boolean;
+        return 0;
     case F_BIRTHDAY:
         return decode_birthday(c, v, base);
     case F_LINES:
@@ -573,6 +601,23 @@ static int check_rules(const struct proto_entry *e, struct proto_reject *rej)
     if (n != PROTO_HASH_LEN || strspn(e->hash, "0123456789abcdef") != n)
         return reject(rej, PROTO_R_BAD_VALUE, "field 'hash' must be %d lowercase hex digits "
                       "(a rulebook's identity)", PROTO_HASH_LEN);
+    return 0;
+}
+
+static int check_transfer(const struct proto_entry *e, struct proto_reject *rej)
+{
+    if (strcmp(e->to, e->member) == 0)
+        return reject(rej, PROTO_R_BAD_VALUE, "field 'to': a member cannot transfer to "
+                      "itself");
+    return 0;
+}
+
+/* A status held until a time that has already passed is a mistake. */
+static int check_set_tier(const struct proto_entry *e, struct proto_reject *rej)
+{
+    if (e->until_ts != 0 && e->until_ts <= e->ts)
+        return reject(rej, PROTO_R_BAD_VALUE, "field 'until_ts' must be after the entry's "
+                      "ts");
     return 0;
 }
 
@@ -645,12 +690,11 @@ _Noreturn static void die_no_memory(void)
     abort();
 }
 
-int proto_decode(const char *buf, size_t len, struct proto_entry *out,
+int proto_unpack(const char *buf, size_t len, msgpack_zone *zone, msgpack_object *top,
                  struct proto_reject *rej)
 {
-    LY_ASSERT(out != NULL && rej != NULL);
+    LY_ASSERT(zone != NULL && top != NULL && rej != NULL);
     LY_ASSERT(buf != NULL || len == 0);
-    memset(out, 0, sizeof *out);
     *rej = (struct proto_reject){0};
     if (len > PROTO_ENTRY_BYTES_MAX)
         return reject(rej, PROTO_R_TOO_LARGE, "the entry is %zu bytes, at most %d", len,
@@ -659,19 +703,28 @@ int proto_decode(const char *buf, size_t len, struct proto_entry *out,
         return reject(rej, PROTO_R_BAD_MSGPACK, "the entry is empty");
     if (scan(buf, len, rej) != 0)
         return -1;
-    msgpack_zone zone;
-    if (!msgpack_zone_init(&zone, len * ZONE_BYTES_PER_INPUT_BYTE + ZONE_SLACK_BYTES))
+    if (!msgpack_zone_init(zone, len * ZONE_BYTES_PER_INPUT_BYTE + ZONE_SLACK_BYTES))
         die_no_memory();
-    msgpack_object top;
     size_t off = 0;
-    msgpack_unpack_return ret = msgpack_unpack(buf, len, &off, &zone, &top);
-    int rc;
+    msgpack_unpack_return ret = msgpack_unpack(buf, len, &off, zone, top);
     if (ret == MSGPACK_UNPACK_SUCCESS && off == len)
-        rc = decode_object(&top, out, rej);
-    else if (ret == MSGPACK_UNPACK_NOMEM_ERROR)
+        return 0;
+    if (ret == MSGPACK_UNPACK_NOMEM_ERROR)
         die_no_memory();
-    else /* the scan accepts only what msgpack-c does; kept for safety */
-        rc = reject(rej, PROTO_R_BAD_MSGPACK, "msgpack-c refused the entry (%d)", (int)ret);
+    msgpack_zone_destroy(zone); /* the scan accepts only what msgpack-c does; kept for safety */
+    return reject(rej, PROTO_R_BAD_MSGPACK, "msgpack-c refused the entry (%d)", (int)ret);
+}
+
+int proto_decode(const char *buf, size_t len, struct proto_entry *out,
+                 struct proto_reject *rej)
+{
+    LY_ASSERT(out != NULL && rej != NULL);
+    memset(out, 0, sizeof *out);
+    msgpack_zone zone;
+    msgpack_object top;
+    if (proto_unpack(buf, len, &zone, &top, rej) != 0)
+        return -1;
+    int rc = decode_object(&top, out, rej);
     msgpack_zone_destroy(&zone);
     if (rc != 0)
         memset(out, 0, sizeof *out);

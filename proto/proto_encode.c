@@ -21,6 +21,7 @@ static const char *const KIND_NAMES[PROTO_KIND_COUNT] = {
     [PROTO_REDEEM] = "redeem",     [PROTO_ADJUST] = "adjust",
     [PROTO_ENROLL] = "enroll",     [PROTO_SCAN] = "scan",
     [PROTO_TICK] = "tick",         [PROTO_RULES] = "rules",
+    [PROTO_TRANSFER] = "transfer", [PROTO_SET_TIER] = "set_tier",
 };
 
 static const char *const OUT_KIND_NAMES[PROTO_OUT_KIND_COUNT] = {
@@ -32,6 +33,11 @@ static const char *const OUT_KIND_NAMES[PROTO_OUT_KIND_COUNT] = {
     [PROTO_OUT_POINTS_EXPIRED] = "points.expired",
     [PROTO_OUT_SEGMENT_CHANGED] = "segment.changed",
     [PROTO_OUT_RULES_CHANGED] = "rules.changed",
+    [PROTO_OUT_TRANSFER_RESULT] = "transfer.result",
+    [PROTO_OUT_CAMPAIGN_EXHAUSTED] = "campaign.exhausted",
+    [PROTO_OUT_POINTS_PENDING] = "points.pending",
+    [PROTO_OUT_TIER_AT_RISK] = "tier.at_risk",
+    [PROTO_OUT_POINTS_EXPIRING] = "points.expiring",
 };
 
 static const char *const CAUSE_NAMES[PROTO_CAUSE_COUNT] = {
@@ -39,6 +45,8 @@ static const char *const CAUSE_NAMES[PROTO_CAUSE_COUNT] = {
     [PROTO_CAUSE_REDEEM] = "redeem",     [PROTO_CAUSE_ADJUST] = "adjust",
     [PROTO_CAUSE_BONUS] = "bonus",       [PROTO_CAUSE_REWARD] = "reward",
     [PROTO_CAUSE_EXPIRY] = "expiry",
+    [PROTO_CAUSE_TRANSFER_OUT] = "transfer_out", [PROTO_CAUSE_TRANSFER_IN] = "transfer_in",
+    [PROTO_CAUSE_RELEASE] = "release",
 };
 
 /* "<src id>:<u32>" and its NUL: 41 + 1 + 10 + 1 bytes at the most. */
@@ -154,7 +162,8 @@ struct field_set {
 
 enum entry_field_id {
     E_TXN, E_ORIG_TXN, E_MEMBER, E_STORE, E_AMOUNT, E_LINES, E_POINTS, E_REWARD,
-    E_REASON, E_BIRTHDAY, E_REFERRER, E_HASH, E_LABEL, E_EFFECTIVE_TS, E_FIELD_COUNT
+    E_REASON, E_BIRTHDAY, E_REFERRER, E_HASH, E_LABEL, E_EFFECTIVE_TS, E_TO, E_TIER,
+    E_UNTIL_TS, E_QUALIFYING, E_FIELD_COUNT
 };
 #define E struct proto_entry
 static const struct field ENTRY_FIELDS[E_FIELD_COUNT] = {
@@ -166,6 +175,9 @@ static const struct field ENTRY_FIELDS[E_FIELD_COUNT] = {
     [E_REFERRER] = CHARS(E, referrer),
     [E_HASH] = CHARS(E, hash),     [E_LABEL] = CHARS(E, label),
     [E_EFFECTIVE_TS] = INT(E, effective_ts),
+    [E_TO] = CHARS(E, to),         [E_TIER] = CHARS(E, tier),
+    [E_UNTIL_TS] = INT(E, until_ts),
+    [E_QUALIFYING] = FIELD(E, qualifying, FT_BOOL, bool),
 };
 #undef E
 
@@ -175,12 +187,15 @@ static const struct field_set ENTRY_KINDS[PROTO_KIND_COUNT] = {
     [PROTO_PURCHASE] = {B(TXN) | B(MEMBER) | B(STORE) | B(AMOUNT) | B(LINES), B(LINES)},
     [PROTO_REFUND] = {B(TXN) | B(ORIG_TXN) | B(MEMBER) | B(AMOUNT), 0},
     [PROTO_REDEEM] = {B(TXN) | B(MEMBER) | B(POINTS) | B(REWARD), B(POINTS) | B(REWARD)},
-    [PROTO_ADJUST] = {B(TXN) | B(MEMBER) | B(POINTS) | B(REASON), 0},
+    [PROTO_ADJUST] = {B(TXN) | B(MEMBER) | B(POINTS) | B(REASON) | B(QUALIFYING),
+                      B(QUALIFYING)},
     [PROTO_ENROLL] = {B(TXN) | B(MEMBER) | B(BIRTHDAY) | B(REFERRER),
                       B(BIRTHDAY) | B(REFERRER)},
     [PROTO_SCAN] = {B(MEMBER) | B(STORE) | B(TXN), B(TXN)},
     [PROTO_TICK] = {0, 0},
     [PROTO_RULES] = {B(HASH) | B(LABEL) | B(EFFECTIVE_TS), B(LABEL) | B(EFFECTIVE_TS)},
+    [PROTO_TRANSFER] = {B(TXN) | B(MEMBER) | B(TO) | B(POINTS), 0},
+    [PROTO_SET_TIER] = {B(TXN) | B(MEMBER) | B(TIER) | B(UNTIL_TS) | B(REASON), B(UNTIL_TS)},
 };
 #undef B
 
@@ -192,7 +207,8 @@ static const struct field_set LINE_ALL = {(1u << LEN(LINE_FIELDS)) - 1, 0};
 
 enum out_field_id {
     O_DELTA, O_BALANCE, O_CAUSE, O_FROM, O_TO, O_REASON, O_REWARD, O_COST, O_TXN, O_OK,
-    O_ERROR, O_PERK, O_TIER, O_STORE, O_POINTS, O_RFM, O_DIMENSION, O_LABEL, O_FIELD_COUNT
+    O_ERROR, O_PERK, O_TIER, O_STORE, O_POINTS, O_RFM, O_DIMENSION, O_LABEL, O_CAMPAIGN,
+    O_COUNT, O_PENDING, O_RELEASE_TS, O_REVIEW_TS, O_NEEDED, O_EXPIRE_TS, O_FIELD_COUNT
 };
 #define O struct proto_output
 static const struct field OUT_FIELDS[O_FIELD_COUNT] = {
@@ -208,6 +224,10 @@ static const struct field OUT_FIELDS[O_FIELD_COUNT] = {
     [O_RFM] = FIELD(O, rfm, FT_RFM, uint8_t *),
     [O_DIMENSION] = CSTR(O, dimension),
     [O_LABEL] = CSTR(O, label),
+    [O_CAMPAIGN] = CSTR(O, campaign),
+    [O_COUNT] = INT(O, count),   [O_PENDING] = INT(O, pending),
+    [O_RELEASE_TS] = INT(O, release_ts), [O_REVIEW_TS] = INT(O, review_ts),
+    [O_NEEDED] = INT(O, needed), [O_EXPIRE_TS] = INT(O, expire_ts),
 };
 #undef O
 
@@ -217,12 +237,17 @@ _Static_assert(E_FIELD_COUNT <= 32 && O_FIELD_COUNT <= 32, "a field set is 32 bi
 static const struct field_set OUT_KINDS[PROTO_OUT_KIND_COUNT] = {
     [PROTO_OUT_POINTS_CHANGED] = {B(DELTA) | B(BALANCE) | B(CAUSE), 0},
     [PROTO_OUT_TIER_CHANGED] = {B(FROM) | B(TO) | B(REASON), 0},
-    [PROTO_OUT_REWARD_ISSUED] = {B(REWARD) | B(COST), 0},
+    [PROTO_OUT_REWARD_ISSUED] = {B(REWARD) | B(COST) | B(COUNT), 0},
     [PROTO_OUT_REDEEM_RESULT] = {B(TXN) | B(OK) | B(ERROR) | B(BALANCE), B(ERROR)},
     [PROTO_OUT_PERK_TRIGGERED] = {B(PERK) | B(TIER) | B(STORE), 0},
     [PROTO_OUT_POINTS_EXPIRED] = {B(POINTS) | B(BALANCE), 0},
     [PROTO_OUT_SEGMENT_CHANGED] = {B(DIMENSION) | B(FROM) | B(TO) | B(RFM), 0},
     [PROTO_OUT_RULES_CHANGED] = {B(FROM) | B(TO) | B(LABEL), 0},
+    [PROTO_OUT_TRANSFER_RESULT] = {B(TXN) | B(OK) | B(ERROR) | B(BALANCE), B(ERROR)},
+    [PROTO_OUT_CAMPAIGN_EXHAUSTED] = {B(CAMPAIGN), 0},
+    [PROTO_OUT_POINTS_PENDING] = {B(POINTS) | B(PENDING) | B(RELEASE_TS), 0},
+    [PROTO_OUT_TIER_AT_RISK] = {B(TIER) | B(REVIEW_TS) | B(NEEDED), 0},
+    [PROTO_OUT_POINTS_EXPIRING] = {B(POINTS) | B(EXPIRE_TS) | B(BALANCE), 0},
 };
 #undef B
 
@@ -295,7 +320,7 @@ static bool field_is_set(const void *base, const struct field *f)
     case FT_INT: return *(const int64_t *)at != 0;
     case FT_BIRTHDAY: return ((const struct proto_entry *)base)->birthday_month != 0;
     case FT_LINES: return ((const struct proto_entry *)base)->line_count != 0;
-    case FT_BOOL:
+    case FT_BOOL: return *(const bool *)at; /* an optional flag is written when true */
     case FT_CAUSE:
     case FT_RFM: return true;
     }
@@ -336,7 +361,8 @@ static void fill_output(struct kv_writer *w, const void *obj)
     kv_str(w, "kind", proto_out_kind_name(c->o->kind));
     kv_str(w, "id", c->id);
     kv_str(w, "src", c->src);
-    if (c->o->kind != PROTO_OUT_RULES_CHANGED) /* about no member */
+    if (c->o->kind != PROTO_OUT_RULES_CHANGED &&
+        c->o->kind != PROTO_OUT_CAMPAIGN_EXHAUSTED) /* about no member */
         kv_str(w, "member", c->o->member);
     kv_int(w, "ts", c->o->ts);
     fill_fields(w, c->o, OUT_FIELDS, O_FIELD_COUNT, OUT_KINDS[c->o->kind]);

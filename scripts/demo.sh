@@ -30,6 +30,7 @@ START_WAIT_S=10      # how long Redis and the daemon may take to come up
 
 redis_pid=""
 daemon_pid=""
+ledger_pid=""
 tail_pid=""
 load_pid=""
 
@@ -81,9 +82,10 @@ cleanup() {
   stop "$load_pid" loyalty-posload 5
   stop "$tail_pid" "loyaltyctl tail" 5
   stop "$daemon_pid" loyaltyd "$STOP_WAIT_S"
+  stop "$ledger_pid" loyalty-ledger "$STOP_WAIT_S"
   stop "$redis_pid" redis-server "$STOP_WAIT_S"
   if [[ -d $DEMO ]]; then
-    say "logs: $DEMO/loyaltyd.log (daemon), $DEMO/posload.log (load)" \
+    say "logs: $DEMO/loyaltyd.log (daemon), $DEMO/ledger.log (ledger), $DEMO/posload.log (load)" \
       "${redis_pid:+and $DEMO/redis.log (Redis)}"
   fi
   exit "$rc"
@@ -97,6 +99,7 @@ trap 'exit 143' TERM
 say "building Release into $BUILD"
 cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build "$BUILD" -j "$(nproc)" --target loyaltyd loyalty-posload loyaltyctl loyalty-scan \
+  loyalty-ledger \
   >/dev/null
 
 rm -rf "$DEMO"
@@ -115,8 +118,26 @@ else
   say "Redis on $REDIS (pid $redis_pid, data in $DEMO/redis)"
 fi
 
+# The ledger on a SQLite file, so the dashboard's member page shows history:
+# its own API on a free port, which the daemon relays /v1/members/ID/history to.
+LEDGER_HTTP=127.0.0.1:$(free_port)
+cat >"$DEMO/ledger.conf" <<CONF
+ledger = {
+  redis = "$REDIS";
+  database = "sqlite://$DEMO/ledger.db";
+  http = "$LEDGER_HTTP";
+};
+CONF
+"$BUILD/clients/ledger/loyalty-ledger" -c "$DEMO/ledger.conf" </dev/null \
+  2>"$DEMO/ledger.log" &
+ledger_pid=$!
+say "loyalty-ledger on http://$LEDGER_HTTP (pid $ledger_pid, SQLite $DEMO/ledger.db)"
+# The shipped configuration, pointed at that ledger.
+sed "s|^daemon = {|daemon = {\n  ledger = \"$LEDGER_HTTP\";|" "$ROOT/conf/loyaltyd.conf" \
+  >"$DEMO/loyaltyd.conf"
+
 HTTP=127.0.0.1:$(free_port)
-"$BUILD/engine/loyaltyd" -c "$ROOT/conf/loyaltyd.conf" --redis "$REDIS" --http "$HTTP" \
+"$BUILD/engine/loyaltyd" -c "$DEMO/loyaltyd.conf" --redis "$REDIS" --http "$HTTP" \
   --data "$DEMO/data" </dev/null 2>"$DEMO/loyaltyd.log" &
 daemon_pid=$!
 if ! wait_until "$START_WAIT_S" healthy; then

@@ -11,7 +11,10 @@ PACKAGES=(
   libconfig-dev libjansson-dev libxxhash-dev       # config, JSON, hashing
   libsystemd-dev                                   # sd_notify (systemd units)
   zlib1g-dev                                       # crc32: the partition function
+  libzstd-dev                                      # the input archive's compression
   libcmocka-dev                                    # unit tests
+  libsqlite3-dev libpq-dev                         # loyalty-ledger: SQLite, PostgreSQL
+  postgresql                                       # the ledger's tests and bench/ledger
   redis-server                                     # the streams
   python3 python3-pytest python3-redis python3-msgpack  # integration tests
   wrk gnuplot-nox                                   # bench/run.sh: HTTP load, plot

@@ -18,6 +18,8 @@ static const struct ctl_command COMMANDS[] = {
     {"dlq", "list rejected entries; re-drive them to the input after a fix", cmd_dlq},
     {"partitions", "each partition's owner, epoch, marker and lag (Scaling out)",
      cmd_partitions},
+    {"whatif", "replay the whole history under a candidate rulebook (runs loyalty-whatif)",
+     cmd_whatif},
 };
 
 int main(int argc, char **argv)

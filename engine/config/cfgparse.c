@@ -344,6 +344,15 @@ static void widen_integers(const char *t, size_t n, char *out)
     out[o] = '\0';
 }
 
+/* The 1-based line of byte `at` in `text`. */
+static unsigned line_of(const char *text, size_t at)
+{
+    unsigned line = 1;
+    for (size_t i = 0; i < at; i++)
+        line += text[i] == '\n';
+    return line;
+}
+
 char *cfg_read_file(const char *path, struct config_error *err)
 {
     FILE *f = fopen(path, "rb");
@@ -356,7 +365,8 @@ char *cfg_read_file(const char *path, struct config_error *err)
     else if (n > CONFIG_FILE_MAX)
         snprintf(err->text, sizeof(err->text), "%s: larger than %d bytes", path, CONFIG_FILE_MAX);
     else if (memchr(raw, '\0', n) != NULL)
-        snprintf(err->text, sizeof(err->text), "%s: holds a NUL byte", path);
+        snprintf(err->text, sizeof(err->text), "%s:%u: a NUL byte (not a text file?)", path,
+                 line_of(raw, (size_t)((const char *)memchr(raw, '\0', n) - raw)));
     else
         raw[n] = '\0';
     if (f)

@@ -41,6 +41,9 @@ static const struct cfg_field daemon_fields[] = {
     DAEMON("snapshot_every_ms", CFG_U32, snapshot_every_ms, 0, 86400000),
     DAEMON("snapshot_keep", CFG_U32, snapshot_keep, 1, 100),
     DAEMON("trim_input", CFG_BOOL, trim_input, 0, 1),
+    DAEMON("archive", CFG_BOOL, archive, 0, 1),
+    DAEMON("archive_keep_days", CFG_U32, archive_keep_days, 0, 36500),
+    DAEMON("archive_keep_bytes", CFG_U64, archive_keep_bytes, 0, INT64_MAX),
     STR("redis_user", redis_user, 0, CONFIG_KEY_MAX),
     STR("redis_password", redis_password, 0, CONFIG_SECRET_MAX),
     STR("redis_password_env", redis_password_env, 0, CONFIG_KEY_MAX),
@@ -50,6 +53,9 @@ static const struct cfg_field daemon_fields[] = {
     DAEMON("cluster", CFG_BOOL, cluster, 0, 1),
     DAEMON("wait_replicas", CFG_U32, wait_replicas, 0, 16),
     DAEMON("wait_timeout_ms", CFG_U32, wait_timeout_ms, 1, 60000),
+    DAEMON("ledger", CFG_ENDPOINT, ledger, 0, 0),
+    STR("ledger_token", ledger_token, 0, CONFIG_SECRET_MAX),
+    STR("ledger_token_env", ledger_token_env, 0, CONFIG_KEY_MAX),
 };
 
 /* Settings the daemon section parses itself (daemon_finish). */
@@ -163,6 +169,7 @@ void config_defaults(struct config *cfg)
     cfg->trim_input = true;
     cfg->partitions = 1;
     cfg->wait_timeout_ms = 1000;
+    cfg->archive = true; /* the whole history stays replayable (archiver.h) */
 
     config_rules_defaults(&cfg->rules);
 }
@@ -224,6 +231,9 @@ int config_finish(struct config *cfg, struct config_error *err)
         return -1;
     if (cfg->http_token_env[0] != '\0' &&
         secret_from_env(cfg->http_token_env, cfg->http_token, err) != 0)
+        return -1;
+    if (cfg->ledger_token_env[0] != '\0' &&
+        secret_from_env(cfg->ledger_token_env, cfg->ledger_token, err) != 0)
         return -1;
     if (cfg->redis_user[0] != '\0' && cfg->redis_password[0] == '\0') {
         snprintf(err->text, sizeof(err->text), "daemon.redis_user needs a redis_password "

@@ -42,6 +42,9 @@ struct config {
     uint32_t snapshot_every_ms;        /* 0: not by time */
     uint32_t snapshot_keep;            /* snapshots kept, >= 1 */
     bool trim_input;                   /* XTRIM <prefix>in below the oldest kept */
+    bool archive;                      /* archive what is trimmed (DATA/archive) */
+    uint32_t archive_keep_days;        /* delete archive segments older; 0: keep all */
+    uint64_t archive_keep_bytes;       /* and beyond this size; 0: no limit */
     char redis_user[CONFIG_KEY_MAX + 1];       /* ACL user; empty: AUTH password only */
     char redis_password[CONFIG_SECRET_MAX + 1]; /* empty: no AUTH */
     char redis_password_env[CONFIG_KEY_MAX + 1]; /* read the password from this variable */
@@ -53,6 +56,9 @@ struct config {
     bool cluster;                      /* `redis` is a seed node of a Redis Cluster */
     uint32_t wait_replicas;            /* WAIT for this many replicas after a commit */
     uint32_t wait_timeout_ms;          /* ... at most this long */
+    struct config_endpoint ledger;              /* loyalty-ledger's HTTP; port 0: none */
+    char ledger_token[CONFIG_SECRET_MAX + 1];   /* its bearer token; empty: none */
+    char ledger_token_env[CONFIG_KEY_MAX + 1];  /* read it from this variable */
     struct rulebook rules;
 };
 

@@ -45,12 +45,31 @@ static const struct cfg_field campaign_fields[] = {
     CAMPAIGN("multiplier_bp", CFG_I64, multiplier_bp, 10001, RULEBOOK_MULTIPLIER_BP_MAX),
     CAMPAIGN("bonus_points", CFG_I64, bonus_points, 1, RULEBOOK_BONUS_MAX),
     CAMPAIGN("min_amount", CFG_I64, min_amount, 0, PROTO_AMOUNT_MAX),
+    CAMPAIGN("budget_points", CFG_I64, budget_points, 0, PROTO_POINTS_MAX),
+    CAMPAIGN("member_limit_points", CFG_I64, member_limit_points, 0, RULEBOOK_BONUS_MAX),
+    CAMPAIGN("member_limit_times", CFG_I64, member_limit_times, 0,
+             RULEBOOK_MEMBER_LIMIT_TIMES_MAX),
 };
 
 /* Of two settings, the one further down the file. */
 static const config_setting_t *later(const config_setting_t *a, const config_setting_t *b)
 {
     return config_setting_source_line(a) > config_setting_source_line(b) ? a : b;
+}
+
+/* Members keep a counter slot per campaign with a member limit
+ * (budgets.h): at most RULEBOOK_LIMITED_CAMPAIGNS_MAX of them. */
+static int limits_check(struct cfg_ctx *c, const config_setting_t *e, const void *recs,
+                        uint32_t i)
+{
+    const struct rulebook_campaign *k = recs;
+    uint32_t limited = 0;
+    for (uint32_t j = 0; j <= i; j++)
+        limited += k[j].member_limit_points > 0 || k[j].member_limit_times > 0;
+    if (limited > RULEBOOK_LIMITED_CAMPAIGNS_MAX)
+        return cfg_fail(c, e, "campaign '%s': at most %d campaigns may have a member limit",
+                        k[i].name, RULEBOOK_LIMITED_CAMPAIGNS_MAX);
+    return 0;
 }
 
 static int campaign_check(struct cfg_ctx *c, const config_setting_t *e, const void *recs,
@@ -69,7 +88,7 @@ static int campaign_check(struct cfg_ctx *c, const config_setting_t *e, const vo
                         k->name);
     if (mul == NULL && bonus == NULL)
         return cfg_fail(c, e, "campaign '%s' needs multiplier_bp or bonus_points", k->name);
-    return 0;
+    return limits_check(c, e, recs, i);
 }
 
 static const struct cfg_list campaign_list = {
@@ -91,6 +110,10 @@ static const struct cfg_field earning_fields[] = {
     RB("referral_bonus", CFG_I64, referral_bonus, 0, RULEBOOK_BONUS_MAX),
     RB("txn_cap_points", CFG_I64, txn_cap_points, 0, RULEBOOK_BONUS_MAX),
     RB("day_cap_points", CFG_I64, day_cap_points, 0, RULEBOOK_BONUS_MAX),
+    RB("enroll_bonus", CFG_I64, enroll_bonus, 0, RULEBOOK_BONUS_MAX),
+    RB("min_amount", CFG_I64, min_amount, 0, PROTO_AMOUNT_MAX),
+    RB("pending_days", CFG_U32, pending_days, 0, RULEBOOK_PENDING_DAYS_MAX),
+    RB("adjust_earns", CFG_BOOL, adjust_earns, 0, 1),
 };
 
 /* ---- tiers -------------------------------------------------------------- */
@@ -126,7 +149,18 @@ static const struct cfg_field tiers_fields[] = {
                 &level_list),
 };
 
-static const char *const tiers_extra[] = {"basis", "review", "review_date", NULL};
+static const char *const tiers_extra[] = {"basis",     "review",           "review_date",
+                                          "downgrade", "refund_downgrade", "qualify_on",
+                                          NULL};
+static const char *const downgrade_names[] = {"review", "never", NULL};
+_Static_assert(RULEBOOK_DOWNGRADE_REVIEW == 0 && RULEBOOK_DOWNGRADE_NEVER == 1,
+               "downgrade_names order");
+static const char *const refund_downgrade_names[] = {"immediate", "review", NULL};
+static const char *const qualify_on_names[] = {"earn", "release", NULL};
+_Static_assert(RULEBOOK_REFUND_IMMEDIATE == 0 && RULEBOOK_REFUND_REVIEW == 1,
+               "refund_downgrade_names order");
+_Static_assert(RULEBOOK_QUALIFY_EARN == 0 && RULEBOOK_QUALIFY_RELEASE == 1,
+               "qualify_on_names order");
 static const char *const basis_names[] = {"points", "spend", NULL};
 static const char *const review_names[] = {"anniversary", "fixed", NULL};
 _Static_assert(RULEBOOK_BASIS_POINTS == 0 && RULEBOOK_BASIS_SPEND == 1, "basis_names order");
@@ -162,16 +196,34 @@ static int load_review(struct cfg_ctx *c, const config_setting_t *s, struct rule
     return 0;
 }
 
+/* Stores in `*index` the choice setting `name` of group `s` makes, when
+ * given (left as it is otherwise). Returns 0, or -1. */
+static int load_choice(struct cfg_ctx *c, const config_setting_t *s, const char *name,
+                       const char *what, const char *const *names, uint32_t *index)
+{
+    const config_setting_t *v = config_setting_get_member(s, name);
+    return v == NULL ? 0 : cfg_get_choice(c, v, what, names, index);
+}
+
 static int tiers_finish(struct cfg_ctx *c, const config_setting_t *s, void *base)
 {
     struct rulebook *rb = base;
-    const config_setting_t *basis = config_setting_get_member(s, "basis");
-    uint32_t k;
-    if (basis != NULL) {
-        if (cfg_get_choice(c, basis, "tiers.basis", basis_names, &k) != 0)
-            return -1;
-        rb->basis = (enum rulebook_basis)k;
-    }
+    uint32_t basis = rb->basis, down = rb->refund_downgrade, on = rb->qualify_on;
+    uint32_t never = rb->downgrade;
+    if (load_choice(c, s, "basis", "tiers.basis", basis_names, &basis) != 0 ||
+        load_choice(c, s, "downgrade", "tiers.downgrade", downgrade_names, &never) != 0 ||
+        load_choice(c, s, "refund_downgrade", "tiers.refund_downgrade",
+                    refund_downgrade_names, &down) != 0 ||
+        load_choice(c, s, "qualify_on", "tiers.qualify_on", qualify_on_names, &on) != 0)
+        return -1;
+    rb->basis = (enum rulebook_basis)basis;
+    rb->downgrade = (enum rulebook_downgrade)never;
+    rb->refund_downgrade = (enum rulebook_refund_downgrade)down;
+    rb->qualify_on = (enum rulebook_qualify_on)on;
+    /* A grace for downgrades that never happen is a mistake to point out. */
+    if (rb->downgrade == RULEBOOK_DOWNGRADE_NEVER && rb->grace_months > 0)
+        return cfg_fail(c, config_setting_get_member(s, "downgrade"),
+                        "tiers.grace_months applies only with downgrade = \"review\"");
     return load_review(c, s, rb);
 }
 
@@ -235,7 +287,57 @@ static const struct cfg_field rewards_fields[] = {
 
 static const struct cfg_field expiry_fields[] = {
     RB("months", CFG_U32, expiry_months, 0, RULEBOOK_EXPIRY_MONTHS_MAX),
+    RB("days", CFG_U32, expiry_days, 0, RULEBOOK_EXPIRY_DAYS_MAX),
+    RB("years", CFG_U32, expiry_years, 0, RULEBOOK_EXPIRY_YEARS_MAX),
 };
+
+static const char *const expiry_extra[] = {"mode", NULL};
+static const char *const expiry_mode_names[] = {"months", "days", "end_of_year", "never", NULL};
+_Static_assert(RULEBOOK_EXPIRY_MONTHS == 0 && RULEBOOK_EXPIRY_DAYS == 1 &&
+                   RULEBOOK_EXPIRY_END_OF_YEAR == 2 && RULEBOOK_EXPIRY_NEVER == 3,
+               "expiry_mode_names order");
+
+/* Which of months, days and years each mode reads; the others must stay 0
+ * (a count that does nothing is a mistake waiting to surprise). */
+static int expiry_counts_check(struct cfg_ctx *c, const config_setting_t *s,
+                               const struct rulebook *rb)
+{
+    static const char *const names[] = {"months", "days", "years"};
+    const uint32_t counts[] = {rb->expiry_months, rb->expiry_days, rb->expiry_years};
+    for (int i = 0; i < 3; i++) {
+        bool used = (int)rb->expiry_mode == i; /* months, days, end_of_year read the i-th */
+        if (!used && counts[i] != 0)
+            return cfg_fail(c, config_setting_get_member(s, names[i]),
+                            "expiry.%s applies only with mode = \"%s\"", names[i],
+                            expiry_mode_names[i]);
+    }
+    if (rb->expiry_mode == RULEBOOK_EXPIRY_MONTHS && rb->expiry_months == 0)
+        return cfg_fail(c, s, "expiry.mode = \"months\" needs months >= 1 (or mode = "
+                              "\"never\")");
+    if (rb->expiry_mode == RULEBOOK_EXPIRY_DAYS && rb->expiry_days == 0)
+        return cfg_fail(c, s, "expiry.mode = \"days\" needs days >= 1");
+    return 0;
+}
+
+/* Without a mode, months decides as it always did: 0 never, else months. */
+static int expiry_finish(struct cfg_ctx *c, const config_setting_t *s, void *base)
+{
+    struct rulebook *rb = base;
+    const config_setting_t *mode = config_setting_get_member(s, "mode");
+    uint32_t k;
+    if (mode == NULL) {
+        rb->expiry_mode = rb->expiry_months > 0 ? RULEBOOK_EXPIRY_MONTHS : RULEBOOK_EXPIRY_NEVER;
+        if (rb->expiry_days != 0 || rb->expiry_years != 0)
+            return cfg_fail(c, config_setting_get_member(s, rb->expiry_days ? "days" : "years"),
+                            "expiry.days and expiry.years need a mode = \"days\" or "
+                            "\"end_of_year\"");
+        return 0;
+    }
+    if (cfg_get_choice(c, mode, "expiry.mode", expiry_mode_names, &k) != 0)
+        return -1;
+    rb->expiry_mode = (enum rulebook_expiry_mode)k;
+    return expiry_counts_check(c, s, rb);
+}
 
 static const char *const refunds_extra[] = {"shortfall", NULL};
 static const char *const shortfall_names[] = {"negative", "forgive", NULL};
@@ -255,6 +357,25 @@ static int refunds_finish(struct cfg_ctx *c, const config_setting_t *s, void *ba
     return 0;
 }
 
+static const struct cfg_field transfers_fields[] = {
+    RB("enabled", CFG_BOOL, transfers_enabled, 0, 1),
+    RB("max_points_per_day", CFG_I64, transfer_day_max_points, 0, PROTO_POINTS_MAX),
+};
+
+/* ---- refunds ------------------------------------------------------------ */
+
+static const struct cfg_field refunds_fields[] = {
+    RB("keep_bonuses", CFG_BOOL, keep_bonuses, 0, 1),
+};
+
+/* ---- notices ------------------------------------------------------------ */
+
+static const struct cfg_field notices_fields[] = {
+    RB("tier_days", CFG_U32, notice_tier_days, 0, RULEBOOK_NOTICE_DAYS_MAX),
+    RB("expiry_days", CFG_U32, notice_expiry_days, 0, RULEBOOK_NOTICE_DAYS_MAX),
+    RB("need_step", CFG_I64, notice_need_step, 0, INT64_MAX / 2),
+};
+
 static const struct cfg_field idempotency_fields[] = {
     RB("window_days", CFG_DAYS_MS, txn_window_ms, 1, 3650),
     RB("max_txns", CFG_U32, txns_max, 1, 1000000000),
@@ -264,9 +385,11 @@ static const struct cfg_section rule_sections[] = {
     {"earning", earning_fields, CFG_COUNT(earning_fields), NULL, NULL},
     {"tiers", tiers_fields, CFG_COUNT(tiers_fields), tiers_extra, tiers_finish},
     {"rewards", rewards_fields, CFG_COUNT(rewards_fields), NULL, NULL},
-    {"expiry", expiry_fields, CFG_COUNT(expiry_fields), NULL, NULL},
-    {"refunds", NULL, 0, refunds_extra, refunds_finish},
+    {"expiry", expiry_fields, CFG_COUNT(expiry_fields), expiry_extra, expiry_finish},
+    {"refunds", refunds_fields, CFG_COUNT(refunds_fields), refunds_extra, refunds_finish},
+    {"notices", notices_fields, CFG_COUNT(notices_fields), NULL, NULL},
     {"idempotency", idempotency_fields, CFG_COUNT(idempotency_fields), NULL, NULL},
+    {"transfers", transfers_fields, CFG_COUNT(transfers_fields), NULL, NULL},
 };
 
 const struct cfg_section *config_rules_section(const char *name)
@@ -294,7 +417,11 @@ void config_rules_defaults(struct rulebook *rb)
     snprintf(rb->tiers[0].name, sizeof(rb->tiers[0].name), "member");
     rb->tiers[0].multiplier_bp = 10000;
     rb->review = RULEBOOK_REVIEW_ANNIVERSARY;
+    rb->downgrade = RULEBOOK_DOWNGRADE_REVIEW;
+    rb->expiry_mode = RULEBOOK_EXPIRY_NEVER; /* months 0 */
     rb->shortfall = RULEBOOK_SHORTFALL_NEGATIVE;
+    rb->refund_downgrade = RULEBOOK_REFUND_IMMEDIATE; /* a refund takes back the tier */
+    rb->qualify_on = RULEBOOK_QUALIFY_EARN;
     rb->txn_window_ms = 35 * CALTIME_DAY_MS;
     rb->txns_max = 5000000;
     config_segments_defaults(&rb->seg);

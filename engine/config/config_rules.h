@@ -1,5 +1,6 @@
 /* config_rules.h - the rulebook sections of the configuration file:
- * earning, tiers, rewards, expiry, refunds, idempotency and segments, each
+ * earning, tiers, rewards, expiry, refunds, notices, idempotency, transfers and
+ * segments, each
  * a table of cfgparse.h filling a struct rulebook. Every feature is off
  * unless configured.
  */
@@ -10,7 +11,8 @@
 #include "rulebook.h"
 
 /* The rule sections' names, for error messages. */
-#define CONFIG_RULES_SECTIONS "earning, tiers, rewards, expiry, refunds, segments, idempotency"
+#define CONFIG_RULES_SECTIONS \
+    "earning, tiers, rewards, expiry, refunds, notices, segments, idempotency, transfers"
 
 /* Fills `*rb` with the built-in defaults (documented in
  * conf/loyaltyd.conf): every byte set, padding zeroed. */

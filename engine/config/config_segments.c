@@ -22,6 +22,8 @@ static const struct cfg_field seg_fields[] = {
     SEG("default_churn_bp", CFG_I64, default_churn_bp, 1, 10000),
     SEG("min_sample", CFG_I64, min_sample, 0, 1000000000),
     SEG("max_years", CFG_I64, max_years, 1, 100),
+    SEG("retention_cost", CFG_I64, retention_cost, 0, PROTO_AMOUNT_MAX),
+    SEG("retention_churn_bp", CFG_I64, retention_churn_bp, 1, 10000),
 };
 
 static const char *const seg_extra[] = {"recency_days", "frequency", "monetary", "map",
@@ -191,7 +193,7 @@ void config_segments_defaults(struct rulebook_segments *sg)
         .monetary = {10000, 50000, 100000, 500000},
         .new_days = 30, .active_days = 90, .lapsed_days = 180, .reactivated_days = 90,
         .margin_bp = 3000, .acquisition_cost = 2000, .default_churn_bp = 3000,
-        .min_sample = 100, .max_years = 10};
+        .min_sample = 100, .max_years = 10, .retention_cost = 0, .retention_churn_bp = 10000};
     memcpy(sg, &d, sizeof(d)); /* bytes: the rulebook is hashed into snapshots */
     memcpy(sg->segments, map, sizeof(map));
     sg->segment_count = sizeof(map) / sizeof(map[0]);

@@ -18,8 +18,9 @@
 #include "lyassert.h"
 
 /* The rule sections in the order the canonical text writes them. */
-static const char *const canon_sections[] = {"earning", "tiers",    "rewards",    "expiry",
-                                             "refunds", "segments", "idempotency"};
+static const char *const canon_sections[] = {"earning",  "tiers",       "rewards",
+                                             "expiry",   "refunds",     "notices",
+                                             "segments", "idempotency", "transfers"};
 
 static void put_string(FILE *f, const char *s)
 {
@@ -185,6 +186,16 @@ static void put_extra(FILE *f, const char *name, const struct rulebook *rb)
         if (rb->review == RULEBOOK_REVIEW_FIXED)
             fprintf(f, "  review_date = \"%02u-%02u\";\n", (unsigned)rb->review_month,
                     (unsigned)rb->review_day);
+        fprintf(f, "  refund_downgrade = \"%s\";\n",
+                rb->refund_downgrade == RULEBOOK_REFUND_REVIEW ? "review" : "immediate");
+        fprintf(f, "  qualify_on = \"%s\";\n",
+                rb->qualify_on == RULEBOOK_QUALIFY_RELEASE ? "release" : "earn");
+        fprintf(f, "  downgrade = \"%s\";\n",
+                rb->downgrade == RULEBOOK_DOWNGRADE_NEVER ? "never" : "review");
+    } else if (strcmp(name, "expiry") == 0) {
+        static const char *const modes[] = {"months", "days", "end_of_year", "never"};
+        LY_ASSERT((unsigned)rb->expiry_mode < sizeof(modes) / sizeof(modes[0]));
+        fprintf(f, "  mode = \"%s\";\n", modes[rb->expiry_mode]);
     } else if (strcmp(name, "refunds") == 0) {
         fprintf(f, "  shortfall = \"%s\";\n",
                 rb->shortfall == RULEBOOK_SHORTFALL_FORGIVE ? "forgive" : "negative");

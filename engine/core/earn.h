@@ -11,6 +11,15 @@
  * the campaigns that match it (store, category, time window by the sale's
  * own ts, min_amount); fixed campaign bonuses all stack, each once per
  * matching sale. Caps (per sale, per day) are applied by the caller.
+ *
+ * Each campaign's part is kept apart for budgets (budgets.h): the base is
+ * the sum with no campaign multiplier, floored; a multiplier campaign's
+ * part is what its lines add, floored cumulatively in campaign order
+ *   part[c] = floor((base_raw + raw[0..c]) * k / den)
+ *             - floor((base_raw + raw[0..c-1]) * k / den)
+ * so the parts add up to exactly the total above. A sale below the
+ * rulebook's min_amount earns no base (base_raw = 0); campaigns judge it
+ * by their own min_amount.
  */
 #ifndef LOYALTY_EARN_H
 #define LOYALTY_EARN_H
@@ -23,6 +32,11 @@
 struct earn_result {
     int64_t points;         /* base points with every multiplier */
     int64_t campaign_bonus; /* fixed bonuses of matching campaigns */
+    int64_t base;           /* of points: without campaign multipliers */
+    /* Each campaign's part: a multiplier campaign's share of points (they
+     * and base add up to points), a fixed-bonus campaign's bonus (they add
+     * up to campaign_bonus); 0 for campaigns that do not apply. */
+    int64_t by_campaign[RULEBOOK_CAMPAIGNS_MAX];
 };
 
 /* Computes what purchase `e` earns at `tier_bp`. Returns 0, or -1 with

@@ -14,24 +14,33 @@ uint32_t hindex_hash(const char *key, size_t len)
     return (uint32_t)XXH3_64bits(key, len);
 }
 
+/* The first table: doubled from here as entries arrive. */
+#define HINDEX_INITIAL_SLOTS 1024u
+
 int hindex_init(struct hindex *ix, uint32_t max)
 {
     LY_ASSERT(max >= 1 && max <= HINDEX_ENTRIES_MAX);
-    uint64_t cap = 16;
+    uint64_t cap = HINDEX_INITIAL_SLOTS;
     while (cap * 3 < (uint64_t)max * 4) /* load at most 3/4 when full */
         cap *= 2;
     memset(ix, 0, sizeof(*ix));
-    ix->slots = reserve_zeroed((size_t)cap, sizeof(ix->slots[0]));
-    if (ix->slots == NULL)
+    ix->region_slots = cap;
+    ix->region[0] = reserve_zeroed((size_t)cap, sizeof(uint64_t));
+    ix->region[1] = reserve_zeroed((size_t)cap, sizeof(uint64_t));
+    if (ix->region[0] == NULL || ix->region[1] == NULL) {
+        hindex_free(ix);
         return -1;
-    ix->mask = (uint32_t)(cap - 1);
+    }
+    ix->slots = ix->region[0];
+    ix->mask = HINDEX_INITIAL_SLOTS - 1;
     ix->max = max;
     return 0;
 }
 
 void hindex_free(struct hindex *ix)
 {
-    reserve_release(ix->slots, (size_t)ix->mask + 1, sizeof(ix->slots[0]));
+    for (int r = 0; r < 2; r++)
+        reserve_release(ix->region[r], (size_t)ix->region_slots, sizeof(uint64_t));
     memset(ix, 0, sizeof(*ix));
 }
 
@@ -70,10 +79,28 @@ static void place(uint64_t *slots, uint32_t mask, uint64_t s)
     slots[i] = s;
 }
 
+/* Doubles the table into the other region, then gives the old region's
+ * pages back (they read as zeros when it is used again). */
+static void grow(struct hindex *ix)
+{
+    uint64_t cap = (uint64_t)ix->mask + 1;
+    LY_ASSERT(cap * 2 <= ix->region_slots);
+    uint64_t *to = ix->slots == ix->region[0] ? ix->region[1] : ix->region[0];
+    uint32_t mask = (uint32_t)(cap * 2 - 1);
+    for (uint64_t i = 0; i < cap; i++)
+        if (ix->slots[i] != 0)
+            place(to, mask, ix->slots[i]);
+    reserve_discard(ix->slots, (size_t)cap, sizeof(uint64_t));
+    ix->slots = to;
+    ix->mask = mask;
+}
+
 void hindex_insert(struct hindex *ix, uint32_t hash, uint32_t idx)
 {
     LY_ASSERT(idx < HINDEX_NONE - 1);
     LY_ASSERT(ix->count < ix->max && "the owner bounds its entries to the reservation");
+    if (((uint64_t)ix->count + 1) * 4 > ((uint64_t)ix->mask + 1) * 3)
+        grow(ix);
     place(ix->slots, ix->mask, ((uint64_t)hash << 32) | (idx + 1));
     ix->count++;
 }

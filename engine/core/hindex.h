@@ -3,10 +3,14 @@
  * The index stores no keys: each slot holds a 32-bit hash and an index
  * into the caller's own array, and lookups ask the caller (through an
  * key callback) what the key of the entry at an index is. Linear probing,
- * deletion by backward shift (no tombstones). The slots are reserved once
- * for the most entries the owner will ever hold, at a load of at most 3/4,
- * so inserting never allocates. Iteration order is never exposed, so hash
- * order can never reach outputs or snapshots.
+ * deletion by backward shift (no tombstones), load at most 3/4. The table
+ * starts small and doubles as it fills, so a program far below its limit
+ * keeps a small, cache-friendly table; the room to grow is reserved at init
+ * (two address-space regions, each large enough for the most entries the
+ * owner will ever hold): a doubling rehashes into the other region and
+ * hands the old one's pages back, so inserting never allocates. Iteration
+ * order is never exposed, so hash order can never reach outputs or
+ * snapshots.
  */
 #ifndef LOYALTY_HINDEX_H
 #define LOYALTY_HINDEX_H
@@ -27,10 +31,12 @@ typedef const char *(*hindex_key_fn)(const void *ctx, uint32_t idx, size_t *len)
 #define HINDEX_ENTRIES_MAX (3u << 29)
 
 struct hindex {
-    uint64_t *slots; /* (hash << 32) | (idx + 1); 0 = empty */
-    uint32_t mask;   /* capacity - 1, capacity a power of two */
+    uint64_t *slots;     /* (hash << 32) | (idx + 1); 0 = empty; one of region[] */
+    uint64_t *region[2]; /* reserved for region_slots slots each */
+    uint64_t region_slots;
+    uint32_t mask;       /* capacity - 1, capacity a power of two */
     uint32_t count;
-    uint32_t max;    /* entries it was reserved for */
+    uint32_t max;        /* entries it was reserved for */
 };
 
 /* The 32-bit hash every caller must use for `key[0..len)`. */

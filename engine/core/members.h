@@ -23,6 +23,14 @@ _Static_assert(MEMBERS_QUAL_MONTHS >= RULEBOOK_WINDOW_MONTHS_MAX,
 
 #define MEMBER_F_REFERRAL_PAID 0x01 /* the referrer got its bonus */
 
+/* Pending points (pending.h): one slot per release day. A sale's release
+ * day is rounded up so that the days a member can have pending at once
+ * never outnumber the slots (pending_release_day); a rulebook switch to a
+ * longer window can still fill them, and then the newest slot takes the
+ * new points and the later day. Five keep a member's pending state at 100
+ * bytes, and release days of a 30-day window at most 8 days apart. */
+#define MEMBERS_PENDING_SLOTS 5
+
 struct member {
     char id[PROTO_MEMBER_MAX + 1];
     uint8_t id_len;
@@ -60,12 +68,41 @@ struct member {
     int64_t seg_due_ts;     /* next time its scores or stage can change */
     int32_t rfm_spend[MEMBERS_QUAL_MONTHS];  /* minor units by month */
     uint16_t rfm_count[MEMBERS_QUAL_MONTHS]; /* purchases by month */
+    /* Manual status (status.h): a floor of tier manual_tier until
+     * manual_until_ts (0: none); earned_tier, the highest tier reached by
+     * qualification (lifetime tiers fall back to it). */
+    uint8_t manual_tier;
+    uint8_t earned_tier;
+    uint16_t camp_times[RULEBOOK_LIMITED_CAMPAIGNS_MAX]; /* budgets.h: sales per limited campaign */
+    int32_t camp_points[RULEBOOK_LIMITED_CAMPAIGNS_MAX]; /* and the points it gave (saturating) */
+    int32_t transfer_day;     /* UTC day of transfer_points (transfer.h) */
+    int64_t transfer_points;  /* points sent on transfer_day */
+    int64_t manual_until_ts;
+    int64_t first_purchase_ts; /* 0: never (churn.h) */
+    /* Pending points (pending.h), by slot, ascending release day; a free
+     * slot has day 0 and comes after the used ones. */
+    int64_t pend_points[MEMBERS_PENDING_SLOTS]; /* points waiting for release */
+    int64_t pend_qual[MEMBERS_PENDING_SLOTS];   /* qualification waiting (qualify_on release) */
+    /* Notices (notices.h). */
+    int64_t notice_due_ts;  /* next time a notice may fall due; 0: none */
+    int64_t risk_need;      /* need last told for the review on risk_review_day; 0: none,
+                             * -1: the member qualified, no more notices for it */
+    int32_t pend_day[MEMBERS_PENDING_SLOTS];    /* UTC day (since the epoch) of release */
+    int32_t risk_review_day; /* UTC day of the review (or grace end) notices are about */
+    int32_t expiring_month; /* newest lot month points.expiring told of; lots up to it are told */
+    int32_t pend_zero;      /* explicit padding, always 0: members are byte images */
 };
+
+_Static_assert(MEMBERS_PENDING_SLOTS % 2 == 1,
+               "pend_day, risk_review_day, expiring_month and pend_zero fill 8-byte words");
 
 struct members {
     struct member *v; /* v[0..count) */
-    int64_t *lots;    /* lots[pos * lots_per ..]: unexpired points by earn month */
+    int64_t *lots;    /* lots[pos * lots_per ..]: unexpired points by earn month, or keyed
+                       * lots (wallet.h, lots_kind) */
     uint32_t lots_per; /* expiry_months + 1, or 0 when points never expire */
+    uint8_t lots_kind; /* how the lots are kept (wallet.h; set by wallet_layout) */
+    uint32_t lots_span; /* expiry days or years of keyed lots (wallet.h) */
     uint32_t count;
     uint32_t max; /* configured ceiling (members_max): v, lots and ix are reserved for it */
     struct hindex ix;

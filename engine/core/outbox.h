@@ -18,10 +18,10 @@
 #include "rulebook.h"
 
 /* Outputs of one entry other than a tick are few (a scan: one per perk; a
- * purchase: points, bonus, expiry, the referrer's bonus, tier, rewards):
- * this bounds them, and every-N rewards beyond it wait for the member's
- * next entry. A tick's budget is larger (rules.h, RULES_OUTBOX_CAP). */
-#define OUTBOX_ENTRY_OUTPUTS_MAX (RULEBOOK_PERKS_MAX + 16)
+ * purchase: points, bonus, expiry and releases, the referrer's bonus, tier,
+ * rewards, notices: rules.h, RULES_PURCHASE_OUTPUTS): this bounds them. A
+ * tick's budget is larger (rules.h, RULES_OUTBOX_CAP). */
+#define OUTBOX_ENTRY_OUTPUTS_MAX (RULEBOOK_PERKS_MAX + 32)
 
 /* Verdicts:
  *  - OUTBOX_APPLIED: the entry took effect; out[0..count) are its outputs

@@ -2,15 +2,22 @@
 #include "points.h"
 
 #include "lyassert.h"
+#include "pending.h"
 #include "reasons.h"
 #include "wallet.h"
 
+bool points_would_overflow(const struct member *m, int64_t delta)
+{
+    int64_t sum, with = delta;
+    return (delta > 0 && __builtin_add_overflow(pending_total(m), delta, &with)) ||
+           __builtin_add_overflow(m->balance, with, &sum) ||
+           __builtin_add_overflow(m->reward_points, with, &sum) ||
+           (delta > 0 && __builtin_add_overflow(m->lifetime_points, with, &sum));
+}
+
 bool points_overflows(struct outbox *ob, const struct member *m, int64_t delta)
 {
-    int64_t sum;
-    if (!__builtin_add_overflow(m->balance, delta, &sum) &&
-        !__builtin_add_overflow(m->reward_points, delta, &sum) &&
-        (delta < 0 || !__builtin_add_overflow(m->lifetime_points, delta, &sum)))
+    if (!points_would_overflow(m, delta))
         return false;
     outbox_reject(ob, RULES_R_POINTS_OVERFLOW, "balance %lld + %lld overflows",
                   (long long)m->balance, (long long)delta);
@@ -28,7 +35,7 @@ static void changed(struct outbox *ob, int64_t ts, const struct member *m, int64
 
 void points_expire(struct state *st, struct outbox *ob, int64_t ts, uint32_t pos)
 {
-    int64_t expired = wallet_expire(&st->members, pos, st->clock_month);
+    int64_t expired = wallet_expire(&st->members, pos, st->clock_ms);
     if (expired == 0)
         return;
     const struct member *m = members_at(&st->members, pos);
@@ -43,10 +50,18 @@ void points_credit(struct state *st, struct outbox *ob, int64_t ts, uint32_t pos
 {
     struct member *m = members_at(&st->members, pos);
     LY_ASSERT(points > 0);
-    wallet_earn(&st->members, pos, st->clock_month, points);
+    wallet_earn(&st->members, pos, st->clock_ms, points);
     m->lifetime_points += points;
     m->reward_points += points;
     changed(ob, ts, m, points, cause);
+}
+
+void points_grant(struct state *st, struct outbox *ob, int64_t ts, uint32_t pos,
+                  int64_t points, enum proto_cause cause)
+{
+    LY_ASSERT(points > 0);
+    wallet_earn(&st->members, pos, st->clock_ms, points);
+    changed(ob, ts, members_at(&st->members, pos), points, cause);
 }
 
 void points_debit(struct state *st, struct outbox *ob, int64_t ts, uint32_t pos,
@@ -55,4 +70,23 @@ void points_debit(struct state *st, struct outbox *ob, int64_t ts, uint32_t pos,
     LY_ASSERT(points > 0);
     wallet_spend(&st->members, pos, points);
     changed(ob, ts, members_at(&st->members, pos), -points, cause);
+}
+
+uint32_t points_transfer_out(struct state *st, struct outbox *ob, int64_t ts, uint32_t pos,
+                             int64_t points, struct lots_piece *pieces)
+{
+    uint32_t n = wallet_take(&st->members, pos, points, pieces);
+    changed(ob, ts, members_at(&st->members, pos), -points, PROTO_CAUSE_TRANSFER_OUT);
+    return n;
+}
+
+void points_transfer_in(struct state *st, struct outbox *ob, int64_t ts, uint32_t pos,
+                        const struct lots_piece *pieces, uint32_t n)
+{
+    int64_t points = 0;
+    for (uint32_t i = 0; i < n; i++)
+        points += pieces[i].points;
+    LY_ASSERT(points > 0);
+    wallet_give(&st->members, pos, pieces, n);
+    changed(ob, ts, members_at(&st->members, pos), points, PROTO_CAUSE_TRANSFER_IN);
 }

@@ -17,11 +17,18 @@
 #define RULES_R_UNKNOWN_REFERRER "unknown_referrer"
 #define RULES_R_LINES_MISMATCH "lines_mismatch"
 #define RULES_R_BAD_RULEBOOK "bad_rulebook" /* a rules entry whose text is missing or bad */
+#define RULES_R_UNKNOWN_TIER "unknown_tier"   /* a set_tier naming no tier of the rulebook */
 
 /* redeem.result error codes. */
 #define RULES_E_INSUFFICIENT_POINTS "insufficient_points"
 #define RULES_E_UNKNOWN_REWARD "unknown_reward"
 #define RULES_E_OUT_OF_STOCK "out_of_stock"
 #define RULES_REDEEM_ERRORS 4 /* txn_rec.error is below this: 0 (ok) and the three above */
+
+/* transfer.result error codes (insufficient_points too). */
+#define RULES_E_TRANSFERS_DISABLED "transfers_disabled"
+#define RULES_E_DAILY_LIMIT "daily_limit"
+#define RULES_TRANSFER_ERRORS 4 /* a transfer's txn_rec.error: 0 (ok), insufficient_points,
+                                 * the two above */
 
 #endif

@@ -4,6 +4,8 @@
 #include <stdint.h>
 #include <sys/mman.h>
 
+#include "lyassert.h"
+
 static size_t bytes_of(size_t n, size_t size)
 {
     size_t bytes;
@@ -20,6 +22,14 @@ void *reserve_zeroed(size_t n, size_t size)
     void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     return p == MAP_FAILED ? NULL : p;
+}
+
+void reserve_discard(void *p, size_t n, size_t size)
+{
+    size_t bytes = bytes_of(n, size);
+    LY_ASSERT(bytes != SIZE_MAX);
+    int rc = madvise(p, bytes, MADV_DONTNEED);
+    LY_ASSERT(rc == 0 && "p is a reservation of at least n * size bytes");
 }
 
 void reserve_release(void *p, size_t n, size_t size)

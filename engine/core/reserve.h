@@ -19,6 +19,10 @@
  * non-NULL reservation of one page. */
 void *reserve_zeroed(size_t n, size_t size);
 
+/* Hands the pages of p[0 .. n * size) back to the kernel; they read as
+ * zeros afterwards (p: a reservation made by reserve_zeroed). */
+void reserve_discard(void *p, size_t n, size_t size);
+
 /* Releases a reservation of `n` * `size` bytes made by reserve_zeroed
  * (NULL: nothing). */
 void reserve_release(void *p, size_t n, size_t size);

@@ -8,13 +8,15 @@ void rewards_after_earning(struct state *st, const struct rulebook *rb,
     for (uint32_t i = 0; i < rb->auto_reward_count; i++) {
         const struct rulebook_auto_reward *a = &rb->auto_rewards[i];
         int64_t due = m->reward_points > 0 ? m->reward_points / a->every_points : 0;
-        while (due > m->auto_issued[i] && ob->count + 2 < OUTBOX_ENTRY_OUTPUTS_MAX &&
-               m->auto_issued[i] < UINT32_MAX) {
-            struct proto_output *o = outbox_emit(ob, PROTO_OUT_REWARD_ISSUED, ts, m);
-            o->reward = a->reward;
-            o->cost = 0; /* a gift: it costs the member no points */
-            m->auto_issued[i]++;
-        }
+        if (due > UINT32_MAX)
+            due = UINT32_MAX; /* the counter's limit: nothing past it is issued */
+        if (due <= m->auto_issued[i])
+            continue;
+        struct proto_output *o = outbox_emit(ob, PROTO_OUT_REWARD_ISSUED, ts, m);
+        o->reward = a->reward;
+        o->cost = 0; /* a gift: it costs the member no points */
+        o->count = due - m->auto_issued[i];
+        m->auto_issued[i] = (uint32_t)due;
     }
 }
 
@@ -28,5 +30,6 @@ void rewards_milestone(struct state *st, const struct rulebook *rb, struct outbo
         struct proto_output *o = outbox_emit(ob, PROTO_OUT_REWARD_ISSUED, ts, m);
         o->reward = rb->milestones[i].reward;
         o->cost = 0;
+        o->count = 1;
     }
 }

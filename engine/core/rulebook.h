@@ -28,6 +28,12 @@
 #define RULEBOOK_CATALOG_MAX 64       /* rewards members can redeem */
 #define RULEBOOK_EXPIRY_MONTHS_MAX 36 /* points live at most 3 years */
 #define RULEBOOK_BONUS_MAX 1000000000LL /* points one bonus or cap may name */
+#define RULEBOOK_EXPIRY_DAYS_MAX 1096 /* expiry.days: three years (a leap year too) */
+#define RULEBOOK_EXPIRY_YEARS_MAX 3   /* expiry.years: three years after the earning one */
+/* Campaigns with a per-member limit in one rulebook: each member keeps a
+ * counter slot per such campaign (members.h), so they are few. */
+#define RULEBOOK_LIMITED_CAMPAIGNS_MAX 4
+#define RULEBOOK_MEMBER_LIMIT_TIMES_MAX 65535 /* a member's counter is 16 bits */
 
 /* The largest intermediate of the earn formula must fit in int64. */
 _Static_assert((__int128)PROTO_AMOUNT_MAX * RULEBOOK_POINTS_PER_UNIT_MAX *
@@ -56,6 +62,13 @@ struct rulebook_campaign {
     int64_t multiplier_bp; /* 0: a fixed-bonus campaign */
     int64_t bonus_points;  /* fixed bonus per qualifying sale */
     int64_t min_amount;    /* a sale must reach this (minor units) */
+    /* Budgets (budgets.h), 0: none. budget_points: the most the campaign
+     * gives over all members (the sale that reaches it gets the rest);
+     * member_limit_points / _times: the most one member gets from it, in
+     * points and in sales. */
+    int64_t budget_points;
+    int64_t member_limit_points;
+    int64_t member_limit_times;
     uint32_t store_count, cat_count;
     char stores[RULEBOOK_FILTER_MAX][RULEBOOK_NAME_MAX + 1];
     char cats[RULEBOOK_FILTER_MAX][RULEBOOK_NAME_MAX + 1];
@@ -131,10 +144,34 @@ struct rulebook_segments {
     int64_t default_churn_bp;
     int64_t min_sample;
     int64_t max_years;
+    /* A retention programme for lifetime value: it costs retention_cost
+     * (minor units) per member and year and leaves retention_churn_bp of
+     * the churn (10000: none, no effect; 5000: halves it). */
+    int64_t retention_cost;
+    int64_t retention_churn_bp;
 };
 
 enum rulebook_review { RULEBOOK_REVIEW_ANNIVERSARY, RULEBOOK_REVIEW_FIXED };
+/* After a refund: IMMEDIATE drops the member to the tier their remaining
+ * qualification supports (refunds.h); REVIEW leaves it to the review. */
+enum rulebook_refund_downgrade { RULEBOOK_REFUND_IMMEDIATE, RULEBOOK_REFUND_REVIEW };
+/* When a sale's qualification counts with pending points on: when it is
+ * earned, or when its points are released (pending.h). */
+enum rulebook_qualify_on { RULEBOOK_QUALIFY_EARN, RULEBOOK_QUALIFY_RELEASE };
+
+#define RULEBOOK_PENDING_DAYS_MAX 365 /* a return window: retailers use 14..90 days */
+#define RULEBOOK_NOTICE_DAYS_MAX 365  /* notices ahead of a review or an expiry */
 enum rulebook_shortfall { RULEBOOK_SHORTFALL_NEGATIVE, RULEBOOK_SHORTFALL_FORGIVE };
+/* When tiers move down: at the yearly review, or never (lifetime tiers). */
+enum rulebook_downgrade { RULEBOOK_DOWNGRADE_REVIEW, RULEBOOK_DOWNGRADE_NEVER };
+/* How points expire (wallet.h): months after the earning month, days
+ * after the earning day, at the end of the earning year + N, or never. */
+enum rulebook_expiry_mode {
+    RULEBOOK_EXPIRY_MONTHS,
+    RULEBOOK_EXPIRY_DAYS,
+    RULEBOOK_EXPIRY_END_OF_YEAR,
+    RULEBOOK_EXPIRY_NEVER
+};
 
 struct rulebook_tier {
     char name[RULEBOOK_NAME_MAX + 1];
@@ -159,6 +196,8 @@ struct rulebook {
     int64_t referral_bonus;       /* points to the referrer on the referee's first purchase */
     int64_t txn_cap_points;       /* max points one sale earns; 0: no cap */
     int64_t day_cap_points;       /* max points a member earns per UTC day; 0: no cap */
+    int64_t enroll_bonus;         /* points on enrolment; 0: none */
+    int64_t min_amount;           /* a sale below this (minor units) earns no base points */
 
     /* Tiers, ordered by threshold; tiers[0] has threshold 0 and is where
      * every member starts. */
@@ -169,6 +208,7 @@ struct rulebook {
     enum rulebook_review review;
     uint8_t review_month, review_day; /* RULEBOOK_REVIEW_FIXED: every year on MM-DD */
     uint32_t grace_months;            /* a due downgrade waits this long; 0: none */
+    enum rulebook_downgrade downgrade;
 
     /* Rewards. */
     uint32_t auto_reward_count;
@@ -179,8 +219,17 @@ struct rulebook {
     struct rulebook_catalog_item catalog[RULEBOOK_CATALOG_MAX];
 
     /* Expiry: points earned in month M expire at the start of month
-     * M + expiry_months + 1 (0: points never expire). */
+     * M + expiry_months + 1 (0: points never expire). Other modes
+     * (wallet.h): expiry_days after the day of earning, or at the end of
+     * the year of earning + expiry_years; NEVER has every count 0. */
     uint32_t expiry_months;
+    enum rulebook_expiry_mode expiry_mode;
+    uint32_t expiry_days;
+    uint32_t expiry_years;
+
+    /* Points transfers between members (transfer.h). */
+    bool transfers_enabled;
+    int64_t transfer_day_max_points; /* a sender's total per UTC day; 0: no limit */
 
     /* Refunds of points already spent: NEGATIVE lets the balance go below
      * zero (future earning repays it), FORGIVE stops it at zero. */
@@ -193,6 +242,18 @@ struct rulebook {
      * recognised as a retry; at most txns_max are remembered. */
     int64_t txn_window_ms;
     uint32_t txns_max;
+
+    /* Returns, pending points and notices (refunds.h, pending.h, release.h,
+     * notices.h, adjust.h). Every one off (0 / false) by default but the
+     * immediate refund downgrade. */
+    uint32_t pending_days;         /* earning.pending_days: a sale's points wait this long */
+    bool adjust_earns;             /* earning.adjust_earns: an adjust counts as earned */
+    enum rulebook_refund_downgrade refund_downgrade; /* tiers.refund_downgrade */
+    enum rulebook_qualify_on qualify_on;             /* tiers.qualify_on */
+    bool keep_bonuses;             /* refunds.keep_bonuses: a full refund keeps them */
+    uint32_t notice_tier_days;     /* notices.tier_days: tier.at_risk this long ahead */
+    uint32_t notice_expiry_days;   /* notices.expiry_days: points.expiring this long ahead */
+    int64_t notice_need_step;      /* notices.need_step: tier.at_risk again past this change */
 };
 
 #endif

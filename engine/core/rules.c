@@ -2,21 +2,38 @@
  * they share live in modules of their own, below this one: points in and
  * out (points.c), tiers (tiers.c), automatic rewards (rewards.c), what a
  * sale earns (earn.c), segments (segments.c), balances and expiry lots
- * (wallet.c), the outputs (outbox.c). None of them calls back into rules.c.
+ * (wallet.c), the outputs (outbox.c); refunds (refunds.c), adjustments
+ * (adjust.c), pending points (release.c, pending.c), notices (notices.c),
+ * retries by content (retry.c). None of them calls back into rules.c.
  */
 #include "rules.h"
 
 #include <string.h>
 
+#include "budgets.h"
+#include "adjust.h"
 #include "caltime.h"
+#include "churn.h"
 #include "earn.h"
 #include "lyassert.h"
+#include "notices.h"
 #include "points.h"
 #include "reasons.h"
+#include "refunds.h"
+#include "release.h"
+#include "retry.h"
 #include "rewards.h"
 #include "segments.h"
+#include "status.h"
 #include "tiers.h"
+#include "transfer.h"
 #include "wallet.h"
+
+/* What credit_sale and apply_purchase append after budgets_charge. */
+_Static_assert(BUDGETS_OUTPUT_RESERVE ==
+                   POINTS_EXPIRE_OUTPUTS + RELEASE_OUTPUTS + 1 + REWARDS_AUTO_OUTPUTS +
+                       SEGMENTS_REFRESH_OUTPUTS + 1 + 1 + REWARDS_AUTO_OUTPUTS + NOTICES_OUTPUTS,
+               "budgets_charge leaves room for the rest of the purchase");
 
 /* redeem.result error codes by index, as kept in txn_rec.error. */
 static const char *const redeem_errors[] = {
@@ -59,14 +76,21 @@ static uint32_t enrol(struct state *st, const struct rulebook *rb, const struct 
     m->birthday_day = e->birthday_day;
     m->next_review_ts = tiers_first_review(rb, e->ts);
     segments_enrolled(st, rb, pos);
+    if (rb->enroll_bonus > 0) { /* a new member: nothing to overflow */
+        points_credit(st, ob, e->ts, pos, rb->enroll_bonus, PROTO_CAUSE_BONUS);
+        rewards_after_earning(st, rb, ob, e->ts, pos);
+    }
     state_reschedule(st, rb, pos);
     return pos;
 }
 
-/* Remembers `e->txn` so that a retry is recognised. */
+/* Remembers `e->txn` so that a retry is recognised (retry.h). */
 static struct txn_rec *remember(struct state *st, const struct proto_entry *e, uint32_t pos)
 {
-    struct txn_rec *r = txns_add(&st->txns, e->txn, st->clock_ms);
+    struct txn_rec *r = st->preview_rec; /* a preview remembers nothing (preview.h) */
+    if (r == NULL)
+        return retry_remember(st, e, pos);
+    memset(r, 0, sizeof(*r));
     r->kind = (uint8_t)e->kind;
     r->member = pos;
     r->ts = e->ts;
@@ -126,9 +150,9 @@ static int64_t personal_bonus(const struct rulebook *rb, struct member *m, int64
     return bonus;
 }
 
-/* The referrer's bonus on the referee's first purchase; once only. */
+/* The referrer's bonus on the referee's first purchase `sale`; once only. */
 static void pay_referrer(struct state *st, const struct rulebook *rb, struct outbox *ob,
-                         int64_t ts, struct member *m)
+                         int64_t ts, struct member *m, struct txn_rec *sale)
 {
     if (m->referrer == 0 || (m->flags & MEMBER_F_REFERRAL_PAID) || rb->referral_bonus == 0)
         return;
@@ -136,13 +160,10 @@ static void pay_referrer(struct state *st, const struct rulebook *rb, struct out
     uint32_t rpos = m->referrer - 1;
     struct member *r = members_at(&st->members, rpos);
     points_expire(st, ob, ts, rpos);
-    int64_t sum;
-    if (__builtin_add_overflow(r->balance, rb->referral_bonus, &sum) ||
-        __builtin_add_overflow(r->lifetime_points, rb->referral_bonus, &sum) ||
-        __builtin_add_overflow(r->reward_points, rb->referral_bonus, &sum))
-        return; /* the referrer is at a limit (as points_overflows checks): no bonus, no reject */
-    points_credit(st, ob, ts, rpos, rb->referral_bonus, PROTO_CAUSE_BONUS);
-    rewards_after_earning(st, rb, ob, ts, rpos);
+    release_due(st, rb, ob, ts, rpos);
+    if (points_would_overflow(r, rb->referral_bonus))
+        return; /* the referrer is at a limit: no bonus, no reject */
+    release_referral(st, rb, ob, ts, rpos, sale, rb->referral_bonus);
     state_reschedule(st, rb, rpos);
 }
 
@@ -152,17 +173,19 @@ static void credit_sale(struct state *st, const struct rulebook *rb, struct outb
     struct member *m = members_at(&st->members, pos);
     int64_t total = capped(rb, m, e->ts, er->points + er->campaign_bonus);
     int64_t points = total < er->points ? total : er->points;
-    int64_t bonus = (total - points) + personal_bonus(rb, m, e->ts);
-    if (points > 0)
-        points_credit(st, ob, e->ts, pos, points, PROTO_CAUSE_PURCHASE);
-    if (bonus > 0)
-        points_credit(st, ob, e->ts, pos, bonus, PROTO_CAUSE_BONUS);
+    int64_t personal = personal_bonus(rb, m, e->ts);
     struct txn_rec *r = remember(st, e, pos);
     r->amount = e->amount;
     r->points = total; /* what a refund may reverse: purchase and campaign points */
     r->qual = rb->basis == RULEBOOK_BASIS_SPEND ? e->amount : points;
-    members_qual_add(m, caltime_month(e->ts), st->clock_month, r->qual);
-    pay_referrer(st, rb, ob, e->ts, m);
+    r->bonus = personal; /* what a full refund takes back too (refunds.h) */
+    r->tier_before = m->tier;
+    release_sale(st, rb, ob, e->ts, pos, r, points, (total - points) + personal);
+    budgets_charge(&st->g.camp, rb, m, ob, e->ts, er, er->points + er->campaign_bonus - total);
+    churn_note_purchase(m, e->ts);
+    if (!r->qual_released)
+        members_qual_add(m, caltime_month(e->ts), st->clock_month, r->qual);
+    pay_referrer(st, rb, ob, e->ts, m, r);
     segments_note_purchase(st, rb, pos, e->ts, e->amount);
     m->purchases++;
     if (e->ts > m->last_purchase_ts)
@@ -185,71 +208,29 @@ static void apply_purchase(struct state *st, const struct rulebook *rb,
         ob->verdict = OUTBOX_REJECTED;
         return;
     }
+    budgets_limit(&st->g.camp, rb, pos == HINDEX_NONE ? NULL : members_at(&st->members, pos),
+                  &er);
     int64_t most = er.points + er.campaign_bonus + rb->first_purchase_bonus + rb->birthday_bonus;
     if (pos != HINDEX_NONE && points_overflows(ob, members_at(&st->members, pos), most))
         return;
     if (pos == HINDEX_NONE && (pos = enrol(st, rb, e, ob)) == HINDEX_NONE)
         return;
     points_expire(st, ob, e->ts, pos);
+    release_due(st, rb, ob, e->ts, pos);
     credit_sale(st, rb, ob, e, pos, &er);
     tiers_upgrade(st, rb, ob, e->ts, pos);
     rewards_milestone(st, rb, ob, e->ts, pos);
     rewards_after_earning(st, rb, ob, e->ts, pos);
+    notices_check(st, rb, ob, e->ts, pos);
     state_reschedule(st, rb, pos);
-}
-
-/* Points a refund reverses: the sale's points in proportion to the amount
- * refunded so far, floored, less what earlier refunds reversed. Cumulative
- * flooring means refunding a sale in any number of parts never reverses
- * more than it earned, and a full refund reverses exactly all of it. */
-static int64_t refund_points(const struct txn_rec *sale, int64_t amount)
-{
-    int64_t refunded = sale->refunded_amount + amount;
-    int64_t total = (int64_t)((__int128)sale->points * refunded / sale->amount);
-    return total - sale->refunded_points;
 }
 
 static void apply_refund(struct state *st, const struct rulebook *rb,
                          const struct proto_entry *e, struct outbox *ob)
 {
     uint32_t pos = known_member(st, e->member, RULES_R_UNKNOWN_MEMBER, ob);
-    if (pos == HINDEX_NONE)
-        return;
-    struct member *m = members_at(&st->members, pos);
-    struct txn_rec *sale = txns_find(&st->txns, e->orig_txn);
-    if (sale == NULL || sale->kind != PROTO_PURCHASE || sale->member != pos) {
-        outbox_reject(ob, RULES_R_UNKNOWN_SALE, "no sale '%s' of member '%s' in the window",
-                  e->orig_txn, e->member);
-        return;
-    }
-    if (e->amount > sale->amount - sale->refunded_amount) {
-        outbox_reject(ob, RULES_R_REFUND_EXCEEDS_SALE, "refund %lld exceeds %lld left of sale '%s'",
-                  (long long)e->amount, (long long)(sale->amount - sale->refunded_amount),
-                  e->orig_txn);
-        return;
-    }
-    int64_t points = refund_points(sale, e->amount);
-    if (points_overflows(ob, m, -points))
-        return; /* checked before anything changes, like every other kind */
-    points_expire(st, ob, e->ts, pos);
-    int64_t debit = points;
-    if (rb->shortfall == RULEBOOK_SHORTFALL_FORGIVE && debit > m->balance)
-        debit = m->balance > 0 ? m->balance : 0; /* spent points are written off */
-    if (debit > 0)
-        points_debit(st, ob, e->ts, pos, debit, PROTO_CAUSE_REFUND);
-    m->reward_points -= points;
-    /* Qualification loses what this sale added, in the same proportion
-     * (purchase points, not campaign bonuses; or spend). */
-    int64_t qual_before = (int64_t)((__int128)sale->qual * sale->refunded_amount / sale->amount);
-    int64_t qual_after = (int64_t)((__int128)sale->qual * (sale->refunded_amount + e->amount) /
-                                   sale->amount);
-    members_qual_add(m, caltime_month(sale->ts), st->clock_month,
-                     qual_before - qual_after);
-    /* Update the sale before remember(), which may evict it when full. */
-    sale->refunded_amount += e->amount;
-    sale->refunded_points += points;
-    remember(st, e, pos);
-    state_reschedule(st, rb, pos);
+    if (pos != HINDEX_NONE)
+        refunds_apply(st, rb, e, pos, ob);
 }
 
 static void redeem_answer(struct outbox *ob, int64_t ts, const struct member *m,
@@ -286,6 +267,7 @@ static void redeem_reward(struct state *st, const struct rulebook *rb,
         struct proto_output *o = outbox_emit(ob, PROTO_OUT_REWARD_ISSUED, e->ts, m);
         o->reward = item->reward;
         o->cost = item->cost_points;
+        o->count = 1;
         st->g.catalog_issued[i]++;
         r->ok = 1;
         r->points = item->cost_points;
@@ -299,6 +281,7 @@ static void apply_redeem(struct state *st, const struct rulebook *rb,
     if (pos == HINDEX_NONE)
         return;
     points_expire(st, ob, e->ts, pos);
+    release_due(st, rb, ob, e->ts, pos); /* pending points are spendable from their day */
     const struct member *m = members_at(&st->members, pos);
     struct txn_rec *r = remember(st, e, pos);
     if (e->reward[0] != '\0') {
@@ -312,6 +295,7 @@ static void apply_redeem(struct state *st, const struct rulebook *rb,
     }
     r->balance = m->balance;
     redeem_answer(ob, e->ts, m, r);
+    notices_check(st, rb, ob, e->ts, pos);
     state_reschedule(st, rb, pos);
 }
 
@@ -319,18 +303,8 @@ static void apply_adjust(struct state *st, const struct rulebook *rb,
                          const struct proto_entry *e, struct outbox *ob)
 {
     uint32_t pos = known_member(st, e->member, RULES_R_UNKNOWN_MEMBER, ob);
-    if (pos == HINDEX_NONE || points_overflows(ob, members_at(&st->members, pos), e->points))
-        return;
-    points_expire(st, ob, e->ts, pos);
-    if (e->points > 0) {
-        points_credit(st, ob, e->ts, pos, e->points, PROTO_CAUSE_ADJUST);
-        rewards_after_earning(st, rb, ob, e->ts, pos);
-    } else {
-        points_debit(st, ob, e->ts, pos, -e->points, PROTO_CAUSE_ADJUST);
-        members_at(&st->members, pos)->reward_points += e->points;
-    }
-    remember(st, e, pos);
-    state_reschedule(st, rb, pos);
+    if (pos != HINDEX_NONE)
+        adjust_apply(st, rb, e, pos, ob);
 }
 
 static void apply_scan(struct state *st, const struct rulebook *rb,
@@ -367,7 +341,10 @@ static void apply_tick(struct state *st, const struct rulebook *rb,
             continue; /* stale: a newer, earlier entry was pushed */
         m->sched_ts = 0;
         points_expire(st, ob, e->ts, due.pos);
+        status_due(st, rb, ob, due.pos);
+        release_due(st, rb, ob, e->ts, due.pos);
         tiers_review_due(st, rb, ob, due.pos);
+        notices_check(st, rb, ob, e->ts, due.pos);
         segments_refresh(st, rb, ob, e->ts, due.pos);
         state_reschedule(st, rb, due.pos);
         handled++;
@@ -397,14 +374,13 @@ static bool retry_of(struct state *st, const struct proto_entry *e, struct outbo
     if (r == NULL)
         return false;
     const struct member *owner = members_at(&st->members, r->member);
-    if (r->kind != e->kind || strcmp(owner->id, e->member) != 0) {
-        outbox_reject(ob, RULES_R_TXN_CONFLICT, "txn '%s' was already used by a %s of member '%s'",
-                  e->txn, proto_kind_name((enum proto_kind)r->kind), owner->id);
-        return true;
-    }
+    if (retry_conflict(r, owner, e, ob))
+        return true; /* another kind, member or content: txn_conflict */
     ob->verdict = OUTBOX_DUPLICATE;
     if (e->kind == PROTO_REDEEM)
         redeem_answer(ob, e->ts, owner, r);
+    else if (e->kind == PROTO_TRANSFER)
+        transfer_answer(ob, e->ts, owner, r);
     return true;
 }
 
@@ -420,6 +396,8 @@ static void dispatch(struct state *st, const struct rulebook *rb, const struct p
     case PROTO_SCAN: apply_scan(st, rb, e, ob); break;
     case PROTO_TICK: apply_tick(st, rb, e, ob); break;
     case PROTO_RULES: LY_ASSERT(0 && "rules entries are applied by switchover_apply"); break;
+    case PROTO_TRANSFER: transfer_apply(st, rb, e, ob); break;
+    case PROTO_SET_TIER: status_set_tier(st, rb, e, ob); break;
     case PROTO_KIND_COUNT: LY_ASSERT(0 && "decoder returned a bad kind");
     }
 }
@@ -437,6 +415,7 @@ void rules_apply(struct state *st, struct proto_id id, const struct proto_entry 
     LY_ASSERT(proto_id_cmp(id, st->last_id) > 0);
     LY_ASSERT(e->kind < PROTO_KIND_COUNT);
     LY_ASSERT(ob->cap >= RULES_OUTBOX_CAP);
+    LY_ASSERT(st->preview_rec == NULL);
     outbox_reset(ob);
     st->last_id = id;
     /* A scan changes nothing, so it does not move the clock either: one
@@ -462,4 +441,15 @@ void rules_apply(struct state *st, struct proto_id id, const struct proto_entry 
     } else {
         st->entries_applied++;
     }
+}
+
+void rules_purchase(struct state *st, const struct proto_entry *e, struct outbox *ob)
+{
+    LY_ASSERT(e->kind == PROTO_PURCHASE);
+    apply_purchase(st, &st->ver->now, e, ob);
+}
+
+bool rules_retry(struct state *st, const struct proto_entry *e, struct outbox *ob)
+{
+    return retry_of(st, e, ob);
 }

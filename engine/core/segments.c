@@ -248,6 +248,20 @@ void segments_note_purchase(struct state *st, const struct rulebook *rb, uint32_
         m->rfm_count[slot(month)]++;
 }
 
+void segments_note_refund(struct state *st, const struct rulebook *rb, uint32_t pos,
+                          int64_t sale_ts, int64_t amount)
+{
+    if (!rb->seg.enabled)
+        return;
+    struct member *m = members_at(&st->members, pos);
+    int32_t month = caltime_month(sale_ts);
+    rfm_roll(m, st->clock_month);
+    if (month <= st->clock_month - RING)
+        return; /* the sale left every window already */
+    int32_t *spend = &m->rfm_spend[slot(month)];
+    *spend = amount >= *spend ? 0 : (int32_t)(*spend - amount);
+}
+
 /* Class of histogram bucket `b`: buckets from the top, in order, fill the
  * classes' cumulative shares of all spend. */
 static int class_of_bucket(const struct state *st, const struct rulebook *rb, int b)
@@ -302,8 +316,14 @@ int64_t segments_clv(const struct state *st, const struct rulebook *rb, uint32_t
     int64_t spend, count;
     segments_window(st, rb, pos, &spend, &count);
     __int128 yearly = (__int128)spend * 12 / rb->seg.window_months;
+    const struct rulebook_segments *sg = &rb->seg;
     uint32_t s = members_at(&st->members, pos)->segment;
-    __int128 clv = yearly * rb->seg.margin_bp / segments_churn_bp(st, rb, s) -
-                   rb->seg.acquisition_cost;
-    return clv > INT64_MAX ? INT64_MAX : (int64_t)clv;
+    /* A retention programme leaves retention_churn_bp of the churn (no
+     * fewer than max_years of life) and costs retention_cost a year. */
+    int64_t churn = segments_churn_bp(st, rb, s) * sg->retention_churn_bp / 10000;
+    if (churn < 10000 / sg->max_years)
+        churn = 10000 / sg->max_years;
+    __int128 clv = (yearly * sg->margin_bp - (__int128)sg->retention_cost * 10000) / churn -
+                   sg->acquisition_cost;
+    return clv > INT64_MAX ? INT64_MAX : clv < INT64_MIN ? INT64_MIN : (int64_t)clv;
 }

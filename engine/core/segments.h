@@ -35,6 +35,13 @@ void segments_enrolled(struct state *st, const struct rulebook *rb, uint32_t pos
 void segments_note_purchase(struct state *st, const struct rulebook *rb, uint32_t pos,
                             int64_t ts, int64_t amount);
 
+/* Records that `amount` of a sale made at `sale_ts` was refunded: it
+ * leaves the monetary window (M score, value class, lifetime value) of the
+ * sale's month, never below zero; the purchase still counts in F. Call
+ * segments_refresh after it. */
+void segments_note_refund(struct state *st, const struct rulebook *rb, uint32_t pos,
+                          int64_t sale_ts, int64_t amount);
+
 /* Re-classifies member `pos` at the engine clock, publishes what moved
  * (stamped `ts`) and stores its next due time. */
 void segments_refresh(struct state *st, const struct rulebook *rb, struct outbox *ob,
@@ -58,8 +65,15 @@ void segments_value_counts(const struct state *st, const struct rulebook *rb, in
 int64_t segments_churn_bp(const struct state *st, const struct rulebook *rb, uint32_t s);
 
 /* Lifetime value estimate of member `pos`, minor units:
- *   yearly spend * margin_bp / churn_bp - acquisition_cost
- * where yearly spend is the window spend scaled to 12 months. */
+ *   (yearly spend * margin_bp - retention_cost * 10000) / churn_bp
+ *   - acquisition_cost
+ * where yearly spend is the window spend scaled to 12 months and churn_bp
+ * the segment's churn times retention_churn_bp / 10000, at least
+ * 10000 / max_years. Worked example: a margin of 100.00 a year at 10%
+ * churn, acquired for 75.00: 10000 * 10 - 7500 = 92500 (925.00); a
+ * retention programme costing 20.00 a year that halves churn
+ * (retention_churn_bp 5000, max_years >= 20): (10000 - 2000) * 20 - 7500
+ * = 152500 (1525.00). */
 int64_t segments_clv(const struct state *st, const struct rulebook *rb, uint32_t pos);
 
 /* Wire name of a stage ("new", "active", "at_risk", "lapsed",

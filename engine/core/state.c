@@ -6,13 +6,15 @@
 
 #include "caltime.h"
 #include "lyassert.h"
+#include "names.h"
+#include "pending.h"
 #include "wallet.h"
 
 int state_init(struct state *st, const struct rulebook *rb, uint32_t members_max)
 {
     memset(st, 0, sizeof(*st));
     st->clock_month = caltime_month(0);
-    uint32_t lots = rb->expiry_months ? rb->expiry_months + 1 : 0;
+    uint32_t lots = wallet_lots_per(rb);
     /* Every store is reserved here for its limit, so applying entries
      * allocates nothing: members_max members with their lots and index,
      * the txn window's txns_max records, a schedule of twice members_max
@@ -29,26 +31,15 @@ int state_init(struct state *st, const struct rulebook *rb, uint32_t members_max
         state_free(st);
         return -1;
     }
+    wallet_layout(&st->members, rb);
+    st->g.lots_kind = st->members.lots_kind;
+    st->g.lots_span = st->members.lots_span;
     state_reindex(st, rb); /* an empty state: just records the names */
     return 0;
 }
 
-/* Index of `name` among n names that no earlier reward took (bit i of
- * `*taken`), or -1; takes it. Every-N rewards may share a name (config
- * allows it), so the k-th configured reward of a name gets the counts of
- * the k-th recorded one, not all of them the first one's. */
-static int name_at(const char names[][RULEBOOK_NAME_MAX + 1], uint32_t n, const char *name,
-                   uint64_t *taken)
-{
-    for (uint32_t i = 0; i < n; i++)
-        if (!(*taken >> i & 1) && names[i][0] != '\0' && strcmp(names[i], name) == 0) {
-            *taken |= (uint64_t)1 << i;
-            return (int)i;
-        }
-    return -1;
-}
-_Static_assert(RULEBOOK_CATALOG_MAX <= 64 && RULEBOOK_AUTO_REWARDS_MAX <= 64,
-               "name_at's taken set is a 64-bit mask");
+_Static_assert(RULEBOOK_CATALOG_MAX <= NAMES_MAX && RULEBOOK_AUTO_REWARDS_MAX <= NAMES_MAX,
+               "one names_take covers every reward");
 
 void state_reindex(struct state *st, const struct rulebook *rb)
 {
@@ -56,7 +47,7 @@ void state_reindex(struct state *st, const struct rulebook *rb)
     int64_t issued[RULEBOOK_CATALOG_MAX] = {0};
     uint64_t taken = 0;
     for (uint32_t i = 0; i < rb->catalog_count; i++) {
-        int was = name_at(g->catalog_names, RULEBOOK_CATALOG_MAX, rb->catalog[i].reward,
+        int was = names_take(g->catalog_names, RULEBOOK_CATALOG_MAX, rb->catalog[i].reward,
                           &taken);
         issued[i] = was >= 0 ? g->catalog_issued[was] : 0;
     }
@@ -64,7 +55,7 @@ void state_reindex(struct state *st, const struct rulebook *rb)
     taken = 0;
     for (uint32_t i = 0; i < RULEBOOK_AUTO_REWARDS_MAX; i++) {
         const char *name = i < rb->auto_reward_count ? rb->auto_rewards[i].reward : NULL;
-        from[i] = name ? name_at(g->auto_names, RULEBOOK_AUTO_REWARDS_MAX, name, &taken) : -1;
+        from[i] = name ? names_take(g->auto_names, RULEBOOK_AUTO_REWARDS_MAX, name, &taken) : -1;
     }
     for (uint32_t p = 0; p < st->members.count; p++) {
         struct member *m = members_at(&st->members, p);
@@ -73,6 +64,7 @@ void state_reindex(struct state *st, const struct rulebook *rb)
         for (uint32_t i = 0; i < RULEBOOK_AUTO_REWARDS_MAX; i++)
             m->auto_issued[i] = from[i] >= 0 ? was[from[i]] : 0;
     }
+    budgets_reindex(&g->camp, &st->members, rb);
     memcpy(g->catalog_issued, issued, sizeof(issued));
     memset(g->catalog_names, 0, sizeof(g->catalog_names));
     memset(g->auto_names, 0, sizeof(g->auto_names));
@@ -99,6 +91,8 @@ static void rebuild_schedule(struct state *st)
 
 void state_reschedule(struct state *st, const struct rulebook *rb, uint32_t pos)
 {
+    if (st->preview_rec != NULL)
+        return; /* a preview changes nothing (preview.h) */
     struct member *m = members_at(&st->members, pos);
     int64_t due = wallet_next_expiry(&st->members, pos);
     if (m->next_review_ts != 0 && m->next_review_ts < due)
@@ -107,6 +101,12 @@ void state_reschedule(struct state *st, const struct rulebook *rb, uint32_t pos)
         due = m->grace_until_ts;
     if (rb->seg.enabled && m->seg_due_ts != 0 && m->seg_due_ts < due)
         due = m->seg_due_ts;
+    if (m->manual_until_ts != 0 && m->manual_until_ts < due)
+        due = m->manual_until_ts; /* a status floor ends (status.h) */
+    if (pending_next_ts(m) < due) /* a release of pending points */
+        due = pending_next_ts(m);
+    if (m->notice_due_ts != 0 && m->notice_due_ts < due) /* notices.h */
+        due = m->notice_due_ts;
     if (due == INT64_MAX || (m->sched_ts != 0 && m->sched_ts <= due))
         return; /* its live entry comes first; it is rescheduled then */
     m->sched_ts = due;

@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "budgets.h"
 #include "rulebook.h"
 #include "members.h"
 #include "proto.h"
@@ -44,6 +45,9 @@ struct state_globals {
     int32_t lapse_month;                    /* month index of the newest lapse bucket */
     int32_t pad;
     int64_t lapses[RULEBOOK_SEGMENTS_MAX][12]; /* lapses by segment and month */
+    struct budgets camp;                    /* campaign budgets and limits (budgets.h) */
+    uint32_t lots_kind, lots_span;          /* the wallet's layout (wallet.h), so a
+                                             * snapshot is loaded only under the same */
 };
 
 struct state {
@@ -61,6 +65,10 @@ struct state {
     bool tick_capped; /* the last tick stopped at RULES_TICK_MEMBERS_MAX or at its
                        * output budget (a hint for the shell; not in snapshots,
                        * not in any output) */
+    /* Non-NULL only while preview.h runs a sale on this state: the rules
+     * then remember no txn (the record goes here) and reschedule nothing,
+     * so the preview can put back exactly what it changed. */
+    struct txn_rec *preview_rec;
 };
 
 /* Initialises an empty state with rulebook `rb` in force (the start-up
@@ -77,7 +85,8 @@ int state_init(struct state *st, const struct rulebook *rb, uint32_t members_max
 void state_reindex(struct state *st, const struct rulebook *rb);
 
 /* Makes sure member `pos` is in the schedule no later than its next due
- * time under `rb` (expiry, review, grace end, segment change). */
+ * time under `rb` (expiry, review, grace end, segment change, release of
+ * pending points, notice). */
 void state_reschedule(struct state *st, const struct rulebook *rb, uint32_t pos);
 
 /* Frees everything the state holds. */

@@ -53,6 +53,8 @@ static void migrate_tiers(struct state *st, const struct rulebook *old,
         if (to > map[m->tier])
             m->grace_until_ts = 0; /* moved up: a pending downgrade is moot */
         m->tier = to;
+        m->manual_tier = map[m->manual_tier]; /* status floors and lifetime tiers too */
+        m->earned_tier = map[m->earned_tier];
         st->g.tier_members[to]++;
     }
 }
@@ -134,6 +136,10 @@ static const char *unsupported(const struct rulebook *now, const struct rulebook
 {
     if (rb->expiry_months != now->expiry_months)
         return "changing expiry.months needs a new state (not supported by this build)";
+    if (rb->expiry_mode != now->expiry_mode || rb->expiry_days != now->expiry_days ||
+        rb->expiry_years != now->expiry_years)
+        return "changing expiry.mode, days or years needs a new state (not supported by "
+               "this build)";
     if (rb->txns_max != now->txns_max)
         return "changing idempotency.max_txns needs a new state (not supported by this build)";
     return NULL;

@@ -42,27 +42,31 @@ void tiers_upgrade(struct state *st, const struct rulebook *rb, struct outbox *o
     struct member *m = members_at(&st->members, pos);
     int64_t q = members_qual_total(m, st->clock_month, rb->window_months);
     uint8_t t = tiers_for(rb, q);
+    if (t > m->earned_tier)
+        m->earned_tier = t; /* lifetime tiers fall back to it (status.h) */
     if (t <= m->tier)
         return;
+    tiers_move(st, rb, ob, ts, m, t, "upgrade");
+    m->grace_until_ts = 0; /* a pending downgrade is moot */
+}
+
+void tiers_move(struct state *st, const struct rulebook *rb, struct outbox *ob, int64_t ts,
+                struct member *m, uint8_t to, const char *reason)
+{
+    LY_ASSERT(to != m->tier && to < rb->tier_count);
     struct proto_output *o = outbox_emit(ob, PROTO_OUT_TIER_CHANGED, ts, m);
     o->from = rb->tiers[m->tier].name;
-    o->to = rb->tiers[t].name;
-    o->reason = "upgrade";
-    segments_tier_moved(st, m->tier, t);
-    m->tier = t;
-    m->grace_until_ts = 0; /* a pending downgrade is moot */
+    o->to = rb->tiers[to].name;
+    o->reason = reason;
+    segments_tier_moved(st, m->tier, to);
+    m->tier = to;
 }
 
 static void downgrade(struct state *st, struct outbox *ob, const struct rulebook *rb,
                       int64_t ts, struct member *m)
 {
     LY_ASSERT(m->tier > 0);
-    struct proto_output *o = outbox_emit(ob, PROTO_OUT_TIER_CHANGED, ts, m);
-    o->from = rb->tiers[m->tier].name;
-    o->to = rb->tiers[m->tier - 1].name;
-    o->reason = "review";
-    segments_tier_moved(st, m->tier, (uint8_t)(m->tier - 1));
-    m->tier--;
+    tiers_move(st, rb, ob, ts, m, (uint8_t)(m->tier - 1), "review");
 }
 
 /* Handles the grace end and every review due by the engine clock. */
@@ -73,6 +77,10 @@ void tiers_review_due(struct state *st, const struct rulebook *rb, struct outbox
     int64_t now = st->clock_ms;
     int32_t now_month = st->clock_month;
     uint8_t target = tiers_for(rb, members_qual_total(m, now_month, rb->window_months));
+    if (rb->downgrade == RULEBOOK_DOWNGRADE_NEVER)
+        target = m->tier; /* lifetime tiers: reviews never move anyone down */
+    if (m->manual_until_ts > now && target < m->manual_tier)
+        target = m->manual_tier; /* a status floor holds (status.h) */
     if (m->grace_until_ts != 0 && now >= m->grace_until_ts) {
         m->grace_until_ts = 0;
         if (target < m->tier)

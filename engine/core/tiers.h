@@ -6,7 +6,9 @@
  * at least a year after enrolment). A review that finds the member below
  * their tier moves them down one level, or, with grace_months, first waits
  * that long and moves them down only if they still fall short then. Each
- * move publishes tier.changed.
+ * move publishes tier.changed. With tiers.downgrade = "never" (lifetime
+ * tiers) reviews move nobody down; a manual status floor (status.h) holds
+ * a member at or above its tier until it ends.
  */
 #ifndef LOYALTY_TIERS_H
 #define LOYALTY_TIERS_H
@@ -30,6 +32,12 @@ int64_t tiers_first_review(const struct rulebook *rb, int64_t enrolled_ts);
  * (tier.changed reason upgrade, stamped `ts`); cancels a pending grace. */
 void tiers_upgrade(struct state *st, const struct rulebook *rb, struct outbox *ob, int64_t ts,
                    uint32_t pos);
+
+/* Moves member `m` to tier `to` (!= its tier), publishing tier.changed
+ * with `reason` (a static string: "upgrade", "review", "refund"...)
+ * stamped `ts`, and keeps the tier counts. */
+void tiers_move(struct state *st, const struct rulebook *rb, struct outbox *ob, int64_t ts,
+                struct member *m, uint8_t to, const char *reason);
 
 /* Handles the grace end and every review of member `pos` due by the
  * engine clock (tier.changed reason review). */

@@ -24,8 +24,8 @@ struct txn_rec {
     char txn[PROTO_TXN_MAX + 1];
     uint8_t txn_len;
     uint8_t kind;  /* enum proto_kind */
-    uint8_t ok;    /* redeem: 1 when it was applied */
-    uint8_t error; /* redeem: index of the error code (rules.c) */
+    uint8_t ok;    /* redeem, transfer: 1 when it was applied */
+    uint8_t error; /* redeem, transfer: index of the error code (rules.c, transfer.c) */
     uint32_t member; /* member position */
     int64_t applied_ms; /* engine clock when applied: eviction key */
     int64_t ts;         /* the entry's own ts */
@@ -33,8 +33,18 @@ struct txn_rec {
     int64_t points;     /* purchase: points earned; redeem: points spent */
     int64_t refunded_amount;
     int64_t refunded_points;
-    int64_t balance;    /* redeem: balance in the result */
+    int64_t balance;    /* redeem, transfer: (the sender's) balance in the result */
     int64_t qual;       /* purchase: what it added to tier qualification */
+    /* Retries by content and refunds that take back what the sale gave
+     * (retry.h, refunds.h). */
+    uint64_t digest;    /* the entry's content but its ts (retry.h) */
+    int64_t given;      /* purchase, refund: amount; redeem, adjust, transfer: points */
+    int64_t bonus;      /* purchase: first-purchase and birthday bonus it gave */
+    int64_t referral;   /* purchase: referral bonus it paid the referrer */
+    int32_t release_day; /* purchase: UTC day its points release; 0: credited at once */
+    uint8_t tier_before; /* purchase: the member's tier before it */
+    uint8_t qual_released; /* purchase: its qualification counts at release */
+    uint8_t zero[2];    /* explicit padding, always 0 */
 };
 
 struct txns {

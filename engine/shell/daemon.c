@@ -2,6 +2,7 @@
 #include "daemon.h"
 
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -24,6 +25,8 @@ struct daemon {
     struct http *http;
     struct notify *notify;
     struct dlqring *dlq;
+    struct archiver *archiver; /* NULL unless trim_input and archive */
+    bool stopping;
     struct event *sigterm;
     struct event *sigint;
 };
@@ -80,7 +83,7 @@ static int start(struct daemon *d, const char *take)
         log_error("start-up: cannot set up systemd notification or SIGHUP");
         return -1;
     }
-    struct http_sources src = {d->cfg, d->fleet, &d->metrics, d->dlq};
+    struct http_sources src = {d->cfg, d->fleet, &d->metrics, d->dlq, d->fleet};
     d->http = http_new(d->base, &src, &err);
     if (d->http == NULL) {
         log_error("start-up: %s", err.text);

@@ -14,16 +14,23 @@
 #include <jansson.h>
 
 #include "caltime.h"
+#include "ledgerproxy.h"
+#include "httppreview.h"
 #include "log.h"
 #include "lyassert.h"
 #include "partition.h"
+#include "progview.h"
+#include "notices.h"
+#include "pending.h"
 #include "segments.h"
 #include "ui.h"
 #include "wallet.h"
 
 #define HTTP_MEMBERS_PATH "/v1/members/"
+#define HTTP_HISTORY_SUFFIX "/history"
 #define HTTP_HEADERS_MAX 8192 /* request line + headers: ids are short */
-#define HTTP_BODY_MAX 4096    /* GET only: any body is refused */
+#define HTTP_PREVIEW_PATH "/v1/preview"
+#define HTTP_BODY_MAX HTTPPREVIEW_BODY_MAX /* a preview's purchase; GETs carry none */
 #define HTTP_TIMEOUT_S 10     /* idle or slow clients are dropped */
 
 /* When accept() fails (out of file descriptors: clients holding idle
@@ -34,6 +41,8 @@
 struct http {
     struct evhttp *ev;
     struct http_sources src;
+    struct ledgerproxy *ledger; /* NULL: no ledger configured */
+    struct httppreview *preview; /* NULL: src.preview not given */
 };
 
 static void reply_text(struct evhttp_request *req, int code, const char *type,
@@ -99,6 +108,31 @@ static json_t *expiring_json(const struct state *st, uint32_t pos)
                      next == INT64_MAX ? json_null() : json_integer(next));
 }
 
+/* Points waiting out the return window, by release day (pending.h):
+ * {"points": total, "releases": [{"release_ts", "points"}, ...]}. */
+static json_t *pending_json(const struct member *m)
+{
+    json_t *releases = json_array();
+    for (uint32_t i = 0; releases && i < pending_count(m); i++)
+        json_array_append_new(releases,
+                              json_pack("{s:I, s:I}", "release_ts",
+                                        (json_int_t)m->pend_day[i] * CALTIME_DAY_MS, "points",
+                                        (json_int_t)m->pend_points[i]));
+    return json_pack("{s:I, s:o}", "points", (json_int_t)pending_total(m), "releases",
+                     releases ? releases : json_null());
+}
+
+/* Whether the next review (or grace end) would take the member's tier,
+ * with what is missing (notices.h), or null. */
+static json_t *at_risk_json(const struct state *st, const struct rulebook *rb, uint32_t pos)
+{
+    int64_t review, needed;
+    if (!notices_at_risk(st, rb, pos, &review, &needed))
+        return json_null();
+    return json_pack("{s:s, s:I, s:I}", "tier", rb->tiers[members_at(&st->members, pos)->tier].name,
+                     "review_ts", (json_int_t)review, "needed", (json_int_t)needed);
+}
+
 /* RFM scores, segment, stage, value class, days since the last
  * purchase, window spend and lifetime value (segments.h). */
 static json_t *segment_json(const struct http *h, const struct state *st, uint32_t pos)
@@ -148,6 +182,9 @@ static json_t *member_json(const struct http *h, const struct state *st, uint32_
         json_object_update_new(j, segment_json(h, st, pos));
     json_object_set_new(j, "grace_until_ts",
                         m->grace_until_ts ? json_integer(m->grace_until_ts) : json_null());
+    progview_member(j, st, rb, pos);
+    json_object_set_new(j, "pending", pending_json(m));
+    json_object_set_new(j, "at_risk", at_risk_json(st, rb, pos));
     return j;
 }
 
@@ -236,7 +273,16 @@ static void handle_segments(struct http *h, struct evhttp_request *req)
                           counts_json(rb->seg.value_classes[0].name,
                                       sizeof(rb->seg.value_classes[0]), p.classes,
                                       rb->seg.value_class_count));
+    if (j != NULL)
+        json_object_set_new(j, "churn_bp", progview_churn(w.states, w.v.count, rb));
     reply_json(req, 200, j);
+}
+
+static void handle_campaigns(struct http *h, struct evhttp_request *req)
+{
+    static struct view w; /* large; the loop is single-threaded */
+    fleet_view(h->src.fleet, w.states, &w.v);
+    reply_json(req, 200, progview_campaigns(w.states, w.v.count, &w.states[0]->ver->now));
 }
 
 /* Entries GET /v1/dlq returns without ?limit=: a screenful. */
@@ -294,11 +340,11 @@ static void handle_health(struct http *h, struct evhttp_request *req)
     /* The last id applied: the partition's when there is one (ids of
      * several partitions' streams do not compare). */
     proto_id_format(w.states[0]->last_id, last, sizeof(last));
-    json_t *j = json_pack("{s:s, s:s, s:b, s:s, s:I, s:b}", "status", ok ? "ok" : "degraded",
-                          "consumer", fleet_status(f), "redis_up", w.v.redis_up, "last_id",
-                          fleet_count(f) == 1 ? last : "", "members",
+    json_t *j = json_pack("{s:s, s:s, s:b, s:s, s:I, s:b, s:b}", "status",
+                          ok ? "ok" : "degraded", "consumer", fleet_status(f), "redis_up",
+                          w.v.redis_up, "last_id", fleet_count(f) == 1 ? last : "", "members",
                           (json_int_t)members_of(&w), "auth_required",
-                          h->src.cfg->http_token[0] != '\0');
+                          h->src.cfg->http_token[0] != '\0', "history", h->ledger != NULL);
     if (j != NULL && h->src.cfg->partitions > 1)
         json_object_set_new(j, "partitions", partitions_json(f));
     reply_json(req, ok ? 200 : 503, j);
@@ -316,6 +362,26 @@ static void handle_metrics(struct http *h, struct evhttp_request *req)
     }
     if (body)
         evbuffer_free(body);
+}
+
+static void handle_preview(struct http *h, struct evhttp_request *req, enum evhttp_cmd_type cmd)
+{
+    struct evbuffer *in = evhttp_request_get_input_buffer(req);
+    size_t len = evbuffer_get_length(in);
+    json_t *answer = NULL;
+    if (h->preview == NULL) {
+        reply_error(req, 404, "not_found", "this program previews nothing");
+    } else if (cmd != EVHTTP_REQ_POST) {
+        reply_error(req, 405, "method_not_allowed", "POST a purchase entry to /v1/preview");
+    } else if (len > HTTPPREVIEW_BODY_MAX) {
+        reply_error(req, 413, "too_large", "the body is larger than 32 KiB");
+    } else {
+        const char *ctype = evhttp_find_header(evhttp_request_get_input_headers(req),
+                                               "Content-Type");
+        const char *body = len ? (const char *)evbuffer_pullup(in, (ev_ssize_t)len) : "";
+        int status = httppreview_answer(h->preview, ctype, body, len, &answer);
+        reply_json(req, status, answer);
+    }
 }
 
 /* Compares in time that depends on the lengths only, not on where the
@@ -342,6 +408,14 @@ static bool authorized(const struct http *h, struct evhttp_request *req, const c
     return same_secret(got + 7, strlen(got + 7), token, strlen(token));
 }
 
+/* "/v1/members/ID/history": served by the ledger (ledgerproxy.h). */
+static bool is_history(const char *path)
+{
+    size_t n = strlen(path), p = strlen(HTTP_MEMBERS_PATH), s = strlen(HTTP_HISTORY_SUFFIX);
+    return n > p + s && strncmp(path, HTTP_MEMBERS_PATH, p) == 0 &&
+           strcmp(path + n - s, HTTP_HISTORY_SUFFIX) == 0;
+}
+
 static void route(struct evhttp_request *req, void *arg)
 {
     struct http *h = arg;
@@ -352,12 +426,18 @@ static void route(struct evhttp_request *req, void *arg)
     if (!authorized(h, req, path)) {
         evhttp_add_header(evhttp_request_get_output_headers(req), "WWW-Authenticate", "Bearer");
         reply_error(req, 401, "unauthorized", "send Authorization: Bearer <token>");
-    } else if (cmd != EVHTTP_REQ_GET && cmd != EVHTTP_REQ_HEAD)
+    } else if (strcmp(path, HTTP_PREVIEW_PATH) == 0)
+        handle_preview(h, req, cmd);
+    else if (cmd != EVHTTP_REQ_GET && cmd != EVHTTP_REQ_HEAD)
         reply_error(req, 405, "method_not_allowed", "the API is read-only: use GET");
+    else if (is_history(path))
+        ledgerproxy_forward(h->ledger, req);
     else if (strncmp(path, HTTP_MEMBERS_PATH, strlen(HTTP_MEMBERS_PATH)) == 0)
         handle_member(h, req, path + strlen(HTTP_MEMBERS_PATH));
     else if (strcmp(path, "/v1/segments") == 0)
         handle_segments(h, req);
+    else if (strcmp(path, "/v1/campaigns") == 0)
+        handle_campaigns(h, req);
     else if (strcmp(path, "/v1/dlq") == 0)
         handle_dlq(h, req);
     else if (strcmp(path, "/healthz") == 0)
@@ -368,7 +448,8 @@ static void route(struct evhttp_request *req, void *arg)
         ui_serve(req, path);
     else
         reply_error(req, 404, "not_found",
-                    "paths: /v1/members/ID, /v1/segments, /v1/dlq, /healthz, /metrics, /ui/");
+                    "paths: /v1/members/ID, /v1/members/ID/history, /v1/segments, "
+                    "/v1/campaigns, /v1/dlq, /v1/preview, /healthz, /metrics, /ui/");
 }
 
 static void on_resume(evutil_socket_t fd, short what, void *arg)
@@ -403,6 +484,14 @@ struct http *http_new(struct event_base *base, const struct http_sources *src,
         return NULL;
     }
     h->src = *src;
+    bool oom;
+    h->ledger = ledgerproxy_new(base, src->cfg, &oom);
+    if (oom || (src->preview != NULL &&
+                (h->preview = httppreview_new(src->preview, src->cfg->partitions)) == NULL)) {
+        snprintf(err->text, sizeof(err->text), "http: out of memory");
+        http_free(h);
+        return NULL;
+    }
     evhttp_set_max_headers_size(h->ev, HTTP_HEADERS_MAX);
     evhttp_set_max_body_size(h->ev, HTTP_BODY_MAX);
     evhttp_set_timeout(h->ev, HTTP_TIMEOUT_S);
@@ -430,7 +519,9 @@ void http_free(struct http *h)
 {
     if (h == NULL)
         return;
+    ledgerproxy_free(h->ledger); /* answers its pending clients while evhttp still can */
     if (h->ev)
         evhttp_free(h->ev);
+    httppreview_free(h->preview);
     free(h);
 }

@@ -4,7 +4,10 @@
  *                       that cannot be a member id, 404 for an unknown one,
  *                       421 for a member of a partition this daemon does
  *                       not serve (the body names the partition)
- *   GET /v1/segments    members per tier, segment, stage and value class
+ *   GET /v1/segments    members per tier, segment, stage and value class, and
+ *                       each segment's observed yearly churn ("churn_bp")
+ *   GET /v1/campaigns   campaigns with points given and budget left
+ *                       (progview.h), summed over the served partitions
  *   GET /healthz        200 {"status":"ok",...} while every served partition
  *                       is consuming, else 503; "auth_required" says
  *                       whether the rest wants a token; with several
@@ -14,6 +17,8 @@
  *   GET /v1/dlq?limit=N the last N (1..256, default 50) rejections this
  *                       daemon committed to <prefix>dlq, newest first
  *                       (dlqring.h)
+ *   POST /v1/preview    what a purchase would do, changing nothing
+ *                       (httppreview.h): the one non-GET path
  * Anything else is a 404 (unknown path) or 405 (method other than GET or
  * HEAD), always with a JSON body. Lookups read the state the event loop
  * owns, between batches, so an answer is always a consistent state.
@@ -35,6 +40,9 @@ struct http_sources {
     const struct fleet *fleet; /* the served partitions: states and consumers */
     const struct metrics *m;
     const struct dlqring *dlq; /* NULL: none kept */
+    struct fleet *preview;     /* POST /v1/preview runs sales on the member's
+                                * partition and puts them back (the same
+                                * fleet; NULL: no preview) */
 };
 
 /* Binds cfg->http and starts serving on `base`. Returns NULL (with a

@@ -9,8 +9,7 @@
 #include "rulecanon.h"
 #include "rules.h"
 
-/* The value of field `m` among an entry's [field, value, ...], or NULL. */
-static const redisReply *field_m(const redisReply *fields)
+const redisReply *ingest_field_m(const redisReply *fields)
 {
     if (fields == NULL || fields->type != REDIS_REPLY_ARRAY)
         return NULL;
@@ -62,7 +61,7 @@ int ingest_apply_rules(const void *rules, struct state *st, struct proto_id id,
     const struct rulebook *rb = ir->rb;
     struct proto_entry e; /* ~6 KiB with its line items */
     struct proto_reject rej = {PROTO_R_NO_M_FIELD, "entry has no field 'm'"};
-    const redisReply *m = field_m(fields);
+    const redisReply *m = ingest_field_m(fields);
     if (fields == NULL || fields->type != REDIS_REPLY_ARRAY)
         snprintf(rej.detail, sizeof(rej.detail), "entry was deleted from the stream");
     int decoded = m != NULL && proto_decode(m->str, m->len, &e, &rej) == 0;

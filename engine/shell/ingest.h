@@ -24,6 +24,10 @@ struct ingest_stats {
     uint32_t skipped;  /* entries at or before st->last_id (already applied) */
 };
 
+/* The value of field `m` among an entry's [field, value, ...] (a string
+ * reply), or NULL when there is none (or `fields` is not an array). */
+const redisReply *ingest_field_m(const redisReply *fields);
+
 /* Applies one entry not applied before (its id is after st->last_id) to
  * `st`: entry `id` (its string reply `idr`, its [field, value, ...] reply
  * `fields`, NULL or not an array when the entry was deleted), with what it

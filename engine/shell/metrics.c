@@ -7,7 +7,9 @@
 
 #include <event2/buffer.h>
 
+#include "budgets.h"
 #include "lyassert.h"
+#include "progview.h"
 #include "segments.h"
 
 static const uint64_t lat_bounds_us[METRICS_LAT_BUCKETS] = {
@@ -147,6 +149,52 @@ void metrics_population(const struct metrics_view *v, const struct rulebook *rb,
     }
 }
 
+/* Each segment's observed yearly churn as a ratio: basis points written as
+ * an exact decimal (1234 bp: 0.1234), never through a double. */
+static int churn(const struct metrics_view *v, const struct rulebook *rb, struct evbuffer *out)
+{
+    const char *name = "loyalty_segment_churn_ratio";
+    int rc = evbuffer_add_printf(out, "# HELP %s Observed yearly churn of each RFM segment "
+                                      "(lifetime value divides by it).\n# TYPE %s gauge\n",
+                                 name, name);
+    for (uint32_t s = 0; s < rb->seg.segment_count && rc >= 0; s++) {
+        char esc[METRICS_LABEL_MAX];
+        int64_t bp = progview_churn_bp(v->states, v->count, rb, s);
+        label_escape(rb->seg.segments[s].name, esc, sizeof(esc));
+        rc = evbuffer_add_printf(out, "%s{segment=\"%s\"} %" PRId64 ".%04" PRId64 "\n", name,
+                                 esc, bp / 10000, bp % 10000);
+    }
+    return rc < 0 ? -1 : 0;
+}
+
+/* Points each campaign of the rulebook in force gave, and what is left of
+ * the budgets (campaigns with one only). */
+static int campaigns(const struct metrics_view *v, struct evbuffer *out)
+{
+    const struct rulebook *rb = &v->states[0]->ver->now;
+    const char *given = "loyalty_campaign_given_points", *left =
+        "loyalty_campaign_budget_remaining_points";
+    int rc = evbuffer_add_printf(out, "# HELP %s Points each campaign gave.\n# TYPE %s gauge\n",
+                                 given, given);
+    for (uint32_t c = 0; c < rb->campaign_count && rc >= 0; c++) {
+        char esc[METRICS_LABEL_MAX];
+        label_escape(rb->campaigns[c].name, esc, sizeof(esc));
+        rc = evbuffer_add_printf(out, "%s{campaign=\"%s\"} %" PRId64 "\n", given, esc,
+                                 progview_given(v->states, v->count, c));
+    }
+    if (rc >= 0)
+        rc = evbuffer_add_printf(out, "# HELP %s Points a campaign's budget can still give.\n"
+                                      "# TYPE %s gauge\n", left, left);
+    for (uint32_t c = 0; c < rb->campaign_count && rc >= 0; c++) {
+        char esc[METRICS_LABEL_MAX];
+        int64_t n = progview_remaining(v->states, v->count, rb, c);
+        label_escape(rb->campaigns[c].name, esc, sizeof(esc));
+        if (n >= 0)
+            rc = evbuffer_add_printf(out, "%s{campaign=\"%s\"} %" PRId64 "\n", left, esc, n);
+    }
+    return rc < 0 ? -1 : 0;
+}
+
 static int populations(const struct metrics_view *v, const struct rulebook *rb,
                        struct evbuffer *out)
 {
@@ -168,6 +216,23 @@ static int populations(const struct metrics_view *v, const struct rulebook *rb,
     rc |= labelled(out, "loyalty_members_by_value_class", "Members per value class.",
                    "value_class", rb->seg.value_classes[0].name,
                    sizeof(rb->seg.value_classes[0]), p.classes, rb->seg.value_class_count);
+    rc |= churn(v, rb, out);
+    return rc;
+}
+
+/* The input archive's figures, written by the archivers' threads. */
+static int archive_metrics(const struct metrics *m, struct evbuffer *out)
+{
+    int rc = counter(out, "loyalty_archive_entries_total",
+                     "Input entries archived before trimming (since start).",
+                     __atomic_load_n(&m->archive_entries, __ATOMIC_RELAXED));
+    rc |= counter(out, "loyalty_archive_failures_total",
+                  "Archive-then-trim runs that failed (nothing trimmed).",
+                  __atomic_load_n(&m->archive_failures, __ATOMIC_RELAXED));
+    rc |= gauge(out, "loyalty_archive_bytes", "Bytes of archive segments on disk.",
+                (int64_t)__atomic_load_n(&m->archive_bytes, __ATOMIC_RELAXED));
+    rc |= gauge(out, "loyalty_archive_segments", "Archive segment files.",
+                (int64_t)__atomic_load_n(&m->archive_segments, __ATOMIC_RELAXED));
     return rc;
 }
 
@@ -230,7 +295,9 @@ int metrics_render(const struct metrics *m, const struct metrics_view *v,
     rc |= gauge_fixed(out, "loyalty_snapshot_fork_stall_max_seconds",
                       "Longest ingestion stall caused by starting a snapshot (fork).",
                       (int64_t)m->snapshot_fork_us_max, 6);
-    rc |= counter(out, "loyalty_input_trims_total", "XTRIMs of the input stream.", m->trims);
+    rc |= counter(out, "loyalty_input_trims_total", "XTRIMs of the input stream.",
+                  __atomic_load_n(&m->trims, __ATOMIC_RELAXED));
+    rc |= archive_metrics(m, out);
     rc |= histogram(m, out);
     rc |= gauge(out, "loyalty_members", "Members held in memory.", s.members);
     rc |= gauge(out, "loyalty_txns_remembered", "Txns in the idempotency window.", s.txns);
@@ -242,5 +309,6 @@ int metrics_render(const struct metrics *m, const struct metrics_view *v,
     rc |= gauge(out, "loyalty_redis_behind", "1 when Redis lost writes already applied.",
                 v->redis_behind);
     rc |= populations(v, rb, out);
+    rc |= campaigns(v, out);
     return rc;
 }

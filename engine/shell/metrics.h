@@ -40,7 +40,13 @@ struct metrics {
     uint64_t snapshot_failures;  /* snapshots that failed (old ones stay) */
     uint64_t snapshot_last_us;   /* duration of the last snapshot write */
     uint64_t snapshot_fork_us_max; /* longest ingestion stall (fork) */
-    uint64_t trims;              /* XTRIMs of the input stream sent */
+    uint64_t trims;              /* XTRIMs of the input stream sent (atomic: the
+                                  * archiver's thread sends them when archiving) */
+    /* The input archive (archiver.h), written by its thread (atomic). */
+    uint64_t archive_entries;    /* entries archived since start */
+    uint64_t archive_bytes;      /* segment bytes on disk */
+    uint64_t archive_segments;   /* segment files */
+    uint64_t archive_failures;   /* archive or trim runs that failed */
     uint64_t lat_counts[METRICS_LAT_BUCKETS + 1]; /* last: +Inf */
     uint64_t lat_sum_us;
 };

@@ -19,10 +19,22 @@ static bool on_committed(void *arg, bool idle)
     return false;
 }
 
+/* The trim below the oldest snapshot kept: with the input archive, only
+ * once the archiver has everything before it (archived first, then the
+ * fenced trim). */
 static void on_snapshot_written(void *arg, struct proto_id oldest_kept)
 {
     struct part *pt = arg;
-    consumer_trim(pt->consumer, oldest_kept);
+    if (pt->archiver == NULL)
+        consumer_trim(pt->consumer, oldest_kept);
+    else
+        archiver_trim(pt->archiver, oldest_kept);
+}
+
+static void on_archived(void *arg, struct proto_id min_id)
+{
+    struct part *pt = arg;
+    consumer_trim(pt->consumer, min_id);
 }
 
 static void on_landed(void *arg, const struct batch *b)
@@ -54,17 +66,41 @@ static int reload(void *arg, struct proto_id not_after)
     return 0;
 }
 
+/* The partition's data directory. One partition: the data dir itself, as
+ * before partitions existed. */
+static void part_dir(const struct part *pt, char *dir, size_t cap)
+{
+    if (pt->cfg->partitions == 1)
+        snprintf(dir, cap, "%s", pt->cfg->data_dir);
+    else
+        snprintf(dir, cap, "%s/p%u", pt->cfg->data_dir, pt->p);
+}
+
+/* The input archive of the partition (DIR/archive), when the input is
+ * trimmed and archived. Returns 0, or -1 after logging why. */
+static int open_archiver(struct part *pt, struct event_base *base, struct metrics *m)
+{
+    char dir[CONFIG_PATH_MAX + 32], prefix[CONFIG_KEY_MAX + 16];
+    if (!pt->cfg->trim_input || !pt->cfg->archive)
+        return 0;
+    part_dir(pt, dir, sizeof(dir));
+    strncat(dir, "/archive", sizeof(dir) - strlen(dir) - 1);
+    config_partition_prefix(pt->cfg, pt->p, prefix, sizeof(prefix));
+    pt->archiver = archiver_new(pt->cfg, m, dir, prefix, base, on_archived, pt);
+    if (pt->archiver == NULL) {
+        log_error("start-up: cannot start the archiver of %s", dir);
+        return -1;
+    }
+    return 0;
+}
+
 /* Opens the partition's directory and loads its newest valid snapshot. */
 static int load(struct part *pt)
 {
     struct snapshot_error serr;
     struct proto_id newest = {UINT64_MAX, UINT64_MAX};
     char dir[CONFIG_PATH_MAX + 16];
-    /* One partition: the data dir itself, as before partitions existed. */
-    if (pt->cfg->partitions == 1)
-        snprintf(dir, sizeof(dir), "%s", pt->cfg->data_dir);
-    else
-        snprintf(dir, sizeof(dir), "%s/p%u", pt->cfg->data_dir, pt->p);
+    part_dir(pt, dir, sizeof(dir));
     if (snapdir_open(&pt->sd, dir, pt->cfg->snapshot_keep, log_snapdir, &serr) != 0) {
         log_error("start-up: %s", serr.text);
         return -1;
@@ -102,11 +138,12 @@ int part_open(struct part *pt, struct event_base *base, const struct config *cfg
     }
     consumer_set_hooks(pt->consumer, on_committed, reload, pt);
     consumer_set_landed(pt->consumer, on_landed, pt);
-    return 0;
+    return snapshots ? open_archiver(pt, base, m) : 0;
 }
 
 void part_close(struct part *pt)
 {
+    archiver_free(pt->archiver); /* first: it calls back into the consumer */
     consumer_free(pt->consumer);
     snapper_free(pt->snapper);
     state_free(&pt->st);

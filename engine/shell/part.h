@@ -4,7 +4,8 @@
  * has one partition, as before partitions existed) and its consumer, with
  * the hooks between them: a snapshot when one is due and the state equals
  * what Redis holds (reading holds until no batch is in flight), the input
- * trim after a snapshot, the rebuild from a snapshot when Redis lost
+ * trim after a snapshot (after the archiver archived what goes, when
+ * daemon.archive is set: DIR/archive), the rebuild from a snapshot when Redis lost
  * writes, and the DLQ ring fed with what landed. Partitions share nothing
  * else: each recovers, snapshots and is fenced on its own.
  */
@@ -14,6 +15,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "archiver.h"
 #include "config.h"
 #include "consumer.h"
 #include "dlqring.h"
@@ -32,6 +34,7 @@ struct part {
     struct snapdir sd;         /* lock_fd -1 without snapshots */
     struct snapper *snapper;   /* NULL without snapshots */
     struct consumer *consumer;
+    struct archiver *archiver; /* NULL unless trim_input and archive, with snapshots */
     struct dlqring *dlq;       /* shared by the daemon's partitions; may be NULL */
 };
 

@@ -17,6 +17,7 @@
 #include "caltime.h"
 #include "lyassert.h"
 #include "rules.h"
+#include "wallet.h"
 
 static const char SNAPSHOT_MAGIC[8] = {'L', 'Y', 'S', 'N', 'A', 'P', 0, 1};
 
@@ -31,7 +32,7 @@ struct snap_header {
     uint32_t txn_size;
     uint32_t member_count;
     uint32_t txn_count;
-    uint32_t lots_per; /* expiry lots per member (expiry_months + 1, or 0) */
+    uint32_t lots_per; /* int64 values of expiry lots per member (wallet_lots_per) */
     uint64_t body_len;
     uint64_t body_hash;
     uint64_t last_ms, last_seq;
@@ -231,9 +232,10 @@ static int check_header(const struct snap_header *h, size_t len, const struct ru
     if (h->member_count > members_max || h->txn_count > rb->txns_max)
         return fail(err, "%u members / %u txns exceed members_max / max_txns",
                     h->member_count, h->txn_count);
-    if (h->lots_per != (rb->expiry_months ? rb->expiry_months + 1 : 0))
-        return fail(err, "written with expiry over %u months, configured %u; points cannot be "
-                         "re-dated", h->lots_per ? h->lots_per - 1 : 0, rb->expiry_months);
+    if (h->lots_per != wallet_lots_per(rb))
+        return fail(err, "written with %u values of expiry lots per member, the configured "
+                         "expiry needs %u; points cannot be re-dated", h->lots_per,
+                    wallet_lots_per(rb));
     uint64_t body = body_size(h->member_count, h->lots_per, h->txn_count);
     if (h->body_len != body || len - sizeof(*h) != body)
         return fail(err, "truncated or oversized: body is %zu bytes, header says %llu",
@@ -243,21 +245,24 @@ static int check_header(const struct snap_header *h, size_t len, const struct ru
 
 /* The invariants the rules rely on (wallet.h, members.h): no month index
  * after the engine clock's, lots adding up to max(balance, 0). */
-static int check_member(const struct member *m, const int64_t *lots, uint32_t lots_per,
+static int check_member(const struct members *ms, const struct member *m, const int64_t *lots,
                         int32_t clock_month)
 {
     if (m->qual_month > clock_month || m->lots_month > clock_month ||
         m->rfm_month > clock_month || m->qual_month < 0 || m->lots_month < 0 ||
         m->rfm_month < 0 || m->sched_ts < 0 || m->enrolled_ts < 0 || m->last_purchase_ts < 0 ||
         m->next_review_ts < 0 || m->grace_until_ts < 0 || m->reactivated_until_ts < 0 ||
-        m->seg_due_ts < 0)
+        m->seg_due_ts < 0 || m->manual_until_ts < 0 || m->first_purchase_ts < 0 ||
+        m->notice_due_ts < 0 || m->risk_review_day < 0 || m->expiring_month < 0 ||
+        m->risk_need < -1 || m->pend_zero != 0)
         return -1; /* the calendar functions take only times since the epoch */
-    int64_t sum = 0;
-    for (uint32_t k = 0; k < lots_per; k++) {
-        if (lots[k] < 0 || __builtin_add_overflow(sum, lots[k], &sum))
+    for (uint32_t k = 0; k < MEMBERS_PENDING_SLOTS; k++) /* pending.h: used slots first */
+        if (m->pend_day[k] < 0 || m->pend_points[k] < 0 || m->pend_qual[k] < 0 ||
+            (k > 0 && m->pend_day[k] != 0 && m->pend_day[k] <= m->pend_day[k - 1]) ||
+            (m->pend_day[k] == 0 && (m->pend_points[k] != 0 || m->pend_qual[k] != 0 ||
+                                     (k + 1 < MEMBERS_PENDING_SLOTS && m->pend_day[k + 1] != 0))))
             return -1;
-    }
-    return lots_per == 0 || sum == (m->balance > 0 ? m->balance : 0) ? 0 : -1;
+    return wallet_lots_valid(ms, m, lots) ? 0 : -1;
 }
 
 static int load_members(const char *p, uint32_t n, const struct rulebook *rb,
@@ -265,7 +270,7 @@ static int load_members(const char *p, uint32_t n, const struct rulebook *rb,
 {
     size_t lots_len = (size_t)st->members.lots_per * sizeof(int64_t);
     const char *lots = p + (size_t)n * sizeof(struct member);
-    int64_t lot[RULEBOOK_EXPIRY_MONTHS_MAX + 1];
+    int64_t lot[WALLET_LOTS_PER_MAX];
     for (uint32_t i = 0; i < n; i++) {
         struct member m;
         memcpy(&m, p + (size_t)i * sizeof(m), sizeof(m));
@@ -273,9 +278,11 @@ static int load_members(const char *p, uint32_t n, const struct rulebook *rb,
         if (m.id_len < 1 || m.id_len > PROTO_MEMBER_MAX || m.id[m.id_len] != '\0' ||
             strlen(m.id) != m.id_len)
             return fail(err, "member %u has a malformed id", i);
-        if (m.tier >= rb->tier_count)
-            return fail(err, "member '%s' is in tier %u; the rulebook has %u tiers", m.id,
-                        m.tier, rb->tier_count);
+        if (m.tier >= rb->tier_count || m.manual_tier >= rb->tier_count ||
+            m.earned_tier >= rb->tier_count)
+            return fail(err, "member '%s' is in tier %u (floor %u, earned %u); the rulebook "
+                             "has %u tiers", m.id, m.tier, m.manual_tier, m.earned_tier,
+                        rb->tier_count);
         /* Indexes the segments code uses unchecked; bounded by its arrays, not
          * the rulebook: a restart under fewer segments must still load. */
         if (m.segment >= RULEBOOK_SEGMENTS_MAX || m.stage >= RULEBOOK_STAGE_COUNT ||
@@ -284,7 +291,7 @@ static int load_members(const char *p, uint32_t n, const struct rulebook *rb,
                         m.id);
         if (m.referrer > n || m.referrer == i + 1)
             return fail(err, "member '%s' has a bad referrer", m.id);
-        if (check_member(&m, lot, st->members.lots_per, clock_month) != 0)
+        if (check_member(&st->members, &m, lot, clock_month) != 0)
             return fail(err, "member '%s' has months after the engine clock or lots that do "
                              "not add up to its balance", m.id);
         if (members_restore(&st->members, &m, lot) == HINDEX_NONE)
@@ -305,7 +312,8 @@ static int load_txns(const char *p, uint32_t n, struct state *st, struct snapsho
             strlen(r.txn) != r.txn_len || r.kind >= PROTO_KIND_COUNT || r.ts < 0 ||
             r.amount < 0 || (r.kind == PROTO_PURCHASE && r.amount == 0) ||
             r.member >= st->members.count || r.applied_ms < prev_ms ||
-            r.error >= RULES_REDEEM_ERRORS)
+            r.error >= (r.kind == PROTO_TRANSFER ? RULES_TRANSFER_ERRORS : RULES_REDEEM_ERRORS) ||
+            r.release_day < 0 || r.qual_released > 1 || r.bonus < 0 || r.referral < 0)
             return fail(err, "txn record %u is malformed", i);
         prev_ms = r.applied_ms;
         if (txns_restore(&st->txns, &r) != 0)
@@ -328,6 +336,10 @@ int snapshot_decode(const char *buf, size_t len, const struct rulebook *rb,
         return fail(err, "body checksum mismatch (corrupt)");
     LY_ASSERT(st->members.count == 0 && st->txns.count == 0);
     memcpy(&st->g, body, sizeof(st->g));
+    if (st->g.lots_kind != st->members.lots_kind || st->g.lots_span != st->members.lots_span)
+        return fail(err, "written under another expiry mode (kind %u, span %u; configured "
+                         "%u, %u); points cannot be re-dated", st->g.lots_kind, st->g.lots_span,
+                    st->members.lots_kind, st->members.lots_span);
     const char *members = body + sizeof(st->g);
     const char *txns = members + (size_t)h.member_count * sizeof(struct member) +
                        (size_t)h.member_count * h.lots_per * sizeof(int64_t);

@@ -23,7 +23,10 @@
 #include "rulebook.h"
 #include "state.h"
 
-#define SNAPSHOT_VERSION 2 /* 2: globals name their rewards; txn records carry qual */
+/* 2: globals name their rewards; txn records carry qual. 3: members carry
+ * pending points and notice state, txn records a digest and what a refund
+ * takes back (issue 13). */
+#define SNAPSHOT_VERSION 3
 #define SNAPSHOT_ERROR_MAX 256
 /* A snapshot's path: the data directory (at most 1024 bytes, the config's
  * limit) and a file name of at most 63 bytes with its suffixes. */

@@ -9,12 +9,15 @@
  * config_load reads a file, so each input is written to one temporary file
  * of this process (created once, rewritten in place) and loaded over the
  * defaults. Beyond "never crashes, leaks or reads out of bounds":
- *  - a failure says "PATH:LINE: problem", LINE a line of the file (>= 1);
+ *  - a failure says "PATH:LINE: problem", LINE a line of the file (>= 1),
+ *    or "PATH: problem" for what is wrong with the file as a whole (a NUL
+ *    byte, over CONFIG_FILE_MAX: cfg_read_file) and only then;
  *  - a success leaves a rulebook the rules core may rely on: at least one
  *    tier, the first at threshold 0, thresholds strictly increasing, and
  *    every count within its array.
  */
 #include <limits.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -60,13 +63,19 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     return 0;
 }
 
-/* "PATH:LINE: " with LINE >= 1, then the problem. */
-static void check_error(const struct config_error *err)
+/* "PATH:LINE: " with LINE >= 1, then the problem; "PATH: problem" when
+ * the file as a whole is refused (`whole_file`). */
+static void check_error(const struct config_error *err, bool whole_file)
 {
     size_t n = strlen(path);
     if (memchr(err->text, '\0', sizeof(err->text)) == NULL ||
         strncmp(err->text, path, n) != 0 || err->text[n] != ':')
         abort();
+    if (whole_file) {
+        if (err->text[n + 1] != ' ' || err->text[n + 2] == '\0')
+            abort();
+        return;
+    }
     char *end;
     long line = strtol(err->text + n + 1, &end, 10);
     if (end == err->text + n + 1 || line < 1 || end[0] != ':' || end[1] != ' ' ||
@@ -107,8 +116,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     config_defaults(&cfg);
     memset(&err, 0, sizeof(err));
+    /* Only a file over the size limit is refused as a whole; a NUL byte is
+     * refused naming its line (cfg_read_file). */
+    bool whole_file = size > CONFIG_FILE_MAX;
     if (config_load(&cfg, path, &err) != 0)
-        check_error(&err);
+        check_error(&err, whole_file);
     else
         check_rulebook(&cfg.rules);
     return 0;

@@ -145,10 +145,20 @@ static bool reindexed(size_t off, uint32_t members, bool same_names)
                                           sizeof(int64_t) >= rb->catalog_count;
     if (within(off, GLOBAL(catalog_names)) || within(off, GLOBAL(auto_names)))
         return !same_names;
+    /* Campaign budgets and the members' per-campaign counters are
+     * re-indexed by campaign name the same way (budgets.h): counts of
+     * campaigns this rulebook does not have are dropped. */
+    if (within(off, GLOBAL(camp)))
+        return true;
     if (off < sizeof(struct state_globals) ||
         off >= sizeof(struct state_globals) + (size_t)members * sizeof(struct member))
         return false;
     size_t in_member = (off - sizeof(struct state_globals)) % sizeof(struct member);
+    if (within(in_member, offsetof(struct member, camp_times),
+               sizeof(((struct member *)0)->camp_times)) ||
+        within(in_member, offsetof(struct member, camp_points),
+               sizeof(((struct member *)0)->camp_points)))
+        return true;
     size_t slot = offsetof(struct member, auto_issued);
     if (!within(in_member, slot, RULEBOOK_AUTO_REWARDS_MAX * sizeof(uint32_t)))
         return false;

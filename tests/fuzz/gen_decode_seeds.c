@@ -45,8 +45,10 @@ static void fill(struct proto_entry *e, enum proto_kind k)
     }
     if (k == PROTO_REDEEM || k == PROTO_ADJUST)
         e->points = k == PROTO_REDEEM ? 500 : -120;
-    if (k == PROTO_ADJUST)
+    if (k == PROTO_ADJUST) {
         strcpy(e->reason, "goodwill: late delivery");
+        e->qualifying = true;
+    }
     if (k == PROTO_ENROLL) {
         e->birthday_month = 2;
         e->birthday_day = 29;
@@ -56,6 +58,15 @@ static void fill(struct proto_entry *e, enum proto_kind k)
         strcpy(e->hash, "f365610ced47a94bda5c963a16cb58c2");
         strcpy(e->label, "weekend double points");
         e->effective_ts = 1700000600000LL;
+    }
+    if (k == PROTO_TRANSFER) {
+        strcpy(e->to, "card-0043");
+        e->points = 750;
+    }
+    if (k == PROTO_SET_TIER) {
+        strcpy(e->tier, "gold");
+        strcpy(e->reason, "status match: gold at another chain");
+        e->until_ts = 1707776000000LL;
     }
     e->line_count = k == PROTO_PURCHASE ? 2 : 0;
     for (uint32_t i = 0; i < e->line_count; i++) {

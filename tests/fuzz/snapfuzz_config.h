@@ -16,8 +16,8 @@
  * stay within its cached allocation sizes (128 KiB): each input gets a
  * fresh state, and a larger one would be mmap'd and unmapped every time
  * (~600 instead of ~10000 execs/s). */
-#define SNAPFUZZ_MEMBERS_MAX 300
-#define SNAPFUZZ_TXNS_MAX 800
+#define SNAPFUZZ_MEMBERS_MAX 224
+#define SNAPFUZZ_TXNS_MAX 640
 
 /* The built-in defaults plus four tiers, expiry after 12 months (13 lots
  * per member), a small catalog, every-N rewards (two of one name) and the

@@ -152,10 +152,17 @@ def conf_text(overrides, optional=None):
     return text
 
 
+# Pending points and notices (README "Rules": Returns, pending points and
+# notices), which the shipped configuration turns on: off for tests whose
+# expectations (or model, lifekit.py) have points spendable at once and no
+# notices; test_returns.py turns them on again.
+HOLDS_OFF = dict(pending_days=0, tier_days=0, expiry_days=0)
+
 # The test daemon: the shipped configuration, except that no ticks are
-# appended (tests control time), reconnects retry quickly, and the txn window
-# holds fewer entries (it is preallocated).
-TEST_OVERRIDES = dict(tick_interval_ms=0, reconnect_max_ms=500, block_ms=200, max_txns=100000)
+# appended (tests control time), reconnects retry quickly, the txn window
+# holds fewer entries (it is preallocated), and HOLDS_OFF.
+TEST_OVERRIDES = dict(tick_interval_ms=0, reconnect_max_ms=500, block_ms=200, max_txns=100000,
+                      **HOLDS_OFF)
 
 # For tests of one rule: earning features that would add to or cap what a
 # sale earns are switched off where the configuration has them, so that the

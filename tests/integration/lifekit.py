@@ -13,9 +13,13 @@ engine's header comments give, and says so where it does: the order of one
 entry's events (the member's points, the referrer's bonus, segment moves, tier,
 milestone, every-N rewards; a tick takes members in due-time order, which the
 model does not keep, so there only each member's run of events is compared),
-every-N rewards counting every point credited (bonuses too) less refunds,
-refunds and redemptions both spending the oldest points first, and F and M
-scores counting sales as made (refunds do not lower them).
+every-N rewards counting every point credited (bonuses too) less refunds and
+issued as one event with a count, refunds and redemptions both spending the
+oldest points first, F counting sales as made (refunds do not lower it) and M
+counting what is left of them after refunds (engine/core/refunds.h: a refund
+also takes back the tier it gave and, when full, the sale's bonuses). The
+model has no pending points and no notices: tests using it turn both off
+(HOLDS_OFF).
 """
 import bisect
 import calendar
@@ -162,6 +166,12 @@ class Book:
                         for x in r.get("catalog", [])}
         self.expiry_months = c.get("expiry", {}).get("months", 0)
         self.shortfall = c.get("refunds", {}).get("shortfall", "negative")
+        self.keep_bonuses = c.get("refunds", {}).get("keep_bonuses", False)
+        self.refund_downgrade = t.get("refund_downgrade", "immediate")
+        n = c.get("notices", {})
+        assert e.get("pending_days", 0) == 0, "the model has no pending points"
+        assert n.get("tier_days", 0) == 0 and n.get("expiry_days", 0) == 0, \
+            "the model publishes no notices"
         self.seg = s
         self.segments = [(x["name"], x.get("r", [1, 5]), x.get("f", [1, 5]), x.get("m", [1, 5]))
                          for x in s["map"]]
@@ -297,9 +307,10 @@ class World:
         out = []
         for a in self.book.auto:
             due = max(0, m.reward_points) // a["every_points"]
-            while due > m.auto_issued[a["reward"]]:  # a high-water mark
-                out.append(self._ev(m, "reward.issued", ts, reward=a["reward"], cost=0))
-                m.auto_issued[a["reward"]] += 1
+            if due > m.auto_issued[a["reward"]]:  # a high-water mark, all at once
+                out.append(self._ev(m, "reward.issued", ts, reward=a["reward"], cost=0,
+                                    count=due - m.auto_issued[a["reward"]]))
+                m.auto_issued[a["reward"]] = due
         return out
 
     def qualifying(self, m):
@@ -439,24 +450,26 @@ class World:
                                              self.book.tiers[m.tier]["multiplier_bp"])
         total = self._capped(m, ts, points + campaign_bonus)
         points = min(total, points)
-        bonus = total - points  # what is left of the campaigns' fixed bonuses
-        if m.purchases == 0:
-            bonus += self.book.first_purchase_bonus
+        personal = self.book.first_purchase_bonus if m.purchases == 0 else 0
         year, month, _ = date_of(ts)
         if self.book.birthday_bonus and m.birthday_month == month and m.birthday_year != year:
             m.birthday_year = year
-            bonus += self.book.birthday_bonus
+            personal += self.book.birthday_bonus
+        bonus = total - points + personal  # and what is left of the campaigns' fixed bonuses
         if points:
             out += self._credit(m, ts, points, "purchase")
         if bonus:
             out += self._credit(m, ts, bonus, "bonus")
-        self.sales[txn] = dict(member=member, amount=amount, points=total, ts=ts, qual=points,
-                               refunded_amount=0, refunded_points=0, refunded_qual=0)
+        sale = dict(member=member, amount=amount, points=total, ts=ts, qual=points,
+                    refunded_amount=0, refunded_points=0, refunded_qual=0, bonus=personal,
+                    referral=0, tier_before=m.tier)
+        self.sales[txn] = sale
         m.qual[month_of(ts)] += points
         blocks = [out]
         ref = m.referrer
         if ref is not None and not m.referral_paid and self.book.referral_bonus:
             m.referral_paid = True
+            sale["referral"] = self.book.referral_bonus
             blocks.append(self._expire(ref, ts) +
                           self._credit(ref, ts, self.book.referral_bonus, "bonus") +
                           self._auto_rewards(ref, ts))
@@ -469,7 +482,7 @@ class World:
         after = self._classify(m, ts) + self._upgrade(m, ts)
         if m.purchases in self.book.milestones:
             after.append(self._ev(m, "reward.issued", ts, reward=self.book.milestones[m.purchases],
-                                  cost=0))
+                                  cost=0, count=1))
         after += self._auto_rewards(m, ts)
         # The referrer's events come between the member's own: one purchase is
         # one block of the member, then the referrer's, then the member's.
@@ -482,21 +495,50 @@ class World:
         assert sale["member"] == member and amount <= sale["amount"] - sale["refunded_amount"]
         refunded = sale["refunded_amount"] + amount  # cumulative, floored once
         points = sale["points"] * refunded // sale["amount"] - sale["refunded_points"]
+        full = refunded == sale["amount"] and not self.book.keep_bonuses
         out = self._expire(m, ts)
-        debit = points
-        if self.book.shortfall == "forgive" and debit > m.balance:
-            debit = max(m.balance, 0)
-        if debit > 0:
-            out += self._debit(m, ts, debit, "refund")
-        m.reward_points -= points
+        q_before = self.qualifying(m)
+        out += self._take_back(m, ts, points + (sale["bonus"] if full else 0))
         # Qualifying points go back in the same proportion, out of what the
         # sale added to them: its purchase points, not its campaign bonus.
         qual = sale["qual"] * refunded // sale["amount"] - sale["refunded_qual"]
         m.qual[month_of(sale["ts"])] -= qual
+        blocks = [out]
+        if full and sale["referral"] and m.referrer is not None:
+            ref = m.referrer  # the referral bonus the sale paid goes back too
+            blocks.append(self._expire(ref, ts) + self._take_back(ref, ts, sale["referral"]))
         sale["refunded_amount"] = refunded
         sale["refunded_points"] += points
         sale["refunded_qual"] += qual
-        return [out]
+        after = self._refund_drop(m, ts, q_before, sale["tier_before"])
+        spend = m.rfm_months[month_of(sale["ts"])]  # the refunded money leaves M
+        spend[0] = max(0, spend[0] - amount)
+        after += self._classify(m, ts)
+        return [b for b in blocks + [after] if b]
+
+    def _take_back(self, m, ts, points):
+        debit = points
+        if self.book.shortfall == "forgive" and debit > m.balance:
+            debit = max(m.balance, 0)
+        m.reward_points -= points
+        return self._debit(m, ts, debit, "refund") if debit > 0 else []
+
+    def _refund_drop(self, m, ts, q_before, tier_before):
+        """refund_downgrade "immediate": a tier the window supported before the
+        refund and no longer does drops to what it supports, never below the
+        tier held before the sale."""
+        supported = self.book.tier_for(self.qualifying(m))
+        if (self.book.refund_downgrade != "immediate" or supported >= m.tier or
+                self.book.tier_for(q_before) < m.tier):
+            return []
+        to = max(supported, tier_before)
+        if to >= m.tier:
+            return []
+        names = self.book.tier_names()
+        ev = self._ev(m, "tier.changed", ts, reason="refund", to=names[to],
+                      **{"from": names[m.tier]})
+        m.tier = to
+        return [ev]
 
     def redeem(self, ts, txn, member, reward=None, points=None):
         self._at(ts)
@@ -514,7 +556,8 @@ class World:
             else:
                 if item["cost"]:
                     out += self._debit(m, ts, item["cost"], "redeem")
-                out.append(self._ev(m, "reward.issued", ts, reward=reward, cost=item["cost"]))
+                out.append(self._ev(m, "reward.issued", ts, reward=reward, cost=item["cost"],
+                                    count=1))
                 self.issued[reward] += 1
         elif m.balance < points:
             error = "insufficient_points"

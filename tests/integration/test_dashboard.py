@@ -174,6 +174,8 @@ def check_member(env, page):
     assert cards["perks"] == ("".join(api["perks"]) if api["perks"] else "none at this tier")
     nxt = api["next_tier"]
     assert cards["next_tier_name"] == (nxt["name"] if nxt else "-")
+    # No ledger configured: the history panel says so (and asks nothing).
+    assert page.evaluate("!!document.querySelector('[data-k=history_off]')")
 
 
 def test_every_page_shows_the_apis_numbers_under_load(make_env, browser, tmp_path):

@@ -158,3 +158,31 @@ def test_a_producer_sends_each_member_to_its_partition_with_the_client_helper(ma
         assert env.member(m)["balance"] == sale.of_kind("points.changed")[-1]["balance"]
     # The helper with one partition is the plain prefix, as the daemon's keys.
     assert loyalty.partition_prefix("loyalty:", "M-HELPER-1", 1) == "loyalty:"
+
+
+def test_each_partition_archives_its_input_before_the_fenced_trim(make_env):
+    env = make_env(start=False, partitions=P, serve='"all"', snapshot_every_entries=10,
+                   snapshot_keep=1, trim_input="true")
+    env.daemon.start()
+    last, pushed = {}, 0
+    for p in range(P):
+        for m in members_in(p, 2):
+            push(env.r, p, kind="enroll", txn=f"e-{m}", member=m)
+            pushed += 1
+            for i in range(120):  # a trim MINID ~ drops whole nodes of 100 entries
+                last[p] = push(env.r, p, kind="purchase", txn=f"p-{m}-{i}", member=m,
+                               store="s1", amount=1000)
+                pushed += 1
+    for p in range(P):
+        wait_marker(env.r, p, last[p])
+    per_partition = pushed // P
+    wait_until(lambda: all(env.r.xlen(key(p, "in")) < per_partition for p in range(P)),
+               what="every partition's <prefix>{p}:in to be trimmed")
+    trimmed = sum(per_partition - env.r.xlen(key(p, "in")) for p in range(P))
+    metrics = env.daemon.metrics()
+    # Archived first: nothing left the streams that is not in an archive.
+    assert metrics["loyalty_archive_entries_total"] >= trimmed > 0
+    assert metrics["loyalty_archive_failures_total"] == 0
+    for p in range(P):
+        assert list((env.daemon.data / f"p{p}" / "archive").iterdir()), p
+    assert not (env.daemon.data / "archive").exists(), "one archive per partition directory"

@@ -251,6 +251,29 @@ static void bad_files_are_refused_naming_path_and_offending_line(void **state)
     }
 }
 
+/* A file with a NUL byte (a binary file given by mistake, or a corrupt
+ * one) is refused naming the line the byte is on, like every other error;
+ * it is never read as the shorter text before the NUL. */
+static void a_nul_byte_is_refused_naming_its_line(void **state)
+{
+    (void)state;
+    static const char text[] = "daemon = {\n  block_ms = 10;\n  prefix = \"a\0b\";\n};\n";
+    char path[] = "/tmp/test_config_nul.XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, text, sizeof(text) - 1), (ssize_t)(sizeof(text) - 1));
+    close(fd);
+    struct config cfg;
+    struct config_error err = {{0}};
+    char want[64];
+    config_defaults(&cfg);
+    assert_int_equal(config_load(&cfg, path, &err), -1);
+    snprintf(want, sizeof(want), "%s:3: ", path);
+    if (strncmp(err.text, want, strlen(want)) != 0 || strstr(err.text, "NUL") == NULL)
+        fail_msg("got \"%s\", want \"%s...NUL...\"", err.text, want);
+    assert_int_equal(unlink(path), 0);
+}
+
 /* libconfig 1.5 (Debian 12) reads an integer literal without the L suffix
  * as a 32-bit int and wraps it silently: 4294968296 (2^32 + 1000) arrives
  * as 1000 and passes the range check. config.c cannot see the literal, so
@@ -406,6 +429,7 @@ int main(void)
         cmocka_unit_test(shipped_conf_daemon_and_idempotency_show_the_defaults),
         cmocka_unit_test(settings_absent_from_a_file_keep_their_defaults),
         cmocka_unit_test(bad_files_are_refused_naming_path_and_offending_line),
+        cmocka_unit_test(a_nul_byte_is_refused_naming_its_line),
         cmocka_unit_test(integer_beyond_32_bits_is_refused_not_wrapped),
         cmocka_unit_test(missing_file_is_refused_naming_the_path),
         cmocka_unit_test(endpoint_is_host_colon_port),

@@ -119,13 +119,22 @@ static void shipped_conf_enables_every_earning_rule(void **state)
         assert_string_equal(rb->categories[i].cat, cats[i].cat);
         assert_int_equal(rb->categories[i].multiplier_bp, cats[i].multiplier_bp);
     }
-    assert_int_equal(rb->campaign_count, 2);
+    assert_int_equal(rb->campaign_count, 3);
     expect_campaign(&rb->campaigns[0], "black_friday", day_ms(2026, 11, 27),
                     day_ms(2026, 12, 1), 20000, 0, 0, 0);
     expect_campaign(&rb->campaigns[1], "spring_bonus", day_ms(2027, 3, 1), day_ms(2027, 4, 1),
                     0, 100, 5000, 3);
     assert_string_equal(rb->campaigns[1].stores[0], "store_012");
     assert_string_equal(rb->campaigns[1].stores[2], "store_031");
+    expect_campaign(&rb->campaigns[2], "holiday_2028", day_ms(2028, 12, 1), day_ms(2029, 1, 1),
+                    0, 200, 2000, 0);
+    assert_int_equal(rb->campaigns[2].budget_points, 20000);
+    assert_int_equal(rb->campaigns[2].member_limit_times, 2);
+    assert_int_equal(rb->campaigns[2].member_limit_points, 0);
+    assert_int_equal(rb->enroll_bonus, 0);
+    assert_int_equal(rb->min_amount, 0);
+    assert_true(rb->transfers_enabled);
+    assert_int_equal(rb->transfer_day_max_points, 5000);
     assert_int_equal(rb->first_purchase_bonus, 100);
     assert_int_equal(rb->birthday_bonus, 200);
     assert_int_equal(rb->referral_bonus, 250);
@@ -163,6 +172,8 @@ static void shipped_conf_enables_reviews_rewards_expiry_and_refunds(void **state
     }
     assert_int_equal(rb->expiry_months, 12);
     assert_int_equal(rb->shortfall, RULEBOOK_SHORTFALL_NEGATIVE);
+    assert_int_equal(rb->expiry_mode, RULEBOOK_EXPIRY_MONTHS);
+    assert_int_equal(rb->downgrade, RULEBOOK_DOWNGRADE_REVIEW);
 }
 
 /* A purchase at `store` on `ts` with lines of (cat, amount). */
@@ -269,6 +280,32 @@ static void fixed_review_date_and_forgiving_refunds_load(void **state)
         assert_int_equal(cfg.rules.review_day, dates[i].day);
         assert_int_equal(cfg.rules.shortfall, RULEBOOK_SHORTFALL_FORGIVE);
     }
+}
+
+static void returns_pending_and_notices_settings_load(void **state)
+{
+    (void)state;
+    struct config cfg;
+    load_good(&cfg, "earning = { pending_days = 30; adjust_earns = true; };\n"
+                    "tiers = { refund_downgrade = \"review\"; qualify_on = \"release\"; };\n"
+                    "refunds = { keep_bonuses = true; };\n"
+                    "notices = { tier_days = 45; expiry_days = 14; need_step = 250; };\n");
+    const struct rulebook *rb = &cfg.rules;
+    assert_int_equal(rb->pending_days, 30);
+    assert_true(rb->adjust_earns);
+    assert_int_equal(rb->refund_downgrade, RULEBOOK_REFUND_REVIEW);
+    assert_int_equal(rb->qualify_on, RULEBOOK_QUALIFY_RELEASE);
+    assert_true(rb->keep_bonuses);
+    assert_int_equal(rb->notice_tier_days, 45);
+    assert_int_equal(rb->notice_expiry_days, 14);
+    assert_int_equal(rb->notice_need_step, 250);
+    /* Absent, each is off but the immediate refund downgrade. */
+    load_good(&cfg, "earning = { };\ntiers = { };\nrefunds = { };\nnotices = { };\n");
+    assert_int_equal(rb->pending_days + rb->notice_tier_days + rb->notice_expiry_days, 0);
+    assert_int_equal(rb->notice_need_step, 0);
+    assert_false(rb->adjust_earns || rb->keep_bonuses);
+    assert_int_equal(rb->refund_downgrade, RULEBOOK_REFUND_IMMEDIATE);
+    assert_int_equal(rb->qualify_on, RULEBOOK_QUALIFY_EARN);
 }
 
 /* review_date takes exactly the days of a common year: every MM-DD from
@@ -569,12 +606,72 @@ static const struct bad BAD_REWARDS[] = {
 static const struct bad BAD_OTHERS[] = {
     {"expiry = {\n  months = 37;\n};\n", 2, "months is 37, allowed 0..36"},
     {"expiry = {\n  months = -1;\n};\n", 2, "months is -1, allowed 0..36"},
-    {"expiry = {\n  days = 30;\n};\n", 2, "unknown setting 'expiry.days'"},
+    {"expiry = {\n  weeks = 30;\n};\n", 2, "unknown setting 'expiry.weeks'"},
     {"refunds = {\n  shortfall = \"clawback\";\n};\n", 2,
      "refunds.shortfall must be \"negative\" or \"forgive\""},
     {"refunds = {\n  shortfall = 1;\n};\n", 2, "refunds.shortfall must be"},
     {"refunds = {\n  shortfall = \"forgive\";\n  reverse = true;\n};\n", 3,
      "unknown setting 'refunds.reverse'"},
+};
+
+/* The settings of transfers, budgets, expiry and tier modes. */
+static const struct bad BAD_PROGRAMS[] = {
+    {"expiry = {\n  days = 30;\n};\n", 2, "need a mode = \"days\" or \"end_of_year\""},
+    {"expiry = {\n  mode = \"weekly\";\n};\n", 2,
+     "expiry.mode must be \"months\", \"days\", \"end_of_year\" or \"never\""},
+    {"expiry = {\n  mode = \"days\";\n};\n", 1, "mode = \"days\" needs days >= 1"},
+    {"expiry = {\n  mode = \"months\";\n};\n", 1, "needs months >= 1"},
+    {"expiry = {\n  mode = \"days\";\n  days = 90;\n  months = 3;\n};\n", 4,
+     "expiry.months applies only with mode = \"months\""},
+    {"expiry = {\n  mode = \"never\";\n  years = 1;\n};\n", 3,
+     "expiry.years applies only with mode = \"end_of_year\""},
+    {"expiry = {\n  mode = \"days\";\n  days = 1097;\n};\n", 3, "days is 1097, allowed 0..1096"},
+    {"expiry = {\n  mode = \"end_of_year\";\n  years = 4;\n};\n", 3,
+     "years is 4, allowed 0..3"},
+    {"tiers = {\n  downgrade = \"sometimes\";\n};\n", 2,
+     "tiers.downgrade must be \"review\" or \"never\""},
+    {"tiers = {\n  grace_months = 1;\n  downgrade = \"never\";\n};\n", 3,
+     "grace_months applies only with downgrade = \"review\""},
+    {"transfers = {\n  enabled = 1;\n};\n", 2, "enabled"},
+    {"transfers = {\n  max_points_per_day = -1;\n};\n", 2, "max_points_per_day is -1"},
+    {"transfers = {\n  fee = 5;\n};\n", 2, "unknown setting 'transfers.fee'"},
+    {"earning = {\n  enroll_bonus = -5;\n};\n", 2, "enroll_bonus is -5"},
+    {"earning = {\n  min_amount = 10000000001;\n};\n", 2, "min_amount is 10000000001"},
+    {"earning = { campaigns = (\n  { name = \"a\"; start = \"2027-01-01\"; end = \"2027-02-01\";\n"
+     "    bonus_points = 5; member_limit_times = 65536; } ); };\n", 3,
+     "member_limit_times is 65536"},
+    {"earning = { campaigns = (\n  { name = \"a\"; start = \"2027-01-01\"; end = \"2027-02-01\";\n"
+     "    bonus_points = 5; budget_points = -1; } ); };\n", 3, "budget_points is -1"},
+    {"earning = { campaigns = (\n"
+     "  { name = \"a\"; start = \"2027-01-01\"; end = \"2027-02-01\"; bonus_points = 5;"
+     " member_limit_times = 1; },\n"
+     "  { name = \"b\"; start = \"2027-01-01\"; end = \"2027-02-01\"; bonus_points = 5;"
+     " member_limit_times = 1; },\n"
+     "  { name = \"c\"; start = \"2027-01-01\"; end = \"2027-02-01\"; bonus_points = 5;"
+     " member_limit_points = 9; },\n"
+     "  { name = \"d\"; start = \"2027-01-01\"; end = \"2027-02-01\"; bonus_points = 5;"
+     " member_limit_times = 1; },\n"
+     "  { name = \"e\"; start = \"2027-01-01\"; end = \"2027-02-01\"; bonus_points = 5;"
+     " member_limit_times = 1; } ); };\n", 6,
+     "campaign 'e': at most 4 campaigns may have a member limit"},
+    {"segments = {\n  retention_churn_bp = 0;\n};\n", 2, "retention_churn_bp is 0"},
+    {"segments = {\n  retention_cost = -1;\n};\n", 2, "retention_cost is -1"},
+};
+
+/* Returns, pending points and notices (issue 13). */
+static const struct bad BAD_RETURNS[] = {
+    {"tiers = {\n  refund_downgrade = \"never\";\n};\n", 2,
+     "tiers.refund_downgrade must be \"immediate\" or \"review\""},
+    {"tiers = {\n  qualify_on = \"later\";\n};\n", 2,
+     "tiers.qualify_on must be \"earn\" or \"release\""},
+    {"earning = {\n  pending_days = 366;\n};\n", 2, "pending_days is 366, allowed 0..365"},
+    {"earning = {\n  adjust_earns = 1;\n};\n", 2, "adjust_earns"},
+    {"refunds = {\n  keep_bonuses = \"yes\";\n};\n", 2, "keep_bonuses"},
+    {"notices = {\n  tier_days = -1;\n};\n", 2, "tier_days is -1, allowed 0..365"},
+    {"notices = {\n  expiry_days = 400;\n};\n", 2, "expiry_days is 400, allowed 0..365"},
+    {"notices = {\n  need_step = -5;\n};\n", 2, "need_step is -5"},
+    {"notices = {\n  tier_days = 30;\n  review_days = 3;\n};\n", 3,
+     "unknown setting 'notices.review_days'"},
 };
 
 /* One table of bad files; each is a test of its own (see main). */
@@ -590,6 +687,8 @@ static const struct bad_set earning_set = BAD_SET(BAD_EARNING);
 static const struct bad_set tiers_set = BAD_SET(BAD_TIERS);
 static const struct bad_set rewards_set = BAD_SET(BAD_REWARDS);
 static const struct bad_set others_set = BAD_SET(BAD_OTHERS);
+static const struct bad_set programs_set = BAD_SET(BAD_PROGRAMS);
+static const struct bad_set returns_set = BAD_SET(BAD_RETURNS);
 
 static void bad_files_are_refused(void **state)
 {
@@ -620,6 +719,10 @@ int main(void)
         BAD_TEST("bad_reviews_are_refused_at_the_offending_line", tiers_set),
         BAD_TEST("bad_rewards_are_refused_at_the_offending_line", rewards_set),
         BAD_TEST("bad_expiry_and_refunds_are_refused_at_the_offending_line", others_set),
+        BAD_TEST("bad_transfer_budget_expiry_and_tier_modes_are_refused_at_the_line",
+                 programs_set),
+        cmocka_unit_test(returns_pending_and_notices_settings_load),
+        BAD_TEST("bad_returns_pending_and_notices_are_refused_at_the_line", returns_set),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

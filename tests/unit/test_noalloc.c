@@ -6,8 +6,11 @@
  * -Wl,--wrap=malloc,... so every such call made from the core's objects
  * goes through a counter here, and a long mixed replay (enrolments up to
  * members_max and beyond, sales with lines, refunds, redemptions,
- * adjustments, scans, ticks over three years, a txn window that
- * overflows) must leave the counter at zero, and so must a schedule that
+ * adjustments (qualifying ones too), transfers, manual status, reused txns
+ * with other content, scans, ticks over three years (campaigns running out
+ * of budget on the way), a txn window that overflows, the shipped
+ * rulebook's pending points and notices), with every sale previewed first
+ * (preview.h), must leave the counter at zero, and so must a schedule that
  * fills with stale entries and is rebuilt.
  */
 #include <setjmp.h>
@@ -23,6 +26,7 @@
 
 #include "caltime.h"
 #include "config.h"
+#include "preview.h"
 #include "rules.h"
 #include "splitmix.h"
 #include "state.h"
@@ -67,14 +71,23 @@ void *__wrap_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off
 #define ENTRIES 400000u
 #define DAY_MS CALTIME_DAY_MS
 
+/* What the replay made happen, so that it cannot pass vacuously. */
+struct seen {
+    uint64_t by_kind[PROTO_OUT_KIND_COUNT];
+    uint64_t released;  /* points.changed with cause release */
+    uint64_t conflicts; /* txn_conflict rejections */
+};
+
 struct replay {
     struct config cfg;
     struct state st;
     struct outbox ob;
+    struct preview pv; /* previews of sales run in the same loop */
     uint64_t rng;
     struct proto_id id;
     int64_t ts;
     uint32_t sales; /* txns "s<k>" issued so far */
+    struct proto_entry last_sale; /* resent as a POS retry */
 };
 
 static void next_entry(struct replay *r, struct proto_entry *e)
@@ -86,7 +99,7 @@ static void next_entry(struct replay *r, struct proto_entry *e)
     snprintf(e->member, sizeof(e->member), "m%u", (unsigned)(x >> 8) % (MEMBERS_MAX + 40));
     snprintf(e->store, sizeof(e->store), "store_%03u", (unsigned)(x >> 20) % 40);
     snprintf(e->txn, sizeof(e->txn), "t%llu", (unsigned long long)r->id.seq);
-    switch ((x >> 32) % 16) {
+    switch ((x >> 32) % 18) {
     case 0: e->kind = PROTO_ENROLL; break;
     case 1: e->kind = PROTO_TICK; e->txn[0] = '\0'; e->member[0] = '\0'; break;
     case 2: e->kind = PROTO_SCAN; break;
@@ -105,7 +118,31 @@ static void next_entry(struct replay *r, struct proto_entry *e)
     case 5: e->kind = PROTO_ADJUST; e->points = (int64_t)((x >> 40) % 1000) + 1; /* never 0 */
         if (x & 8)
             e->points = -e->points;
+        e->qualifying = (x & 16) != 0;
         break;
+    case 6:
+        e->kind = PROTO_TRANSFER;
+        snprintf(e->to, sizeof(e->to), "m%u", (unsigned)(x >> 48) % (MEMBERS_MAX + 40));
+        e->points = 1 + (int64_t)((x >> 40) % 700);
+        break;
+    case 7:
+        e->kind = PROTO_SET_TIER;
+        snprintf(e->tier, sizeof(e->tier), "%s", (x & 2) ? "gold" : "blue");
+        snprintf(e->reason, sizeof(e->reason), "status match");
+        e->until_ts = (x & 4) ? e->ts + (int64_t)((x >> 40) % 90) * DAY_MS + 1 : 0;
+        break;
+    case 8: /* a sale's txn again with another content: txn_conflict */
+        e->kind = PROTO_PURCHASE;
+        snprintf(e->txn, sizeof(e->txn), "s%u", r->sales ? (unsigned)(x % r->sales) : 0);
+        e->amount = 100 + (int64_t)((x >> 40) % 3);
+        break;
+    case 9: /* the last sale resent as it was (a POS retry), stamped anew */
+        if (r->last_sale.kind == PROTO_PURCHASE && r->last_sale.txn[0] != '\0') {
+            *e = r->last_sale;
+            e->ts = r->ts;
+            break;
+        }
+        __attribute__((fallthrough)); /* no sale yet: make one */
     default:
         e->kind = PROTO_PURCHASE;
         snprintf(e->txn, sizeof(e->txn), "s%u", (unsigned)r->sales++);
@@ -119,7 +156,19 @@ static void next_entry(struct replay *r, struct proto_entry *e)
             e->lines[1].qty = 2;
             e->lines[1].amount = e->amount - e->amount / 2;
         }
+        r->last_sale = *e;
     }
+}
+
+static void count(const struct outbox *ob, struct seen *seen)
+{
+    for (uint32_t i = 0; i < ob->count; i++) {
+        seen->by_kind[ob->out[i].kind]++;
+        seen->released += ob->out[i].kind == PROTO_OUT_POINTS_CHANGED &&
+                          ob->out[i].cause == PROTO_CAUSE_RELEASE;
+    }
+    seen->conflicts += ob->verdict == OUTBOX_REJECTED &&
+                       strcmp(ob->reject.code, RULES_R_TXN_CONFLICT) == 0;
 }
 
 static void rules_apply_allocates_nothing_over_a_long_mixed_replay(void **state)
@@ -132,14 +181,18 @@ static void rules_apply_allocates_nothing_over_a_long_mixed_replay(void **state)
         fail_msg("%s", err.text);
     r.cfg.rules.txns_max = TXNS_MAX;
     r.cfg.rules.require_enrollment = false; /* sales enrol up to members_max */
+    assert_true(r.cfg.rules.transfers_enabled); /* the shipped conf: transfers answer */
     allocations = 0;
     assert_int_equal(state_init(&r.st, &r.cfg.rules, MEMBERS_MAX), 0);
     rules_outbox_init(&r.ob);
+    preview_init(&r.pv);
     /* The counter sees the core's own calls: init reserves every store. */
     assert_true(allocations >= 5);
     r.rng = 7;
     r.ts = caltime_ts((struct caltime_date){2027, 1, 1});
-    uint64_t verdicts[3] = {0};
+    uint64_t verdicts[3] = {0}, previews = 0;
+    uint64_t kinds[PROTO_OUT_KIND_COUNT] = {0};
+    static struct seen seen;
 
     allocations = 0;
     for (uint32_t i = 0; i < ENTRIES; i++) {
@@ -148,8 +201,16 @@ static void rules_apply_allocates_nothing_over_a_long_mixed_replay(void **state)
         r.id.seq++;
         next_entry(&r, &e);
         r.id.ms = (uint64_t)e.ts;
+        if (e.kind == PROTO_PURCHASE) { /* previewed first, as a till would */
+            struct preview_result res;
+            preview_purchase(&r.pv, &r.st, &e, &res);
+            previews++;
+        }
         rules_apply(&r.st, r.id, &e, NULL, &r.ob);
         verdicts[r.ob.verdict]++;
+        for (uint32_t k = 0; k < r.ob.count; k++)
+            kinds[r.ob.out[k].kind]++;
+        count(&r.ob, &seen);
     }
     assert_int_equal(allocations, 0);
 
@@ -159,6 +220,17 @@ static void rules_apply_allocates_nothing_over_a_long_mixed_replay(void **state)
     assert_true(r.st.schedule.count <= r.st.schedule.cap);
     assert_true(verdicts[OUTBOX_APPLIED] > ENTRIES / 2);
     assert_true(verdicts[OUTBOX_REJECTED] > 0);
+    assert_true(verdicts[OUTBOX_DUPLICATE] > 0);
+    assert_true(seen.by_kind[PROTO_OUT_POINTS_PENDING] > 0 && seen.released > 0);
+    assert_true(seen.by_kind[PROTO_OUT_TIER_AT_RISK] > 0);
+    assert_true(seen.by_kind[PROTO_OUT_POINTS_EXPIRING] > 0);
+    assert_true(seen.conflicts > 0);
+    /* Transfers, status matches and campaign budgets ran too. */
+    assert_true(kinds[PROTO_OUT_TRANSFER_RESULT] > 1000);
+    assert_true(kinds[PROTO_OUT_CAMPAIGN_EXHAUSTED] > 0);
+    assert_true(kinds[PROTO_OUT_TIER_CHANGED] > 1000);
+    assert_true(previews > ENTRIES / 2);
+    preview_free(&r.pv);
     outbox_free(&r.ob);
     state_free(&r.st);
 }
@@ -200,11 +272,44 @@ static void a_full_schedule_is_rebuilt_from_members_due_times_without_allocating
     state_free(&st);
 }
 
+/* Enrolling far past the member index's first table doubles it several
+ * times, into the room reserved at init: still no allocation. */
+static void the_member_index_grows_without_allocating(void **state)
+{
+    (void)state;
+    static struct config cfg;
+    static struct state st;
+    static struct outbox ob;
+    config_defaults(&cfg);
+    cfg.rules.require_enrollment = false;
+    assert_int_equal(state_init(&st, &cfg.rules, 20000), 0);
+    rules_outbox_init(&ob);
+    uint32_t mask = st.members.ix.mask;
+    allocations = 0;
+    struct proto_entry e;
+    for (uint32_t i = 0; i < 20000; i++) {
+        memset(&e, 0, sizeof(e));
+        e.kind = PROTO_PURCHASE;
+        e.ts = 1800000000000 + i;
+        e.amount = 1000;
+        snprintf(e.member, sizeof(e.member), "grow%u", (unsigned)i);
+        snprintf(e.txn, sizeof(e.txn), "g%u", (unsigned)i);
+        rules_apply(&st, (struct proto_id){(uint64_t)e.ts, 0}, &e, NULL, &ob);
+        assert_int_equal(ob.verdict, OUTBOX_APPLIED);
+    }
+    assert_int_equal(allocations, 0);
+    assert_int_equal(st.members.count, 20000);
+    assert_true(st.members.ix.mask + 1u >= 4 * (mask + 1u)); /* it doubled at least twice */
+    outbox_free(&ob);
+    state_free(&st);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(rules_apply_allocates_nothing_over_a_long_mixed_replay),
         cmocka_unit_test(a_full_schedule_is_rebuilt_from_members_due_times_without_allocating),
+        cmocka_unit_test(the_member_index_grows_without_allocating),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -72,6 +72,11 @@ static const struct kv ENROLL[] = {COMMON("enroll"), {"txn", S("t-5")}, {"member
 static const struct kv SCAN[] = {COMMON("scan"), {"member", S("m-1")}, {"store", S("s-1")}};
 static const struct kv TICK[] = {COMMON("tick")};
 static const struct kv RULES[] = {COMMON("rules"), {"hash", S("0123456789abcdef0123456789abcdef")}};
+static const struct kv TRANSFER[] = {COMMON("transfer"), {"txn", S("t-6")}, {"member", S("m-1")},
+                                     {"to", S("m-2")}, {"points", U(300)}};
+static const struct kv SET_TIER[] = {COMMON("set_tier"), {"txn", S("t-7")},
+                                     {"member", S("m-1")}, {"tier", S("gold")},
+                                     {"reason", S("status match")}};
 
 static void pack_map(msgpack_packer *pk, const struct kv *base, size_t nb,
                      const struct kv *over, size_t no);
@@ -217,6 +222,8 @@ static const struct proto_entry ROUND_TRIPS[] = {
     {.kind = PROTO_REDEEM, .ts = TS, .txn = "t-3", .member = "m-1", .reward = "free-coffee"},
     {.kind = PROTO_ADJUST, .ts = TS, .txn = "t-4", .member = "m-1",
      .points = -PROTO_POINTS_MAX, .reason = "duplicate sale, ticket #42"},
+    {.kind = PROTO_ADJUST, .ts = TS, .txn = "t-4", .member = "m-1", .points = 120000,
+     .reason = "migration", .qualifying = true},
     {.kind = PROTO_ENROLL, .ts = TS, .txn = "t-5", .member = "m-2"},
     {.kind = PROTO_ENROLL, .ts = TS, .txn = "t-5", .member = "m-2", .birthday_month = 2,
      .birthday_day = 29, .referrer = "m-1"},
@@ -226,6 +233,12 @@ static const struct proto_entry ROUND_TRIPS[] = {
     {.kind = PROTO_RULES, .ts = TS, .hash = "0123456789abcdef0123456789abcdef"},
     {.kind = PROTO_RULES, .ts = TS, .hash = "0123456789abcdef0123456789abcdef", .label = "weekend x2, see ticket #7",
      .effective_ts = PROTO_TS_MAX},
+    {.kind = PROTO_TRANSFER, .ts = TS, .txn = "t-6", .member = "m-1", .to = "m-2",
+     .points = PROTO_POINTS_MAX},
+    {.kind = PROTO_SET_TIER, .ts = TS, .txn = "t-7", .member = "m-1", .tier = "gold",
+     .reason = "service gesture"},
+    {.kind = PROTO_SET_TIER, .ts = TS, .txn = "t-7", .member = "m-1", .tier = "gold",
+     .reason = "status match", .until_ts = PROTO_TS_MAX},
 };
 
 static void every_input_kind_round_trips_through_encode_and_decode(void **state)
@@ -442,6 +455,36 @@ static void rules_needs_a_lowercase_hex_hash_and_bounded_label_and_ts(void **sta
     EXPECT(PROTO_R_WRONG_TYPE, RULES, {"effective_ts", I(-5)});
 }
 
+static void transfer_needs_points_and_a_receiver_other_than_the_sender(void **state)
+{
+    (void)state;
+    EXPECT_BASE("ok", TRANSFER);
+    assert_string_equal(g_entry.to, "m-2");
+    assert_int_equal(g_entry.points, 300);
+    EXPECT(PROTO_R_BAD_VALUE, TRANSFER, {"to", S("m-1")});
+    EXPECT_DETAIL("cannot transfer to itself");
+    EXPECT(PROTO_R_OUT_OF_RANGE, TRANSFER, {"points", U(0)});
+    EXPECT(PROTO_R_WRONG_TYPE, TRANSFER, {"points", I(-5)});
+    EXPECT(PROTO_R_OUT_OF_RANGE, TRANSFER, {"points", U(PROTO_POINTS_MAX + 1)});
+    EXPECT(PROTO_R_FIELD_TOO_LONG, TRANSFER, {"to", SN(xs(), PROTO_MEMBER_MAX + 1)});
+    EXPECT(PROTO_R_BAD_VALUE, TRANSFER, {"to", S("m 2")});
+}
+
+static void set_tier_needs_a_tier_a_reason_and_a_future_until_ts(void **state)
+{
+    (void)state;
+    EXPECT_BASE("ok", SET_TIER);
+    assert_string_equal(g_entry.tier, "gold");
+    assert_int_equal(g_entry.until_ts, 0);
+    EXPECT("ok", SET_TIER, {"until_ts", U(TS + 1)});
+    assert_int_equal(g_entry.until_ts, TS + 1);
+    EXPECT(PROTO_R_BAD_VALUE, SET_TIER, {"until_ts", U(TS)});
+    EXPECT_DETAIL("until_ts");
+    EXPECT(PROTO_R_OUT_OF_RANGE, SET_TIER, {"until_ts", U(PROTO_TS_MAX + 1)});
+    EXPECT(PROTO_R_BAD_VALUE, SET_TIER, {"reason", S("")});
+    EXPECT(PROTO_R_FIELD_TOO_LONG, SET_TIER, {"tier", SN(xs(), PROTO_NAME_MAX + 1)});
+}
+
 /* Every kind's required fields, and v, kind and ts, are required. */
 static void every_required_field_of_every_kind_is_required(void **state)
 {
@@ -460,6 +503,8 @@ static void every_required_field_of_every_kind_is_required(void **state)
         {SCAN, LEN(SCAN), {"note", S("ignored")}},
         {TICK, LEN(TICK), {"note", S("ignored")}},
         {RULES, LEN(RULES), {"note", S("ignored")}},
+        {TRANSFER, LEN(TRANSFER), {"note", S("ignored")}},
+        {SET_TIER, LEN(SET_TIER), {"note", S("ignored")}},
     };
     for (size_t k = 0; k < LEN(kinds); k++) {
         assert_string_equal(try_kv(kinds[k].base, kinds[k].count, &kinds[k].extra, 1), "ok");
@@ -577,6 +622,38 @@ static void adjust_points_are_signed_non_zero_and_in_range(void **state)
     EXPECT(PROTO_R_WRONG_TYPE, ADJUST, {"points", F64(-1.5)});
 }
 
+static void adjust_qualifying_is_an_optional_boolean(void **state)
+{
+    (void)state;
+    EXPECT_BASE("ok", ADJUST);
+    assert_false(g_entry.qualifying);
+    EXPECT("ok", ADJUST, {"qualifying", RAW("\xc3")});
+    assert_true(g_entry.qualifying);
+    EXPECT("ok", ADJUST, {"qualifying", RAW("\xc2")});
+    assert_false(g_entry.qualifying);
+    EXPECT(PROTO_R_WRONG_TYPE, ADJUST, {"qualifying", U(1)});
+    EXPECT_DETAIL("qualifying");
+    EXPECT(PROTO_R_WRONG_TYPE, ADJUST, {"qualifying", S("true")});
+    EXPECT(PROTO_R_WRONG_TYPE, ADJUST, {"qualifying", NIL});
+    /* Another kind ignores it, as any key outside its contract. */
+    EXPECT("ok", PURCHASE, {"qualifying", U(7)});
+    assert_false(g_entry.qualifying);
+    /* Written only when true, so an adjust without it keeps its bytes. */
+    struct proto_entry e = {.kind = PROTO_ADJUST, .ts = TS, .txn = "t-4", .member = "m-1",
+                            .points = 5, .reason = "migration"};
+    msgpack_sbuffer plain, flagged;
+    msgpack_sbuffer_init(&plain);
+    msgpack_sbuffer_init(&flagged);
+    assert_int_equal(proto_encode_entry(&plain, &e), 0);
+    e.qualifying = true;
+    assert_int_equal(proto_encode_entry(&flagged, &e), 0);
+    assert_int_equal(flagged.size, plain.size + strlen("qualifying") + 2);
+    assert_string_equal(try_bytes(flagged.data, flagged.size), "ok");
+    assert_true(g_entry.qualifying);
+    msgpack_sbuffer_destroy(&plain);
+    msgpack_sbuffer_destroy(&flagged);
+}
+
 static void adjust_reason_is_1_to_128_bytes_of_text_without_nul(void **state)
 {
     (void)state;
@@ -684,7 +761,8 @@ static void assert_output(const struct proto_output *o, uint32_t seq, const char
     char id[PROTO_OUT_ID_STR_MAX];
     snprintf(id, sizeof id, "1700000000000-7:%" PRIu32, seq);
     /* rules.changed is about no member: no member key. */
-    bool no_member = o->kind == PROTO_OUT_RULES_CHANGED;
+    bool no_member = o->kind == PROTO_OUT_RULES_CHANGED ||
+                     o->kind == PROTO_OUT_CAMPAIGN_EXHAUSTED;
     const struct kv all[] = {{"v", U(1)}, {"kind", SN(kind, strlen(kind))},
                              {"id", SN(id, strlen(id))}, {"src", S("1700000000000-7")},
                              {"ts", U(TS)}, {"member", SN(o->member, strlen(o->member))}};
@@ -733,8 +811,10 @@ static const struct output_case {
      "points.changed", {{"delta", I(-300)}, {"balance", U(1200)}, {"cause", S("refund")}}},
     {{.kind = PROTO_OUT_TIER_CHANGED, .from = "silver", .to = "gold", .reason = "upgrade"},
      "tier.changed", {{"from", S("silver")}, {"to", S("gold")}, {"reason", S("upgrade")}}},
-    {{.kind = PROTO_OUT_REWARD_ISSUED, .reward = "free-coffee", .cost = 500},
-     "reward.issued", {{"reward", S("free-coffee")}, {"cost", U(500)}}},
+    {{.kind = PROTO_OUT_REWARD_ISSUED, .reward = "free-coffee", .cost = 500, .count = 1},
+     "reward.issued", {{"reward", S("free-coffee")}, {"cost", U(500)}, {"count", U(1)}}},
+    {{.kind = PROTO_OUT_REWARD_ISSUED, .reward = "voucher_5", .cost = 0, .count = 120},
+     "reward.issued", {{"reward", S("voucher_5")}, {"cost", U(0)}, {"count", U(120)}}},
     {{.kind = PROTO_OUT_REDEEM_RESULT, .txn = "t-3", .ok = true, .error = "not when ok",
       .balance = 70},
      "redeem.result", {{"txn", S("t-3")}, {"ok", RAW("\xc3")}, {"balance", U(70)}}},
@@ -754,6 +834,35 @@ static const struct output_case {
       {"rfm", RAW("\x93\x05\x04\x01")}}},
     {{.kind = PROTO_OUT_RULES_CHANGED, .from = "", .to = "0123456789abcdef0123456789abcdef", .label = "first"},
      "rules.changed", {{"from", S("")}, {"to", S("0123456789abcdef0123456789abcdef")}, {"label", S("first")}}},
+    {{.kind = PROTO_OUT_TRANSFER_RESULT, .txn = "t-6", .ok = false, .error = "daily_limit",
+      .balance = 900},
+     "transfer.result",
+     {{"txn", S("t-6")}, {"ok", RAW("\xc2")}, {"error", S("daily_limit")}, {"balance", U(900)}}},
+    {{.kind = PROTO_OUT_TRANSFER_RESULT, .txn = "t-6", .ok = true, .balance = 600},
+     "transfer.result", {{"txn", S("t-6")}, {"ok", RAW("\xc3")}, {"balance", U(600)}}},
+    {{.kind = PROTO_OUT_CAMPAIGN_EXHAUSTED, .campaign = "black_friday"},
+     "campaign.exhausted", {{"campaign", S("black_friday")}}},
+    {{.kind = PROTO_OUT_POINTS_CHANGED, .delta = -40, .balance = 10,
+      .cause = PROTO_CAUSE_TRANSFER_OUT},
+     "points.changed", {{"delta", I(-40)}, {"balance", U(10)}, {"cause", S("transfer_out")}}},
+    {{.kind = PROTO_OUT_TIER_CHANGED, .from = "gold", .to = "silver", .reason = "manual_end"},
+     "tier.changed", {{"from", S("gold")}, {"to", S("silver")}, {"reason", S("manual_end")}}},
+    {{.kind = PROTO_OUT_POINTS_PENDING, .points = 150, .pending = 400,
+      .release_ts = 1702592000000LL},
+     "points.pending",
+     {{"points", U(150)}, {"pending", U(400)}, {"release_ts", U(1702592000000LL)}}},
+    {{.kind = PROTO_OUT_POINTS_PENDING, .points = -150, .pending = 250,
+      .release_ts = 1702592000000LL},
+     "points.pending",
+     {{"points", I(-150)}, {"pending", U(250)}, {"release_ts", U(1702592000000LL)}}},
+    {{.kind = PROTO_OUT_TIER_AT_RISK, .tier = "gold", .review_ts = 1703000000000LL,
+      .needed = 350},
+     "tier.at_risk",
+     {{"tier", S("gold")}, {"review_ts", U(1703000000000LL)}, {"needed", U(350)}}},
+    {{.kind = PROTO_OUT_POINTS_EXPIRING, .points = 80, .expire_ts = 1704067200000LL,
+      .balance = 900},
+     "points.expiring",
+     {{"points", U(80)}, {"expire_ts", U(1704067200000LL)}, {"balance", U(900)}}},
 };
 
 /* Covers redeem.result's error being there only when the result is not ok. */
@@ -801,13 +910,16 @@ static void output_id_is_src_and_seq_and_the_same_every_time(void **state)
 static void wire_names_are_the_contract(void **state)
 {
     (void)state;
-    const char *kinds[] = {"purchase", "refund", "redeem", "adjust", "enroll", "scan", "tick",
-                           "rules"};
-    const char *outs[] = {"points.changed", "tier.changed",   "reward.issued",
-                          "redeem.result",  "perk.triggered", "points.expired",
-                          "segment.changed", "rules.changed"};
-    const char *causes[] = {"purchase", "refund", "redeem", "adjust",
-                            "bonus",    "reward", "expiry"};
+    const char *kinds[] = {"purchase", "refund", "redeem",   "adjust",  "enroll",
+                           "scan",     "tick",   "rules",    "transfer", "set_tier"};
+    const char *outs[] = {"points.changed",  "tier.changed",   "reward.issued",
+                          "redeem.result",   "perk.triggered", "points.expired",
+                          "segment.changed", "rules.changed",  "transfer.result",
+                          "campaign.exhausted", "points.pending", "tier.at_risk",
+                          "points.expiring"};
+    const char *causes[] = {"purchase", "refund",       "redeem",      "adjust",  "bonus",
+                            "reward",   "expiry",       "transfer_out", "transfer_in",
+                            "release"};
     _Static_assert(LEN(kinds) == PROTO_KIND_COUNT, "kinds");
     _Static_assert(LEN(outs) == PROTO_OUT_KIND_COUNT, "outs");
     _Static_assert(LEN(causes) == PROTO_CAUSE_COUNT, "causes");
@@ -886,6 +998,8 @@ int main(void)
         cmocka_unit_test(purchase_at_every_limit_round_trips_within_entry_bytes_max),
         cmocka_unit_test(tick_is_encoded_as_v_kind_and_ts_only),
         cmocka_unit_test(rules_needs_a_lowercase_hex_hash_and_bounded_label_and_ts),
+        cmocka_unit_test(transfer_needs_points_and_a_receiver_other_than_the_sender),
+        cmocka_unit_test(set_tier_needs_a_tier_a_reason_and_a_future_until_ts),
         cmocka_unit_test(empty_entry_is_bad_msgpack),
         cmocka_unit_test(entry_over_entry_bytes_max_is_too_large),
         cmocka_unit_test(garbage_bytes_are_bad_msgpack),
@@ -910,6 +1024,7 @@ int main(void)
         cmocka_unit_test(id_of_another_msgpack_type_is_wrong_type),
         cmocka_unit_test(redeem_needs_exactly_one_of_points_and_reward),
         cmocka_unit_test(adjust_points_are_signed_non_zero_and_in_range),
+        cmocka_unit_test(adjust_qualifying_is_an_optional_boolean),
         cmocka_unit_test(adjust_reason_is_1_to_128_bytes_of_text_without_nul),
         cmocka_unit_test(birthday_must_be_a_real_mm_dd_of_a_leap_year),
         cmocka_unit_test(member_cannot_refer_itself),

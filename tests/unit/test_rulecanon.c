@@ -92,8 +92,10 @@ static const char variant[] =
     "                  stores = [\"s1\", \"s\\\\2\"]; bonus_points = 50; min_amount = 100; },\n"
     "                { name = \"x2\"; start = \"2024-01-01\"; end = \"2025-01-01\";\n"
     "                  categories = [\"wine\"]; multiplier_bp = 15000; } );\n"
-    "  txn_cap_points = 400000000; day_cap_points = 7; referral_bonus = 9; };\n"
+    "  txn_cap_points = 400000000; day_cap_points = 7; referral_bonus = 9;\n"
+    "  pending_days = 30; adjust_earns = true; };\n"
     "tiers = { basis = \"spend\"; review = \"fixed\"; review_date = \"12-31\"; grace_months = 2;\n"
+    "  refund_downgrade = \"review\"; qualify_on = \"release\";\n"
     "  window_months = 6; levels = ( { name = \"a\"; threshold = 0; multiplier_bp = 10000; },\n"
     "  { name = \"b\"; threshold = 5000000000; multiplier_bp = 15000; perks = [\"p\", \"q\"]; } );\n"
     "};\n"
@@ -102,7 +104,8 @@ static const char variant[] =
     "  catalog = ( { reward = \"c\"; cost_points = 10; }, { reward = \"d\"; cost_points = 1;\n"
     "                stock = 0; } ); };\n"
     "expiry = { months = 7; };\n"
-    "refunds = { shortfall = \"forgive\"; };\n"
+    "refunds = { shortfall = \"forgive\"; keep_bonuses = true; };\n"
+    "notices = { tier_days = 21; expiry_days = 7; need_step = 3; };\n"
     "segments = { window_months = 3; recency_days = [1, 2, 3, 4];\n"
     "  map = ( { name = \"top\"; r = [5, 5]; }, { name = \"rest\"; } );\n"
     "  value_classes = ( { name = \"v\"; share_bp = 4000; }, { name = \"w\"; } ); };\n"
@@ -137,6 +140,13 @@ static void layout_and_order_do_not_matter(void **unused)
     hash_of("rewards = { catalog = ( { stock = -1; cost_points = 5; reward = \"c\"; } ); };",
             c);
     assert_string_equal(a, c);
+    /* The settings of issue 13 written out at their defaults. */
+    hash_of("", a);
+    hash_of("notices = { need_step = 0; expiry_days = 0; tier_days = 0; };\n"
+            "tiers = { qualify_on = \"earn\"; refund_downgrade = \"immediate\"; };\n"
+            "refunds = { keep_bonuses = false; };\n"
+            "earning = { adjust_earns = false; pending_days = 0; };\n", b);
+    assert_string_equal(a, b);
 }
 
 static void a_changed_value_changes_the_hash(void **unused)
@@ -154,6 +164,16 @@ static void a_changed_value_changes_the_hash(void **unused)
         "segments = { map = ( { name = \"b\"; r = [5, 5]; }, { name = \"a\"; } ); };",
         "segments = { };",
         "",
+        /* Returns, pending points and notices (issue 13): each its own. */
+        "earning = { pending_days = 14; };",
+        "earning = { pending_days = 30; };",
+        "earning = { adjust_earns = true; };",
+        "tiers = { refund_downgrade = \"review\"; };",
+        "tiers = { qualify_on = \"release\"; };",
+        "refunds = { keep_bonuses = true; };",
+        "notices = { tier_days = 30; };",
+        "notices = { expiry_days = 30; };",
+        "notices = { need_step = 100; };",
     };
     enum { N = sizeof(texts) / sizeof(texts[0]) };
     char hex[N][RULECANON_HASH_LEN + 1];
@@ -163,6 +183,69 @@ static void a_changed_value_changes_the_hash(void **unused)
         for (size_t j = i + 1; j < N; j++)
             if (strcmp(hex[i], hex[j]) == 0)
                 fail_msg("'%s' and '%s' hash alike", texts[i], texts[j]);
+}
+
+/* Every setting of issue 14 round trips, and each changed from its value
+ * in `programmes` (or from its default) changes the hash. */
+static const char programmes[] =
+    "earning = { enroll_bonus = 50; min_amount = 500;\n"
+    "  campaigns = ( { name = \"c\"; start = \"2027-01-01\"; end = \"2027-02-01\";\n"
+    "    bonus_points = 5; budget_points = 1000; member_limit_points = 50;\n"
+    "    member_limit_times = 3; } ); };\n"
+    "tiers = { downgrade = \"never\"; };\n"
+    "expiry = { mode = \"days\"; days = 90; };\n"
+    "transfers = { enabled = true; max_points_per_day = 5000; };\n"
+    "segments = { retention_cost = 2000; retention_churn_bp = 5000; };\n";
+
+static void programme_settings_round_trip_and_each_changes_the_hash(void **unused)
+{
+    (void)unused;
+    static struct rulebook rb;
+    parse_good(programmes, &rb);
+    assert_int_equal(rb.expiry_mode, RULEBOOK_EXPIRY_DAYS);
+    assert_int_equal(rb.downgrade, RULEBOOK_DOWNGRADE_NEVER);
+    assert_true(rb.transfers_enabled);
+    assert_int_equal(rb.campaigns[0].member_limit_times, 3);
+    assert_round_trip(&rb);
+    /* Each text differs from `programmes` in one setting. */
+    static const char *const from[] = {
+        "enroll_bonus = 50", "min_amount = 500", "budget_points = 1000",
+        "member_limit_points = 50", "member_limit_times = 3", "downgrade = \"never\"",
+        "days = 90", "enabled = true", "max_points_per_day = 5000", "retention_cost = 2000",
+        "retention_churn_bp = 5000", "mode = \"days\"; days = 90",
+        "mode = \"days\"; days = 90",
+    };
+    static const char *const to[] = {
+        "enroll_bonus = 51", "min_amount = 501", "budget_points = 1001",
+        "member_limit_points = 51", "member_limit_times = 4", "downgrade = \"review\"",
+        "days = 91", "enabled = false", "max_points_per_day = 5001", "retention_cost = 2001",
+        "retention_churn_bp = 5001", "mode = \"end_of_year\"; years = 1",
+        "mode = \"never\"",
+    };
+    enum { N = sizeof(from) / sizeof(from[0]) };
+    _Static_assert(sizeof(to) / sizeof(to[0]) == N, "pairs");
+    char base[RULECANON_HASH_LEN + 1], hex[N][RULECANON_HASH_LEN + 1];
+    hash_of(programmes, base);
+    for (size_t i = 0; i < N; i++) {
+        char text[sizeof(programmes) + 64];
+        const char *at = strstr(programmes, from[i]);
+        assert_non_null(at);
+        snprintf(text, sizeof(text), "%.*s%s%s", (int)(at - programmes), programmes, to[i],
+                 at + strlen(from[i]));
+        hash_of(text, hex[i]);
+        if (strcmp(hex[i], base) == 0)
+            fail_msg("changing '%s' to '%s' leaves the hash", from[i], to[i]);
+        for (size_t j = 0; j < i; j++)
+            assert_string_not_equal(hex[i], hex[j]);
+    }
+    /* months = 0 without a mode is "never", written either way. */
+    char a[RULECANON_HASH_LEN + 1], b[RULECANON_HASH_LEN + 1];
+    hash_of("expiry = { months = 0; };", a);
+    hash_of("expiry = { mode = \"never\"; };", b);
+    assert_string_equal(a, b);
+    hash_of("expiry = { months = 6; };", a);
+    hash_of("expiry = { mode = \"months\"; months = 6; };", b);
+    assert_string_equal(a, b);
 }
 
 static void verify_checks_text_and_hash(void **unused)
@@ -194,6 +277,7 @@ int main(void)
         cmocka_unit_test(layout_and_order_do_not_matter),
         cmocka_unit_test(a_changed_value_changes_the_hash),
         cmocka_unit_test(verify_checks_text_and_hash),
+        cmocka_unit_test(programme_settings_round_trip_and_each_changes_the_hash),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,401 +1,12 @@
 /* test_rules.c - the rules core driven directly: decoded entries go through
  * rules_apply one at a time, with no Redis and no decoder in the way.
  *
- * The rulebook is built here in code, so every expected number can be
- * worked out by hand from it; the comments show the arithmetic.
- *   earning: 100 minor units per unit, 1 point per unit, floor rounding:
- *            points = floor(amount * 1 * multiplier_bp / (100 * 10000))
- *   tiers:   blue 0 x1.0 (no perks), silver 500 x1.25 (free_delivery),
- *            gold 2000 x1.5 (free_delivery, priority_service),
- *            platinum 10000 x2.0 (those and lounge);
- *            qualifying on purchase points over 12 calendar months
- *   txns:    remembered for 35 days of event time, at most 1000 of them
- *   members: at most 100
+ * The rulebook is built in code (rulesfx.h), so every expected number can
+ * be worked out by hand from it; the comments show the arithmetic.
  * Every rejection and every duplicate is checked to leave the members and
- * the remembered txns byte for byte as they were (see frozen below).
+ * the remembered txns byte for byte as they were (see frozen in rulesfx.h).
  */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-
-#include <cmocka.h>
-
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-
-#include "caltime.h"
-#include "earn.h"
-#include "rules.h"
-#include "splitmix.h"
-#include "config.h"
-#include "state.h"
-
-#define DAY CALTIME_DAY_MS
-
-/* ---- the engine under test ---------------------------------------------- */
-
-/* One engine: its configuration, its state, the entry being built and the
- * result of the last entry applied. */
-struct fx {
-    struct config cfg;
-    struct state st;
-    uint64_t seq;         /* input ids are 1-1, 1-2, ... */
-    struct proto_entry e; /* filled by the entry builders below */
-    struct outbox res;
-};
-
-/* Appends a tier; `perks` ends with NULL. */
-static void add_tier(struct rulebook *rb, const char *name, int64_t threshold,
-                     int64_t multiplier_bp, const char *const *perks)
-{
-    struct rulebook_tier *t = &rb->tiers[rb->tier_count++];
-    snprintf(t->name, sizeof(t->name), "%s", name);
-    t->threshold = threshold;
-    t->multiplier_bp = multiplier_bp;
-    for (t->perk_count = 0; perks[t->perk_count] != NULL; t->perk_count++)
-        snprintf(t->perks[t->perk_count], sizeof(t->perks[0]), "%s", perks[t->perk_count]);
-}
-
-/* The configuration described at the top of this file. */
-static void config_build(struct config *cfg)
-{
-    static const char *const blue[] = {NULL};
-    static const char *const silver[] = {"free_delivery", NULL};
-    static const char *const gold[] = {"free_delivery", "priority_service", NULL};
-    static const char *const platinum[] = {"free_delivery", "priority_service", "lounge",
-                                           NULL};
-    memset(cfg, 0, sizeof(*cfg));
-    cfg->members_max = 100;
-    struct rulebook *rb = &cfg->rules;
-    rb->minor_per_unit = 100;
-    rb->points_per_unit = 1;
-    rb->require_enrollment = true;
-    rb->basis = RULEBOOK_BASIS_POINTS;
-    rb->window_months = 12;
-    add_tier(rb, "blue", 0, 10000, blue);
-    add_tier(rb, "silver", 500, 12500, silver);
-    add_tier(rb, "gold", 2000, 15000, gold);
-    add_tier(rb, "platinum", 10000, 20000, platinum);
-    rb->txn_window_ms = 35 * DAY;
-    rb->txns_max = 1000;
-}
-
-static struct fx *fx_new(void)
-{
-    struct fx *f = calloc(1, sizeof(*f));
-    if (f == NULL)
-        return NULL;
-    config_build(&f->cfg);
-    if (state_init(&f->st, &f->cfg.rules, f->cfg.members_max) != 0) {
-        free(f);
-        return NULL;
-    }
-    rules_outbox_init(&f->res);
-    return f;
-}
-
-static void fx_free(struct fx *f)
-{
-    outbox_free(&f->res);
-    state_free(&f->st);
-    free(f);
-}
-
-static int fx_setup(void **state)
-{
-    *state = fx_new();
-    return *state == NULL ? -1 : 0;
-}
-
-static int fx_teardown(void **state)
-{
-    fx_free(*state);
-    return 0;
-}
-
-/* Starts again from an empty state, after the test changed f->cfg. */
-static void fx_restart(struct fx *f)
-{
-    state_free(&f->st);
-    assert_int_equal(state_init(&f->st, &f->cfg.rules, f->cfg.members_max), 0);
-    f->seq = 0;
-}
-
-/* Noon UTC of a calendar date: far from any day or month boundary. */
-static int64_t at(int32_t year, uint8_t month, uint8_t day)
-{
-    struct caltime_date d = {year, month, day};
-    return caltime_ts(d) + DAY / 2;
-}
-
-/* ---- entries ------------------------------------------------------------ */
-
-static void copy_str(char *dst, size_t cap, const char *src)
-{
-    size_t len = strlen(src);
-    assert_true(len < cap);
-    memcpy(dst, src, len + 1);
-}
-
-/* Starts f->e afresh as an entry of `kind`; NULL strings stay empty. */
-static struct fx *entry(struct fx *f, enum proto_kind kind, int64_t ts, const char *txn,
-                        const char *member)
-{
-    memset(&f->e, 0, sizeof(f->e));
-    f->e.kind = kind;
-    f->e.ts = ts;
-    copy_str(f->e.txn, sizeof(f->e.txn), txn ? txn : "");
-    copy_str(f->e.member, sizeof(f->e.member), member ? member : "");
-    return f;
-}
-
-static struct fx *enroll(struct fx *f, int64_t ts, const char *txn, const char *member)
-{
-    return entry(f, PROTO_ENROLL, ts, txn, member);
-}
-
-static struct fx *purchase(struct fx *f, int64_t ts, const char *txn, const char *member,
-                           int64_t amount)
-{
-    entry(f, PROTO_PURCHASE, ts, txn, member);
-    copy_str(f->e.store, sizeof(f->e.store), "s-1");
-    f->e.amount = amount;
-    return f;
-}
-
-static struct fx *refund(struct fx *f, int64_t ts, const char *txn, const char *orig_txn,
-                         const char *member, int64_t amount)
-{
-    entry(f, PROTO_REFUND, ts, txn, member);
-    copy_str(f->e.orig_txn, sizeof(f->e.orig_txn), orig_txn);
-    f->e.amount = amount;
-    return f;
-}
-
-static struct fx *redeem(struct fx *f, int64_t ts, const char *txn, const char *member,
-                         int64_t points)
-{
-    entry(f, PROTO_REDEEM, ts, txn, member);
-    f->e.points = points;
-    return f;
-}
-
-static struct fx *adjust(struct fx *f, int64_t ts, const char *txn, const char *member,
-                         int64_t points)
-{
-    entry(f, PROTO_ADJUST, ts, txn, member);
-    copy_str(f->e.reason, sizeof(f->e.reason), "goodwill");
-    f->e.points = points;
-    return f;
-}
-
-static struct fx *scan(struct fx *f, int64_t ts, const char *member, const char *store)
-{
-    entry(f, PROTO_SCAN, ts, NULL, member);
-    copy_str(f->e.store, sizeof(f->e.store), store);
-    return f;
-}
-
-static struct fx *tick(struct fx *f, int64_t ts)
-{
-    return entry(f, PROTO_TICK, ts, NULL, NULL);
-}
-
-/* Applies f->e as the next input entry under `rb`. */
-static enum outbox_verdict apply_under(struct fx *f, const struct rulebook *rb)
-{
-    struct proto_id id = {1, ++f->seq};
-    memcpy(&(&f->st)->ver->now, rb, sizeof(struct rulebook)); /* the test's rulebook, as set */
-    rules_apply(&f->st, id, &f->e, NULL, &f->res);
-    return f->res.verdict;
-}
-
-/* Applies f->e as the next input entry under f's own rulebook. */
-static enum outbox_verdict apply(struct fx *f)
-{
-    return apply_under(f, &f->cfg.rules);
-}
-
-/* ---- what a rejection or a duplicate must leave alone ------------------- */
-
-/* Copies of the members and of the live txn records. */
-struct frozen {
-    uint32_t member_count;
-    struct member *members;
-    uint32_t txn_count;
-    uint32_t txn_head;
-    uint64_t txn_evicted_early;
-    struct txn_rec *txns;
-};
-
-static void *copy_bytes(const void *src, size_t bytes)
-{
-    void *p = malloc(bytes ? bytes : 1);
-    assert_non_null(p);
-    if (bytes)
-        memcpy(p, src, bytes);
-    return p;
-}
-
-static void freeze(const struct fx *f, struct frozen *z)
-{
-    const struct txns *t = &f->st.txns;
-    z->member_count = f->st.members.count;
-    z->members = copy_bytes(f->st.members.v, z->member_count * sizeof(struct member));
-    z->txn_count = t->count;
-    z->txn_head = t->head;
-    z->txn_evicted_early = t->evicted_early;
-    z->txns = malloc((t->count + 1) * sizeof(struct txn_rec));
-    assert_non_null(z->txns);
-    for (uint32_t k = 0; k < t->count; k++)
-        z->txns[k] = t->ring[(t->head + k) % t->max];
-}
-
-/* Checks the members are byte for byte as frozen. */
-static void expect_members_as_frozen(const struct fx *f, const struct frozen *z)
-{
-    assert_int_equal(f->st.members.count, z->member_count);
-    if (z->member_count > 0)
-        assert_memory_equal(f->st.members.v, z->members,
-                            z->member_count * sizeof(struct member));
-}
-
-static void thaw(struct frozen *z)
-{
-    free(z->members);
-    free(z->txns);
-}
-
-/* Checks members and txn records are byte for byte as frozen; frees `z`. */
-static void expect_as_frozen(const struct fx *f, struct frozen *z)
-{
-    const struct txns *t = &f->st.txns;
-    expect_members_as_frozen(f, z);
-    assert_int_equal(t->count, z->txn_count);
-    assert_int_equal(t->head, z->txn_head);
-    assert_int_equal(t->evicted_early, z->txn_evicted_early);
-    for (uint32_t k = 0; k < t->count; k++)
-        assert_memory_equal(&t->ring[(t->head + k) % t->max], &z->txns[k],
-                            sizeof(struct txn_rec));
-    thaw(z);
-}
-
-/* ---- verdicts and outputs ----------------------------------------------- */
-
-static void applied(struct fx *f)
-{
-    assert_int_equal(apply(f), OUTBOX_APPLIED);
-    assert_null(f->res.reject.code);
-}
-
-/* The entry is rejected with `code`, publishes nothing and changes
- * nothing but the clock. */
-static void rejected(struct fx *f, const char *code)
-{
-    struct frozen z;
-    uint64_t before = f->st.entries_rejected;
-    freeze(f, &z);
-    assert_int_equal(apply(f), OUTBOX_REJECTED);
-    assert_non_null(f->res.reject.code);
-    assert_string_equal(f->res.reject.code, code);
-    assert_true(f->res.reject.detail[0] != '\0');
-    assert_int_equal(f->res.count, 0);
-    assert_int_equal(f->st.entries_rejected, before + 1);
-    expect_as_frozen(f, &z);
-}
-
-/* The entry is recognised as a retry and changes nothing but the clock. */
-static void duplicate(struct fx *f)
-{
-    struct frozen z;
-    uint64_t before = f->st.entries_duplicate;
-    freeze(f, &z);
-    assert_int_equal(apply(f), OUTBOX_DUPLICATE);
-    assert_int_equal(f->st.entries_duplicate, before + 1);
-    expect_as_frozen(f, &z);
-}
-
-static const struct proto_output *out(const struct fx *f, uint32_t i,
-                                      enum proto_out_kind kind)
-{
-    assert_true(i < f->res.count);
-    const struct proto_output *o = &f->res.out[i];
-    assert_int_equal(o->kind, kind);
-    assert_string_equal(o->member, f->e.member);
-    assert_int_equal(o->ts, f->e.ts);
-    return o;
-}
-
-static void expect_points(const struct fx *f, uint32_t i, int64_t delta, int64_t balance,
-                          enum proto_cause cause)
-{
-    const struct proto_output *o = out(f, i, PROTO_OUT_POINTS_CHANGED);
-    assert_int_equal(o->delta, delta);
-    assert_int_equal(o->balance, balance);
-    assert_int_equal(o->cause, cause);
-}
-
-static void expect_upgrade(const struct fx *f, uint32_t i, const char *from, const char *to)
-{
-    const struct proto_output *o = out(f, i, PROTO_OUT_TIER_CHANGED);
-    assert_string_equal(o->from, from);
-    assert_string_equal(o->to, to);
-    assert_string_equal(o->reason, "upgrade");
-}
-
-static void expect_redeem_result(const struct fx *f, uint32_t i, bool ok, const char *error,
-                                 int64_t balance)
-{
-    const struct proto_output *o = out(f, i, PROTO_OUT_REDEEM_RESULT);
-    assert_string_equal(o->txn, f->e.txn);
-    assert_int_equal(o->ok, ok);
-    if (error == NULL)
-        assert_null(o->error);
-    else
-        assert_string_equal(o->error, error);
-    assert_int_equal(o->balance, balance);
-}
-
-static void expect_perk(const struct fx *f, uint32_t i, const char *perk, const char *tier)
-{
-    const struct proto_output *o = out(f, i, PROTO_OUT_PERK_TRIGGERED);
-    assert_string_equal(o->perk, perk);
-    assert_string_equal(o->tier, tier);
-    assert_string_equal(o->store, f->e.store);
-}
-
-static struct member *find_member(const struct fx *f, const char *id)
-{
-    uint32_t pos = members_find(&f->st.members, id);
-    assert_int_not_equal(pos, HINDEX_NONE);
-    return members_at(&f->st.members, pos);
-}
-
-/* Enrols `id` (txn "e-<id>") and gives it `points` by adjustment (txn
- * "a-<id>"), which moves the balance but not the tier. */
-static void member_with(struct fx *f, int64_t ts, const char *id, int64_t points)
-{
-    char txn[PROTO_TXN_MAX + 1];
-    snprintf(txn, sizeof(txn), "e-%s", id);
-    applied(enroll(f, ts, txn, id));
-    if (points == 0)
-        return;
-    snprintf(txn, sizeof(txn), "a-%s", id);
-    applied(adjust(f, ts, txn, id, points));
-}
-
-/* Enrols `id` and makes it gold: a 2000.00 sale earns 2000 points at blue
- * x1.0, exactly the gold threshold (txn "g-<id>"). */
-static void gold_member(struct fx *f, int64_t ts, const char *id)
-{
-    char txn[PROTO_TXN_MAX + 1];
-    member_with(f, ts, id, 0);
-    snprintf(txn, sizeof(txn), "g-%s", id);
-    applied(purchase(f, ts, txn, id, 200000));
-    assert_int_equal(find_member(f, id)->tier, 2);
-}
+#include "rulesfx.h"
 
 /* ---- earning ------------------------------------------------------------ */
 
@@ -638,7 +249,7 @@ static void redeem_covered_by_the_balance_spends_the_points(void **state)
     applied(redeem(f, at(2024, 3, 2), "d-2", "ann", 300));
     expect_points(f, 0, -300, 0, PROTO_CAUSE_REDEEM);
     expect_redeem_result(f, 1, true, NULL, 0);
-    assert_int_equal(find_member(f, "ann")->lifetime_points, 500);
+    assert_int_equal(find_member(f, "ann")->lifetime_points, 0); /* an adjust is not earned */
 }
 
 static void redeem_not_covered_answers_no_and_changes_no_member(void **state)
@@ -854,7 +465,7 @@ static void adjust_may_take_the_balance_below_zero(void **state)
     assert_int_equal(f->res.count, 1);
     expect_points(f, 0, -250, -150, PROTO_CAUSE_ADJUST);
     assert_int_equal(find_member(f, "ann")->balance, -150);
-    assert_int_equal(find_member(f, "ann")->lifetime_points, 100);
+    assert_int_equal(find_member(f, "ann")->lifetime_points, 0); /* an adjust is not earned */
 }
 
 static void balance_overflow_is_points_overflow(void **state)
@@ -966,6 +577,10 @@ static void config_rich(struct config *cfg)
     rb->auto_rewards[0] = (struct rulebook_auto_reward){"voucher", 1000};
     rb->milestone_count = 1;
     rb->milestones[0] = (struct rulebook_milestone){"tote", 5};
+    rb->pending_days = 14; /* returns, pending points and notices (issue 13) */
+    rb->notice_tier_days = 30;
+    rb->notice_expiry_days = 20;
+    rb->notice_need_step = 100;
 }
 
 /* Workload entries vary by kind: referrers and birthdays on enrolments,
@@ -1018,9 +633,13 @@ static void random_entry(uint64_t *rng, uint32_t i, struct fx *f)
     snprintf(orig, sizeof(orig), "t%u", (unsigned)(i - (uint32_t)splitmix_below(rng, recent)));
     uint32_t first = i < 2000 ? 0 : 30;
     /* A retry names the same member as the txn it repeats (a POS retry);
-     * the member of a reused txn is the one its first use drew. */
+     * the member of a reused txn is the one its first use drew, and so is
+     * its content when the kind is the same (a retry, not a conflict). */
     uint64_t owner = t;
     uint32_t who = (uint32_t)splitmix_below(&owner, 60);
+    if (kind == PROTO_REFUND)
+        snprintf(orig, sizeof(orig), "t%u",
+                 (unsigned)(t - (uint32_t)splitmix_below(&owner, t < 40 ? t + 1 : 40)));
     if (who < first)
         who = first + who % (60 - first);
     snprintf(mem, sizeof(mem), "m%u", (unsigned)who);
@@ -1029,8 +648,8 @@ static void random_entry(uint64_t *rng, uint32_t i, struct fx *f)
     copy_str(f->e.orig_txn, sizeof(f->e.orig_txn), kind == PROTO_REFUND ? orig : "");
     copy_str(f->e.store, sizeof(f->e.store), "s-1");
     if (kind == PROTO_PURCHASE || kind == PROTO_REFUND)
-        f->e.amount = 1 + splitmix_below(rng, kind == PROTO_PURCHASE ? 300000 : 20000);
-    random_details(rng, &f->e);
+        f->e.amount = 1 + splitmix_below(&owner, kind == PROTO_PURCHASE ? 300000 : 20000);
+    random_details(&owner, &f->e);
 }
 
 static void expect_same_result(const struct outbox *a, const struct outbox *b)
@@ -1137,6 +756,9 @@ static void same_entries_give_byte_identical_state_and_outputs(void **state)
     assert_true(seen.by_kind[PROTO_OUT_REWARD_ISSUED] > 0);
     assert_true(seen.by_kind[PROTO_OUT_PERK_TRIGGERED] > 0);
     assert_true(seen.reviews > 0);
+    assert_true(seen.by_kind[PROTO_OUT_POINTS_PENDING] > 0);
+    assert_true(seen.by_kind[PROTO_OUT_TIER_AT_RISK] > 0);
+    assert_true(seen.by_kind[PROTO_OUT_POINTS_EXPIRING] > 0);
     fx_free(b);
 }
 

@@ -206,16 +206,17 @@ static void hindex_removal_inside_wrapping_probe_runs_keeps_other_keys_found(voi
     insert_all_then_remove_checking_each_step(&h->ix, &h->ks, 7);
 }
 
-static void hindex_reserved_for_its_maximum_holds_it_at_three_quarters_load(void **state)
+static void hindex_grows_by_doubling_at_three_quarters_and_keeps_every_key(void **state)
 {
     struct hx *h = *state;
     struct keyset *ks = &h->ks;
     keyset_init(ks, HX_KEYS_MAX);
-    uint32_t mask = h->ix.mask;
     for (uint32_t i = 0; i < ks->n; i++) {
         ks_insert(&h->ix, ks, i);
-        assert_int_equal(h->ix.mask, mask); /* reserved once: it never grows */
-        assert_true((uint64_t)h->ix.count * 4 <= ((uint64_t)mask + 1) * 3);
+        uint64_t cap = (uint64_t)h->ix.mask + 1;
+        assert_int_equal(cap & (cap - 1), 0);
+        assert_true((uint64_t)h->ix.count * 4 <= cap * 3);
+        assert_true(cap <= h->ix.region_slots); /* within what init reserved */
     }
     /* 100000 keys: the smallest power of two holding them at 3/4 load. */
     assert_int_equal((uint64_t)h->ix.mask + 1, 262144);
@@ -531,7 +532,7 @@ int main(void)
         HX(hindex_finds_every_key_inserted_and_no_other),
         HX(hindex_keys_sharing_one_hash_are_told_apart_by_the_caller),
         HX(hindex_removal_inside_wrapping_probe_runs_keeps_other_keys_found),
-        HX(hindex_reserved_for_its_maximum_holds_it_at_three_quarters_load),
+        HX(hindex_grows_by_doubling_at_three_quarters_and_keeps_every_key),
         cmocka_unit_test(txns_full_ring_wraps_and_forgets_the_oldest_early),
         cmocka_unit_test(txns_evict_forgets_exactly_those_applied_before_the_cutoff),
         cmocka_unit_test(members_are_found_at_enrolment_positions_up_to_max),

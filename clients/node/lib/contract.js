@@ -36,8 +36,8 @@ const OUTPUT_KINDS = Object.freeze(['points.changed', 'tier.changed', 'reward.is
 
 // Field specs [key, type, required, min, max], in the decoder's order: the
 // first problem found is the one reported. Types: id (printable ASCII
-// without spaces), text (no NUL byte), int, delta (int, not 0), birthday
-// ("MM-DD"), lines.
+// without spaces), text (no NUL byte), int, delta (int, not 0), bool,
+// birthday ("MM-DD"), lines.
 const COMMON = [['ts', 'int', true, 1, L.TS_MAX]];
 const FIELDS = {
   purchase: [['txn', 'id', true, 1, L.TXN_MAX], ['member', 'id', true, 1, L.MEMBER_MAX],
@@ -49,7 +49,7 @@ const FIELDS = {
     ['points', 'int', false, 1, L.POINTS_MAX], ['reward', 'id', false, 1, L.NAME_MAX]],
   adjust: [['txn', 'id', true, 1, L.TXN_MAX], ['member', 'id', true, 1, L.MEMBER_MAX],
     ['points', 'delta', true, -L.POINTS_MAX, L.POINTS_MAX],
-    ['reason', 'text', true, 1, L.REASON_MAX]],
+    ['reason', 'text', true, 1, L.REASON_MAX], ['qualifying', 'bool', false, 0, 1]],
   enroll: [['txn', 'id', true, 1, L.TXN_MAX], ['member', 'id', true, 1, L.MEMBER_MAX],
     ['birthday', 'birthday', false, 0, 0], ['referrer', 'id', false, 1, L.MEMBER_MAX]],
   scan: [['member', 'id', true, 1, L.MEMBER_MAX], ['store', 'id', true, 1, L.NAME_MAX],
@@ -159,7 +159,9 @@ function checkFields(m, specs, prefix = '') {
     const v = m[key];
     if (type === 'id' || type === 'text') checkStr(prefix + key, v, type, hi);
     else if (type === 'int' || type === 'delta') checkInt(prefix + key, v, type, lo, hi);
-    else if (type === 'birthday') checkBirthday(v);
+    else if (type === 'bool') {
+      if (typeof v !== 'boolean') fail('wrong_type', `field '${prefix}${key}': got ${typeName(v)}, expected a boolean`);
+    } else if (type === 'birthday') checkBirthday(v);
     else checkLines(v);
   }
 }
@@ -281,8 +283,9 @@ const refund = ({ txn, origTxn, member, amount, ts }) =>
 const redeem = ({ txn, member, points, reward, ts }) =>
   entry('redeem', ts, { txn, member, points, reward });
 /** A manual correction of `points` (signed, not zero). */
-const adjust = ({ txn, member, points, reason, ts }) =>
-  entry('adjust', ts, { txn, member, points, reason });
+// qualifying: true: the points also count toward tier qualification.
+const adjust = ({ txn, member, points, reason, qualifying, ts }) =>
+  entry('adjust', ts, { txn, member, points, reason, qualifying });
 /** A new member; birthday "MM-DD"; referrer an enrolled member's id. */
 const enroll = ({ txn, member, birthday, referrer, ts }) =>
   entry('enroll', ts, { txn, member, birthday, referrer });

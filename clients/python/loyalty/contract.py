@@ -32,7 +32,7 @@ OUTPUT_KINDS = ("points.changed", "tier.changed", "reward.issued", "redeem.resul
                 "perk.triggered", "points.expired", "segment.changed")
 
 # Field specs: (key, type, required, min, max). Types: "id" (printable
-# ASCII without spaces), "text" (no NUL byte), "int", "delta" (int, not 0),
+# ASCII without spaces), "text" (no NUL byte), "int", "delta" (int, not 0), "bool",
 # "birthday" ("MM-DD"), "lines". Order is the decoder's: the first problem
 # found is the one reported.
 _COMMON = (("ts", "int", True, 1, TS_MAX),)
@@ -46,7 +46,7 @@ _FIELDS = {
                ("points", "int", False, 1, POINTS_MAX), ("reward", "id", False, 1, NAME_MAX)),
     "adjust": (("txn", "id", True, 1, TXN_MAX), ("member", "id", True, 1, MEMBER_MAX),
                ("points", "delta", True, -POINTS_MAX, POINTS_MAX),
-               ("reason", "text", True, 1, REASON_MAX)),
+               ("reason", "text", True, 1, REASON_MAX), ("qualifying", "bool", False, 0, 1)),
     "enroll": (("txn", "id", True, 1, TXN_MAX), ("member", "id", True, 1, MEMBER_MAX),
                ("birthday", "birthday", False, 0, 0), ("referrer", "id", False, 1, MEMBER_MAX)),
     "scan": (("member", "id", True, 1, MEMBER_MAX), ("store", "id", True, 1, NAME_MAX),
@@ -188,6 +188,10 @@ def _check_fields(m, specs, prefix=""):
             _check_str(prefix + key, v, ftype, hi)
         elif ftype in ("int", "delta"):
             _check_int(prefix + key, v, ftype, lo, hi)
+        elif ftype == "bool":
+            if not isinstance(v, bool):
+                raise ValidationError("wrong_type", f"field '{prefix}{key}': got "
+                                      f"{_type_name(v)}, expected a boolean")
         elif ftype == "birthday":
             _check_birthday(v)
         else:
@@ -289,9 +293,12 @@ def redeem(txn, member, points=None, reward=None, ts=None):
     return _entry("redeem", ts, txn=txn, member=member, points=points, reward=reward)
 
 
-def adjust(txn, member, points, reason, ts=None):
-    """A manual correction of `points` (signed, not zero)."""
-    return _entry("adjust", ts, txn=txn, member=member, points=points, reason=reason)
+def adjust(txn, member, points, reason, qualifying=None, ts=None):
+    """A manual correction of `points` (signed, not zero); qualifying=True: the
+    points also count toward tier qualification (a migrated member's status).
+    Not earning: no lifetime points, no every-N rewards (README "Rules")."""
+    return _entry("adjust", ts, txn=txn, member=member, points=points, reason=reason,
+                  qualifying=qualifying)
 
 
 def enroll(txn, member, birthday=None, referrer=None, ts=None):

@@ -1,13 +1,45 @@
 // member.js - one member, searched by id (GET /v1/members/ID): tier,
 // balance, points expiring, segment, perks and the next tier.
 //
-// A history section (GET /v1/members/ID/history, when the ledger is
-// configured) belongs at the end of this page, under the same search.
+// Below, the member's history (GET /v1/members/ID/history, relayed to
+// loyalty-ledger) when /healthz says the daemon has a ledger (`history`).
 import { ApiError, getJson } from '../api.js';
 import { card, h, num, panel, when } from '../dom.js';
 
 function field(label, key, value) {
   return h('tr', {}, h('th', {}, label), h('td', { dataset: { k: key } }, value));
+}
+
+const HISTORY_LIMIT = 20;
+
+function historyRow(e) {
+  return h('tr', {},
+    h('td', {}, when(e.ts)), h('td', { dataset: { k: 'kind' } }, e.kind || '-'),
+    h('td', {}, e.cause || (e.event && (e.event.reason || e.event.reward)) || '-'),
+    h('td', { class: 'num', dataset: { k: 'delta' } }, e.delta === null ? '-' : num(e.delta)),
+    h('td', { class: 'num', dataset: { k: 'balance' } },
+      e.balance === null ? '-' : num(e.balance)),
+    h('td', { class: 'mono' }, e.rules ? e.rules.slice(0, 12) : '-'));
+}
+
+// The newest HISTORY_LIMIT events, or why there are none.
+async function history(id) {
+  const health = await getJson('/healthz').catch(() => ({}));
+  if (!health.history) {
+    return panel('History', h('p', { class: 'muted', dataset: { k: 'history_off' } },
+      'Member history needs loyalty-ledger (daemon.ledger; README, Ledger).'));
+  }
+  try {
+    const r = await getJson(`/v1/members/${encodeURIComponent(id)}/history?limit=${HISTORY_LIMIT}`);
+    return panel(`History (newest ${HISTORY_LIMIT})`, h('table', { dataset: { k: 'history' } },
+      h('tr', {}, ...['When', 'Kind', 'Cause', 'Change', 'Balance', 'Rulebook']
+        .map((t) => h('th', {}, t))),
+      ...r.events.map(historyRow)));
+  } catch (e) {
+    if (!(e instanceof ApiError) || e.status === 401) throw e;
+    return panel('History', h('p', { class: 'error', dataset: { k: 'history_error' } },
+      'The ledger is unavailable: history cannot be shown now.'));
+  }
 }
 
 function details(m) {
@@ -72,7 +104,8 @@ export default {
         }
         try {
           const m = await getJson(`/v1/members/${encodeURIComponent(id)}`);
-          out.replaceChildren(h('h3', { dataset: { k: 'member' } }, m.member), ...details(m));
+          out.replaceChildren(h('h3', { dataset: { k: 'member' } }, m.member), ...details(m),
+            await history(id));
         } catch (e) {
           if (!(e instanceof ApiError) || e.status === 401) throw e;
           out.replaceChildren(h('p', { class: 'error', dataset: { k: 'error' } },

@@ -1,0 +1,109 @@
+/* transfer.c - see transfer.h. */
+#include "transfer.h"
+
+#include <string.h>
+
+#include "caltime.h"
+#include "lyassert.h"
+#include "points.h"
+#include "reasons.h"
+#include "release.h"
+#include "retry.h"
+#include "wallet.h"
+
+/* transfer.result error codes by index, as kept in txn_rec.error. */
+static const char *const transfer_errors[] = {
+    NULL,
+    RULES_E_INSUFFICIENT_POINTS,
+    RULES_E_TRANSFERS_DISABLED,
+    RULES_E_DAILY_LIMIT,
+};
+enum { TRANSFER_OK, TRANSFER_INSUFFICIENT, TRANSFER_DISABLED, TRANSFER_DAILY_LIMIT };
+_Static_assert(sizeof(transfer_errors) / sizeof(transfer_errors[0]) == RULES_TRANSFER_ERRORS,
+               "snapshots validate a transfer's txn_rec.error against RULES_TRANSFER_ERRORS");
+
+void transfer_answer(struct outbox *ob, int64_t ts, const struct member *m,
+                     const struct txn_rec *r)
+{
+    LY_ASSERT(r->error < RULES_TRANSFER_ERRORS);
+    struct proto_output *o = outbox_emit(ob, PROTO_OUT_TRANSFER_RESULT, ts, m);
+    memcpy(o->txn, r->txn, r->txn_len + 1u);
+    o->ok = r->ok != 0;
+    o->error = transfer_errors[r->error];
+    o->balance = r->balance;
+}
+
+/* Points sender `m` sent on the UTC day of `ts`: a transfer dated before
+ * the last day counted is judged against a fresh day (as the earning
+ * caps are). */
+static int64_t sent_on(const struct member *m, int64_t ts)
+{
+    return (int32_t)caltime_day(ts) == m->transfer_day ? m->transfer_points : 0;
+}
+
+static uint8_t refusal(const struct rulebook *rb, const struct member *s,
+                       const struct proto_entry *e)
+{
+    if (!rb->transfers_enabled)
+        return TRANSFER_DISABLED;
+    if (s->balance < e->points)
+        return TRANSFER_INSUFFICIENT;
+    if (rb->transfer_day_max_points > 0 &&
+        sent_on(s, e->ts) + e->points > rb->transfer_day_max_points)
+        return TRANSFER_DAILY_LIMIT;
+    return TRANSFER_OK;
+}
+
+static void count_day(struct member *s, const struct proto_entry *e)
+{
+    int32_t day = (int32_t)caltime_day(e->ts);
+    if (day < s->transfer_day)
+        return;
+    s->transfer_points = sent_on(s, e->ts) + e->points;
+    s->transfer_day = day;
+}
+
+/* Position of member `id` or HINDEX_NONE after rejecting the entry. */
+static uint32_t party(struct state *st, const char *id, const char *role, struct outbox *ob)
+{
+    uint32_t pos = members_find(&st->members, id);
+    if (pos == HINDEX_NONE)
+        outbox_reject(ob, RULES_R_UNKNOWN_MEMBER, "%s '%s' is not enrolled", role, id);
+    return pos;
+}
+
+void transfer_apply(struct state *st, const struct rulebook *rb, const struct proto_entry *e,
+                    struct outbox *ob)
+{
+    uint32_t from = party(st, e->member, "member", ob);
+    uint32_t to = from == HINDEX_NONE ? HINDEX_NONE : party(st, e->to, "receiver", ob);
+    if (to == HINDEX_NONE)
+        return;
+    struct member *s = members_at(&st->members, from);
+    int64_t sum;
+    if (__builtin_add_overflow(members_at(&st->members, to)->balance, e->points, &sum)) {
+        outbox_reject(ob, RULES_R_POINTS_OVERFLOW, "receiver '%s': balance + %lld overflows",
+                      e->to, (long long)e->points);
+        return;
+    }
+    points_expire(st, ob, e->ts, from);
+    points_expire(st, ob, e->ts, to);
+    /* Pending points whose day has come are the sender's to give (README,
+     * Transfers); points still pending are not. */
+    release_due(st, rb, ob, e->ts, from);
+    release_due(st, rb, ob, e->ts, to);
+    struct txn_rec *r = retry_remember(st, e, from);
+    r->error = refusal(rb, s, e);
+    if (r->error == TRANSFER_OK) {
+        struct lots_piece pieces[WALLET_PIECES_MAX];
+        uint32_t n = points_transfer_out(st, ob, e->ts, from, e->points, pieces);
+        points_transfer_in(st, ob, e->ts, to, pieces, n);
+        count_day(s, e);
+        r->ok = 1;
+        r->points = e->points;
+    }
+    r->balance = s->balance;
+    transfer_answer(ob, e->ts, s, r);
+    state_reschedule(st, rb, from);
+    state_reschedule(st, rb, to);
+}
