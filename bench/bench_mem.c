@@ -29,6 +29,7 @@
 #include "benchargs.h"
 #include "benchclock.h"
 #include "config.h"
+#include "rulecanon.h"
 #include "rules.h"
 #include "snapshot.h"
 #include "state.h"
@@ -195,7 +196,7 @@ static int snapshots(struct loader *l, const struct options *o, const char *path
     struct snapshot_error err;
     struct stat sb;
     uint64_t t0 = bench_now_ns();
-    if (snapshot_write(&l->st, &l->cfg->rules, path, &err) != 0 || stat(path, &sb) != 0) {
+    if (snapshot_write(&l->st, rulecanon_codec(), path, &err) != 0 || stat(path, &sb) != 0) {
         fprintf(stderr, "bench_mem: snapshot_write: %s\n", err.text);
         return -1;
     }
@@ -208,7 +209,7 @@ static int snapshots(struct loader *l, const struct options *o, const char *path
     if (state_init(&l->st, &l->cfg->rules, l->cfg->members_max) != 0)
         return -1;
     t0 = bench_now_ns();
-    int rc = snapshot_read(path, &l->cfg->rules, l->cfg->members_max, &l->st, &err);
+    int rc = snapshot_read(path, &l->cfg->rules, rulecanon_codec(), &l->st, &err);
     double read_s = (double)(bench_now_ns() - t0) / 1e9;
     if (rc != 0) {
         fprintf(stderr, "bench_mem: snapshot_read: %s\n", err.text);

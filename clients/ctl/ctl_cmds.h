@@ -20,4 +20,13 @@ int cmd_partitions(int argc, char **argv);
 /* cmd_whatif.c: runs loyalty-whatif with the same arguments. */
 int cmd_whatif(int argc, char **argv);
 
+/* cmd_rules.c: the `rules` table: show, diff, push. */
+int cmd_rules(int argc, char **argv);
+/* cmd_rules_show.c: the version in force and the last switches (HTTP). */
+int cmd_rules_show(int argc, char **argv);
+/* cmd_rules_diff.c: a rulebook file against the version in force. */
+int cmd_rules_diff(int argc, char **argv);
+/* cmd_rules_push.c: stores a file's rulebook, appends its rules entry. */
+int cmd_rules_push(int argc, char **argv);
+
 #endif

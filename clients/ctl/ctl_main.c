@@ -3,7 +3,8 @@
  * One obvious tool per job: `member` looks a member up (HTTP, no side
  * effect), `health` says whether the daemon consumes, `tail` prints output
  * events and DLQ entries (it replaced loyalty-tail), `dlq` lists rejected
- * entries and re-drives them after a fix. loyalty-scan stays the till
+ * entries and re-drives them after a fix, `rules` shows, compares and
+ * pushes rulebook versions. loyalty-scan stays the till
  * simulator (it pushes a real scan) and loyalty-posload the load generator.
  * Subcommands are a table (ctl.h): one file each.
  */
@@ -18,6 +19,7 @@ static const struct ctl_command COMMANDS[] = {
     {"dlq", "list rejected entries; re-drive them to the input after a fix", cmd_dlq},
     {"partitions", "each partition's owner, epoch, marker and lag (Scaling out)",
      cmd_partitions},
+    {"rules", "rulebook versions: show the one in force, diff a file, push one", cmd_rules},
     {"whatif", "replay the whole history under a candidate rulebook (runs loyalty-whatif)",
      cmd_whatif},
 };
@@ -25,6 +27,6 @@ static const struct ctl_command COMMANDS[] = {
 int main(int argc, char **argv)
 {
     return ctl_dispatch(CTL_PROG, COMMANDS, sizeof COMMANDS / sizeof COMMANDS[0],
-                        "Operates loyaltyd: lookups, health, events, the dead-letter queue.",
+                        "Operates loyaltyd: lookups, health, events, the dead-letter queue, the rulebook.",
                         argc, argv);
 }

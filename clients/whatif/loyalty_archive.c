@@ -20,6 +20,7 @@
 
 #include "archread.h"
 #include "replay.h"
+#include "rulecanon.h"
 #include "snapshot.h"
 #include "toolopts.h"
 
@@ -87,7 +88,7 @@ static int rebuild(const struct tool_opts *o, const struct config *cfg, const ch
     rulestore_init(&rs);
     int rc = tool_source(o, cfg, dir, &src, &err) == 0 && tool_add_config_rules(&rs, cfg) == 0
                  ? history_replay(&src, &rs, &h, &info, &err) : -1;
-    if (rc == 0 && snapshot_write(&b.rp.st, &cfg->rules, out, &serr) != 0) {
+    if (rc == 0 && snapshot_write(&b.rp.st, rulecanon_codec(), out, &serr) != 0) {
         snprintf(err.text, sizeof(err.text), "%s", serr.text);
         rc = -1;
     }

@@ -6,7 +6,8 @@
  * Replays the history (the input archive, then <prefix>in: history.h) in
  * process twice at once, each entry decoded once: (a) as logged, under
  * the versions the log names; (b) the same, but from the first entry whose
- * event time reaches DATE on, the candidate is in force (a version switch
+ * event time reaches DATE on (rules entries aside: their ts is when they
+ * were appended), the candidate is in force (a version switch
  * injected there, with the same migration a rules entry gets; rules
  * entries after it name the candidate in b, so they change nothing). Then compares them (wicompare.h)
  * and writes report.json, report.md and PNG plots into DIR. Read-only: it
@@ -127,7 +128,10 @@ static int wi_entry(void *arg, struct proto_id id, const struct proto_entry *e,
     wistats_before(&w->sa, &w->a.st, e);
     replay_apply(&w->a, id, e, rt);
     wistats_after(&w->sa, e, &w->a.ob);
-    if (!w->injected && e != NULL && e->ts >= w->from_ts && inject(w, e) != 0)
+    /* A rules entry's ts is when it was appended (rulesync.h: the wall
+     * clock), not an event's time: the date is judged by the events. */
+    if (!w->injected && e != NULL && e->kind != PROTO_RULES && e->ts >= w->from_ts &&
+        inject(w, e) != 0)
         return -1;
     const struct proto_entry *eb = e;
     struct rules_text cand = {w->cand, NULL};
@@ -297,7 +301,7 @@ static int run(struct whatif *w, const struct wi_opts *o, struct client_error *e
                                .switch_ts = w->switch_ts, .switch_after = w->switch_after,
                                .hist = &info, .seconds = seconds, .out_dir = o->out};
     memcpy(mt.candidate_hash, w->cand_hash, sizeof(mt.candidate_hash));
-    rc = c != NULL && wicompare_build(c, &w->a.st, &w->b.st, &w->sa, &w->sb, &w->cfg->rules,
+    rc = c != NULL && wicompare_build(c, &w->a.st, &w->b.st, &w->sa, &w->sb,
                                       o->top) == 0 ? 0 : -1;
     if (rc != 0)
         snprintf(err->text, sizeof(err->text), "out of memory");

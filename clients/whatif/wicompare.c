@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "members.h"
+#include "rulecanon.h"
 #include "snapshot.h"
 
 static int build_months(struct wicompare *c, const struct wistats *sa, const struct wistats *sb)
@@ -179,12 +180,19 @@ static void build_members(struct wicompare *c, const struct state *a, const stru
         c->tier_names_b[t] = b->ver->now.tiers[t].name;
 }
 
-static int same_snapshot(const struct state *a, const struct state *b,
-                         const struct rulebook *rb, bool *same)
+/* Whether the snapshots of `a` and `b` are the same bytes but for their
+ * rulebook versions (b's are a's with the candidate: compared as a's). */
+static int same_snapshot(const struct state *a, const struct state *b, bool *same)
 {
+    static struct state b_as_a; /* a shallow copy: b's stores, a's versions */
     char *x = NULL, *y = NULL;
     size_t nx = 0, ny = 0;
-    int rc = snapshot_encode(a, rb, &x, &nx) == 0 && snapshot_encode(b, rb, &y, &ny) == 0 ? 0 : -1;
+    b_as_a = *b;
+    b_as_a.ver = a->ver;
+    const struct rulebook_codec *codec = rulecanon_codec();
+    int rc = snapshot_encode(a, codec, &x, &nx) == 0 &&
+                     snapshot_encode(&b_as_a, codec, &y, &ny) == 0
+                 ? 0 : -1;
     *same = rc == 0 && nx == ny && memcmp(x, y, nx) == 0;
     free(x);
     free(y);
@@ -193,7 +201,7 @@ static int same_snapshot(const struct state *a, const struct state *b,
 
 int wicompare_build(struct wicompare *c, const struct state *a, const struct state *b,
                     const struct wistats *sa, const struct wistats *sb,
-                    const struct rulebook *snap_rb, uint32_t top)
+                    uint32_t top)
 {
     memset(c, 0, sizeof(*c));
     c->empty = true;
@@ -216,7 +224,7 @@ int wicompare_build(struct wicompare *c, const struct state *a, const struct sta
                pairs_equal(c->segments, c->segment_count) &&
                pairs_equal(c->rewards, c->reward_count) &&
                pairs_equal(c->campaigns, c->campaign_count);
-    return same_snapshot(a, b, snap_rb, &c->state_identical);
+    return same_snapshot(a, b, &c->state_identical);
 }
 
 void wicompare_free(struct wicompare *c)

@@ -59,11 +59,12 @@ struct wicompare {
 
 /* Compares replays a and b (states and counts) into *c, listing the `top`
  * members whose points differ most (by |lifetime points a - b|, then
- * |balance a - b|). `snap_rb` is the rulebook snapshots are encoded with.
+ * |balance a - b|). The states are compared as their snapshots but for
+ * the rulebook versions.
  * Returns 0, or -1 when out of memory. */
 int wicompare_build(struct wicompare *c, const struct state *a, const struct state *b,
                     const struct wistats *sa, const struct wistats *sb,
-                    const struct rulebook *snap_rb, uint32_t top);
+                    uint32_t top);
 
 void wicompare_free(struct wicompare *c);
 

@@ -41,6 +41,8 @@ static const struct cfg_field daemon_fields[] = {
     DAEMON("snapshot_every_ms", CFG_U32, snapshot_every_ms, 0, 86400000),
     DAEMON("snapshot_keep", CFG_U32, snapshot_keep, 1, 100),
     DAEMON("trim_input", CFG_BOOL, trim_input, 0, 1),
+    DAEMON("expiry_months_max", CFG_U32, expiry_months_max, 0, RULEBOOK_EXPIRY_MONTHS_MAX),
+    DAEMON("append_file_rulebook", CFG_BOOL, append_file_rulebook, 0, 1),
     DAEMON("archive", CFG_BOOL, archive, 0, 1),
     DAEMON("archive_keep_days", CFG_U32, archive_keep_days, 0, 36500),
     DAEMON("archive_keep_bytes", CFG_U64, archive_keep_bytes, 0, INT64_MAX),
@@ -169,6 +171,8 @@ void config_defaults(struct config *cfg)
     cfg->trim_input = true;
     cfg->partitions = 1;
     cfg->wait_timeout_ms = 1000;
+    cfg->expiry_months_max = CONFIG_EXPIRY_MONTHS_MAX_DEFAULT;
+    cfg->append_file_rulebook = true;
     cfg->archive = true; /* the whole history stays replayable (archiver.h) */
 
     config_rules_defaults(&cfg->rules);
@@ -190,6 +194,14 @@ static int load_root(struct cfg_ctx *c, const config_setting_t *root, void *arg)
                           CONFIG_RULES_SECTIONS);
         if (rc != 0)
             return -1;
+    }
+    /* The daemon's limit sizes the state: a rulebook over it never applies. */
+    if (cfg->rules.expiry_months > cfg->expiry_months_max) {
+        const config_setting_t *s = config_setting_lookup((config_setting_t *)root,
+                                                          "expiry.months");
+        return cfg_fail(c, s ? s : root, "expiry.months is %u, more than "
+                        "daemon.expiry_months_max (%u), which sizes every member's expiry "
+                        "lots: raise it", cfg->rules.expiry_months, cfg->expiry_months_max);
     }
     return 0;
 }

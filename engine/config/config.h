@@ -24,6 +24,10 @@
  * the same time; more only add memory and latency. */
 #define CONFIG_BATCHES_IN_FLIGHT_MAX 8
 
+/* expiry_months_max by default: two years of expiry lots per member (200
+ * bytes), room to lengthen a one-year expiry without a restart. */
+#define CONFIG_EXPIRY_MONTHS_MAX_DEFAULT 24
+
 struct config {
     struct config_endpoint redis;
     struct config_endpoint http;
@@ -42,6 +46,10 @@ struct config {
     uint32_t snapshot_every_ms;        /* 0: not by time */
     uint32_t snapshot_keep;            /* snapshots kept, >= 1 */
     bool trim_input;                   /* XTRIM <prefix>in below the oldest kept */
+    uint32_t expiry_months_max;        /* the most expiry.months a rulebook may set:
+                                        * sizes every member's expiry lots */
+    bool append_file_rulebook;         /* at start and on SIGHUP, make the file's
+                                        * rulebook the version in force (rulesync.h) */
     bool archive;                      /* archive what is trimmed (DATA/archive) */
     uint32_t archive_keep_days;        /* delete archive segments older; 0: keep all */
     uint64_t archive_keep_bytes;       /* and beyond this size; 0: no limit */

@@ -15,6 +15,7 @@
 
 #include "cfgparse.h"
 #include "rulebook.h"
+#include "versions.h"
 
 #define RULECANON_HASH_LEN 32  /* hex digits of the XXH3-128 */
 #define RULECANON_SHORT_LEN 12 /* hex digits shown in logs and metrics */
@@ -40,9 +41,16 @@ int rulecanon_parse(const char *text, const char *what, struct rulebook *rb,
                     struct config_error *err);
 
 /* Parses rulebook text `text` and checks that its identity is `hash`
- * (what a `rules` entry names). Returns 0 with `*rb` filled, or -1 with
- * err->text naming the problem (does not parse, or hashes elsewhere). */
+ * (what a `rules` entry names): the hash of the text's bytes as stored, so
+ * a canonical text written by an older build (without a setting added
+ * since) still verifies, the new setting at its default. Returns 0 with
+ * `*rb` filled, or -1 with err->text naming the problem (does not parse,
+ * or hashes elsewhere). */
 int rulecanon_verify(const char *text, const char *hash, struct rulebook *rb,
                      struct config_error *err);
+
+/* The rulebook_codec (versions.h) of canonical texts: rulecanon_text and
+ * rulecanon_parse, for snapshots. */
+const struct rulebook_codec *rulecanon_codec(void);
 
 #endif

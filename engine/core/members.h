@@ -42,7 +42,7 @@ struct member {
     uint32_t purchases;     /* sales ever made (refunds do not lower it) */
     uint32_t referrer;      /* position + 1 of the referrer; 0: none */
     int32_t qual_month;     /* month index of the newest qual bucket */
-    int32_t lots_month;     /* month index of the newest expiry lot */
+    int32_t lots_month;     /* month index the expiry lots are current to (wallet.h) */
     int32_t cap_day;        /* UTC day of cap_points */
     uint32_t auto_issued[RULEBOOK_AUTO_REWARDS_MAX]; /* every-N rewards issued */
     int64_t balance;        /* may be negative: a refund of spent points */
@@ -98,9 +98,9 @@ _Static_assert(MEMBERS_PENDING_SLOTS % 2 == 1,
 
 struct members {
     struct member *v; /* v[0..count) */
-    int64_t *lots;    /* lots[pos * lots_per ..]: unexpired points by earn month, or keyed
-                       * lots (wallet.h, lots_kind) */
-    uint32_t lots_per; /* expiry_months + 1, or 0 when points never expire */
+    int64_t *lots;    /* lots[pos * lots_per ..]: unexpired points by expiry month (the
+                       * ring), or keyed lots (wallet.h, lots_kind) */
+    uint32_t lots_per; /* int64 values per member (wallet_lots_per), or 0: no lots */
     uint8_t lots_kind; /* how the lots are kept (wallet.h; set by wallet_layout) */
     uint32_t lots_span; /* expiry days or years of keyed lots (wallet.h) */
     uint32_t count;

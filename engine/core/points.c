@@ -50,7 +50,7 @@ void points_credit(struct state *st, struct outbox *ob, int64_t ts, uint32_t pos
 {
     struct member *m = members_at(&st->members, pos);
     LY_ASSERT(points > 0);
-    wallet_earn(&st->members, pos, st->clock_ms, points);
+    wallet_earn(&st->members, pos, st->clock_ms, points, st->ver->now.expiry_months);
     m->lifetime_points += points;
     m->reward_points += points;
     changed(ob, ts, m, points, cause);
@@ -60,7 +60,7 @@ void points_grant(struct state *st, struct outbox *ob, int64_t ts, uint32_t pos,
                   int64_t points, enum proto_cause cause)
 {
     LY_ASSERT(points > 0);
-    wallet_earn(&st->members, pos, st->clock_ms, points);
+    wallet_earn(&st->members, pos, st->clock_ms, points, st->ver->now.expiry_months);
     changed(ob, ts, members_at(&st->members, pos), points, cause);
 }
 
@@ -68,7 +68,7 @@ void points_debit(struct state *st, struct outbox *ob, int64_t ts, uint32_t pos,
                   int64_t points, enum proto_cause cause)
 {
     LY_ASSERT(points > 0);
-    wallet_spend(&st->members, pos, points);
+    wallet_spend(&st->members, pos, points, st->ver->now.expiry_months);
     changed(ob, ts, members_at(&st->members, pos), -points, cause);
 }
 

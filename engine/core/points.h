@@ -31,8 +31,8 @@ bool points_overflows(struct outbox *ob, const struct member *m, int64_t delta);
  * publishes points.expired and points.changed (cause expiry) if any. */
 void points_expire(struct state *st, struct outbox *ob, int64_t ts, uint32_t pos);
 
-/* Credits `points` (> 0, checked with points_overflows) into the clock's
- * month lot and publishes points.changed with `cause`. Counts toward
+/* Credits `points` (> 0, checked with points_overflows) into the lot of
+ * the month they expire in under the rulebook in force and publishes points.changed with `cause`. Counts toward
  * lifetime points and every-N rewards. */
 void points_credit(struct state *st, struct outbox *ob, int64_t ts, uint32_t pos,
                    int64_t points, enum proto_cause cause);
@@ -43,7 +43,7 @@ void points_credit(struct state *st, struct outbox *ob, int64_t ts, uint32_t pos
 void points_grant(struct state *st, struct outbox *ob, int64_t ts, uint32_t pos,
                   int64_t points, enum proto_cause cause);
 
-/* Debits `points` (> 0), oldest lots first, and publishes points.changed
+/* Debits `points` (> 0), soonest-expiring lots first, and publishes points.changed
  * with `cause`. */
 void points_debit(struct state *st, struct outbox *ob, int64_t ts, uint32_t pos,
                   int64_t points, enum proto_cause cause);

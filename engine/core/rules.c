@@ -420,8 +420,10 @@ void rules_apply(struct state *st, struct proto_id id, const struct proto_entry 
     st->last_id = id;
     /* A scan changes nothing, so it does not move the clock either: one
      * card scanned at a till whose clock is years ahead must not expire the
-     * idempotency window or every member's points. */
-    if (e->ts > st->clock_ms && e->kind != PROTO_SCAN) {
+     * idempotency window or every member's points. Nor does a rules entry:
+     * it is stamped by whoever appended it (an operator's machine), not by
+     * a till, and takes effect at the engine clock. */
+    if (e->ts > st->clock_ms && e->kind != PROTO_SCAN && e->kind != PROTO_RULES) {
         st->clock_ms = e->ts;
         st->clock_month = caltime_month(e->ts);
     }

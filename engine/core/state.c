@@ -12,9 +12,21 @@
 
 int state_init(struct state *st, const struct rulebook *rb, uint32_t members_max)
 {
+    struct state_limits lim = {members_max, STATE_EXPIRY_MONTHS_MAX_DEFAULT};
+    if (rb->expiry_months > lim.expiry_months_max)
+        lim.expiry_months_max = rb->expiry_months;
+    return state_init_limits(st, rb, &lim);
+}
+
+int state_init_limits(struct state *st, const struct rulebook *rb,
+                      const struct state_limits *lim)
+{
+    uint32_t members_max = lim->members_max;
     memset(st, 0, sizeof(*st));
     st->clock_month = caltime_month(0);
-    uint32_t lots = wallet_lots_per(rb);
+    LY_ASSERT(lim->expiry_months_max <= RULEBOOK_EXPIRY_MONTHS_MAX &&
+              rb->expiry_months <= lim->expiry_months_max);
+    uint32_t lots = wallet_lots_per(rb, lim->expiry_months_max);
     /* Every store is reserved here for its limit, so applying entries
      * allocates nothing: members_max members with their lots and index,
      * the txn window's txns_max records, a schedule of twice members_max

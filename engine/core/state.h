@@ -71,11 +71,29 @@ struct state {
     struct txn_rec *preview_rec;
 };
 
+/* expiry_months_max when the caller names none (state_init): two years of
+ * expiry lots per member, the daemon's default too. */
+#define STATE_EXPIRY_MONTHS_MAX_DEFAULT 24
+
+/* What sizes a state, fixed when it is made: daemon settings, not rules,
+ * so that any rulebook version can be applied to it. */
+struct state_limits {
+    uint32_t members_max;       /* enrolments beyond it are rejected */
+    uint32_t expiry_months_max; /* expiry lots per member: this + 1 (0: none);
+                                 * a version over it is refused */
+};
+
 /* Initialises an empty state with rulebook `rb` in force (the start-up
- * version, hash ""; a `rules` entry changes it) (its txns_max and expiry
- * months size the txn window and the expiry lots) holding at most
- * `members_max` members (a daemon setting: enrolments beyond it are
- * rejected). Returns 0, or -1 when out of memory. */
+ * version, hash ""; a `rules` entry changes it; its txns_max sizes the txn
+ * window), sized by `lim` (expiry_months_max <= RULEBOOK_EXPIRY_MONTHS_MAX
+ * and >= rb->expiry_months, asserted). Returns 0, or -1 when out of
+ * memory. */
+int state_init_limits(struct state *st, const struct rulebook *rb,
+                      const struct state_limits *lim);
+
+/* state_init_limits holding at most `members_max` members, with the
+ * larger of STATE_EXPIRY_MONTHS_MAX_DEFAULT and rb's expiry months as
+ * expiry_months_max (tests and tools). */
 int state_init(struct state *st, const struct rulebook *rb, uint32_t members_max);
 
 /* Re-indexes the per-reward counters of a state loaded from a snapshot

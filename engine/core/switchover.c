@@ -1,10 +1,12 @@
 /* switchover.c - see switchover.h. */
 #include "switchover.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "reasons.h"
 #include "tiers.h"
+#include "wallet.h"
 
 static int tier_named(const struct rulebook *rb, const char *name)
 {
@@ -97,11 +99,35 @@ static void migrate_segments(struct state *st, const struct rulebook *old,
     }
 }
 
+/* Expiry lots keep their months: a changed expiry.months dates only what
+ * is earned from now on. Turned on, a positive balance becomes one lot
+ * dated as if earned now; turned off, the lots go (nothing expires). */
+static void migrate_expiry(struct state *st, const struct rulebook *old,
+                           const struct rulebook *new)
+{
+    bool was = old->expiry_months > 0, is = new->expiry_months > 0;
+    if (was == is || st->members.lots_kind != WALLET_RING)
+        return; /* the keyed modes do not change within a state */
+    for (uint32_t p = 0; p < st->members.count; p++) {
+        struct member *m = members_at(&st->members, p);
+        if (!is) {
+            wallet_clear(&st->members, p);
+            continue;
+        }
+        wallet_expire(&st->members, p, st->clock_ms); /* no lots: moves the ring */
+        if (m->balance > 0)
+            wallet_put(&st->members, p, st->clock_month + (int32_t)new->expiry_months + 1,
+                       m->balance);
+        state_reschedule(st, new, p);
+    }
+}
+
 void switchover_migrate(struct state *st, const struct rulebook *old, const struct rulebook *new,
                       int64_t ts, struct outbox *ob)
 {
     migrate_tiers(st, old, new, ts, ob);
     migrate_segments(st, old, new);
+    migrate_expiry(st, old, new);
     state_reindex(st, new);
 }
 
@@ -130,19 +156,27 @@ static void switch_to(struct state *st, const struct rulebook *rb,
     switchover_migrate(st, &v->prev, &v->now, st->clock_ms, ob);
 }
 
-/* Sizes fixed when the state was made (the expiry lots per member, the
- * txn window's capacity) cannot change under it yet. */
-static const char *unsupported(const struct rulebook *now, const struct rulebook *rb)
+/* Sizes fixed when the state was made: the expiry lots per member (the
+ * daemon's expiry_months_max) and the txn window's capacity. Writes the
+ * problem into buf and returns it, or NULL when `rb` fits. */
+static const char *unsupported(const struct state *st, const struct rulebook *rb, char *buf,
+                               size_t cap)
 {
-    if (rb->expiry_months != now->expiry_months)
-        return "changing expiry.months needs a new state (not supported by this build)";
-    if (rb->expiry_mode != now->expiry_mode || rb->expiry_days != now->expiry_days ||
-        rb->expiry_years != now->expiry_years)
-        return "changing expiry.mode, days or years needs a new state (not supported by "
-               "this build)";
-    if (rb->txns_max != now->txns_max)
-        return "changing idempotency.max_txns needs a new state (not supported by this build)";
-    return NULL;
+    const struct rulebook *now = &st->ver->now;
+    if (rb->expiry_months > 0 && rb->expiry_months >= st->members.lots_per)
+        snprintf(buf, cap, "expiry.months %u is more than this daemon's expiry_months_max "
+                 "(%u)", rb->expiry_months, st->members.lots_per ? st->members.lots_per - 1 : 0);
+    else if (wallet_ring_mode(rb->expiry_mode) != wallet_ring_mode(now->expiry_mode) ||
+             (!wallet_ring_mode(rb->expiry_mode) && rb->expiry_mode != now->expiry_mode) ||
+             rb->expiry_days != now->expiry_days || rb->expiry_years != now->expiry_years)
+        snprintf(buf, cap, "changing expiry.mode, days or years needs a new state (not "
+                 "supported by this build)");
+    else if (rb->txns_max != now->txns_max)
+        snprintf(buf, cap, "changing idempotency.max_txns needs a new state (not supported by "
+                 "this build)");
+    else
+        return NULL;
+    return buf;
 }
 
 void switchover_apply(struct state *st, struct proto_id id, const struct proto_entry *e,
@@ -154,7 +188,8 @@ void switchover_apply(struct state *st, struct proto_id id, const struct proto_e
                       rt && rt->problem ? rt->problem : "its text was not found");
         return;
     }
-    const char *why = unsupported(&v->now, rt->rb);
+    char buf[PROTO_DETAIL_MAX];
+    const char *why = unsupported(st, rt->rb, buf, sizeof(buf));
     if (why != NULL) {
         outbox_reject(ob, RULES_R_BAD_RULEBOOK, "rulebook %s: %s", e->hash, why);
         return;

@@ -13,7 +13,13 @@
  *  - segments are matched by name (a removed one: the last segment, the
  *    catch-all) and every member is reclassified on the next tick(s);
  *  - reward counters move with their reward's name (state_reindex);
- *  - expiry lots keep the months they were earned in.
+ *  - expiry lots keep the months they expire in: a new expiry.months dates
+ *    only points earned from the switch on; a version that turns expiry on
+ *    dates each positive balance as if earned at the switch, one that turns
+ *    it off drops the lots (wallet.h). A version whose expiry.months is
+ *    over the daemon's expiry_months_max (the lots per member, fixed at
+ *    state_init) is refused as bad_rulebook, as is one that changes
+ *    idempotency.max_txns (it sizes the txn window).
  */
 #ifndef LOYALTY_SWITCHOVER_H
 #define LOYALTY_SWITCHOVER_H

@@ -17,4 +17,3 @@ const struct rulebook_version *versions_current(const struct versions *v)
     return &v->history[v->count - 1];
 }
 
-/* Index of tier `name` in `rb`, or -1. */

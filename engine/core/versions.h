@@ -14,6 +14,7 @@
 #define LOYALTY_VERSIONS_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "proto.h"
@@ -50,6 +51,18 @@ struct versions {
     struct rulebook_version next_info;
     uint32_t count;       /* history[0..count): oldest first; the last one is in force */
     struct rulebook_version history[RULEBOOK_VERSIONS_MAX];
+};
+
+/* Turning a rulebook into its canonical text and back, for the layers
+ * that store versions without knowing the configuration format (the
+ * snapshots of engine/store): rulecanon_codec() (rulecanon.h) is the
+ * implementation, which the shell hands down. */
+struct rulebook_codec {
+    /* The canonical text of `rb`, malloc'd; NULL when out of memory. */
+    char *(*text)(const struct rulebook *rb);
+    /* Parses `text` into `*rb`. Returns 0, or -1 with the problem in
+     * err[0..cap). */
+    int (*parse)(const char *text, struct rulebook *rb, char *err, size_t cap);
 };
 
 /* Starts `v` with `rb` in force under the empty hash (the version a

@@ -1,37 +1,47 @@
-/* wallet.c - see wallet.h. The ring of calendar-month lots is kept here;
+/* wallet.c - see wallet.h. The ring of expiry-month lots is kept here;
  * keyed lots are lots.c's. */
 #include "wallet.h"
+
+#include <string.h>
 
 #include "caltime.h"
 #include "lyassert.h"
 
-uint32_t wallet_lots_per(const struct rulebook *rb)
+uint32_t wallet_lots_per(const struct rulebook *rb, uint32_t expiry_months_max)
 {
+    LY_ASSERT(expiry_months_max <= RULEBOOK_EXPIRY_MONTHS_MAX);
     switch (rb->expiry_mode) {
-    case RULEBOOK_EXPIRY_MONTHS: return rb->expiry_months ? rb->expiry_months + 1 : 0;
+    case RULEBOOK_EXPIRY_MONTHS:
+    case RULEBOOK_EXPIRY_NEVER: /* a later version may turn expiry.months on */
+        return expiry_months_max ? expiry_months_max + 1 : 0;
     case RULEBOOK_EXPIRY_DAYS:
         return 2 * (rb->expiry_days + 1 < LOTS_CAP_MAX ? rb->expiry_days + 1 : LOTS_CAP_MAX);
     case RULEBOOK_EXPIRY_END_OF_YEAR: return 2 * (rb->expiry_years + 1);
-    case RULEBOOK_EXPIRY_NEVER: return 0;
     }
     LY_ASSERT(!"not an expiry mode");
     return 0;
 }
+bool wallet_ring_mode(enum rulebook_expiry_mode mode)
+{
+    return mode == RULEBOOK_EXPIRY_MONTHS || mode == RULEBOOK_EXPIRY_NEVER;
+}
+
 _Static_assert(RULEBOOK_EXPIRY_YEARS_MAX + 1 <= LOTS_CAP_MAX, "a keyed lot per year");
 
 void wallet_layout(struct members *ms, const struct rulebook *rb)
 {
-    LY_ASSERT(ms->lots_per == wallet_lots_per(rb));
     ms->lots_kind = WALLET_NONE;
     ms->lots_span = 0;
     if (ms->lots_per == 0)
         return;
-    if (rb->expiry_mode == RULEBOOK_EXPIRY_MONTHS) {
+    if (wallet_ring_mode(rb->expiry_mode)) {
         ms->lots_kind = WALLET_RING;
     } else if (rb->expiry_mode == RULEBOOK_EXPIRY_DAYS) {
+        LY_ASSERT(ms->lots_per == wallet_lots_per(rb, 0));
         ms->lots_kind = WALLET_DAYS;
         ms->lots_span = rb->expiry_days;
     } else {
+        LY_ASSERT(ms->lots_per == wallet_lots_per(rb, 0));
         ms->lots_kind = WALLET_YEARS;
         ms->lots_span = rb->expiry_years;
     }
@@ -58,23 +68,19 @@ static int64_t keyed_expiry(const struct members *ms, int64_t now_ms)
     return caltime_ts((struct caltime_date){d.year + (int32_t)ms->lots_span + 1, 1, 1});
 }
 
-/* ---- the ring of month lots ---------------------------------------------- */
+/* ---- the ring of expiry-month lots --------------------------------------- */
 
+/* The slot of the lot expiring in month `month` (in the ring: asserted). */
 static int64_t *lot(const struct members *ms, uint32_t pos, int32_t month)
 {
-    LY_ASSERT(month >= 0);
+    const struct member *m = members_at(ms, pos);
+    LY_ASSERT(month > m->lots_month && month <= m->lots_month + (int32_t)ms->lots_per);
     return &members_lots(ms, pos)[(uint32_t)month % ms->lots_per];
 }
 
-/* Start of month index `month` + 1 + expiry months: when lot `month` expires. */
-static int64_t expiry_ts(const struct members *ms, int32_t month)
+static int32_t ring_last(const struct member *m, const struct members *ms)
 {
-    return caltime_month_start(month + (int32_t)ms->lots_per); /* lots_per = expiry + 1 */
-}
-
-static int32_t oldest_month(const struct member *m, const struct members *ms)
-{
-    return m->lots_month - (int32_t)ms->lots_per + 1;
+    return m->lots_month + (int32_t)ms->lots_per;
 }
 
 static int64_t ring_expire(struct members *ms, uint32_t pos, int32_t now_month)
@@ -83,42 +89,36 @@ static int64_t ring_expire(struct members *ms, uint32_t pos, int32_t now_month)
     if (now_month <= m->lots_month)
         return 0;
     int64_t expired = 0;
-    /* Lots of months up to now_month - lots_per are due; each slot is
-     * visited at most once. */
-    int32_t from = oldest_month(m, ms);
-    int32_t to = now_month - (int32_t)ms->lots_per;
-    if (to > m->lots_month)
-        to = m->lots_month;
-    for (int32_t k = from; k <= to; k++) {
+    /* Lots of months up to now_month are due; each slot is visited at most
+     * once, and a due slot becomes the free slot of month + lots_per. */
+    int32_t to = now_month;
+    if (to > ring_last(m, ms))
+        to = ring_last(m, ms);
+    for (int32_t k = m->lots_month + 1; k <= to; k++) {
         int64_t *l = lot(ms, pos, k);
         expired += *l;
         *l = 0;
     }
-    /* Slots of the months between the newest lot and now are fresh. */
-    int32_t fresh = m->lots_month + 1;
-    if (fresh < now_month - (int32_t)ms->lots_per + 1)
-        fresh = now_month - (int32_t)ms->lots_per + 1;
-    for (int32_t k = fresh; k <= now_month; k++)
-        *lot(ms, pos, k) = 0;
     m->lots_month = now_month;
     return expired;
 }
 
-/* Takes `left` (<= what the lots hold) off the ring, oldest first; with
- * `out`, records each piece taken. Returns the pieces written. */
-static uint32_t ring_take(struct members *ms, uint32_t pos, int64_t left, struct lots_piece *out)
+/* Takes up to `left` off the ring, soonest first; with `out`, records
+ * each piece taken. Returns the pieces written; *left keeps what the lots
+ * did not hold. */
+static uint32_t ring_take(struct members *ms, uint32_t pos, int64_t *left,
+                          struct lots_piece *out)
 {
     const struct member *m = members_at(ms, pos);
     uint32_t n = 0;
-    for (int32_t k = oldest_month(m, ms); left > 0 && k <= m->lots_month; k++) {
+    for (int32_t k = m->lots_month + 1; *left > 0 && k <= ring_last(m, ms); k++) {
         int64_t *l = lot(ms, pos, k);
-        int64_t take = *l < left ? *l : left;
+        int64_t take = *l < *left ? *l : *left;
         *l -= take;
-        left -= take;
+        *left -= take;
         if (out != NULL && take > 0)
-            out[n++] = (struct lots_piece){expiry_ts(ms, k), take};
+            out[n++] = (struct lots_piece){caltime_month_start(k), take};
     }
-    LY_ASSERT(left == 0);
     return n;
 }
 
@@ -136,18 +136,10 @@ int64_t wallet_expire(struct members *ms, uint32_t pos, int64_t now_ms)
     return expired;
 }
 
-/* Adds `points` to the lot expiring at `expire_ms` (keyed) or to ring
- * month `month`. */
-static void add_lot(struct members *ms, uint32_t pos, int64_t expire_ms, int32_t month,
-                    int64_t points)
+void wallet_put(struct members *ms, uint32_t pos, int32_t month, int64_t points)
 {
-    if (ms->lots_kind == WALLET_RING) {
-        struct member *m = members_at(ms, pos);
-        LY_ASSERT(month <= m->lots_month && month > m->lots_month - (int32_t)ms->lots_per);
-        *lot(ms, pos, month) += points;
-    } else if (keyed(ms)) {
-        lots_add(members_lots(ms, pos), keyed_cap(ms), expire_ms, points);
-    }
+    LY_ASSERT(points > 0 && ms->lots_kind == WALLET_RING);
+    *lot(ms, pos, month) += points;
 }
 
 /* Repays a negative balance from `points` and returns what is left for
@@ -159,29 +151,42 @@ static int64_t repay(struct member *m, int64_t points)
     return points > debt ? points - debt : 0;
 }
 
-void wallet_earn(struct members *ms, uint32_t pos, int64_t now_ms, int64_t points)
+void wallet_earn(struct members *ms, uint32_t pos, int64_t now_ms, int64_t points,
+                 uint32_t expiry_months)
 {
     struct member *m = members_at(ms, pos);
     LY_ASSERT(points > 0);
     int64_t to_lot = repay(m, points);
-    if (to_lot == 0 || ms->lots_kind == WALLET_NONE)
+    if (to_lot == 0)
         return;
-    int32_t month = caltime_month(now_ms);
-    LY_ASSERT(ms->lots_kind != WALLET_RING || month == m->lots_month);
-    add_lot(ms, pos, keyed(ms) ? keyed_expiry(ms, now_ms) : 0, month, to_lot);
+    if (keyed(ms)) {
+        lots_add(members_lots(ms, pos), keyed_cap(ms), keyed_expiry(ms, now_ms), to_lot);
+    } else if (ms->lots_kind == WALLET_RING && expiry_months > 0) {
+        int32_t month = caltime_month(now_ms);
+        LY_ASSERT(month == m->lots_month && expiry_months < ms->lots_per);
+        wallet_put(ms, pos, month + (int32_t)expiry_months + 1, to_lot);
+    }
 }
 
-void wallet_spend(struct members *ms, uint32_t pos, int64_t points)
+void wallet_spend(struct members *ms, uint32_t pos, int64_t points, uint32_t expiry_months)
 {
     struct member *m = members_at(ms, pos);
     LY_ASSERT(points > 0);
     int64_t left = points < m->balance ? points : (m->balance > 0 ? m->balance : 0);
     struct lots_piece scratch[LOTS_CAP_MAX];
-    if (left > 0 && ms->lots_kind == WALLET_RING)
-        ring_take(ms, pos, left, NULL);
-    else if (left > 0 && keyed(ms))
+    if (left > 0 && ms->lots_kind == WALLET_RING) {
+        ring_take(ms, pos, &left, NULL);
+        LY_ASSERT(expiry_months == 0 || left == 0);
+    } else if (left > 0 && keyed(ms)) {
         lots_take(members_lots(ms, pos), keyed_cap(ms), left, scratch);
+    }
     m->balance -= points;
+}
+
+void wallet_clear(struct members *ms, uint32_t pos)
+{
+    if (ms->lots_kind == WALLET_RING)
+        memset(members_lots(ms, pos), 0, ms->lots_per * sizeof(int64_t));
 }
 
 uint32_t wallet_take(struct members *ms, uint32_t pos, int64_t points, struct lots_piece *out)
@@ -189,12 +194,15 @@ uint32_t wallet_take(struct members *ms, uint32_t pos, int64_t points, struct lo
     struct member *m = members_at(ms, pos);
     LY_ASSERT(points > 0 && points <= m->balance);
     m->balance -= points;
-    if (ms->lots_kind == WALLET_RING)
-        return ring_take(ms, pos, points, out);
     if (keyed(ms))
         return lots_take(members_lots(ms, pos), keyed_cap(ms), points, out);
-    out[0] = (struct lots_piece){INT64_MAX, points};
-    return 1;
+    uint32_t n = 0;
+    int64_t left = points;
+    if (ms->lots_kind == WALLET_RING)
+        n = ring_take(ms, pos, &left, out);
+    if (left > 0) /* points no lot holds: expiry off */
+        out[n++] = (struct lots_piece){INT64_MAX, left};
+    return n;
 }
 
 void wallet_give(struct members *ms, uint32_t pos, const struct lots_piece *in, uint32_t n)
@@ -206,13 +214,24 @@ void wallet_give(struct members *ms, uint32_t pos, const struct lots_piece *in, 
         int64_t repaid = in[i].points < debt ? in[i].points : debt;
         debt -= repaid;
         m->balance += in[i].points;
-        if (in[i].points == repaid || ms->lots_kind == WALLET_NONE)
+        if (in[i].points == repaid || in[i].expire_ms == INT64_MAX)
             continue;
-        int32_t month = ms->lots_kind == WALLET_RING
-                            ? caltime_month(in[i].expire_ms) - (int32_t)ms->lots_per
-                            : 0;
-        add_lot(ms, pos, in[i].expire_ms, month, in[i].points - repaid);
+        if (keyed(ms))
+            lots_add(members_lots(ms, pos), keyed_cap(ms), in[i].expire_ms,
+                     in[i].points - repaid);
+        else if (ms->lots_kind == WALLET_RING)
+            wallet_put(ms, pos, caltime_month(in[i].expire_ms), in[i].points - repaid);
     }
+}
+
+void wallet_each(const struct members *ms, uint32_t pos,
+                 void (*fn)(void *arg, int32_t month, int64_t points), void *arg)
+{
+    const struct member *m = members_at(ms, pos);
+    for (int32_t k = m->lots_month + 1; ms->lots_kind == WALLET_RING && k <= ring_last(m, ms);
+         k++)
+        if (*lot(ms, pos, k) != 0)
+            fn(arg, k, *lot(ms, pos, k));
 }
 
 int64_t wallet_next_expiry(const struct members *ms, uint32_t pos)
@@ -220,10 +239,10 @@ int64_t wallet_next_expiry(const struct members *ms, uint32_t pos)
     if (keyed(ms))
         return lots_next(members_lots(ms, pos), keyed_cap(ms));
     const struct member *m = members_at(ms, pos);
-    for (int32_t k = oldest_month(m, ms); ms->lots_kind == WALLET_RING && k <= m->lots_month;
+    for (int32_t k = m->lots_month + 1; ms->lots_kind == WALLET_RING && k <= ring_last(m, ms);
          k++)
         if (*lot(ms, pos, k) > 0)
-            return expiry_ts(ms, k);
+            return caltime_month_start(k);
     return INT64_MAX;
 }
 
@@ -233,9 +252,9 @@ int64_t wallet_expiring(const struct members *ms, uint32_t pos, int64_t until_ms
         return lots_before(members_lots(ms, pos), keyed_cap(ms), until_ms);
     const struct member *m = members_at(ms, pos);
     int64_t sum = 0;
-    for (int32_t k = oldest_month(m, ms); ms->lots_kind == WALLET_RING && k <= m->lots_month;
+    for (int32_t k = m->lots_month + 1; ms->lots_kind == WALLET_RING && k <= ring_last(m, ms);
          k++)
-        if (expiry_ts(ms, k) < until_ms)
+        if (caltime_month_start(k) < until_ms)
             sum += *lot(ms, pos, k);
     return sum;
 }
@@ -243,14 +262,13 @@ int64_t wallet_expiring(const struct members *ms, uint32_t pos, int64_t until_ms
 bool wallet_lots_valid(const struct members *ms, const struct member *m, const int64_t *lots)
 {
     int64_t sum = 0;
-    if (ms->lots_kind == WALLET_NONE)
-        return true;
-    if (keyed(ms) && !lots_valid(lots, keyed_cap(ms), &sum))
-        return false;
+    int64_t want = m->balance > 0 ? m->balance : 0;
+    if (keyed(ms))
+        return lots_valid(lots, keyed_cap(ms), &sum) && sum == want;
     for (uint32_t k = 0; ms->lots_kind == WALLET_RING && k < ms->lots_per; k++)
         if (lots[k] < 0 || __builtin_add_overflow(sum, lots[k], &sum))
             return false;
-    return sum == (m->balance > 0 ? m->balance : 0);
+    return sum == want || sum == 0; /* 0: expiry off in the version in force */
 }
 
 /* wallet_lot_after for keyed lots: the key is the expiry's UTC day. */
@@ -276,14 +294,14 @@ bool wallet_lot_after(const struct members *ms, uint32_t pos, int32_t after_mont
     if (keyed(ms))
         return keyed_lot_after(ms, pos, after_month, month, points, expire_ts);
     const struct member *m = members_at(ms, pos);
-    int32_t from = oldest_month(m, ms);
+    int32_t from = m->lots_month + 1;
     if (from <= after_month)
         from = after_month + 1;
-    for (int32_t k = from; ms->lots_kind == WALLET_RING && k <= m->lots_month; k++) {
+    for (int32_t k = from; ms->lots_kind == WALLET_RING && k <= ring_last(m, ms); k++) {
         if (*lot(ms, pos, k) > 0) {
             *month = k;
             *points = *lot(ms, pos, k);
-            *expire_ts = expiry_ts(ms, k);
+            *expire_ts = caltime_month_start(k);
             return true;
         }
     }

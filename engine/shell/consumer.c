@@ -22,6 +22,7 @@ struct consumer {
     struct route route;
     struct pipeline pl;
     struct cursor cur;
+    struct rulesync rs;
     struct event *stop_timer;
     void (*done)(void *);
     void *done_arg;
@@ -59,6 +60,7 @@ static void on_route(void *owner, enum route_event ev)
         phase_set(&c->phase, PHASE_CONNECTING);
         break;
     case ROUTE_UP:
+        rulesync_link_up(&c->rs);
         phase_set(&c->phase, PHASE_SETUP);
         cursor_begin(&c->cur);
         break;
@@ -89,7 +91,9 @@ struct consumer *consumer_new(struct event_base *base, const struct config *cfg,
     c->phase = PHASE_IDLE;
     commit_keys_init(&c->keys, cfg, partition);
     int rc = route_init(&c->route, r, c->keys.in, c->keys.prefix, on_route, c);
-    rc |= pipeline_init(&c->pl, base, cfg, partition, st, m, &c->route, &c->keys, &c->phase);
+    rc |= pipeline_init(&c->pl, base, cfg, st, m, &c->route, &c->keys, &c->phase);
+    rc |= rulesync_init(&c->rs, cfg, st, &c->route, &c->keys, partition);
+    pipeline_set_rulesync(&c->pl, &c->rs);
     cursor_init(&c->cur, cfg, st, m, &c->route, &c->pl, &c->keys, &c->phase);
     c->stop_timer = evtimer_new(base, on_stop_deadline, c);
     if (rc != 0 || c->stop_timer == NULL) {
@@ -105,6 +109,7 @@ void consumer_free(struct consumer *c)
         return;
     route_free(&c->route);
     pipeline_free(&c->pl);
+    rulesync_free(&c->rs);
     if (c->stop_timer)
         event_free(c->stop_timer);
     free(c);
@@ -153,6 +158,17 @@ void consumer_set_landed(struct consumer *c, consumer_landed_fn *landed, void *a
 void consumer_set_apply(struct consumer *c, ingest_apply_fn *apply, const void *arg)
 {
     pipeline_set_apply(&c->pl, apply, arg);
+    rulesync_disable(&c->rs); /* its own rules: no rulebook of ours to append */
+}
+
+int consumer_want_rules(struct consumer *c, const struct rulebook *rb, const char *label)
+{
+    return rulesync_want(&c->rs, rb, label);
+}
+
+const char *consumer_file_rules(const struct consumer *c)
+{
+    return rulesync_file_hash(&c->rs);
 }
 
 void consumer_set_blocking(struct consumer *c, bool blocking)

@@ -14,6 +14,10 @@
  *   pipeline.h  then the data path: read from the marker, consume new
  *               entries, each batch ingested and committed as one fenced
  *               call, a few batches in flight; ticks and input trims.
+ *   rulesync.h  rulebook texts for rules entries (fetched on the
+ *               partition's route before they are applied), the file's
+ *               rulebook appended to the partition's input, and its
+ *               <prefix>rules:current summary.
  * Their shared state machine is phase.h; only phase_set() moves it. When
  * Redis goes away the consumer reconnects, keeping the state (and the
  * uncommitted batch, if any) in memory.
@@ -29,6 +33,7 @@
 #include "metrics.h"
 #include "pipeline.h"
 #include "router.h"
+#include "rulesync.h"
 #include "state.h"
 
 struct event_base;
@@ -70,6 +75,16 @@ void consumer_set_landed(struct consumer *c, consumer_landed_fn *landed, void *a
  * read or replayed (ingest.h). For benchmark programs (bench/bench_bare.c):
  * the daemon never calls it. Call before consumer_start. */
 void consumer_set_apply(struct consumer *c, ingest_apply_fn *apply, const void *arg);
+
+/* Makes rulebook `rb` (the configuration file's, copied) the version in
+ * force through the log: once the consumer has caught up with the input
+ * stream, a rules entry naming it is appended unless the log already has
+ * it in force or scheduled (rulesync.h). `label` names the occasion.
+ * Returns 0, or -1 when out of memory. */
+int consumer_want_rules(struct consumer *c, const struct rulebook *rb, const char *label);
+
+/* The hash of the rulebook last given to consumer_want_rules ("": none). */
+const char *consumer_file_rules(const struct consumer *c);
 
 /* Trims <prefix>in below `min_id` (XTRIM MINID ~) when connected and
  * daemon.trim_input is set; entries at or after it stay. */

@@ -23,16 +23,32 @@ static void behind(struct cursor *cur, const char *what)
     phase_set(cur->phase, PHASE_BEHIND);
 }
 
+static void replay_from(struct cursor *cur, const redisReply *r, size_t pos);
+
+/* Goes on with a replay that waited for a rulebook text (rulesync.h). */
+static void replay_resume(void *arg, const redisReply *entries, size_t pos)
+{
+    replay_from(arg, entries, pos);
+}
+
 static void on_replay(void *owner, const redisReply *r)
 {
-    struct cursor *cur = owner;
-    struct ingest_stats stats;
-    if (pipeline_replay(cur->pl, r, &stats) != 0) {
+    replay_from(owner, r, 0);
+}
+
+/* Applies the XRANGE reply `r` from entry `pos` on, then asks for more. */
+static void replay_from(struct cursor *cur, const redisReply *r, size_t pos)
+{
+    struct ingest_stats stats = {0, 0, 0};
+    int rc = pipeline_replay(cur->pl, r, pos, &stats, replay_resume, cur);
+    cur->m->replayed += stats.applied;
+    if (rc == INGEST_NEED_TEXT)
+        return; /* replay_resume goes on */
+    if (rc != 0) {
         route_reset(cur->route, "malformed XRANGE reply");
         return;
     }
-    cur->m->replayed += stats.applied;
-    if (stats.entries == 0 && proto_id_cmp(cur->st->last_id, cur->target) < 0) {
+    if (r->elements == 0 && proto_id_cmp(cur->st->last_id, cur->target) < 0) {
         log_error("recovery: entries up to %" PRIu64 "-%" PRIu64 " are missing from %s; "
                   "cannot rebuild state; consuming stopped", cur->target.ms, cur->target.seq,
                   cur->keys->in);

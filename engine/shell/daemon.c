@@ -4,10 +4,12 @@
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <event2/event.h>
 
+#include "consumer.h"
 #include "dlqring.h"
 #include "fleet.h"
 #include "http.h"
@@ -19,6 +21,7 @@
 
 struct daemon {
     const struct config *cfg;
+    const char *config_path; /* re-read on SIGHUP; NULL: built-in defaults */
     struct event_base *base;
     struct metrics metrics;
     struct fleet *fleet;
@@ -61,6 +64,49 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
     fleet_stop(d->fleet, DAEMON_STOP_GRACE_MS, on_stopped, d);
 }
 
+/* Makes rulebook `rb` the one each served partition's consumer appends to
+ * its input once caught up (rulesync.h). Returns 0, or -1 when out of
+ * memory. */
+static int want_rules(struct daemon *d, const struct rulebook *rb, const char *label)
+{
+    for (uint32_t i = 0; i < fleet_count(d->fleet); i++)
+        if (consumer_want_rules(fleet_part(d->fleet, i)->consumer, rb, label) != 0)
+            return -1;
+    return 0;
+}
+
+/* SIGHUP: the rule sections of the configuration file, read again, become
+ * the version in force through the log of every served partition
+ * (rulesync.h). A file that does not load changes nothing: the daemon
+ * carries on with the version in force. */
+static int reload_rules(void *arg)
+{
+    struct daemon *d = arg;
+    struct config_error err;
+    if (d->config_path == NULL || !d->cfg->append_file_rulebook) {
+        log_info("SIGHUP: %s: nothing to reload (push a rulebook instead: loyaltyctl rules "
+                 "push)", d->config_path ? "append_file_rulebook is false"
+                                         : "no configuration file");
+        return 0;
+    }
+    struct config *fresh = malloc(sizeof(*fresh));
+    if (fresh == NULL) {
+        log_error("SIGHUP: out of memory; carrying on with the rulebook in force");
+        return -1;
+    }
+    config_defaults(fresh);
+    int rc = config_load(fresh, d->config_path, &err);
+    if (rc != 0)
+        log_error("SIGHUP: %s; carrying on with the rulebook in force", err.text);
+    else if ((rc = want_rules(d, &fresh->rules, "SIGHUP reload")) != 0)
+        log_error("SIGHUP: out of memory; carrying on with the rulebook in force");
+    else
+        log_info("SIGHUP: %s read: rulebook %s (daemon settings are read at start only)",
+                 d->config_path, consumer_file_rules(fleet_part(d->fleet, 0)->consumer));
+    free(fresh);
+    return rc;
+}
+
 static int start(struct daemon *d, const char *take)
 {
     struct config_error err;
@@ -79,10 +125,12 @@ static int start(struct daemon *d, const char *take)
         return -1;
     }
     d->notify = notify_new(d->base, d->fleet);
-    if (d->notify == NULL) {
+    if (d->notify == NULL ||
+        (d->cfg->append_file_rulebook && want_rules(d, &d->cfg->rules, "start-up") != 0)) {
         log_error("start-up: cannot set up systemd notification or SIGHUP");
         return -1;
     }
+    notify_set_reload(d->notify, reload_rules, d);
     struct http_sources src = {d->cfg, d->fleet, &d->metrics, d->dlq, d->fleet};
     d->http = http_new(d->base, &src, &err);
     if (d->http == NULL) {
@@ -184,11 +232,12 @@ int daemon_configure(struct config *cfg, const char *path, const struct daemon_o
     return 0;
 }
 
-int daemon_run(const struct config *cfg, const char *take)
+int daemon_run(const struct config *cfg, const char *take, const char *config_path)
 {
     struct daemon d;
     memset(&d, 0, sizeof(d));
     d.cfg = cfg;
+    d.config_path = config_path;
     int rc = start(&d, take);
     if (rc == 0) {
         if (cfg->partitions == 1)

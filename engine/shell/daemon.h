@@ -27,8 +27,12 @@ int daemon_configure(struct config *cfg, const char *path, const struct daemon_o
 /* Runs the daemon with `cfg` until a stop signal; the partitions listed in
  * `take` (as daemon.serve; NULL: none; checked by daemon_configure) are
  * taken from their former owner (the hand-over, README "Scaling out").
+ * `config_path` (NULL: none) is the file `cfg` came from: its rule
+ * sections are read again on SIGHUP. The file's rulebook becomes the
+ * version in force through the log of each served partition once its
+ * consumer has caught up with the partition's input (rulesync.h).
  * Returns 0 after a clean stop, or -1 (after logging why) when it could
  * not start. */
-int daemon_run(const struct config *cfg, const char *take);
+int daemon_run(const struct config *cfg, const char *take, const char *config_path);
 
 #endif

@@ -19,6 +19,8 @@
 #include "log.h"
 #include "lyassert.h"
 #include "partition.h"
+#include "rulecanon.h"
+#include "rulejson.h"
 #include "progview.h"
 #include "notices.h"
 #include "pending.h"
@@ -135,9 +137,9 @@ static json_t *at_risk_json(const struct state *st, const struct rulebook *rb, u
 
 /* RFM scores, segment, stage, value class, days since the last
  * purchase, window spend and lifetime value (segments.h). */
-static json_t *segment_json(const struct http *h, const struct state *st, uint32_t pos)
+static json_t *segment_json(const struct state *st, uint32_t pos)
 {
-    const struct rulebook *rb = &h->src.cfg->rules;
+    const struct rulebook *rb = &st->ver->now; /* the partition's version in force */
     const struct member *m = members_at(&st->members, pos);
     int64_t spend, count;
     segments_window(st, rb, pos, &spend, &count);
@@ -154,10 +156,10 @@ static json_t *segment_json(const struct http *h, const struct state *st, uint32
                      (json_int_t)segments_clv(st, rb, pos));
 }
 
-static json_t *member_json(const struct http *h, const struct state *st, uint32_t pos)
+static json_t *member_json(const struct state *st, uint32_t pos)
 {
     const struct member *m = members_at(&st->members, pos);
-    const struct rulebook *rb = &h->src.cfg->rules;
+    const struct rulebook *rb = &st->ver->now;
     int32_t now_month = caltime_month(st->clock_ms > 0 ? st->clock_ms : 0);
     int64_t q = members_qual_total(m, now_month, rb->window_months);
     char birthday[8];
@@ -179,7 +181,7 @@ static json_t *member_json(const struct http *h, const struct state *st, uint32_
     json_object_set_new(j, "expiring", expiring_json(st, pos));
     json_object_set_new(j, "next_review_ts", json_integer(m->next_review_ts));
     if (rb->seg.enabled)
-        json_object_update_new(j, segment_json(h, st, pos));
+        json_object_update_new(j, segment_json(st, pos));
     json_object_set_new(j, "grace_until_ts",
                         m->grace_until_ts ? json_integer(m->grace_until_ts) : json_null());
     progview_member(j, st, rb, pos);
@@ -223,7 +225,7 @@ static void handle_member(struct http *h, struct evhttp_request *req, const char
     } else if (pos == HINDEX_NONE) {
         reply_error(req, 404, "unknown_member", "no member with this id");
     } else {
-        reply_json(req, 200, member_json(h, &pt->st, pos));
+        reply_json(req, 200, member_json(&pt->st, pos));
     }
     free(id);
 }
@@ -253,10 +255,10 @@ static int64_t members_of(const struct view *w)
 
 static void handle_segments(struct http *h, struct evhttp_request *req)
 {
-    const struct rulebook *rb = &h->src.cfg->rules;
     static struct view w; /* large; the loop is single-threaded */
     struct metrics_population p;
     fleet_view(h->src.fleet, w.states, &w.v);
+    const struct rulebook *rb = &w.states[0]->ver->now; /* the first partition's */
     metrics_population(&w.v, rb, &p);
     json_t *stages = json_object();
     for (int i = 0; stages && i < RULEBOOK_STAGE_COUNT; i++)
@@ -330,6 +332,41 @@ static json_t *partitions_json(const struct fleet *f)
     return o;
 }
 
+/* True when the request's query has `name`=1. */
+static bool query_flag(struct evhttp_request *req, const char *name)
+{
+    struct evkeyvalq q;
+    const char *query = evhttp_uri_get_query(evhttp_request_get_evhttp_uri(req));
+    bool on = false;
+    if (query != NULL && evhttp_parse_query_str(query, &q) == 0) {
+        const char *v = evhttp_find_header(&q, name);
+        on = v != NULL && strcmp(v, "1") == 0;
+        evhttp_clear_headers(&q);
+    }
+    return on;
+}
+
+/* GET /v1/rulebook[?text=1]: the versions (rulejson.h), the hash of the
+ * configuration file's rulebook, and with text=1 the canonical texts of
+ * the version in force and the scheduled one. */
+static void handle_rulebook(struct http *h, struct evhttp_request *req)
+{
+    const struct part *pt = fleet_part_c(h->src.fleet, 0); /* each partition's is alike */
+    const struct versions *v = pt->st.ver;
+    json_t *j = rulejson_versions(v, pt->st.last_id, true);
+    if (j != NULL)
+        json_object_set_new(j, "file_hash", json_string(consumer_file_rules(pt->consumer)));
+    if (j != NULL && query_flag(req, "text")) {
+        char *now = rulecanon_text(&v->now);
+        char *next = v->has_next ? rulecanon_text(&v->next) : NULL;
+        json_object_set_new(j, "text", now ? json_string(now) : json_null());
+        json_object_set_new(j, "scheduled_text", next ? json_string(next) : json_null());
+        free(now);
+        free(next);
+    }
+    reply_json(req, j != NULL ? 200 : 500, j);
+}
+
 static void handle_health(struct http *h, struct evhttp_request *req)
 {
     static struct view w;
@@ -355,7 +392,7 @@ static void handle_metrics(struct http *h, struct evhttp_request *req)
     static struct view w;
     struct evbuffer *body = evbuffer_new();
     fleet_view(h->src.fleet, w.states, &w.v);
-    if (body == NULL || metrics_render(h->src.m, &w.v, &h->src.cfg->rules, body) != 0) {
+    if (body == NULL || metrics_render(h->src.m, &w.v, &w.states[0]->ver->now, body) != 0) {
         evhttp_send_error(req, 500, "out of memory");
     } else {
         reply_text(req, 200, "text/plain; version=0.0.4", body);
@@ -440,6 +477,8 @@ static void route(struct evhttp_request *req, void *arg)
         handle_campaigns(h, req);
     else if (strcmp(path, "/v1/dlq") == 0)
         handle_dlq(h, req);
+    else if (strcmp(path, "/v1/rulebook") == 0)
+        handle_rulebook(h, req);
     else if (strcmp(path, "/healthz") == 0)
         handle_health(h, req);
     else if (strcmp(path, "/metrics") == 0)
@@ -449,7 +488,8 @@ static void route(struct evhttp_request *req, void *arg)
     else
         reply_error(req, 404, "not_found",
                     "paths: /v1/members/ID, /v1/members/ID/history, /v1/segments, "
-                    "/v1/campaigns, /v1/dlq, /v1/preview, /healthz, /metrics, /ui/");
+                    "/v1/campaigns, /v1/dlq, /v1/rulebook, /v1/preview, /healthz, /metrics, "
+                    "/ui/");
 }
 
 static void on_resume(evutil_socket_t fd, short what, void *arg)

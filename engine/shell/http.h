@@ -17,6 +17,11 @@
  *   GET /v1/dlq?limit=N the last N (1..256, default 50) rejections this
  *                       daemon committed to <prefix>dlq, newest first
  *                       (dlqring.h)
+ *   GET /v1/rulebook    the rulebook version in force (since which entry
+ *                       and event time), the scheduled one, the last
+ *                       versions with their switch points (rulejson.h) and
+ *                       the hash of the file's rulebook; ?text=1 adds the
+ *                       canonical texts
  *   POST /v1/preview    what a purchase would do, changing nothing
  *                       (httppreview.h): the one non-GET path
  * Anything else is a 404 (unknown path) or 405 (method other than GET or

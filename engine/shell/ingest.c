@@ -6,7 +6,6 @@
 
 #include "lyassert.h"
 #include "partition.h"
-#include "rulecanon.h"
 #include "rules.h"
 
 const redisReply *ingest_field_m(const redisReply *fields)
@@ -21,18 +20,6 @@ const redisReply *ingest_field_m(const redisReply *fields)
             return v;
     }
     return NULL;
-}
-
-/* The text of rulebook `hash`: this build knows only the configured
- * rulebook `rb` (the file's); any other hash is not found. */
-static void ingest_resolve(const struct rulebook *rb, const char *hash, struct rules_text *rt)
-{
-    char own[RULECANON_HASH_LEN + 1];
-    if (rb != NULL && rulecanon_hash(rb, own) == 0 && strcmp(own, hash) == 0)
-        rt->rb = rb;
-    else
-        rt->problem = "its text is not the configured rulebook's (reading texts from "
-                      "Redis is not built yet)";
 }
 
 /* True when entry `e` names a member of another partition than the one
@@ -53,25 +40,25 @@ static bool wrong_partition(const struct ingest_rules *ir, const struct proto_en
     return true;
 }
 
-int ingest_apply_rules(const void *rules, struct state *st, struct proto_id id,
+int ingest_apply_rules(const void *arg, struct state *st, struct proto_id id,
                        const redisReply *idr, const redisReply *fields, struct batch *b,
                        struct outbox *res)
 {
-    const struct ingest_rules *ir = rules;
-    const struct rulebook *rb = ir->rb;
+    const struct ingest_rules *rules = arg;
     struct proto_entry e; /* ~6 KiB with its line items */
     struct proto_reject rej = {PROTO_R_NO_M_FIELD, "entry has no field 'm'"};
     const redisReply *m = ingest_field_m(fields);
     if (fields == NULL || fields->type != REDIS_REPLY_ARRAY)
         snprintf(rej.detail, sizeof(rej.detail), "entry was deleted from the stream");
     int decoded = m != NULL && proto_decode(m->str, m->len, &e, &rej) == 0;
-    if (!decoded || wrong_partition(ir, &e, &rej)) {
+    if (!decoded || wrong_partition(rules, &e, &rej)) {
         rules_skip(st, id);
         return b ? batch_add_dlq(b, idr->str, m ? m->str : NULL, m ? m->len : 0, &rej) : 0;
     }
     struct rules_text rt = {NULL, NULL};
-    if (e.kind == PROTO_RULES)
-        ingest_resolve(rb, e.hash, &rt);
+    if (e.kind == PROTO_RULES &&
+        rules->resolve(rules->ctx, st, e.hash, &rt) == INGEST_TEXT_UNKNOWN)
+        return INGEST_NEED_TEXT; /* nothing applied: the shell fetches the text first */
     rules_apply(st, id, &e, e.kind == PROTO_RULES ? &rt : NULL, res);
     if (b == NULL)
         return 0;
@@ -84,30 +71,31 @@ int ingest_apply_rules(const void *rules, struct state *st, struct proto_id id,
 }
 
 int ingest_entries(ingest_apply_fn *apply, const void *arg, struct state *st,
-                   const redisReply *entries, struct batch *b, struct outbox *scratch,
-                   struct ingest_stats *stats)
+                   const redisReply *entries, size_t *pos, struct batch *b,
+                   struct outbox *scratch, struct ingest_stats *stats)
 {
-    memset(stats, 0, sizeof(*stats));
     if (entries->type != REDIS_REPLY_ARRAY)
         return -1;
-    for (size_t i = 0; i < entries->elements; i++) {
-        const redisReply *ent = entries->element[i];
+    for (; *pos < entries->elements; ++*pos) {
+        const redisReply *ent = entries->element[*pos];
         struct proto_id id;
         if (ent->type != REDIS_REPLY_ARRAY || ent->elements != 2 ||
             ent->element[0]->type != REDIS_REPLY_STRING ||
             proto_id_parse(ent->element[0]->str, ent->element[0]->len, &id) != 0)
             return -1;
-        stats->entries++;
         bool fresh = proto_id_cmp(id, st->last_id) > 0;
+        if (fresh) {
+            int rc = apply(arg, st, id, ent->element[0], ent->element[1], b, scratch);
+            if (rc != 0)
+                return rc; /* -1, or INGEST_NEED_TEXT: *pos waits, not in `b` */
+            stats->applied++;
+        } else {
+            stats->skipped++;
+        }
+        stats->entries++;
+        /* After apply: an entry that waits for its text is not acknowledged. */
         if (b != NULL)
             batch_add_entry(b, id, ent->element[0]->str, fresh);
-        if (!fresh) {
-            stats->skipped++;
-            continue;
-        }
-        if (apply(arg, st, id, ent->element[0], ent->element[1], b, scratch) != 0)
-            return -1;
-        stats->applied++;
     }
     return 0;
 }

@@ -10,7 +10,9 @@
 #include "budgets.h"
 #include "lyassert.h"
 #include "progview.h"
+#include "rulecanon.h"
 #include "segments.h"
+#include "versions.h"
 
 static const uint64_t lat_bounds_us[METRICS_LAT_BUCKETS] = {
     100, 250, 500, 1000, 2500, 5000, 10000, 25000, 50000, 100000, 250000, 1000000,
@@ -66,14 +68,14 @@ static int gauge_fixed(struct evbuffer *out, const char *name, const char *help,
                                mag / (uint64_t)scale, digits, mag % (uint64_t)scale) < 0 ? -1 : 0;
 }
 
-/* loyalty_build_info{label="value",...} 1: what this binary is, as labels
- * (the Prometheus idiom for facts that are not numbers). More facts, such
- * as the rulebook in force, are more entries of `labels`. */
-static int build_info(struct evbuffer *out, const struct metrics_label *labels, size_t n)
+/* name{label="value",...} 1: facts that are not numbers, as labels (the
+ * Prometheus idiom): loyalty_build_info (what this binary is) and
+ * loyalty_rulebook_info (the rulebook version in force). */
+static int info(struct evbuffer *out, const char *name, const char *help,
+                const struct metrics_label *labels, size_t n)
 {
-    const char *name = "loyalty_build_info";
-    int rc = evbuffer_add_printf(out, "# HELP %s The daemon's version (value always 1).\n"
-                                      "# TYPE %s gauge\n%s{", name, name, name);
+    int rc = evbuffer_add_printf(out, "# HELP %s %s\n# TYPE %s gauge\n%s{", name, help, name,
+                                 name);
     for (size_t i = 0; i < n && rc >= 0; i++) {
         char esc[METRICS_LABEL_MAX];
         label_escape(labels[i].value, esc, sizeof(esc));
@@ -82,6 +84,19 @@ static int build_info(struct evbuffer *out, const struct metrics_label *labels, 
     if (rc >= 0)
         rc = evbuffer_add_printf(out, "} 1\n");
     return rc < 0 ? -1 : 0;
+}
+
+/* The version in force: its hash's short form ("" for the start-up
+ * version) and label. */
+static int rulebook_info(struct evbuffer *out, const struct state *st)
+{
+    const struct rulebook_version *v = versions_current(st->ver);
+    char short_hash[RULECANON_SHORT_LEN + 1];
+    snprintf(short_hash, sizeof(short_hash), "%.*s", RULECANON_SHORT_LEN, v->hash);
+    const struct metrics_label labels[] = {{"hash", short_hash}, {"label", v->label}};
+    return info(out, "loyalty_rulebook_info",
+                "The rulebook version in force: hash (short form) and label (value always 1).",
+                labels, sizeof(labels) / sizeof(labels[0]));
 }
 
 static int histogram(const struct metrics *m, struct evbuffer *out)
@@ -261,10 +276,14 @@ static void sums_of(const struct metrics_view *v, struct state_sums *s)
 int metrics_render(const struct metrics *m, const struct metrics_view *v,
                    const struct rulebook *rb, struct evbuffer *out)
 {
-    const struct metrics_label info[] = {{"version", LOYALTY_VERSION}};
+    const struct metrics_label build[] = {{"version", LOYALTY_VERSION}};
     struct state_sums s;
     sums_of(v, &s);
-    int rc = build_info(out, info, sizeof(info) / sizeof(info[0]));
+    int rc = info(out, "loyalty_build_info", "The daemon's version (value always 1).", build,
+                  sizeof(build) / sizeof(build[0]));
+    /* The first served partition's version: each partition switches when it
+     * applies the rules entry of its own input. */
+    rc |= rulebook_info(out, v->states[0]);
     rc |= counter(out, "loyalty_entries_applied_total", "Input entries applied.", s.applied);
     rc |= counter(out, "loyalty_entries_rejected_total", "Input entries sent to the DLQ.",
                   s.rejected);

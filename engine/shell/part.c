@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "rulecanon.h"
 
 /* A snapshot needs the state to equal what Redis holds: when one is due,
  * reading holds until no batch is in flight. */
@@ -44,6 +45,23 @@ static void on_landed(void *arg, const struct batch *b)
         dlqring_add_batch(pt->dlq, b);
 }
 
+/* Initialises the partition's state: empty, the file's rulebook as its
+ * start-up version. Returns 0, or -1 when out of memory. */
+static int init_state(struct part *pt)
+{
+    const struct state_limits lim = {pt->cfg->members_max, pt->cfg->expiry_months_max};
+    return state_init_limits(&pt->st, &pt->cfg->rules, &lim);
+}
+
+/* Loads the newest usable snapshot not after `not_after` into the state
+ * (none: it stays empty). Returns 0, or -1 when out of memory. */
+static int load_newest(struct part *pt, struct proto_id not_after)
+{
+    const struct state_limits lim = {pt->cfg->members_max, pt->cfg->expiry_months_max};
+    return snapdir_load(&pt->sd, &pt->cfg->rules, rulecanon_codec(), &lim, not_after,
+                        &pt->st) < 0 ? -1 : 0;
+}
+
 /* Replaces the state with the newest snapshot not after `not_after`, or
  * with an empty state when there is none (then the whole stream is
  * replayed, if Redis still has it: the consumer checks). */
@@ -55,11 +73,11 @@ static int reload(void *arg, struct proto_id not_after)
     if (pt->dlq != NULL)
         dlqring_clear(pt->dlq); /* its rejections will be committed again */
     state_free(&pt->st);
-    if (state_init(&pt->st, &pt->cfg->rules, pt->cfg->members_max) != 0)
+    if (init_state(pt) != 0)
         return -1;
     if (pt->snapper == NULL)
         return 0;
-    if (snapdir_load(&pt->sd, &pt->cfg->rules, pt->cfg->members_max, not_after, &pt->st) < 0)
+    if (load_newest(pt, not_after) != 0)
         return -1;
     snapdir_discard_after(&pt->sd, not_after);
     snapper_reset(pt->snapper);
@@ -105,7 +123,7 @@ static int load(struct part *pt)
         log_error("start-up: %s", serr.text);
         return -1;
     }
-    if (snapdir_load(&pt->sd, &pt->cfg->rules, pt->cfg->members_max, newest, &pt->st) < 0) {
+    if (load_newest(pt, newest) != 0) {
         log_error("start-up: out of memory");
         return -1;
     }
@@ -123,7 +141,7 @@ int part_open(struct part *pt, struct event_base *base, const struct config *cfg
     pt->p = p;
     pt->dlq = dlq;
     pt->sd.lock_fd = -1;
-    if (state_init(&pt->st, &cfg->rules, cfg->members_max) != 0) {
+    if (init_state(pt) != 0) {
         log_error("start-up: out of memory");
         return -1;
     }

@@ -34,6 +34,7 @@ static void settle(struct pipeline *pl)
         pl->committed = b->last_id;
     if (pl->landed != NULL)
         pl->landed(pl->landed_arg, b);
+    rulesync_landed(pl->rs);
     batch_reset(b);
     pl->head = (pl->head + 1) % pl->slots;
     pl->in_flight--;
@@ -199,6 +200,8 @@ static void nothing_new(struct pipeline *pl)
 {
     if (*pl->phase == PHASE_CATCHUP)
         go_live(pl);
+    if (*pl->phase == PHASE_LIVE)
+        rulesync_caught_up(pl->rs);
     check_marker(pl);
     if (pl->blocking) {
         read_more(pl);
@@ -221,24 +224,59 @@ static int last_entry_id(const redisReply *entries, struct proto_id *id)
     return proto_id_parse(e->element[0]->str, e->element[0]->len, id);
 }
 
-/* Applies the entries read after `prev` into the next batch of the ring
- * and sends its commit (expecting the marker at `prev`). Returns 0, or -1
- * after resetting the route. */
-static int take_batch(struct pipeline *pl, const redisReply *entries, struct proto_id prev)
+static void text_in(void *arg, const redisReply *entries, size_t pos);
+
+/* Ingest stopped before a rules entry whose text must be fetched
+ * (rulesync.h). What batch `b` holds so far (the entries before it) is
+ * committed as a batch of its own; reading waits, so that no later batch
+ * is taken (or committed) before that entry, and starts again from it once
+ * the text is in (the resolver then holds it). Returns 0, or -1 after
+ * resetting the route. */
+static int pause_for_text(struct pipeline *pl, struct batch *b, const redisReply *entries,
+                          size_t pos)
+{
+    pl->paused = true;
+    if (rulesync_fetch(pl->rs, entries, pos, text_in, pl) != 0) {
+        batch_reset(b);
+        route_reset(pl->route, "cannot fetch a rulebook text");
+        return -1;
+    }
+    if (batch_empty(b))
+        return 0; /* read_from stays before the entry */
+    pl->read_from = b->last_id;
+    pl->in_flight++;
+    return send_commit(pl, b);
+}
+
+/* Applies the entries read after `prev` (the last being `last`) into the
+ * next batch of the ring and sends its commit (expecting the marker at
+ * `prev`), reading ahead first. Returns 0, 1 when reading waits for a
+ * rulebook text, or -1 after resetting the route. */
+static int take_batch(struct pipeline *pl, const redisReply *entries, struct proto_id prev,
+                      struct proto_id last)
 {
     LY_ASSERT(pl->in_flight < pl->slots);
     struct batch *b = &pl->ring[(pl->head + pl->in_flight) % pl->slots];
-    struct ingest_stats stats;
+    struct ingest_stats stats = {0, 0, 0};
+    size_t pos = 0;
     batch_reset(b);
     b->started_us = monotime_us();
     if (prev.ms != 0 || prev.seq != 0)
         proto_id_format(prev, b->expect_str, sizeof(b->expect_str));
-    if (ingest_entries(pl->apply, pl->apply_arg, pl->st, entries, b, &pl->scratch, &stats) != 0 ||
-        b->last_id_str[0] == '\0' || proto_id_cmp(b->last_id, pl->read_from) != 0) {
+    int rc = ingest_entries(pl->apply, pl->apply_arg, pl->st, entries, &pos, b, &pl->scratch,
+                            &stats);
+    if (rc == INGEST_NEED_TEXT)
+        return pause_for_text(pl, b, entries, pos) == 0 ? 1 : -1;
+    if (rc != 0 || b->last_id_str[0] == '\0' || proto_id_cmp(b->last_id, last) != 0) {
         batch_reset(b); /* XREAD returns entries after read_from only */
         route_reset(pl->route, "malformed XREAD reply");
         return -1;
     }
+    pl->read_from = last;
+    /* Read ahead first: Redis answers the next read before this batch's
+     * commit, so the daemon has the next batch in hand while Redis commits
+     * this one (up to `depth` commits in flight, and this read). */
+    read_ahead(pl);
     pl->in_flight++;
     return send_commit(pl, b);
 }
@@ -259,17 +297,28 @@ static void on_read(void *owner, const redisReply *r)
         return;
     }
     const redisReply *entries = stream_entries(r);
-    struct proto_id prev = pl->read_from;
-    if (entries == NULL || last_entry_id(entries, &pl->read_from) != 0) {
+    struct proto_id last;
+    if (entries == NULL || last_entry_id(entries, &last) != 0) {
         route_reset(pl->route, "malformed XREAD reply");
         return;
     }
     pl->poll_ms = PIPELINE_POLL_MIN_MS;
-    /* Read ahead first: Redis answers the next read before this batch's
-     * commit, so the daemon has the next batch in hand while Redis commits
-     * this one (up to `depth` commits in flight, and this read). */
-    read_ahead(pl);
-    if (take_batch(pl, entries, prev) == 0)
+    if (take_batch(pl, entries, pl->read_from, last) != 0)
+        return; /* reset, or waiting for a text */
+    if (*pl->phase == PHASE_LIVE && entries->elements < pl->cfg->batch_entries_max)
+        rulesync_caught_up(pl->rs); /* the stream held no more than this */
+    read_more(pl);
+}
+
+/* The text ingest waited for is in (the resolver holds it, or its
+ * problem): read again from the rules entry. */
+static void text_in(void *arg, const redisReply *entries, size_t pos)
+{
+    struct pipeline *pl = arg;
+    (void)entries;
+    (void)pos;
+    pl->paused = false;
+    if (!route_closing(pl->route)) /* closing: released once nothing is in flight */
         read_more(pl);
 }
 
@@ -279,7 +328,7 @@ static void on_read(void *owner, const redisReply *r)
 static void read_next(struct pipeline *pl, bool may_block)
 {
     bool live = *pl->phase == PHASE_LIVE;
-    if (pl->reading || pl->hold || pl->in_flight >= pl->depth || route_closing(pl->route) ||
+    if (pl->reading || pl->hold || pl->paused || pl->in_flight >= pl->depth || route_closing(pl->route) ||
         !route_ready(pl->route) || (!live && *pl->phase != PHASE_CATCHUP))
         return;
     char from[PROTO_ID_STR_MAX];
@@ -319,6 +368,7 @@ void pipeline_start(struct pipeline *pl, struct proto_id marker)
     pl->committed = marker;
     pl->read_from = marker;
     pl->reading = false;
+    pl->paused = false;
     pl->written = 0;
     pl->hold = false;
     pl->poll_ms = PIPELINE_POLL_MIN_MS;
@@ -331,14 +381,21 @@ uint32_t pipeline_reconcile(struct pipeline *pl, struct proto_id marker)
 {
     while (pl->in_flight > 0 && proto_id_cmp(oldest(pl)->last_id, marker) <= 0)
         settle(pl);
-    pl->reading = false; /* a new connection: no read or WAIT is queued on it */
+    pl->reading = false; /* a new connection: no read, WAIT or GET is queued on it */
+    pl->paused = false;
     pl->written = 0;
     return pl->in_flight;
 }
 
-int pipeline_replay(struct pipeline *pl, const redisReply *entries, struct ingest_stats *stats)
+int pipeline_replay(struct pipeline *pl, const redisReply *entries, size_t from,
+                    struct ingest_stats *stats, rulesync_resume_fn *resume, void *arg)
 {
-    return ingest_entries(pl->apply, pl->apply_arg, pl->st, entries, NULL, &pl->scratch, stats);
+    size_t pos = from;
+    int rc = ingest_entries(pl->apply, pl->apply_arg, pl->st, entries, &pos, NULL,
+                            &pl->scratch, stats);
+    if (rc != INGEST_NEED_TEXT)
+        return rc;
+    return rulesync_fetch(pl->rs, entries, pos, resume, arg) == 0 ? INGEST_NEED_TEXT : -1;
 }
 
 static void on_tick_reply(void *owner, const redisReply *r)
@@ -437,6 +494,12 @@ void pipeline_set_epoch(struct pipeline *pl, const char *epoch)
 
 void pipeline_set_blocking(struct pipeline *pl, bool blocking) { pl->blocking = blocking; }
 
+void pipeline_set_rulesync(struct pipeline *pl, struct rulesync *rs)
+{
+    pl->rs = rs;
+    pl->apply_arg = rulesync_resolver(rs);
+}
+
 void pipeline_set_apply(struct pipeline *pl, ingest_apply_fn *apply, const void *arg)
 {
     pl->apply = apply;
@@ -456,14 +519,13 @@ void pipeline_set_committed_hook(struct pipeline *pl, pipeline_committed_fn *fn,
 }
 
 int pipeline_init(struct pipeline *pl, struct event_base *base, const struct config *cfg,
-                  uint32_t partition, struct state *st, struct metrics *m, struct route *route,
+                  struct state *st, struct metrics *m, struct route *route,
                   const struct commit_keys *keys, enum consumer_phase *phase)
 {
     *pl = (struct pipeline){.cfg = cfg, .st = st, .m = m, .route = route, .keys = keys,
                             .phase = phase, .committed = st->last_id, .blocking = true,
                             .depth = cfg->batches_in_flight, .poll_ms = PIPELINE_POLL_MIN_MS,
-                            .apply = ingest_apply_rules, .apply_arg = &pl->rules,
-                            .rules = {&cfg->rules, partition, cfg->partitions},
+                            .apply = ingest_apply_rules,
                             .read = {on_read, pl, "XREAD", false, route_user(route)},
                             .commit = {on_commit, pl, "the commit", true, route_user(route)},
                             .wait = {on_wait, pl, "WAIT", false, route_user(route)},

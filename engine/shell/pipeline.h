@@ -52,6 +52,7 @@
 #include "router.h"
 #include "metrics.h"
 #include "phase.h"
+#include "rulesync.h"
 #include "state.h"
 
 struct event;
@@ -106,7 +107,8 @@ struct pipeline {
     struct outbox scratch;       /* outputs of the entry being applied */
     ingest_apply_fn *apply;
     const void *apply_arg;
-    struct ingest_rules rules;   /* the daemon's apply_arg */
+    struct rulesync *rs;         /* rulebook texts (set before the first read) */
+    bool paused;                 /* reading waits for a rulebook text (rulesync.h) */
     char count_arg[16];
     char block_arg[16];
     struct event *tick_timer;
@@ -119,16 +121,19 @@ struct pipeline {
     struct link_cmd read, commit, wait, tick, trim, check;
 };
 
-/* Prepares `pl` for partition `partition` (decoding and the rules of
- * cfg->rules); everything given must outlive it. The state's last id
- * counts as committed. Returns 0, or -1 when out of memory (pipeline_free
- * cleans up). */
+/* Prepares `pl` for a partition (its keys `keys`, its route `route`;
+ * decoding and the rules: pipeline_set_rulesync before the first read); everything given must
+ * outlive it. The state's last id counts as committed. Returns 0, or -1
+ * when out of memory (pipeline_free cleans up). */
 int pipeline_init(struct pipeline *pl, struct event_base *base, const struct config *cfg,
-                  uint32_t partition, struct state *st, struct metrics *m, struct route *route,
+                  struct state *st, struct metrics *m, struct route *route,
                   const struct commit_keys *keys, enum consumer_phase *phase);
 
 /* Frees the batches and the timers. */
 void pipeline_free(struct pipeline *pl);
+
+/* Resolves rules entries' texts through `rs` (which must outlive `pl`). */
+void pipeline_set_rulesync(struct pipeline *pl, struct rulesync *rs);
 
 /* Replaces decoding and the rules by `apply(arg, ...)` (benchmarks). */
 void pipeline_set_apply(struct pipeline *pl, ingest_apply_fn *apply, const void *arg);
@@ -161,10 +166,13 @@ void pipeline_resend(struct pipeline *pl);
  * have landed and are settled. Returns how many are still in flight. */
 uint32_t pipeline_reconcile(struct pipeline *pl, struct proto_id marker);
 
-/* Applies `entries` (an XRANGE reply) with outputs discarded: a recovery
- * replay of entries whose outputs were published. Same result as
- * ingest_entries. */
-int pipeline_replay(struct pipeline *pl, const redisReply *entries, struct ingest_stats *stats);
+/* Applies `entries` (an XRANGE reply) from index `from` on with outputs
+ * discarded: a recovery replay of entries whose outputs were published.
+ * Returns 0 (all applied), -1 (malformed reply, or a fetch that cannot be
+ * queued), or INGEST_NEED_TEXT: a rules entry's text is being fetched and
+ * resume(arg, entries, pos) goes on from it (rulesync.h). */
+int pipeline_replay(struct pipeline *pl, const redisReply *entries, size_t from,
+                    struct ingest_stats *stats, rulesync_resume_fn *resume, void *arg);
 
 /* Batches whose commits are unconfirmed (0: the state equals Redis's). */
 uint32_t pipeline_in_flight(const struct pipeline *pl);

@@ -14,6 +14,7 @@
 
 #include "log.h"
 #include "monotime.h"
+#include "rulecanon.h"
 
 struct snapper {
     const struct config *cfg;
@@ -160,7 +161,7 @@ void snapper_maybe(struct snapper *s)
             _exit(1); /* the parent died before prctl took effect */
         close(s->sd->lock_fd);
         struct snapshot_error err;
-        int rc = snapshot_write(s->st, &s->cfg->rules, path, &err);
+        int rc = snapshot_write(s->st, rulecanon_codec(), path, &err);
         if (rc != 0)
             log_error("snapshot writer: %s", err.text);
         _exit(rc == 0 ? 0 : 1); /* no atexit handlers, no stdio flush of the parent's */
@@ -190,7 +191,7 @@ int snapper_write_now(struct snapper *s)
     struct snapshot_error err;
     snapdir_path(s->sd, s->st->last_id, path, sizeof(path));
     uint64_t t0 = monotime_us();
-    if (snapshot_write(s->st, &s->cfg->rules, path, &err) != 0) {
+    if (snapshot_write(s->st, rulecanon_codec(), path, &err) != 0) {
         s->m->snapshot_failures++;
         log_error("snapshot: %s", err.text);
         return -1;

@@ -129,7 +129,8 @@ int snapdir_list(const struct snapdir *sd, struct proto_id *ids, size_t cap)
     return (int)n;
 }
 
-int snapdir_load(const struct snapdir *sd, const struct rulebook *rb, uint32_t members_max,
+int snapdir_load(const struct snapdir *sd, const struct rulebook *rb,
+                 const struct rulebook_codec *codec, const struct state_limits *lim,
                  struct proto_id not_after, struct state *st)
 {
     struct proto_id ids[SNAPDIR_FILES_MAX];
@@ -140,19 +141,27 @@ int snapdir_load(const struct snapdir *sd, const struct rulebook *rb, uint32_t m
         if (proto_id_cmp(ids[i], not_after) > 0)
             continue;
         snapdir_path(sd, ids[i], path, sizeof(path));
-        if (snapshot_read(path, rb, members_max, st, &err) == 0) {
+        enum snapshot_status s = snapshot_read(path, rb, codec, st, &err);
+        if (s == SNAPSHOT_OK) {
             sd->report(SNAPDIR_INFO,
                        "loaded snapshot %s: %u members, last entry %" PRIu64 "-%" PRIu64, path,
-                     st->members.count, st->last_id.ms, st->last_id.seq);
+                       st->members.count, st->last_id.ms, st->last_id.seq);
             return 1;
         }
-        sd->report(SNAPDIR_ERROR, "snapshot %s is unusable (%s); trying the previous one", path,
-                   err.text);
-        snprintf(bad, sizeof(bad), "%s.corrupt", path);
-        if (rename(path, bad) != 0)
-            sd->report(SNAPDIR_WARN, "cannot rename %s aside: %s", path, strerror(errno));
+        if (s == SNAPSHOT_FOREIGN) {
+            /* Not ours to judge: a newer build may read it; it stays. */
+            sd->report(SNAPDIR_WARN, "snapshot %s was written by another build or for another "
+                       "configuration (%s); skipped and kept; trying the previous one", path,
+                       err.text);
+        } else {
+            sd->report(SNAPDIR_ERROR, "snapshot %s is damaged (%s); renamed *.corrupt; trying "
+                       "the previous one", path, err.text);
+            snprintf(bad, sizeof(bad), "%s.corrupt", path);
+            if (rename(path, bad) != 0)
+                sd->report(SNAPDIR_WARN, "cannot rename %s aside: %s", path, strerror(errno));
+        }
         state_free(st);
-        if (state_init(st, rb, members_max) != 0)
+        if (state_init_limits(st, rb, lim) != 0)
             return -1;
     }
     return 0;

@@ -51,12 +51,15 @@ void snapdir_path(const struct snapdir *sd, struct proto_id id, char *buf, size_
  * or -1 when the directory cannot be read. */
 int snapdir_list(const struct snapdir *sd, struct proto_id *ids, size_t cap);
 
-/* Loads into `st` (initialised, empty) the newest valid snapshot whose id
- * is not after `not_after`. Invalid ones are logged by name, renamed to
- * "*.corrupt" and skipped. Returns 1 when one was loaded, 0 when none
- * qualifies (`st` is left empty, re-initialised for `rb` and
- * `members_max`), -1 when out of memory. */
-int snapdir_load(const struct snapdir *sd, const struct rulebook *rb, uint32_t members_max,
+/* Loads into `st` (state_init_limits'ed with `rb` and `lim`, empty) the
+ * newest usable snapshot whose id is not after `not_after` (snapshot.h;
+ * rulebook texts through `codec`). A damaged one is logged by name,
+ * renamed to "*.corrupt" and skipped; one written by another build or for
+ * another configuration is logged and skipped, and stays as it is.
+ * Returns 1 when one was loaded, 0 when none qualifies (`st` is left
+ * empty, initialised again), -1 when out of memory. */
+int snapdir_load(const struct snapdir *sd, const struct rulebook *rb,
+                 const struct rulebook_codec *codec, const struct state_limits *lim,
                  struct proto_id not_after, struct state *st);
 
 /* Renames every snapshot after `id` to "*.discarded": after a rebuild from

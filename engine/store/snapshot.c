@@ -1,10 +1,9 @@
-/* snapshot.c - see snapshot.h. */
+/* snapshot.c - see snapshot.h: the header, the checksums, the file. */
 #include "snapshot.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,123 +13,102 @@
 #define XXH_STATIC_LINKING_ONLY /* XXH3_state_t on the stack */
 #include <xxhash.h>
 
-#include "caltime.h"
+#include "lebuf.h"
 #include "lyassert.h"
-#include "rules.h"
-#include "wallet.h"
+#include "snapv2.h"
 
 static const char SNAPSHOT_MAGIC[8] = {'L', 'Y', 'S', 'N', 'A', 'P', 0, 1};
 
-/* Fixed layout, host byte order (the byte_order field rejects a snapshot
- * from a machine of the other endianness). */
-struct snap_header {
-    char magic[8];
-    uint32_t version;
-    uint32_t header_size;
-    uint32_t byte_order; /* 0x01020304 as written */
-    uint32_t member_size;
-    uint32_t txn_size;
-    uint32_t member_count;
-    uint32_t txn_count;
-    uint32_t lots_per; /* int64 values of expiry lots per member (wallet_lots_per) */
-    uint64_t body_len;
-    uint64_t body_hash;
-    uint64_t last_ms, last_seq;
-    int64_t clock_ms;
-    uint64_t applied, rejected, duplicate, txn_evicted_early;
-    uint64_t rules_hash;
-    uint64_t header_hash; /* XXH3 of every byte above */
+/* Header offsets (snapshot.h). */
+enum {
+    H_VERSION = 8, H_SIZE = 12, H_BODY_LEN = 16, H_BODY_HASH = 24, H_LAST_MS = 32,
+    H_LAST_SEQ = 40, H_CLOCK = 48, H_APPLIED = 56, H_REJECTED = 64, H_DUPLICATE = 72,
+    H_EVICTED = 80, H_MEMBERS = 88, H_TXNS = 92, H_LOTS = 96, H_ZERO = 100, H_HASH = 104
 };
-_Static_assert(sizeof(struct snap_header) == 128, "header layout is part of the format");
+_Static_assert(H_HASH + 8 == SNAPSHOT_HEADER_SIZE, "the header ends with its checksum");
+_Static_assert(H_CLOCK == H_LAST_MS + 16 && H_EVICTED == H_LAST_MS + 48,
+               "the run snaprec_read_head reads");
+_Static_assert(SNAPV2_HEADER_SIZE >= SNAPSHOT_HEADER_SIZE, "a peek reads either header");
 
-#define SNAPSHOT_BYTE_ORDER 0x01020304u
+/* ---- writing ----------------------------------------------------------- */
 
-static int fail(struct snapshot_error *err, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+/* Where the body goes: a file or memory, hashed on the way. */
+struct body_sink {
+    FILE *f;             /* NULL: memory */
+    char *mem;
+    size_t mem_len, mem_cap;
+    uint64_t len;
+    XXH3_state_t hash;
+};
 
-/* Body layout: globals, members, their lots, txns (oldest first). */
-static uint64_t body_size(uint64_t members, uint64_t lots_per, uint64_t txns)
+static int sink_write(void *ctx, const void *p, size_t n)
 {
-    return sizeof(struct state_globals) + members * sizeof(struct member) +
-           members * lots_per * sizeof(int64_t) + txns * sizeof(struct txn_rec);
-}
-
-static int fail(struct snapshot_error *err, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err->text, sizeof(err->text), fmt, ap);
-    va_end(ap);
-    return -1;
-}
-
-uint64_t snapshot_rules_hash(const struct rulebook *rb)
-{
-    /* The rulebook struct is zeroed before it is filled (config_defaults),
-     * so hashing its bytes is well defined. */
-    return XXH3_64bits(rb, sizeof(*rb));
-}
-
-/* The txn at age `i` (0 = oldest). */
-static const struct txn_rec *txn_at(const struct txns *t, uint32_t i)
-{
-    return &t->ring[((uint64_t)t->head + i) % t->max];
-}
-
-static void fill_header(struct snap_header *h, const struct state *st,
-                        const struct rulebook *rb, uint64_t body_hash)
-{
-    memset(h, 0, sizeof(*h));
-    memcpy(h->magic, SNAPSHOT_MAGIC, sizeof(h->magic));
-    h->version = SNAPSHOT_VERSION;
-    h->header_size = sizeof(*h);
-    h->byte_order = SNAPSHOT_BYTE_ORDER;
-    h->member_size = sizeof(struct member);
-    h->txn_size = sizeof(struct txn_rec);
-    h->member_count = st->members.count;
-    h->txn_count = st->txns.count;
-    h->lots_per = st->members.lots_per;
-    h->body_len = body_size(st->members.count, st->members.lots_per, st->txns.count);
-    h->body_hash = body_hash;
-    h->last_ms = st->last_id.ms;
-    h->last_seq = st->last_id.seq;
-    h->clock_ms = st->clock_ms;
-    h->applied = st->entries_applied;
-    h->rejected = st->entries_rejected;
-    h->duplicate = st->entries_duplicate;
-    h->txn_evicted_early = st->txns.evicted_early;
-    h->rules_hash = snapshot_rules_hash(rb);
-    h->header_hash = XXH3_64bits(h, offsetof(struct snap_header, header_hash));
-}
-
-/* Calls `emit(ctx, bytes, len)` for the body in order; returns its hash. */
-static uint64_t walk_body(const struct state *st,
-                          int (*emit)(void *ctx, const void *p, size_t len), void *ctx,
-                          int *rc)
-{
-    XXH3_state_t hs;
-    XXH3_64bits_reset(&hs);
-    size_t mlen = (size_t)st->members.count * sizeof(struct member);
-    size_t llen = (size_t)st->members.count * st->members.lots_per * sizeof(int64_t);
-    XXH3_64bits_update(&hs, &st->g, sizeof(st->g));
-    XXH3_64bits_update(&hs, st->members.v, mlen);
-    XXH3_64bits_update(&hs, st->members.lots, llen);
-    *rc = emit(ctx, &st->g, sizeof(st->g));
-    if (*rc == 0 && mlen)
-        *rc = emit(ctx, st->members.v, mlen);
-    if (*rc == 0 && llen)
-        *rc = emit(ctx, st->members.lots, llen);
-    for (uint32_t i = 0; i < st->txns.count && *rc == 0; i++) {
-        const struct txn_rec *r = txn_at(&st->txns, i);
-        XXH3_64bits_update(&hs, r, sizeof(*r));
-        *rc = emit(ctx, r, sizeof(*r));
+    struct body_sink *s = ctx;
+    XXH3_64bits_update(&s->hash, p, n);
+    s->len += n;
+    if (s->f != NULL)
+        return fwrite(p, 1, n, s->f) == n ? 0 : -1;
+    if (s->mem_len + n > s->mem_cap) {
+        size_t cap = s->mem_cap ? s->mem_cap : 65536;
+        while (cap < s->mem_len + n)
+            cap *= 2;
+        char *m = realloc(s->mem, cap);
+        if (m == NULL)
+            return -1;
+        s->mem = m;
+        s->mem_cap = cap;
     }
-    return XXH3_64bits_digest(&hs);
+    memcpy(s->mem + s->mem_len, p, n);
+    s->mem_len += n;
+    return 0;
 }
 
-static int emit_file(void *ctx, const void *p, size_t len)
+static void put_u32_at(unsigned char *h, size_t off, uint32_t v)
 {
-    return fwrite(p, 1, len, ctx) == len ? 0 : -1;
+    for (int i = 0; i < 4; i++)
+        h[off + i] = (unsigned char)(v >> (8 * i));
+}
+
+static void put_u64_at(unsigned char *h, size_t off, uint64_t v)
+{
+    for (int i = 0; i < 8; i++)
+        h[off + i] = (unsigned char)(v >> (8 * i));
+}
+
+static void fill_header(unsigned char *h, const struct state *st, const struct body_sink *s)
+{
+    memset(h, 0, SNAPSHOT_HEADER_SIZE);
+    memcpy(h, SNAPSHOT_MAGIC, sizeof(SNAPSHOT_MAGIC));
+    put_u32_at(h, H_VERSION, SNAPSHOT_VERSION);
+    put_u32_at(h, H_SIZE, SNAPSHOT_HEADER_SIZE);
+    put_u64_at(h, H_BODY_LEN, s->len);
+    put_u64_at(h, H_BODY_HASH, XXH3_64bits_digest(&s->hash));
+    put_u64_at(h, H_LAST_MS, st->last_id.ms);
+    put_u64_at(h, H_LAST_SEQ, st->last_id.seq);
+    put_u64_at(h, H_CLOCK, (uint64_t)st->clock_ms);
+    put_u64_at(h, H_APPLIED, st->entries_applied);
+    put_u64_at(h, H_REJECTED, st->entries_rejected);
+    put_u64_at(h, H_DUPLICATE, st->entries_duplicate);
+    put_u64_at(h, H_EVICTED, st->txns.evicted_early);
+    put_u32_at(h, H_MEMBERS, st->members.count);
+    put_u32_at(h, H_TXNS, st->txns.count);
+    put_u32_at(h, H_LOTS, st->members.lots_per);
+    put_u64_at(h, H_HASH, XXH3_64bits(h, H_HASH));
+}
+
+/* Writes the body of `st` to `s`; the lebuf_out (64 KiB) lives on the
+ * heap, not the stack. Returns 0, or -1. */
+static int write_body(const struct state *st, const struct rulebook_codec *codec,
+                      struct body_sink *s)
+{
+    struct lebuf_out *o = malloc(sizeof(*o));
+    if (o == NULL)
+        return -1;
+    XXH3_64bits_reset(&s->hash);
+    lebuf_out_init(o, sink_write, s);
+    int rc = snaprec_write_body(o, st, codec);
+    free(o);
+    return rc;
 }
 
 static int fsync_dir_of(const char *path)
@@ -151,216 +129,111 @@ int snapshot_tmp_path(const char *path, char *buf, size_t cap)
     return n >= 0 && (size_t)n < cap ? 0 : -1;
 }
 
-int snapshot_write(const struct state *st, const struct rulebook *rb, const char *path,
+int snapshot_write(const struct state *st, const struct rulebook_codec *codec, const char *path,
                    struct snapshot_error *err)
 {
     char tmp[SNAPSHOT_PATH_MAX + sizeof(SNAPSHOT_TMP_SUFFIX)];
-    struct snap_header h;
-    int rc = -1;
+    unsigned char h[SNAPSHOT_HEADER_SIZE];
     if (snapshot_tmp_path(path, tmp, sizeof(tmp)) != 0)
-        return fail(err, "path too long: %.200s", path);
-    FILE *f = fopen(tmp, "wb");
-    if (f == NULL)
-        return fail(err, "cannot create %s: %s", tmp, strerror(errno));
-    memset(&h, 0, sizeof(h)); /* placeholder until the body hash is known */
-    if (fwrite(&h, sizeof(h), 1, f) != 1)
+        return snaprec_fail(err, SNAPSHOT_DAMAGED, "path too long: %.200s", path);
+    struct body_sink s = {.f = fopen(tmp, "wb")};
+    if (s.f == NULL)
+        return snaprec_fail(err, SNAPSHOT_DAMAGED, "cannot create %s: %s", tmp,
+                            strerror(errno));
+    memset(h, 0, sizeof(h)); /* a placeholder until the body hash is known */
+    if (fwrite(h, sizeof(h), 1, s.f) != 1 || write_body(st, codec, &s) != 0)
         goto fail;
-    uint64_t body_hash = walk_body(st, emit_file, f, &rc);
-    if (rc != 0)
+    fill_header(h, st, &s);
+    if (fseek(s.f, 0, SEEK_SET) != 0 || fwrite(h, sizeof(h), 1, s.f) != 1 ||
+        fflush(s.f) != 0 || fsync(fileno(s.f)) != 0)
         goto fail;
-    fill_header(&h, st, rb, body_hash);
-    rc = -1;
-    if (fseek(f, 0, SEEK_SET) != 0 || fwrite(&h, sizeof(h), 1, f) != 1 || fflush(f) != 0 ||
-        fsync(fileno(f)) != 0)
-        goto fail;
-    FILE *done = f;
-    f = NULL;
+    FILE *done = s.f;
+    s.f = NULL;
     if (fclose(done) != 0 || rename(tmp, path) != 0 || fsync_dir_of(path) != 0)
         goto fail;
     return 0;
 fail:
-    fail(err, "cannot write %s: %s", tmp, strerror(errno ? errno : EIO));
-    if (f != NULL)
-        fclose(f);
+    snaprec_fail(err, SNAPSHOT_DAMAGED, "cannot write %s: %s", tmp,
+                 strerror(errno ? errno : EIO));
+    if (s.f != NULL)
+        fclose(s.f);
     unlink(tmp);
     return -1;
 }
 
-struct membuf {
-    char *p;
-    size_t off;
-};
-
-static int emit_mem(void *ctx, const void *p, size_t len)
-{
-    struct membuf *m = ctx;
-    memcpy(m->p + m->off, p, len);
-    m->off += len;
-    return 0;
-}
-
-int snapshot_encode(const struct state *st, const struct rulebook *rb, char **out,
+int snapshot_encode(const struct state *st, const struct rulebook_codec *codec, char **out,
                     size_t *len)
 {
-    size_t body = body_size(st->members.count, st->members.lots_per, st->txns.count);
-    struct membuf m = {malloc(sizeof(struct snap_header) + body), sizeof(struct snap_header)};
-    if (m.p == NULL)
+    unsigned char h[SNAPSHOT_HEADER_SIZE];
+    struct body_sink s = {.f = NULL};
+    memset(h, 0, sizeof(h));
+    if (sink_write(&s, h, sizeof(h)) != 0 || write_body(st, codec, &s) != 0) {
+        free(s.mem);
         return -1;
-    int rc;
-    uint64_t body_hash = walk_body(st, emit_mem, &m, &rc);
-    struct snap_header h;
-    fill_header(&h, st, rb, body_hash);
-    memcpy(m.p, &h, sizeof(h));
-    *out = m.p;
-    *len = m.off;
-    return 0;
-}
-
-static int check_header(const struct snap_header *h, size_t len, const struct rulebook *rb,
-                        uint32_t members_max, struct snapshot_error *err)
-{
-    if (memcmp(h->magic, SNAPSHOT_MAGIC, sizeof(h->magic)) != 0)
-        return fail(err, "not a loyaltyd snapshot (bad magic)");
-    if (h->header_hash != XXH3_64bits(h, offsetof(struct snap_header, header_hash)))
-        return fail(err, "header checksum mismatch");
-    if (h->version != SNAPSHOT_VERSION || h->header_size != sizeof(*h) ||
-        h->byte_order != SNAPSHOT_BYTE_ORDER)
-        return fail(err, "format version %u (this build reads %d) or byte order differs",
-                    h->version, SNAPSHOT_VERSION);
-    if (h->member_size != sizeof(struct member) || h->txn_size != sizeof(struct txn_rec))
-        return fail(err, "record sizes differ from this build's");
-    if (h->member_count > members_max || h->txn_count > rb->txns_max)
-        return fail(err, "%u members / %u txns exceed members_max / max_txns",
-                    h->member_count, h->txn_count);
-    if (h->lots_per != wallet_lots_per(rb))
-        return fail(err, "written with %u values of expiry lots per member, the configured "
-                         "expiry needs %u; points cannot be re-dated", h->lots_per,
-                    wallet_lots_per(rb));
-    uint64_t body = body_size(h->member_count, h->lots_per, h->txn_count);
-    if (h->body_len != body || len - sizeof(*h) != body)
-        return fail(err, "truncated or oversized: body is %zu bytes, header says %llu",
-                    len - sizeof(*h), (unsigned long long)h->body_len);
-    return 0;
-}
-
-/* The invariants the rules rely on (wallet.h, members.h): no month index
- * after the engine clock's, lots adding up to max(balance, 0). */
-static int check_member(const struct members *ms, const struct member *m, const int64_t *lots,
-                        int32_t clock_month)
-{
-    if (m->qual_month > clock_month || m->lots_month > clock_month ||
-        m->rfm_month > clock_month || m->qual_month < 0 || m->lots_month < 0 ||
-        m->rfm_month < 0 || m->sched_ts < 0 || m->enrolled_ts < 0 || m->last_purchase_ts < 0 ||
-        m->next_review_ts < 0 || m->grace_until_ts < 0 || m->reactivated_until_ts < 0 ||
-        m->seg_due_ts < 0 || m->manual_until_ts < 0 || m->first_purchase_ts < 0 ||
-        m->notice_due_ts < 0 || m->risk_review_day < 0 || m->expiring_month < 0 ||
-        m->risk_need < -1 || m->pend_zero != 0)
-        return -1; /* the calendar functions take only times since the epoch */
-    for (uint32_t k = 0; k < MEMBERS_PENDING_SLOTS; k++) /* pending.h: used slots first */
-        if (m->pend_day[k] < 0 || m->pend_points[k] < 0 || m->pend_qual[k] < 0 ||
-            (k > 0 && m->pend_day[k] != 0 && m->pend_day[k] <= m->pend_day[k - 1]) ||
-            (m->pend_day[k] == 0 && (m->pend_points[k] != 0 || m->pend_qual[k] != 0 ||
-                                     (k + 1 < MEMBERS_PENDING_SLOTS && m->pend_day[k + 1] != 0))))
-            return -1;
-    return wallet_lots_valid(ms, m, lots) ? 0 : -1;
-}
-
-static int load_members(const char *p, uint32_t n, const struct rulebook *rb,
-                        struct state *st, int32_t clock_month, struct snapshot_error *err)
-{
-    size_t lots_len = (size_t)st->members.lots_per * sizeof(int64_t);
-    const char *lots = p + (size_t)n * sizeof(struct member);
-    int64_t lot[WALLET_LOTS_PER_MAX];
-    for (uint32_t i = 0; i < n; i++) {
-        struct member m;
-        memcpy(&m, p + (size_t)i * sizeof(m), sizeof(m));
-        memcpy(lot, lots + (size_t)i * lots_len, lots_len);
-        if (m.id_len < 1 || m.id_len > PROTO_MEMBER_MAX || m.id[m.id_len] != '\0' ||
-            strlen(m.id) != m.id_len)
-            return fail(err, "member %u has a malformed id", i);
-        if (m.tier >= rb->tier_count || m.manual_tier >= rb->tier_count ||
-            m.earned_tier >= rb->tier_count)
-            return fail(err, "member '%s' is in tier %u (floor %u, earned %u); the rulebook "
-                             "has %u tiers", m.id, m.tier, m.manual_tier, m.earned_tier,
-                        rb->tier_count);
-        /* Indexes the segments code uses unchecked; bounded by its arrays, not
-         * the rulebook: a restart under fewer segments must still load. */
-        if (m.segment >= RULEBOOK_SEGMENTS_MAX || m.stage >= RULEBOOK_STAGE_COUNT ||
-            m.hist_bucket >= STATE_HIST_BUCKETS)
-            return fail(err, "member '%s' has a segment, stage or spend bucket out of range",
-                        m.id);
-        if (m.referrer > n || m.referrer == i + 1)
-            return fail(err, "member '%s' has a bad referrer", m.id);
-        if (check_member(&st->members, &m, lot, clock_month) != 0)
-            return fail(err, "member '%s' has months after the engine clock or lots that do "
-                             "not add up to its balance", m.id);
-        if (members_restore(&st->members, &m, lot) == HINDEX_NONE)
-            return fail(err, "member '%s' appears twice", m.id);
-        if (m.sched_ts != 0) /* the schedule is derived: rebuild it */
-            schedule_push(&st->schedule, m.sched_ts, i);
     }
+    s.len -= sizeof(h); /* the body's length: without the placeholder */
+    fill_header(h, st, &s);
+    memcpy(s.mem, h, sizeof(h));
+    *out = s.mem;
+    *len = s.mem_len;
     return 0;
 }
 
-static int load_txns(const char *p, uint32_t n, struct state *st, struct snapshot_error *err)
+/* ---- reading ----------------------------------------------------------- */
+
+static enum snapshot_status check_header(const char *h, size_t len, struct snapshot_error *err)
 {
-    int64_t prev_ms = INT64_MIN;
-    for (uint32_t i = 0; i < n; i++) {
-        struct txn_rec r;
-        memcpy(&r, p + (size_t)i * sizeof(r), sizeof(r));
-        if (r.txn_len < 1 || r.txn_len > PROTO_TXN_MAX || r.txn[r.txn_len] != '\0' ||
-            strlen(r.txn) != r.txn_len || r.kind >= PROTO_KIND_COUNT || r.ts < 0 ||
-            r.amount < 0 || (r.kind == PROTO_PURCHASE && r.amount == 0) ||
-            r.member >= st->members.count || r.applied_ms < prev_ms ||
-            r.error >= (r.kind == PROTO_TRANSFER ? RULES_TRANSFER_ERRORS : RULES_REDEEM_ERRORS) ||
-            r.release_day < 0 || r.qual_released > 1 || r.bonus < 0 || r.referral < 0)
-            return fail(err, "txn record %u is malformed", i);
-        prev_ms = r.applied_ms;
-        if (txns_restore(&st->txns, &r) != 0)
-            return fail(err, "txn '%s' appears twice", r.txn);
-    }
-    return 0;
+    if (lebuf_u32_at(h, H_SIZE) != SNAPSHOT_HEADER_SIZE ||
+        lebuf_u64_at(h, H_HASH) != XXH3_64bits(h, H_HASH))
+        return snaprec_fail(err, SNAPSHOT_DAMAGED, "header checksum mismatch");
+    uint64_t body = lebuf_u64_at(h, H_BODY_LEN);
+    if (body != len - SNAPSHOT_HEADER_SIZE)
+        return snaprec_fail(err, SNAPSHOT_DAMAGED, "truncated or oversized: body is %zu bytes, "
+                            "the header says %llu", len - SNAPSHOT_HEADER_SIZE,
+                            (unsigned long long)body);
+    if (XXH3_64bits(h + SNAPSHOT_HEADER_SIZE, body) != lebuf_u64_at(h, H_BODY_HASH))
+        return snaprec_fail(err, SNAPSHOT_DAMAGED, "body checksum mismatch (corrupt)");
+    return SNAPSHOT_OK;
 }
 
-int snapshot_decode(const char *buf, size_t len, const struct rulebook *rb,
-                    uint32_t members_max, struct state *st, struct snapshot_error *err)
+static enum snapshot_status decode_v3(const char *buf, size_t len,
+                                      const struct rulebook_codec *codec, struct state *st,
+                                      struct snapshot_error *err)
 {
-    struct snap_header h;
-    if (len < sizeof(h))
-        return fail(err, "truncated: %zu bytes, shorter than the header", len);
-    memcpy(&h, buf, sizeof(h));
-    if (check_header(&h, len, rb, members_max, err) != 0)
-        return -1;
-    const char *body = buf + sizeof(h);
-    if (XXH3_64bits(body, (size_t)h.body_len) != h.body_hash)
-        return fail(err, "body checksum mismatch (corrupt)");
-    LY_ASSERT(st->members.count == 0 && st->txns.count == 0);
-    memcpy(&st->g, body, sizeof(st->g));
-    if (st->g.lots_kind != st->members.lots_kind || st->g.lots_span != st->members.lots_span)
-        return fail(err, "written under another expiry mode (kind %u, span %u; configured "
-                         "%u, %u); points cannot be re-dated", st->g.lots_kind, st->g.lots_span,
-                    st->members.lots_kind, st->members.lots_span);
-    const char *members = body + sizeof(st->g);
-    const char *txns = members + (size_t)h.member_count * sizeof(struct member) +
-                       (size_t)h.member_count * h.lots_per * sizeof(int64_t);
-    if (h.clock_ms < 0 || h.clock_ms > PROTO_TS_MAX)
-        return fail(err, "engine clock %lld is out of range", (long long)h.clock_ms);
-    if (load_members(members, h.member_count, rb, st, caltime_month(h.clock_ms),
-                     err) != 0 ||
-        load_txns(txns, h.txn_count, st, err) != 0)
-        return -1;
-    st->last_id.ms = h.last_ms;
-    st->last_id.seq = h.last_seq;
-    if (h.clock_ms < 0 || h.clock_ms > PROTO_TS_MAX)
-        return fail(err, "engine clock %lld is out of range", (long long)h.clock_ms);
-    st->clock_ms = h.clock_ms;
-    st->clock_month = caltime_month(h.clock_ms);
-    st->entries_applied = h.applied;
-    st->entries_rejected = h.rejected;
-    st->entries_duplicate = h.duplicate;
-    st->txns.evicted_early = h.txn_evicted_early;
-    state_reindex(st, rb);
-    return 0;
+    enum snapshot_status s = check_header(buf, len, err);
+    if (s == SNAPSHOT_OK)
+        s = snaprec_read_head(st, buf + H_LAST_MS, err);
+    if (s != SNAPSHOT_OK)
+        return s;
+    struct lebuf_in in;
+    lebuf_in_init(&in, buf + SNAPSHOT_HEADER_SIZE, len - SNAPSHOT_HEADER_SIZE);
+    return snaprec_read_body(&in, lebuf_u32_at(buf, H_MEMBERS), lebuf_u32_at(buf, H_TXNS),
+                             codec, st, err);
+}
+
+enum snapshot_status snapshot_decode(const char *buf, size_t len, const struct rulebook *rb,
+                                     const struct rulebook_codec *codec, struct state *st,
+                                     struct snapshot_error *err)
+{
+    if (len < 16 || memcmp(buf, SNAPSHOT_MAGIC, sizeof(SNAPSHOT_MAGIC)) != 0)
+        return snaprec_fail(err, SNAPSHOT_DAMAGED, "not a loyaltyd snapshot (bad magic or "
+                            "shorter than a header)");
+    uint32_t version = lebuf_u32_at(buf, H_VERSION);
+    enum snapshot_status s;
+    if (version == SNAPSHOT_VERSION && len >= SNAPSHOT_HEADER_SIZE)
+        s = decode_v3(buf, len, codec, st, err);
+    else if (version == SNAPSHOT_VERSION_PREV && len >= SNAPV2_HEADER_SIZE)
+        s = snapv2_decode(buf, len, rb, st, err);
+    else if (version == SNAPSHOT_VERSION || version == SNAPSHOT_VERSION_PREV)
+        s = snaprec_fail(err, SNAPSHOT_DAMAGED, "truncated: %zu bytes, shorter than a header",
+                         len);
+    else
+        return snaprec_fail(err, SNAPSHOT_FOREIGN, "format version %u (this build reads %d "
+                            "and %d): written by another build", version, SNAPSHOT_VERSION,
+                            SNAPSHOT_VERSION_PREV);
+    if (s == SNAPSHOT_OK)
+        state_reindex(st, &st->ver->now);
+    return s;
 }
 
 static int read_file(const char *path, char **out, size_t *len, size_t max,
@@ -371,7 +244,7 @@ static int read_file(const char *path, char **out, size_t *len, size_t max,
     if (fd < 0 || fstat(fd, &sb) != 0) {
         if (fd >= 0)
             close(fd);
-        return fail(err, "cannot open: %s", strerror(errno));
+        return snaprec_fail(err, SNAPSHOT_DAMAGED, "cannot open: %s", strerror(errno));
     }
     size_t want = (size_t)sb.st_size < max ? (size_t)sb.st_size : max;
     char *p = malloc(want ? want : 1);
@@ -385,40 +258,47 @@ static int read_file(const char *path, char **out, size_t *len, size_t max,
     close(fd);
     if (p == NULL || got != want) {
         free(p);
-        return fail(err, "cannot read: %s", p ? "short read" : "out of memory");
+        return snaprec_fail(err, SNAPSHOT_DAMAGED, "cannot read: %s",
+                            p ? "short read" : "out of memory");
     }
     *out = p;
     *len = got;
     return 0;
 }
 
-int snapshot_read(const char *path, const struct rulebook *rb, uint32_t members_max,
-                  struct state *st, struct snapshot_error *err)
+enum snapshot_status snapshot_read(const char *path, const struct rulebook *rb,
+                                   const struct rulebook_codec *codec, struct state *st,
+                                   struct snapshot_error *err)
 {
     char *buf;
     size_t len;
     if (read_file(path, &buf, &len, SIZE_MAX, err) != 0)
-        return -1;
-    int rc = snapshot_decode(buf, len, rb, members_max, st, err);
+        return SNAPSHOT_DAMAGED;
+    enum snapshot_status s = snapshot_decode(buf, len, rb, codec, st, err);
     free(buf);
-    return rc;
+    return s;
 }
 
 int snapshot_peek_id(const char *path, struct proto_id *id, struct snapshot_error *err)
 {
     char *buf;
     size_t len;
-    struct snap_header h;
-    if (read_file(path, &buf, &len, sizeof(h), err) != 0)
+    if (read_file(path, &buf, &len, SNAPV2_HEADER_SIZE, err) != 0)
         return -1;
-    int ok = len == sizeof(h);
-    if (ok)
-        memcpy(&h, buf, sizeof(h));
+    uint32_t version = len >= 16 ? lebuf_u32_at(buf, H_VERSION) : 0;
+    int rc = -1;
+    if (len < 16 || memcmp(buf, SNAPSHOT_MAGIC, sizeof(SNAPSHOT_MAGIC)) != 0)
+        rc = -1;
+    else if (version == SNAPSHOT_VERSION_PREV && len == SNAPV2_HEADER_SIZE)
+        rc = snapv2_peek_id(buf, id);
+    else if (version == SNAPSHOT_VERSION && len >= SNAPSHOT_HEADER_SIZE &&
+             lebuf_u64_at(buf, H_HASH) == XXH3_64bits(buf, H_HASH)) {
+        id->ms = lebuf_u64_at(buf, H_LAST_MS);
+        id->seq = lebuf_u64_at(buf, H_LAST_SEQ);
+        rc = 0;
+    }
     free(buf);
-    if (!ok || memcmp(h.magic, SNAPSHOT_MAGIC, sizeof(h.magic)) != 0 ||
-        h.header_hash != XXH3_64bits(&h, offsetof(struct snap_header, header_hash)))
-        return fail(err, "bad or truncated header");
-    id->ms = h.last_ms;
-    id->seq = h.last_seq;
-    return 0;
+    if (rc != 0)
+        snaprec_fail(err, SNAPSHOT_DAMAGED, "bad or truncated header");
+    return rc;
 }

@@ -22,6 +22,7 @@
 
 #include "caltime.h"
 #include "config.h"
+#include "rulecanon.h"
 #include "rules.h"
 #include "snapfuzz_config.h"
 #include "snapshot.h"
@@ -150,7 +151,7 @@ static int write_seed(struct gen *g, const char *dir, const char *name)
     char *buf;
     size_t len;
     snprintf(path, sizeof(path), "%s/%s", dir, name);
-    if (snapshot_encode(&g->st, &g->cfg.rules, &buf, &len) != 0)
+    if (snapshot_encode(&g->st, rulecanon_codec(), &buf, &len) != 0)
         return -1;
     FILE *f = fopen(path, "wb");
     int rc = f != NULL && fwrite(buf, 1, len, f) == len ? 0 : -1;

@@ -528,6 +528,7 @@ def use_rdb_redis(env):
     env.redis = RdbRedis(env.tmp / "redis-rdb").start()
     env.r = env.redis.client()
     env.daemon.redis_port = env.redis.port
+    env.seed_log()
 
 
 def redis_goes_back(env, name):

@@ -357,6 +357,7 @@ class Env:
         overrides = dict(TEST_OVERRIDES, **(conf_overrides or {}))
         self.conf_path = self.tmp / "loyaltyd.conf"
         self.conf_path.write_text(conf_text(overrides, PLAIN_EARNING if plain else None))
+        self.partitions = int(overrides.get("partitions", 1))
         self.rules = Rulebook(self.conf_path.read_text())
         self.redis = RedisServer(self.tmp / "redis").start()
         self.r = self.redis.client()
@@ -365,6 +366,37 @@ class Env:
         self._ts = BASE_TS_MS
         self._lock = threading.Lock()
         self.pushed = []  # (id, fields) of every push_raw, for replays
+        # The log starts with the configuration's rulebook, as in a
+        # deployment whose daemon appended it at its first start: every
+        # entry is applied under a version the log names, and the daemon,
+        # finding it in force, appends nothing of its own.
+        self.rulebook_hash, self.rulebook_text = rulebook_of(self.conf_path)
+        self.rules_entry = (RULES_ENTRY_ID, rules_fields(self.rulebook_hash, "harness"))
+        self.seed_log()
+        self.pushed.append(self.rules_entry)
+
+    def rewrite_conf(self, text, shipped_tiers=True):
+        """Replaces the configuration before the daemon first starts, and
+        with it the rulebook the input stream starts with. Without
+        `shipped_tiers` (a test's own rulebook) env.rules is None."""
+        assert not self.daemon.alive() and self.daemon.logs == [], "the daemon has started"
+        self.conf_path.write_text(text)
+        self.rules = Rulebook(text) if shipped_tiers else None
+        self.rulebook_hash, self.rulebook_text = rulebook_of(self.conf_path)
+        self.rules_entry = (RULES_ENTRY_ID, rules_fields(self.rulebook_hash, "harness"))
+        self.r.delete(PREFIX + "in")
+        self.seed_log()
+        self.pushed[0] = self.rules_entry
+
+    def seed_log(self):
+        """Stores the configuration's rulebook text and starts the (empty)
+        input stream with the rules entry naming it (a Redis swapped in
+        before the daemon starts needs this too)."""
+        if self.rulebook_hash is None:
+            return  # a configuration the daemon refuses: nothing to seed
+        for prefix in partition_prefixes(self.partitions):  # each partition's log
+            store_rulebook(self.r, self.rulebook_hash, self.rulebook_text, prefix)
+            self.r.xadd(prefix + "in", self.rules_entry[1], id=RULES_ENTRY_ID)
 
     # -- input -----------------------------------------------------------
     def next_ts(self):
@@ -392,14 +424,17 @@ class Env:
         return sid
 
     # -- output ----------------------------------------------------------
-    def read_out(self, client=None):
-        """Every output event, decoded, oldest first; `_sid` is its stream id."""
+    def read_out(self, client=None, setup=False):
+        """Every output event, decoded, oldest first; `_sid` is its stream id.
+        The rules.changed of the stream's first entry (the harness's own,
+        RULES_ENTRY_ID) is left out unless `setup`."""
         events = []
         for sid, fields in (client or self.r).xrange(PREFIX + "out"):
             assert set(fields) == {b"m"}, fields
             ev = msgpack.unpackb(fields[b"m"], raw=False)
             ev["_sid"] = sid.decode()
-            events.append(ev)
+            if setup or ev.get("src") != RULES_ENTRY_ID:
+                events.append(ev)
         return events
 
     def read_dlq(self, client=None):
@@ -454,6 +489,57 @@ class Env:
         self.r.close()
 
 
+# The id of the rules entry an Env's stream starts with: the smallest id
+# Redis takes, so every id a test makes comes after it. It is one more
+# input entry the daemon applies (SETUP_ENTRIES in its counters) and it
+# publishes one rules.changed (left out by Env.read_out).
+RULES_ENTRY_ID = "0-1"
+SETUP_ENTRIES = 1
+
+
+def rulebook_of(conf_path):
+    """(hash, canonical text) of the rulebook of `conf_path`, as the daemon
+    computes them (--check-config prints the hash, --print-rules the text);
+    (None, None) for a configuration the daemon refuses."""
+    check = subprocess.run([LOYALTYD_BIN, "--check-config", "-c", str(conf_path)],
+                           capture_output=True, text=True, timeout=HTTP_TIMEOUT_S)
+    if check.returncode != 0:
+        return None, None  # a test of a configuration the daemon refuses
+    digest = re.search(r"^rulebook ([0-9a-f]{32})$", check.stdout, re.M).group(1)
+    text = subprocess.run([LOYALTYD_BIN, "--print-rules", "-c", str(conf_path)],
+                          capture_output=True, timeout=HTTP_TIMEOUT_S, check=True).stdout
+    return digest, text
+
+
+def rules_fields(digest, label=None, effective_ts=None, ts=BASE_TS_MS):
+    """The fields of a `rules` input entry naming rulebook `digest`."""
+    m = {"v": 1, "kind": "rules", "ts": ts, "hash": digest}
+    if label is not None:
+        m["label"] = label
+    if effective_ts is not None:
+        m["effective_ts"] = effective_ts
+    return {"m": msgpack.packb(m)}
+
+
+def partition_prefixes(partitions):
+    """The key prefix of each of `partitions` partitions (config.h)."""
+    if partitions == 1:
+        return [PREFIX]
+    return [f"{PREFIX}{{{p}}}:" for p in range(partitions)]
+
+
+def store_rulebook(client, digest, text, prefix=PREFIX):
+    """SETs a rulebook's text where rules entries (of the partition with
+    key prefix `prefix`) find it."""
+    client.set(f"{prefix}rules:{digest}", text)
+
+
+def rulebook_texts(client):
+    """{key: text} of every rulebook text in a Redis (not the summary)."""
+    return {k: client.get(k) for k in client.scan_iter(match=PREFIX + "rules:*")
+            if k != (PREFIX + "rules:current").encode()}
+
+
 def points_events(events, member):
     return [e for e in events if e["kind"] == "points.changed" and e["member"] == member]
 
@@ -487,14 +573,18 @@ class Outcome:
         self.counters = {k: metrics[k] for k in STATE_COUNTERS}
 
 
-def fresh_replay(env, members, entries=None, name="reference"):
+def fresh_replay(env, members, entries=None, name="reference", texts=None):
     """Copies the input stream (same ids, same bytes) into a new Redis, lets a
     new daemon with the same configuration consume all of it from scratch,
     and returns its Outcome: the reference that a daemon which went through
     restarts and outages must agree with. `entries` ([(id, fields)]) stands
-    for the stream when the test kept it itself (the daemon may trim it)."""
+    for the stream when the test kept it itself (the daemon may trim it);
+    the Env's first rules entry is added when missing. The rulebook texts
+    go along: those `env.r` holds and `texts` ({key: text})."""
     if entries is None:
         entries = [(sid.decode(), fields) for sid, fields in env.r.xrange(PREFIX + "in")]
+    if RULES_ENTRY_ID not in {sid for sid, _ in entries}:
+        entries = [env.rules_entry] + list(entries)  # the log's first version
     entries = sorted(entries, key=lambda e: sid_key(e[0]))
     assert entries, "nothing to replay"
     directory = env.tmp / name
@@ -502,6 +592,9 @@ def fresh_replay(env, members, entries=None, name="reference"):
     env.extra.append(ref_redis)
     client = ref_redis.client()
     pipe = client.pipeline(transaction=False)
+    texts = dict(rulebook_texts(env.r), **(texts or {}))
+    for key, text in texts.items():
+        pipe.set(key, text)
     for sid, fields in entries:
         pipe.xadd(PREFIX + "in", fields, id=sid)
     pipe.execute()

@@ -29,7 +29,7 @@ from datetime import datetime, timezone
 
 import msgpack
 
-from harness import PREFIX, sid_key
+from harness import PREFIX, RULES_ENTRY_ID, sid_key
 
 DAY_MS = 86_400_000
 BP = 10_000
@@ -720,9 +720,10 @@ class Script:
         by_src = defaultdict(list)
         for e in events:
             by_src[e["src"]].append(e)
-        known = {sid for sid, _, _, _ in self.expected}
-        # With tick_interval_ms = 0 only the test appends entries: the daemon
-        # must not add ticks of its own (stamped with the wall clock).
+        known = {sid for sid, _, _, _ in self.expected} | {RULES_ENTRY_ID}
+        # With tick_interval_ms = 0 only the test appends entries (after the
+        # harness's rules entry): the daemon must not add ticks of its own
+        # (stamped with the wall clock), nor a rules entry.
         appended = [i for i in self.env.input_ids() if i not in known]
         assert not appended, f"entries the daemon appended to {PREFIX}in: {appended[:5]}"
         strays = sorted(set(by_src) - known, key=sid_key)

@@ -6,7 +6,7 @@ import random
 
 import msgpack
 
-from harness import PREFIX, by_src, points_events
+from harness import PREFIX, SETUP_ENTRIES, by_src, points_events
 
 # Reason codes of the contract (proto.h and rules.h).
 REASONS = {"missing_m_field", "too_large", "bad_msgpack", "too_deep", "not_a_map",
@@ -163,7 +163,7 @@ def test_garbage_flood_interleaved_with_good_entries_is_dead_lettered_and_acknow
 
     # Every input entry is acknowledged, and the counters agree.
     assert env.pending_count() == 0
-    assert env.r.xlen(PREFIX + "in") == len(inputs) + 1
+    assert env.r.xlen(PREFIX + "in") == SETUP_ENTRIES + len(inputs) + 1
     metrics = env.daemon.metrics()
     assert metrics["loyalty_entries_rejected_total"] == len(bad)
-    assert metrics["loyalty_entries_applied_total"] == len(good_ids) + 1
+    assert metrics["loyalty_entries_applied_total"] == SETUP_ENTRIES + len(good_ids) + 1

@@ -274,7 +274,7 @@ def repush_lost(client, load):
     last = {}
     for p, entries in load.entries.items():
         k = key(PREFIX, p, "in")
-        seen = {msgpack.unpackb(f[b"m"])["txn"] for _, f in read_stream(client, k)}
+        seen = {msgpack.unpackb(f[b"m"]).get("txn") for _, f in read_stream(client, k)}
         for e in entries:
             if e["txn"] not in seen:
                 last[p] = client.call(k, "XADD", k, "*", "m", msgpack.packb(e)).decode()

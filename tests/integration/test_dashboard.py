@@ -178,6 +178,23 @@ def check_member(env, page):
     assert page.evaluate("!!document.querySelector('[data-k=history_off]')")
 
 
+def check_rulebook(env, page):
+    show(page, "rulebook")
+    _, rb = env.http_get("/v1/rulebook?text=1")
+    cards = page.evaluate(CARDS_JS)
+    assert cards["hash"] == rb["short"] and rb["hash"] == env.rulebook_hash
+    assert cards["label"] == rb["label"] == "harness"
+    assert cards["file"].endswith("(in the log)"), cards["file"]
+    rows = page.evaluate("[...document.querySelectorAll('tr[data-hash]')].map(r => r.dataset.hash)")
+    assert rows == [v["hash"] for v in rb["versions"]] and rows[0] == rb["hash"]
+    page.evaluate("document.querySelector('[data-k=show_text]').click()")
+    page.evaluate("window.loyaltyUi.refresh()")
+    page.wait_for("document.querySelector('pre.rules-text').textContent.length > 0",
+                  what="the rulebook's text")
+    assert page.evaluate("document.querySelector('pre.rules-text').textContent") == \
+        rb["text"] == env.rulebook_text.decode()
+
+
 def test_every_page_shows_the_apis_numbers_under_load(make_env, browser, tmp_path):
     # No trimming: the stream length is then the count of entries sent.
     env = make_env(snapshot_every_entries=2000, trim_input="false")
@@ -211,6 +228,8 @@ def test_every_page_shows_the_apis_numbers_under_load(make_env, browser, tmp_pat
     shots.take(page, "dlq")
     check_member(env, page)
     shots.take(page, "member")
+    check_rulebook(env, page)
+    shots.take(page, "rulebook")
     assert page.errors == [], page.errors
 
 
@@ -258,5 +277,7 @@ def test_the_files_are_served_with_a_strict_policy_and_no_token(make_env):
     # The data still wants the token.
     assert get(port, "/v1/dlq")[0] == 401
     assert get(port, "/v1/dlq", TOKEN)[0] == 200
+    assert get(port, "/v1/rulebook")[0] == 401
+    assert get(port, "/v1/rulebook", TOKEN)[0] == 200
     _, _, body = get(port, "/healthz")
     assert json.loads(body)["auth_required"] is True

@@ -17,8 +17,8 @@ import time
 
 import pytest
 
-from harness import (BASE_TS_MS, PREFIX, Daemon, Outcome, assert_matches, fresh_replay,
-                     sid_key, wait_until)
+from harness import (BASE_TS_MS, PREFIX, SETUP_ENTRIES, Daemon, Outcome, assert_matches,
+                     fresh_replay, sid_key, wait_until)
 from crashkit import (CORRUPT_SUFFIX, DAY_MS, Crasher, PacedPusher, Workload, feed, log_lines,
                       push_entries, redis_goes_back, snapshot_files, snapshot_id,
                       use_rdb_redis)
@@ -171,14 +171,14 @@ def corrupt(path, how):
     assert len(data) > 256, path
     if how == "truncate":
         del data[len(data) // 2:]
-    else:  # one byte of the body (the header is 128 bytes)
-        data[128 + (len(data) - 128) // 2] ^= 0x20
+    else:  # one byte of the body (the header is 112 bytes)
+        data[112 + (len(data) - 112) // 2] ^= 0x20
     path.write_bytes(bytes(data))
 
 
 def assert_set_aside(daemon, path):
-    assert any(str(path) in ln and "unusable" in ln for ln in log_lines(daemon, "snapshot")), \
-        f"no log line names {path.name} as unusable"
+    assert any(str(path) in ln and "damaged" in ln for ln in log_lines(daemon, "snapshot")), \
+        f"no log line names {path.name} as damaged"
     assert not path.exists() and path.with_name(path.name + ".corrupt").exists()
 
 
@@ -221,7 +221,7 @@ def test_with_every_snapshot_corrupt_the_state_is_rebuilt_from_the_whole_stream(
     for path in snaps:
         assert_set_aside(env.daemon, path)
     assert log_lines(env.daemon, "no snapshot in", last_run=True)
-    assert metric(env, "loyalty_entries_replayed_total") == 1400
+    assert metric(env, "loyalty_entries_replayed_total") == SETUP_ENTRIES + 1400
     assert_unchanged(env, list(before.members), before)
 
     push_rest_and_compare(env, load, 1400)
@@ -258,7 +258,7 @@ def test_a_snapshot_remembering_an_out_of_stock_redeem_loads(env):
     assert env.daemon.stop() == 0  # writes a snapshot
 
     env.daemon.start()
-    assert not log_lines(env.daemon, "unusable"), log_lines(env.daemon, "unusable")
+    assert not log_lines(env.daemon, "damaged"), log_lines(env.daemon, "damaged")
     assert not snapshot_files(env.daemon.data, CORRUPT_SUFFIX)
     assert loaded_snapshots(env.daemon), "the restart loaded no snapshot"
     assert_unchanged(env, ["m1"], before)
@@ -436,7 +436,7 @@ def test_after_a_rebuild_the_daemon_never_trims_input_it_has_not_applied(make_en
     seen = sum(counters[k] for k in ("loyalty_entries_applied_total",
                                       "loyalty_entries_rejected_total",
                                       "loyalty_entries_duplicate_total"))
-    assert seen == len(load.entries), \
+    assert seen == SETUP_ENTRIES + len(load.entries), \
         f"{len(load.entries) - seen:.0f} entries were trimmed before the daemon read them"
     assert_matches(outcome(env, load.members),
                    fresh_replay(env, load.members, entries=load.entries))
@@ -460,7 +460,7 @@ def test_redis_losing_writes_older_than_every_snapshot_means_a_full_replay(make_
     redis_goes_back(env, "before.rdb")
     wait_until(lambda: log_lines(env.daemon, "redis lost writes"), what="the rebuild")
     env.daemon.wait_healthy()
-    assert metric(env, "loyalty_entries_replayed_total") == saved  # the whole stream
+    assert metric(env, "loyalty_entries_replayed_total") == SETUP_ENTRIES + saved  # all of it
     assert_unchanged(env, list(at_save.members), at_save)
 
     push_rest_and_compare(env, load, saved)

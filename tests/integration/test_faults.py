@@ -16,8 +16,8 @@ import msgpack
 import pytest
 import redis
 
-from harness import (EVENT_TIMEOUT_S, LOYALTYD_BIN, PREFIX, TEST_OVERRIDES, sid_key,
-                     wait_until)
+from harness import (EVENT_TIMEOUT_S, LOYALTYD_BIN, PREFIX, SETUP_ENTRIES, TEST_OVERRIDES,
+                     sid_key, wait_until)
 from faultkit import (DataDirFault, DiskUnavailable, FloodPusher, RssSampler, closed_by_peer,
                       engine_sizes, http_call, kill_client_connections, outputs_between,
                       progress_and_out_tip, redis_paused, restart_redis_empty, rss_bound_bytes,
@@ -170,7 +170,8 @@ def test_a_redis_paused_mid_load_is_dropped_after_the_watchdog_and_nothing_is_lo
     ledger.assert_applied_once()
     metrics = env.daemon.metrics()
     assert metrics["loyalty_entries_duplicate_total"] == 0
-    assert metrics["loyalty_entries_applied_total"] == len(ledger.members) + len(ledger.purchases)
+    assert metrics["loyalty_entries_applied_total"] == \
+        SETUP_ENTRIES + len(ledger.members) + len(ledger.purchases)
     assert metrics["loyalty_redis_connects_total"] >= 2
     log = env.daemon.log_text()
     assert "no reply for" in log
@@ -384,7 +385,7 @@ def test_a_burst_far_beyond_a_batch_is_absorbed_with_bounded_memory_and_nothing_
     setup_entries = len(members) + 2
 
     bound = rss_bound_bytes(baseline, sizes, members=len(members) + 1,
-                            lots_per=conf_int(env, "months") + 1,
+                            lots_per=conf_int(env, "expiry_months_max") + 1,
                             max_txns=conf_int(env, "max_txns"),
                             batch_entries_max=conf_int(env, "batch_entries_max"),
                             batches_in_flight=conf_int(env, "batches_in_flight"))
@@ -429,7 +430,8 @@ def test_a_burst_far_beyond_a_batch_is_absorbed_with_bounded_memory_and_nothing_
     assert env.pending_count() == 0
     scans = len(scanner.answered)
     metrics = env.daemon.metrics()
-    assert metrics["loyalty_entries_applied_total"] == setup_entries + BURST_ENTRIES + scans
+    assert metrics["loyalty_entries_applied_total"] == \
+        SETUP_ENTRIES + setup_entries + BURST_ENTRIES + scans
     assert metrics["loyalty_entries_rejected_total"] == 0
     assert metrics["loyalty_entries_duplicate_total"] == 0
     assert metrics['loyalty_outputs_total{kind="points.changed"}'] == BURST_ENTRIES + 1

@@ -2,7 +2,7 @@
 /metrics consistent with what went through the stream."""
 import pytest
 
-from harness import PREFIX, http_request, wait_until
+from harness import PREFIX, SETUP_ENTRIES, http_request, wait_until
 
 
 def test_unknown_member_is_a_404_with_a_json_error(env):
@@ -91,12 +91,13 @@ def test_metrics_are_consistent_with_what_was_pushed(plain_env):
     for e in events:
         by_kind[e["kind"]] = by_kind.get(e["kind"], 0) + 1
     want = {
-        "loyalty_entries_applied_total": 6,
+        "loyalty_entries_applied_total": SETUP_ENTRIES + 6,
         "loyalty_entries_rejected_total": 2,
         "loyalty_entries_duplicate_total": 1,
         "loyalty_members": 2,
         'loyalty_outputs_total{kind="points.changed"}': by_kind.get("points.changed", 0),
         'loyalty_outputs_total{kind="redeem.result"}': 1,
+        'loyalty_outputs_total{kind="rules.changed"}': SETUP_ENTRIES,
         'loyalty_outputs_total{kind="tier.changed"}': by_kind.get("tier.changed", 0),
     }
     assert by_kind["points.changed"] == 3  # two purchases and the redeem

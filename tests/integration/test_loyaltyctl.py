@@ -13,7 +13,8 @@ from ctlkit import LOYALTY_SCAN, LOYALTYCTL, LineReader, ctl, run
 from harness import PREFIX, stop_pid, strip_sid, wait_until
 
 SUBCOMMANDS = [[], ["member"], ["health"], ["tail"], ["dlq"], ["dlq", "list"],
-               ["dlq", "redrive"]]
+               ["dlq", "redrive"], ["rules"], ["rules", "show"], ["rules", "diff"],
+               ["rules", "push"]]
 
 
 @pytest.mark.parametrize("words", SUBCOMMANDS, ids=lambda w: " ".join(w) or "top")
@@ -149,7 +150,7 @@ def test_tail_once_prints_every_event_and_filters(env):
     dlq = fill(env)
     redis = f"127.0.0.1:{env.redis.port}"
     assert json_lines(ctl("tail", "--redis", redis, "--once", "--json")) == \
-        strip_sid(env.read_out())
+        strip_sid(env.read_out(setup=True))
     perks = json_lines(ctl("tail", "--redis", redis, "--once", "--json",
                            "--kind", "perk.triggered", "--member", "M2"))
     want = [e for e in strip_sid(env.read_out())

@@ -31,7 +31,7 @@ def life(make_env):
     env = make_env(start=False)
     text = env.conf_path.read_text()
     assert text.count(STOCK[0]) == 1, "conf/loyaltyd.conf's wine_tasting changed"
-    env.conf_path.write_text(text.replace(*STOCK))
+    env.rewrite_conf(text.replace(*STOCK))
     env.daemon.start()
     return Script(env, World(Book(env.conf_path.read_text())), tick_first=True)
 

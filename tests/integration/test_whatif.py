@@ -9,7 +9,7 @@ import re
 import time
 
 from ctlkit import CLIENTS_DIR, ctl, run
-from harness import PREFIX, encode, wait_until
+from harness import PREFIX, SETUP_ENTRIES, encode, wait_until
 from test_archive import ARCHIVING, push_history, rulebook_hash, wait_archived_and_trimmed
 
 LOYALTY_WHATIF = str(CLIENTS_DIR / "loyalty-whatif")
@@ -62,7 +62,7 @@ def test_the_same_rulebook_as_candidate_gives_an_empty_diff(make_env, tmp_path):
     res = whatif(env, candidate, "2026-09-15", out)
     assert res.returncode == 0, res.stderr
     report = json.loads((out / "report.json").read_text())
-    assert report["history"]["entries"] == total
+    assert report["history"]["entries"] == SETUP_ENTRIES + total  # the leading rules entry
     assert report["history"]["archived"] > 0 and report["history"]["from_stream"] > 0
     assert report["diff"] == {"empty": True, "state_identical": True, "members_changed": 0}
     assert report["candidate"]["switched"] is False

@@ -19,6 +19,7 @@
 #include "config.h"
 #include "pending.h"
 #include "preview.h"
+#include "rulecanon.h"
 #include "rules.h"
 #include "snapshot.h"
 #include "splitmix.h"
@@ -93,7 +94,7 @@ static struct proto_entry sale(struct fixture *f, const char *member, const char
 
 static void encode(const struct fixture *f, char **buf, size_t *len)
 {
-    assert_int_equal(snapshot_encode(&f->st, &f->cfg.rules, buf, len), 0);
+    assert_int_equal(snapshot_encode(&f->st, rulecanon_codec(), buf, len), 0);
 }
 
 /* Previews `e`, checks nothing changed, applies it for real and checks

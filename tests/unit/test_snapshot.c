@@ -1,6 +1,7 @@
-/* test_snapshot.c - snapshots are byte images of the state: the same entries
- * give the same bytes, a loaded snapshot writes back the same bytes, and any
- * damage is detected. */
+/* test_snapshot.c - snapshots (format 4): the same entries give the same
+ * bytes, a loaded snapshot writes back the same bytes, it carries the
+ * rulebook versions (texts included), any damage is detected, and what
+ * another build or configuration wrote is told apart from damage. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -14,6 +15,8 @@
 
 #include "caltime.h"
 #include "config.h"
+#include "config_rules.h"
+#include "rulecanon.h"
 #include "rules.h"
 #include "snapshot.h"
 #include "splitmix.h"
@@ -102,7 +105,8 @@ static int teardown(void **state)
 
 static void encode(const struct fixture *f, const struct state *st, char **buf, size_t *len)
 {
-    assert_int_equal(snapshot_encode(st, &f->cfg.rules, buf, len), 0);
+    (void)f;
+    assert_int_equal(snapshot_encode(st, rulecanon_codec(), buf, len), 0);
 }
 
 static void same_entries_give_byte_identical_snapshots(void **state)
@@ -131,7 +135,7 @@ static void a_loaded_snapshot_writes_back_the_same_bytes(void **state)
     size_t xl, yl;
     encode(f, &f->a, &x, &xl);
     assert_int_equal(state_init(&loaded, &f->cfg.rules, f->cfg.members_max), 0);
-    if (snapshot_decode(x, xl, &f->cfg.rules, f->cfg.members_max, &loaded, &err) != 0)
+    if (snapshot_decode(x, xl, &f->cfg.rules, rulecanon_codec(), &loaded, &err) != SNAPSHOT_OK)
         fail_msg("%s", err.text);
     assert_int_equal(loaded.last_id.seq, f->a.last_id.seq);
     uint32_t scheduled = 0; /* the schedule is derived: one live entry per member due */
@@ -147,31 +151,119 @@ static void a_loaded_snapshot_writes_back_the_same_bytes(void **state)
     free(y);
 }
 
-/* Decodes `buf` into a fresh state and expects a failure naming `what`. */
-static void expect_refused(struct fixture *f, const char *buf, size_t len, const char *what)
+/* Decodes `buf` into a fresh state and expects `status` naming `what`. */
+static void expect_status(struct fixture *f, const char *buf, size_t len,
+                          enum snapshot_status status, const char *what)
 {
     struct state st;
     struct snapshot_error err;
     assert_int_equal(state_init(&st, &f->cfg.rules, f->cfg.members_max), 0);
-    assert_int_equal(snapshot_decode(buf, len, &f->cfg.rules, f->cfg.members_max, &st, &err), -1);
+    assert_int_equal(snapshot_decode(buf, len, &f->cfg.rules, rulecanon_codec(), &st, &err),
+                     status);
     if (strstr(err.text, what) == NULL)
         fail_msg("expected '%s' in: %s", what, err.text);
     state_free(&st);
 }
 
-static void truncated_or_flipped_snapshots_are_detected(void **state)
+static void truncated_or_flipped_snapshots_are_damaged(void **state)
 {
     struct fixture *f = *state;
     char *x;
     size_t xl;
     encode(f, &f->a, &x, &xl);
-    expect_refused(f, x, xl - 1, "truncated");
-    expect_refused(f, x, 100, "truncated");
+    expect_status(f, x, xl - 1, SNAPSHOT_DAMAGED, "truncated");
+    expect_status(f, x, 100, SNAPSHOT_DAMAGED, "truncated");
     x[xl / 2] ^= 0x40; /* one bit in the body */
-    expect_refused(f, x, xl, "checksum");
+    expect_status(f, x, xl, SNAPSHOT_DAMAGED, "checksum");
     x[xl / 2] ^= 0x40;
     x[20] ^= 0x01; /* one bit in the header */
-    expect_refused(f, x, xl, "checksum");
+    expect_status(f, x, xl, SNAPSHOT_DAMAGED, "checksum");
+    x[20] ^= 0x01;
+    x[0] = 'X';
+    expect_status(f, x, xl, SNAPSHOT_DAMAGED, "magic");
+    free(x);
+}
+
+/* A newer format, or limits this daemon has lower, are another build's or
+ * configuration's business: FOREIGN (skipped, kept), never DAMAGED. */
+static void another_builds_or_configurations_snapshot_is_foreign(void **state)
+{
+    struct fixture *f = *state;
+    struct state st;
+    struct snapshot_error err;
+    char *x;
+    size_t xl;
+    encode(f, &f->a, &x, &xl);
+    x[8] = 5; /* format version 5: a newer build's (its header is not ours to check) */
+    expect_status(f, x, xl, SNAPSHOT_FOREIGN, "format version 5");
+    x[8] = 3; /* 3: the memory image of issue 13's development builds */
+    expect_status(f, x, xl, SNAPSHOT_FOREIGN, "format version 3");
+    x[8] = 4;
+    /* A daemon configured for fewer members than the snapshot holds. */
+    assert_int_equal(state_init(&st, &f->cfg.rules, MEMBERS - 1), 0);
+    assert_int_equal(snapshot_decode(x, xl, &f->cfg.rules, rulecanon_codec(), &st, &err),
+                     SNAPSHOT_FOREIGN);
+    assert_non_null(strstr(err.text, "members_max"));
+    state_free(&st);
+    /* A daemon whose expiry_months_max is below the rulebook's 12 months. */
+    struct rulebook *plain = calloc(1, sizeof(*plain));
+    config_rules_defaults(plain);
+    const struct state_limits small = {f->cfg.members_max, 6};
+    assert_int_equal(state_init_limits(&st, plain, &small), 0);
+    assert_int_equal(snapshot_decode(x, xl, plain, rulecanon_codec(), &st, &err),
+                     SNAPSHOT_FOREIGN);
+    assert_non_null(strstr(err.text, "expiry_months_max"));
+    state_free(&st);
+    free(plain);
+    free(x);
+}
+
+/* A state that switched rulebooks (one in force, one scheduled) loads
+ * with those versions, whatever rulebook the loading daemon has. */
+static void a_snapshot_carries_the_rulebook_versions_and_their_texts(void **state)
+{
+    struct fixture *f = *state;
+    struct state st, loaded;
+    struct snapshot_error err;
+    struct proto_entry e;
+    char *x;
+    size_t xl;
+    build(f, &st);
+    struct rulebook *v[2] = {malloc(sizeof(struct rulebook)), malloc(sizeof(struct rulebook))};
+    for (int k = 0; k < 2; k++) {
+        memcpy(v[k], &f->cfg.rules, sizeof(*v[k]));
+        v[k]->points_per_unit = 2 + k;
+        memset(&e, 0, sizeof(e));
+        e.kind = PROTO_RULES;
+        e.ts = st.clock_ms;
+        e.effective_ts = k == 0 ? 0 : st.clock_ms + 86400000; /* the second is scheduled */
+        assert_int_equal(rulecanon_hash(v[k], e.hash), 0);
+        snprintf(e.label, sizeof(e.label), "v%d", k);
+        struct rules_text rt = {v[k], NULL};
+        rules_apply(&st, (struct proto_id){(uint64_t)st.clock_ms, 100000u + (unsigned)k}, &e,
+                    &rt, &f->res);
+        assert_int_equal(f->res.verdict, OUTBOX_APPLIED);
+    }
+    assert_true(st.ver->has_next && st.ver->count == 2);
+    encode(f, &st, &x, &xl);
+    struct rulebook *plain = calloc(1, sizeof(*plain));
+    config_rules_defaults(plain);
+    plain->txns_max = f->cfg.rules.txns_max;
+    plain->expiry_months = 12;
+    assert_int_equal(state_init(&loaded, plain, f->cfg.members_max), 0);
+    if (snapshot_decode(x, xl, plain, rulecanon_codec(), &loaded, &err) != SNAPSHOT_OK)
+        fail_msg("%s", err.text);
+    assert_memory_equal(&loaded.ver->now, v[0], sizeof(*v[0]));
+    assert_memory_equal(&loaded.ver->next, v[1], sizeof(*v[1]));
+    assert_true(loaded.ver->has_next);
+    assert_memory_equal(loaded.ver->history, st.ver->history,
+                        sizeof(st.ver->history[0]) * st.ver->count);
+    assert_memory_equal(&loaded.ver->next_info, &st.ver->next_info, sizeof(st.ver->next_info));
+    state_free(&loaded);
+    state_free(&st);
+    free(plain);
+    free(v[0]);
+    free(v[1]);
     free(x);
 }
 
@@ -184,12 +276,12 @@ static void a_written_file_reads_back_and_names_its_last_entry(void **state)
     struct state loaded;
     assert_non_null(mkdtemp(dir));
     snprintf(path, sizeof(path), "%s/snap", dir);
-    if (snapshot_write(&f->a, &f->cfg.rules, path, &err) != 0)
+    if (snapshot_write(&f->a, rulecanon_codec(), path, &err) != 0)
         fail_msg("%s", err.text);
     assert_int_equal(snapshot_peek_id(path, &id, &err), 0);
     assert_int_equal(proto_id_cmp(id, f->a.last_id), 0);
     assert_int_equal(state_init(&loaded, &f->cfg.rules, f->cfg.members_max), 0);
-    if (snapshot_read(path, &f->cfg.rules, f->cfg.members_max, &loaded, &err) != 0)
+    if (snapshot_read(path, &f->cfg.rules, rulecanon_codec(), &loaded, &err) != SNAPSHOT_OK)
         fail_msg("%s", err.text);
     assert_int_equal(loaded.members.count, f->a.members.count);
     assert_memory_equal(loaded.members.v, f->a.members.v,
@@ -204,7 +296,9 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(same_entries_give_byte_identical_snapshots),
         cmocka_unit_test(a_loaded_snapshot_writes_back_the_same_bytes),
-        cmocka_unit_test(truncated_or_flipped_snapshots_are_detected),
+        cmocka_unit_test(truncated_or_flipped_snapshots_are_damaged),
+        cmocka_unit_test(another_builds_or_configurations_snapshot_is_foreign),
+        cmocka_unit_test(a_snapshot_carries_the_rulebook_versions_and_their_texts),
         cmocka_unit_test(a_written_file_reads_back_and_names_its_last_entry),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

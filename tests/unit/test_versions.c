@@ -17,6 +17,7 @@
 #include "caltime.h"
 #include "rulecanon.h"
 #include "rules.h"
+#include "wallet.h"
 
 #define DAY CALTIME_DAY_MS
 #define T0 (1700000000000LL) /* 2023-11-14 */
@@ -227,10 +228,62 @@ static void a_rules_entry_without_its_text_is_bad_rulebook_and_changes_nothing(v
     assert_non_null(strstr(f->ob.reject.detail, "not found"));
     assert_string_equal(versions_current(f->st.ver)->hash, "");
     assert_string_equal(tier_of(f, "a"), "silver");
-    /* expiry.months sizes the state's lots: refused, not half applied. */
-    load(f, 1, "expiry = { months = 6; };");
+    /* Over the daemon's expiry_months_max (the lots per member, 24 here):
+     * refused, not half applied. */
+    load(f, 1, "expiry = { months = 30; };");
     assert_int_equal(push(f, 1, T0 + DAY, 0), OUTBOX_REJECTED);
-    assert_non_null(strstr(f->ob.reject.detail, "expiry.months"));
+    assert_non_null(strstr(f->ob.reject.detail, "expiry_months_max"));
+    assert_string_equal(versions_current(f->st.ver)->hash, "");
+    fx_free(f);
+}
+
+static void buy(struct fx *f, const char *member, int64_t points, int64_t ts)
+{
+    entry(f, PROTO_PURCHASE, ts, member);
+    snprintf(f->e.store, sizeof(f->e.store), "s1");
+    f->e.amount = points * 100;
+    assert_int_equal(apply(f, NULL), OUTBOX_APPLIED);
+}
+
+/* The month index of calendar month `y`-`mo`. */
+static int32_t month_of(int y, int mo)
+{
+    return caltime_month(caltime_ts((struct caltime_date){y, mo, 1}));
+}
+
+/* expiry.months changes: points already earned keep the month they expire
+ * in; only points earned after the switch follow the new value. Turning
+ * expiry on dates the balance from the switch; turning it off drops the
+ * lots (nothing expires). */
+static void a_new_expiry_dates_only_what_is_earned_from_then_on(void **unused)
+{
+    (void)unused;
+    struct fx *f = fx_new(); /* V1: no expiry */
+    const struct members *ms = &f->st.members;
+    enrol_and_buy(f, "a", 10, T0); /* 2023-11-14 */
+    uint32_t a = members_find(ms, "a");
+    assert_int_equal(wallet_next_expiry(ms, a), INT64_MAX);
+    load(f, 1, "expiry = { months = 6; };"); /* on: the 10 expire 2024-06-01 */
+    assert_int_equal(push(f, 1, T0, 0), OUTBOX_APPLIED);
+    assert_int_equal(wallet_next_expiry(ms, a), caltime_month_start(month_of(2024, 6)));
+    buy(f, "a", 20, T0 + DAY); /* November: June too */
+    load(f, 1, "expiry = { months = 12; };");
+    assert_int_equal(push(f, 1, T0 + DAY, 0), OUTBOX_APPLIED);
+    buy(f, "a", 5, T0 + 40 * DAY); /* December 2023 under 12 months: 2025-01-01 */
+    assert_int_equal(wallet_next_expiry(ms, a), caltime_month_start(month_of(2024, 6)));
+    int64_t july = caltime_month_start(month_of(2024, 7));
+    assert_int_equal(wallet_expiring(ms, a, july), 30);
+    assert_int_equal(wallet_expiring(ms, a, caltime_month_start(month_of(2025, 2))), 35);
+    entry(f, PROTO_TICK, caltime_month_start(month_of(2024, 6)), NULL);
+    assert_int_equal(apply(f, NULL), OUTBOX_APPLIED);
+    assert_int_equal(f->ob.out[0].kind, PROTO_OUT_POINTS_EXPIRED);
+    assert_int_equal(f->ob.out[0].points, 30);
+    assert_int_equal(member(f, "a")->balance, 5);
+    assert_int_equal(wallet_next_expiry(ms, a), caltime_month_start(month_of(2025, 1)));
+    load(f, 1, "expiry = { months = 0; };"); /* off: nothing expires any more */
+    assert_int_equal(push(f, 1, july, 0), OUTBOX_APPLIED);
+    assert_int_equal(wallet_next_expiry(ms, a), INT64_MAX);
+    assert_int_equal(member(f, "a")->balance, 5);
     fx_free(f);
 }
 
@@ -268,7 +321,9 @@ static void segments_move_by_name_and_are_reclassified_on_the_next_tick(void **u
     assert_string_equal(f->st.ver->now.seg.segments[member(f, "b")->segment].name, "mid");
     assert_int_equal(f->st.g.segment_members[2], 1);
     assert_int_equal(f->st.g.segment_members[3], 1);
-    assert_int_equal(member(f, "a")->seg_due_ts, T0 + DAY);
+    /* Due at the engine clock: a rules entry does not move it (rules.h). */
+    assert_int_equal(f->st.clock_ms, T0);
+    assert_int_equal(member(f, "a")->seg_due_ts, T0);
     entry(f, PROTO_TICK, T0 + DAY, NULL);
     assert_int_equal(apply(f, NULL), OUTBOX_APPLIED);
     assert_true(member(f, "a")->seg_due_ts > T0 + DAY); /* refreshed */
@@ -284,6 +339,7 @@ int main(void)
         cmocka_unit_test(a_rules_entry_without_its_text_is_bad_rulebook_and_changes_nothing),
         cmocka_unit_test(reward_counters_move_with_their_names),
         cmocka_unit_test(segments_move_by_name_and_are_reclassified_on_the_next_tick),
+        cmocka_unit_test(a_new_expiry_dates_only_what_is_earned_from_then_on),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

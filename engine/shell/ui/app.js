@@ -7,6 +7,7 @@ import overview from './pages/overview.js';
 import healthPage from './pages/health.js';
 import dlq from './pages/dlq.js';
 import member from './pages/member.js';
+import rulebook from './pages/rulebook.js';
 
 // Every page is a module exporting {id, title, mount(el, ctx, arg)}, where
 // mount builds the page in `el` and returns {refresh(), unmount()?}; the
@@ -14,9 +15,8 @@ import member from './pages/member.js';
 // slot in here the same way:
 //   liability - GET /v1/liability: outstanding points by earn and expiry
 //               month, issued / redeemed / expired per month, breakage
-//   rulebook  - GET /v1/rulebook: the rulebook in force and its history
 // and the member page grows its history section (GET /v1/members/ID/history).
-const PAGES = [overview, healthPage, dlq, member];
+const PAGES = [overview, healthPage, dlq, rulebook, member];
 
 // One refresh every 2 s: fresh enough for rates, a trifle for the daemon.
 const REFRESH_MS = 2000;
