@@ -2,9 +2,10 @@
  * daemon's end-to-end throughput against.
  *
  * Built from the daemon's own shell (loyalty_shell): the same consumer
- * (link, cursor, pipeline), so the same reading (XREADGROUP COUNT
- * batch_entries_max), batching and commit (one MULTI/EXEC of outputs, acks
- * and the progress marker per batch), with one difference: each entry is
+ * (link, cursor, pipeline), so the same reading (XREAD COUNT
+ * batch_entries_max from the marker), batching, batches in flight and
+ * commit (one fenced call of outputs and the progress marker per batch),
+ * with one difference: each entry is
  * neither decoded nor applied; it publishes one fixed output and moves the
  * state's last id (consumer_set_apply). The gap between this and loyaltyd
  * on the same preload is what decoding and the rules cost end to end.
@@ -21,8 +22,8 @@
 #include <event2/event.h>
 
 #include "config.h"
-#include "consumer.h"
 #include "daemon.h"
+#include "fleet.h"
 #include "http.h"
 #include "log.h"
 #include "metrics.h"
@@ -39,7 +40,7 @@ static void usage(FILE *out)
             "The bare consumer baseline of bench/run.sh: loyaltyd's reading, batching and\n"
             "commit path over <prefix>in, but each entry publishes one fixed output to\n"
             "<prefix>out (member \"bare\", kind points.changed) instead of being decoded and\n"
-            "applied. Entries are acknowledged and <prefix>progress moves as with loyaltyd.\n"
+            "applied. <prefix>progress moves as with loyaltyd.\n"
             "Serves GET /healthz and /metrics; no members, no snapshots.\n"
             "\n"
             "  -c, --config FILE  loyaltyd configuration (daemon settings are used; the\n"
@@ -75,7 +76,7 @@ static int apply_bare(const void *arg, struct state *st, struct proto_id id,
 
 struct bare {
     struct event_base *base;
-    struct consumer *consumer;
+    struct fleet *fleet;
 };
 
 static void on_stopped(void *arg)
@@ -89,29 +90,24 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
     struct bare *bb = arg;
     (void)sig;
     (void)what;
-    consumer_stop(bb->consumer, BARE_STOP_GRACE_MS, on_stopped, bb);
+    fleet_stop(bb->fleet, BARE_STOP_GRACE_MS, on_stopped, bb);
 }
 
 /* Runs the bare consumer until a signal stops it. Returns 0 after a clean
  * stop, -1 when it cannot start. */
 static int run(const struct config *cfg)
 {
-    static struct state st; /* large; lives for the whole run */
     struct metrics m;
     struct config_error err;
     struct bare bb = {event_base_new(), NULL};
-    struct http_sources src = {cfg, &st, &m, NULL, NULL, NULL}; /* no preview */
+    struct fleet_options o = {false, apply_bare, NULL, NULL}; /* no snapshots, no DLQ ring */
     struct http *h = NULL;
     struct event *sigterm = NULL, *sigint = NULL;
     int rc = -1;
     memset(&m, 0, sizeof(m));
-    if (bb.base == NULL || state_init(&st, &cfg->rules, cfg->members_max) != 0)
+    if (bb.base == NULL || (bb.fleet = fleet_new(bb.base, cfg, &m, &o)) == NULL)
         goto fail;
-    bb.consumer = consumer_new(bb.base, cfg, &st, &m);
-    if (bb.consumer == NULL)
-        goto fail;
-    consumer_set_apply(bb.consumer, apply_bare, NULL);
-    src.consumer = bb.consumer;
+    struct http_sources src = {cfg, bb.fleet, &m, NULL, NULL}; /* no DLQ ring, no preview */
     h = http_new(bb.base, &src, &err);
     if (h == NULL) {
         log_error("bench_bare: %s", err.text);
@@ -123,10 +119,10 @@ static int run(const struct config *cfg)
         evsignal_add(sigint, NULL) != 0)
         goto fail;
     signal(SIGPIPE, SIG_IGN);
-    log_info("bench_bare: http://%s:%d, Redis %s:%d, %sin -> %sout, one output per entry",
-             cfg->http.host, cfg->http.port, cfg->redis.host, cfg->redis.port, cfg->prefix,
-             cfg->prefix);
-    consumer_start(bb.consumer);
+    log_info("bench_bare: http://%s:%d, Redis %s:%d, %u partition(s) of %u, one output per "
+             "entry", cfg->http.host, cfg->http.port, cfg->redis.host, cfg->redis.port,
+             cfg->serve_count, cfg->partitions);
+    fleet_start(bb.fleet);
     event_base_dispatch(bb.base);
     rc = 0;
 fail:
@@ -137,8 +133,7 @@ fail:
     if (sigint)
         event_free(sigint);
     http_free(h);
-    consumer_free(bb.consumer);
-    state_free(&st);
+    fleet_free(bb.fleet);
     if (bb.base)
         event_base_free(bb.base);
     return rc;
@@ -152,7 +147,7 @@ int main(int argc, char **argv)
         {"http", required_argument, NULL, OPT_HTTP}, {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
     const char *path = NULL;
-    struct daemon_overrides o = {NULL, NULL, NULL}; /* no --data: no snapshots */
+    struct daemon_overrides o = {NULL, NULL, NULL, NULL, NULL}; /* no --data: no snapshots */
     int opt;
     while ((opt = getopt_long(argc, argv, "c:vh", opts, NULL)) != -1) {
         switch (opt) {

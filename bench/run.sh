@@ -74,7 +74,7 @@ daemon_pid=""
 
 step() { printf '[run.sh %s] %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
 
-source "$top/bench/benchlib.sh" # stop_pid, free_port, read_results, rate, ...
+source "$top/bench/benchlib.sh" # stop_pid, free_port, start_redis, read_results, rate, ...
 
 cleanup() {
     local rc=$?
@@ -362,8 +362,8 @@ mb() { awk -v v="$1" 'BEGIN { printf "%.0f", v / 1e6 }'; }
         printf '| %s | %s | %s |\n' "$b" "$(rate "$v")" "$mean"
     done <"$tmp/batch.dat"
     [ -z "$plotted" ] || printf '\n![throughput vs batch_entries_max](%s)\n' "$(basename "$plot")"
-    printf '\nRedis command time during bench_e2e (INFO commandstats; EXEC includes the XADDs to\n'
-    printf '<prefix>out, the XACK and the SET it carries):\n\n'
+    printf '\nRedis command time during bench_e2e (INFO commandstats; FCALL includes the XADDs to\n'
+    printf '<prefix>out and the SET of the marker it carries):\n\n'
     printf '| command | calls | total ms | us per call |\n| --- | --- | --- | --- |\n'
     while read -r cmd calls usec per; do
         printf '| %s | %s | %s | %s |\n' "$cmd" "$calls" "$((usec / 1000))" "$per"

@@ -6,7 +6,7 @@
  * nothing the daemon writes for the scan can be missed. A scan of a tier
  * without perks produces no output at all; that case shows in the progress
  * marker <prefix>progress, which the daemon commits together with the
- * outputs (one MULTI/EXEC): once the marker reaches the scan's id, every
+ * outputs (one commit call): once the marker reaches the scan's id, every
  * output of the scan is already in the stream.
  */
 #include <stdio.h>

@@ -277,6 +277,15 @@ int proto_id_parse(const char *s, size_t len, struct proto_id *out);
  * returns its length. */
 int proto_id_format(struct proto_id id, char *buf, size_t cap);
 
+/* Writes the decimal digits of `v` at `out` (room for 20), without a NUL;
+ * returns how many. */
+size_t proto_u64_digits(uint64_t v, char *out);
+
+/* Writes "<id_s>:<seq>" (an output's id: the id of its input entry
+ * id_s[0..id_len) and its position) into buf, at least
+ * PROTO_OUT_ID_STR_MAX bytes, NUL-terminated. Returns its length. */
+int proto_id_format_seq(const char *id_s, size_t id_len, uint32_t seq, char *buf, size_t cap);
+
 /* Compares two ids: <0, 0, >0 as a is before, equal to, after b. */
 int proto_id_cmp(struct proto_id a, struct proto_id b);
 

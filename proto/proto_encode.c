@@ -401,9 +401,8 @@ int proto_encode_output(msgpack_sbuffer *buf, const struct proto_output *o,
     LY_ASSERT((unsigned)o->kind < PROTO_OUT_KIND_COUNT);
     char src_s[PROTO_ID_STR_MAX];
     char id_s[PROTO_OUT_ID_STR_MAX];
-    proto_id_format(src, src_s, sizeof src_s);
-    int n = snprintf(id_s, sizeof id_s, "%s:%" PRIu32, src_s, seq);
-    LY_ASSERT(n > 0 && (size_t)n < sizeof id_s);
+    int len = proto_id_format(src, src_s, sizeof src_s);
+    proto_id_format_seq(src_s, (size_t)len, seq, id_s, sizeof id_s);
     struct output_ctx ctx = {.o = o, .id = id_s, .src = src_s};
     return encode_map(buf, fill_output, &ctx);
 }

@@ -55,12 +55,39 @@ int proto_id_parse(const char *s, size_t len, struct proto_id *out)
     return 0;
 }
 
+/* By hand: ids are formatted for every output, and snprintf's format
+ * parsing costs more than the digits. */
+size_t proto_u64_digits(uint64_t v, char *out)
+{
+    char tmp[U64_DIGITS_MAX];
+    size_t n = 0;
+    do {
+        tmp[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v != 0);
+    for (size_t i = 0; i < n; i++)
+        out[i] = tmp[n - 1 - i];
+    return n;
+}
+
 int proto_id_format(struct proto_id id, char *buf, size_t cap)
 {
     LY_ASSERT(buf != NULL && cap >= PROTO_ID_STR_MAX);
-    int n = snprintf(buf, cap, "%" PRIu64 "-%" PRIu64, id.ms, id.seq);
-    LY_ASSERT(n > 0 && (size_t)n < cap);
-    return n;
+    size_t n = proto_u64_digits(id.ms, buf);
+    buf[n++] = '-';
+    n += proto_u64_digits(id.seq, buf + n);
+    buf[n] = '\0';
+    return (int)n;
+}
+
+int proto_id_format_seq(const char *id_s, size_t id_len, uint32_t seq, char *buf, size_t cap)
+{
+    LY_ASSERT(id_len + 1 + 10 < cap); /* a u32 has at most 10 digits */
+    memcpy(buf, id_s, id_len);
+    buf[id_len] = ':';
+    size_t n = id_len + 1 + proto_u64_digits(seq, buf + id_len + 1);
+    buf[n] = '\0';
+    return (int)n;
 }
 
 int proto_id_cmp(struct proto_id a, struct proto_id b)

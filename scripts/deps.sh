@@ -10,6 +10,7 @@ PACKAGES=(
   libevent-dev libhiredis-dev libmsgpack-dev       # the fixed stack
   libconfig-dev libjansson-dev libxxhash-dev       # config, JSON, hashing
   libsystemd-dev                                   # sd_notify (systemd units)
+  zlib1g-dev                                       # crc32: the partition function
   libzstd-dev                                      # the input archive's compression
   libcmocka-dev                                    # unit tests
   libsqlite3-dev libpq-dev                         # loyalty-ledger: SQLite, PostgreSQL

@@ -17,6 +17,8 @@ static const struct ctl_command COMMANDS[] = {
      cmd_health},
     {"tail", "print output events and DLQ entries (filters; follow or once)", cmd_tail},
     {"dlq", "list rejected entries; re-drive them to the input after a fix", cmd_dlq},
+    {"partitions", "each partition's owner, epoch, marker and lag (Scaling out)",
+     cmd_partitions},
     {"rules", "rulebook versions: show the one in force, diff a file, push one", cmd_rules},
     {"whatif", "replay the whole history under a candidate rulebook (runs loyalty-whatif)",
      cmd_whatif},

@@ -31,6 +31,7 @@ static const struct cfg_field daemon_fields[] = {
     STR("group", group, 1, CONFIG_KEY_MAX),
     STR("consumer", consumer, 1, CONFIG_KEY_MAX),
     DAEMON("batch_entries_max", CFG_U32, batch_entries_max, 1, 10000),
+    DAEMON("batches_in_flight", CFG_U32, batches_in_flight, 1, CONFIG_BATCHES_IN_FLIGHT_MAX),
     DAEMON("block_ms", CFG_U32, block_ms, 1, 60000),
     DAEMON("tick_interval_ms", CFG_U32, tick_interval_ms, 0, 86400000),
     DAEMON("out_maxlen", CFG_U64, out_maxlen, 0, INT64_MAX),
@@ -50,13 +51,101 @@ static const struct cfg_field daemon_fields[] = {
     STR("redis_password_env", redis_password_env, 0, CONFIG_KEY_MAX),
     STR("http_token", http_token, 0, CONFIG_SECRET_MAX),
     STR("http_token_env", http_token_env, 0, CONFIG_KEY_MAX),
+    DAEMON("partitions", CFG_U32, partitions, 1, PARTITION_COUNT_MAX),
+    DAEMON("cluster", CFG_BOOL, cluster, 0, 1),
+    DAEMON("wait_replicas", CFG_U32, wait_replicas, 0, 16),
+    DAEMON("wait_timeout_ms", CFG_U32, wait_timeout_ms, 1, 60000),
     DAEMON("ledger", CFG_ENDPOINT, ledger, 0, 0),
     STR("ledger_token", ledger_token, 0, CONFIG_SECRET_MAX),
     STR("ledger_token_env", ledger_token_env, 0, CONFIG_KEY_MAX),
 };
 
+/* Settings the daemon section parses itself (daemon_finish). */
+static const char *const daemon_extra[] = {"serve", NULL};
+
+/* `serve` is read once `partitions` is in, whatever the order in the file. */
+static int daemon_finish(struct cfg_ctx *c, const config_setting_t *s, void *base)
+{
+    struct config *cfg = base;
+    const config_setting_t *serve = config_setting_get_member(s, "serve");
+    char why[160];
+    cfg->serve_count = 0; /* every partition, resolved by config_finish */
+    if (serve == NULL)
+        return 0;
+    if (config_setting_type(serve) != CONFIG_TYPE_STRING)
+        return cfg_fail(c, serve, "'serve' must be a string such as \"0-7,12\" or \"all\"");
+    if (strcmp(config_setting_get_string(serve), "all") != 0 &&
+        config_parse_serve(config_setting_get_string(serve), cfg->partitions, cfg->serve,
+                           &cfg->serve_count, why, sizeof(why)) != 0)
+        return cfg_fail(c, serve, "serve: %s", why);
+    return 0;
+}
+
 static const struct cfg_section daemon_section = {
-    "daemon", daemon_fields, CFG_COUNT(daemon_fields), NULL, NULL};
+    "daemon", daemon_fields, CFG_COUNT(daemon_fields), daemon_extra, daemon_finish};
+
+/* One number of a serve list at *p (advanced past it): 0..limit-1. */
+static int serve_number(const char **p, uint32_t limit, uint32_t *out)
+{
+    uint64_t v = 0;
+    const char *s = *p;
+    if (*s < '0' || *s > '9')
+        return -1;
+    while (*s >= '0' && *s <= '9' && v <= PARTITION_COUNT_MAX)
+        v = v * 10 + (uint64_t)(*s++ - '0');
+    if (v >= limit)
+        return -1;
+    *out = (uint32_t)v;
+    *p = s;
+    return 0;
+}
+
+int config_parse_serve(const char *text, uint32_t partitions, uint16_t *out, uint32_t *count,
+                       char *why, size_t cap)
+{
+    bool seen[PARTITION_COUNT_MAX] = {false};
+    LY_ASSERT(partitions >= 1 && partitions <= PARTITION_COUNT_MAX);
+    const char *p = text;
+    if (strcmp(text, "all") == 0) {
+        for (uint32_t i = 0; i < partitions; i++)
+            out[i] = (uint16_t)i;
+        *count = partitions;
+        return 0;
+    }
+    while (*p) {
+        uint32_t lo, hi;
+        if (serve_number(&p, partitions, &lo) != 0)
+            goto bad;
+        hi = lo;
+        if (*p == '-' && (p++, serve_number(&p, partitions, &hi) != 0 || hi < lo))
+            goto bad;
+        for (uint32_t i = lo; i <= hi; i++)
+            seen[i] = true;
+        if (*p == ',' && p[1] != '\0')
+            p++;
+        else if (*p != '\0')
+            goto bad;
+    }
+    *count = 0;
+    for (uint32_t i = 0; i < partitions; i++)
+        if (seen[i])
+            out[(*count)++] = (uint16_t)i;
+    if (*count > 0)
+        return 0;
+bad:
+    snprintf(why, cap, "'%.40s' is not a set of partitions 0..%u such as \"0-7,12\" or \"all\"",
+             text, partitions - 1);
+    return -1;
+}
+
+void config_partition_prefix(const struct config *cfg, uint32_t p, char *buf, size_t cap)
+{
+    LY_ASSERT(p < cfg->partitions);
+    if (cfg->partitions == 1)
+        snprintf(buf, cap, "%s", cfg->prefix);
+    else
+        snprintf(buf, cap, "%s{%u}:", cfg->prefix, p);
+}
 
 void config_defaults(struct config *cfg)
 {
@@ -70,6 +159,7 @@ void config_defaults(struct config *cfg)
     snprintf(cfg->group, sizeof(cfg->group), "loyaltyd");
     snprintf(cfg->consumer, sizeof(cfg->consumer), "loyaltyd-1");
     cfg->batch_entries_max = 1024;
+    cfg->batches_in_flight = 2;
     cfg->block_ms = 1000;
     cfg->tick_interval_ms = 60000;
     cfg->out_maxlen = 10000000;
@@ -79,6 +169,8 @@ void config_defaults(struct config *cfg)
     cfg->snapshot_every_ms = 300000;
     cfg->snapshot_keep = 3;
     cfg->trim_input = true;
+    cfg->partitions = 1;
+    cfg->wait_timeout_ms = 1000;
     cfg->expiry_months_max = CONFIG_EXPIRY_MONTHS_MAX_DEFAULT;
     cfg->append_file_rulebook = true;
     cfg->archive = true; /* the whole history stays replayable (archiver.h) */
@@ -159,6 +251,19 @@ int config_finish(struct config *cfg, struct config_error *err)
         snprintf(err->text, sizeof(err->text), "daemon.redis_user needs a redis_password "
                                                "(or redis_password_env)");
         return -1;
+    }
+    if (cfg->cluster && cfg->partitions == 1 && strchr(cfg->prefix, '{') == NULL) {
+        snprintf(err->text, sizeof(err->text),
+                 "daemon.cluster needs daemon.partitions >= 2 (keys <prefix>{p}:...) or a "
+                 "hash-tagged prefix such as \"loyalty:{0}:\", so that one partition's keys "
+                 "share one slot");
+        return -1;
+    }
+    if (cfg->serve_count == 0) { /* not set: every partition */
+        char why[8];
+        int rc = config_parse_serve("all", cfg->partitions, cfg->serve, &cfg->serve_count,
+                                    why, sizeof(why));
+        LY_ASSERT(rc == 0);
     }
     if (!config_is_loopback(cfg->http.host) && cfg->http_token[0] == '\0') {
         snprintf(err->text, sizeof(err->text),

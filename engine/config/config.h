@@ -14,11 +14,16 @@
 #include <stdint.h>
 
 #include "cfgparse.h"
+#include "partition.h"
 #include "rulebook.h"
 
 #define CONFIG_PATH_MAX 1024
 #define CONFIG_KEY_MAX 64 /* prefix, group and consumer names */
 #define CONFIG_SECRET_MAX 256 /* passwords and tokens */
+/* daemon.batches_in_flight at most: two keep Redis and the daemon busy at
+ * the same time; more only add memory and latency. */
+#define CONFIG_BATCHES_IN_FLIGHT_MAX 8
+
 /* expiry_months_max by default: two years of expiry lots per member (200
  * bytes), room to lengthen a one-year expiry without a restart. */
 #define CONFIG_EXPIRY_MONTHS_MAX_DEFAULT 24
@@ -30,8 +35,9 @@ struct config {
     char prefix[CONFIG_KEY_MAX + 1];   /* stream names: <prefix>in, ... */
     char group[CONFIG_KEY_MAX + 1];    /* consumer group on <prefix>in */
     char consumer[CONFIG_KEY_MAX + 1]; /* this daemon's consumer name */
-    uint32_t batch_entries_max;        /* entries per XREADGROUP */
-    uint32_t block_ms;                 /* XREADGROUP BLOCK */
+    uint32_t batch_entries_max;        /* entries per read */
+    uint32_t batches_in_flight;        /* batches read before the first is confirmed */
+    uint32_t block_ms;                 /* XREAD BLOCK */
     uint32_t tick_interval_ms;         /* 0: the daemon appends no ticks */
     uint64_t out_maxlen;               /* ~MAXLEN of <prefix>out; 0: none */
     uint32_t members_max;              /* enrolments beyond go to the DLQ */
@@ -52,6 +58,12 @@ struct config {
     char redis_password_env[CONFIG_KEY_MAX + 1]; /* read the password from this variable */
     char http_token[CONFIG_SECRET_MAX + 1];    /* bearer token; empty: none */
     char http_token_env[CONFIG_KEY_MAX + 1];   /* read the token from this variable */
+    uint32_t partitions;               /* P: the program's partitions (README Scaling out) */
+    uint32_t serve_count;              /* partitions this daemon serves; 0: all of them */
+    uint16_t serve[PARTITION_COUNT_MAX]; /* ascending, each < partitions */
+    bool cluster;                      /* `redis` is a seed node of a Redis Cluster */
+    uint32_t wait_replicas;            /* WAIT for this many replicas after a commit */
+    uint32_t wait_timeout_ms;          /* ... at most this long */
     struct config_endpoint ledger;              /* loyalty-ledger's HTTP; port 0: none */
     char ledger_token[CONFIG_SECRET_MAX + 1];   /* its bearer token; empty: none */
     char ledger_token_env[CONFIG_KEY_MAX + 1];  /* read it from this variable */
@@ -72,6 +84,17 @@ int config_load(struct config *cfg, const char *path, struct config_error *err);
  * an error), and HTTP bound to anything but loopback requires a token.
  * Returns 0, or -1 with err->text set. */
 int config_finish(struct config *cfg, struct config_error *err);
+
+/* Parses a set of partitions ("0-7,12,20-23"; "all": every one) among
+ * `partitions` into out[0..*count), ascending and without repeats. Returns
+ * 0, or -1 with the problem in why[0..cap). */
+int config_parse_serve(const char *text, uint32_t partitions, uint16_t *out, uint32_t *count,
+                       char *why, size_t cap);
+
+/* The key prefix of partition `p` into buf[0..cap): cfg->prefix itself
+ * when the program has one partition, else "<prefix>{p}:" (a hash tag:
+ * all keys of a partition share one Redis Cluster slot). */
+void config_partition_prefix(const struct config *cfg, uint32_t p, char *buf, size_t cap);
 
 /* True when `host` is a loopback address (127.0.0.0/8, ::1, localhost). */
 bool config_is_loopback(const char *host);

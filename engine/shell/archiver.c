@@ -2,7 +2,9 @@
  *
  * Threads: the event loop calls archiver_trim (sets the target under the
  * mutex, signals); the worker owns the archive, its Redis connection and
- * every I/O. Metrics are written by the worker with atomic stores.
+ * every I/O, and hands each archived target back through a pipe the loop
+ * reads (`done` under the mutex). Metrics are added by the worker with
+ * atomic operations (several partitions' archivers share them).
  */
 #include "archiver.h"
 
@@ -13,7 +15,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
+#include <event2/event.h>
 #include <hiredis/hiredis.h>
 
 #include "archive.h"
@@ -25,6 +29,7 @@
 #define ARCHIVER_CONNECT_MS 2000  /* connecting to Redis */
 #define ARCHIVER_REPLY_MS 30000   /* one XRANGE of ARCHIVER_CHUNK entries, or the XTRIM */
 #define ARCHIVER_KEY_MAX (CONFIG_KEY_MAX + 8 + PROTO_HASH_LEN)
+#define ARCHIVER_REDIRECTS 3      /* MOVED replies followed per command (a resharding) */
 
 struct archiver {
     const struct config *cfg;
@@ -38,7 +43,16 @@ struct archiver {
     struct proto_id attempted;    /* worker: the last target a run was made for */
     struct archive *ar;           /* worker: NULL until opened (again) */
     redisContext *rc;             /* worker */
-    char in_key[CONFIG_KEY_MAX + 8];
+    struct config_endpoint node;  /* worker: where rc goes (the seed, or a MOVED target) */
+    char dir[ARCH_DIR_MAX + 1];
+    char in_key[CONFIG_KEY_MAX + 24];
+    struct archive_stats shown;   /* worker: what publish_stats added to the metrics */
+    struct proto_id done;         /* under mu: archived below this, not yet handed back */
+    bool has_done;                /* under mu */
+    int pipe_fd[2];               /* worker writes a byte per archived target; loop reads */
+    struct event *ev;             /* the loop's read event on pipe_fd[0] */
+    archiver_done_fn *done_fn;
+    void *done_arg;
     char own_hash[RULECANON_HASH_LEN + 1];
     char *own_text;               /* the configured rulebook, canonical */
 };
@@ -76,7 +90,7 @@ static int connect_redis(struct archiver *a)
     struct timeval ct = {ARCHIVER_CONNECT_MS / 1000, 0}, rt = {ARCHIVER_REPLY_MS / 1000, 0};
     if (a->rc != NULL)
         return 0;
-    a->rc = redisConnectWithTimeout(cfg->redis.host, cfg->redis.port, ct);
+    a->rc = redisConnectWithTimeout(a->node.host, a->node.port, ct);
     if (a->rc == NULL || a->rc->err || redisSetTimeout(a->rc, rt) != REDIS_OK) {
         failed(a, "cannot connect to Redis", a->rc ? a->rc->errstr : "out of memory");
         disconnect(a);
@@ -97,14 +111,32 @@ static int connect_redis(struct archiver *a)
     return 0;
 }
 
+/* redisCommandArgv, following "MOVED <slot> <host>:<port>" (a Redis
+ * Cluster) to the node named. NULL when the connection failed. */
+static redisReply *command_argv(struct archiver *a, int argc, const char **argv)
+{
+    for (int hop = 0;; hop++) {
+        if (connect_redis(a) != 0)
+            return NULL;
+        redisReply *r = redisCommandArgv(a->rc, argc, argv, NULL);
+        char host[CONFIG_HOST_MAX + 1];
+        unsigned slot, port;
+        if (r == NULL || r->type != REDIS_REPLY_ERROR || hop == ARCHIVER_REDIRECTS ||
+            sscanf(r->str, "MOVED %u %255[^:]:%u", &slot, host, &port) != 3 || port > 65535)
+            return r;
+        freeReplyObject(r);
+        disconnect(a);
+        snprintf(a->node.host, sizeof(a->node.host), "%s", host);
+        a->node.port = (int)port;
+    }
+}
+
 static int open_archive(struct archiver *a)
 {
-    char dir[ARCH_DIR_MAX + 1];
     struct arch_error err;
     if (a->ar != NULL)
         return 0;
-    snprintf(dir, sizeof(dir), "%s/archive", a->cfg->data_dir);
-    a->ar = archive_open(dir, a->own_hash, a->own_text, note, a, &err);
+    a->ar = archive_open(a->dir, a->own_hash, a->own_text, note, a, &err);
     if (a->ar == NULL) {
         failed(a, "cannot open the archive", err.text);
         return -1;
@@ -122,7 +154,10 @@ static const char *rules_text(struct archiver *a, const char *hash, size_t *len,
         *len = strlen(a->own_text);
         return a->own_text;
     }
-    redisReply *r = redisCommand(a->rc, "GET %srules:%s", a->cfg->prefix, hash);
+    char key[ARCHIVER_KEY_MAX];
+    snprintf(key, sizeof(key), "%srules:%s", a->cfg->prefix, hash);
+    const char *argv[] = {"GET", key};
+    redisReply *r = command_argv(a, 2, argv);
     if (r == NULL || r->type != REDIS_REPLY_STRING) {
         freeReplyObject(r);
         return NULL; /* not stored: the daemon found none either */
@@ -174,9 +209,10 @@ static int archive_below(struct archiver *a, struct proto_id min_id)
         proto_id_format(last, start + 1, sizeof(start) - 1);
         const char *argv[] = {"XRANGE", a->in_key, last.ms || last.seq ? start : "-", end,
                               "COUNT", count};
-        redisReply *r = redisCommandArgv(a->rc, 6, argv, NULL);
+        redisReply *r = command_argv(a, 6, argv);
         if (r == NULL || r->type != REDIS_REPLY_ARRAY) {
-            failed(a, "XRANGE failed", r ? (r->str ? r->str : "unexpected reply") : a->rc->errstr);
+            failed(a, "XRANGE failed", r ? (r->str ? r->str : "unexpected reply")
+                                         : a->rc ? a->rc->errstr : "no connection");
             freeReplyObject(r);
             disconnect(a);
             return -1;
@@ -198,11 +234,15 @@ static int archive_below(struct archiver *a, struct proto_id min_id)
 
 static void publish_stats(struct archiver *a)
 {
-    struct archive_stats s;
+    struct archive_stats s; /* each archiver adds its change: the figures sum partitions */
     archive_get_stats(a->ar, &s);
-    __atomic_store_n(&a->m->archive_bytes, s.bytes, __ATOMIC_RELAXED);
-    __atomic_store_n(&a->m->archive_segments, (uint64_t)s.segments, __ATOMIC_RELAXED);
-    __atomic_store_n(&a->m->archive_entries, s.appended, __ATOMIC_RELAXED);
+    __atomic_add_fetch(&a->m->archive_bytes, s.bytes - a->shown.bytes, __ATOMIC_RELAXED);
+    __atomic_add_fetch(&a->m->archive_segments, (uint64_t)s.segments - (uint64_t)a->shown.segments,
+                       __ATOMIC_RELAXED);
+    uint64_t added = s.appended >= a->shown.appended ? s.appended - a->shown.appended
+                                                     : s.appended; /* reopened: counts anew */
+    __atomic_add_fetch(&a->m->archive_entries, added, __ATOMIC_RELAXED);
+    a->shown = s;
 }
 
 /* Retention, by the wall clock (files, not state). */
@@ -220,11 +260,11 @@ static void prune(struct archiver *a)
         log_info("archive retention: deleted %d old segment(s)", n);
 }
 
-/* One request: archive, commit, trim, prune. */
+/* One request: archive, commit, prune, then hand `min_id` to the loop,
+ * which sends the fenced trim. */
 static int run(struct archiver *a, struct proto_id min_id)
 {
     struct arch_error err;
-    char id[PROTO_ID_STR_MAX];
     if (open_archive(a) != 0 || connect_redis(a) != 0 || archive_below(a, min_id) != 0)
         return -1;
     if (archive_commit(a->ar, &err) != 0) {
@@ -234,19 +274,35 @@ static int run(struct archiver *a, struct proto_id min_id)
         return -1;
     }
     publish_stats(a);
-    proto_id_format(min_id, id, sizeof(id));
-    redisReply *r = redisCommand(a->rc, "XTRIM %s MINID ~ %s", a->in_key, id);
-    bool ok = r != NULL && r->type == REDIS_REPLY_INTEGER;
-    freeReplyObject(r);
-    if (!ok) {
-        failed(a, "XTRIM failed", a->rc->err ? a->rc->errstr : "error reply");
-        disconnect(a);
-        return -1;
-    }
-    __atomic_add_fetch(&a->m->trims, 1, __ATOMIC_RELAXED);
     prune(a);
     publish_stats(a);
+    pthread_mutex_lock(&a->mu);
+    a->done = min_id;
+    a->has_done = true;
+    pthread_mutex_unlock(&a->mu);
+    char byte = 1; /* the pipe is non-blocking: when full, the loop has a wake-up queued */
+    if (write(a->pipe_fd[1], &byte, 1) < 0) {
+        /* EAGAIN: the pipe is full, so the loop has a wake-up queued already */
+    }
     return 0;
+}
+
+/* The loop: the worker archived below a target; the trim may go. */
+static void on_archived(evutil_socket_t fd, short what, void *arg)
+{
+    struct archiver *a = arg;
+    char buf[64];
+    (void)what;
+    while (read(fd, buf, sizeof(buf)) > 0) {
+        /* drained: one wake-up stands for every byte */
+    }
+    pthread_mutex_lock(&a->mu);
+    bool has = a->has_done;
+    struct proto_id id = a->done;
+    a->has_done = false;
+    pthread_mutex_unlock(&a->mu);
+    if (has)
+        a->done_fn(a->done_arg, id);
 }
 
 static void *worker(void *arg)
@@ -278,14 +334,21 @@ void archiver_trim(struct archiver *a, struct proto_id min_id)
     pthread_mutex_unlock(&a->mu);
 }
 
-struct archiver *archiver_new(const struct config *cfg, struct metrics *m)
+struct archiver *archiver_new(const struct config *cfg, struct metrics *m, const char *dir,
+                              const char *prefix, struct event_base *base,
+                              archiver_done_fn *done, void *arg)
 {
     struct archiver *a = calloc(1, sizeof(*a));
     if (a == NULL)
         return NULL;
     a->cfg = cfg;
     a->m = m;
-    snprintf(a->in_key, sizeof(a->in_key), "%sin", cfg->prefix);
+    a->node = cfg->redis;
+    a->done_fn = done;
+    a->done_arg = arg;
+    a->pipe_fd[0] = a->pipe_fd[1] = -1;
+    snprintf(a->dir, sizeof(a->dir), "%s", dir);
+    snprintf(a->in_key, sizeof(a->in_key), "%sin", prefix);
     a->own_text = rulecanon_text(&cfg->rules);
     if (a->own_text == NULL || pthread_mutex_init(&a->mu, NULL) != 0 ||
         pthread_cond_init(&a->cv, NULL) != 0) {
@@ -293,10 +356,19 @@ struct archiver *archiver_new(const struct config *cfg, struct metrics *m)
         free(a);
         return NULL;
     }
+    if (pipe(a->pipe_fd) != 0 || evutil_make_socket_nonblocking(a->pipe_fd[0]) != 0 ||
+        evutil_make_socket_nonblocking(a->pipe_fd[1]) != 0 ||
+        evutil_make_socket_closeonexec(a->pipe_fd[0]) != 0 ||
+        evutil_make_socket_closeonexec(a->pipe_fd[1]) != 0 ||
+        (a->ev = event_new(base, a->pipe_fd[0], EV_READ | EV_PERSIST, on_archived, a)) == NULL ||
+        event_add(a->ev, NULL) != 0) {
+        archiver_free(a);
+        return NULL;
+    }
     rulecanon_hash_text(a->own_text, a->own_hash);
     if (open_archive(a) == 0) {
         publish_stats(a);
-        log_info("archive: %s/archive holds entries up to %" PRIu64 "-%" PRIu64, cfg->data_dir,
+        log_info("archive: %s holds entries up to %" PRIu64 "-%" PRIu64, a->dir,
                  archive_last(a->ar).ms, archive_last(a->ar).seq);
     }
     if (pthread_create(&a->thread, NULL, worker, a) != 0) {
@@ -319,6 +391,11 @@ void archiver_free(struct archiver *a)
         pthread_join(a->thread, NULL);
     disconnect(a);
     archive_close(a->ar);
+    if (a->ev != NULL)
+        event_free(a->ev);
+    for (int i = 0; i < 2; i++)
+        if (a->pipe_fd[i] >= 0)
+            close(a->pipe_fd[i]);
     pthread_mutex_destroy(&a->mu);
     pthread_cond_destroy(&a->cv);
     free(a->own_text);

@@ -15,8 +15,7 @@ int batch_init(struct batch *b, uint32_t entries_max)
     msgpack_sbuffer_init(&b->buf);
     b->outs = calloc(b->out_cap, sizeof(b->outs[0]));
     b->dlq = calloc(entries_max, sizeof(b->dlq[0]));
-    b->acks = calloc(entries_max, sizeof(b->acks[0]));
-    if (b->outs == NULL || b->dlq == NULL || b->acks == NULL) {
+    if (b->outs == NULL || b->dlq == NULL) {
         batch_free(b);
         return -1;
     }
@@ -28,7 +27,7 @@ void batch_free(struct batch *b)
     msgpack_sbuffer_destroy(&b->buf);
     free(b->outs);
     free(b->dlq);
-    free(b->acks);
+    free(b->cmd);
     memset(b, 0, sizeof(*b));
 }
 
@@ -37,21 +36,23 @@ void batch_reset(struct batch *b)
     msgpack_sbuffer_clear(&b->buf);
     b->out_count = 0;
     b->dlq_count = 0;
-    b->ack_count = 0;
+    b->entry_count = 0;
     memset(b->out_by_kind, 0, sizeof(b->out_by_kind));
     b->last_id_str[0] = '\0';
+    b->expect_str[0] = '\0';
+    b->cmd_len = 0;
     memset(&b->last_id, 0, sizeof(b->last_id));
     b->started_us = 0;
 }
 
-bool batch_empty(const struct batch *b) { return b->ack_count == 0; }
+bool batch_empty(const struct batch *b) { return b->entry_count == 0; }
 
 void batch_add_entry(struct batch *b, struct proto_id id, const char *id_str, bool advance)
 {
-    LY_ASSERT(b->ack_count < b->entries_max);
+    LY_ASSERT(b->entry_count < b->entries_max);
     size_t len = strlen(id_str);
     LY_ASSERT(len < PROTO_ID_STR_MAX);
-    memcpy(b->acks[b->ack_count++], id_str, len + 1);
+    b->entry_count++;
     if (!advance)
         return;
     memcpy(b->last_id_str, id_str, len + 1);

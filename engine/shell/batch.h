@@ -2,10 +2,11 @@
  *
  * The consumer decodes and applies each entry of a batch read from Redis
  * and records here what must reach Redis for it: encoded output events,
- * DLQ entries (original bytes + reason), the ids to acknowledge and the
- * last id (the progress marker). commit.c sends all of it in one
- * MULTI/EXEC. A batch is kept until its commit is confirmed, so that it can
- * be sent again after a reconnect without applying anything twice.
+ * DLQ entries (original bytes + reason), how many entries it holds and the
+ * last id (the progress marker). commit.c formats all of it into one
+ * fenced call (fenced.h) in the batch's command buffer. A batch is kept
+ * until its commit is confirmed, so that it can be sent again after a
+ * reconnect without applying anything twice.
  *
  * Bounds: at most `entries_max` entries, each with at most
  * OUTBOX_ENTRY_OUTPUTS_MAX outputs of a few hundred bytes (a tick: a few per due
@@ -47,11 +48,13 @@ struct batch {
     uint32_t out_by_kind[PROTO_OUT_KIND_COUNT];
     struct batch_dlq *dlq;
     uint32_t dlq_count;
-    char (*acks)[PROTO_ID_STR_MAX];
-    uint32_t ack_count;
+    uint32_t entry_count;
     struct proto_id last_id;
     char last_id_str[PROTO_ID_STR_MAX];
+    char expect_str[PROTO_ID_STR_MAX]; /* the marker its commit expects ("": none) */
     uint64_t started_us; /* monotonic time the batch arrived */
+    char *cmd;           /* the commit call in RESP (commit_format), reused */
+    size_t cmd_len, cmd_cap;
 };
 
 /* Allocates a batch for up to `entries_max` entries. Returns 0, or -1 when
@@ -67,10 +70,10 @@ void batch_reset(struct batch *b);
 /* True when the batch holds nothing to commit. */
 bool batch_empty(const struct batch *b);
 
-/* Records input entry `id` (string form `id_str`): it will be acknowledged
- * and, when `advance`, becomes the progress marker (an entry applied before,
- * delivered again, is only acknowledged: the marker never moves back). At
- * most entries_max (asserted). */
+/* Records input entry `id` (string form `id_str`): it is counted and, when
+ * `advance`, becomes the progress marker (an entry applied before, read
+ * again, is only counted: the marker never moves back). At most
+ * entries_max (asserted). */
 void batch_add_entry(struct batch *b, struct proto_id id, const char *id_str, bool advance);
 
 /* Encodes the outputs of `res` produced by the entry at `src`. Returns 0,

@@ -1,137 +1,133 @@
 /* commit.c - see commit.h. */
 #include "commit.h"
 
-#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "lyassert.h"
 
-void commit_keys_init(struct commit_keys *k, const struct config *cfg)
+void commit_keys_init(struct commit_keys *k, const struct config *cfg, uint32_t p)
 {
-    snprintf(k->in, sizeof(k->in), "%sin", cfg->prefix);
-    snprintf(k->out, sizeof(k->out), "%sout", cfg->prefix);
-    snprintf(k->dlq, sizeof(k->dlq), "%sdlq", cfg->prefix);
-    snprintf(k->progress, sizeof(k->progress), "%sprogress", cfg->prefix);
+    config_partition_prefix(cfg, p, k->prefix, sizeof(k->prefix));
+    snprintf(k->in, sizeof(k->in), "%sin", k->prefix);
+    snprintf(k->out, sizeof(k->out), "%sout", k->prefix);
+    snprintf(k->dlq, sizeof(k->dlq), "%sdlq", k->prefix);
+    snprintf(k->progress, sizeof(k->progress), "%sprogress", k->prefix);
+    snprintf(k->owner, sizeof(k->owner), "%sowner", k->prefix);
 }
 
-/* XADD key * : the head of every XADD; the caller appends the fields. */
-static int xadd_head(const char *key, const char **a, size_t *al)
+/* Makes room for `more` bytes in b->cmd (doubling). Returns 0 or -1. */
+static int reserve(struct batch *b, size_t more)
 {
-    a[0] = "XADD", al[0] = 4;
-    a[1] = key, al[1] = strlen(key);
-    a[2] = "*", al[2] = 1;
-    return 3;
-}
-
-/* One XTRIM per stream and batch (not MAXLEN on every XADD): the stream is
- * kept near out_maxlen entries at a fraction of the cost. */
-static int send_trims(redisAsyncContext *ac, const struct config *cfg,
-                      const struct commit_keys *k, const struct batch *b)
-{
-    char maxlen[24];
-    if (cfg->out_maxlen == 0)
+    if (b->cmd_len + more <= b->cmd_cap)
         return 0;
-    snprintf(maxlen, sizeof(maxlen), "%" PRIu64, cfg->out_maxlen);
-    if (b->out_count > 0 &&
-        redisAsyncCommand(ac, NULL, NULL, "XTRIM %s MAXLEN ~ %s", k->out, maxlen) != REDIS_OK)
+    size_t cap = b->cmd_cap ? b->cmd_cap : 4096;
+    while (cap < b->cmd_len + more)
+        cap *= 2;
+    char *p = realloc(b->cmd, cap);
+    if (p == NULL)
         return -1;
-    if (b->dlq_count > 0 &&
-        redisAsyncCommand(ac, NULL, NULL, "XTRIM %s MAXLEN ~ %s", k->dlq, maxlen) != REDIS_OK)
-        return -1;
+    b->cmd = p;
+    b->cmd_cap = cap;
     return 0;
 }
 
-static int send_outputs(redisAsyncContext *ac, const struct config *cfg,
-                        const struct commit_keys *k, const struct batch *b)
+/* Appends `<mark><n>\r\n` (mark: '*' a command's arity, '$' a length). */
+static void put_count(struct batch *b, char mark, uint64_t n)
 {
-    const char *a[16];
-    size_t al[16];
-    (void)cfg;
-    for (uint32_t i = 0; i < b->out_count; i++) {
-        int n = xadd_head(k->out, a, al);
-        a[n] = "m", al[n++] = 1;
-        a[n] = b->buf.data + b->outs[i].off, al[n++] = b->outs[i].len;
-        if (redisAsyncCommandArgv(ac, NULL, NULL, n, a, al) != REDIS_OK)
-            return -1;
-    }
+    char *p = b->cmd + b->cmd_len;
+    *p++ = mark;
+    p += proto_u64_digits(n, p);
+    *p++ = '\r';
+    *p++ = '\n';
+    b->cmd_len = (size_t)(p - b->cmd);
+}
+
+/* Bytes a bulk string of `len` bytes takes in RESP, at most. */
+#define BULK_OVERHEAD 26 /* '$', 20 digits, 2 x CRLF */
+
+static void put_bulk(struct batch *b, const char *s, size_t len)
+{
+    put_count(b, '$', len);
+    memcpy(b->cmd + b->cmd_len, s, len);
+    b->cmd_len += len;
+    b->cmd[b->cmd_len++] = '\r';
+    b->cmd[b->cmd_len++] = '\n';
+}
+
+static void put_str(struct batch *b, const char *s) { put_bulk(b, s, strlen(s)); }
+
+static void put_u64(struct batch *b, uint64_t v)
+{
+    char digits[20];
+    put_bulk(b, digits, proto_u64_digits(v, digits));
+}
+
+/* The bytes the call's arguments take: one bound for the whole batch, so
+ * the buffer grows at most once per batch. */
+static size_t call_bytes(const struct batch *b, const struct commit_keys *k, size_t nargs)
+{
+    size_t n = nargs * BULK_OVERHEAD + b->buf.size + 64 + sizeof(FENCED_COMMIT) +
+               strlen(k->out) + strlen(k->dlq) + strlen(k->progress) + strlen(k->owner) +
+               3 * PROTO_ID_STR_MAX;
+    for (uint32_t i = 0; i < b->dlq_count; i++)
+        n += strlen(b->dlq[i].src) + strlen(b->dlq[i].reason) + strlen(b->dlq[i].detail);
+    return n;
+}
+
+int commit_format(struct batch *b, const struct commit_keys *k, const char *epoch,
+                  uint64_t maxlen)
+{
+    LY_ASSERT(!batch_empty(b) && b->last_id_str[0] != '\0');
+    /* FCALL name 4 keys... epoch expected marker n_out n_dlq maxlen ... */
+    size_t nargs = 3 + 4 + 6 + (size_t)b->out_count + 4 * (size_t)b->dlq_count;
+    b->cmd_len = 0;
+    if (reserve(b, call_bytes(b, k, nargs)) != 0)
+        return -1;
+    put_count(b, '*', nargs);
+    put_str(b, "FCALL");
+    put_str(b, FENCED_COMMIT);
+    put_u64(b, 4);
+    put_str(b, k->out);
+    put_str(b, k->dlq);
+    put_str(b, k->progress);
+    put_str(b, k->owner);
+    put_str(b, epoch);
+    put_str(b, b->expect_str);
+    put_str(b, b->last_id_str);
+    put_u64(b, b->out_count);
+    put_u64(b, b->dlq_count);
+    put_u64(b, maxlen);
+    for (uint32_t i = 0; i < b->out_count; i++)
+        put_bulk(b, b->buf.data + b->outs[i].off, b->outs[i].len);
     for (uint32_t i = 0; i < b->dlq_count; i++) {
         const struct batch_dlq *d = &b->dlq[i];
-        int n = xadd_head(k->dlq, a, al);
-        a[n] = "m", al[n++] = 1;
         /* An entry without `m` keeps no bytes: buf.data may still be NULL. */
-        a[n] = d->m.len ? b->buf.data + d->m.off : "", al[n++] = d->m.len;
-        a[n] = "src", al[n++] = 3;
-        a[n] = d->src, al[n++] = strlen(d->src);
-        a[n] = "reason", al[n++] = 6;
-        a[n] = d->reason, al[n++] = strlen(d->reason);
-        a[n] = "detail", al[n++] = 6;
-        a[n] = d->detail, al[n++] = strlen(d->detail);
-        if (redisAsyncCommandArgv(ac, NULL, NULL, n, a, al) != REDIS_OK)
-            return -1;
+        put_bulk(b, d->m.len ? b->buf.data + d->m.off : "", d->m.len);
+        put_str(b, d->src);
+        put_str(b, d->reason);
+        put_str(b, d->detail);
     }
+    LY_ASSERT(b->cmd_len <= b->cmd_cap);
     return 0;
 }
 
-static int send_acks(redisAsyncContext *ac, const struct config *cfg,
-                     const struct commit_keys *k, const struct batch *b)
+int commit_check(const redisReply *reply, enum fenced_refusal *refusal, char *why, size_t cap)
 {
-    size_t argc = 3 + (size_t)b->ack_count;
-    const char **a = malloc(argc * sizeof(*a));
-    size_t *al = malloc(argc * sizeof(*al));
-    int rc = -1;
-    if (a == NULL || al == NULL)
-        goto fail;
-    a[0] = "XACK", al[0] = 4;
-    a[1] = k->in, al[1] = strlen(k->in);
-    a[2] = cfg->group, al[2] = strlen(cfg->group);
-    for (uint32_t i = 0; i < b->ack_count; i++)
-        a[3 + i] = b->acks[i], al[3 + i] = strlen(b->acks[i]);
-    rc = redisAsyncCommandArgv(ac, NULL, NULL, (int)argc, a, al) == REDIS_OK ? 0 : -1;
-fail:
-    free(a);
-    free(al);
-    return rc;
-}
-
-int commit_send(redisAsyncContext *ac, const struct config *cfg, const struct commit_keys *k,
-                const struct batch *b, redisCallbackFn *cb, void *priv)
-{
-    LY_ASSERT(!batch_empty(b));
-    if (redisAsyncCommand(ac, NULL, NULL, "MULTI") != REDIS_OK ||
-        send_outputs(ac, cfg, k, b) != 0 || send_trims(ac, cfg, k, b) != 0 ||
-        send_acks(ac, cfg, k, b) != 0)
-        return -1;
-    /* A batch of entries applied before (delivered again) only acknowledges:
-     * the marker never moves back. */
-    if (b->last_id_str[0] != '\0' &&
-        redisAsyncCommand(ac, NULL, NULL, "SET %s %s", k->progress, b->last_id_str) != REDIS_OK)
-        return -1;
-    return redisAsyncCommand(ac, cb, priv, "EXEC") == REDIS_OK ? 0 : -1;
-}
-
-int commit_check(const redisReply *reply, char *why, size_t cap)
-{
+    *refusal = FENCED_NOT_REFUSED;
     if (reply == NULL) {
-        snprintf(why, cap, "connection lost before EXEC answered");
+        snprintf(why, cap, "connection lost before the commit was answered");
         return -1;
     }
     if (reply->type == REDIS_REPLY_ERROR) {
-        snprintf(why, cap, "EXEC failed: %.*s", (int)reply->len, reply->str);
+        *refusal = fenced_refusal_of(reply->str, reply->len);
+        snprintf(why, cap, "commit refused: %.*s", (int)reply->len, reply->str);
         return -1;
     }
-    if (reply->type != REDIS_REPLY_ARRAY) {
-        snprintf(why, cap, "EXEC returned no results (transaction aborted)");
+    if (reply->type != REDIS_REPLY_INTEGER) {
+        snprintf(why, cap, "commit answered with reply type %d, not an integer", reply->type);
         return -1;
-    }
-    for (size_t i = 0; i < reply->elements; i++) {
-        const redisReply *r = reply->element[i];
-        if (r->type == REDIS_REPLY_ERROR) {
-            snprintf(why, cap, "command %zu of the commit failed: %.*s", i, (int)r->len,
-                     r->str);
-            return -1;
-        }
     }
     return 0;
 }

@@ -1,12 +1,17 @@
 /* commit.h - the one place a batch's effects reach Redis.
  *
- * A batch commits as one MULTI/EXEC: XADD of every output to <prefix>out,
- * XADD of every rejected entry to <prefix>dlq, XACK of every input entry,
- * and SET of the progress marker <prefix>progress to the batch's last id.
- * Redis runs a transaction as a unit and (with AOF) persists it as a unit,
- * so after a crash at any instant either all of a batch's effects are in
- * Redis or none are; the marker says which. All keys share the prefix, so
- * with a hash-tagged prefix they share one Cluster slot.
+ * A batch commits as one call of the fenced library (fenced.h): XADD of
+ * every output to <prefix>out and of every rejected entry to <prefix>dlq,
+ * and SET of the progress marker <prefix>progress to the batch's last id,
+ * only if the partition's owner epoch is still ours and the marker is
+ * still where the batch expects it. Redis runs a function as a unit and
+ * (with AOF) persists it as a unit, so after a crash at any instant either
+ * all of a batch's effects are in Redis or none are; the marker says
+ * which. A partition's keys share one Cluster slot (<prefix>{p}:).
+ *
+ * The call is formatted once into the batch's own buffer (RESP, no
+ * printf, no allocation per output: the buffer grows by doubling and is
+ * kept for the next batch) and queued as it is.
  */
 #ifndef LOYALTY_COMMIT_H
 #define LOYALTY_COMMIT_H
@@ -15,27 +20,35 @@
 
 #include "batch.h"
 #include "config.h"
+#include "fenced.h"
+
+/* Room for a partition's prefix: the configured one and a hash tag
+ * "{1023}:"; and for a key: that prefix and a name. */
+#define COMMIT_PREFIX_MAX (CONFIG_KEY_MAX + 8)
+#define COMMIT_KEY_MAX (COMMIT_PREFIX_MAX + 16)
 
 struct commit_keys {
-    char in[CONFIG_KEY_MAX + 16];
-    char out[CONFIG_KEY_MAX + 16];
-    char dlq[CONFIG_KEY_MAX + 16];
-    char progress[CONFIG_KEY_MAX + 16];
+    char prefix[COMMIT_PREFIX_MAX + 1]; /* the partition's (config_partition_prefix) */
+    char in[COMMIT_KEY_MAX];
+    char out[COMMIT_KEY_MAX];
+    char dlq[COMMIT_KEY_MAX];
+    char progress[COMMIT_KEY_MAX];
+    char owner[COMMIT_KEY_MAX];  /* the partition's owner and epoch */
 };
 
-/* Fills the key names from cfg->prefix. */
-void commit_keys_init(struct commit_keys *k, const struct config *cfg);
+/* Fills the key names of partition `p` from cfg->prefix. */
+void commit_keys_init(struct commit_keys *k, const struct config *cfg, uint32_t p);
 
-/* Queues the commit of `b` on `ac`; `cb(ac, reply, priv)` gets the EXEC
- * reply (check it with commit_check). The batch must stay unchanged until
- * then. Returns 0, or -1 when hiredis could not queue a command (the
- * caller drops the connection). */
-int commit_send(redisAsyncContext *ac, const struct config *cfg, const struct commit_keys *k,
-                const struct batch *b, redisCallbackFn *cb, void *priv);
+/* Formats the commit of `b` (not empty) into b->cmd: the fenced commit of
+ * keys `k` by owner epoch `epoch` (decimal), expecting marker
+ * b->expect_str, trimming out and dlq to about `maxlen` entries (0: no
+ * trim). Returns 0, or -1 when out of memory. */
+int commit_format(struct batch *b, const struct commit_keys *k, const char *epoch,
+                  uint64_t maxlen);
 
-/* Checks an EXEC reply. Returns 0 when every command of the transaction
- * succeeded; -1 with a reason in `why` (static text or a copy of Redis's
- * error, at most `cap` bytes) otherwise. */
-int commit_check(const redisReply *reply, char *why, size_t cap);
+/* Checks a commit reply. Returns 0 when the batch is committed; -1 with
+ * the reason in why[0..cap) and, in *refusal, whether the fence refused it
+ * (another owner, or the marker moved) or it failed otherwise. */
+int commit_check(const redisReply *reply, enum fenced_refusal *refusal, char *why, size_t cap);
 
 #endif

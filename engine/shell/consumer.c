@@ -1,8 +1,9 @@
-/* consumer.c - see consumer.h: wiring the link, the cursor and the
+/* consumer.c - see consumer.h: wiring the route, the cursor and the
  * pipeline together, and stopping.
  *
- * Ownership: the consumer owns its three parts (embedded: their handlers
- * hold pointers into this struct, which never moves) and the stop timer.
+ * Ownership: the consumer owns its route and its two other parts
+ * (embedded: their handlers hold pointers into this struct, which never
+ * moves) and the stop timer; the router owns the connections.
  */
 #include "consumer.h"
 
@@ -11,7 +12,6 @@
 #include <event2/event.h>
 
 #include "commit.h"
-#include "link.h"
 #include "log.h"
 #include "lyassert.h"
 #include "phase.h"
@@ -19,7 +19,7 @@
 struct consumer {
     struct commit_keys keys;
     enum consumer_phase phase;
-    struct link link;
+    struct route route;
     struct pipeline pl;
     struct cursor cur;
     struct rulesync rs;
@@ -32,34 +32,40 @@ static void finish_stop(struct consumer *c)
 {
     if (c->phase == PHASE_STOPPED)
         return;
-    /* Stopping ends with no connection: no reply, and so no handler, can
-     * come after this. */
-    LY_ASSERT(!link_connected(&c->link));
     phase_set(&c->phase, PHASE_STOPPED);
-    link_disarm(&c->link);
     pipeline_stop_ticks(&c->pl);
     event_del(c->stop_timer);
+    /* Stopping ends with the route released: no reply reaches a handler
+     * after this (link.h: a deaf user). Its ROUTE_DOWN finds us stopped. */
+    if (c->route.state != ROUTE_S_CLOSED)
+        route_release(&c->route);
     if (c->done != NULL)
         c->done(c->done_arg);
 }
 
-/* The link's news moves the phase; the cursor takes over a new connection. */
-static void on_link(void *owner, enum link_event ev)
+/* The route's news moves the phase; the cursor takes over when it comes
+ * up. A fenced partition hears nothing more: it is not served. */
+static void on_route(void *owner, enum route_event ev)
 {
     struct consumer *c = owner;
+    if (route_closing(&c->route)) {
+        if (ev == ROUTE_DOWN)
+            finish_stop(c);
+        return;
+    }
+    if (c->phase == PHASE_FENCED)
+        return;
     switch (ev) {
-    case LINK_CONNECTING:
+    case ROUTE_CONNECTING:
         phase_set(&c->phase, PHASE_CONNECTING);
         break;
-    case LINK_UP:
+    case ROUTE_UP:
         rulesync_link_up(&c->rs);
         phase_set(&c->phase, PHASE_SETUP);
         cursor_begin(&c->cur);
         break;
-    case LINK_DOWN:
-        if (link_closing(&c->link))
-            finish_stop(c);
-        else if (c->phase != PHASE_BEHIND) /* BEHIND waits for a reconnection */
+    case ROUTE_DOWN:
+        if (c->phase != PHASE_BEHIND) /* BEHIND waits for the next attempt */
             phase_set(&c->phase, PHASE_IDLE);
         break;
     }
@@ -70,27 +76,25 @@ static void on_stop_deadline(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     struct consumer *c = arg;
-    log_warn("shutdown: Redis did not confirm the last commit in time; it will be "
-             "reconciled at the next start");
-    if (link_connected(&c->link))
-        link_hangup(&c->link); /* LINK_DOWN finishes the stop */
-    else
-        finish_stop(c);
+    log_warn("shutdown: Redis did not confirm the last commit of %s in time; it will be "
+             "reconciled at the next start", c->keys.prefix);
+    finish_stop(c);
 }
 
 struct consumer *consumer_new(struct event_base *base, const struct config *cfg,
-                              struct state *st, struct metrics *m)
+                              struct router *r, uint32_t partition, struct state *st,
+                              struct metrics *m)
 {
     struct consumer *c = calloc(1, sizeof(*c));
     if (c == NULL)
         return NULL;
     c->phase = PHASE_IDLE;
-    commit_keys_init(&c->keys, cfg);
-    int rc = link_init(&c->link, base, cfg, m, on_link, c);
-    rc |= pipeline_init(&c->pl, base, cfg, st, m, &c->link, &c->keys, &c->phase);
-    rc |= rulesync_init(&c->rs, cfg, st, &c->link, &c->keys);
+    commit_keys_init(&c->keys, cfg, partition);
+    int rc = route_init(&c->route, r, c->keys.in, c->keys.prefix, on_route, c);
+    rc |= pipeline_init(&c->pl, base, cfg, st, m, &c->route, &c->keys, &c->phase);
+    rc |= rulesync_init(&c->rs, cfg, st, &c->route, &c->keys, partition);
     pipeline_set_rulesync(&c->pl, &c->rs);
-    cursor_init(&c->cur, cfg, st, m, &c->link, &c->pl, &c->keys, &c->phase);
+    cursor_init(&c->cur, cfg, st, m, &c->route, &c->pl, &c->keys, &c->phase);
     c->stop_timer = evtimer_new(base, on_stop_deadline, c);
     if (rc != 0 || c->stop_timer == NULL) {
         consumer_free(c);
@@ -103,8 +107,7 @@ void consumer_free(struct consumer *c)
 {
     if (c == NULL)
         return;
-    c->done = NULL;
-    link_free(&c->link); /* a connection still open finishes the stop */
+    route_free(&c->route);
     pipeline_free(&c->pl);
     rulesync_free(&c->rs);
     if (c->stop_timer)
@@ -115,26 +118,30 @@ void consumer_free(struct consumer *c)
 void consumer_start(struct consumer *c)
 {
     pipeline_start_ticks(&c->pl);
-    link_start(&c->link);
+    route_start(&c->route);
 }
 
 void consumer_stop(struct consumer *c, unsigned grace_ms, void (*done)(void *), void *arg)
 {
-    if (link_closing(&c->link))
+    if (route_closing(&c->route) || c->phase == PHASE_STOPPED)
         return;
-    link_close(&c->link);
     c->done = done;
     c->done_arg = arg;
     pipeline_stop_ticks(&c->pl);
-    if (!link_connected(&c->link)) {
+    route_close(&c->route); /* releases it unless UP */
+    if (!route_ready(&c->route)) {
         finish_stop(c);
         return;
     }
     struct timeval tv = {grace_ms / 1000, (grace_ms % 1000) * 1000};
     event_add(c->stop_timer, &tv);
-    if (!pipeline_in_flight(&c->pl))
-        link_hangup(&c->link); /* entries a read in progress got stay pending */
+    /* Entries a read in progress got are read again at the next start; a
+     * fenced partition's commits will never be confirmed. */
+    if (pipeline_in_flight(&c->pl) == 0 || c->phase == PHASE_FENCED)
+        finish_stop(c);
 }
+
+void consumer_take(struct consumer *c) { cursor_set_take(&c->cur); }
 
 void consumer_set_hooks(struct consumer *c, consumer_committed_fn *committed,
                         consumer_reload_fn *reload, void *arg)
@@ -164,6 +171,11 @@ const char *consumer_file_rules(const struct consumer *c)
     return rulesync_file_hash(&c->rs);
 }
 
+void consumer_set_blocking(struct consumer *c, bool blocking)
+{
+    pipeline_set_blocking(&c->pl, blocking);
+}
+
 void consumer_trim(struct consumer *c, struct proto_id min_id)
 {
     pipeline_trim(&c->pl, min_id);
@@ -171,7 +183,7 @@ void consumer_trim(struct consumer *c, struct proto_id min_id)
 
 const char *consumer_status(const struct consumer *c)
 {
-    if (link_closing(&c->link))
+    if (route_closing(&c->route))
         return c->phase == PHASE_STOPPED ? "stopped" : "stopping";
     switch (c->phase) {
     case PHASE_IDLE:
@@ -179,9 +191,10 @@ const char *consumer_status(const struct consumer *c)
     case PHASE_SETUP:
     case PHASE_REPLAY:
     case PHASE_RESEND:
-    case PHASE_PENDING: return "recovering";
+    case PHASE_CATCHUP: return "recovering";
     case PHASE_LIVE: return "consuming";
     case PHASE_BEHIND: return "redis_behind";
+    case PHASE_FENCED: return "fenced";
     case PHASE_STOPPED: return "stopped";
     case PHASE_COUNT: break;
     }
@@ -190,10 +203,16 @@ const char *consumer_status(const struct consumer *c)
 
 bool consumer_all_committed(const struct consumer *c)
 {
-    return !pipeline_in_flight(&c->pl);
+    return pipeline_in_flight(&c->pl) == 0;
 }
 
 bool consumer_healthy(const struct consumer *c)
 {
-    return c->phase == PHASE_LIVE && !link_closing(&c->link);
+    return c->phase == PHASE_LIVE && !route_closing(&c->route);
 }
+
+bool consumer_behind(const struct consumer *c) { return c->phase == PHASE_BEHIND; }
+
+const char *consumer_prefix(const struct consumer *c) { return c->keys.prefix; }
+
+const char *consumer_node(const struct consumer *c) { return route_node_name(&c->route); }

@@ -21,7 +21,6 @@ static void behind(struct cursor *cur, const char *what)
               "AOF/RDB, or move the data dir's snapshots aside to rebuild from what Redis has",
               what, cur->target.ms, cur->target.seq, cur->st->last_id.ms, cur->st->last_id.seq);
     phase_set(cur->phase, PHASE_BEHIND);
-    cur->m->redis_behind = 1;
 }
 
 static void replay_from(struct cursor *cur, const redisReply *r, size_t pos);
@@ -46,7 +45,7 @@ static void replay_from(struct cursor *cur, const redisReply *r, size_t pos)
     if (rc == INGEST_NEED_TEXT)
         return; /* replay_resume goes on */
     if (rc != 0) {
-        link_drop(cur->link, "malformed XRANGE reply");
+        route_reset(cur->route, "malformed XRANGE reply");
         return;
     }
     if (r->elements == 0 && proto_id_cmp(cur->st->last_id, cur->target) < 0) {
@@ -54,7 +53,6 @@ static void replay_from(struct cursor *cur, const redisReply *r, size_t pos)
                   "cannot rebuild state; consuming stopped", cur->target.ms, cur->target.seq,
                   cur->keys->in);
         phase_set(cur->phase, PHASE_BEHIND);
-        cur->m->redis_behind = 1;
         return;
     }
     replay_next(cur);
@@ -64,9 +62,7 @@ static void replay_from(struct cursor *cur, const redisReply *r, size_t pos)
 static void replay_next(struct cursor *cur)
 {
     if (proto_id_cmp(cur->st->last_id, cur->target) >= 0) {
-        pipeline_set_committed(cur->pl, cur->target);
-        phase_set(cur->phase, PHASE_PENDING);
-        pipeline_read(cur->pl);
+        pipeline_start(cur->pl, cur->target);
         return;
     }
     char from[PROTO_ID_STR_MAX + 1] = "(", to[PROTO_ID_STR_MAX];
@@ -74,9 +70,9 @@ static void replay_next(struct cursor *cur)
     proto_id_format(cur->target, to, sizeof(to));
     if (*cur->phase != PHASE_REPLAY)
         phase_set(cur->phase, PHASE_REPLAY);
-    if (link_command(cur->link, &cur->replay, "XRANGE %s %s %s COUNT %s", cur->keys->in, from,
+    if (route_command(cur->route, &cur->replay, "XRANGE %s %s %s COUNT %s", cur->keys->in, from,
                      to, cur->count_arg) != 0)
-        link_drop(cur->link, "cannot queue XRANGE");
+        route_reset(cur->route, "cannot queue XRANGE");
 }
 
 /* Redis holds less than our state: rebuild from a snapshot that is not
@@ -85,7 +81,7 @@ static int rebuild(struct cursor *cur, const char *what)
 {
     log_warn("redis lost writes the daemon had applied: %s; rebuilding from a snapshot "
              "not after %" PRIu64 "-%" PRIu64, what, cur->target.ms, cur->target.seq);
-    pipeline_discard(cur->pl); /* its entries, if Redis still has them, are pending again */
+    pipeline_discard(cur->pl); /* their entries, if Redis still has them, are read again */
     if (cur->reload == NULL || cur->reload(cur->reload_arg, cur->target) != 0 ||
         proto_id_cmp(cur->st->last_id, cur->target) > 0) {
         behind(cur, what);
@@ -107,29 +103,27 @@ static void reconcile(struct cursor *cur)
     if (proto_id_cmp(cur->target, pipeline_committed(cur->pl)) < 0 &&
         rebuild(cur, "marker older than a commit Redis confirmed") != 0)
         return;
-    if (pipeline_in_flight(cur->pl)) {
-        if (proto_id_cmp(cur->target, pipeline_batch_last(cur->pl)) >= 0) {
-            log_info("recovery: the commit in flight had landed");
-            pipeline_landed(cur->pl);
-        } else {
-            log_info("recovery: sending the unconfirmed commit again");
-            phase_set(cur->phase, PHASE_RESEND);
-            pipeline_commit(cur->pl);
-            return;
-        }
+    uint32_t in_flight = pipeline_in_flight(cur->pl);
+    if (in_flight > 0 && pipeline_reconcile(cur->pl, cur->target) < in_flight)
+        log_info("recovery: %u commit(s) in flight had landed",
+                 in_flight - pipeline_in_flight(cur->pl));
+    if (pipeline_in_flight(cur->pl) > 0) {
+        log_info("recovery: sending %u unconfirmed commit(s) again",
+                 pipeline_in_flight(cur->pl));
+        pipeline_resend(cur->pl);
+        return;
     }
     if (proto_id_cmp(cur->st->last_id, cur->target) > 0 &&
         rebuild(cur, "marker older than the state") != 0)
         return;
-    cur->m->redis_behind = 0;
     if (proto_id_cmp(cur->st->last_id, cur->target) == 0) {
         replay_next(cur);
         return;
     }
     /* Replay needs every entry after the state's id: check none was
      * trimmed or deleted (Redis 7 records the largest deleted id). */
-    if (link_command(cur->link, &cur->history, "XINFO STREAM %s", cur->keys->in) != 0)
-        link_drop(cur->link, "cannot queue XINFO");
+    if (route_command(cur->route, &cur->history, "XINFO STREAM %s", cur->keys->in) != 0)
+        route_reset(cur->route, "cannot queue XINFO");
 }
 
 /* What XINFO STREAM says about the input's history (Redis 7). */
@@ -200,17 +194,48 @@ static void on_marker(void *owner, const redisReply *r)
             return;
         }
     } else if (r->type != REDIS_REPLY_NIL) {
-        link_drop(cur->link, "progress marker is not a string");
+        route_reset(cur->route, "progress marker is not a string");
         return;
     }
     reconcile(cur);
 }
 
-static void on_group(void *owner, const redisReply *r)
+/* The claim's reply: [epoch, how, former owner] (fenced.h). */
+static void on_claim(void *owner, const redisReply *r)
 {
     struct cursor *cur = owner;
-    if (r->type == REDIS_REPLY_ERROR && strncmp(r->str, "BUSYGROUP", 9) != 0)
-        link_drop(cur->link, "XGROUP CREATE failed");
+    if (r->type == REDIS_REPLY_ERROR) {
+        if (fenced_refusal_of(r->str, r->len) != FENCED_EPOCH) {
+            char why[256];
+            snprintf(why, sizeof(why), "the claim failed: %.*s", (int)r->len, r->str);
+            route_reset(cur->route, why);
+            return;
+        }
+        log_error("partition %s: not served: %.*s (this instance is '%s'; to move the "
+                  "partition here, start with --take-partitions, README \"Scaling out\")",
+                  cur->keys->prefix, (int)r->len, r->str, cur->cfg->consumer);
+        phase_set(cur->phase, PHASE_FENCED);
+        return;
+    }
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != 3 ||
+        r->element[0]->type != REDIS_REPLY_INTEGER || r->element[1]->type != REDIS_REPLY_STRING ||
+        r->element[2]->type != REDIS_REPLY_STRING) {
+        route_reset(cur->route, "malformed claim reply");
+        return;
+    }
+    char epoch[24];
+    snprintf(epoch, sizeof(epoch), "%lld", r->element[0]->integer);
+    pipeline_set_epoch(cur->pl, epoch);
+    if (strcmp(r->element[1]->str, "resumed") != 0 || cur->take)
+        log_info("partition %s: %s at epoch %s by '%s'%s%s", cur->keys->prefix,
+                 r->element[1]->str, epoch, cur->cfg->consumer,
+                 r->element[2]->len ? " from " : "", r->element[2]->str);
+    cur->take = false;
+    int rc = route_command(cur->route, &cur->type, "TYPE %s", cur->keys->out);
+    rc |= route_command(cur->route, &cur->type, "TYPE %s", cur->keys->dlq);
+    rc |= route_command(cur->route, &cur->marker, "GET %s", cur->keys->progress);
+    if (rc != 0)
+        route_reset(cur->route, "cannot queue set-up commands");
 }
 
 static void on_type(void *owner, const redisReply *r)
@@ -221,20 +246,18 @@ static void on_type(void *owner, const redisReply *r)
         log_error("a key under prefix '%s' is not a stream (TYPE says %s); consuming stopped",
                   cur->cfg->prefix, r->str ? r->str : "?");
         phase_set(cur->phase, PHASE_BEHIND);
-        link_hangup(cur->link);
+        route_reset(cur->route, "an unusable key: looking again later");
     }
 }
 
 void cursor_begin(struct cursor *cur)
 {
-    int rc = link_command(cur->link, &cur->group, "XGROUP CREATE %s %s 0 MKSTREAM",
-                          cur->keys->in, cur->cfg->group);
-    rc |= link_command(cur->link, &cur->type, "TYPE %s", cur->keys->out);
-    rc |= link_command(cur->link, &cur->type, "TYPE %s", cur->keys->dlq);
-    rc |= link_command(cur->link, &cur->marker, "GET %s", cur->keys->progress);
-    if (rc != 0)
-        link_drop(cur->link, "cannot queue set-up commands");
+    if (route_command(cur->route, &cur->claim, "FCALL " FENCED_CLAIM " 1 %s %s %s",
+                     cur->keys->owner, cur->cfg->consumer, cur->take ? "1" : "0") != 0)
+        route_reset(cur->route, "cannot queue the claim");
 }
+
+void cursor_set_take(struct cursor *cur) { cur->take = true; }
 
 void cursor_set_reload(struct cursor *cur, cursor_reload_fn *reload, void *arg)
 {
@@ -243,15 +266,16 @@ void cursor_set_reload(struct cursor *cur, cursor_reload_fn *reload, void *arg)
 }
 
 void cursor_init(struct cursor *cur, const struct config *cfg, struct state *st,
-                 struct metrics *m, struct link *link, struct pipeline *pl,
+                 struct metrics *m, struct route *route, struct pipeline *pl,
                  const struct commit_keys *keys, enum consumer_phase *phase)
 {
-    *cur = (struct cursor){.cfg = cfg, .st = st, .m = m, .link = link, .pl = pl, .keys = keys,
+    *cur = (struct cursor){.cfg = cfg, .st = st, .m = m, .route = route, .pl = pl, .keys = keys,
                            .phase = phase,
-                           .group = {on_group, cur, "XGROUP CREATE", true},
-                           .type = {on_type, cur, "TYPE", false},
-                           .marker = {on_marker, cur, "GET progress", false},
-                           .history = {on_history, cur, "XINFO STREAM", false},
-                           .replay = {on_replay, cur, "XRANGE", false}};
+                           .claim = {on_claim, cur, "the claim", true, route_user(route)},
+                           .type = {on_type, cur, "TYPE", false, route_user(route)},
+                           .marker = {on_marker, cur, "GET progress", false, route_user(route)},
+                           .history = {on_history, cur, "XINFO STREAM", false,
+                                       route_user(route)},
+                           .replay = {on_replay, cur, "XRANGE", false, route_user(route)}};
     snprintf(cur->count_arg, sizeof(cur->count_arg), "%u", cfg->batch_entries_max);
 }

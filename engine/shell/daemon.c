@@ -9,30 +9,23 @@
 
 #include <event2/event.h>
 
-#include "archiver.h"
 #include "consumer.h"
 #include "dlqring.h"
+#include "fleet.h"
 #include "http.h"
 #include "log.h"
 #include "metrics.h"
 #include "notify.h"
-#include "rulecanon.h"
-#include "snapdir.h"
-#include "snapper.h"
-#include "state.h"
 
-#define DAEMON_STOP_GRACE_MS 10000 /* wait this long for the last commit */
+#define DAEMON_STOP_GRACE_MS 10000 /* wait this long for the last commits */
 
 struct daemon {
     const struct config *cfg;
     const char *config_path; /* re-read on SIGHUP; NULL: built-in defaults */
     struct event_base *base;
-    struct state st;
     struct metrics metrics;
-    struct consumer *consumer;
+    struct fleet *fleet;
     struct http *http;
-    struct snapdir snapdir;
-    struct snapper *snapper;
     struct notify *notify;
     struct dlqring *dlq;
     struct archiver *archiver; /* NULL unless trim_input and archive */
@@ -44,15 +37,20 @@ struct daemon {
 static void on_stopped(void *arg)
 {
     struct daemon *d = arg;
-    /* A snapshot must not hold effects Redis has not committed; with a
-     * commit unconfirmed, the next start reconciles from the last one. */
-    if (consumer_all_committed(d->consumer))
-        snapper_write_now(d->snapper);
+    uint64_t members = 0;
+    for (uint32_t i = 0; i < fleet_count(d->fleet); i++) {
+        struct part *pt = fleet_part(d->fleet, i);
+        part_final_snapshot(pt);
+        members += pt->st.members.count;
+    }
+    if (fleet_count(d->fleet) == 1)
+        log_info("stopped: last entry applied %llu-%llu, %llu members",
+                 (unsigned long long)fleet_part(d->fleet, 0)->st.last_id.ms,
+                 (unsigned long long)fleet_part(d->fleet, 0)->st.last_id.seq,
+                 (unsigned long long)members);
     else
-        log_warn("shutdown: the last commit is unconfirmed; no snapshot written");
-    log_info("stopped: last entry applied %llu-%llu, %u members",
-             (unsigned long long)d->st.last_id.ms, (unsigned long long)d->st.last_id.seq,
-             (unsigned)d->st.members.count);
+        log_info("stopped: %u partitions, %llu members", fleet_count(d->fleet),
+                 (unsigned long long)members);
     event_base_loopexit(d->base, NULL);
 }
 
@@ -60,65 +58,27 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 {
     struct daemon *d = arg;
     (void)what;
-    log_info("%s: finishing the batch in hand, then stopping",
+    log_info("%s: finishing the batches in hand, then stopping",
              sig == SIGTERM ? "SIGTERM" : "SIGINT");
     notify_stopping(d->notify);
-    d->stopping = true;
-    consumer_stop(d->consumer, DAEMON_STOP_GRACE_MS, on_stopped, d);
+    fleet_stop(d->fleet, DAEMON_STOP_GRACE_MS, on_stopped, d);
 }
 
-static void on_committed(void *arg)
+/* Makes rulebook `rb` the one each served partition's consumer appends to
+ * its input once caught up (rulesync.h). Returns 0, or -1 when out of
+ * memory. */
+static int want_rules(struct daemon *d, const struct rulebook *rb, const char *label)
 {
-    struct daemon *d = arg;
-    snapper_maybe(d->snapper);
-}
-
-static void on_snapshot_written(void *arg, struct proto_id oldest_kept)
-{
-    struct daemon *d = arg;
-    if (d->archiver == NULL)
-        consumer_trim(d->consumer, oldest_kept);
-    else if (!d->stopping && d->cfg->trim_input)
-        archiver_trim(d->archiver, oldest_kept); /* archived first, then trimmed */
-}
-
-static void on_landed(void *arg, const struct batch *b)
-{
-    struct daemon *d = arg;
-    dlqring_add_batch(d->dlq, b);
-}
-
-/* Initialises the state and loads the newest usable snapshot not after
- * `not_after` into it (none: an empty state, the file's rulebook as its
- * start-up version). Returns 0, or -1 when out of memory. */
-static int load_state(struct daemon *d, struct proto_id not_after)
-{
-    const struct state_limits lim = {d->cfg->members_max, d->cfg->expiry_months_max};
-    if (state_init_limits(&d->st, &d->cfg->rules, &lim) != 0)
-        return -1;
-    return snapdir_load(&d->snapdir, &d->cfg->rules, rulecanon_codec(), &lim, not_after,
-                        &d->st) < 0 ? -1 : 0;
-}
-
-/* Replaces the state with the newest snapshot not after `not_after`, or
- * with an empty state when there is none (then the whole stream is
- * replayed, if Redis still has it: the consumer checks). */
-static int reload(void *arg, struct proto_id not_after)
-{
-    struct daemon *d = arg;
-    snapper_reset(d->snapper); /* first: a writer of the old state must not land */
-    dlqring_clear(d->dlq);     /* its rejections will be committed again */
-    state_free(&d->st);
-    if (load_state(d, not_after) != 0)
-        return -1;
-    snapdir_discard_after(&d->snapdir, not_after);
-    snapper_reset(d->snapper);
+    for (uint32_t i = 0; i < fleet_count(d->fleet); i++)
+        if (consumer_want_rules(fleet_part(d->fleet, i)->consumer, rb, label) != 0)
+            return -1;
     return 0;
 }
 
 /* SIGHUP: the rule sections of the configuration file, read again, become
- * the version in force through the log (rulesync.h). A file that does not
- * load changes nothing: the daemon carries on with the version in force. */
+ * the version in force through the log of every served partition
+ * (rulesync.h). A file that does not load changes nothing: the daemon
+ * carries on with the version in force. */
 static int reload_rules(void *arg)
 {
     struct daemon *d = arg;
@@ -138,66 +98,40 @@ static int reload_rules(void *arg)
     int rc = config_load(fresh, d->config_path, &err);
     if (rc != 0)
         log_error("SIGHUP: %s; carrying on with the rulebook in force", err.text);
-    else if ((rc = consumer_want_rules(d->consumer, &fresh->rules, "SIGHUP reload")) != 0)
+    else if ((rc = want_rules(d, &fresh->rules, "SIGHUP reload")) != 0)
         log_error("SIGHUP: out of memory; carrying on with the rulebook in force");
     else
         log_info("SIGHUP: %s read: rulebook %s (daemon settings are read at start only)",
-                 d->config_path, consumer_file_rules(d->consumer));
+                 d->config_path, consumer_file_rules(fleet_part(d->fleet, 0)->consumer));
     free(fresh);
     return rc;
 }
 
-static int open_state(struct daemon *d)
-{
-    struct snapshot_error serr;
-    struct proto_id newest = {UINT64_MAX, UINT64_MAX};
-    if (snapdir_open(&d->snapdir, d->cfg->data_dir, d->cfg->snapshot_keep, log_snapdir,
-                     &serr) != 0) {
-        log_error("start-up: %s", serr.text);
-        return -1;
-    }
-    if (load_state(d, newest) != 0) {
-        log_error("start-up: out of memory");
-        return -1;
-    }
-    if (d->st.members.count == 0 && d->st.last_id.ms == 0)
-        log_info("no snapshot in %s: state will be rebuilt from the input stream",
-                 d->cfg->data_dir);
-    return 0;
-}
-
-static int start(struct daemon *d)
+static int start(struct daemon *d, const char *take)
 {
     struct config_error err;
-    d->snapdir.lock_fd = -1;
     d->base = event_base_new();
-    if (d->base == NULL) {
-        log_error("start-up: out of memory");
-        return -1;
-    }
-    if (open_state(d) != 0)
-        return -1;
-    d->consumer = consumer_new(d->base, d->cfg, &d->st, &d->metrics);
-    d->snapper = snapper_new(d->base, d->cfg, &d->st, &d->snapdir, &d->metrics,
-                             on_snapshot_written, d);
     d->dlq = dlqring_new();
-    if (d->cfg->trim_input && d->cfg->archive)
-        d->archiver = archiver_new(d->cfg, &d->metrics);
-    if (d->consumer == NULL || d->snapper == NULL || d->dlq == NULL ||
-        (d->cfg->trim_input && d->cfg->archive && d->archiver == NULL)) {
+    if (d->base == NULL || d->dlq == NULL) {
         log_error("start-up: out of memory");
         return -1;
     }
-    consumer_set_hooks(d->consumer, on_committed, reload, d);
-    consumer_set_landed(d->consumer, on_landed, d);
-    d->notify = notify_new(d->base, d->consumer);
-    if (d->notify == NULL || (d->cfg->append_file_rulebook &&
-                              consumer_want_rules(d->consumer, &d->cfg->rules, "start-up") != 0)) {
+    struct fleet_options o = {true, NULL, NULL, d->dlq};
+    d->fleet = fleet_new(d->base, d->cfg, &d->metrics, &o);
+    if (d->fleet == NULL)
+        return -1;
+    if (take != NULL && fleet_take(d->fleet, take) != 0) {
+        log_error("start-up: --take-partitions %s: not partitions this daemon serves", take);
+        return -1;
+    }
+    d->notify = notify_new(d->base, d->fleet);
+    if (d->notify == NULL ||
+        (d->cfg->append_file_rulebook && want_rules(d, &d->cfg->rules, "start-up") != 0)) {
         log_error("start-up: cannot set up systemd notification or SIGHUP");
         return -1;
     }
     notify_set_reload(d->notify, reload_rules, d);
-    struct http_sources src = {d->cfg, &d->st, &d->metrics, d->consumer, d->dlq, &d->st};
+    struct http_sources src = {d->cfg, d->fleet, &d->metrics, d->dlq, d->fleet};
     d->http = http_new(d->base, &src, &err);
     if (d->http == NULL) {
         log_error("start-up: %s", err.text);
@@ -222,12 +156,8 @@ static void stop(struct daemon *d)
         event_free(d->sigint);
     http_free(d->http);
     notify_free(d->notify);
-    consumer_free(d->consumer);
-    snapper_free(d->snapper);
-    archiver_free(d->archiver);
+    fleet_free(d->fleet);
     dlqring_free(d->dlq);
-    state_free(&d->st);
-    snapdir_close(&d->snapdir);
     if (d->base)
         event_base_free(d->base);
 }
@@ -251,6 +181,34 @@ static int apply_overrides(struct config *cfg, const struct daemon_overrides *o,
         }
         snprintf(cfg->data_dir, sizeof(cfg->data_dir), "%s", o->data);
     }
+    char why[160];
+    if (o->serve && config_parse_serve(o->serve, cfg->partitions, cfg->serve, &cfg->serve_count,
+                                       why, sizeof(why)) != 0) {
+        fprintf(stderr, "%s: --serve: %s\n", prog, why);
+        return -1;
+    }
+    return 0;
+}
+
+/* --take-partitions names partitions this daemon serves. */
+static int check_take(const struct config *cfg, const char *take, const char *prog)
+{
+    static uint16_t list[PARTITION_COUNT_MAX];
+    uint32_t n = 0;
+    char why[160];
+    if (config_parse_serve(take, cfg->partitions, list, &n, why, sizeof(why)) != 0) {
+        fprintf(stderr, "%s: --take-partitions: %s\n", prog, why);
+        return -1;
+    }
+    for (uint32_t i = 0, k = 0; i < n; i++) {
+        while (k < cfg->serve_count && cfg->serve[k] < list[i])
+            k++;
+        if (k == cfg->serve_count || cfg->serve[k] != list[i]) {
+            fprintf(stderr, "%s: --take-partitions: partition %u is not served by this "
+                            "daemon (daemon.serve or --serve)\n", prog, list[i]);
+            return -1;
+        }
+    }
     return 0;
 }
 
@@ -269,21 +227,29 @@ int daemon_configure(struct config *cfg, const char *path, const struct daemon_o
         fprintf(stderr, "%s: bad configuration: %s\n", prog, err.text);
         return -1;
     }
+    if (o != NULL && o->take != NULL && check_take(cfg, o->take, prog) != 0)
+        return -1;
     return 0;
 }
 
-int daemon_run(const struct config *cfg, const char *config_path)
+int daemon_run(const struct config *cfg, const char *take, const char *config_path)
 {
     struct daemon d;
     memset(&d, 0, sizeof(d));
     d.cfg = cfg;
     d.config_path = config_path;
-    int rc = start(&d);
+    int rc = start(&d, take);
     if (rc == 0) {
-        log_info("listening on http://%s:%d, Redis %s:%d, streams %sin -> %sout",
-                 cfg->http.host, cfg->http.port, cfg->redis.host, cfg->redis.port, cfg->prefix,
-                 cfg->prefix);
-        consumer_start(d.consumer);
+        if (cfg->partitions == 1)
+            log_info("listening on http://%s:%d, Redis %s:%d, streams %sin -> %sout",
+                     cfg->http.host, cfg->http.port, cfg->redis.host, cfg->redis.port,
+                     cfg->prefix, cfg->prefix);
+        else
+            log_info("listening on http://%s:%d, Redis %s:%d%s, serving %u of %u partitions "
+                     "(%s{p}:in -> %s{p}:out)", cfg->http.host, cfg->http.port,
+                     cfg->redis.host, cfg->redis.port, cfg->cluster ? " (cluster)" : "",
+                     cfg->serve_count, cfg->partitions, cfg->prefix, cfg->prefix);
+        fleet_start(d.fleet);
         event_base_dispatch(d.base);
     }
     stop(&d);

@@ -18,6 +18,7 @@
 #include "httppreview.h"
 #include "log.h"
 #include "lyassert.h"
+#include "partition.h"
 #include "rulecanon.h"
 #include "rulejson.h"
 #include "progview.h"
@@ -136,10 +137,9 @@ static json_t *at_risk_json(const struct state *st, const struct rulebook *rb, u
 
 /* RFM scores, segment, stage, value class, days since the last
  * purchase, window spend and lifetime value (segments.h). */
-static json_t *segment_json(const struct http *h, uint32_t pos)
+static json_t *segment_json(const struct state *st, uint32_t pos)
 {
-    const struct rulebook *rb = &h->src.st->ver->now;
-    const struct state *st = h->src.st;
+    const struct rulebook *rb = &st->ver->now; /* the partition's version in force */
     const struct member *m = members_at(&st->members, pos);
     int64_t spend, count;
     segments_window(st, rb, pos, &spend, &count);
@@ -156,11 +156,10 @@ static json_t *segment_json(const struct http *h, uint32_t pos)
                      (json_int_t)segments_clv(st, rb, pos));
 }
 
-static json_t *member_json(const struct http *h, uint32_t pos)
+static json_t *member_json(const struct state *st, uint32_t pos)
 {
-    const struct member *m = members_at(&h->src.st->members, pos);
-    const struct rulebook *rb = &h->src.st->ver->now;
-    const struct state *st = h->src.st;
+    const struct member *m = members_at(&st->members, pos);
+    const struct rulebook *rb = &st->ver->now;
     int32_t now_month = caltime_month(st->clock_ms > 0 ? st->clock_ms : 0);
     int64_t q = members_qual_total(m, now_month, rb->window_months);
     char birthday[8];
@@ -182,7 +181,7 @@ static json_t *member_json(const struct http *h, uint32_t pos)
     json_object_set_new(j, "expiring", expiring_json(st, pos));
     json_object_set_new(j, "next_review_ts", json_integer(m->next_review_ts));
     if (rb->seg.enabled)
-        json_object_update_new(j, segment_json(h, pos));
+        json_object_update_new(j, segment_json(st, pos));
     json_object_set_new(j, "grace_until_ts",
                         m->grace_until_ts ? json_integer(m->grace_until_ts) : json_null());
     progview_member(j, st, rb, pos);
@@ -213,11 +212,20 @@ static void handle_member(struct http *h, struct evhttp_request *req, const char
                     "a member id is 1..32 printable ASCII characters without spaces");
         return;
     }
-    uint32_t pos = members_find(&h->src.st->members, id);
-    if (pos == HINDEX_NONE) {
+    uint32_t p = partition_of(id, len, h->src.cfg->partitions);
+    const struct part *pt = fleet_find(h->src.fleet, p);
+    uint32_t pos = pt == NULL ? HINDEX_NONE : members_find(&pt->st.members, id);
+    if (pt == NULL) {
+        char detail[160];
+        snprintf(detail, sizeof(detail), "this member is in partition %u of %u, which this "
+                 "daemon does not serve: ask the daemon that serves it", p,
+                 h->src.cfg->partitions);
+        reply_json(req, 421, json_pack("{s:s, s:s, s:i}", "error", "wrong_partition", "detail",
+                                       detail, "partition", (int)p));
+    } else if (pos == HINDEX_NONE) {
         reply_error(req, 404, "unknown_member", "no member with this id");
     } else {
-        reply_json(req, 200, member_json(h, pos));
+        reply_json(req, 200, member_json(&pt->st, pos));
     }
     free(id);
 }
@@ -231,35 +239,52 @@ static json_t *counts_json(const char *names, size_t stride, const int64_t *coun
     return o;
 }
 
+/* The served partitions' states and condition (fleet_view). */
+struct view {
+    const struct state *states[PARTITION_COUNT_MAX];
+    struct metrics_view v;
+};
+
+static int64_t members_of(const struct view *w)
+{
+    int64_t n = 0;
+    for (uint32_t i = 0; i < w->v.count; i++)
+        n += w->states[i]->members.count;
+    return n;
+}
+
 static void handle_segments(struct http *h, struct evhttp_request *req)
 {
-    const struct rulebook *rb = &h->src.st->ver->now;
-    const struct state_globals *g = &h->src.st->g;
-    int64_t classes[RULEBOOK_VALUE_CLASSES_MAX];
+    static struct view w; /* large; the loop is single-threaded */
+    struct metrics_population p;
+    fleet_view(h->src.fleet, w.states, &w.v);
+    const struct rulebook *rb = &w.states[0]->ver->now; /* the first partition's */
+    metrics_population(&w.v, rb, &p);
     json_t *stages = json_object();
     for (int i = 0; stages && i < RULEBOOK_STAGE_COUNT; i++)
         json_object_set_new(stages, segments_stage_name((enum rulebook_stage)i),
-                            json_integer(g->stage_members[i]));
-    segments_value_counts(h->src.st, rb, classes);
-    json_t *j = json_pack("{s:I, s:o, s:o, s:o, s:o}", "members",
-                          (json_int_t)h->src.st->members.count, "tier",
-                          counts_json(rb->tiers[0].name, sizeof(rb->tiers[0]), g->tier_members,
+                            json_integer(p.stages[i]));
+    json_t *j = json_pack("{s:I, s:o, s:o, s:o, s:o}", "members", (json_int_t)members_of(&w),
+                          "tier",
+                          counts_json(rb->tiers[0].name, sizeof(rb->tiers[0]), p.tiers,
                                       rb->tier_count),
                           "segment",
                           counts_json(rb->seg.segments[0].name, sizeof(rb->seg.segments[0]),
-                                      g->segment_members, rb->seg.segment_count),
+                                      p.segments, rb->seg.segment_count),
                           "stage", stages, "value_class",
                           counts_json(rb->seg.value_classes[0].name,
-                                      sizeof(rb->seg.value_classes[0]), classes,
+                                      sizeof(rb->seg.value_classes[0]), p.classes,
                                       rb->seg.value_class_count));
     if (j != NULL)
-        json_object_set_new(j, "churn_bp", progview_churn(h->src.st, rb));
+        json_object_set_new(j, "churn_bp", progview_churn(w.states, w.v.count, rb));
     reply_json(req, 200, j);
 }
 
 static void handle_campaigns(struct http *h, struct evhttp_request *req)
 {
-    reply_json(req, 200, progview_campaigns(h->src.st, &h->src.st->ver->now));
+    static struct view w; /* large; the loop is single-threaded */
+    fleet_view(h->src.fleet, w.states, &w.v);
+    reply_json(req, 200, progview_campaigns(w.states, w.v.count, &w.states[0]->ver->now));
 }
 
 /* Entries GET /v1/dlq returns without ?limit=: a screenful. */
@@ -289,6 +314,24 @@ static void handle_dlq(struct http *h, struct evhttp_request *req)
         reply_json(req, 200, dlqring_json(h->src.dlq, (uint32_t)limit));
 }
 
+/* {"<p>": {"consumer", "last_id", "members", "node"}} of every served
+ * partition. */
+static json_t *partitions_json(const struct fleet *f)
+{
+    json_t *o = json_object();
+    for (uint32_t i = 0; o != NULL && i < fleet_count(f); i++) {
+        const struct part *pt = fleet_part_c(f, i);
+        char last[PROTO_ID_STR_MAX], key[16];
+        proto_id_format(pt->st.last_id, last, sizeof(last));
+        snprintf(key, sizeof(key), "%u", pt->p);
+        json_object_set_new(o, key, json_pack("{s:s, s:s, s:I, s:s}", "consumer",
+                                              consumer_status(pt->consumer), "last_id", last,
+                                              "members", (json_int_t)pt->st.members.count,
+                                              "node", consumer_node(pt->consumer)));
+    }
+    return o;
+}
+
 /* True when the request's query has `name`=1. */
 static bool query_flag(struct evhttp_request *req, const char *name)
 {
@@ -308,10 +351,11 @@ static bool query_flag(struct evhttp_request *req, const char *name)
  * the version in force and the scheduled one. */
 static void handle_rulebook(struct http *h, struct evhttp_request *req)
 {
-    const struct versions *v = h->src.st->ver;
-    json_t *j = rulejson_versions(v, h->src.st->last_id, true);
+    const struct part *pt = fleet_part_c(h->src.fleet, 0); /* each partition's is alike */
+    const struct versions *v = pt->st.ver;
+    json_t *j = rulejson_versions(v, pt->st.last_id, true);
     if (j != NULL)
-        json_object_set_new(j, "file_hash", json_string(consumer_file_rules(h->src.consumer)));
+        json_object_set_new(j, "file_hash", json_string(consumer_file_rules(pt->consumer)));
     if (j != NULL && query_flag(req, "text")) {
         char *now = rulecanon_text(&v->now);
         char *next = v->has_next ? rulecanon_text(&v->next) : NULL;
@@ -325,21 +369,30 @@ static void handle_rulebook(struct http *h, struct evhttp_request *req)
 
 static void handle_health(struct http *h, struct evhttp_request *req)
 {
-    bool ok = consumer_healthy(h->src.consumer);
+    static struct view w;
+    const struct fleet *f = h->src.fleet;
+    bool ok = fleet_healthy(f);
     char last[PROTO_ID_STR_MAX];
-    proto_id_format(h->src.st->last_id, last, sizeof(last));
-    reply_json(req, ok ? 200 : 503,
-               json_pack("{s:s, s:s, s:b, s:s, s:I, s:b, s:b}", "status",
-                         ok ? "ok" : "degraded", "consumer", consumer_status(h->src.consumer),
-                         "redis_up", h->src.m->redis_up, "last_id", last, "members",
-                         (json_int_t)h->src.st->members.count, "auth_required",
-                         h->src.cfg->http_token[0] != '\0', "history", h->ledger != NULL));
+    fleet_view(f, w.states, &w.v);
+    /* The last id applied: the partition's when there is one (ids of
+     * several partitions' streams do not compare). */
+    proto_id_format(w.states[0]->last_id, last, sizeof(last));
+    json_t *j = json_pack("{s:s, s:s, s:b, s:s, s:I, s:b, s:b}", "status",
+                          ok ? "ok" : "degraded", "consumer", fleet_status(f), "redis_up",
+                          w.v.redis_up, "last_id", fleet_count(f) == 1 ? last : "", "members",
+                          (json_int_t)members_of(&w), "auth_required",
+                          h->src.cfg->http_token[0] != '\0', "history", h->ledger != NULL);
+    if (j != NULL && h->src.cfg->partitions > 1)
+        json_object_set_new(j, "partitions", partitions_json(f));
+    reply_json(req, ok ? 200 : 503, j);
 }
 
 static void handle_metrics(struct http *h, struct evhttp_request *req)
 {
+    static struct view w;
     struct evbuffer *body = evbuffer_new();
-    if (body == NULL || metrics_render(h->src.m, h->src.st, &h->src.st->ver->now, body) != 0) {
+    fleet_view(h->src.fleet, w.states, &w.v);
+    if (body == NULL || metrics_render(h->src.m, &w.v, &w.states[0]->ver->now, body) != 0) {
         evhttp_send_error(req, 500, "out of memory");
     } else {
         reply_text(req, 200, "text/plain; version=0.0.4", body);
@@ -473,7 +526,8 @@ struct http *http_new(struct event_base *base, const struct http_sources *src,
     h->src = *src;
     bool oom;
     h->ledger = ledgerproxy_new(base, src->cfg, &oom);
-    if (oom || (src->preview != NULL && (h->preview = httppreview_new(src->preview)) == NULL)) {
+    if (oom || (src->preview != NULL &&
+                (h->preview = httppreview_new(src->preview, src->cfg->partitions)) == NULL)) {
         snprintf(err->text, sizeof(err->text), "http: out of memory");
         http_free(h);
         return NULL;

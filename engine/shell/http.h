@@ -1,13 +1,17 @@
 /* http.h - the read-only HTTP API (evhttp), served from memory.
  *
  *   GET /v1/members/ID  member JSON (200), or a JSON error: 400 for an id
- *                       that cannot be a member id, 404 for an unknown one
+ *                       that cannot be a member id, 404 for an unknown one,
+ *                       421 for a member of a partition this daemon does
+ *                       not serve (the body names the partition)
  *   GET /v1/segments    members per tier, segment, stage and value class, and
  *                       each segment's observed yearly churn ("churn_bp")
  *   GET /v1/campaigns   campaigns with points given and budget left
- *                       (progview.h)
- *   GET /healthz        200 {"status":"ok",...} while consuming, else 503;
- *                       "auth_required" says whether the rest wants a token
+ *                       (progview.h), summed over the served partitions
+ *   GET /healthz        200 {"status":"ok",...} while every served partition
+ *                       is consuming, else 503; "auth_required" says
+ *                       whether the rest wants a token; with several
+ *                       partitions, "partitions" gives each one's condition
  *   GET /, /ui, /ui/... the dashboard (ui.h)
  *   GET /metrics        Prometheus text format (metrics.h)
  *   GET /v1/dlq?limit=N the last N (1..256, default 50) rejections this
@@ -28,10 +32,9 @@
 #define LOYALTY_HTTP_H
 
 #include "config.h"
-#include "consumer.h"
 #include "dlqring.h"
+#include "fleet.h"
 #include "metrics.h"
-#include "state.h"
 
 struct event_base;
 struct http;
@@ -39,12 +42,12 @@ struct http;
 /* What the handlers read; all must outlive the server. */
 struct http_sources {
     const struct config *cfg;
-    const struct state *st;
+    const struct fleet *fleet; /* the served partitions: states and consumers */
     const struct metrics *m;
-    const struct consumer *consumer;
-    const struct dlqring *dlq;
-    struct state *preview; /* POST /v1/preview runs sales on it and puts them
-                            * back (the same state as st; NULL: no preview) */
+    const struct dlqring *dlq; /* NULL: none kept */
+    struct fleet *preview;     /* POST /v1/preview runs sales on the member's
+                                * partition and puts them back (the same
+                                * fleet; NULL: no preview) */
 };
 
 /* Binds cfg->http and starts serving on `base`. Returns NULL (with a

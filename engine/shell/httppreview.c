@@ -14,6 +14,7 @@
 
 #include <msgpack.h>
 
+#include "partition.h"
 #include "preview.h"
 #include "reasons.h"
 #include "rules.h"
@@ -23,7 +24,9 @@
 #define HTTPPREVIEW_DEPTH_MAX 16
 
 struct httppreview {
-    struct state *st;
+    struct fleet *f;
+    uint32_t partitions;
+    struct state *st;       /* the request's: the newest clock, then the member's partition */
     struct preview pv;
     char packed[PROTO_ENTRY_BYTES_MAX + 1]; /* the entry's msgpack; one more: too_large */
     size_t packed_len;
@@ -32,12 +35,13 @@ struct httppreview {
     msgpack_sbuffer out;    /* one output's msgpack, reused */
 };
 
-struct httppreview *httppreview_new(struct state *st)
+struct httppreview *httppreview_new(struct fleet *f, uint32_t partitions)
 {
     struct httppreview *p = calloc(1, sizeof(*p));
     if (p == NULL)
         return NULL;
-    p->st = st;
+    p->f = f;
+    p->partitions = partitions;
     preview_init(&p->pv);
     msgpack_sbuffer_init(&p->out);
     return p;
@@ -245,11 +249,38 @@ static bool is_msgpack(const char *ctype)
                              strncmp(ctype, "application/x-msgpack", 21) == 0);
 }
 
+/* The served partitions' newest clock stands for "now" (a missing ts). */
+static struct state *newest_clock(struct fleet *f)
+{
+    struct state *st = &fleet_part(f, 0)->st;
+    for (uint32_t i = 1; i < fleet_count(f); i++)
+        if (fleet_part(f, i)->st.clock_ms > st->clock_ms)
+            st = &fleet_part(f, i)->st;
+    return st;
+}
+
+/* The state of the entry's member, or NULL (with the 421 answer in *out)
+ * when this daemon does not serve its partition. */
+static struct state *member_state(struct httppreview *p, json_t **out)
+{
+    uint32_t want = partition_of(p->e.member, strlen(p->e.member), p->partitions);
+    for (uint32_t i = 0; i < fleet_count(p->f); i++)
+        if (fleet_part(p->f, i)->p == want)
+            return &fleet_part(p->f, i)->st;
+    char detail[160];
+    snprintf(detail, sizeof(detail), "this member is in partition %u of %u, which this daemon "
+             "does not serve: ask the daemon that serves it", want, p->partitions);
+    *out = json_pack("{s:s, s:s, s:i}", "error", "wrong_partition", "detail", detail,
+                     "partition", (int)want);
+    return NULL;
+}
+
 int httppreview_answer(struct httppreview *p, const char *ctype, const char *body, size_t len,
                        json_t **out)
 {
     struct proto_reject rej;
     struct preview_result r;
+    p->st = newest_clock(p->f);
     p->packed_len = 0;
     p->packed_full = false;
     if (is_msgpack(ctype))
@@ -268,6 +299,8 @@ int httppreview_answer(struct httppreview *p, const char *ctype, const char *bod
         *out = error("not_a_purchase", "POST /v1/preview takes a purchase entry");
         return 400;
     }
+    if ((p->st = member_state(p, out)) == NULL)
+        return 421;
     preview_purchase(&p->pv, p->st, &p->e, &r);
     switch (r.verdict) {
     case PREVIEW_UNKNOWN_MEMBER:

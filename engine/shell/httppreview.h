@@ -20,6 +20,8 @@
  *        "rulebook_switch_due"}
  *   400 a body the decoder refuses, bad JSON, or not a purchase
  *   404 unknown member while enrolment is required
+ *   421 {"error": "wrong_partition", "detail", "partition"}: the member's
+ *        partition is not one this daemon serves
  *   422 {"error": code, "detail"}: the rules would send the sale to the DLQ
  *        (lines_mismatch, txn_conflict, members_full, points_overflow)
  * Nothing is written anywhere; the state is used between batches, on the
@@ -32,6 +34,7 @@
 
 #include <jansson.h>
 
+#include "fleet.h"
 #include "state.h"
 
 /* The largest body accepted: a JSON purchase of 64 lines with long ids is
@@ -41,9 +44,10 @@
 
 struct httppreview;
 
-/* Previews run on `st` (the daemon's state, which must outlive it).
- * Returns NULL when out of memory. */
-struct httppreview *httppreview_new(struct state *st);
+/* Previews run on the state of the member's partition among those `f`
+ * serves (of `partitions`; `f` must outlive it). Returns NULL when out of
+ * memory. */
+struct httppreview *httppreview_new(struct fleet *f, uint32_t partitions);
 void httppreview_free(struct httppreview *p);
 
 /* Answers one request: `ctype` its Content-Type (NULL: none), body[0..len)

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "lyassert.h"
+#include "partition.h"
 #include "rules.h"
 
 const redisReply *ingest_field_m(const redisReply *fields)
@@ -21,6 +22,24 @@ const redisReply *ingest_field_m(const redisReply *fields)
     return NULL;
 }
 
+/* True when entry `e` names a member of another partition than the one
+ * it was read from (rej says which); entries without a member (tick,
+ * rules) belong to every partition. */
+static bool wrong_partition(const struct ingest_rules *ir, const struct proto_entry *e,
+                            struct proto_reject *rej)
+{
+    if (ir->partitions == 1 || e->member[0] == '\0')
+        return false;
+    uint32_t p = partition_of(e->member, strlen(e->member), ir->partitions);
+    if (p == ir->partition)
+        return false;
+    rej->code = PARTITION_R_WRONG;
+    snprintf(rej->detail, sizeof(rej->detail),
+             "member '%s' is in partition %u of %u, not %u: send it to that partition's input",
+             e->member, p, ir->partitions, ir->partition);
+    return true;
+}
+
 int ingest_apply_rules(const void *arg, struct state *st, struct proto_id id,
                        const redisReply *idr, const redisReply *fields, struct batch *b,
                        struct outbox *res)
@@ -32,7 +51,7 @@ int ingest_apply_rules(const void *arg, struct state *st, struct proto_id id,
     if (fields == NULL || fields->type != REDIS_REPLY_ARRAY)
         snprintf(rej.detail, sizeof(rej.detail), "entry was deleted from the stream");
     int decoded = m != NULL && proto_decode(m->str, m->len, &e, &rej) == 0;
-    if (!decoded) {
+    if (!decoded || wrong_partition(rules, &e, &rej)) {
         rules_skip(st, id);
         return b ? batch_add_dlq(b, idr->str, m ? m->str : NULL, m ? m->len : 0, &rej) : 0;
     }

@@ -1,6 +1,6 @@
 /* ingest.h - decode and apply the entries of one stream reply.
  *
- * Takes the entries Redis returned (XREADGROUP or XRANGE form: an array of
+ * Takes the entries Redis returned (XREAD or XRANGE form: an array of
  * [id, [field, value, ...]]), decodes each entry's `m` field, applies it
  * to the state through the rules core, and records in the batch what must
  * be committed (outputs, DLQ entries, acks). No I/O: the reply is already
@@ -40,10 +40,12 @@ enum ingest_text {
 typedef enum ingest_text ingest_resolve_fn(void *ctx, const struct state *st,
                                            const char *hash, struct rules_text *rt);
 
-/* The apply argument of ingest_apply_rules. */
+/* The apply argument of ingest_apply_rules: the resolver, and which
+ * partition of how many the entries come from (partition.h). */
 struct ingest_rules {
     ingest_resolve_fn *resolve;
     void *ctx;
+    uint32_t partition, partitions;
 };
 
 /* ingest_apply_fn's answer when the entry waits for a rulebook text. */
@@ -67,8 +69,9 @@ typedef int ingest_apply_fn(const void *arg, struct state *st, struct proto_id i
 
 /* The daemon's apply function: decodes the entry's `m` field and applies
  * it with the rulebook in force (st->ver); a rules entry's text comes from
- * `arg` (a const struct ingest_rules *). An entry that does not decode, or
- * that the rules reject, goes to the DLQ. */
+ * `arg` (a const struct ingest_rules *). An entry that does not decode,
+ * that names a member of another partition (`wrong_partition`), or that
+ * the rules reject, goes to the DLQ. */
 int ingest_apply_rules(const void *arg, struct state *st, struct proto_id id,
                        const redisReply *idr, const redisReply *fields, struct batch *b,
                        struct outbox *res);

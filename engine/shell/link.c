@@ -3,6 +3,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 
 #include <event2/event.h>
 #include <hiredis/adapters/libevent.h>
@@ -11,14 +12,60 @@
 #include "lyassert.h"
 #include "monotime.h"
 
-void link_on_reply(redisAsyncContext *ac, void *reply, void *priv)
+/* Error replies of Redis Cluster that mean "not here, not now": the
+ * user finds its partition's node again (router.h). */
+static bool redirection(const redisReply *r)
+{
+    static const char *const codes[] = {"MOVED ", "ASK ", "TRYAGAIN ", "CLUSTERDOWN ",
+                                        "LOADING ", "READONLY ", "MASTERDOWN "};
+    for (size_t i = 0; i < sizeof(codes) / sizeof(codes[0]); i++)
+        if (r->len >= strlen(codes[i]) && memcmp(r->str, codes[i], strlen(codes[i])) == 0)
+            return true;
+    return false;
+}
+
+/* A user's reply: counted; withheld from a deaf user (which hears when
+ * the last is in) and, when it is a redirection or an unexpected error,
+ * given to the user's own hooks. Returns true when the reply is dealt
+ * with here. */
+static bool user_reply(struct link *l, const struct link_cmd *cmd, const redisReply *r)
+{
+    struct link_user *u = cmd->user;
+    LY_ASSERT(u->outstanding > 0);
+    u->outstanding--;
+    if (u->deaf) {
+        if (u->outstanding == 0 && u->fns->drained != NULL)
+            u->fns->drained(u);
+        return true;
+    }
+    if (r == NULL || r->type != REDIS_REPLY_ERROR)
+        return r == NULL;
+    if (redirection(r) && u->fns->redirect != NULL) {
+        u->fns->redirect(u, r, l);
+        return true;
+    }
+    if (!cmd->own_errors && u->fns->failed != NULL) {
+        char why[256];
+        snprintf(why, sizeof(why), "%s failed: %.*s", cmd->what, (int)r->len, r->str);
+        u->fns->failed(u, why);
+        return true;
+    }
+    return false;
+}
+
+/* The reply callback of every command queued through a link: the
+ * prologue of link.h, then the command's handler. */
+static void link_on_reply(redisAsyncContext *ac, void *reply, void *priv)
 {
     const struct link_cmd *cmd = priv;
     struct link *l = ac->data;
     const redisReply *r = reply;
+    if (r != NULL)
+        l->last_reply_us = monotime_us();
+    if (cmd->user != NULL && user_reply(l, cmd, r))
+        return;
     if (r == NULL)
         return; /* connection going away: the disconnect callback decides */
-    l->last_reply_us = monotime_us();
     if (r->type == REDIS_REPLY_ERROR && !cmd->own_errors) {
         char why[256];
         snprintf(why, sizeof(why), "%s failed: %.*s", cmd->what, (int)r->len, r->str);
@@ -66,9 +113,8 @@ static void on_disconnect(const redisAsyncContext *ac, int status)
     struct link *l = ac->data;
     (void)status;
     l->ac = NULL;
-    l->m->redis_up = 0;
     if (!l->closing) {
-        log_warn("redis: disconnected (%s); retrying in %u ms",
+        log_warn("redis: disconnected from %s (%s); retrying in %u ms", l->name,
                  ac->errstr[0] ? ac->errstr : "closed", l->backoff_ms);
         retry_later(l);
     }
@@ -106,8 +152,8 @@ static void on_connect(const redisAsyncContext *ac, int status)
     if (status != REDIS_OK) {
         /* hiredis frees a context that never connected without calling
          * the disconnect callback: forget it here and retry. */
-        log_warn("redis: cannot connect to %s:%d: %s; retrying in %u ms", l->cfg->redis.host,
-                 l->cfg->redis.port, ac->errstr, l->backoff_ms);
+        log_warn("redis: cannot connect to %s: %s; retrying in %u ms", l->name, ac->errstr,
+                 l->backoff_ms);
         l->ac = NULL;
         if (!l->closing)
             retry_later(l);
@@ -115,7 +161,7 @@ static void on_connect(const redisAsyncContext *ac, int status)
         return;
     }
     l->m->reconnects++;
-    log_info("redis: connected to %s:%d", l->cfg->redis.host, l->cfg->redis.port);
+    log_info("redis: connected to %s", l->name);
     if (send_auth(l) != 0) {
         link_drop(l, "cannot queue AUTH");
         return;
@@ -127,10 +173,9 @@ static void connect_now(struct link *l)
 {
     LY_ASSERT(l->ac == NULL);
     l->on_event(l->owner, LINK_CONNECTING);
-    redisAsyncContext *ac = redisAsyncConnect(l->cfg->redis.host, l->cfg->redis.port);
+    redisAsyncContext *ac = redisAsyncConnect(l->ep.host, l->ep.port);
     if (ac == NULL || ac->err) {
-        log_warn("redis: cannot connect to %s:%d: %s", l->cfg->redis.host, l->cfg->redis.port,
-                 ac ? ac->errstr : "out of memory");
+        log_warn("redis: cannot connect to %s: %s", l->name, ac ? ac->errstr : "out of memory");
         if (ac != NULL)
             redisAsyncFree(ac);
         retry_later(l);
@@ -175,11 +220,13 @@ static void on_watchdog(evutil_socket_t fd, short what, void *arg)
 }
 
 int link_init(struct link *l, struct event_base *base, const struct config *cfg,
-              struct metrics *m, link_event_fn *on_event, void *owner)
+              const struct config_endpoint *ep, struct metrics *m, link_event_fn *on_event,
+              void *owner)
 {
-    *l = (struct link){.base = base, .cfg = cfg, .m = m, .backoff_ms = LINK_BACKOFF_MIN_MS,
-                       .on_event = on_event, .owner = owner,
-                       .auth = {on_auth, l, "AUTH", true}};
+    *l = (struct link){.base = base, .cfg = cfg, .ep = *ep, .m = m,
+                       .backoff_ms = LINK_BACKOFF_MIN_MS, .on_event = on_event, .owner = owner,
+                       .auth = {on_auth, l, "AUTH", true, NULL}};
+    snprintf(l->name, sizeof(l->name), "%s:%d", ep->host, ep->port);
     l->retry_timer = evtimer_new(base, on_retry, l);
     l->watchdog = event_new(base, -1, EV_PERSIST, on_watchdog, l);
     return l->retry_timer != NULL && l->watchdog != NULL ? 0 : -1;
@@ -222,24 +269,43 @@ bool link_connected(const struct link *l) { return l->ac != NULL; }
 
 void link_reset_backoff(struct link *l) { l->backoff_ms = LINK_BACKOFF_MIN_MS; }
 
-redisAsyncContext *link_context(struct link *l)
+/* Counts a user's command once hiredis queued it. */
+static int queued(const struct link_cmd *cmd, int rc)
+{
+    if (rc != REDIS_OK)
+        return -1;
+    if (cmd->user != NULL)
+        cmd->user->outstanding++;
+    return 0;
+}
+
+int link_vcommand(struct link *l, const struct link_cmd *cmd, const char *fmt, va_list ap)
 {
     LY_ASSERT(l->ac != NULL);
-    return l->ac;
+    return queued(cmd, redisvAsyncCommand(l->ac, link_on_reply, (void *)cmd, fmt, ap));
 }
 
 int link_command(struct link *l, const struct link_cmd *cmd, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    int rc = redisvAsyncCommand(link_context(l), link_on_reply, (void *)cmd, fmt, ap);
+    int rc = link_vcommand(l, cmd, fmt, ap);
     va_end(ap);
-    return rc == REDIS_OK ? 0 : -1;
+    return rc;
 }
 
 int link_command_argv(struct link *l, const struct link_cmd *cmd, int argc, const char **argv,
                       const size_t *argvlen)
 {
-    return redisAsyncCommandArgv(link_context(l), link_on_reply, (void *)cmd, argc, argv,
-                                 argvlen) == REDIS_OK ? 0 : -1;
+    LY_ASSERT(l->ac != NULL);
+    return queued(cmd, redisAsyncCommandArgv(l->ac, link_on_reply, (void *)cmd, argc, argv,
+                                             argvlen));
 }
+
+int link_formatted(struct link *l, const struct link_cmd *cmd, const char *buf, size_t len)
+{
+    LY_ASSERT(l->ac != NULL);
+    return queued(cmd, redisAsyncFormattedCommand(l->ac, link_on_reply, (void *)cmd, buf, len));
+}
+
+const char *link_name(const struct link *l) { return l->name; }

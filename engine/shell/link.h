@@ -1,7 +1,9 @@
-/* link.h - the consumer's one connection to Redis.
+/* link.h - one connection to one Redis node.
  *
- * One hiredis async connection on the daemon's libevent loop. The link
- * connects, sends AUTH before anything else when a password is configured,
+ * One hiredis async connection on the daemon's libevent loop (the router,
+ * router.h, keeps one per node and shares it between the partitions whose
+ * slots the node serves). The link connects to its endpoint, sends AUTH
+ * before anything else when a password is configured,
  * reconnects with exponential backoff (LINK_BACKOFF_MIN_MS doubling up to
  * daemon.reconnect_max_ms) after every loss, and drops a connection that
  * leaves a command unanswered for block_ms + LINK_REPLY_TIMEOUT_MS (the
@@ -15,6 +17,16 @@
  * the watchdog; an error reply drops the connection, with the command's
  * name in the log, unless the command takes its errors itself.
  *
+ * Users: a command may belong to a `struct link_user` (a partition sharing
+ * the connection). The link counts the user's commands in flight, and a
+ * user can turn deaf (replies are counted but not delivered) and hear when
+ * the last one is in (drained), so it can start over cleanly on this
+ * connection or another. A user's command whose reply is a Cluster
+ * redirection (MOVED, ASK, TRYAGAIN, CLUSTERDOWN, LOADING, READONLY,
+ * MASTERDOWN) goes to the user's `redirect`, and one that fails (an error
+ * it does not take itself) to the user's `failed`, instead of dropping the
+ * connection every user shares.
+ *
  * Ownership: hiredis owns every reply and frees it when the handler
  * returns: a handler never keeps a pointer into one. hiredis owns the
  * context: it frees it after the disconnect callback (so the link forgets
@@ -25,6 +37,7 @@
 #ifndef LOYALTY_LINK_H
 #define LOYALTY_LINK_H
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -51,13 +64,31 @@ struct event_base;
  * command's `own_errors` is set). */
 typedef void link_reply_fn(void *owner, const redisReply *r);
 
+struct link;
+struct link_user;
+
+/* See "Users" above. Each may be NULL (then the link's default applies:
+ * drop the connection on errors). */
+struct link_user_fns {
+    void (*drained)(struct link_user *u);
+    void (*redirect)(struct link_user *u, const redisReply *r, const struct link *l);
+    void (*failed)(struct link_user *u, const char *why);
+};
+
+struct link_user {
+    unsigned outstanding; /* commands queued whose reply has not come */
+    bool deaf;            /* replies are counted, not delivered */
+    const struct link_user_fns *fns;
+};
+
 /* One kind of command: queue many with the same one. Must outlive every
  * reply to it (the owner keeps it in its own struct). */
 struct link_cmd {
     link_reply_fn *fn;
     void *owner;      /* passed to fn */
     const char *what; /* the command, for the log */
-    bool own_errors;  /* fn handles error replies itself */
+    bool own_errors;  /* fn handles error replies itself (redirections excepted) */
+    struct link_user *user; /* whose command it is (NULL: the link's owner's) */
 };
 
 enum link_event {
@@ -72,6 +103,7 @@ typedef void link_event_fn(void *owner, enum link_event ev);
 struct link {
     struct event_base *base;
     const struct config *cfg;
+    struct config_endpoint ep; /* the node */
     struct metrics *m;
     redisAsyncContext *ac;  /* NULL while neither connected nor connecting */
     unsigned backoff_ms;    /* delay before the next attempt */
@@ -82,13 +114,16 @@ struct link {
     link_event_fn *on_event;
     void *owner;
     struct link_cmd auth;
+    char name[CONFIG_HOST_MAX + 8]; /* "host:port" */
 };
 
-/* Prepares `l` on `base` for `cfg` (which, with `m`, must outlive it);
- * `on_event(owner, ...)` hears of connections. Does not connect yet.
- * Returns 0, or -1 when out of memory (link_free cleans up). */
+/* Prepares `l` on `base` to connect to `ep` with the settings of `cfg`
+ * (which, with `m`, must outlive it); `on_event(owner, ...)` hears of
+ * connections. Does not connect yet. Returns 0, or -1 when out of memory
+ * (link_free cleans up). */
 int link_init(struct link *l, struct event_base *base, const struct config *cfg,
-              struct metrics *m, link_event_fn *on_event, void *owner);
+              const struct config_endpoint *ep, struct metrics *m, link_event_fn *on_event,
+              void *owner);
 
 /* Closes the link and frees its connection (LINK_DOWN is still delivered)
  * and timers. */
@@ -126,14 +161,17 @@ void link_drop(struct link *l, const char *why);
  * queue it (the caller drops the link). */
 int link_command(struct link *l, const struct link_cmd *cmd, const char *fmt, ...);
 
+/* link_command with a va_list. */
+int link_vcommand(struct link *l, const struct link_cmd *cmd, const char *fmt, va_list ap);
+
 /* link_command with an argument vector (lengths NULL: C strings). */
 int link_command_argv(struct link *l, const struct link_cmd *cmd, int argc, const char **argv,
                       const size_t *argvlen);
 
-/* For code that queues through hiredis itself (commit.h): the context
- * (needs a connection), and the callback to queue with a `struct link_cmd`
- * as its private data, which runs the prologue above. */
-redisAsyncContext *link_context(struct link *l);
-void link_on_reply(redisAsyncContext *ac, void *reply, void *cmd);
+/* link_command with a command already in RESP (buf[0..len), copied). */
+int link_formatted(struct link *l, const struct link_cmd *cmd, const char *buf, size_t len);
+
+/* "host:port" of the node, for the log. */
+const char *link_name(const struct link *l);
 
 #endif

@@ -18,7 +18,8 @@ static void usage(FILE *out)
 {
     fprintf(out,
             "usage: loyaltyd [-c FILE] [--redis HOST:PORT] [--http HOST:PORT] [--data DIR]\n"
-            "                [--check-config] [--print-rules] [--verbose] [--help] [--version]\n"
+            "                [--serve LIST] [--take-partitions LIST] [--check-config]\n"
+            "                [--print-rules] [--verbose] [--help] [--version]\n"
             "       loyaltyd --push-rules FILE [--label L] [--effective-ts MS]\n"
             "                [-c FILE] [--redis HOST:PORT]\n"
             "\n"
@@ -31,6 +32,12 @@ static void usage(FILE *out)
             "      --redis H:P     Redis server (overrides daemon.redis)\n"
             "      --http H:P      HTTP listen address (overrides daemon.http)\n"
             "      --data DIR      data directory (overrides daemon.data_dir)\n"
+            "      --serve LIST    partitions to serve, e.g. 0-7,12 or all (overrides\n"
+            "                      daemon.serve; README \"Scaling out\")\n"
+            "      --take-partitions LIST\n"
+            "                      take these served partitions from their former owner\n"
+            "                      (the hand-over): their owner epoch goes up, so the\n"
+            "                      former owner can never commit to them again\n"
             "      --check-config  validate the configuration, print the rulebook's hash\n"
             "                      (its identity, see README) and exit (0 = valid); with\n"
             "                      --redis, also whether it is the version in force\n"
@@ -68,7 +75,9 @@ static int check_against_redis(const struct config *cfg, const char *hash)
     char err[RULEPUSH_ERROR_MAX];
     struct rulepush_current cur;
     redisContext *c = rulepush_connect(cfg, MAIN_REDIS_TIMEOUT_MS, err, sizeof(err));
-    int rc = c == NULL ? -1 : rulepush_read_current(c, cfg->prefix, &cur, err, sizeof(err));
+    char prefix[CONFIG_KEY_MAX + 16];
+    config_partition_prefix(cfg, 0, prefix, sizeof(prefix)); /* each partition's is alike */
+    int rc = c == NULL ? -1 : rulepush_read_current(c, prefix, &cur, err, sizeof(err));
     redisFree(c);
     if (rc != 0) {
         fprintf(stderr, "loyaltyd: %s\n", err);
@@ -77,7 +86,7 @@ static int check_against_redis(const struct config *cfg, const char *hash)
     if (!cur.found)
         printf("in force: unknown (no %srules:current: no daemon has committed with this "
                "prefix)\nthe file's rulebook differs from the version in force\n",
-               cfg->prefix);
+               prefix);
     else if (strcmp(cur.hash, hash) == 0)
         printf("in force: %s (%s, since %s)\nthe file's rulebook is the version in force\n",
                cur.hash, cur.label, cur.since_id);
@@ -124,14 +133,20 @@ static int push_rules(const struct config *cfg, const struct options *op)
         return 1;
     }
     redisContext *c = rulepush_connect(cfg, MAIN_REDIS_TIMEOUT_MS, err, sizeof(err));
-    int rc = c == NULL ? -1
-                       : rulepush_send(c, cfg->prefix, &b, op->label ? op->label : "",
-                                       op->effective_ts, id, sizeof(id), err, sizeof(err));
-    redisFree(c);
+    int rc = c == NULL ? -1 : 0;
     if (rc == 0)
-        printf("rulebook %s\nstored at %srules:%s\nappended rules entry %s to %sin\n", b.hash,
-               cfg->prefix, b.hash, id, cfg->prefix);
-    else
+        printf("rulebook %s\n", b.hash);
+    for (uint32_t p = 0; rc == 0 && p < cfg->partitions; p++) { /* every partition's input */
+        char prefix[CONFIG_KEY_MAX + 16];
+        config_partition_prefix(cfg, p, prefix, sizeof(prefix));
+        rc = rulepush_send(c, prefix, &b, op->label ? op->label : "", op->effective_ts, id,
+                           sizeof(id), err, sizeof(err));
+        if (rc == 0)
+            printf("stored at %srules:%s\nappended rules entry %s to %sin\n", prefix, b.hash,
+                   id, prefix);
+    }
+    redisFree(c);
+    if (rc != 0)
         fprintf(stderr, "loyaltyd: push failed: %s\n", err);
     rulepush_book_free(&b);
     return rc == 0 ? 0 : 1;
@@ -141,7 +156,7 @@ static int push_rules(const struct config *cfg, const struct options *op)
 static int parse(int argc, char **argv, struct options *op)
 {
     enum { OPT_REDIS = 256, OPT_HTTP, OPT_DATA, OPT_CHECK, OPT_PRINT, OPT_PUSH, OPT_LABEL,
-           OPT_EFFECTIVE };
+           OPT_EFFECTIVE, OPT_SERVE, OPT_TAKE };
     static const struct option opts[] = {
         {"config", required_argument, NULL, 'c'}, {"redis", required_argument, NULL, OPT_REDIS},
         {"http", required_argument, NULL, OPT_HTTP}, {"data", required_argument, NULL, OPT_DATA},
@@ -150,6 +165,8 @@ static int parse(int argc, char **argv, struct options *op)
         {"push-rules", required_argument, NULL, OPT_PUSH},
         {"label", required_argument, NULL, OPT_LABEL},
         {"effective-ts", required_argument, NULL, OPT_EFFECTIVE},
+        {"serve", required_argument, NULL, OPT_SERVE},
+        {"take-partitions", required_argument, NULL, OPT_TAKE},
         {"verbose", no_argument, NULL, 'v'}, {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'}, {NULL, 0, NULL, 0}};
     char *end;
@@ -160,6 +177,8 @@ static int parse(int argc, char **argv, struct options *op)
         case OPT_REDIS: op->o.redis = optarg; break;
         case OPT_HTTP: op->o.http = optarg; break;
         case OPT_DATA: op->o.data = optarg; break;
+        case OPT_SERVE: op->o.serve = optarg; break;
+        case OPT_TAKE: op->o.take = optarg; break;
         case OPT_CHECK: op->check = 1; break;
         case OPT_PRINT: op->print = 1; break;
         case OPT_PUSH: op->push = optarg; break;
@@ -212,5 +231,5 @@ int main(int argc, char **argv)
         return print_rules(&cfg);
     if (op.push)
         return push_rules(&cfg, &op);
-    return daemon_run(&cfg, op.path) == 0 ? 0 : 1;
+    return daemon_run(&cfg, op.o.take, op.path) == 0 ? 0 : 1;
 }

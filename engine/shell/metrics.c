@@ -3,11 +3,13 @@
 
 #include <inttypes.h>
 #include <stdio.h>
+#include <string.h>
 
 #include <event2/buffer.h>
 
 #include "budgets.h"
 #include "lyassert.h"
+#include "progview.h"
 #include "rulecanon.h"
 #include "segments.h"
 #include "versions.h"
@@ -141,9 +143,30 @@ static int labelled(struct evbuffer *out, const char *name, const char *help, co
     return rc < 0 ? -1 : 0;
 }
 
+void metrics_population(const struct metrics_view *v, const struct rulebook *rb,
+                        struct metrics_population *p)
+{
+    memset(p, 0, sizeof(*p));
+    for (uint32_t k = 0; k < v->count; k++) {
+        const struct state *st = v->states[k];
+        int64_t classes[RULEBOOK_VALUE_CLASSES_MAX];
+        for (uint32_t i = 0; i < rb->tier_count; i++)
+            p->tiers[i] += st->g.tier_members[i];
+        for (uint32_t i = 0; i < rb->seg.segment_count; i++)
+            p->segments[i] += st->g.segment_members[i];
+        for (uint32_t i = 0; i < RULEBOOK_STAGE_COUNT; i++)
+            p->stages[i] += st->g.stage_members[i];
+        if (!rb->seg.enabled)
+            continue;
+        segments_value_counts(st, rb, classes);
+        for (uint32_t i = 0; i < rb->seg.value_class_count; i++)
+            p->classes[i] += classes[i];
+    }
+}
+
 /* Each segment's observed yearly churn as a ratio: basis points written as
  * an exact decimal (1234 bp: 0.1234), never through a double. */
-static int churn(const struct state *st, const struct rulebook *rb, struct evbuffer *out)
+static int churn(const struct metrics_view *v, const struct rulebook *rb, struct evbuffer *out)
 {
     const char *name = "loyalty_segment_churn_ratio";
     int rc = evbuffer_add_printf(out, "# HELP %s Observed yearly churn of each RFM segment "
@@ -151,7 +174,7 @@ static int churn(const struct state *st, const struct rulebook *rb, struct evbuf
                                  name, name);
     for (uint32_t s = 0; s < rb->seg.segment_count && rc >= 0; s++) {
         char esc[METRICS_LABEL_MAX];
-        int64_t bp = segments_churn_bp(st, rb, s);
+        int64_t bp = progview_churn_bp(v->states, v->count, rb, s);
         label_escape(rb->seg.segments[s].name, esc, sizeof(esc));
         rc = evbuffer_add_printf(out, "%s{segment=\"%s\"} %" PRId64 ".%04" PRId64 "\n", name,
                                  esc, bp / 10000, bp % 10000);
@@ -161,9 +184,9 @@ static int churn(const struct state *st, const struct rulebook *rb, struct evbuf
 
 /* Points each campaign of the rulebook in force gave, and what is left of
  * the budgets (campaigns with one only). */
-static int campaigns(const struct state *st, struct evbuffer *out)
+static int campaigns(const struct metrics_view *v, struct evbuffer *out)
 {
-    const struct rulebook *rb = &st->ver->now;
+    const struct rulebook *rb = &v->states[0]->ver->now;
     const char *given = "loyalty_campaign_given_points", *left =
         "loyalty_campaign_budget_remaining_points";
     int rc = evbuffer_add_printf(out, "# HELP %s Points each campaign gave.\n# TYPE %s gauge\n",
@@ -172,47 +195,47 @@ static int campaigns(const struct state *st, struct evbuffer *out)
         char esc[METRICS_LABEL_MAX];
         label_escape(rb->campaigns[c].name, esc, sizeof(esc));
         rc = evbuffer_add_printf(out, "%s{campaign=\"%s\"} %" PRId64 "\n", given, esc,
-                                 st->g.camp.given[c]);
+                                 progview_given(v->states, v->count, c));
     }
     if (rc >= 0)
         rc = evbuffer_add_printf(out, "# HELP %s Points a campaign's budget can still give.\n"
                                       "# TYPE %s gauge\n", left, left);
     for (uint32_t c = 0; c < rb->campaign_count && rc >= 0; c++) {
         char esc[METRICS_LABEL_MAX];
-        int64_t v = budgets_remaining(&st->g.camp, rb, c);
+        int64_t n = progview_remaining(v->states, v->count, rb, c);
         label_escape(rb->campaigns[c].name, esc, sizeof(esc));
-        if (v >= 0)
-            rc = evbuffer_add_printf(out, "%s{campaign=\"%s\"} %" PRId64 "\n", left, esc, v);
+        if (n >= 0)
+            rc = evbuffer_add_printf(out, "%s{campaign=\"%s\"} %" PRId64 "\n", left, esc, n);
     }
     return rc < 0 ? -1 : 0;
 }
 
-static int populations(const struct state *st, const struct rulebook *rb, struct evbuffer *out)
+static int populations(const struct metrics_view *v, const struct rulebook *rb,
+                       struct evbuffer *out)
 {
     char stages[RULEBOOK_STAGE_COUNT][RULEBOOK_NAME_MAX + 1]; /* the core's names */
-    int64_t classes[RULEBOOK_VALUE_CLASSES_MAX];
+    struct metrics_population p;
+    metrics_population(v, rb, &p);
     for (int i = 0; i < RULEBOOK_STAGE_COUNT; i++)
         snprintf(stages[i], sizeof(stages[i]), "%s",
                  segments_stage_name((enum rulebook_stage)i));
     int rc = labelled(out, "loyalty_members_by_tier", "Members per tier.", "tier",
-                      rb->tiers[0].name, sizeof(rb->tiers[0]), st->g.tier_members,
-                      rb->tier_count);
+                      rb->tiers[0].name, sizeof(rb->tiers[0]), p.tiers, rb->tier_count);
     if (!rb->seg.enabled)
         return rc;
-    segments_value_counts(st, rb, classes);
     rc |= labelled(out, "loyalty_members_by_segment", "Members per RFM segment.", "segment",
-                   rb->seg.segments[0].name, sizeof(rb->seg.segments[0]),
-                   st->g.segment_members, rb->seg.segment_count);
+                   rb->seg.segments[0].name, sizeof(rb->seg.segments[0]), p.segments,
+                   rb->seg.segment_count);
     rc |= labelled(out, "loyalty_members_by_stage", "Members per lifecycle stage.", "stage",
-                   stages[0], sizeof(stages[0]), st->g.stage_members, RULEBOOK_STAGE_COUNT);
+                   stages[0], sizeof(stages[0]), p.stages, RULEBOOK_STAGE_COUNT);
     rc |= labelled(out, "loyalty_members_by_value_class", "Members per value class.",
                    "value_class", rb->seg.value_classes[0].name,
-                   sizeof(rb->seg.value_classes[0]), classes, rb->seg.value_class_count);
-    rc |= churn(st, rb, out);
+                   sizeof(rb->seg.value_classes[0]), p.classes, rb->seg.value_class_count);
+    rc |= churn(v, rb, out);
     return rc;
 }
 
-/* The input archive's figures, written by the archiver's thread. */
+/* The input archive's figures, written by the archivers' threads. */
 static int archive_metrics(const struct metrics *m, struct evbuffer *out)
 {
     int rc = counter(out, "loyalty_archive_entries_total",
@@ -228,23 +251,51 @@ static int archive_metrics(const struct metrics *m, struct evbuffer *out)
     return rc;
 }
 
-int metrics_render(const struct metrics *m, const struct state *st, const struct rulebook *rb,
-                   struct evbuffer *out)
+/* The figures the states hold, summed (the clock: the latest). */
+struct state_sums {
+    uint64_t applied, rejected, duplicate, evicted;
+    int64_t members, txns, clock_ms;
+};
+
+static void sums_of(const struct metrics_view *v, struct state_sums *s)
+{
+    memset(s, 0, sizeof(*s));
+    for (uint32_t k = 0; k < v->count; k++) {
+        const struct state *st = v->states[k];
+        s->applied += st->entries_applied;
+        s->rejected += st->entries_rejected;
+        s->duplicate += st->entries_duplicate;
+        s->evicted += st->txns.evicted_early;
+        s->members += st->members.count;
+        s->txns += st->txns.count;
+        if (st->clock_ms > s->clock_ms)
+            s->clock_ms = st->clock_ms;
+    }
+}
+
+int metrics_render(const struct metrics *m, const struct metrics_view *v,
+                   const struct rulebook *rb, struct evbuffer *out)
 {
     const struct metrics_label build[] = {{"version", LOYALTY_VERSION}};
+    struct state_sums s;
+    sums_of(v, &s);
     int rc = info(out, "loyalty_build_info", "The daemon's version (value always 1).", build,
                   sizeof(build) / sizeof(build[0]));
-    rc |= rulebook_info(out, st);
-    rc |= counter(out, "loyalty_entries_applied_total", "Input entries applied.",
-                  st->entries_applied);
+    /* The first served partition's version: each partition switches when it
+     * applies the rules entry of its own input. */
+    rc |= rulebook_info(out, v->states[0]);
+    rc |= counter(out, "loyalty_entries_applied_total", "Input entries applied.", s.applied);
     rc |= counter(out, "loyalty_entries_rejected_total", "Input entries sent to the DLQ.",
-                  st->entries_rejected);
+                  s.rejected);
     rc |= counter(out, "loyalty_entries_duplicate_total", "POS retries recognised.",
-                  st->entries_duplicate);
+                  s.duplicate);
     rc |= outputs(m, out);
     rc |= counter(out, "loyalty_batches_total", "Batches committed.", m->batches);
     rc |= counter(out, "loyalty_commit_failures_total", "Commits that failed.",
                   m->commit_failures);
+    rc |= counter(out, "loyalty_commits_unreplicated_total",
+                  "Commits WAIT found on fewer replicas than daemon.wait_replicas.",
+                  m->commits_unreplicated);
     rc |= counter(out, "loyalty_redis_connects_total", "Connections made to Redis.",
                   m->reconnects);
     rc |= counter(out, "loyalty_redis_timeouts_total",
@@ -254,8 +305,7 @@ int metrics_render(const struct metrics *m, const struct state *st, const struct
     rc |= counter(out, "loyalty_entries_replayed_total", "Entries re-applied in recovery.",
                   m->replayed);
     rc |= counter(out, "loyalty_txns_evicted_early_total",
-                  "Txns forgotten before the window ended (raise max_txns).",
-                  st->txns.evicted_early);
+                  "Txns forgotten before the window ended (raise max_txns).", s.evicted);
     rc |= counter(out, "loyalty_snapshots_total", "Snapshots written.", m->snapshots);
     rc |= counter(out, "loyalty_snapshot_failures_total",
                   "Snapshots that failed (older ones stay valid).", m->snapshot_failures);
@@ -268,17 +318,16 @@ int metrics_render(const struct metrics *m, const struct state *st, const struct
                   __atomic_load_n(&m->trims, __ATOMIC_RELAXED));
     rc |= archive_metrics(m, out);
     rc |= histogram(m, out);
-    rc |= gauge(out, "loyalty_members", "Members held in memory.", st->members.count);
-    rc |= gauge(out, "loyalty_txns_remembered", "Txns in the idempotency window.",
-                st->txns.count);
+    rc |= gauge(out, "loyalty_members", "Members held in memory.", s.members);
+    rc |= gauge(out, "loyalty_txns_remembered", "Txns in the idempotency window.", s.txns);
     rc |= gauge_fixed(out, "loyalty_engine_clock_timestamp_seconds",
                       "The engine clock: the largest event time applied, Unix time.",
-                      st->clock_ms, 3);
+                      s.clock_ms, 3);
     rc |= gauge(out, "loyalty_redis_up", "1 while connected to Redis and consuming.",
-                m->redis_up);
+                v->redis_up);
     rc |= gauge(out, "loyalty_redis_behind", "1 when Redis lost writes already applied.",
-                m->redis_behind);
-    rc |= populations(st, rb, out);
-    rc |= campaigns(st, out);
+                v->redis_behind);
+    rc |= populations(v, rb, out);
+    rc |= campaigns(v, out);
     return rc;
 }

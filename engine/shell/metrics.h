@@ -30,7 +30,8 @@ struct metrics_label {
 struct metrics {
     uint64_t outputs[PROTO_OUT_KIND_COUNT]; /* published, by kind */
     uint64_t batches;            /* batches committed */
-    uint64_t commit_failures;    /* EXEC that failed or never answered */
+    uint64_t commit_failures;    /* commits that failed or were refused */
+    uint64_t commits_unreplicated; /* WAIT answered with fewer replicas than asked */
     uint64_t reconnects;         /* connections to Redis made */
     uint64_t redis_timeouts;     /* connections dropped for not answering */
     uint64_t ticks_appended;     /* tick entries this daemon added */
@@ -48,16 +49,38 @@ struct metrics {
     uint64_t archive_failures;   /* archive or trim runs that failed */
     uint64_t lat_counts[METRICS_LAT_BUCKETS + 1]; /* last: +Inf */
     uint64_t lat_sum_us;
-    int redis_up;                /* 1 while connected and consuming */
-    int redis_behind;            /* 1 when Redis lost writes we applied */
 };
+
+/* What /metrics shows besides the counters, read at render time: the
+ * served partitions' states (their figures are summed: a daemon's members
+ * are those of all its partitions) and the consumers' condition. */
+struct metrics_view {
+    const struct state *const *states;
+    uint32_t count;    /* >= 1 */
+    int redis_up;      /* 1 while every served partition is consuming */
+    int redis_behind;  /* 1 when Redis lost writes a partition applied */
+};
+
+/* Members per tier, segment, stage and value class (names in the
+ * rulebook's order), summed over the view's states; value classes are
+ * ranked within each partition, then summed. */
+struct metrics_population {
+    int64_t tiers[RULEBOOK_TIERS_MAX];
+    int64_t segments[RULEBOOK_SEGMENTS_MAX];
+    int64_t stages[RULEBOOK_STAGE_COUNT];
+    int64_t classes[RULEBOOK_VALUE_CLASSES_MAX];
+};
+
+/* Fills `p` from `v` (named by `rb`). */
+void metrics_population(const struct metrics_view *v, const struct rulebook *rb,
+                        struct metrics_population *p);
 
 /* Records one committed batch that took `us` microseconds. */
 void metrics_batch(struct metrics *m, uint64_t us);
 
-/* Appends the Prometheus text exposition of `m` and `st` (named by `rb`)
+/* Appends the Prometheus text exposition of `m` and `v` (named by `rb`)
  * to `out`. Returns 0, or -1 when the buffer cannot grow. */
-int metrics_render(const struct metrics *m, const struct state *st, const struct rulebook *rb,
-                   struct evbuffer *out);
+int metrics_render(const struct metrics *m, const struct metrics_view *v,
+                   const struct rulebook *rb, struct evbuffer *out);
 
 #endif

@@ -21,7 +21,7 @@
 #define NOTIFY_POLL_MS 100
 
 struct notify {
-    const struct consumer *c;
+    const struct fleet *f;
     bool enabled;           /* NOTIFY_SOCKET is set */
     bool ready;             /* READY=1 sent (start-up finished) */
     bool stopping;          /* STOPPING=1 sent */
@@ -59,6 +59,7 @@ static const char *status_text(const char *word)
         {"connecting", "STATUS=connecting: Redis down or not reached yet; retrying with backoff"},
         {"recovering", "STATUS=recovering: replaying the input stream to the progress marker"},
         {"redis_behind", "STATUS=redis_behind: Redis lost writes; consuming stopped (see log)"},
+        {"fenced", "STATUS=fenced: another instance owns a partition this one serves (see log)"},
         {"stopping", "STATUS=stopping: finishing the batch in hand"},
         {"stopped", "STATUS=stopped"},
     };
@@ -73,7 +74,7 @@ static void on_poll(evutil_socket_t fd, short what, void *arg)
     struct notify *n = arg;
     (void)fd;
     (void)what;
-    const char *word = consumer_status(n->c);
+    const char *word = fleet_status(n->f);
     if (n->stopping || (n->word != NULL && strcmp(word, n->word) == 0))
         return;
     n->word = word;
@@ -112,7 +113,7 @@ static void on_sighup(evutil_socket_t fd, short what, void *arg)
     else
         log_warn("SIGHUP: reload failed; carrying on as before");
     /* Back to what the daemon was doing; READY=1 only once start-up is over. */
-    say(n, status_text(consumer_status(n->c)));
+    say(n, status_text(fleet_status(n->f)));
     if (n->ready)
         say(n, "READY=1");
 }
@@ -129,12 +130,12 @@ static struct event *every(struct event_base *base, uint64_t us, event_callback_
     return ev;
 }
 
-struct notify *notify_new(struct event_base *base, const struct consumer *c)
+struct notify *notify_new(struct event_base *base, const struct fleet *f)
 {
     struct notify *n = calloc(1, sizeof(*n));
     if (n == NULL)
         return NULL;
-    n->c = c;
+    n->f = f;
     n->sighup = evsignal_new(base, SIGHUP, on_sighup, n);
     if (n->sighup == NULL || evsignal_add(n->sighup, NULL) != 0)
         goto fail;

@@ -18,7 +18,7 @@
 #ifndef LOYALTY_NOTIFY_H
 #define LOYALTY_NOTIFY_H
 
-#include "consumer.h"
+#include "fleet.h"
 
 struct event_base;
 struct notify;
@@ -27,10 +27,11 @@ struct notify;
  * and the daemon carries on as before (the function logs why). */
 typedef int notify_reload_fn(void *arg);
 
-/* Starts watching `c` (which must outlive the notifier) on `base`, the
- * watchdog timer when systemd asked for one, and the SIGHUP handler.
- * Returns NULL when out of memory or the signal cannot be caught. */
-struct notify *notify_new(struct event_base *base, const struct consumer *c);
+/* Starts watching the served partitions `f` (which must outlive the
+ * notifier: fleet_status() is the state word) on `base`, the watchdog
+ * timer when systemd asked for one, and the SIGHUP handler. Returns NULL
+ * when out of memory or the signal cannot be caught. */
+struct notify *notify_new(struct event_base *base, const struct fleet *f);
 
 /* Sets the work SIGHUP runs between RELOADING=1 and READY=1. Without one,
  * SIGHUP logs that there is nothing to reload. */

@@ -12,24 +12,27 @@ _Static_assert(PHASE_COUNT <= 32, "the legal moves of a phase are a 32-bit mask"
 /* Where each phase may go. A lost connection (-> IDLE) and a stop
  * (-> STOPPED) can happen in any phase that has a connection or waits for
  * one; BEHIND stays BEHIND across a lost connection and leaves only through
- * a new connection attempt. */
+ * a new connection attempt; FENCED leaves only by stopping. A commit can
+ * be refused as fenced in every phase that sends commits. */
 static const uint32_t legal[PHASE_COUNT] = {
     [PHASE_IDLE] = TO(PHASE_CONNECTING) | TO(PHASE_STOPPED),
     [PHASE_CONNECTING] = TO(PHASE_SETUP) | TO(PHASE_IDLE) | TO(PHASE_STOPPED),
-    [PHASE_SETUP] = TO(PHASE_REPLAY) | TO(PHASE_RESEND) | TO(PHASE_PENDING) | TO(PHASE_BEHIND) |
-                    TO(PHASE_IDLE) | TO(PHASE_STOPPED),
-    [PHASE_REPLAY] = TO(PHASE_PENDING) | TO(PHASE_BEHIND) | TO(PHASE_IDLE) | TO(PHASE_STOPPED),
-    [PHASE_RESEND] = TO(PHASE_PENDING) | TO(PHASE_IDLE) | TO(PHASE_STOPPED),
-    [PHASE_PENDING] = TO(PHASE_LIVE) | TO(PHASE_IDLE) | TO(PHASE_STOPPED),
-    [PHASE_LIVE] = TO(PHASE_IDLE) | TO(PHASE_STOPPED),
+    [PHASE_SETUP] = TO(PHASE_REPLAY) | TO(PHASE_RESEND) | TO(PHASE_CATCHUP) | TO(PHASE_BEHIND) |
+                    TO(PHASE_FENCED) | TO(PHASE_IDLE) | TO(PHASE_STOPPED),
+    [PHASE_REPLAY] = TO(PHASE_CATCHUP) | TO(PHASE_BEHIND) | TO(PHASE_IDLE) | TO(PHASE_STOPPED),
+    [PHASE_RESEND] = TO(PHASE_CATCHUP) | TO(PHASE_FENCED) | TO(PHASE_IDLE) | TO(PHASE_STOPPED),
+    [PHASE_CATCHUP] = TO(PHASE_LIVE) | TO(PHASE_FENCED) | TO(PHASE_IDLE) | TO(PHASE_STOPPED),
+    [PHASE_LIVE] = TO(PHASE_FENCED) | TO(PHASE_IDLE) | TO(PHASE_STOPPED),
     [PHASE_BEHIND] = TO(PHASE_CONNECTING) | TO(PHASE_STOPPED),
+    [PHASE_FENCED] = TO(PHASE_STOPPED),
     [PHASE_STOPPED] = 0,
 };
 
 static const char *const names[PHASE_COUNT] = {
     [PHASE_IDLE] = "idle",       [PHASE_CONNECTING] = "connecting", [PHASE_SETUP] = "setup",
-    [PHASE_REPLAY] = "replay",   [PHASE_RESEND] = "resend",         [PHASE_PENDING] = "pending",
-    [PHASE_LIVE] = "live",       [PHASE_BEHIND] = "behind",         [PHASE_STOPPED] = "stopped",
+    [PHASE_REPLAY] = "replay",   [PHASE_RESEND] = "resend",         [PHASE_CATCHUP] = "catchup",
+    [PHASE_LIVE] = "live",       [PHASE_BEHIND] = "behind",         [PHASE_FENCED] = "fenced",
+    [PHASE_STOPPED] = "stopped",
 };
 
 const char *phase_name(enum consumer_phase p)

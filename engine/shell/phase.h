@@ -1,20 +1,22 @@
 /* phase.h - the consumer's state machine, and the one function that moves it.
  *
- *   IDLE -> CONNECTING -> SETUP -> [REPLAY | RESEND] -> PENDING -> LIVE
+ *   IDLE -> CONNECTING -> SETUP -> [REPLAY | RESEND] -> CATCHUP -> LIVE
  *
  * IDLE: not started, or waiting to reconnect. CONNECTING: a connection
- * attempt is under way (link.h). SETUP: connected; the cursor creates the
- * group, checks key types, reads the progress marker and reconciles
- * (cursor.h). REPLAY: re-applying (state, marker] with outputs suppressed.
- * RESEND: committing again a batch whose first commit went unanswered.
- * PENDING: re-reading entries delivered before but not acknowledged
- * (pipeline.h). LIVE: consuming new entries. BEHIND: Redis is behind our
- * state (or its keys are unusable); consuming stopped until a reconnection
- * finds it fixed. STOPPED: final.
+ * attempt is under way (link.h). SETUP: connected; the cursor claims the
+ * partition (fenced.h), checks key types, reads the progress marker and
+ * reconciles (cursor.h). REPLAY: re-applying (state, marker] with outputs
+ * suppressed. RESEND: committing again the batches whose commits went
+ * unanswered. CATCHUP: reading from the marker without waiting for new
+ * entries, until a read finds none (pipeline.h). LIVE: consuming new
+ * entries. BEHIND: Redis is behind our state (or its keys are unusable);
+ * consuming stopped until a reconnection finds it fixed. FENCED: another
+ * instance owns the partition (its epoch refused our claim or a commit):
+ * this daemon no longer serves it. STOPPED: final.
  *
- * A lost connection sends every phase but BEHIND and STOPPED back to IDLE;
- * any phase may stop. phase_set() asserts each move against the table in
- * phase.c and logs it at debug level; nothing else writes a phase.
+ * A lost connection sends every phase but BEHIND, FENCED and STOPPED back
+ * to IDLE; any phase may stop. phase_set() asserts each move against the
+ * table in phase.c and logs it at debug level; nothing else writes a phase.
  */
 #ifndef LOYALTY_PHASE_H
 #define LOYALTY_PHASE_H
@@ -25,9 +27,10 @@ enum consumer_phase {
     PHASE_SETUP,
     PHASE_REPLAY,
     PHASE_RESEND,
-    PHASE_PENDING,
+    PHASE_CATCHUP,
     PHASE_LIVE,
     PHASE_BEHIND,
+    PHASE_FENCED,
     PHASE_STOPPED,
     PHASE_COUNT
 };

@@ -23,18 +23,49 @@ void progview_member(json_t *j, const struct state *st, const struct rulebook *r
                                         "until_ts", (json_int_t)m->manual_until_ts));
 }
 
-json_t *progview_campaigns(const struct state *st, const struct rulebook *rb)
+int64_t progview_given(const struct state *const *states, uint32_t n, uint32_t c)
+{
+    int64_t given = 0;
+    for (uint32_t i = 0; i < n; i++)
+        given += states[i]->g.camp.given[c];
+    return given;
+}
+
+int64_t progview_remaining(const struct state *const *states, uint32_t n,
+                           const struct rulebook *rb, uint32_t c)
+{
+    if (n == 1)
+        return budgets_remaining(&states[0]->g.camp, rb, c);
+    int64_t budget = rb->campaigns[c].budget_points, given = progview_given(states, n, c);
+    return budget == 0 ? -1 : budget > given ? budget - given : 0;
+}
+
+int64_t progview_churn_bp(const struct state *const *states, uint32_t n,
+                          const struct rulebook *rb, uint32_t s)
+{
+    __int128 sum = 0;
+    int64_t weight = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        int64_t w = states[i]->g.segment_members[s] + 1; /* +1: an empty one counts a little */
+        sum += (__int128)segments_churn_bp(states[i], rb, s) * w;
+        weight += w;
+    }
+    return weight == 0 ? 0 : (int64_t)(sum / weight);
+}
+
+json_t *progview_campaigns(const struct state *const *states, uint32_t n,
+                           const struct rulebook *rb)
 {
     json_t *list = json_array();
     for (uint32_t c = 0; list != NULL && c < rb->campaign_count; c++) {
         const struct rulebook_campaign *k = &rb->campaigns[c];
-        int64_t left = budgets_remaining(&st->g.camp, rb, c);
+        int64_t left = progview_remaining(states, n, rb, c);
         json_array_append_new(
             list, json_pack("{s:s, s:I, s:I, s:s, s:I, s:o, s:o, s:b, s:o, s:o}", "name",
                             k->name, "start_ts", (json_int_t)k->start_ms, "end_ts",
                             (json_int_t)k->end_ms, "kind",
                             k->multiplier_bp != 0 ? "multiplier" : "bonus", "given_points",
-                            (json_int_t)st->g.camp.given[c], "budget_points",
+                            (json_int_t)progview_given(states, n, c), "budget_points",
                             set_or_null(k->budget_points), "remaining_points",
                             left < 0 ? json_null() : json_integer(left), "exhausted",
                             left == 0, "member_limit_points",
@@ -44,11 +75,11 @@ json_t *progview_campaigns(const struct state *st, const struct rulebook *rb)
     return list ? json_pack("{s:o}", "campaigns", list) : NULL;
 }
 
-json_t *progview_churn(const struct state *st, const struct rulebook *rb)
+json_t *progview_churn(const struct state *const *states, uint32_t n, const struct rulebook *rb)
 {
     json_t *o = json_object();
     for (uint32_t s = 0; o != NULL && s < rb->seg.segment_count; s++)
         json_object_set_new(o, rb->seg.segments[s].name,
-                            json_integer(segments_churn_bp(st, rb, s)));
+                            json_integer(progview_churn_bp(states, n, rb, s)));
     return o;
 }

@@ -23,11 +23,27 @@ void progview_member(json_t *j, const struct state *st, const struct rulebook *r
  * ("multiplier" | "bonus"), "given_points", "budget_points",
  * "remaining_points", "exhausted", "member_limit_points",
  * "member_limit_times"}, ...]} in rulebook order; budget and limits null
- * when not set. NULL when out of memory. */
-json_t *progview_campaigns(const struct state *st, const struct rulebook *rb);
+ * when not set; summed over the `n` served partitions' states. NULL when
+ * out of memory. */
+json_t *progview_campaigns(const struct state *const *states, uint32_t n,
+                           const struct rulebook *rb);
 
-/* {"segment": observed yearly churn in basis points, ...}, NULL when out
- * of memory. */
-json_t *progview_churn(const struct state *st, const struct rulebook *rb);
+/* {"segment": observed yearly churn in basis points, ...} over the `n`
+ * states (progview_churn_bp), NULL when out of memory. */
+json_t *progview_churn(const struct state *const *states, uint32_t n, const struct rulebook *rb);
+
+/* Points campaign `c` gave in all `n` states. */
+int64_t progview_given(const struct state *const *states, uint32_t n, uint32_t c);
+
+/* What campaign `c`'s budget can still give judged on all `n` states
+ * (-1: no budget). Each partition enforces the budget on its own. */
+int64_t progview_remaining(const struct state *const *states, uint32_t n,
+                           const struct rulebook *rb, uint32_t c);
+
+/* Segment `s`'s observed yearly churn (basis points): one state's
+ * segments_churn_bp, or with several partitions their average weighted by
+ * the segment's members (+1 each). */
+int64_t progview_churn_bp(const struct state *const *states, uint32_t n,
+                          const struct rulebook *rb, uint32_t s);
 
 #endif

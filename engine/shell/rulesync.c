@@ -79,6 +79,8 @@ static enum ingest_text resolve(void *ctx, const struct state *st, const char *h
     if (rs->slot_hash[0] != '\0' && strcmp(hash, rs->slot_hash) == 0) {
         rt->rb = rs->slot_ok ? rs->slot_rb : NULL;
         rt->problem = rs->slot_ok ? NULL : rs->slot_problem;
+        if (!rs->slot_ok)
+            rs->slot_hash[0] = '\0'; /* once: a missing text may be stored later */
         return INGEST_TEXT_KNOWN;
     }
     snprintf(rs->wanted, sizeof(rs->wanted), "%s", hash);
@@ -99,7 +101,7 @@ static void judge(struct rulesync *rs, const redisReply *r)
 {
     char key[RULEPUSH_KEY_MAX + 1];
     struct config_error err;
-    rulepush_key(rs->cfg->prefix, rs->wanted, key, sizeof(key));
+    rulepush_key(rs->keys->prefix, rs->wanted, key, sizeof(key));
     memcpy(rs->slot_hash, rs->wanted, sizeof(rs->slot_hash));
     rs->slot_ok = false;
     char *p = rs->slot_problem;
@@ -127,11 +129,8 @@ static void on_text(void *owner, const redisReply *r)
     rs->waiting = false;
     judge(rs, r);
     rs->resume(rs->resume_arg, rs->held, rs->held_pos);
-    if (!rs->waiting) { /* the caller went through the entries */
+    if (!rs->waiting) /* the caller went through the entries */
         release_held(rs);
-        if (!rs->slot_ok)
-            rs->slot_hash[0] = '\0'; /* a missing text may be stored later */
-    }
 }
 
 int rulesync_fetch(struct rulesync *rs, const redisReply *entries, size_t pos,
@@ -149,8 +148,8 @@ int rulesync_fetch(struct rulesync *rs, const redisReply *entries, size_t pos,
     rs->held_pos = pos;
     rs->resume = fn;
     rs->resume_arg = arg;
-    rulepush_key(rs->cfg->prefix, rs->wanted, key, sizeof(key));
-    if (link_command(rs->link, &rs->get, "GET %s", key) != 0)
+    rulepush_key(rs->keys->prefix, rs->wanted, key, sizeof(key));
+    if (route_command(rs->route, &rs->get, "GET %s", key) != 0)
         return -1;
     rs->waiting = true;
     return 0;
@@ -195,15 +194,15 @@ static void append(struct rulesync *rs)
     char key[RULEPUSH_KEY_MAX + 1];
     msgpack_sbuffer m;
     msgpack_sbuffer_init(&m);
-    rulepush_key(rs->cfg->prefix, rs->want.hash, key, sizeof(key));
+    rulepush_key(rs->keys->prefix, rs->want.hash, key, sizeof(key));
     int rc = rulepush_encode(&m, rs->want.hash, rs->want_label, 0, wall_ms());
-    rc |= link_command(rs->link, &rs->queued, "MULTI");
-    rc |= link_command(rs->link, &rs->queued, "SET %s %s", key, rs->want.text);
-    rc |= link_command(rs->link, &rs->queued, "XADD %s * m %b", rs->keys->in, m.data, m.size);
-    rc |= link_command(rs->link, &rs->appended, "EXEC");
+    rc |= route_command(rs->route, &rs->queued, "MULTI");
+    rc |= route_command(rs->route, &rs->queued, "SET %s %s", key, rs->want.text);
+    rc |= route_command(rs->route, &rs->queued, "XADD %s * m %b", rs->keys->in, m.data, m.size);
+    rc |= route_command(rs->route, &rs->appended, "EXEC");
     msgpack_sbuffer_destroy(&m);
     if (rc != 0) {
-        link_drop(rs->link, "cannot queue the rulebook's append");
+        route_reset(rs->route, "cannot queue the rulebook's append");
         return;
     }
     rs->sending = true;
@@ -267,7 +266,7 @@ static void write_summary(struct rulesync *rs)
     const struct rulebook_version *cur = versions_current(v);
     char sig[sizeof(rs->summary_sig)], since[PROTO_ID_STR_MAX], next[PROTO_ID_STR_MAX];
     char key[RULEPUSH_KEY_MAX + 1];
-    if (!rs->enabled || !link_connected(rs->link) || link_closing(rs->link))
+    if (!rs->enabled || !route_ready(rs->route) || route_closing(rs->route))
         return;
     proto_id_format(cur->since_id, since, sizeof(since));
     proto_id_format(v->has_next ? v->next_info.entry_id : (struct proto_id){0, 0}, next,
@@ -279,8 +278,8 @@ static void write_summary(struct rulesync *rs)
     json_t *j = rulejson_versions(v, rs->st->last_id, false);
     char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
     json_decref(j);
-    rulepush_key(rs->cfg->prefix, NULL, key, sizeof(key));
-    if (text == NULL || link_command(rs->link, &rs->summary, "SET %s %s", key, text) != 0)
+    rulepush_key(rs->keys->prefix, NULL, key, sizeof(key));
+    if (text == NULL || route_command(rs->route, &rs->summary, "SET %s %s", key, text) != 0)
         log_warn("rulebook: cannot write %s", key);
     else
         memcpy(rs->summary_sig, sig, sizeof(sig));
@@ -320,14 +319,16 @@ void rulesync_link_up(struct rulesync *rs)
 }
 
 int rulesync_init(struct rulesync *rs, const struct config *cfg, struct state *st,
-                  struct link *link, const struct commit_keys *keys)
+                  struct route *route, const struct commit_keys *keys, uint32_t partition)
 {
-    *rs = (struct rulesync){.cfg = cfg, .st = st, .link = link, .keys = keys,
-                            .resolver = {resolve, rs}, .enabled = true,
-                            .get = {on_text, rs, "GET rules text", false},
-                            .queued = {on_queued, rs, "MULTI (rules entry)", false},
-                            .appended = {on_appended, rs, "EXEC (rules entry)", true},
-                            .summary = {on_summary, rs, "SET rules:current", false}};
+    struct link_user *u = route_user(route);
+    *rs = (struct rulesync){.cfg = cfg, .st = st, .route = route, .keys = keys,
+                            .resolver = {resolve, rs, partition, cfg->partitions},
+                            .enabled = true,
+                            .get = {on_text, rs, "GET rules text", false, u},
+                            .queued = {on_queued, rs, "MULTI (rules entry)", false, u},
+                            .appended = {on_appended, rs, "EXEC (rules entry)", true, u},
+                            .summary = {on_summary, rs, "SET rules:current", false, u}};
     rs->slot_rb = malloc(sizeof(*rs->slot_rb));
     rs->scratch = malloc(sizeof(*rs->scratch));
     return rs->slot_rb != NULL && rs->scratch != NULL ? 0 : -1;

@@ -2,15 +2,17 @@
  *
  * Resolving. The core applies a `rules` entry with the rulebook its text
  * parses to (versions.h, switchover.h); the text is in Redis at
- * <prefix>rules:<hash>. The resolver (rulesync_resolver, an ingest_rules)
+ * <prefix>rules:<hash> (<prefix> being the partition's: <prefix>{p}: when
+ * there are several, so the text shares the slot of the partition's
+ * input). The resolver (rulesync_resolver, an ingest_rules)
  * answers from what it holds: the state's own versions (in force and
  * scheduled: a snapshot carries their texts) or the text it fetched last.
  * Holding neither, it says UNKNOWN and ingest stops before the entry,
  * applying nothing (INGEST_NEED_TEXT). The pipeline (or the cursor's
  * replay) then calls rulesync_fetch with the entries and where it stopped:
  * rulesync keeps its own copy of the entries (hiredis frees a reply when
- * its handler returns), queues GET <prefix>rules:<hash> on the consumer's
- * connection, and when the answer is in, calls the caller back to go on
+ * its handler returns), queues GET <prefix>rules:<hash> on the partition's
+ * route, and when the answer is in, calls the caller back to go on
  * from that entry, in the same batch. A text that is missing, too long,
  * does not parse or does not hash to its name resolves to that problem:
  * the core sends the entry to the DLQ as bad_rulebook, naming it, and
@@ -49,6 +51,7 @@
 #include "config.h"
 #include "ingest.h"
 #include "link.h"
+#include "router.h"
 #include "rulepush.h"
 #include "state.h"
 
@@ -59,7 +62,7 @@ typedef void rulesync_resume_fn(void *arg, const redisReply *entries, size_t pos
 struct rulesync {
     const struct config *cfg;
     struct state *st;
-    struct link *link;
+    struct route *route;       /* the partition's */
     const struct commit_keys *keys;
     struct ingest_rules resolver;
     bool enabled;              /* appends and the summary (not for bench_bare) */
@@ -87,10 +90,11 @@ struct rulesync {
     struct link_cmd get, queued, appended, summary;
 };
 
-/* Prepares `rs`; everything given must outlive it. Returns 0, or -1 when
+/* Prepares `rs` for partition `partition` (its keys `keys`, its route
+ * `route`); everything given must outlive it. Returns 0, or -1 when
  * out of memory (rulesync_free cleans up). */
 int rulesync_init(struct rulesync *rs, const struct config *cfg, struct state *st,
-                  struct link *link, const struct commit_keys *keys);
+                  struct route *route, const struct commit_keys *keys, uint32_t partition);
 
 /* Frees what `rs` holds. */
 void rulesync_free(struct rulesync *rs);

@@ -21,6 +21,7 @@ struct snapper {
     const struct state *st;
     const struct snapdir *sd;
     struct metrics *m;
+    struct snapper_gate *gate;
     snapper_written_fn *on_written;
     void *arg;
     struct event *sigchld;
@@ -47,15 +48,17 @@ static void written(struct snapper *s, struct proto_id id, uint64_t us)
         s->on_written(s->arg, oldest);
 }
 
-static void reap(struct snapper *s, int options)
+/* Reaps the writer when it finished. Returns true when it did. */
+static bool reap(struct snapper *s, int options)
 {
     int status;
     if (s->child == 0)
-        return;
+        return false;
     pid_t p = waitpid(s->child, &status, options);
     if (p == 0 || (p < 0 && errno == EINTR))
-        return;
+        return false;
     s->child = 0;
+    s->gate->writing--;
     if (p > 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0) {
         written(s, s->child_id, monotime_us() - s->child_started_us);
     } else {
@@ -64,23 +67,27 @@ static void reap(struct snapper *s, int options)
                   "previous snapshots stay valid; retrying at the next interval",
                   s->child_id.ms, s->child_id.seq, p > 0 ? status : -1);
     }
+    return true;
 }
 
 static void on_sigchld(evutil_socket_t fd, short what, void *arg)
 {
+    struct snapper *s = arg;
     (void)fd;
     (void)what;
-    reap(arg, WNOHANG);
+    if (reap(s, WNOHANG) && s->gate->writing == 0 && s->gate->free_again != NULL)
+        s->gate->free_again(s->gate->arg);
 }
 
 struct snapper *snapper_new(struct event_base *base, const struct config *cfg,
                             const struct state *st, const struct snapdir *sd,
-                            struct metrics *m, snapper_written_fn *on_written, void *arg)
+                            struct metrics *m, struct snapper_gate *gate,
+                            snapper_written_fn *on_written, void *arg)
 {
     struct snapper *s = calloc(1, sizeof(*s));
     if (s == NULL)
         return NULL;
-    *s = (struct snapper){cfg, st, sd, m, on_written, arg, NULL, 0, {0, 0}, 0, 0, 0};
+    *s = (struct snapper){cfg, st, sd, m, gate, on_written, arg, NULL, 0, {0, 0}, 0, 0, 0};
     s->last_entries = entries_of(st);
     s->last_us = monotime_us();
     s->sigchld = evsignal_new(base, SIGCHLD, on_sigchld, s);
@@ -107,6 +114,7 @@ void snapper_reset(struct snapper *s)
         char path[SNAPDIR_PATH_MAX], tmp[SNAPDIR_PATH_MAX + sizeof(SNAPSHOT_TMP_SUFFIX)];
         kill(s->child, SIGKILL);
         waitpid(s->child, NULL, 0);
+        s->gate->writing--;
         snapdir_path(s->sd, s->child_id, path, sizeof(path));
         if (snapshot_tmp_path(path, tmp, sizeof(tmp)) == 0)
             unlink(tmp); /* what the killed writer left */
@@ -131,9 +139,14 @@ static bool due(const struct snapper *s)
            monotime_us() - s->last_us >= (uint64_t)s->cfg->snapshot_every_ms * 1000u;
 }
 
+bool snapper_due(const struct snapper *s)
+{
+    return s->child == 0 && s->gate->writing == 0 && due(s);
+}
+
 void snapper_maybe(struct snapper *s)
 {
-    if (s->child != 0 || !due(s))
+    if (!snapper_due(s))
         return;
     char path[SNAPDIR_PATH_MAX];
     snapdir_path(s->sd, s->st->last_id, path, sizeof(path));
@@ -164,6 +177,7 @@ void snapper_maybe(struct snapper *s)
         return;
     }
     s->child = pid;
+    s->gate->writing++;
     s->child_id = s->st->last_id;
     s->child_started_us = t0;
 }

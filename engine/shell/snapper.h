@@ -25,18 +25,36 @@ struct snapper;
 
 typedef void snapper_written_fn(void *arg, struct proto_id oldest_kept);
 
-/* Creates a snapper for `st` in `sd` (all must outlive it). Returns NULL
- * when out of memory. */
+/* Shared by the snappers of one daemon's partitions: one writer at a time.
+ * Every fork copies the page tables of the whole process (all partitions),
+ * and each child's copy-on-write pages add up, so partitions due together
+ * take turns instead of forking all at once. */
+struct snapper_gate {
+    unsigned writing; /* children running, 0 or 1 */
+    /* Told, from the event loop, when a writer finished and the gate is
+     * free again: a partition that was due while it waited, and is idle
+     * now (no commit will come to start it), may go. NULL: nobody. */
+    void (*free_again)(void *arg);
+    void *arg;
+};
+
+/* Creates a snapper for `st` in `sd`, taking turns through `gate` (all
+ * must outlive it). Returns NULL when out of memory. */
 struct snapper *snapper_new(struct event_base *base, const struct config *cfg,
                             const struct state *st, const struct snapdir *sd,
-                            struct metrics *m, snapper_written_fn *on_written, void *arg);
+                            struct metrics *m, struct snapper_gate *gate,
+                            snapper_written_fn *on_written, void *arg);
 
 /* Frees the snapper; a child still writing is waited for. */
 void snapper_free(struct snapper *s);
 
-/* Starts a background snapshot when one is due (snapshot_every_entries
- * entries or snapshot_every_ms since the last) and none is running. Call
- * only when the state equals what Redis has committed. */
+/* True when a snapshot is due (snapshot_every_entries entries or
+ * snapshot_every_ms since the last) and no snapshot of the daemon (of any
+ * partition: the gate) is running. */
+bool snapper_due(const struct snapper *s);
+
+/* Starts a background snapshot when one is due (snapper_due). Call only
+ * when the state equals what Redis has committed. */
 void snapper_maybe(struct snapper *s);
 
 /* The state was replaced by a rebuild: kills a writer still running (it

@@ -260,23 +260,25 @@ INDEX_BYTES_PER_KEY = 8 * 8 // 3 + 1
 # batch.h: an output event is "a few hundred bytes" (ids <= 56 bytes, names
 # <= 32, a dozen small fields); 512 bounds it.
 OUTPUT_BYTES_MAX = 512
-# A batch is held three times at most: the XREADGROUP reply hiredis parsed,
-# the batch's encoded outputs, and the MULTI/EXEC hiredis has queued to send.
+# A batch is held three times at most: the XREAD reply hiredis parsed, the
+# batch's encoded outputs, and its commit call (formatted, then queued by
+# hiredis); up to daemon.batches_in_flight batches are held at once.
 BATCH_COPIES = 3
 # glibc malloc keeps freed chunks and rounds requests up; a quarter on top of
 # what the daemon asks for covers it.
 ALLOCATOR_SLACK = 1.25
 
 
-def rss_bound_bytes(baseline, sizes, members, lots_per, max_txns, batch_entries_max):
+def rss_bound_bytes(baseline, sizes, members, lots_per, max_txns, batch_entries_max,
+                    batches_in_flight):
     """What the daemon may hold beyond its idle RSS `baseline`, from the
     bounds its headers document: members (array doubled on growth, expiry
     lots, index, about one schedule entry each, doubled), the txn window
-    (reserved up front, backed as it fills), and one batch in flight."""
+    (reserved up front, backed as it fills), and the batches in flight."""
     per_member = (2 * (sizes["member"] + 8 * lots_per) + INDEX_BYTES_PER_KEY
                   + 2 * 2 * sizes["schedule_entry"])
     txns = max_txns * (sizes["txn_rec"] + INDEX_BYTES_PER_KEY)
-    batch = BATCH_COPIES * batch_entries_max * (
+    batch = BATCH_COPIES * batches_in_flight * batch_entries_max * (
         sizes["entry_bytes_max"] + sizes["outputs_max"] * OUTPUT_BYTES_MAX)
     return int(baseline + ALLOCATOR_SLACK * (members * per_member + txns + batch))
 
@@ -394,7 +396,7 @@ def outputs_between(client, after_id, upto_id):
 
 def progress_and_out_tip(client):
     """(progress marker, newest output id), read atomically: outputs a commit
-    published are in Redis exactly when its marker is (one MULTI/EXEC)."""
+    published are in Redis exactly when its marker is (one commit call)."""
     pipe = client.pipeline(transaction=True)
     pipe.get(PREFIX + "progress")
     pipe.xrevrange(PREFIX + "out", count=1)

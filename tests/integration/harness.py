@@ -234,6 +234,7 @@ class Daemon:
         self.logs = []
         self.exit_codes = []
         self.extra_env = {}  # environment variables added for the daemon
+        self.extra_args = []  # command-line arguments added for the next starts
 
     def start(self, wait=True):
         """Starts the daemon on a free HTTP port (another one if that port
@@ -256,7 +257,8 @@ class Daemon:
     def command(self):
         """The command line of one start."""
         return [LOYALTYD_BIN, "-c", str(self.conf), "--redis", f"127.0.0.1:{self.redis_port}",
-                "--http", f"127.0.0.1:{self.http_port}", "--data", str(self.data)]
+                "--http", f"127.0.0.1:{self.http_port}", "--data", str(self.data)] + \
+            self.extra_args
 
     def _lost_port_race(self):
         """True (and the process gone) when it could not bind its HTTP port."""
@@ -355,6 +357,7 @@ class Env:
         overrides = dict(TEST_OVERRIDES, **(conf_overrides or {}))
         self.conf_path = self.tmp / "loyaltyd.conf"
         self.conf_path.write_text(conf_text(overrides, PLAIN_EARNING if plain else None))
+        self.partitions = int(overrides.get("partitions", 1))
         self.rules = Rulebook(self.conf_path.read_text())
         self.redis = RedisServer(self.tmp / "redis").start()
         self.r = self.redis.client()
@@ -389,8 +392,11 @@ class Env:
         """Stores the configuration's rulebook text and starts the (empty)
         input stream with the rules entry naming it (a Redis swapped in
         before the daemon starts needs this too)."""
-        store_rulebook(self.r, self.rulebook_hash, self.rulebook_text)
-        self.r.xadd(PREFIX + "in", self.rules_entry[1], id=RULES_ENTRY_ID)
+        if self.rulebook_hash is None:
+            return  # a configuration the daemon refuses: nothing to seed
+        for prefix in partition_prefixes(self.partitions):  # each partition's log
+            store_rulebook(self.r, self.rulebook_hash, self.rulebook_text, prefix)
+            self.r.xadd(prefix + "in", self.rules_entry[1], id=RULES_ENTRY_ID)
 
     # -- input -----------------------------------------------------------
     def next_ts(self):
@@ -455,7 +461,12 @@ class Env:
                    f"{PREFIX}progress >= {sid}")
 
     def pending_count(self, client=None):
-        return (client or self.r).xpending(PREFIX + "in", "loyaltyd")["pending"]
+        """Input entries after the progress marker: not (yet) committed. The
+        daemon reads with XREAD from the marker (no consumer group), so
+        this is what it has still to take."""
+        marker = self.progress(client)
+        start = "-" if marker is None else f"({marker[0]}-{marker[1]}"
+        return len((client or self.r).xrange(PREFIX + "in", start, "+"))
 
     def member(self, member_id):
         return self.daemon.member(member_id)
@@ -488,9 +499,12 @@ SETUP_ENTRIES = 1
 
 def rulebook_of(conf_path):
     """(hash, canonical text) of the rulebook of `conf_path`, as the daemon
-    computes them (--check-config prints the hash, --print-rules the text)."""
+    computes them (--check-config prints the hash, --print-rules the text);
+    (None, None) for a configuration the daemon refuses."""
     check = subprocess.run([LOYALTYD_BIN, "--check-config", "-c", str(conf_path)],
-                           capture_output=True, text=True, timeout=HTTP_TIMEOUT_S, check=True)
+                           capture_output=True, text=True, timeout=HTTP_TIMEOUT_S)
+    if check.returncode != 0:
+        return None, None  # a test of a configuration the daemon refuses
     digest = re.search(r"^rulebook ([0-9a-f]{32})$", check.stdout, re.M).group(1)
     text = subprocess.run([LOYALTYD_BIN, "--print-rules", "-c", str(conf_path)],
                           capture_output=True, timeout=HTTP_TIMEOUT_S, check=True).stdout
@@ -507,9 +521,17 @@ def rules_fields(digest, label=None, effective_ts=None, ts=BASE_TS_MS):
     return {"m": msgpack.packb(m)}
 
 
-def store_rulebook(client, digest, text):
-    """SETs a rulebook's text where rules entries find it."""
-    client.set(f"{PREFIX}rules:{digest}", text)
+def partition_prefixes(partitions):
+    """The key prefix of each of `partitions` partitions (config.h)."""
+    if partitions == 1:
+        return [PREFIX]
+    return [f"{PREFIX}{{{p}}}:" for p in range(partitions)]
+
+
+def store_rulebook(client, digest, text, prefix=PREFIX):
+    """SETs a rulebook's text where rules entries (of the partition with
+    key prefix `prefix`) find it."""
+    client.set(f"{prefix}rules:{digest}", text)
 
 
 def rulebook_texts(client):

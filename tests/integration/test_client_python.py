@@ -33,6 +33,9 @@ def test_partition_of_matches_the_shared_vectors():
     for bad in (0, -1, True, 1.5):
         with pytest.raises(ValueError):
             loyalty.partition_of("M1", bad)
+    for v in PARTITION_VECTORS["vectors"]:
+        want = "loyalty:" if v["partitions"] == 1 else f"loyalty:{{{v['partition']}}}:"
+        assert loyalty.partition_prefix("loyalty:", v["member"], v["partitions"]) == want
 
 
 @pytest.mark.parametrize("vec", ENTRY_VECTORS, ids=lambda v: v["name"])

@@ -17,9 +17,12 @@ from harness import (LOYALTYD_BIN, PREFIX, REPO, TEST_OVERRIDES, conf_text, free
 from faultkit import AclRedis, http_call, raw_http
 
 README = REPO / "README.md"
-# What consumer.c and commit.c send to Redis: the daemon's ACL is exactly this.
-DAEMON_ACL = {"-@all", "+xreadgroup", "+xack", "+xadd", "+xgroup|create", "+xinfo|stream",
-              "+xrange", "+xtrim", "+get", "+set", "+multi", "+exec", "+type", "+ping"}
+# What the daemon sends to Redis (consumer.c, cursor.c, pipeline.c, and
+# rulesync.c's MULTI/EXEC appending the file's rulebook) and what its
+# functions call (fenced.c): the daemon's ACL is exactly this.
+DAEMON_ACL = {"-@all", "+xread", "+xadd", "+xinfo|stream", "+xrange", "+xtrim", "+get", "+set",
+              "+hget", "+hmget", "+hset", "+type", "+ping", "+fcall", "+function|load",
+              "+multi", "+exec"}
 POS_ACL = {"-@all", "+xadd"}
 # README's placeholders and the secrets this test uses instead.
 SECRETS = {"CHANGE-ME-daemon-secret": "d43mon-Secret-7f1c2b", "CHANGE-ME-pos-secret":

@@ -36,7 +36,8 @@ def first_of_month_after(ts_ms):
 def redis_snapshot(r):
     """What the tool must leave alone in Redis: keys, stream lengths and ids."""
     keys = sorted(r.keys("*"))
-    return keys, {k: (r.type(k), r.xlen(k) if r.type(k) == b"stream" else r.get(k),
+    value = {b"stream": r.xlen, b"hash": r.hgetall}  # hash: a partition's owner (fenced.h)
+    return keys, {k: (r.type(k), value.get(r.type(k), r.get)(k),
                       r.xinfo_stream(k)["last-generated-id"] if r.type(k) == b"stream" else None)
                   for k in keys}
 

@@ -226,6 +226,12 @@ static const struct bad_file BAD_FILES[] = {
     {"syntax_error.conf", "daemon = {\n  block_ms = 1000;\n  prefix = ;\n};\n", 3,
      "syntax error"},
     {"unclosed_group.conf", "earning = {\n  points_per_unit = 2;\n\n", 4, "syntax error"},
+    {"serve_beyond_partitions.conf", "daemon = {\n  partitions = 4;\n  serve = \"2-4\";\n};\n", 3,
+     "0..3"},
+    {"serve_without_partitions.conf", "daemon = {\n  serve = \"1\";\n};\n", 2, "0..0"},
+    {"serve_not_a_string.conf", "daemon = {\n  partitions = 4;\n  serve = 2;\n};\n", 3,
+     "serve"},
+    {"too_many_partitions.conf", "daemon = {\n  partitions = 1025;\n};\n", 2, "1..1024"},
 };
 
 static void bad_files_are_refused_naming_path_and_offending_line(void **state)
@@ -357,6 +363,65 @@ static void endpoint_without_host_or_valid_port_is_refused(void **state)
     assert_int_equal(cfg_parse_endpoint(too_long, &ep, &err), -1);
 }
 
+static void serve_lists_ranges_and_all(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *text;
+        uint32_t partitions, count, first, last;
+    } good[] = {
+        {"all", 16, 16, 0, 15},   {"0-7", 16, 8, 0, 7},   {"3", 4, 1, 3, 3},
+        {"12,0-1", 16, 3, 0, 12}, {"1,1,0-1", 2, 2, 0, 1}, {"0-1023", 1024, 1024, 0, 1023},
+    };
+    for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+        uint16_t out[PARTITION_COUNT_MAX];
+        uint32_t n = 0;
+        char why[160];
+        if (config_parse_serve(good[i].text, good[i].partitions, out, &n, why, sizeof(why)))
+            fail_msg("'%s': %s", good[i].text, why);
+        assert_int_equal(n, good[i].count);
+        assert_int_equal(out[0], good[i].first);
+        assert_int_equal(out[n - 1], good[i].last);
+        for (uint32_t k = 1; k < n; k++)
+            assert_true(out[k - 1] < out[k]);
+    }
+    static const char *const bad[] = {"", "4", "3-1", "1,", ",1", "1-", "x", "1 2",
+                                      "-1", "99999999999999999999", "0-4"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        uint16_t out[PARTITION_COUNT_MAX];
+        uint32_t n = 0;
+        char why[160];
+        if (config_parse_serve(bad[i], 4, out, &n, why, sizeof(why)) != -1)
+            fail_msg("'%s' was accepted", bad[i]);
+        assert_non_null(strstr(why, "0..3"));
+    }
+}
+
+static void partitions_default_to_one_served_with_the_plain_prefix(void **state)
+{
+    (void)state;
+    static struct config cfg;
+    struct config_error err = {{0}};
+    char prefix[CONFIG_KEY_MAX + 16];
+    config_defaults(&cfg);
+    assert_int_equal(config_finish(&cfg, &err), 0);
+    assert_int_equal(cfg.partitions, 1);
+    assert_int_equal(cfg.serve_count, 1);
+    config_partition_prefix(&cfg, 0, prefix, sizeof(prefix));
+    assert_string_equal(prefix, "loyalty:");
+    cfg.partitions = 64;
+    config_partition_prefix(&cfg, 63, prefix, sizeof(prefix));
+    assert_string_equal(prefix, "loyalty:{63}:");
+    /* A cluster needs a hash tag to keep one partition's keys in a slot. */
+    config_defaults(&cfg);
+    cfg.cluster = true;
+    assert_int_equal(config_finish(&cfg, &err), -1);
+    assert_non_null(strstr(err.text, "daemon.cluster"));
+    cfg.partitions = 2;
+    assert_int_equal(config_finish(&cfg, &err), 0);
+    assert_int_equal(cfg.serve_count, 2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -369,6 +434,8 @@ int main(void)
         cmocka_unit_test(missing_file_is_refused_naming_the_path),
         cmocka_unit_test(endpoint_is_host_colon_port),
         cmocka_unit_test(endpoint_without_host_or_valid_port_is_refused),
+        cmocka_unit_test(serve_lists_ranges_and_all),
+        cmocka_unit_test(partitions_default_to_one_served_with_the_plain_prefix),
     };
     return cmocka_run_group_tests(tests, make_tmp_dir, remove_tmp_dir);
 }

@@ -106,8 +106,8 @@ class Client {
   }
 
   /**
-   * Waits until <prefix>progress reaches entry `sid`: its outputs, DLQ entry
-   * and ack are then all in Redis (one MULTI/EXEC).
+   * Waits until <prefix>progress reaches entry `sid`: its outputs and DLQ
+   * entry are then all in Redis (one commit: one Redis Function call).
    */
   async waitCommitted(sid, { timeoutMs = 5000 } = {}) {
     const deadline = Date.now() + timeoutMs;

@@ -31,4 +31,15 @@ function partitionOf(memberId, partitions) {
   return crc32(memberId) % partitions;
 }
 
-module.exports = { crc32, partitionOf };
+/**
+ * The key prefix of `memberId`'s partition, as the daemon names its keys:
+ * `prefix` itself with one partition, else `<prefix>{p}:` (a Redis Cluster
+ * hash tag). new Client(redis, { prefix: partitionPrefix(...) }) then sends
+ * that member's entries to the right partition.
+ */
+function partitionPrefix(prefix, memberId, partitions) {
+  if (partitions === 1) return prefix;
+  return `${prefix}{${partitionOf(memberId, partitions)}}:`;
+}
+
+module.exports = { crc32, partitionOf, partitionPrefix };

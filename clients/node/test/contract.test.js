@@ -22,6 +22,10 @@ test('partitionOf matches the shared vectors', () => {
     assert.equal(loyalty.crc32(Buffer.from(v.member)), v.crc32);
   }
   for (const bad of [0, -1, 1.5, '4']) assert.throws(() => loyalty.partitionOf('M1', bad), RangeError);
+  for (const v of doc.vectors) {
+    const want = v.partitions === 1 ? 'loyalty:' : `loyalty:{${v.partition}}:`;
+    assert.equal(loyalty.partitionPrefix('loyalty:', v.member, v.partitions), want);
+  }
 });
 
 test('validation gives the decoder\'s reason code for every vector', () => {

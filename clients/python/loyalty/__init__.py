@@ -20,9 +20,9 @@ from .client import DEFAULT_PREFIX, Client, Consumer, Event, Outcome
 from .contract import (INPUT_KINDS, OUTPUT_KINDS, DecodeError, ValidationError, adjust,
                        decode_output, encode, enroll, line, purchase, redeem, refund, scan,
                        tick, validate)
-from .partition import partition_of
+from .partition import partition_of, partition_prefix
 
 __all__ = ["DEFAULT_PREFIX", "Client", "Consumer", "Event", "Outcome", "INPUT_KINDS",
            "OUTPUT_KINDS", "DecodeError", "ValidationError", "adjust", "decode_output",
            "encode", "enroll", "line", "purchase", "redeem", "refund", "scan", "tick",
-           "validate", "partition_of"]
+           "validate", "partition_of", "partition_prefix"]

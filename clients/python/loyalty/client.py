@@ -100,8 +100,8 @@ class Client:
         return self.submit(contract.scan(member, store, txn=txn), timeout_s)
 
     def wait_committed(self, sid, timeout_s=5.0):
-        """Waits until <prefix>progress reaches entry `sid`: its outputs, DLQ
-        entry and ack are then all in Redis (one MULTI/EXEC)."""
+        """Waits until <prefix>progress reaches entry `sid`: its outputs and
+        DLQ entry are then all in Redis (one commit: one Redis Function call)."""
         want = _sid_key(sid)
         deadline = time.monotonic() + timeout_s
         pause = POLL_FIRST_S

@@ -11,3 +11,13 @@ def partition_of(member_id, partitions):
         raise ValueError(f"partitions must be a positive integer, not {partitions!r}")
     data = member_id.encode("utf-8") if isinstance(member_id, str) else bytes(member_id)
     return zlib.crc32(data) % partitions
+
+
+def partition_prefix(prefix, member_id, partitions):
+    """The key prefix of `member_id`'s partition, as the daemon names its
+    keys: `prefix` itself with one partition, else "<prefix>{p}:" (a Redis
+    Cluster hash tag). Client(r, prefix=partition_prefix(...)) then sends
+    that member's entries to the right partition."""
+    if partitions == 1:
+        return prefix
+    return f"{prefix}{{{partition_of(member_id, partitions)}}}:"
