@@ -25,8 +25,8 @@ from pathlib import Path
 import msgpack
 import pytest
 
-from harness import (EVENT_TIMEOUT_S, HTTP_TIMEOUT_S, POLL_INTERVAL_S, PREFIX, REPO,
-                     START_TIMEOUT_S, free_port, sid_key, stop_pid, wait_until)
+from harness import (HTTP_TIMEOUT_S, PREFIX, REPO, START_TIMEOUT_S, Daemon, free_port,
+                     sid_key, stop_pid, wait_until)
 
 LEDGER_BIN = os.environ.get("LOYALTY_LEDGER_BIN",
                             str(REPO / "build" / "clients" / "ledger" / "loyalty-ledger"))
@@ -141,17 +141,15 @@ class LedgerDB:
         return int(self.rows(sql)[0][0])
 
 
-class Ledger:
+class Ledger(Daemon):
     """The real loyalty-ledger on a given Redis and database, HTTP on a free
-    port. Each start writes its stderr to its own log file."""
+    port; each start writes its stderr to its own log file. Stopping,
+    killing, health and metrics work as the daemon's (harness.Daemon)."""
 
     def __init__(self, directory, redis_port, database, name="ledger", token=None,
                  batch=200, retry_max_ms=500, prefixes=(PREFIX,)):
-        self.dir = Path(directory)
-        self.dir.mkdir(parents=True, exist_ok=True)
-        self.name = name
+        super().__init__(directory, redis_port, Path(directory) / f"{name}.conf", name=name)
         self.token = token
-        self.conf = self.dir / f"{name}.conf"
         quoted = ", ".join(f'"{p}"' for p in prefixes)
         self.conf.write_text(
             "ledger = {\n"
@@ -164,10 +162,6 @@ class Ledger:
             f"  retry_max_ms = {retry_max_ms};\n"
             "  db_timeout_ms = 2000;\n"
             "};\n")
-        self.proc = None
-        self.http_port = None
-        self.logs = []
-        self.exit_codes = []
 
     def start(self, wait=True, args=()):
         assert self.proc is None, "already running"
@@ -182,17 +176,6 @@ class Ledger:
             self.wait_healthy()
         return self
 
-    def alive(self):
-        return self.proc is not None and self.proc.poll() is None
-
-    def wait_healthy(self, timeout=START_TIMEOUT_S):
-        def healthy():
-            assert self.alive(), f"{self.name} exited with {self.proc.returncode}:\n" \
-                                 f"{self.log_text()}"
-            status, _ = self.health()
-            return status == 200
-        wait_until(healthy, timeout, f"{self.name} GET /healthz == 200")
-
     def run_to_exit(self, args=(), timeout=START_TIMEOUT_S):
         """Runs the binary with this config and `args` until it exits:
         (exit code, output)."""
@@ -200,9 +183,9 @@ class Ledger:
                            text=True, timeout=timeout)
         return r.returncode, r.stdout + r.stderr
 
-    def get(self, path, token=None):
-        """(status, decoded JSON or text)."""
-        req = urllib.request.Request(f"http://127.0.0.1:{self.http_port}{path}")
+    def get(self, path, method="GET", token=None):
+        """(status, decoded JSON or text), with the bearer token when set."""
+        req = urllib.request.Request(f"http://127.0.0.1:{self.http_port}{path}", method=method)
         token = token if token is not None else self.token
         if token:
             req.add_header("Authorization", f"Bearer {token}")
@@ -214,22 +197,6 @@ class Ledger:
         if ctype.startswith("application/json") and raw:
             return status, json.loads(raw)
         return status, raw.decode("utf-8", "replace")
-
-    def health(self):
-        try:
-            return self.get("/healthz")
-        except OSError:
-            return None, None
-
-    def metrics(self):
-        status, text = self.get("/metrics")
-        assert status == 200, (status, text)
-        out = {}
-        for line in text.splitlines():
-            if line and not line.startswith("#"):
-                key, _, value = line.rpartition(" ")
-                out[key] = float(value)
-        return out
 
     def committed(self):
         """The last entry committed, per stream (from /healthz)."""
@@ -265,26 +232,6 @@ class Ledger:
             if before is None:
                 return events
         raise AssertionError("history never ended")
-
-    def stop(self):
-        """SIGTERM and wait: the exit code (a clean stop is 0)."""
-        if self.proc is None:
-            return None
-        rc, by_itself = stop_pid(self.proc)
-        assert by_itself, f"{self.name} ignored SIGTERM"
-        self.proc = None
-        self.exit_codes.append(rc)
-        return rc
-
-    def kill(self):
-        rc, _ = stop_pid(self.proc, sig=signal.SIGKILL)
-        self.proc = None
-        self.exit_codes.append(rc)
-        return rc
-
-    def log_text(self):
-        return "\n".join(f"--- {log.name} ---\n{log.read_text(errors='replace')}"
-                         for log in self.logs if log.exists())
 
 
 class PosLoad:

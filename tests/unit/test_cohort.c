@@ -44,6 +44,15 @@ static void record(void *ctx, int32_t cohort, int32_t month, const char *cause, 
     f->points = points;
 }
 
+/* An empty wallet and the (static, emptied) flows it reports to. */
+static struct flows *fresh(struct cohort_wallet *w)
+{
+    static struct flows fl;
+    memset(&fl, 0, sizeof fl);
+    cohort_init(w);
+    return &fl;
+}
+
 /* Applies one change; returns the reconciliations. */
 static uint32_t change(struct cohort_wallet *w, struct flows *fl, int32_t month, int64_t delta,
                        const char *cause)
@@ -76,25 +85,23 @@ static void credits_go_to_the_clock_month_and_debits_take_the_oldest(void **stat
 {
     (void)state;
     struct cohort_wallet w;
-    static struct flows fl;
-    memset(&fl, 0, sizeof fl);
-    cohort_init(&w);
-    assert_int_equal(change(&w, &fl, M(2026, 1), 100, "purchase"), 0);
-    assert_int_equal(change(&w, &fl, M(2026, 2), 50, "bonus"), 0);
-    assert_int_equal(change(&w, &fl, M(2026, 2), 30, "purchase"), 0);
-    assert_int_equal(change(&w, &fl, M(2026, 3), 40, "purchase"), 0);
+    struct flows *fl = fresh(&w);
+    assert_int_equal(change(&w, fl, M(2026, 1), 100, "purchase"), 0);
+    assert_int_equal(change(&w, fl, M(2026, 2), 50, "bonus"), 0);
+    assert_int_equal(change(&w, fl, M(2026, 2), 30, "purchase"), 0);
+    assert_int_equal(change(&w, fl, M(2026, 3), 40, "purchase"), 0);
     assert_lots(&w, 3, (int32_t[]){M(2026, 1), M(2026, 2), M(2026, 3)},
                 (int64_t[]){100, 80, 40});
     /* 130 out of 220: all of January, 30 of February. */
-    assert_int_equal(change(&w, &fl, M(2026, 3), -130, "redeem"), 0);
+    assert_int_equal(change(&w, fl, M(2026, 3), -130, "redeem"), 0);
     assert_lots(&w, 2, (int32_t[]){M(2026, 2), M(2026, 3)}, (int64_t[]){50, 40});
-    assert_int_equal(flow_sum(&fl, M(2026, 1), "redeem"), -100);
-    assert_int_equal(flow_sum(&fl, M(2026, 2), "redeem"), -30);
-    assert_int_equal(flow_sum(&fl, M(2026, 3), "redeem"), 0);
+    assert_int_equal(flow_sum(fl, M(2026, 1), "redeem"), -100);
+    assert_int_equal(flow_sum(fl, M(2026, 2), "redeem"), -30);
+    assert_int_equal(flow_sum(fl, M(2026, 3), "redeem"), 0);
     /* Each cohort's flows add up to what is left of it. */
-    assert_int_equal(flow_sum(&fl, M(2026, 1), NULL), 0);
-    assert_int_equal(flow_sum(&fl, M(2026, 2), NULL), 50);
-    assert_int_equal(flow_sum(&fl, M(2026, 3), NULL), 40);
+    assert_int_equal(flow_sum(fl, M(2026, 1), NULL), 0);
+    assert_int_equal(flow_sum(fl, M(2026, 2), NULL), 50);
+    assert_int_equal(flow_sum(fl, M(2026, 3), NULL), 40);
     assert_int_equal(cohort_outstanding(&w), w.balance);
     cohort_free(&w);
 }
@@ -103,17 +110,15 @@ static void expiry_removes_the_oldest_lots_whole(void **state)
 {
     (void)state;
     struct cohort_wallet w;
-    static struct flows fl;
-    memset(&fl, 0, sizeof fl);
-    cohort_init(&w);
-    change(&w, &fl, M(2025, 11), 70, "purchase");
-    change(&w, &fl, M(2025, 12), 20, "purchase");
-    change(&w, &fl, M(2026, 2), 5, "purchase");
+    struct flows *fl = fresh(&w);
+    change(&w, fl, M(2025, 11), 70, "purchase");
+    change(&w, fl, M(2025, 12), 20, "purchase");
+    change(&w, fl, M(2026, 2), 5, "purchase");
     /* The daemon expires November and December's lots together: 90. */
-    assert_int_equal(change(&w, &fl, M(2026, 3), -90, "expiry"), 0);
+    assert_int_equal(change(&w, fl, M(2026, 3), -90, "expiry"), 0);
     assert_lots(&w, 1, (int32_t[]){M(2026, 2)}, (int64_t[]){5});
-    assert_int_equal(flow_sum(&fl, M(2025, 11), "expiry"), -70);
-    assert_int_equal(flow_sum(&fl, M(2025, 12), "expiry"), -20);
+    assert_int_equal(flow_sum(fl, M(2025, 11), "expiry"), -70);
+    assert_int_equal(flow_sum(fl, M(2025, 12), "expiry"), -20);
     cohort_free(&w);
 }
 
@@ -121,28 +126,26 @@ static void a_refund_of_spent_points_is_debt_and_earning_repays_it_first(void **
 {
     (void)state;
     struct cohort_wallet w;
-    static struct flows fl;
-    memset(&fl, 0, sizeof fl);
-    cohort_init(&w);
-    change(&w, &fl, M(2026, 1), 100, "purchase");
-    change(&w, &fl, M(2026, 1), -80, "redeem");
+    struct flows *fl = fresh(&w);
+    change(&w, fl, M(2026, 1), 100, "purchase");
+    change(&w, fl, M(2026, 1), -80, "redeem");
     /* shortfall = "negative": the refund of the sale takes 100, 20 are held. */
-    assert_int_equal(change(&w, &fl, M(2026, 2), -100, "refund"), 0);
+    assert_int_equal(change(&w, fl, M(2026, 2), -100, "refund"), 0);
     assert_int_equal(w.balance, -80);
     assert_int_equal(w.count, 0);
-    assert_int_equal(flow_sum(&fl, M(2026, 1), "refund"), -20);
-    assert_int_equal(flow_sum(&fl, COHORT_DEBT, NULL), 80);
+    assert_int_equal(flow_sum(fl, M(2026, 1), "refund"), -20);
+    assert_int_equal(flow_sum(fl, COHORT_DEBT, NULL), 80);
     /* 50 earned repay 50 of the debt: no lot. */
-    change(&w, &fl, M(2026, 3), 50, "purchase");
+    change(&w, fl, M(2026, 3), 50, "purchase");
     assert_int_equal(w.count, 0);
-    assert_int_equal(flow_sum(&fl, COHORT_DEBT, NULL), 30);
+    assert_int_equal(flow_sum(fl, COHORT_DEBT, NULL), 30);
     /* 100 more: 30 repay the rest, 70 reach March's lot. */
-    change(&w, &fl, M(2026, 3), 100, "purchase");
+    change(&w, fl, M(2026, 3), 100, "purchase");
     assert_lots(&w, 1, (int32_t[]){M(2026, 3)}, (int64_t[]){70});
-    assert_int_equal(flow_sum(&fl, COHORT_DEBT, NULL), 0);
-    assert_int_equal(flow_sum(&fl, M(2026, 3), "purchase"), 150);
-    assert_int_equal(flow_sum(&fl, M(2026, 3), COHORT_CAUSE_DEBT_REPAID), -80);
-    assert_int_equal(flow_sum(&fl, M(2026, 3), NULL), 70);
+    assert_int_equal(flow_sum(fl, COHORT_DEBT, NULL), 0);
+    assert_int_equal(flow_sum(fl, M(2026, 3), "purchase"), 150);
+    assert_int_equal(flow_sum(fl, M(2026, 3), COHORT_CAUSE_DEBT_REPAID), -80);
+    assert_int_equal(flow_sum(fl, M(2026, 3), NULL), 70);
     cohort_free(&w);
 }
 
@@ -150,16 +153,14 @@ static void a_forgiven_shortfall_leaves_no_debt(void **state)
 {
     (void)state;
     struct cohort_wallet w;
-    static struct flows fl;
-    memset(&fl, 0, sizeof fl);
-    cohort_init(&w);
-    change(&w, &fl, M(2026, 1), 100, "purchase");
-    change(&w, &fl, M(2026, 1), -80, "redeem");
+    struct flows *fl = fresh(&w);
+    change(&w, fl, M(2026, 1), 100, "purchase");
+    change(&w, fl, M(2026, 1), -80, "redeem");
     /* shortfall = "forgive": the daemon debits only the 20 held. */
-    assert_int_equal(change(&w, &fl, M(2026, 2), -20, "refund"), 0);
+    assert_int_equal(change(&w, fl, M(2026, 2), -20, "refund"), 0);
     assert_int_equal(w.balance, 0);
     assert_int_equal(w.count, 0);
-    assert_int_equal(flow_sum(&fl, COHORT_DEBT, NULL), 0);
+    assert_int_equal(flow_sum(fl, COHORT_DEBT, NULL), 0);
     cohort_free(&w);
 }
 
@@ -167,26 +168,24 @@ static void history_the_ledger_never_saw_is_reconciled(void **state)
 {
     (void)state;
     struct cohort_wallet w;
-    static struct flows fl;
-    memset(&fl, 0, sizeof fl);
-    cohort_init(&w);
+    struct flows *fl = fresh(&w);
     /* First event seen: the member already had 500. */
     struct cohort_change c = {M(2026, 4), 10, 510, "purchase"};
-    assert_int_equal(cohort_apply(&w, &c, record, &fl), 1);
+    assert_int_equal(cohort_apply(&w, &c, record, fl), 1);
     assert_lots(&w, 2, (int32_t[]){COHORT_OPENING, M(2026, 4)}, (int64_t[]){500, 10});
-    assert_int_equal(flow_sum(&fl, COHORT_OPENING, COHORT_CAUSE_OPENING), 500);
+    assert_int_equal(flow_sum(fl, COHORT_OPENING, COHORT_CAUSE_OPENING), 500);
     /* The opening lot is the oldest: spent first. */
-    change(&w, &fl, M(2026, 4), -505, "redeem");
+    change(&w, fl, M(2026, 4), -505, "redeem");
     assert_lots(&w, 1, (int32_t[]){M(2026, 4)}, (int64_t[]){5});
     /* A debit the ledger missed: it holds 5 where the event says 2 before. */
     c = (struct cohort_change){M(2026, 5), -2, 0, "redeem"};
-    assert_int_equal(cohort_apply(&w, &c, record, &fl), 1);
+    assert_int_equal(cohort_apply(&w, &c, record, fl), 1);
     assert_int_equal(w.count, 0);
-    assert_int_equal(flow_sum(&fl, M(2026, 4), COHORT_CAUSE_UNEXPLAINED), -3);
+    assert_int_equal(flow_sum(fl, M(2026, 4), COHORT_CAUSE_UNEXPLAINED), -3);
     /* A debt it missed: the event says -40 before. */
     c = (struct cohort_change){M(2026, 5), 10, -30, "purchase"};
-    assert_int_equal(cohort_apply(&w, &c, record, &fl), 1);
-    assert_int_equal(flow_sum(&fl, COHORT_DEBT, NULL), 30);
+    assert_int_equal(cohort_apply(&w, &c, record, fl), 1);
+    assert_int_equal(flow_sum(fl, COHORT_DEBT, NULL), 30);
     assert_int_equal(w.count, 0);
     cohort_free(&w);
 }
