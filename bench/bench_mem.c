@@ -158,12 +158,13 @@ static void breakdown(const struct state *st, uint32_t n, uint64_t rss)
     printf("  txn window %u records x %zu B = %.0f B/member + index %.0f B/member | "
            "schedule %.0f B/member\n", st->txns.count, sizeof(struct txn_rec),
            per_member(txn, n), per_member(tix, n), per_member(sched, n));
-    /* The ring is reserved for max_txns records and its pages become
-     * resident as the head moves through it: once it has wrapped, all of
-     * it, however few records the window holds. */
-    double ring = (double)st->txns.max * sizeof(struct txn_rec);
-    printf("  txn ring reserved for max_txns %u: %.0f MB = %.0f B/member once it has "
-           "wrapped\n", st->txns.max, ring / 1e6, per_member(ring, n));
+    /* The ring is reserved for max_txns records but used as a ring of
+     * `cap` records, grown to the widest window it held (txns.h): once it
+     * has wrapped, all of `cap` is resident, however few records the
+     * window holds now. */
+    double ring = (double)st->txns.cap * sizeof(struct txn_rec);
+    printf("  txn ring of %u records (max_txns %u): %.0f MB = %.0f B/member once it has "
+           "wrapped\n", st->txns.cap, st->txns.max, ring / 1e6, per_member(ring, n));
     printf("result mem.ring_mb %.0f\n", ring / 1e6);
     printf("result mem.ring_per_member %.0f\n", per_member(ring, n));
     printf("result mem.txn_max %u\n", st->txns.max);

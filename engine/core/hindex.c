@@ -105,7 +105,8 @@ void hindex_insert(struct hindex *ix, uint32_t hash, uint32_t idx)
     ix->count++;
 }
 
-void hindex_remove(struct hindex *ix, uint32_t hash, uint32_t idx)
+/* The slot holding `idx` under `hash` (present: asserted). */
+static uint32_t slot_of(const struct hindex *ix, uint32_t hash, uint32_t idx)
 {
     uint64_t want = ((uint64_t)hash << 32) | (idx + 1);
     uint32_t i = hash & ix->mask;
@@ -113,6 +114,18 @@ void hindex_remove(struct hindex *ix, uint32_t hash, uint32_t idx)
         LY_ASSERT(ix->slots[i] != 0);
         i = (i + 1) & ix->mask;
     }
+    return i;
+}
+
+void hindex_repoint(struct hindex *ix, uint32_t hash, uint32_t from, uint32_t to)
+{
+    LY_ASSERT(to < HINDEX_NONE - 1);
+    ix->slots[slot_of(ix, hash, from)] = ((uint64_t)hash << 32) | (to + 1);
+}
+
+void hindex_remove(struct hindex *ix, uint32_t hash, uint32_t idx)
+{
+    uint32_t i = slot_of(ix, hash, idx);
     /* Backward shift: pull later entries of the probe run into the hole
      * unless their home slot lies cyclically after the hole. */
     uint32_t hole = i;

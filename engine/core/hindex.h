@@ -64,6 +64,10 @@ uint32_t hindex_lookup(const struct hindex *ix, const char *key, size_t len_max,
  * its `max` entries (both asserted: the owner bounds its own count). */
 void hindex_insert(struct hindex *ix, uint32_t hash, uint32_t idx);
 
+/* Makes the entry `from` stored under `hash` point at `to` (its record
+ * moved); it must be present (asserted). */
+void hindex_repoint(struct hindex *ix, uint32_t hash, uint32_t from, uint32_t to);
+
 /* Removes `idx` stored under `hash`; it must be present (asserted). */
 void hindex_remove(struct hindex *ix, uint32_t hash, uint32_t idx);
 

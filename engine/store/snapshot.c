@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -207,8 +208,8 @@ static enum snapshot_status decode_v3(const char *buf, size_t len,
         return s;
     struct lebuf_in in;
     lebuf_in_init(&in, buf + SNAPSHOT_HEADER_SIZE, len - SNAPSHOT_HEADER_SIZE);
-    return snaprec_read_body(&in, lebuf_u32_at(buf, H_MEMBERS), lebuf_u32_at(buf, H_TXNS),
-                             codec, st, err);
+    return snaprec_read_body(&in, lebuf_u32_at(buf, H_VERSION), lebuf_u32_at(buf, H_MEMBERS),
+                             lebuf_u32_at(buf, H_TXNS), codec, st, err);
 }
 
 enum snapshot_status snapshot_decode(const char *buf, size_t len, const struct rulebook *rb,
@@ -220,17 +221,18 @@ enum snapshot_status snapshot_decode(const char *buf, size_t len, const struct r
                             "shorter than a header)");
     uint32_t version = lebuf_u32_at(buf, H_VERSION);
     enum snapshot_status s;
-    if (version == SNAPSHOT_VERSION && len >= SNAPSHOT_HEADER_SIZE)
+    bool current = version == SNAPSHOT_VERSION || version == SNAPSHOT_VERSION_V4;
+    if (current && len >= SNAPSHOT_HEADER_SIZE)
         s = decode_v3(buf, len, codec, st, err);
     else if (version == SNAPSHOT_VERSION_PREV && len >= SNAPV2_HEADER_SIZE)
         s = snapv2_decode(buf, len, rb, st, err);
-    else if (version == SNAPSHOT_VERSION || version == SNAPSHOT_VERSION_PREV)
+    else if (current || version == SNAPSHOT_VERSION_PREV)
         s = snaprec_fail(err, SNAPSHOT_DAMAGED, "truncated: %zu bytes, shorter than a header",
                          len);
     else
-        return snaprec_fail(err, SNAPSHOT_FOREIGN, "format version %u (this build reads %d "
-                            "and %d): written by another build", version, SNAPSHOT_VERSION,
-                            SNAPSHOT_VERSION_PREV);
+        return snaprec_fail(err, SNAPSHOT_FOREIGN, "format version %u (this build reads %d, "
+                            "%d and %d): written by another build", version, SNAPSHOT_VERSION,
+                            SNAPSHOT_VERSION_V4, SNAPSHOT_VERSION_PREV);
     if (s == SNAPSHOT_OK)
         state_reindex(st, &st->ver->now);
     return s;
@@ -291,7 +293,8 @@ int snapshot_peek_id(const char *path, struct proto_id *id, struct snapshot_erro
         rc = -1;
     else if (version == SNAPSHOT_VERSION_PREV && len == SNAPV2_HEADER_SIZE)
         rc = snapv2_peek_id(buf, id);
-    else if (version == SNAPSHOT_VERSION && len >= SNAPSHOT_HEADER_SIZE &&
+    else if ((version == SNAPSHOT_VERSION || version == SNAPSHOT_VERSION_V4) &&
+             len >= SNAPSHOT_HEADER_SIZE &&
              lebuf_u64_at(buf, H_HASH) == XXH3_64bits(buf, H_HASH)) {
         id->ms = lebuf_u64_at(buf, H_LAST_MS);
         id->seq = lebuf_u64_at(buf, H_LAST_SEQ);

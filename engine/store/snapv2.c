@@ -140,11 +140,14 @@ static uint32_t read_lots(const char *p, uint32_t per, const struct member *m,
     return n;
 }
 
-static void read_txn(const char *p, struct txn_rec *r)
+/* Reads txn record `p` into `r` and its id into id[PROTO_TXN_MAX + 1]
+ * (empty when its length byte disagrees: refused as malformed). */
+static void read_txn(const char *p, struct txn_rec *r, char *id)
 {
     memset(r, 0, sizeof(*r));
-    name_at(p, T_TXN, sizeof(r->txn), r->txn, sizeof(r->txn));
-    r->txn_len = U8(p, T_TXN_LEN);
+    name_at(p, T_TXN, PROTO_TXN_MAX + 1, id, PROTO_TXN_MAX + 1);
+    if (strlen(id) != U8(p, T_TXN_LEN))
+        id[0] = '\0';
     r->kind = U8(p, T_KIND);
     r->ok = U8(p, T_OK);
     r->error = U8(p, T_ERROR);
@@ -232,8 +235,9 @@ enum snapshot_status snapv2_decode(const char *buf, size_t len, const struct rul
     int64_t prev_ms = INT64_MIN;
     for (uint32_t i = 0; s == SNAPSHOT_OK && i < t; i++) {
         struct txn_rec r;
-        read_txn(txns + (size_t)i * T_SIZE, &r);
-        s = snaprec_restore_txn(st, &r, i, &prev_ms, err);
+        char id[PROTO_TXN_MAX + 1];
+        read_txn(txns + (size_t)i * T_SIZE, &r, id);
+        s = snaprec_restore_txn(st, &r, id, i, &prev_ms, err);
     }
     return s;
 }

@@ -243,8 +243,9 @@ static void add_txn(struct txns *t, uint32_t k, int64_t applied_ms)
     char txn[KEY_MAX];
     snprintf(txn, sizeof(txn), "x%u", (unsigned)k);
     struct txn_rec *r = txns_add(t, txn, applied_ms);
-    assert_string_equal(r->txn, txn);
-    assert_int_equal(r->txn_len, strlen(txn));
+    uint64_t key[2];
+    txns_key(txn, strlen(txn), key);
+    assert_memory_equal(r->key, key, sizeof(key)); /* the id's digest, not the id */
     assert_int_equal(r->applied_ms, applied_ms);
     assert_int_equal(r->amount, 0);
     assert_int_equal(r->points, 0);
@@ -263,7 +264,7 @@ static void expect_txns_window(const struct txns *t, uint32_t lo, uint32_t hi)
         }
         assert_non_null(r);
         assert_int_equal(r->points, k);
-        assert_true(r >= t->ring && r < t->ring + t->max);
+        assert_true(r >= t->ring && r < t->ring + t->cap);
     }
 }
 
@@ -321,6 +322,54 @@ static void txns_evict_forgets_exactly_those_applied_before_the_cutoff(void **st
     expect_txns_window(&t, 3000, 3000);
     add_txn(&t, 5000, 50000);
     expect_txns_window(&t, 5000, 5001);
+    txns_free(&t);
+}
+
+/* The ring follows the window it holds, not max: a window that widens
+ * and narrows step by step while the ring has wrapped (so each of the
+ * moves runs, with head anywhere) keeps exactly the txns of the model,
+ * and the ring stays within a quarter (and one initial ring) of the
+ * widest window, and shrinks back when the window narrows. */
+static void txns_ring_follows_the_window_and_keeps_every_record(void **state)
+{
+    (void)state;
+    struct txns t;
+    uint64_t rng = 7;
+    uint32_t lo = 0, widest = 0;
+    assert_int_equal(txns_init(&t, 1000000), 0);
+    assert_int_equal(t.cap, TXNS_CAP_INITIAL);
+    for (uint32_t k = 0; k < 60000; k++) {
+        add_txn(&t, k, (int64_t)k);
+        /* The window: between half and all of a width that grows with k. */
+        uint32_t width = 1000 + k / 2;
+        uint32_t keep = width / 2 + (uint32_t)(splitmix_next(&rng) % (width / 2));
+        if (k + 1 - lo > keep) {
+            lo = k + 1 - keep;
+            txns_evict(&t, (int64_t)lo);
+        }
+        if (k + 1 - lo > widest)
+            widest = k + 1 - lo;
+        if (k % 997 == 0 || k + 1 == 60000)
+            expect_txns_window(&t, lo, k + 1);
+    }
+    assert_int_equal(t.evicted_early, 0);
+    assert_true(t.cap >= widest / 2);
+    assert_true(t.cap <= widest + widest / TXNS_GROW_DIV + TXNS_CAP_INITIAL);
+    /* The window narrows again: the ring shrinks, keeping what it holds
+     * (wrapped or not), and grows again as it widens. */
+    uint32_t k = 60000;
+    for (uint32_t keep = t.count; keep > 100; keep = keep * 7 / 8, k++) {
+        add_txn(&t, k, (int64_t)k);
+        lo = k + 1 - keep;
+        txns_evict(&t, (int64_t)lo);
+        expect_txns_window(&t, lo, k + 1);
+        assert_true(t.cap <= 2 * keep + 2 || t.cap == TXNS_CAP_INITIAL);
+    }
+    assert_int_equal(t.cap, TXNS_CAP_INITIAL);
+    for (uint32_t end = k + 20000; k < end; k++)
+        add_txn(&t, k, (int64_t)k);
+    expect_txns_window(&t, lo, k);
+    assert_int_equal(t.evicted_early, 0);
     txns_free(&t);
 }
 
@@ -535,6 +584,7 @@ int main(void)
         HX(hindex_grows_by_doubling_at_three_quarters_and_keeps_every_key),
         cmocka_unit_test(txns_full_ring_wraps_and_forgets_the_oldest_early),
         cmocka_unit_test(txns_evict_forgets_exactly_those_applied_before_the_cutoff),
+        cmocka_unit_test(txns_ring_follows_the_window_and_keeps_every_record),
         cmocka_unit_test(members_are_found_at_enrolment_positions_up_to_max),
         cmocka_unit_test(members_qual_totals_a_rolling_window_of_calendar_months),
         cmocka_unit_test(members_qual_after_a_gap_of_more_than_a_year_starts_from_zero),
