@@ -44,19 +44,21 @@
 struct options {
     const char *conf, *dir;
     uint32_t members, months, replay;
+    int keep; /* --keep: leave the snapshot file in --dir (to profile a loader) */
 };
 
 static int parse_options(int argc, char **argv, struct options *o)
 {
-    enum { O_MEMBERS = 256, O_MONTHS, O_REPLAY, O_DIR };
+    enum { O_MEMBERS = 256, O_MONTHS, O_REPLAY, O_DIR, O_KEEP };
     static const struct option opts[] = {
         {"config", required_argument, NULL, 'c'},
         {"members", required_argument, NULL, O_MEMBERS},
         {"months", required_argument, NULL, O_MONTHS},
         {"replay", required_argument, NULL, O_REPLAY}, {"dir", required_argument, NULL, O_DIR},
+        {"keep", no_argument, NULL, O_KEEP}, {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
     static const char P[] = "bench_mem";
-    *o = (struct options){NULL, "/tmp", 1000000, 12, 100000};
+    *o = (struct options){NULL, "/tmp", 1000000, 12, 100000, 0};
     int opt, rc = 0;
     while (rc == 0 && (opt = getopt_long(argc, argv, "c:", opts, NULL)) != -1) {
         switch (opt) {
@@ -71,9 +73,16 @@ static int parse_options(int argc, char **argv, struct options *o)
             rc = bench_option_u32(P, "--replay", optarg, 1, MEM_REPLAY_MAX, &o->replay);
             break;
         case O_DIR: o->dir = optarg; break;
+        case O_KEEP: o->keep = 1; break;
+        case 'h':
+            printf("usage: bench_mem [-c CONF] [--members M] [--months P] [--replay R] "
+                   "[--dir D] [--keep]\n  Builds M members with P monthly purchases each, "
+                   "reports resident bytes per member, then writes and reads a snapshot in D "
+                   "(--keep: left there).\n");
+            return 1;
         default:
             fprintf(stderr, "usage: bench_mem [-c CONF] [--members M] [--months P] "
-                            "[--replay R] [--dir D]\n");
+                            "[--replay R] [--dir D] [--keep]\n");
             return -1;
         }
     }
@@ -232,15 +241,19 @@ static int snapshots(struct loader *l, const struct options *o, const char *path
     printf("result snap.read_s %.2f\n", read_s);
     printf("result snap.replay_s %.2f\n", replay_s);
     printf("result snap.recovery_s %.2f\n", read_s + replay_s);
-    unlink(path);
+    if (o->keep)
+        printf("kept %s\n", path);
+    else
+        unlink(path);
     return 0;
 }
 
 int main(int argc, char **argv)
 {
     struct options o;
-    if (parse_options(argc, argv, &o) != 0)
-        return 2;
+    int prc = parse_options(argc, argv, &o);
+    if (prc != 0)
+        return prc > 0 ? 0 : 2;
     setvbuf(stdout, NULL, _IOLBF, 0);
     static struct config cfg;
     static struct loader l;

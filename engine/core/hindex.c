@@ -105,6 +105,40 @@ void hindex_insert(struct hindex *ix, uint32_t hash, uint32_t idx)
     ix->count++;
 }
 
+uint32_t hindex_insert_new(struct hindex *ix, uint32_t hash, const char *key, size_t len,
+                           hindex_key_fn key_of, const void *ctx, uint32_t idx)
+{
+    LY_ASSERT(idx < HINDEX_NONE - 1);
+    LY_ASSERT(ix->count < ix->max && "the owner bounds its entries to the reservation");
+    if (((uint64_t)ix->count + 1) * 4 > ((uint64_t)ix->mask + 1) * 3)
+        grow(ix);
+    uint32_t i = hash & ix->mask;
+    for (;; i = (i + 1) & ix->mask) {
+        uint64_t s = ix->slots[i];
+        if (s == 0)
+            break; /* where place() would put it: linear probing, no tombstones */
+        if (slot_hash(s) != hash)
+            continue;
+        size_t klen;
+        const char *k = key_of(ctx, slot_idx(s), &klen);
+        if (klen == len && memcmp(k, key, len) == 0)
+            return slot_idx(s);
+    }
+    ix->slots[i] = ((uint64_t)hash << 32) | (idx + 1);
+    ix->count++;
+    return HINDEX_NONE;
+}
+
+void hindex_reserve(struct hindex *ix, uint32_t n)
+{
+    LY_ASSERT(ix->count == 0 && n <= ix->max);
+    uint64_t cap = (uint64_t)ix->mask + 1;
+    while (cap * 3 < (uint64_t)n * 4)
+        cap *= 2;
+    LY_ASSERT(cap <= ix->region_slots);
+    ix->mask = (uint32_t)(cap - 1);
+}
+
 /* The slot holding `idx` under `hash` (present: asserted). */
 static uint32_t slot_of(const struct hindex *ix, uint32_t hash, uint32_t idx)
 {

@@ -72,14 +72,24 @@ int64_t *members_lots(const struct members *ms, uint32_t pos)
 uint32_t members_restore(struct members *ms, const struct member *m, const int64_t *lots)
 {
     LY_ASSERT(m->id_len >= 1 && m->id_len <= PROTO_MEMBER_MAX && m->id[m->id_len] == '\0');
-    if (ms->count >= ms->max || members_find(ms, m->id) != HINDEX_NONE)
+    if (ms->count >= ms->max)
         return HINDEX_NONE;
-    uint32_t pos = members_add(ms, m->id);
-    LY_ASSERT(pos != HINDEX_NONE);
-    memcpy(&ms->v[pos], m, sizeof(*m)); /* bytes, padding included */
+    uint32_t pos = ms->count;
+    struct member *dst = &ms->v[pos];
+    memcpy(dst, m, sizeof(*m)); /* bytes, padding included; indexed by its id below */
+    if (hindex_insert_new(&ms->ix, hindex_hash(m->id, m->id_len), m->id, m->id_len, member_key,
+                          ms, pos) != HINDEX_NONE)
+        return HINDEX_NONE; /* already there */
     if (ms->lots_per > 0)
-        memcpy(members_lots(ms, pos), lots, ms->lots_per * sizeof(*lots));
+        memcpy(&ms->lots[(size_t)pos * ms->lots_per], lots, ms->lots_per * sizeof(*lots));
+    ms->count++;
     return pos;
+}
+
+void members_reserve(struct members *ms, uint32_t n)
+{
+    LY_ASSERT(ms->count == 0 && n <= ms->max);
+    hindex_reserve(&ms->ix, n);
 }
 
 struct member *members_at(const struct members *ms, uint32_t pos)

@@ -134,6 +134,10 @@ int64_t *members_lots(const struct members *ms, uint32_t pos);
  * a valid id (id_len 1..PROTO_MEMBER_MAX, NUL-terminated: asserted). */
 uint32_t members_restore(struct members *ms, const struct member *m, const int64_t *lots);
 
+/* Sizes an empty store's index for `n` (<= max) members at once (a
+ * snapshot being loaded: its header says how many). */
+void members_reserve(struct members *ms, uint32_t n);
+
 /* The member at position `pos` (< count, asserted). */
 struct member *members_at(const struct members *ms, uint32_t pos);
 

@@ -165,6 +165,7 @@ static void grow(struct txns *t)
 void txns_reserve(struct txns *t, uint32_t n)
 {
     LY_ASSERT(t->count == 0 && n <= t->max);
+    hindex_reserve(&t->ix, n);
     t->head = 0;
     if (n > t->cap)
         t->cap = n;
@@ -201,11 +202,16 @@ struct txn_rec *txns_add(struct txns *t, const char *txn, int64_t applied_ms)
 
 int txns_restore(struct txns *t, const struct txn_rec *r)
 {
-    if (t->count == t->max || find_key(t, r->key) != NULL)
+    if (t->count == t->max)
         return -1;
-    uint64_t evicted = t->evicted_early;
-    struct txn_rec *dst = add_key(t, r->key, r->applied_ms);
-    LY_ASSERT(t->evicted_early == evicted);
-    memcpy(dst, r, sizeof(*r)); /* bytes, padding included */
+    if (t->count == t->cap)
+        grow(t);
+    uint32_t pos = (uint32_t)(((uint64_t)t->head + t->count) % t->cap);
+    struct txn_rec *dst = &t->ring[pos];
+    memcpy(dst, r, sizeof(*r)); /* bytes, padding included; indexed by its key below */
+    if (hindex_insert_new(&t->ix, key_hash(r->key), (const char *)dst->key, sizeof(dst->key),
+                          rec_key, t, pos) != HINDEX_NONE)
+        return -1; /* already there */
+    t->count++;
     return 0;
 }

@@ -579,8 +579,8 @@ enum snapshot_status snaprec_restore_member(struct state *st, const struct membe
                             "(%u)", st->members.max);
     if (members_restore(&st->members, m, ring) == HINDEX_NONE)
         return snaprec_fail(err, SNAPSHOT_DAMAGED, "member '%s' appears twice", m->id);
-    if (m->sched_ts != 0) /* the schedule is derived: rebuild it */
-        schedule_push(&st->schedule, m->sched_ts, st->members.count - 1);
+    if (m->sched_ts != 0) /* the schedule is derived: the loader heapifies it */
+        schedule_append(&st->schedule, m->sched_ts, st->members.count - 1);
     return SNAPSHOT_OK;
 }
 
@@ -729,8 +729,11 @@ enum snapshot_status snaprec_read_body(struct lebuf_in *in, uint32_t format, uin
                          "span %u; configured %u, %u); points cannot be re-dated",
                          st->g.lots_kind, st->g.lots_span, st->members.lots_kind,
                          st->members.lots_span);
+    if (s == SNAPSHOT_OK && members <= st->members.max)
+        members_reserve(&st->members, members); /* sized from the header: no rehash */
     for (uint32_t i = 0; s == SNAPSHOT_OK && i < members; i++)
         s = read_member(in, st, i, members, err);
+    schedule_heapify(&st->schedule); /* O(n), not n pushes */
     int64_t prev_ms = INT64_MIN;
     if (s == SNAPSHOT_OK && txns <= st->txns.max)
         txns_reserve(&st->txns, txns); /* sized from the header: the ring grows once */

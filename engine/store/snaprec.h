@@ -74,7 +74,8 @@ struct snaprec_lot {
 
 /* Checks member `m`, record `i` of `n`, with its `nlots` lots, against the
  * state's limits, the version in force and the engine clock, and appends
- * it to `st` (and its schedule). */
+ * it to `st` (and its due time to the schedule, unordered: the caller
+ * calls schedule_heapify after the last member). */
 enum snapshot_status snaprec_restore_member(struct state *st, const struct member *m,
                                             const struct snaprec_lot *lots, uint32_t nlots,
                                             uint32_t i, uint32_t n,

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -268,23 +269,52 @@ static int read_file(const char *path, char **out, size_t *len, size_t max,
     return 0;
 }
 
+/* Maps the file at `path` read-only for one sequential pass (no copy into
+ * the heap: the page cache's pages are read in place). A snapshot is
+ * never rewritten in place (snapshot_write renames a new file over it),
+ * so the mapping cannot shrink under the reader. Returns 0 with
+ * *out, *len (an empty file: NULL, 0), or DAMAGED with err. */
+static int map_file(const char *path, const char **out, size_t *len, struct snapshot_error *err)
+{
+    int fd = open(path, O_RDONLY);
+    struct stat sb;
+    if (fd < 0 || fstat(fd, &sb) != 0) {
+        if (fd >= 0)
+            close(fd);
+        return snaprec_fail(err, SNAPSHOT_DAMAGED, "cannot open: %s", strerror(errno));
+    }
+    *out = NULL;
+    *len = (size_t)sb.st_size;
+    void *p = *len > 0 ? mmap(NULL, *len, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0) : NULL;
+    int e = errno;
+    close(fd);
+    if (p == MAP_FAILED)
+        return snaprec_fail(err, SNAPSHOT_DAMAGED, "cannot map: %s", strerror(e));
+    if (p != NULL)
+        madvise(p, *len, MADV_SEQUENTIAL); /* a hint: read ahead, drop behind */
+    *out = p;
+    return 0;
+}
+
 enum snapshot_status snapshot_read(const char *path, const struct rulebook *rb,
                                    const struct rulebook_codec *codec, struct state *st,
                                    struct snapshot_error *err)
 {
-    char *buf;
-    size_t len;
-    if (read_file(path, &buf, &len, SIZE_MAX, err) != 0)
+    const char *buf = NULL;
+    size_t len = 0;
+    if (map_file(path, &buf, &len, err) != 0)
         return SNAPSHOT_DAMAGED;
-    enum snapshot_status s = snapshot_decode(buf, len, rb, codec, st, err);
-    free(buf);
+    static const char empty[1];
+    enum snapshot_status s = snapshot_decode(buf ? buf : empty, len, rb, codec, st, err);
+    if (buf != NULL)
+        munmap((void *)buf, len);
     return s;
 }
 
 int snapshot_peek_id(const char *path, struct proto_id *id, struct snapshot_error *err)
 {
-    char *buf;
-    size_t len;
+    char *buf = NULL;
+    size_t len = 0;
     if (read_file(path, &buf, &len, SNAPV2_HEADER_SIZE, err) != 0)
         return -1;
     uint32_t version = len >= 16 ? lebuf_u32_at(buf, H_VERSION) : 0;

@@ -232,6 +232,7 @@ enum snapshot_status snapv2_decode(const char *buf, size_t len, const struct rul
         uint32_t nl = per ? read_lots(lots + (size_t)i * per * 8, per, &m, l) : 0;
         s = snaprec_restore_member(st, &m, l, nl, i, n, err);
     }
+    schedule_heapify(&st->schedule);
     int64_t prev_ms = INT64_MIN;
     for (uint32_t i = 0; s == SNAPSHOT_OK && i < t; i++) {
         struct txn_rec r;

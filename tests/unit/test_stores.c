@@ -23,6 +23,7 @@
 #include "caltime.h"
 #include "hindex.h"
 #include "members.h"
+#include "schedule.h"
 #include "splitmix.h"
 #include "txns.h"
 
@@ -229,6 +230,32 @@ static void hindex_grows_by_doubling_at_three_quarters_and_keeps_every_key(void 
     expect_index_matches(&h->ix, ks);
 }
 
+/* A loader's index: reserved for its count (no doubling after), and
+ * insert_new adds each key once, with keys sharing a hash told apart,
+ * and answers a repeated key with the index already holding it. */
+static void hindex_insert_new_adds_each_key_once_into_a_reserved_table(void **state)
+{
+    struct hx *h = *state;
+    struct keyset *ks = &h->ks;
+    keyset_init(ks, HX_KEYS_MAX);
+    for (uint32_t i = 0; i < ks->n; i += 5)
+        ks->hash[i] = 0x12345678u; /* a fifth share one hash */
+    hindex_reserve(&h->ix, ks->n);
+    uint32_t mask = h->ix.mask;
+    assert_int_equal((uint64_t)mask + 1, 262144);
+    for (uint32_t i = 0; i < ks->n; i++) {
+        uint32_t k = (uint32_t)strlen(ks->key[i]);
+        assert_int_equal(hindex_insert_new(&h->ix, ks->hash[i], ks->key[i], k, key_of, ks, i),
+                         HINDEX_NONE);
+        ks->live[i] = true;
+        if (i % 1000 == 0) /* the same key again: found, not added */
+            assert_int_equal(hindex_insert_new(&h->ix, ks->hash[i], ks->key[i], k, key_of, ks,
+                                               i + 1), i);
+    }
+    assert_int_equal(h->ix.mask, mask);
+    expect_index_matches(&h->ix, ks);
+}
+
 /* ---- txns --------------------------------------------------------------- */
 
 static const struct txn_rec *find_txn(const struct txns *t, uint32_t k)
@@ -371,6 +398,46 @@ static void txns_ring_follows_the_window_and_keeps_every_record(void **state)
     expect_txns_window(&t, lo, k);
     assert_int_equal(t.evicted_early, 0);
     txns_free(&t);
+}
+
+/* ---- schedule ----------------------------------------------------------- */
+
+/* A loader appends due times in any order and heapifies once: the heap
+ * then pops exactly as one built by pushes, in (due, position) order,
+ * ties included, and goes on taking pushes. */
+static void schedule_heapify_pops_in_due_then_position_order(void **state)
+{
+    (void)state;
+    enum { N = 5000 };
+    struct schedule a, b;
+    uint64_t rng = 3;
+    assert_int_equal(schedule_init(&a, 2 * N), 0);
+    assert_int_equal(schedule_init(&b, 2 * N), 0);
+    for (uint32_t p = 0; p < N; p++) {
+        int64_t due = 1 + (int64_t)(splitmix_next(&rng) % 300); /* many ties */
+        schedule_append(&a, due, p);
+        schedule_push(&b, due, p);
+    }
+    schedule_heapify(&a);
+    schedule_push(&a, 150, N); /* and pushes after it */
+    schedule_push(&b, 150, N);
+    struct schedule_entry x, y;
+    int64_t last_due = 0;
+    uint32_t last_pos = 0, popped = 0;
+    while (schedule_pop_due(&b, INT64_MAX, &y)) {
+        assert_true(schedule_pop_due(&a, INT64_MAX, &x));
+        assert_int_equal(x.due_ms, y.due_ms);
+        assert_int_equal(x.pos, y.pos);
+        assert_true(x.due_ms > last_due || (x.due_ms == last_due && x.pos > last_pos) ||
+                    popped == 0);
+        last_due = x.due_ms;
+        last_pos = x.pos;
+        popped++;
+    }
+    assert_int_equal(popped, N + 1);
+    assert_false(schedule_pop_due(&a, INT64_MAX, &x));
+    schedule_free(&a);
+    schedule_free(&b);
 }
 
 /* ---- members ------------------------------------------------------------ */
@@ -582,9 +649,11 @@ int main(void)
         HX(hindex_keys_sharing_one_hash_are_told_apart_by_the_caller),
         HX(hindex_removal_inside_wrapping_probe_runs_keeps_other_keys_found),
         HX(hindex_grows_by_doubling_at_three_quarters_and_keeps_every_key),
+        HX(hindex_insert_new_adds_each_key_once_into_a_reserved_table),
         cmocka_unit_test(txns_full_ring_wraps_and_forgets_the_oldest_early),
         cmocka_unit_test(txns_evict_forgets_exactly_those_applied_before_the_cutoff),
         cmocka_unit_test(txns_ring_follows_the_window_and_keeps_every_record),
+        cmocka_unit_test(schedule_heapify_pops_in_due_then_position_order),
         cmocka_unit_test(members_are_found_at_enrolment_positions_up_to_max),
         cmocka_unit_test(members_qual_totals_a_rolling_window_of_calendar_months),
         cmocka_unit_test(members_qual_after_a_gap_of_more_than_a_year_starts_from_zero),
