@@ -153,7 +153,8 @@ static void breakdown(const struct state *st, uint32_t n, uint64_t rss)
 {
     const struct members *ms = &st->members;
     double member = sizeof(struct member) * (double)ms->count; /* reserved, resident as used */
-    double lots = (double)ms->count * ms->lots_per * sizeof(int64_t);
+    size_t lot_bytes = ms->ring32 ? sizeof(int32_t) : sizeof(int64_t); /* members.h */
+    double lots = (double)ms->count * ms->lots_per * lot_bytes;
     double mix = (ms->ix.mask + 1.0) * sizeof(uint64_t);
     double txn = (double)st->txns.count * sizeof(struct txn_rec);
     double tix = (st->txns.ix.mask + 1.0) * sizeof(uint64_t);
@@ -161,9 +162,9 @@ static void breakdown(const struct state *st, uint32_t n, uint64_t rss)
     printf("memory         %u members: RSS grew %.1f MB = %.0f B/member\n", n, rss / 1e6,
            per_member((double)rss, n));
     printf("  struct member %zu B (reserved for %u, resident for %u: %.0f B/member) | expiry "
-           "lots %u x 8 B = %.0f B/member | member index %.1f B/member\n",
-           sizeof(struct member), ms->max, ms->count,
-           per_member(member, n), ms->lots_per, per_member(lots, n), per_member(mix, n));
+           "lots %u x %zu B = %.0f B/member | member index %.1f B/member\n",
+           sizeof(struct member), ms->max, ms->count, per_member(member, n), ms->lots_per,
+           lot_bytes, per_member(lots, n), per_member(mix, n));
     printf("  txn window %u records x %zu B = %.0f B/member + index %.0f B/member | "
            "schedule %.0f B/member\n", st->txns.count, sizeof(struct txn_rec),
            per_member(txn, n), per_member(tix, n), per_member(sched, n));
