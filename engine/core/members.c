@@ -165,7 +165,14 @@ struct member *members_at(const struct members *ms, uint32_t pos)
     return &ms->v[pos];
 }
 
-static int64_t *bucket(struct member *m, int32_t month)
+int32_t members_qual_clamp(int64_t v)
+{
+    if (v > MEMBERS_QUAL_BUCKET_MAX)
+        return MEMBERS_QUAL_BUCKET_MAX;
+    return v < -MEMBERS_QUAL_BUCKET_MAX ? -MEMBERS_QUAL_BUCKET_MAX : (int32_t)v;
+}
+
+static int32_t *bucket(struct member *m, int32_t month)
 {
     return &m->qual[(uint32_t)month % MEMBERS_QUAL_MONTHS];
 }
@@ -184,8 +191,14 @@ void members_qual_add(struct member *m, int32_t month, int32_t now_month,
             *bucket(m, k) = 0;
         m->qual_month = now_month;
     }
-    if (month > now_month - MEMBERS_QUAL_MONTHS)
-        *bucket(m, month) += amount;
+    if (month > now_month - MEMBERS_QUAL_MONTHS) {
+        int32_t *b = bucket(m, month);
+        int64_t sum;
+        /* amount and *b are far inside int64: only the int32 bound bites */
+        sum = __builtin_add_overflow(*b, amount, &sum) ? (amount > 0 ? INT64_MAX : INT64_MIN)
+                                                      : sum;
+        *b = members_qual_clamp(sum);
+    }
 }
 
 int64_t members_qual_total(const struct member *m, int32_t now_month,

@@ -18,6 +18,12 @@
 
 /* Qualification buckets: one per calendar month of the window. */
 #define MEMBERS_QUAL_MONTHS 12
+/* A bucket holds one member's qualification (points or minor units,
+ * tiers.h) of one month as int32, saturating at this bound: 21.4M
+ * currency units of spend or 2.1G points in a month, far past any tier
+ * threshold, so a saturated month still qualifies for every tier; half
+ * the memory of int64 buckets. */
+#define MEMBERS_QUAL_BUCKET_MAX INT32_MAX
 _Static_assert(MEMBERS_QUAL_MONTHS >= RULEBOOK_WINDOW_MONTHS_MAX,
                "a bucket for every month of the longest window");
 
@@ -55,7 +61,8 @@ struct member {
     int64_t next_review_ts; /* next tier review */
     int64_t grace_until_ts; /* a due downgrade waits until then; 0: none */
     int64_t sched_ts;       /* due time of its live schedule entry; 0: none */
-    int64_t qual[MEMBERS_QUAL_MONTHS]; /* by month index % MEMBERS_QUAL_MONTHS */
+    int32_t qual[MEMBERS_QUAL_MONTHS]; /* by month index % MEMBERS_QUAL_MONTHS; saturating
+                                        * at +-MEMBERS_QUAL_BUCKET_MAX */
     /* Segments (segments.c): purchase statistics by month for frequency
      * and monetary scores (saturating: they are scores, not money), and
      * what the member was last classified as. */
@@ -165,7 +172,10 @@ void members_reserve(struct members *ms, uint32_t n);
 /* The member at position `pos` (< count, asserted). */
 struct member *members_at(const struct members *ms, uint32_t pos);
 
-/* Adds `amount` to the qualification bucket of month `month`, given the
+/* `v` saturated to +-MEMBERS_QUAL_BUCKET_MAX (a bucket's range). */
+int32_t members_qual_clamp(int64_t v);
+
+/* Adds `amount` (saturating) to the qualification bucket of month `month`, given the
  * engine clock's month `now_month` (>= month). Amounts older than the
  * longest window are not counted. */
 void members_qual_add(struct member *m, int32_t month, int32_t now_month,

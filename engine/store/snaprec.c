@@ -15,7 +15,7 @@
 /* Tripwires: a field added to one of these structs must be added to its
  * codec below (and SNAPSHOT_VERSION raised), or it would be lost on the
  * way through a snapshot. */
-_Static_assert(sizeof(struct member) == 544, "struct member changed: update snaprec.c");
+_Static_assert(sizeof(struct member) == 496, "struct member changed: update snaprec.c");
 _Static_assert(sizeof(struct txn_rec) == 128, "struct txn_rec changed: update snaprec.c");
 _Static_assert(sizeof(struct state_globals) == 10136,
                "struct state_globals changed: update snaprec.c");
@@ -381,7 +381,9 @@ static void write_member(struct lebuf_out *o, const struct members *ms, uint32_t
                                m->next_review_ts,   m->grace_until_ts,  m->sched_ts};
     for (size_t i = 0; i < sizeof(scalars) / sizeof(scalars[0]); i++)
         lebuf_put_i64(o, scalars[i]);
-    put_i64s(o, m->qual, MEMBERS_QUAL_MONTHS);
+    lebuf_put_u32(o, MEMBERS_QUAL_MONTHS); /* as i64s: the format keeps 64-bit buckets */
+    for (uint32_t i = 0; i < MEMBERS_QUAL_MONTHS; i++)
+        lebuf_put_i64(o, m->qual[i]);
     lebuf_put_bytes(o, m->rfm, 3);
     lebuf_put_u8(o, m->segment);
     lebuf_put_u8(o, m->stage);
@@ -425,8 +427,11 @@ static int read_member_fields(struct lebuf_in *in, struct member *m)
                           &m->next_review_ts, &m->grace_until_ts,  &m->sched_ts};
     for (size_t i = 0; i < sizeof(scalars) / sizeof(scalars[0]); i++)
         *scalars[i] = lebuf_get_i64(in);
-    if (get_i64s(in, m->qual, MEMBERS_QUAL_MONTHS) != 0)
+    int64_t qual[MEMBERS_QUAL_MONTHS] = {0};
+    if (get_i64s(in, qual, MEMBERS_QUAL_MONTHS) != 0)
         return -1;
+    for (uint32_t i = 0; i < MEMBERS_QUAL_MONTHS; i++) /* a format-4 bucket past the bound */
+        m->qual[i] = members_qual_clamp(qual[i]);
     const uint8_t *rfm = lebuf_get_bytes(in, 3);
     if (rfm != NULL)
         memcpy(m->rfm, rfm, 3);

@@ -111,7 +111,7 @@ static void read_member(const char *p, struct member *m)
     m->grace_until_ts = I64(p, M_GRACE);
     m->sched_ts = I64(p, M_SCHED);
     for (size_t i = 0; i < V2_MONTHS && i < MEMBERS_QUAL_MONTHS; i++) {
-        m->qual[i] = I64(p, M_QUAL + 8 * i);
+        m->qual[i] = members_qual_clamp(I64(p, M_QUAL + 8 * i));
         m->rfm_spend[i] = I32(p, M_RFM_SPEND + 4 * i);
         m->rfm_count[i] = lebuf_u16_at(p, M_RFM_COUNT + 2 * i);
     }

@@ -518,6 +518,25 @@ static void members_qual_totals_a_rolling_window_of_calendar_months(void **state
     assert_int_equal(members_qual_total(&m, M0 + 13, 1), 0);
 }
 
+/* A month's bucket saturates at MEMBERS_QUAL_BUCKET_MAX (either sign)
+ * instead of wrapping; the window's total still adds every month in
+ * int64, and amounts below the bound stay exact. */
+static void members_qual_buckets_saturate_at_their_bound_and_totals_do_not_wrap(void **state)
+{
+    (void)state;
+    struct member m = fresh_member(M0);
+    members_qual_add(&m, M0, M0, 2000000000);
+    members_qual_add(&m, M0, M0, 2000000000); /* 4e9: over the bound */
+    assert_int_equal(members_qual_total(&m, M0, 12), MEMBERS_QUAL_BUCKET_MAX);
+    members_qual_add(&m, M0 + 1, M0 + 1, 1000000000000LL); /* PROTO_POINTS_MAX */
+    members_qual_add(&m, M0 + 2, M0 + 2, 5);
+    assert_int_equal(members_qual_total(&m, M0 + 2, 12), 2LL * MEMBERS_QUAL_BUCKET_MAX + 5);
+    members_qual_add(&m, M0 + 2, M0 + 2, -1000000000000LL);
+    assert_int_equal(members_qual_total(&m, M0 + 2, 1), -MEMBERS_QUAL_BUCKET_MAX);
+    members_qual_add(&m, M0 + 1, M0 + 2, -7); /* below a saturated bucket: exact from it */
+    assert_int_equal(members_qual_total(&m, M0 + 1, 1), MEMBERS_QUAL_BUCKET_MAX - 7);
+}
+
 static void members_qual_after_a_gap_of_more_than_a_year_starts_from_zero(void **state)
 {
     (void)state;
@@ -657,6 +676,7 @@ int main(void)
         cmocka_unit_test(members_are_found_at_enrolment_positions_up_to_max),
         cmocka_unit_test(members_qual_totals_a_rolling_window_of_calendar_months),
         cmocka_unit_test(members_qual_after_a_gap_of_more_than_a_year_starts_from_zero),
+        cmocka_unit_test(members_qual_buckets_saturate_at_their_bound_and_totals_do_not_wrap),
         cmocka_unit_test(caltime_knows_the_epoch_a_leap_day_a_year_end_and_the_last_day),
         cmocka_unit_test(caltime_round_trips_every_day_of_the_first_and_last_400_years),
     };
