@@ -95,6 +95,23 @@ static void grow(struct hindex *ix)
     ix->mask = mask;
 }
 
+void hindex_fit(struct hindex *ix)
+{
+    uint64_t cap = (uint64_t)ix->mask + 1, want = cap;
+    while (want > HINDEX_INITIAL_SLOTS && (uint64_t)ix->count * 8 <= (want / 2) * 3)
+        want /= 2; /* at most 3/8 full at want / 2: it must double before it grows again */
+    if (want == cap)
+        return;
+    uint64_t *to = ix->slots == ix->region[0] ? ix->region[1] : ix->region[0];
+    uint32_t mask = (uint32_t)(want - 1);
+    for (uint64_t i = 0; i < cap; i++)
+        if (ix->slots[i] != 0)
+            place(to, mask, ix->slots[i]);
+    reserve_discard(ix->slots, (size_t)cap, sizeof(uint64_t));
+    ix->slots = to;
+    ix->mask = mask;
+}
+
 void hindex_insert(struct hindex *ix, uint32_t hash, uint32_t idx)
 {
     LY_ASSERT(idx < HINDEX_NONE - 1);

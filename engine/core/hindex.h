@@ -71,6 +71,11 @@ void hindex_insert(struct hindex *ix, uint32_t hash, uint32_t idx);
 uint32_t hindex_insert_new(struct hindex *ix, uint32_t hash, const char *key, size_t len,
                            hindex_key_fn key_of, const void *ctx, uint32_t idx);
 
+/* Halves the table (into the other region, handing the old one's pages
+ * back) while it would stay at most 3/8 full: after its owner forgot most
+ * of its entries. O(capacity); allocates nothing. */
+void hindex_fit(struct hindex *ix);
+
 /* Sizes an empty index for `n` (<= max) entries at once, so that filling
  * it never doubles (a loader that knows its count). */
 void hindex_reserve(struct hindex *ix, uint32_t n);

@@ -119,6 +119,7 @@ static void shrink_to(struct txns *t, uint32_t want)
         reserve_discard((void *)from, (end - from) / page, page);
     if (t->head >= want) /* an empty ring */
         t->head = 0;
+    hindex_fit(&t->ix); /* and the index with it */
 }
 
 void txns_evict(struct txns *t, int64_t oldest_ms)

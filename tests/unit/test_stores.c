@@ -230,6 +230,37 @@ static void hindex_grows_by_doubling_at_three_quarters_and_keeps_every_key(void 
     expect_index_matches(&h->ix, ks);
 }
 
+/* After most keys are removed, fit halves the table (to at most 3/8
+ * full, never below the first table) and every remaining key is still
+ * found; inserting goes on, doubling again from there. */
+static void hindex_fit_shrinks_the_table_and_keeps_every_key(void **state)
+{
+    struct hx *h = *state;
+    struct keyset *ks = &h->ks;
+    keyset_init(ks, HX_KEYS_MAX);
+    for (uint32_t i = 0; i < ks->n; i++)
+        ks_insert(&h->ix, ks, i);
+    hindex_fit(&h->ix); /* 100000 in 262144: nothing to do */
+    assert_int_equal((uint64_t)h->ix.mask + 1, 262144);
+    for (uint32_t i = 0; i < ks->n; i++)
+        if (i % 50 != 0)
+            ks_remove(&h->ix, ks, i);
+    hindex_fit(&h->ix); /* 2000 keys: 8192 slots (2000 <= 3/8 x 8192, not x 4096) */
+    assert_int_equal((uint64_t)h->ix.mask + 1, 8192);
+    expect_index_matches(&h->ix, ks);
+    for (uint32_t i = 0; i < ks->n; i++)
+        if (i % 50 != 0)
+            ks_insert(&h->ix, ks, i);
+    expect_index_matches(&h->ix, ks);
+    assert_int_equal((uint64_t)h->ix.mask + 1, 262144);
+    for (uint32_t i = 0; i < ks->n; i++)
+        if (ks->live[i])
+            ks_remove(&h->ix, ks, i);
+    hindex_fit(&h->ix);
+    assert_int_equal(h->ix.mask + 1, 1024); /* the first table */
+    expect_all_slots_empty(&h->ix);
+}
+
 /* A loader's index: reserved for its count (no doubling after), and
  * insert_new adds each key once, with keys sharing a hash told apart,
  * and answers a repeated key with the index already holding it. */
@@ -669,6 +700,7 @@ int main(void)
         HX(hindex_removal_inside_wrapping_probe_runs_keeps_other_keys_found),
         HX(hindex_grows_by_doubling_at_three_quarters_and_keeps_every_key),
         HX(hindex_insert_new_adds_each_key_once_into_a_reserved_table),
+        HX(hindex_fit_shrinks_the_table_and_keeps_every_key),
         cmocka_unit_test(txns_full_ring_wraps_and_forgets_the_oldest_early),
         cmocka_unit_test(txns_evict_forgets_exactly_those_applied_before_the_cutoff),
         cmocka_unit_test(txns_ring_follows_the_window_and_keeps_every_record),
