@@ -242,15 +242,16 @@ static inline void prefetch_entry(const struct proto_entry *entries, uint32_t i,
 }
 
 /* Makes the pages of the next `n` txn records resident, as they are in a
- * daemon that has run past its first max_txns transactions: the ring is
- * reserved up front and the OS backs it page by page on first touch. The
- * records are free, and txns_add clears a record before use anyway. */
+ * daemon that has run past its first window: the ring (grown to the
+ * window, txns.h) is reserved up front and the OS backs it page by page
+ * on first touch. The records are free, and txns_add clears a record
+ * before use anyway. */
 static void warm_txn_ring(struct txns *t, uint32_t n)
 {
-    uint32_t start = (uint32_t)(((uint64_t)t->head + t->count) % t->max);
-    uint32_t free_records = t->max - t->count;
+    uint32_t start = (uint32_t)(((uint64_t)t->head + t->count) % t->cap);
+    uint32_t free_records = t->cap - t->count;
     uint32_t len = n < free_records ? n : free_records;
-    uint32_t first = len < t->max - start ? len : t->max - start;
+    uint32_t first = len < t->cap - start ? len : t->cap - start;
     memset(&t->ring[start], 0, (size_t)first * sizeof(t->ring[0]));
     memset(&t->ring[0], 0, (size_t)(len - first) * sizeof(t->ring[0]));
 }

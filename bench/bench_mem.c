@@ -44,19 +44,21 @@
 struct options {
     const char *conf, *dir;
     uint32_t members, months, replay;
+    int keep; /* --keep: leave the snapshot file in --dir (to profile a loader) */
 };
 
 static int parse_options(int argc, char **argv, struct options *o)
 {
-    enum { O_MEMBERS = 256, O_MONTHS, O_REPLAY, O_DIR };
+    enum { O_MEMBERS = 256, O_MONTHS, O_REPLAY, O_DIR, O_KEEP };
     static const struct option opts[] = {
         {"config", required_argument, NULL, 'c'},
         {"members", required_argument, NULL, O_MEMBERS},
         {"months", required_argument, NULL, O_MONTHS},
         {"replay", required_argument, NULL, O_REPLAY}, {"dir", required_argument, NULL, O_DIR},
+        {"keep", no_argument, NULL, O_KEEP}, {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
     static const char P[] = "bench_mem";
-    *o = (struct options){NULL, "/tmp", 1000000, 12, 100000};
+    *o = (struct options){NULL, "/tmp", 1000000, 12, 100000, 0};
     int opt, rc = 0;
     while (rc == 0 && (opt = getopt_long(argc, argv, "c:", opts, NULL)) != -1) {
         switch (opt) {
@@ -71,9 +73,16 @@ static int parse_options(int argc, char **argv, struct options *o)
             rc = bench_option_u32(P, "--replay", optarg, 1, MEM_REPLAY_MAX, &o->replay);
             break;
         case O_DIR: o->dir = optarg; break;
+        case O_KEEP: o->keep = 1; break;
+        case 'h':
+            printf("usage: bench_mem [-c CONF] [--members M] [--months P] [--replay R] "
+                   "[--dir D] [--keep]\n  Builds M members with P monthly purchases each, "
+                   "reports resident bytes per member, then writes and reads a snapshot in D "
+                   "(--keep: left there).\n");
+            return 1;
         default:
             fprintf(stderr, "usage: bench_mem [-c CONF] [--members M] [--months P] "
-                            "[--replay R] [--dir D]\n");
+                            "[--replay R] [--dir D] [--keep]\n");
             return -1;
         }
     }
@@ -144,7 +153,8 @@ static void breakdown(const struct state *st, uint32_t n, uint64_t rss)
 {
     const struct members *ms = &st->members;
     double member = sizeof(struct member) * (double)ms->count; /* reserved, resident as used */
-    double lots = (double)ms->count * ms->lots_per * sizeof(int64_t);
+    size_t lot_bytes = ms->ring32 ? sizeof(int32_t) : sizeof(int64_t); /* members.h */
+    double lots = (double)ms->count * ms->lots_per * lot_bytes;
     double mix = (ms->ix.mask + 1.0) * sizeof(uint64_t);
     double txn = (double)st->txns.count * sizeof(struct txn_rec);
     double tix = (st->txns.ix.mask + 1.0) * sizeof(uint64_t);
@@ -152,18 +162,19 @@ static void breakdown(const struct state *st, uint32_t n, uint64_t rss)
     printf("memory         %u members: RSS grew %.1f MB = %.0f B/member\n", n, rss / 1e6,
            per_member((double)rss, n));
     printf("  struct member %zu B (reserved for %u, resident for %u: %.0f B/member) | expiry "
-           "lots %u x 8 B = %.0f B/member | member index %.1f B/member\n",
-           sizeof(struct member), ms->max, ms->count,
-           per_member(member, n), ms->lots_per, per_member(lots, n), per_member(mix, n));
+           "lots %u x %zu B = %.0f B/member | member index %.1f B/member\n",
+           sizeof(struct member), ms->max, ms->count, per_member(member, n), ms->lots_per,
+           lot_bytes, per_member(lots, n), per_member(mix, n));
     printf("  txn window %u records x %zu B = %.0f B/member + index %.0f B/member | "
            "schedule %.0f B/member\n", st->txns.count, sizeof(struct txn_rec),
            per_member(txn, n), per_member(tix, n), per_member(sched, n));
-    /* The ring is reserved for max_txns records and its pages become
-     * resident as the head moves through it: once it has wrapped, all of
-     * it, however few records the window holds. */
-    double ring = (double)st->txns.max * sizeof(struct txn_rec);
-    printf("  txn ring reserved for max_txns %u: %.0f MB = %.0f B/member once it has "
-           "wrapped\n", st->txns.max, ring / 1e6, per_member(ring, n));
+    /* The ring is reserved for max_txns records but used as a ring of
+     * `cap` records, grown to the widest window it held (txns.h): once it
+     * has wrapped, all of `cap` is resident, however few records the
+     * window holds now. */
+    double ring = (double)st->txns.cap * sizeof(struct txn_rec);
+    printf("  txn ring of %u records (max_txns %u): %.0f MB = %.0f B/member once it has "
+           "wrapped\n", st->txns.cap, st->txns.max, ring / 1e6, per_member(ring, n));
     printf("result mem.ring_mb %.0f\n", ring / 1e6);
     printf("result mem.ring_per_member %.0f\n", per_member(ring, n));
     printf("result mem.txn_max %u\n", st->txns.max);
@@ -231,15 +242,19 @@ static int snapshots(struct loader *l, const struct options *o, const char *path
     printf("result snap.read_s %.2f\n", read_s);
     printf("result snap.replay_s %.2f\n", replay_s);
     printf("result snap.recovery_s %.2f\n", read_s + replay_s);
-    unlink(path);
+    if (o->keep)
+        printf("kept %s\n", path);
+    else
+        unlink(path);
     return 0;
 }
 
 int main(int argc, char **argv)
 {
     struct options o;
-    if (parse_options(argc, argv, &o) != 0)
-        return 2;
+    int prc = parse_options(argc, argv, &o);
+    if (prc != 0)
+        return prc > 0 ? 0 : 2;
     setvbuf(stdout, NULL, _IOLBF, 0);
     static struct config cfg;
     static struct loader l;

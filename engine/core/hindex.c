@@ -95,6 +95,23 @@ static void grow(struct hindex *ix)
     ix->mask = mask;
 }
 
+void hindex_fit(struct hindex *ix)
+{
+    uint64_t cap = (uint64_t)ix->mask + 1, want = cap;
+    while (want > HINDEX_INITIAL_SLOTS && (uint64_t)ix->count * 8 <= (want / 2) * 3)
+        want /= 2; /* at most 3/8 full at want / 2: it must double before it grows again */
+    if (want == cap)
+        return;
+    uint64_t *to = ix->slots == ix->region[0] ? ix->region[1] : ix->region[0];
+    uint32_t mask = (uint32_t)(want - 1);
+    for (uint64_t i = 0; i < cap; i++)
+        if (ix->slots[i] != 0)
+            place(to, mask, ix->slots[i]);
+    reserve_discard(ix->slots, (size_t)cap, sizeof(uint64_t));
+    ix->slots = to;
+    ix->mask = mask;
+}
+
 void hindex_insert(struct hindex *ix, uint32_t hash, uint32_t idx)
 {
     LY_ASSERT(idx < HINDEX_NONE - 1);
@@ -105,7 +122,42 @@ void hindex_insert(struct hindex *ix, uint32_t hash, uint32_t idx)
     ix->count++;
 }
 
-void hindex_remove(struct hindex *ix, uint32_t hash, uint32_t idx)
+uint32_t hindex_insert_new(struct hindex *ix, uint32_t hash, const char *key, size_t len,
+                           hindex_key_fn key_of, const void *ctx, uint32_t idx)
+{
+    LY_ASSERT(idx < HINDEX_NONE - 1);
+    LY_ASSERT(ix->count < ix->max && "the owner bounds its entries to the reservation");
+    if (((uint64_t)ix->count + 1) * 4 > ((uint64_t)ix->mask + 1) * 3)
+        grow(ix);
+    uint32_t i = hash & ix->mask;
+    for (;; i = (i + 1) & ix->mask) {
+        uint64_t s = ix->slots[i];
+        if (s == 0)
+            break; /* where place() would put it: linear probing, no tombstones */
+        if (slot_hash(s) != hash)
+            continue;
+        size_t klen;
+        const char *k = key_of(ctx, slot_idx(s), &klen);
+        if (klen == len && memcmp(k, key, len) == 0)
+            return slot_idx(s);
+    }
+    ix->slots[i] = ((uint64_t)hash << 32) | (idx + 1);
+    ix->count++;
+    return HINDEX_NONE;
+}
+
+void hindex_reserve(struct hindex *ix, uint32_t n)
+{
+    LY_ASSERT(ix->count == 0 && n <= ix->max);
+    uint64_t cap = (uint64_t)ix->mask + 1;
+    while (cap * 3 < (uint64_t)n * 4)
+        cap *= 2;
+    LY_ASSERT(cap <= ix->region_slots);
+    ix->mask = (uint32_t)(cap - 1);
+}
+
+/* The slot holding `idx` under `hash` (present: asserted). */
+static uint32_t slot_of(const struct hindex *ix, uint32_t hash, uint32_t idx)
 {
     uint64_t want = ((uint64_t)hash << 32) | (idx + 1);
     uint32_t i = hash & ix->mask;
@@ -113,6 +165,18 @@ void hindex_remove(struct hindex *ix, uint32_t hash, uint32_t idx)
         LY_ASSERT(ix->slots[i] != 0);
         i = (i + 1) & ix->mask;
     }
+    return i;
+}
+
+void hindex_repoint(struct hindex *ix, uint32_t hash, uint32_t from, uint32_t to)
+{
+    LY_ASSERT(to < HINDEX_NONE - 1);
+    ix->slots[slot_of(ix, hash, from)] = ((uint64_t)hash << 32) | (to + 1);
+}
+
+void hindex_remove(struct hindex *ix, uint32_t hash, uint32_t idx)
+{
+    uint32_t i = slot_of(ix, hash, idx);
     /* Backward shift: pull later entries of the probe run into the hole
      * unless their home slot lies cyclically after the hole. */
     uint32_t hole = i;

@@ -64,6 +64,26 @@ uint32_t hindex_lookup(const struct hindex *ix, const char *key, size_t len_max,
  * its `max` entries (both asserted: the owner bounds its own count). */
 void hindex_insert(struct hindex *ix, uint32_t hash, uint32_t idx);
 
+/* Adds `idx` under `hash` unless an entry with `key[0..len)` is there:
+ * one probe for both (a loader's duplicate check). Returns HINDEX_NONE
+ * when added, else the index of the entry already there (nothing added).
+ * The index must hold fewer than its `max` entries (asserted). */
+uint32_t hindex_insert_new(struct hindex *ix, uint32_t hash, const char *key, size_t len,
+                           hindex_key_fn key_of, const void *ctx, uint32_t idx);
+
+/* Halves the table (into the other region, handing the old one's pages
+ * back) while it would stay at most 3/8 full: after its owner forgot most
+ * of its entries. O(capacity); allocates nothing. */
+void hindex_fit(struct hindex *ix);
+
+/* Sizes an empty index for `n` (<= max) entries at once, so that filling
+ * it never doubles (a loader that knows its count). */
+void hindex_reserve(struct hindex *ix, uint32_t n);
+
+/* Makes the entry `from` stored under `hash` point at `to` (its record
+ * moved); it must be present (asserted). */
+void hindex_repoint(struct hindex *ix, uint32_t hash, uint32_t from, uint32_t to);
+
 /* Removes `idx` stored under `hash`; it must be present (asserted). */
 void hindex_remove(struct hindex *ix, uint32_t hash, uint32_t idx);
 

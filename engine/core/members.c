@@ -1,6 +1,7 @@
 /* members.c - see members.h. */
 #include "members.h"
 
+#include <stdint.h>
 #include <string.h>
 
 #include "lyassert.h"
@@ -16,7 +17,9 @@ int members_init(struct members *ms, uint32_t max, uint32_t lots_per)
      * members arrive, and never moved, so adding one allocates nothing. */
     ms->v = reserve_zeroed(max, sizeof(*ms->v));
     ms->lots = lots_per ? reserve_zeroed((size_t)max * lots_per, sizeof(*ms->lots)) : NULL;
-    if (ms->v == NULL || (lots_per && ms->lots == NULL) || hindex_init(&ms->ix, max) != 0) {
+    ms->lots32 = lots_per ? reserve_zeroed((size_t)max * lots_per, sizeof(*ms->lots32)) : NULL;
+    if (ms->v == NULL || (lots_per && (ms->lots == NULL || ms->lots32 == NULL)) ||
+        hindex_init(&ms->ix, max) != 0) {
         members_free(ms);
         return -1;
     }
@@ -27,6 +30,7 @@ void members_free(struct members *ms)
 {
     reserve_release(ms->v, ms->max, sizeof(*ms->v));
     reserve_release(ms->lots, (size_t)ms->max * ms->lots_per, sizeof(*ms->lots));
+    reserve_release(ms->lots32, (size_t)ms->max * ms->lots_per, sizeof(*ms->lots32));
     hindex_free(&ms->ix);
     memset(ms, 0, sizeof(*ms));
 }
@@ -55,8 +59,9 @@ uint32_t members_add(struct members *ms, const char *id)
     /* Zero the whole struct, padding included: snapshots are byte images
      * and must be a pure function of the entries applied. */
     memset(m, 0, sizeof(*m));
-    if (ms->lots_per > 0)
-        memset(&ms->lots[(size_t)pos * ms->lots_per], 0, ms->lots_per * sizeof(int64_t));
+    /* Its lots are zero: positions are never reused, and a reservation
+     * reads as zeros until written (touching them here would make both
+     * slices resident). */
     memcpy(m->id, id, len);
     m->id_len = (uint8_t)len;
     ms->count++;
@@ -65,21 +70,93 @@ uint32_t members_add(struct members *ms, const char *id)
 
 int64_t *members_lots(const struct members *ms, uint32_t pos)
 {
-    LY_ASSERT(pos < ms->count);
+    LY_ASSERT(pos < ms->count && !ms->ring32);
     return ms->lots_per ? &ms->lots[(size_t)pos * ms->lots_per] : NULL;
+}
+
+static bool wide(const struct members *ms, uint32_t pos)
+{
+    return (ms->v[pos].flags & MEMBER_F_WIDE_LOTS) != 0;
+}
+
+int64_t members_ring_get(const struct members *ms, uint32_t pos, uint32_t slot)
+{
+    LY_ASSERT(pos < ms->count && ms->ring32 && slot < ms->lots_per);
+    size_t at = (size_t)pos * ms->lots_per + slot;
+    return wide(ms, pos) ? ms->lots[at] : ms->lots32[at];
+}
+
+/* Moves member `pos`'s ring from its int32 slice to its int64 one. */
+static void widen(struct members *ms, uint32_t pos)
+{
+    size_t at = (size_t)pos * ms->lots_per;
+    for (uint32_t k = 0; k < ms->lots_per; k++)
+        ms->lots[at + k] = ms->lots32[at + k];
+    ms->v[pos].flags |= MEMBER_F_WIDE_LOTS;
+}
+
+void members_ring_set(struct members *ms, uint32_t pos, uint32_t slot, int64_t points)
+{
+    LY_ASSERT(pos < ms->count && ms->ring32 && slot < ms->lots_per && points >= 0);
+    size_t at = (size_t)pos * ms->lots_per + slot;
+    if (!wide(ms, pos) && points > INT32_MAX)
+        widen(ms, pos);
+    if (wide(ms, pos))
+        ms->lots[at] = points;
+    else
+        ms->lots32[at] = (int32_t)points;
+}
+
+void members_lots_read(const struct members *ms, uint32_t pos, int64_t *out)
+{
+    LY_ASSERT(pos < ms->count);
+    for (uint32_t k = 0; ms->ring32 && k < ms->lots_per; k++)
+        out[k] = members_ring_get(ms, pos, k);
+    if (!ms->ring32 && ms->lots_per > 0)
+        memcpy(out, members_lots(ms, pos), ms->lots_per * sizeof(*out));
+}
+
+void members_lots_write(struct members *ms, uint32_t pos, const int64_t *in)
+{
+    LY_ASSERT(pos < ms->count);
+    if (!ms->ring32) {
+        if (ms->lots_per > 0)
+            memcpy(members_lots(ms, pos), in, ms->lots_per * sizeof(*in));
+        return;
+    }
+    size_t at = (size_t)pos * ms->lots_per;
+    for (uint32_t k = 0; k < ms->lots_per && !wide(ms, pos); k++)
+        if (in[k] < 0 || in[k] > INT32_MAX)
+            ms->v[pos].flags |= MEMBER_F_WIDE_LOTS;
+    for (uint32_t k = 0; k < ms->lots_per; k++) {
+        if (wide(ms, pos))
+            ms->lots[at + k] = in[k];
+        else
+            ms->lots32[at + k] = (int32_t)in[k];
+    }
 }
 
 uint32_t members_restore(struct members *ms, const struct member *m, const int64_t *lots)
 {
     LY_ASSERT(m->id_len >= 1 && m->id_len <= PROTO_MEMBER_MAX && m->id[m->id_len] == '\0');
-    if (ms->count >= ms->max || members_find(ms, m->id) != HINDEX_NONE)
+    if (ms->count >= ms->max)
         return HINDEX_NONE;
-    uint32_t pos = members_add(ms, m->id);
-    LY_ASSERT(pos != HINDEX_NONE);
-    memcpy(&ms->v[pos], m, sizeof(*m)); /* bytes, padding included */
+    uint32_t pos = ms->count;
+    struct member *dst = &ms->v[pos];
+    memcpy(dst, m, sizeof(*m)); /* bytes, padding included; indexed by its id below */
+    if (hindex_insert_new(&ms->ix, hindex_hash(m->id, m->id_len), m->id, m->id_len, member_key,
+                          ms, pos) != HINDEX_NONE)
+        return HINDEX_NONE; /* already there */
+    ms->count++;
     if (ms->lots_per > 0)
-        memcpy(members_lots(ms, pos), lots, ms->lots_per * sizeof(*lots));
+        members_lots_write(ms, pos, lots);
     return pos;
+}
+
+void members_reserve(struct members *ms, uint32_t n)
+{
+    LY_ASSERT(ms->count == 0 && n <= ms->max);
+    hindex_reserve(&ms->ix, n);
 }
 
 struct member *members_at(const struct members *ms, uint32_t pos)
@@ -88,7 +165,14 @@ struct member *members_at(const struct members *ms, uint32_t pos)
     return &ms->v[pos];
 }
 
-static int64_t *bucket(struct member *m, int32_t month)
+int32_t members_qual_clamp(int64_t v)
+{
+    if (v > MEMBERS_QUAL_BUCKET_MAX)
+        return MEMBERS_QUAL_BUCKET_MAX;
+    return v < -MEMBERS_QUAL_BUCKET_MAX ? -MEMBERS_QUAL_BUCKET_MAX : (int32_t)v;
+}
+
+static int32_t *bucket(struct member *m, int32_t month)
 {
     return &m->qual[(uint32_t)month % MEMBERS_QUAL_MONTHS];
 }
@@ -107,8 +191,14 @@ void members_qual_add(struct member *m, int32_t month, int32_t now_month,
             *bucket(m, k) = 0;
         m->qual_month = now_month;
     }
-    if (month > now_month - MEMBERS_QUAL_MONTHS)
-        *bucket(m, month) += amount;
+    if (month > now_month - MEMBERS_QUAL_MONTHS) {
+        int32_t *b = bucket(m, month);
+        int64_t sum;
+        /* amount and *b are far inside int64: only the int32 bound bites */
+        sum = __builtin_add_overflow(*b, amount, &sum) ? (amount > 0 ? INT64_MAX : INT64_MIN)
+                                                      : sum;
+        *b = members_qual_clamp(sum);
+    }
 }
 
 int64_t members_qual_total(const struct member *m, int32_t now_month,

@@ -18,10 +18,17 @@
 
 /* Qualification buckets: one per calendar month of the window. */
 #define MEMBERS_QUAL_MONTHS 12
+/* A bucket holds one member's qualification (points or minor units,
+ * tiers.h) of one month as int32, saturating at this bound: 21.4M
+ * currency units of spend or 2.1G points in a month, far past any tier
+ * threshold, so a saturated month still qualifies for every tier; half
+ * the memory of int64 buckets. */
+#define MEMBERS_QUAL_BUCKET_MAX INT32_MAX
 _Static_assert(MEMBERS_QUAL_MONTHS >= RULEBOOK_WINDOW_MONTHS_MAX,
                "a bucket for every month of the longest window");
 
 #define MEMBER_F_REFERRAL_PAID 0x01 /* the referrer got its bonus */
+#define MEMBER_F_WIDE_LOTS 0x02     /* its ring of lots is kept as int64 (members_ring_set) */
 
 /* Pending points (pending.h): one slot per release day. A sale's release
  * day is rounded up so that the days a member can have pending at once
@@ -54,7 +61,8 @@ struct member {
     int64_t next_review_ts; /* next tier review */
     int64_t grace_until_ts; /* a due downgrade waits until then; 0: none */
     int64_t sched_ts;       /* due time of its live schedule entry; 0: none */
-    int64_t qual[MEMBERS_QUAL_MONTHS]; /* by month index % MEMBERS_QUAL_MONTHS */
+    int32_t qual[MEMBERS_QUAL_MONTHS]; /* by month index % MEMBERS_QUAL_MONTHS; saturating
+                                        * at +-MEMBERS_QUAL_BUCKET_MAX */
     /* Segments (segments.c): purchase statistics by month for frequency
      * and monetary scores (saturating: they are scores, not money), and
      * what the member was last classified as. */
@@ -96,11 +104,20 @@ struct member {
 _Static_assert(MEMBERS_PENDING_SLOTS % 2 == 1,
                "pend_day, risk_review_day, expiring_month and pend_zero fill 8-byte words");
 
+/* Expiry lots (wallet.h) take lots_per values per member. Keyed lots are
+ * int64 (expiry instants and points) in `lots`. The ring of monthly lots
+ * is kept narrow, int32 per month in `lots32` (half the memory), while
+ * every lot of the member fits INT32_MAX points; the first lot that does
+ * not moves the member's ring to its int64 slice of `lots` for good
+ * (MEMBER_F_WIDE_LOTS). The slice a member does not use holds unspecified
+ * bytes; both are reserved for `max` members and resident only where
+ * written. */
 struct members {
     struct member *v; /* v[0..count) */
-    int64_t *lots;    /* lots[pos * lots_per ..]: unexpired points by expiry month (the
-                       * ring), or keyed lots (wallet.h, lots_kind) */
-    uint32_t lots_per; /* int64 values per member (wallet_lots_per), or 0: no lots */
+    int64_t *lots;    /* lots[pos * lots_per ..]: keyed lots, or a wide member's ring */
+    int32_t *lots32;  /* lots32[pos * lots_per ..]: a narrow member's ring */
+    bool ring32;      /* lots are a ring (set by wallet_layout): lots32 is in use */
+    uint32_t lots_per; /* values per member (wallet_lots_per), or 0: no lots */
     uint8_t lots_kind; /* how the lots are kept (wallet.h; set by wallet_layout) */
     uint32_t lots_span; /* expiry days or years of keyed lots (wallet.h) */
     uint32_t count;
@@ -124,9 +141,23 @@ uint32_t members_find(const struct members *ms, const char *id);
  * Allocates nothing (the store was reserved at init). */
 uint32_t members_add(struct members *ms, const char *id);
 
-/* The expiry lots of the member at `pos` (lots_per of them), or NULL when
- * points never expire. */
+/* The keyed expiry lots of the member at `pos` (lots_per int64 of them),
+ * or NULL when points never expire; not for a ring (asserted: use
+ * members_ring_get / set, members_lots_read / write). */
 int64_t *members_lots(const struct members *ms, uint32_t pos);
+
+/* Slot `slot` (< lots_per) of member `pos`'s ring of lots. */
+int64_t members_ring_get(const struct members *ms, uint32_t pos, uint32_t slot);
+
+/* Sets slot `slot` of member `pos`'s ring to `points` (>= 0), moving the
+ * ring to int64 when they do not fit int32 (allocates nothing). */
+void members_ring_set(struct members *ms, uint32_t pos, uint32_t slot, int64_t points);
+
+/* Copies member `pos`'s lots_per lot values (ring slots or keyed pairs)
+ * to out[] / sets them from in[] (a ring: int64 when the member is
+ * flagged wide or a value does not fit int32). */
+void members_lots_read(const struct members *ms, uint32_t pos, int64_t *out);
+void members_lots_write(struct members *ms, uint32_t pos, const int64_t *in);
 
 /* Appends a copy of `m` and its `lots` (from a snapshot; NULL when
  * lots_per is 0) and returns its position, or
@@ -134,10 +165,17 @@ int64_t *members_lots(const struct members *ms, uint32_t pos);
  * a valid id (id_len 1..PROTO_MEMBER_MAX, NUL-terminated: asserted). */
 uint32_t members_restore(struct members *ms, const struct member *m, const int64_t *lots);
 
+/* Sizes an empty store's index for `n` (<= max) members at once (a
+ * snapshot being loaded: its header says how many). */
+void members_reserve(struct members *ms, uint32_t n);
+
 /* The member at position `pos` (< count, asserted). */
 struct member *members_at(const struct members *ms, uint32_t pos);
 
-/* Adds `amount` to the qualification bucket of month `month`, given the
+/* `v` saturated to +-MEMBERS_QUAL_BUCKET_MAX (a bucket's range). */
+int32_t members_qual_clamp(int64_t v);
+
+/* Adds `amount` (saturating) to the qualification bucket of month `month`, given the
  * engine clock's month `now_month` (>= month). Amounts older than the
  * longest window are not counted. */
 void members_qual_add(struct member *m, int32_t month, int32_t now_month,

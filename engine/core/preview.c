@@ -23,18 +23,14 @@ void preview_free(struct preview *p)
 static void save_member(const struct state *st, uint32_t pos, struct member *m, int64_t *lots)
 {
     memcpy(m, members_at(&st->members, pos), sizeof(*m));
-    const int64_t *l = members_lots(&st->members, pos);
-    if (l != NULL)
-        memcpy(lots, l, st->members.lots_per * sizeof(*lots));
+    members_lots_read(&st->members, pos, lots);
 }
 
 static void restore_member(struct state *st, uint32_t pos, const struct member *m,
                            const int64_t *lots)
 {
-    memcpy(members_at(&st->members, pos), m, sizeof(*m));
-    int64_t *l = members_lots(&st->members, pos);
-    if (l != NULL)
-        memcpy(l, lots, st->members.lots_per * sizeof(*lots));
+    memcpy(members_at(&st->members, pos), m, sizeof(*m)); /* its flags first: */
+    members_lots_write(&st->members, pos, lots);        /* they say how lots are kept */
 }
 
 /* What the member looks like after the sale, before anything is put back. */

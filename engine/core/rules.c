@@ -233,11 +233,13 @@ static void apply_refund(struct state *st, const struct rulebook *rb,
         refunds_apply(st, rb, e, pos, ob);
 }
 
-static void redeem_answer(struct outbox *ob, int64_t ts, const struct member *m,
+/* Publishes redeem.result for record `r` of entry `e` (its txn: the
+ * record keeps only the id's digest). */
+static void redeem_answer(struct outbox *ob, const struct proto_entry *e, const struct member *m,
                           const struct txn_rec *r)
 {
-    struct proto_output *o = outbox_emit(ob, PROTO_OUT_REDEEM_RESULT, ts, m);
-    memcpy(o->txn, r->txn, r->txn_len + 1u);
+    struct proto_output *o = outbox_emit(ob, PROTO_OUT_REDEEM_RESULT, e->ts, m);
+    memcpy(o->txn, e->txn, sizeof(o->txn));
     o->ok = r->ok != 0;
     o->error = redeem_errors[r->error];
     o->balance = r->balance;
@@ -294,7 +296,7 @@ static void apply_redeem(struct state *st, const struct rulebook *rb,
         r->points = e->points;
     }
     r->balance = m->balance;
-    redeem_answer(ob, e->ts, m, r);
+    redeem_answer(ob, e, m, r);
     notices_check(st, rb, ob, e->ts, pos);
     state_reschedule(st, rb, pos);
 }
@@ -378,9 +380,9 @@ static bool retry_of(struct state *st, const struct proto_entry *e, struct outbo
         return true; /* another kind, member or content: txn_conflict */
     ob->verdict = OUTBOX_DUPLICATE;
     if (e->kind == PROTO_REDEEM)
-        redeem_answer(ob, e->ts, owner, r);
+        redeem_answer(ob, e, owner, r);
     else if (e->kind == PROTO_TRANSFER)
-        transfer_answer(ob, e->ts, owner, r);
+        transfer_answer(ob, e, owner, r);
     return true;
 }
 

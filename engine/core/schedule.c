@@ -57,13 +57,9 @@ void schedule_push(struct schedule *s, int64_t due_ms, uint32_t pos)
     }
 }
 
-bool schedule_pop_due(struct schedule *s, int64_t now_ms, struct schedule_entry *out)
+/* Moves heap[i] down to where its children come after it. */
+static void sift_down(struct schedule *s, uint32_t i)
 {
-    if (s->count == 0 || s->heap[0].due_ms > now_ms)
-        return false;
-    *out = s->heap[0];
-    s->heap[0] = s->heap[--s->count];
-    uint32_t i = 0;
     for (;;) {
         uint32_t l = 2 * i + 1, r = l + 1, m = i;
         if (l < s->count && before(&s->heap[l], &s->heap[m]))
@@ -75,5 +71,26 @@ bool schedule_pop_due(struct schedule *s, int64_t now_ms, struct schedule_entry 
         swap(&s->heap[i], &s->heap[m]);
         i = m;
     }
+}
+
+bool schedule_pop_due(struct schedule *s, int64_t now_ms, struct schedule_entry *out)
+{
+    if (s->count == 0 || s->heap[0].due_ms > now_ms)
+        return false;
+    *out = s->heap[0];
+    s->heap[0] = s->heap[--s->count];
+    sift_down(s, 0);
     return true;
+}
+
+void schedule_append(struct schedule *s, int64_t due_ms, uint32_t pos)
+{
+    LY_ASSERT(s->count < s->cap && "the owner bounds the entries it appends");
+    s->heap[s->count++] = (struct schedule_entry){due_ms, pos, 0};
+}
+
+void schedule_heapify(struct schedule *s)
+{
+    for (uint32_t i = s->count / 2; i-- > 0;)
+        sift_down(s, i);
 }

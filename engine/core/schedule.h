@@ -51,4 +51,11 @@ void schedule_push(struct schedule *s, int64_t due_ms, uint32_t pos);
  * returns false (and leaves the heap unchanged) otherwise. */
 bool schedule_pop_due(struct schedule *s, int64_t now_ms, struct schedule_entry *out);
 
+/* Adds (due_ms, pos) at the end without ordering it (a loader: one
+ * schedule_heapify after the last); not full (asserted). */
+void schedule_append(struct schedule *s, int64_t due_ms, uint32_t pos);
+
+/* Orders the entries into a heap in O(count) (Floyd's bottom-up). */
+void schedule_heapify(struct schedule *s);
+
 #endif

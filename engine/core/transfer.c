@@ -22,12 +22,12 @@ enum { TRANSFER_OK, TRANSFER_INSUFFICIENT, TRANSFER_DISABLED, TRANSFER_DAILY_LIM
 _Static_assert(sizeof(transfer_errors) / sizeof(transfer_errors[0]) == RULES_TRANSFER_ERRORS,
                "snapshots validate a transfer's txn_rec.error against RULES_TRANSFER_ERRORS");
 
-void transfer_answer(struct outbox *ob, int64_t ts, const struct member *m,
+void transfer_answer(struct outbox *ob, const struct proto_entry *e, const struct member *m,
                      const struct txn_rec *r)
 {
     LY_ASSERT(r->error < RULES_TRANSFER_ERRORS);
-    struct proto_output *o = outbox_emit(ob, PROTO_OUT_TRANSFER_RESULT, ts, m);
-    memcpy(o->txn, r->txn, r->txn_len + 1u);
+    struct proto_output *o = outbox_emit(ob, PROTO_OUT_TRANSFER_RESULT, e->ts, m);
+    memcpy(o->txn, e->txn, sizeof(o->txn));
     o->ok = r->ok != 0;
     o->error = transfer_errors[r->error];
     o->balance = r->balance;
@@ -103,7 +103,7 @@ void transfer_apply(struct state *st, const struct rulebook *rb, const struct pr
         r->points = e->points;
     }
     r->balance = s->balance;
-    transfer_answer(ob, e->ts, s, r);
+    transfer_answer(ob, e, s, r);
     state_reschedule(st, rb, from);
     state_reschedule(st, rb, to);
 }

@@ -46,9 +46,10 @@
 void transfer_apply(struct state *st, const struct rulebook *rb, const struct proto_entry *e,
                     struct outbox *ob);
 
-/* Publishes transfer.result for record `r` of sender `m`: a transfer
- * just applied, or the original answer to a retry. */
-void transfer_answer(struct outbox *ob, int64_t ts, const struct member *m,
+/* Publishes transfer.result for record `r` of sender `m` to entry `e`
+ * (whose txn it echoes: the record keeps only the id's digest): a
+ * transfer just applied, or the original answer to a retry. */
+void transfer_answer(struct outbox *ob, const struct proto_entry *e, const struct member *m,
                      const struct txn_rec *r);
 
 #endif

@@ -32,10 +32,12 @@ void wallet_layout(struct members *ms, const struct rulebook *rb)
 {
     ms->lots_kind = WALLET_NONE;
     ms->lots_span = 0;
+    ms->ring32 = false;
     if (ms->lots_per == 0)
         return;
     if (wallet_ring_mode(rb->expiry_mode)) {
         ms->lots_kind = WALLET_RING;
+        ms->ring32 = true; /* int32 slots, int64 for a member that needs it (members.h) */
     } else if (rb->expiry_mode == RULEBOOK_EXPIRY_DAYS) {
         LY_ASSERT(ms->lots_per == wallet_lots_per(rb, 0));
         ms->lots_kind = WALLET_DAYS;
@@ -71,11 +73,22 @@ static int64_t keyed_expiry(const struct members *ms, int64_t now_ms)
 /* ---- the ring of expiry-month lots --------------------------------------- */
 
 /* The slot of the lot expiring in month `month` (in the ring: asserted). */
-static int64_t *lot(const struct members *ms, uint32_t pos, int32_t month)
+static uint32_t slot(const struct members *ms, uint32_t pos, int32_t month)
 {
     const struct member *m = members_at(ms, pos);
     LY_ASSERT(month > m->lots_month && month <= m->lots_month + (int32_t)ms->lots_per);
-    return &members_lots(ms, pos)[(uint32_t)month % ms->lots_per];
+    return (uint32_t)month % ms->lots_per;
+}
+
+/* The points of the lot expiring in month `month`. */
+static int64_t lot(const struct members *ms, uint32_t pos, int32_t month)
+{
+    return members_ring_get(ms, pos, slot(ms, pos, month));
+}
+
+static void set_lot(struct members *ms, uint32_t pos, int32_t month, int64_t points)
+{
+    members_ring_set(ms, pos, slot(ms, pos, month), points);
 }
 
 static int32_t ring_last(const struct member *m, const struct members *ms)
@@ -95,9 +108,11 @@ static int64_t ring_expire(struct members *ms, uint32_t pos, int32_t now_month)
     if (to > ring_last(m, ms))
         to = ring_last(m, ms);
     for (int32_t k = m->lots_month + 1; k <= to; k++) {
-        int64_t *l = lot(ms, pos, k);
-        expired += *l;
-        *l = 0;
+        int64_t l = lot(ms, pos, k);
+        if (l != 0) {
+            expired += l;
+            set_lot(ms, pos, k, 0);
+        }
     }
     m->lots_month = now_month;
     return expired;
@@ -112,9 +127,10 @@ static uint32_t ring_take(struct members *ms, uint32_t pos, int64_t *left,
     const struct member *m = members_at(ms, pos);
     uint32_t n = 0;
     for (int32_t k = m->lots_month + 1; *left > 0 && k <= ring_last(m, ms); k++) {
-        int64_t *l = lot(ms, pos, k);
-        int64_t take = *l < *left ? *l : *left;
-        *l -= take;
+        int64_t l = lot(ms, pos, k);
+        int64_t take = l < *left ? l : *left;
+        if (take > 0)
+            set_lot(ms, pos, k, l - take);
         *left -= take;
         if (out != NULL && take > 0)
             out[n++] = (struct lots_piece){caltime_month_start(k), take};
@@ -139,7 +155,7 @@ int64_t wallet_expire(struct members *ms, uint32_t pos, int64_t now_ms)
 void wallet_put(struct members *ms, uint32_t pos, int32_t month, int64_t points)
 {
     LY_ASSERT(points > 0 && ms->lots_kind == WALLET_RING);
-    *lot(ms, pos, month) += points;
+    set_lot(ms, pos, month, lot(ms, pos, month) + points);
 }
 
 /* Repays a negative balance from `points` and returns what is left for
@@ -185,8 +201,8 @@ void wallet_spend(struct members *ms, uint32_t pos, int64_t points, uint32_t exp
 
 void wallet_clear(struct members *ms, uint32_t pos)
 {
-    if (ms->lots_kind == WALLET_RING)
-        memset(members_lots(ms, pos), 0, ms->lots_per * sizeof(int64_t));
+    for (uint32_t k = 0; ms->lots_kind == WALLET_RING && k < ms->lots_per; k++)
+        members_ring_set(ms, pos, k, 0);
 }
 
 uint32_t wallet_take(struct members *ms, uint32_t pos, int64_t points, struct lots_piece *out)
@@ -230,8 +246,8 @@ void wallet_each(const struct members *ms, uint32_t pos,
     const struct member *m = members_at(ms, pos);
     for (int32_t k = m->lots_month + 1; ms->lots_kind == WALLET_RING && k <= ring_last(m, ms);
          k++)
-        if (*lot(ms, pos, k) != 0)
-            fn(arg, k, *lot(ms, pos, k));
+        if (lot(ms, pos, k) != 0)
+            fn(arg, k, lot(ms, pos, k));
 }
 
 int64_t wallet_next_expiry(const struct members *ms, uint32_t pos)
@@ -241,7 +257,7 @@ int64_t wallet_next_expiry(const struct members *ms, uint32_t pos)
     const struct member *m = members_at(ms, pos);
     for (int32_t k = m->lots_month + 1; ms->lots_kind == WALLET_RING && k <= ring_last(m, ms);
          k++)
-        if (*lot(ms, pos, k) > 0)
+        if (lot(ms, pos, k) > 0)
             return caltime_month_start(k);
     return INT64_MAX;
 }
@@ -255,7 +271,7 @@ int64_t wallet_expiring(const struct members *ms, uint32_t pos, int64_t until_ms
     for (int32_t k = m->lots_month + 1; ms->lots_kind == WALLET_RING && k <= ring_last(m, ms);
          k++)
         if (caltime_month_start(k) < until_ms)
-            sum += *lot(ms, pos, k);
+            sum += lot(ms, pos, k);
     return sum;
 }
 
@@ -298,9 +314,9 @@ bool wallet_lot_after(const struct members *ms, uint32_t pos, int32_t after_mont
     if (from <= after_month)
         from = after_month + 1;
     for (int32_t k = from; ms->lots_kind == WALLET_RING && k <= ring_last(m, ms); k++) {
-        if (*lot(ms, pos, k) > 0) {
+        if (lot(ms, pos, k) > 0) {
             *month = k;
-            *points = *lot(ms, pos, k);
+            *points = lot(ms, pos, k);
             *expire_ts = caltime_month_start(k);
             return true;
         }

@@ -33,21 +33,6 @@ void lebuf_put_bytes(struct lebuf_out *o, const void *p, size_t n)
     }
 }
 
-/* The low `n` bytes of v, least significant first. */
-static void put_le(struct lebuf_out *o, uint64_t v, size_t n)
-{
-    unsigned char b[8];
-    for (size_t i = 0; i < n; i++)
-        b[i] = (unsigned char)(v >> (8 * i));
-    lebuf_put_bytes(o, b, n);
-}
-
-void lebuf_put_u8(struct lebuf_out *o, uint8_t v) { put_le(o, v, 1); }
-void lebuf_put_u16(struct lebuf_out *o, uint16_t v) { put_le(o, v, 2); }
-void lebuf_put_u32(struct lebuf_out *o, uint32_t v) { put_le(o, v, 4); }
-void lebuf_put_u64(struct lebuf_out *o, uint64_t v) { put_le(o, v, 8); }
-void lebuf_put_i64(struct lebuf_out *o, int64_t v) { put_le(o, (uint64_t)v, 8); }
-
 void lebuf_put_str8(struct lebuf_out *o, const char *s)
 {
     size_t n = strlen(s);
@@ -64,32 +49,6 @@ void lebuf_in_init(struct lebuf_in *in, const void *p, size_t len)
     in->off = 0;
     in->overrun = false;
 }
-
-const void *lebuf_get_bytes(struct lebuf_in *in, size_t n)
-{
-    if (in->overrun || n > in->len - in->off) {
-        in->overrun = true;
-        return NULL;
-    }
-    const void *at = in->p + in->off;
-    in->off += n;
-    return at;
-}
-
-static uint64_t get_le(struct lebuf_in *in, size_t n)
-{
-    const unsigned char *b = lebuf_get_bytes(in, n);
-    uint64_t v = 0;
-    for (size_t i = 0; b != NULL && i < n; i++)
-        v |= (uint64_t)b[i] << (8 * i);
-    return v;
-}
-
-uint8_t lebuf_get_u8(struct lebuf_in *in) { return (uint8_t)get_le(in, 1); }
-uint16_t lebuf_get_u16(struct lebuf_in *in) { return (uint16_t)get_le(in, 2); }
-uint32_t lebuf_get_u32(struct lebuf_in *in) { return (uint32_t)get_le(in, 4); }
-uint64_t lebuf_get_u64(struct lebuf_in *in) { return get_le(in, 8); }
-int64_t lebuf_get_i64(struct lebuf_in *in) { return (int64_t)get_le(in, 8); }
 
 int lebuf_get_str8(struct lebuf_in *in, char *dst, size_t cap)
 {

@@ -11,9 +11,11 @@
 #ifndef LOYALTY_LEBUF_H
 #define LOYALTY_LEBUF_H
 
+#include <endian.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 /* Bytes gathered before each call of the sink. */
 #define LEBUF_CHUNK 65536
@@ -38,12 +40,42 @@ struct lebuf_in {
 /* Starts writing to `sink(ctx, ...)`. */
 void lebuf_out_init(struct lebuf_out *o, lebuf_sink_fn *sink, void *ctx);
 
-void lebuf_put_u8(struct lebuf_out *o, uint8_t v);
-void lebuf_put_u16(struct lebuf_out *o, uint16_t v);
-void lebuf_put_u32(struct lebuf_out *o, uint32_t v);
-void lebuf_put_u64(struct lebuf_out *o, uint64_t v);
-void lebuf_put_i64(struct lebuf_out *o, int64_t v);
 void lebuf_put_bytes(struct lebuf_out *o, const void *p, size_t n);
+
+/* The puts and gets of fixed-width fields are inline: a snapshot has
+ * hundreds of millions of them. Each converts with htole / letoh (a no-op
+ * on little-endian hosts) and copies bytes, so no alignment is assumed. */
+static inline void lebuf_put_fixed(struct lebuf_out *o, const void *le, size_t n)
+{
+    if (o->len + n <= LEBUF_CHUNK && !o->failed) {
+        memcpy(o->buf + o->len, le, n);
+        o->len += n;
+    } else {
+        lebuf_put_bytes(o, le, n);
+    }
+}
+
+static inline void lebuf_put_u8(struct lebuf_out *o, uint8_t v) { lebuf_put_fixed(o, &v, 1); }
+
+static inline void lebuf_put_u16(struct lebuf_out *o, uint16_t v)
+{
+    v = htole16(v);
+    lebuf_put_fixed(o, &v, 2);
+}
+
+static inline void lebuf_put_u32(struct lebuf_out *o, uint32_t v)
+{
+    v = htole32(v);
+    lebuf_put_fixed(o, &v, 4);
+}
+
+static inline void lebuf_put_u64(struct lebuf_out *o, uint64_t v)
+{
+    v = htole64(v);
+    lebuf_put_fixed(o, &v, 8);
+}
+
+static inline void lebuf_put_i64(struct lebuf_out *o, int64_t v) { lebuf_put_u64(o, (uint64_t)v); }
 
 /* A string of at most 255 bytes: its length in one byte, then the bytes. */
 void lebuf_put_str8(struct lebuf_out *o, const char *s);
@@ -55,14 +87,57 @@ int lebuf_flush(struct lebuf_out *o);
 /* Starts reading p[0..len). */
 void lebuf_in_init(struct lebuf_in *in, const void *p, size_t len);
 
-uint8_t lebuf_get_u8(struct lebuf_in *in);
-uint16_t lebuf_get_u16(struct lebuf_in *in);
-uint32_t lebuf_get_u32(struct lebuf_in *in);
-uint64_t lebuf_get_u64(struct lebuf_in *in);
-int64_t lebuf_get_i64(struct lebuf_in *in);
-
 /* Points at the next n bytes and skips them, or returns NULL (overrun). */
-const void *lebuf_get_bytes(struct lebuf_in *in, size_t n);
+static inline const void *lebuf_get_bytes(struct lebuf_in *in, size_t n)
+{
+    if (in->overrun || n > in->len - in->off) {
+        in->overrun = true;
+        return NULL;
+    }
+    const void *at = in->p + in->off;
+    in->off += n;
+    return at;
+}
+
+/* Copies the next n bytes to `dst`, or zeros past the end (overrun). */
+static inline void lebuf_get_fixed(struct lebuf_in *in, void *dst, size_t n)
+{
+    const void *b = lebuf_get_bytes(in, n);
+    if (b != NULL)
+        memcpy(dst, b, n);
+    else
+        memset(dst, 0, n);
+}
+
+static inline uint8_t lebuf_get_u8(struct lebuf_in *in)
+{
+    uint8_t v;
+    lebuf_get_fixed(in, &v, 1);
+    return v;
+}
+
+static inline uint16_t lebuf_get_u16(struct lebuf_in *in)
+{
+    uint16_t v;
+    lebuf_get_fixed(in, &v, 2);
+    return le16toh(v);
+}
+
+static inline uint32_t lebuf_get_u32(struct lebuf_in *in)
+{
+    uint32_t v;
+    lebuf_get_fixed(in, &v, 4);
+    return le32toh(v);
+}
+
+static inline uint64_t lebuf_get_u64(struct lebuf_in *in)
+{
+    uint64_t v;
+    lebuf_get_fixed(in, &v, 8);
+    return le64toh(v);
+}
+
+static inline int64_t lebuf_get_i64(struct lebuf_in *in) { return (int64_t)lebuf_get_u64(in); }
 
 /* Reads a lebuf_put_str8 string into dst[0..cap) (NUL-terminated).
  * Returns its length, or -1 when it does not fit (or overran). */

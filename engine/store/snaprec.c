@@ -15,8 +15,8 @@
 /* Tripwires: a field added to one of these structs must be added to its
  * codec below (and SNAPSHOT_VERSION raised), or it would be lost on the
  * way through a snapshot. */
-_Static_assert(sizeof(struct member) == 544, "struct member changed: update snaprec.c");
-_Static_assert(sizeof(struct txn_rec) == 184, "struct txn_rec changed: update snaprec.c");
+_Static_assert(sizeof(struct member) == 496, "struct member changed: update snaprec.c");
+_Static_assert(sizeof(struct txn_rec) == 128, "struct txn_rec changed: update snaprec.c");
 _Static_assert(sizeof(struct state_globals) == 10136,
                "struct state_globals changed: update snaprec.c");
 _Static_assert(sizeof(struct rulebook_version) == 152,
@@ -381,7 +381,9 @@ static void write_member(struct lebuf_out *o, const struct members *ms, uint32_t
                                m->next_review_ts,   m->grace_until_ts,  m->sched_ts};
     for (size_t i = 0; i < sizeof(scalars) / sizeof(scalars[0]); i++)
         lebuf_put_i64(o, scalars[i]);
-    put_i64s(o, m->qual, MEMBERS_QUAL_MONTHS);
+    lebuf_put_u32(o, MEMBERS_QUAL_MONTHS); /* as i64s: the format keeps 64-bit buckets */
+    for (uint32_t i = 0; i < MEMBERS_QUAL_MONTHS; i++)
+        lebuf_put_i64(o, m->qual[i]);
     lebuf_put_bytes(o, m->rfm, 3);
     lebuf_put_u8(o, m->segment);
     lebuf_put_u8(o, m->stage);
@@ -425,8 +427,11 @@ static int read_member_fields(struct lebuf_in *in, struct member *m)
                           &m->next_review_ts, &m->grace_until_ts,  &m->sched_ts};
     for (size_t i = 0; i < sizeof(scalars) / sizeof(scalars[0]); i++)
         *scalars[i] = lebuf_get_i64(in);
-    if (get_i64s(in, m->qual, MEMBERS_QUAL_MONTHS) != 0)
+    int64_t qual[MEMBERS_QUAL_MONTHS] = {0};
+    if (get_i64s(in, qual, MEMBERS_QUAL_MONTHS) != 0)
         return -1;
+    for (uint32_t i = 0; i < MEMBERS_QUAL_MONTHS; i++) /* a format-4 bucket past the bound */
+        m->qual[i] = members_qual_clamp(qual[i]);
     const uint8_t *rfm = lebuf_get_bytes(in, 3);
     if (rfm != NULL)
         memcpy(m->rfm, rfm, 3);
@@ -579,28 +584,31 @@ enum snapshot_status snaprec_restore_member(struct state *st, const struct membe
                             "(%u)", st->members.max);
     if (members_restore(&st->members, m, ring) == HINDEX_NONE)
         return snaprec_fail(err, SNAPSHOT_DAMAGED, "member '%s' appears twice", m->id);
-    if (m->sched_ts != 0) /* the schedule is derived: rebuild it */
-        schedule_push(&st->schedule, m->sched_ts, st->members.count - 1);
+    if (m->sched_ts != 0) /* the schedule is derived: the loader heapifies it */
+        schedule_append(&st->schedule, m->sched_ts, st->members.count - 1);
     return SNAPSHOT_OK;
 }
 
-enum snapshot_status snaprec_restore_txn(struct state *st, const struct txn_rec *r, uint32_t i,
-                                         int64_t *prev_ms, struct snapshot_error *err)
+enum snapshot_status snaprec_restore_txn(struct state *st, struct txn_rec *r, const char *txn,
+                                         uint32_t i, int64_t *prev_ms,
+                                         struct snapshot_error *err)
 {
-    if (r->txn_len < 1 || r->txn_len > PROTO_TXN_MAX || r->txn[r->txn_len] != '\0' ||
-        strlen(r->txn) != r->txn_len || r->kind >= PROTO_KIND_COUNT || r->ts < 0 ||
-        r->amount < 0 || (r->kind == PROTO_PURCHASE && r->amount == 0) ||
+    size_t len = txn != NULL ? strlen(txn) : 0;
+    if ((txn != NULL && (len < 1 || len > PROTO_TXN_MAX)) || r->kind >= PROTO_KIND_COUNT ||
+        r->ts < 0 || r->amount < 0 || (r->kind == PROTO_PURCHASE && r->amount == 0) ||
         r->member >= st->members.count || r->applied_ms < *prev_ms ||
         r->error >= (r->kind == PROTO_TRANSFER ? RULES_TRANSFER_ERRORS : RULES_REDEEM_ERRORS) ||
         r->release_day < 0 || r->qual_released > 1 || r->bonus < 0 || r->referral < 0 ||
-        r->zero[0] != 0 || r->zero[1] != 0)
+        r->zero[0] != 0 || r->zero[1] != 0 || r->zero[2] != 0)
         return snaprec_fail(err, SNAPSHOT_DAMAGED, "txn record %u is malformed", i);
+    if (txn != NULL) /* formats before 5 hold the id: the window keeps its digest */
+        txns_key(txn, len, r->key);
     *prev_ms = r->applied_ms;
     if (st->txns.count == st->txns.max)
         return snaprec_fail(err, SNAPSHOT_FOREIGN, "it holds more txns than max_txns (%u)",
                             st->txns.max);
     if (txns_restore(&st->txns, r) != 0)
-        return snaprec_fail(err, SNAPSHOT_DAMAGED, "txn '%s' appears twice", r->txn);
+        return snaprec_fail(err, SNAPSHOT_DAMAGED, "txn record %u repeats an earlier txn", i);
     return SNAPSHOT_OK;
 }
 
@@ -608,7 +616,8 @@ enum snapshot_status snaprec_restore_txn(struct state *st, const struct txn_rec 
 
 static void write_txn(struct lebuf_out *o, const struct txn_rec *r)
 {
-    lebuf_put_str8(o, r->txn);
+    lebuf_put_u64(o, r->key[0]);
+    lebuf_put_u64(o, r->key[1]);
     lebuf_put_u8(o, r->kind);
     lebuf_put_u8(o, r->ok);
     lebuf_put_u8(o, r->error);
@@ -626,13 +635,19 @@ static void write_txn(struct lebuf_out *o, const struct txn_rec *r)
     lebuf_put_u8(o, r->qual_released);
 }
 
-static enum snapshot_status read_txn(struct lebuf_in *in, struct state *st, uint32_t i,
-                                     int64_t *prev_ms, struct snapshot_error *err)
+/* Reads txn record `i`: its key (format 5) or its id (format 4). */
+static enum snapshot_status read_txn(struct lebuf_in *in, uint32_t format, struct state *st,
+                                     uint32_t i, int64_t *prev_ms, struct snapshot_error *err)
 {
     struct txn_rec r;
+    char id[PROTO_TXN_MAX + 1] = "";
     memset(&r, 0, sizeof(r)); /* padding too: records are compared as bytes */
-    int len = lebuf_get_str8(in, r.txn, sizeof(r.txn));
-    r.txn_len = len > 0 ? (uint8_t)len : 0;
+    if (format >= 5) {
+        r.key[0] = lebuf_get_u64(in);
+        r.key[1] = lebuf_get_u64(in);
+    } else if (lebuf_get_str8(in, id, sizeof(id)) < 0) {
+        id[0] = '\0'; /* too long: refused below */
+    }
     r.kind = lebuf_get_u8(in);
     r.ok = lebuf_get_u8(in);
     r.error = lebuf_get_u8(in);
@@ -650,13 +665,7 @@ static enum snapshot_status read_txn(struct lebuf_in *in, struct state *st, uint
     r.qual_released = lebuf_get_u8(in);
     if (in->overrun)
         return snaprec_fail(err, SNAPSHOT_DAMAGED, "txn record %u is cut short", i);
-    return snaprec_restore_txn(st, &r, i, prev_ms, err);
-}
-
-/* The txn at age `i` (0 = oldest). */
-static const struct txn_rec *txn_at(const struct txns *t, uint32_t i)
-{
-    return &t->ring[((uint64_t)t->head + i) % t->max];
+    return snaprec_restore_txn(st, &r, format >= 5 ? NULL : id, i, prev_ms, err);
 }
 
 /* ---- the body ---------------------------------------------------------- */
@@ -688,7 +697,7 @@ int snaprec_write_body(struct lebuf_out *o, const struct state *st,
     for (uint32_t p = 0; p < st->members.count; p++)
         write_member(o, &st->members, p);
     for (uint32_t i = 0; i < st->txns.count; i++)
-        write_txn(o, txn_at(&st->txns, i));
+        write_txn(o, txns_at(&st->txns, i));
     return lebuf_flush(o);
 }
 
@@ -702,9 +711,9 @@ static void size_txns(struct state *st)
     LY_ALLOC_CHECK(txns_init(&st->txns, want) == 0);
 }
 
-enum snapshot_status snaprec_read_body(struct lebuf_in *in, uint32_t members, uint32_t txns,
-                                       const struct rulebook_codec *codec, struct state *st,
-                                       struct snapshot_error *err)
+enum snapshot_status snaprec_read_body(struct lebuf_in *in, uint32_t format, uint32_t members,
+                                       uint32_t txns, const struct rulebook_codec *codec,
+                                       struct state *st, struct snapshot_error *err)
 {
     LY_ASSERT(st->members.count == 0 && st->txns.count == 0);
     enum snapshot_status s = read_versions(in, codec, st->ver, err);
@@ -725,11 +734,16 @@ enum snapshot_status snaprec_read_body(struct lebuf_in *in, uint32_t members, ui
                          "span %u; configured %u, %u); points cannot be re-dated",
                          st->g.lots_kind, st->g.lots_span, st->members.lots_kind,
                          st->members.lots_span);
+    if (s == SNAPSHOT_OK && members <= st->members.max)
+        members_reserve(&st->members, members); /* sized from the header: no rehash */
     for (uint32_t i = 0; s == SNAPSHOT_OK && i < members; i++)
         s = read_member(in, st, i, members, err);
+    schedule_heapify(&st->schedule); /* O(n), not n pushes */
     int64_t prev_ms = INT64_MIN;
+    if (s == SNAPSHOT_OK && txns <= st->txns.max)
+        txns_reserve(&st->txns, txns); /* sized from the header: the ring grows once */
     for (uint32_t i = 0; s == SNAPSHOT_OK && i < txns; i++)
-        s = read_txn(in, st, i, &prev_ms, err);
+        s = read_txn(in, format, st, i, &prev_ms, err);
     if (s == SNAPSHOT_OK && in->off != in->len)
         s = snaprec_fail(err, SNAPSHOT_DAMAGED, "%zu bytes after the last record",
                          in->len - in->off);

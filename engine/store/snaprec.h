@@ -9,7 +9,8 @@
  *   globals   counters that belong to no member;
  *   members   each member's fields, then its expiry lots as (month,
  *             points) pairs;
- *   txns      the idempotency window, oldest first.
+ *   txns      the idempotency window, oldest first (format 5: each txn's
+ *             XXH3-128 key, txns.h; format 4: its id).
  * Loading checks every record against the state's limits and the rules'
  * invariants, whatever format the record came in (snapv2.h reads format
  * 2 into the same checks), and tells a snapshot this build cannot take
@@ -57,12 +58,13 @@ enum snapshot_status snaprec_read_head(struct state *st, const char *head,
 int snaprec_write_body(struct lebuf_out *o, const struct state *st,
                        const struct rulebook_codec *codec);
 
-/* Reads a body written by snaprec_write_body into `st` (initialised and
+/* Reads a body written by snaprec_write_body (format 5) or by the builds
+ * that wrote format 4 (`format`: the header's) into `st` (initialised and
  * empty, its clock already the snapshot's), holding `members` members and
  * `txns` txns (the header's counts). */
-enum snapshot_status snaprec_read_body(struct lebuf_in *in, uint32_t members, uint32_t txns,
-                                       const struct rulebook_codec *codec, struct state *st,
-                                       struct snapshot_error *err);
+enum snapshot_status snaprec_read_body(struct lebuf_in *in, uint32_t format, uint32_t members,
+                                       uint32_t txns, const struct rulebook_codec *codec,
+                                       struct state *st, struct snapshot_error *err);
 
 /* A lot of a member being restored: the points expiring in `month`. */
 struct snaprec_lot {
@@ -72,15 +74,19 @@ struct snaprec_lot {
 
 /* Checks member `m`, record `i` of `n`, with its `nlots` lots, against the
  * state's limits, the version in force and the engine clock, and appends
- * it to `st` (and its schedule). */
+ * it to `st` (and its due time to the schedule, unordered: the caller
+ * calls schedule_heapify after the last member). */
 enum snapshot_status snaprec_restore_member(struct state *st, const struct member *m,
                                             const struct snaprec_lot *lots, uint32_t nlots,
                                             uint32_t i, uint32_t n,
                                             struct snapshot_error *err);
 
 /* Checks txn record `r` (record `i`; `*prev_ms`: the previous record's
- * applied_ms, updated) and appends it to `st`'s window. */
-enum snapshot_status snaprec_restore_txn(struct state *st, const struct txn_rec *r, uint32_t i,
-                                         int64_t *prev_ms, struct snapshot_error *err);
+ * applied_ms, updated) and appends it to `st`'s window. `txn`: the id of
+ * a record of a format that kept ids (its key is then set from it), or
+ * NULL when r->key is the record's. */
+enum snapshot_status snaprec_restore_txn(struct state *st, struct txn_rec *r, const char *txn,
+                                         uint32_t i, int64_t *prev_ms,
+                                         struct snapshot_error *err);
 
 #endif

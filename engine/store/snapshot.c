@@ -4,9 +4,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -207,8 +209,8 @@ static enum snapshot_status decode_v3(const char *buf, size_t len,
         return s;
     struct lebuf_in in;
     lebuf_in_init(&in, buf + SNAPSHOT_HEADER_SIZE, len - SNAPSHOT_HEADER_SIZE);
-    return snaprec_read_body(&in, lebuf_u32_at(buf, H_MEMBERS), lebuf_u32_at(buf, H_TXNS),
-                             codec, st, err);
+    return snaprec_read_body(&in, lebuf_u32_at(buf, H_VERSION), lebuf_u32_at(buf, H_MEMBERS),
+                             lebuf_u32_at(buf, H_TXNS), codec, st, err);
 }
 
 enum snapshot_status snapshot_decode(const char *buf, size_t len, const struct rulebook *rb,
@@ -220,17 +222,18 @@ enum snapshot_status snapshot_decode(const char *buf, size_t len, const struct r
                             "shorter than a header)");
     uint32_t version = lebuf_u32_at(buf, H_VERSION);
     enum snapshot_status s;
-    if (version == SNAPSHOT_VERSION && len >= SNAPSHOT_HEADER_SIZE)
+    bool current = version == SNAPSHOT_VERSION || version == SNAPSHOT_VERSION_V4;
+    if (current && len >= SNAPSHOT_HEADER_SIZE)
         s = decode_v3(buf, len, codec, st, err);
     else if (version == SNAPSHOT_VERSION_PREV && len >= SNAPV2_HEADER_SIZE)
         s = snapv2_decode(buf, len, rb, st, err);
-    else if (version == SNAPSHOT_VERSION || version == SNAPSHOT_VERSION_PREV)
+    else if (current || version == SNAPSHOT_VERSION_PREV)
         s = snaprec_fail(err, SNAPSHOT_DAMAGED, "truncated: %zu bytes, shorter than a header",
                          len);
     else
-        return snaprec_fail(err, SNAPSHOT_FOREIGN, "format version %u (this build reads %d "
-                            "and %d): written by another build", version, SNAPSHOT_VERSION,
-                            SNAPSHOT_VERSION_PREV);
+        return snaprec_fail(err, SNAPSHOT_FOREIGN, "format version %u (this build reads %d, "
+                            "%d and %d): written by another build", version, SNAPSHOT_VERSION,
+                            SNAPSHOT_VERSION_V4, SNAPSHOT_VERSION_PREV);
     if (s == SNAPSHOT_OK)
         state_reindex(st, &st->ver->now);
     return s;
@@ -266,23 +269,52 @@ static int read_file(const char *path, char **out, size_t *len, size_t max,
     return 0;
 }
 
+/* Maps the file at `path` read-only for one sequential pass (no copy into
+ * the heap: the page cache's pages are read in place). A snapshot is
+ * never rewritten in place (snapshot_write renames a new file over it),
+ * so the mapping cannot shrink under the reader. Returns 0 with
+ * *out, *len (an empty file: NULL, 0), or DAMAGED with err. */
+static int map_file(const char *path, const char **out, size_t *len, struct snapshot_error *err)
+{
+    int fd = open(path, O_RDONLY);
+    struct stat sb;
+    if (fd < 0 || fstat(fd, &sb) != 0) {
+        if (fd >= 0)
+            close(fd);
+        return snaprec_fail(err, SNAPSHOT_DAMAGED, "cannot open: %s", strerror(errno));
+    }
+    *out = NULL;
+    *len = (size_t)sb.st_size;
+    void *p = *len > 0 ? mmap(NULL, *len, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0) : NULL;
+    int e = errno;
+    close(fd);
+    if (p == MAP_FAILED)
+        return snaprec_fail(err, SNAPSHOT_DAMAGED, "cannot map: %s", strerror(e));
+    if (p != NULL)
+        madvise(p, *len, MADV_SEQUENTIAL); /* a hint: read ahead, drop behind */
+    *out = p;
+    return 0;
+}
+
 enum snapshot_status snapshot_read(const char *path, const struct rulebook *rb,
                                    const struct rulebook_codec *codec, struct state *st,
                                    struct snapshot_error *err)
 {
-    char *buf;
-    size_t len;
-    if (read_file(path, &buf, &len, SIZE_MAX, err) != 0)
+    const char *buf = NULL;
+    size_t len = 0;
+    if (map_file(path, &buf, &len, err) != 0)
         return SNAPSHOT_DAMAGED;
-    enum snapshot_status s = snapshot_decode(buf, len, rb, codec, st, err);
-    free(buf);
+    static const char empty[1];
+    enum snapshot_status s = snapshot_decode(buf ? buf : empty, len, rb, codec, st, err);
+    if (buf != NULL)
+        munmap((void *)buf, len);
     return s;
 }
 
 int snapshot_peek_id(const char *path, struct proto_id *id, struct snapshot_error *err)
 {
-    char *buf;
-    size_t len;
+    char *buf = NULL;
+    size_t len = 0;
     if (read_file(path, &buf, &len, SNAPV2_HEADER_SIZE, err) != 0)
         return -1;
     uint32_t version = len >= 16 ? lebuf_u32_at(buf, H_VERSION) : 0;
@@ -291,7 +323,8 @@ int snapshot_peek_id(const char *path, struct proto_id *id, struct snapshot_erro
         rc = -1;
     else if (version == SNAPSHOT_VERSION_PREV && len == SNAPV2_HEADER_SIZE)
         rc = snapv2_peek_id(buf, id);
-    else if (version == SNAPSHOT_VERSION && len >= SNAPSHOT_HEADER_SIZE &&
+    else if ((version == SNAPSHOT_VERSION || version == SNAPSHOT_VERSION_V4) &&
+             len >= SNAPSHOT_HEADER_SIZE &&
              lebuf_u64_at(buf, H_HASH) == XXH3_64bits(buf, H_HASH)) {
         id->ms = lebuf_u64_at(buf, H_LAST_MS);
         id->seq = lebuf_u64_at(buf, H_LAST_SEQ);

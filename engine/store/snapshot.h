@@ -1,6 +1,6 @@
 /* snapshot.h - the state on disk: a file of a format of its own.
  *
- * Format 3 (this build writes it): a fixed header of SNAPSHOT_HEADER_SIZE
+ * Format 5 (this build writes it): a fixed header of SNAPSHOT_HEADER_SIZE
  * bytes, then the body (snaprec.h): the rulebook versions with the
  * canonical texts of the one in force and the scheduled one, the globals,
  * every member in enrolment order with its expiry lots, every remembered
@@ -16,7 +16,7 @@
  * expiry lots per member of the writer, u32 zero, u64 XXH3-64 of the
  * header's bytes before it.
  *
- * Loading reads format 4 and the previous one, format 2 (snapv2.h), and
+ * Loading reads format 5, format 4 and format 2 (snapv2.h), and
  * tells apart what it cannot use:
  *   FOREIGN  written by another build or for another configuration: an
  *            unknown (newer) format version, format 2 of another byte order
@@ -44,11 +44,14 @@
 #include "state.h"
 #include "versions.h"
 
-/* 4: explicit little-endian fields, rulebook versions with their texts,
- * and everything issues 13 and 14 added to members, txns and globals.
- * (3 was a memory image of issue 13's records: never read here, as
- * written by another build.) */
-#define SNAPSHOT_VERSION 4
+/* 5: format 4 with each txn record keyed by its XXH3-128 digest instead
+ * of its id (txns.h). 4: explicit little-endian fields, rulebook versions
+ * with their texts, and everything issues 13 and 14 added to members,
+ * txns and globals; still read (SNAPSHOT_VERSION_V4: same header). (3 was
+ * a memory image of issue 13's records: never read here, as written by
+ * another build.) */
+#define SNAPSHOT_VERSION 5
+#define SNAPSHOT_VERSION_V4 4
 #define SNAPSHOT_VERSION_PREV 2 /* still read: the memory image of the builds before */
 #define SNAPSHOT_HEADER_SIZE 112
 /* A snapshot's path: the data directory (at most 1024 bytes, the config's

@@ -111,7 +111,7 @@ static void read_member(const char *p, struct member *m)
     m->grace_until_ts = I64(p, M_GRACE);
     m->sched_ts = I64(p, M_SCHED);
     for (size_t i = 0; i < V2_MONTHS && i < MEMBERS_QUAL_MONTHS; i++) {
-        m->qual[i] = I64(p, M_QUAL + 8 * i);
+        m->qual[i] = members_qual_clamp(I64(p, M_QUAL + 8 * i));
         m->rfm_spend[i] = I32(p, M_RFM_SPEND + 4 * i);
         m->rfm_count[i] = lebuf_u16_at(p, M_RFM_COUNT + 2 * i);
     }
@@ -140,11 +140,14 @@ static uint32_t read_lots(const char *p, uint32_t per, const struct member *m,
     return n;
 }
 
-static void read_txn(const char *p, struct txn_rec *r)
+/* Reads txn record `p` into `r` and its id into id[PROTO_TXN_MAX + 1]
+ * (empty when its length byte disagrees: refused as malformed). */
+static void read_txn(const char *p, struct txn_rec *r, char *id)
 {
     memset(r, 0, sizeof(*r));
-    name_at(p, T_TXN, sizeof(r->txn), r->txn, sizeof(r->txn));
-    r->txn_len = U8(p, T_TXN_LEN);
+    name_at(p, T_TXN, PROTO_TXN_MAX + 1, id, PROTO_TXN_MAX + 1);
+    if (strlen(id) != U8(p, T_TXN_LEN))
+        id[0] = '\0';
     r->kind = U8(p, T_KIND);
     r->ok = U8(p, T_OK);
     r->error = U8(p, T_ERROR);
@@ -229,11 +232,13 @@ enum snapshot_status snapv2_decode(const char *buf, size_t len, const struct rul
         uint32_t nl = per ? read_lots(lots + (size_t)i * per * 8, per, &m, l) : 0;
         s = snaprec_restore_member(st, &m, l, nl, i, n, err);
     }
+    schedule_heapify(&st->schedule);
     int64_t prev_ms = INT64_MIN;
     for (uint32_t i = 0; s == SNAPSHOT_OK && i < t; i++) {
         struct txn_rec r;
-        read_txn(txns + (size_t)i * T_SIZE, &r);
-        s = snaprec_restore_txn(st, &r, i, &prev_ms, err);
+        char id[PROTO_TXN_MAX + 1];
+        read_txn(txns + (size_t)i * T_SIZE, &r, id);
+        s = snaprec_restore_txn(st, &r, id, i, &prev_ms, err);
     }
     return s;
 }

@@ -2,7 +2,7 @@
  *
  * Built with -DLOYALTY_FUZZ=ON (tests/fuzz/CMakeLists.txt), run by ctest
  * for a while on the seeds in corpus/snapshot (format 2, committed, and
- * format 4 from gen_snapshot_seeds.c), or by hand:
+ * format 5 from gen_snapshot_seeds.c), or by hand:
  *   build-asan/tests/fuzz/fuzz_snapshot -runs=10000000 CORPUS_DIR
  *
  * Every input is loaded into a fresh state (state_init before, state_free
@@ -13,12 +13,12 @@
  *    without checking (tiers of the version in force, segments, stages,
  *    spend buckets, referrers, txn members and kinds): snapshot.h promises
  *    that much;
- *  - what an accepted snapshot encodes to (format 4) loads again and
+ *  - what an accepted snapshot encodes to (format 5) loads again and
  *    encodes to the same bytes: the loader keeps everything the encoder
  *    writes, and the same state always gives the same bytes. (The first
  *    load may differ from its input: state_reindex moves per-reward
  *    counters to the loaded rulebook's order by name, and format 2 comes
- *    back as format 4.)
+ *    back as format 5.)
  *
  * Random bytes almost never carry valid XXH3 checksums, so a format-3
  * input is loaded twice: as it is (covering the checksum checks), then

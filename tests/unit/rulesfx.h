@@ -255,7 +255,7 @@ static inline void freeze(const struct fx *f, struct frozen *z)
     z->txns = malloc((t->count + 1) * sizeof(struct txn_rec));
     assert_non_null(z->txns);
     for (uint32_t k = 0; k < t->count; k++)
-        z->txns[k] = t->ring[(t->head + k) % t->max];
+        z->txns[k] = *txns_at(t, k);
 }
 
 /* Checks the members are byte for byte as frozen. */
@@ -282,7 +282,7 @@ static inline void expect_as_frozen(const struct fx *f, struct frozen *z)
     assert_int_equal(t->head, z->txn_head);
     assert_int_equal(t->evicted_early, z->txn_evicted_early);
     for (uint32_t k = 0; k < t->count; k++)
-        assert_memory_equal(&t->ring[(t->head + k) % t->max], &z->txns[k],
+        assert_memory_equal(txns_at(t, k), &z->txns[k],
                             sizeof(struct txn_rec));
     thaw(z);
 }

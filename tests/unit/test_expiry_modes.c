@@ -234,6 +234,50 @@ static void keyed_lots_round_trip_through_a_snapshot_of_the_same_mode_only(void 
     progfx_free(f);
 }
 
+/* The ring keeps lots as int32 (members.h) until one does not fit: a
+ * month's lot of 2.5e9 points moves that member's ring to int64, exactly
+ * (the expiring view, the expiry tick, a snapshot that loads back to the
+ * same bytes), while another member's ring stays narrow. */
+static void a_lot_over_int32_widens_its_members_ring_and_stays_exact(void **unused)
+{
+    (void)unused;
+    struct progfx *f = progfx_new("expiry = { mode = \"months\"; months = 1; };\n", 4);
+    const int64_t big = 25 * (PROTO_AMOUNT_MAX / 100); /* 25 sales of the largest amount */
+    progfx_enroll(f, progfx_noon(2027, 1, 1), "big");
+    progfx_enroll(f, progfx_noon(2027, 1, 1), "small");
+    for (int i = 0; i < 25; i++)
+        progfx_buy(f, progfx_noon(2027, 1, 2) + i, "big", PROTO_AMOUNT_MAX);
+    progfx_buy(f, progfx_noon(2027, 2, 3), "big", 10000);
+    progfx_buy(f, progfx_noon(2027, 2, 3), "small", 10000);
+    assert_true(big > INT32_MAX);
+    assert_true(progfx_member(f, "big")->flags & MEMBER_F_WIDE_LOTS);
+    assert_false(progfx_member(f, "small")->flags & MEMBER_F_WIDE_LOTS);
+    int64_t mar = progfx_midnight(2027, 3, 1), apr = progfx_midnight(2027, 4, 1);
+    assert_int_equal(expiring(f, "big", mar + 1), big);
+    assert_int_equal(expiring(f, "big", apr + 1), big + 100);
+    char *x, *y;
+    size_t xl, yl;
+    static struct state back;
+    struct snapshot_error err = {{0}};
+    assert_int_equal(snapshot_encode(&f->st, rulecanon_codec(), &x, &xl), 0);
+    assert_int_equal(state_init(&back, &f->rb, 4), 0);
+    if (snapshot_decode(x, xl, &f->rb, rulecanon_codec(), &back, &err) != SNAPSHOT_OK)
+        fail_msg("%s", err.text);
+    assert_int_equal(wallet_expiring(&back.members, progfx_pos(f, "big"), apr + 1), big + 100);
+    assert_int_equal(snapshot_encode(&back, rulecanon_codec(), &y, &yl), 0);
+    assert_int_equal(xl, yl);
+    assert_memory_equal(x, y, xl);
+    free(x);
+    free(y);
+    state_free(&back);
+    assert_int_equal(expired_at(f, mar, "big"), big);
+    assert_int_equal(progfx_member(f, "big")->balance, 100);
+    assert_int_equal(expired_at(f, apr, "big"), 100);
+    assert_int_equal(expired_at(f, apr, "small"), 0); /* expired with the tick before */
+    assert_int_equal(progfx_member(f, "small")->balance, 0);
+    progfx_free(f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -245,6 +289,7 @@ int main(void)
         cmocka_unit_test(keyed_lots_past_their_bound_merge_and_never_expire_early),
         cmocka_unit_test(lots_add_take_and_expire_keep_their_invariants),
         cmocka_unit_test(keyed_lots_round_trip_through_a_snapshot_of_the_same_mode_only),
+        cmocka_unit_test(a_lot_over_int32_widens_its_members_ring_and_stays_exact),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

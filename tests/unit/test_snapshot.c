@@ -194,11 +194,11 @@ static void another_builds_or_configurations_snapshot_is_foreign(void **state)
     char *x;
     size_t xl;
     encode(f, &f->a, &x, &xl);
-    x[8] = 5; /* format version 5: a newer build's (its header is not ours to check) */
-    expect_status(f, x, xl, SNAPSHOT_FOREIGN, "format version 5");
+    x[8] = 6; /* format version 6: a newer build's (its header is not ours to check) */
+    expect_status(f, x, xl, SNAPSHOT_FOREIGN, "format version 6");
     x[8] = 3; /* 3: the memory image of issue 13's development builds */
     expect_status(f, x, xl, SNAPSHOT_FOREIGN, "format version 3");
-    x[8] = 4;
+    x[8] = SNAPSHOT_VERSION;
     /* A daemon configured for fewer members than the snapshot holds. */
     assert_int_equal(state_init(&st, &f->cfg.rules, MEMBERS - 1), 0);
     assert_int_equal(snapshot_decode(x, xl, &f->cfg.rules, rulecanon_codec(), &st, &err),

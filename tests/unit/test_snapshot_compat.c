@@ -1,9 +1,10 @@
-/* test_snapshot_compat.c - a snapshot of the previous format (2, the
- * memory image written by the builds before format 4; tests/data/README.md
- * says how the file was made) loads into this build: the figures it was
- * written with (tests/data/snapshot-v2.txt), its expiry lots re-keyed by
- * the month they expire in, and a state that goes on applying entries and
- * writes itself back in format 4. */
+/* test_snapshot_compat.c - snapshots of earlier formats (2, the memory
+ * image written by the builds before format 4, and 4, the field-by-field
+ * format before the compact one; tests/data/README.md says how the files
+ * were made) load into this build: the figures they were written with
+ * (tests/data/snapshot-v2.txt, snapshot-v4.txt: the same state), their
+ * expiry lots keyed by the month they expire in, and a state that goes on
+ * applying entries and writes itself back in the current format. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -21,6 +22,7 @@
 #include "wallet.h"
 
 #define FIXTURE LOYALTY_DATA_DIR "/snapshot-v2.lysnap"
+#define FIXTURE_V4 LOYALTY_DATA_DIR "/snapshot-v4.lysnap"
 
 /* The rulebook the file was written under (the generator's). */
 static const char RB[] =
@@ -39,7 +41,7 @@ struct fx {
     struct outbox ob;
 };
 
-static int setup(void **state)
+static int setup_file(void **state, const char *path)
 {
     struct fx *f = calloc(1, sizeof(*f));
     struct config_error cerr;
@@ -48,12 +50,15 @@ static int setup(void **state)
     if (rulecanon_parse(RB, "test", &f->rb, &cerr) != 0)
         fail_msg("%s", cerr.text);
     assert_int_equal(state_init(&f->st, &f->rb, 100), 0);
-    if (snapshot_read(FIXTURE, &f->rb, rulecanon_codec(), &f->st, &err) != SNAPSHOT_OK)
-        fail_msg("%s: %s", FIXTURE, err.text);
+    if (snapshot_read(path, &f->rb, rulecanon_codec(), &f->st, &err) != SNAPSHOT_OK)
+        fail_msg("%s: %s", path, err.text);
     rules_outbox_init(&f->ob);
     *state = f;
     return 0;
 }
+
+static int setup(void **state) { return setup_file(state, FIXTURE); }
+static int setup_v4(void **state) { return setup_file(state, FIXTURE_V4); }
 
 static int teardown(void **state)
 {
@@ -96,7 +101,8 @@ static void the_figures_it_was_written_with_come_back(void **state)
     assert_int_equal(p13->refunded_amount, 5000);
     assert_int_equal(p13->refunded_points, 62);
     assert_int_equal(f->st.g.catalog_issued[0], 1); /* carol's mug */
-    /* Format 2 names no rulebook: the configured one is the start-up version. */
+    /* Format 2 names no rulebook: the configured one is the start-up
+     * version; format 4 recorded that same start-up version. */
     assert_string_equal(versions_current(f->st.ver)->hash, "");
 }
 
@@ -182,6 +188,11 @@ int main(void)
         cmocka_unit_test_setup_teardown(it_goes_on_and_writes_back_in_the_current_format,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(under_another_rulebook_it_is_foreign, setup, teardown),
+        cmocka_unit_test_setup_teardown(the_figures_it_was_written_with_come_back, setup_v4,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(expiry_lots_keep_their_dates, setup_v4, teardown),
+        cmocka_unit_test_setup_teardown(it_goes_on_and_writes_back_in_the_current_format,
+                                        setup_v4, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

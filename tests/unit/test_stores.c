@@ -23,6 +23,7 @@
 #include "caltime.h"
 #include "hindex.h"
 #include "members.h"
+#include "schedule.h"
 #include "splitmix.h"
 #include "txns.h"
 
@@ -229,6 +230,63 @@ static void hindex_grows_by_doubling_at_three_quarters_and_keeps_every_key(void 
     expect_index_matches(&h->ix, ks);
 }
 
+/* After most keys are removed, fit halves the table (to at most 3/8
+ * full, never below the first table) and every remaining key is still
+ * found; inserting goes on, doubling again from there. */
+static void hindex_fit_shrinks_the_table_and_keeps_every_key(void **state)
+{
+    struct hx *h = *state;
+    struct keyset *ks = &h->ks;
+    keyset_init(ks, HX_KEYS_MAX);
+    for (uint32_t i = 0; i < ks->n; i++)
+        ks_insert(&h->ix, ks, i);
+    hindex_fit(&h->ix); /* 100000 in 262144: nothing to do */
+    assert_int_equal((uint64_t)h->ix.mask + 1, 262144);
+    for (uint32_t i = 0; i < ks->n; i++)
+        if (i % 50 != 0)
+            ks_remove(&h->ix, ks, i);
+    hindex_fit(&h->ix); /* 2000 keys: 8192 slots (2000 <= 3/8 x 8192, not x 4096) */
+    assert_int_equal((uint64_t)h->ix.mask + 1, 8192);
+    expect_index_matches(&h->ix, ks);
+    for (uint32_t i = 0; i < ks->n; i++)
+        if (i % 50 != 0)
+            ks_insert(&h->ix, ks, i);
+    expect_index_matches(&h->ix, ks);
+    assert_int_equal((uint64_t)h->ix.mask + 1, 262144);
+    for (uint32_t i = 0; i < ks->n; i++)
+        if (ks->live[i])
+            ks_remove(&h->ix, ks, i);
+    hindex_fit(&h->ix);
+    assert_int_equal(h->ix.mask + 1, 1024); /* the first table */
+    expect_all_slots_empty(&h->ix);
+}
+
+/* A loader's index: reserved for its count (no doubling after), and
+ * insert_new adds each key once, with keys sharing a hash told apart,
+ * and answers a repeated key with the index already holding it. */
+static void hindex_insert_new_adds_each_key_once_into_a_reserved_table(void **state)
+{
+    struct hx *h = *state;
+    struct keyset *ks = &h->ks;
+    keyset_init(ks, HX_KEYS_MAX);
+    for (uint32_t i = 0; i < ks->n; i += 5)
+        ks->hash[i] = 0x12345678u; /* a fifth share one hash */
+    hindex_reserve(&h->ix, ks->n);
+    uint32_t mask = h->ix.mask;
+    assert_int_equal((uint64_t)mask + 1, 262144);
+    for (uint32_t i = 0; i < ks->n; i++) {
+        uint32_t k = (uint32_t)strlen(ks->key[i]);
+        assert_int_equal(hindex_insert_new(&h->ix, ks->hash[i], ks->key[i], k, key_of, ks, i),
+                         HINDEX_NONE);
+        ks->live[i] = true;
+        if (i % 1000 == 0) /* the same key again: found, not added */
+            assert_int_equal(hindex_insert_new(&h->ix, ks->hash[i], ks->key[i], k, key_of, ks,
+                                               i + 1), i);
+    }
+    assert_int_equal(h->ix.mask, mask);
+    expect_index_matches(&h->ix, ks);
+}
+
 /* ---- txns --------------------------------------------------------------- */
 
 static const struct txn_rec *find_txn(const struct txns *t, uint32_t k)
@@ -243,8 +301,9 @@ static void add_txn(struct txns *t, uint32_t k, int64_t applied_ms)
     char txn[KEY_MAX];
     snprintf(txn, sizeof(txn), "x%u", (unsigned)k);
     struct txn_rec *r = txns_add(t, txn, applied_ms);
-    assert_string_equal(r->txn, txn);
-    assert_int_equal(r->txn_len, strlen(txn));
+    uint64_t key[2];
+    txns_key(txn, strlen(txn), key);
+    assert_memory_equal(r->key, key, sizeof(key)); /* the id's digest, not the id */
     assert_int_equal(r->applied_ms, applied_ms);
     assert_int_equal(r->amount, 0);
     assert_int_equal(r->points, 0);
@@ -263,7 +322,7 @@ static void expect_txns_window(const struct txns *t, uint32_t lo, uint32_t hi)
         }
         assert_non_null(r);
         assert_int_equal(r->points, k);
-        assert_true(r >= t->ring && r < t->ring + t->max);
+        assert_true(r >= t->ring && r < t->ring + t->cap);
     }
 }
 
@@ -322,6 +381,94 @@ static void txns_evict_forgets_exactly_those_applied_before_the_cutoff(void **st
     add_txn(&t, 5000, 50000);
     expect_txns_window(&t, 5000, 5001);
     txns_free(&t);
+}
+
+/* The ring follows the window it holds, not max: a window that widens
+ * and narrows step by step while the ring has wrapped (so each of the
+ * moves runs, with head anywhere) keeps exactly the txns of the model,
+ * and the ring stays within a quarter (and one initial ring) of the
+ * widest window, and shrinks back when the window narrows. */
+static void txns_ring_follows_the_window_and_keeps_every_record(void **state)
+{
+    (void)state;
+    struct txns t;
+    uint64_t rng = 7;
+    uint32_t lo = 0, widest = 0;
+    assert_int_equal(txns_init(&t, 1000000), 0);
+    assert_int_equal(t.cap, TXNS_CAP_INITIAL);
+    for (uint32_t k = 0; k < 60000; k++) {
+        add_txn(&t, k, (int64_t)k);
+        /* The window: between half and all of a width that grows with k. */
+        uint32_t width = 1000 + k / 2;
+        uint32_t keep = width / 2 + (uint32_t)(splitmix_next(&rng) % (width / 2));
+        if (k + 1 - lo > keep) {
+            lo = k + 1 - keep;
+            txns_evict(&t, (int64_t)lo);
+        }
+        if (k + 1 - lo > widest)
+            widest = k + 1 - lo;
+        if (k % 997 == 0 || k + 1 == 60000)
+            expect_txns_window(&t, lo, k + 1);
+    }
+    assert_int_equal(t.evicted_early, 0);
+    assert_true(t.cap >= widest / 2);
+    assert_true(t.cap <= widest + widest / TXNS_GROW_DIV + TXNS_CAP_INITIAL);
+    /* The window narrows again: the ring shrinks, keeping what it holds
+     * (wrapped or not), and grows again as it widens. */
+    uint32_t k = 60000;
+    for (uint32_t keep = t.count; keep > 100; keep = keep * 7 / 8, k++) {
+        add_txn(&t, k, (int64_t)k);
+        lo = k + 1 - keep;
+        txns_evict(&t, (int64_t)lo);
+        expect_txns_window(&t, lo, k + 1);
+        assert_true(t.cap <= 2 * keep + 2 || t.cap == TXNS_CAP_INITIAL);
+    }
+    assert_int_equal(t.cap, TXNS_CAP_INITIAL);
+    for (uint32_t end = k + 20000; k < end; k++)
+        add_txn(&t, k, (int64_t)k);
+    expect_txns_window(&t, lo, k);
+    assert_int_equal(t.evicted_early, 0);
+    txns_free(&t);
+}
+
+/* ---- schedule ----------------------------------------------------------- */
+
+/* A loader appends due times in any order and heapifies once: the heap
+ * then pops exactly as one built by pushes, in (due, position) order,
+ * ties included, and goes on taking pushes. */
+static void schedule_heapify_pops_in_due_then_position_order(void **state)
+{
+    (void)state;
+    enum { N = 5000 };
+    struct schedule a, b;
+    uint64_t rng = 3;
+    assert_int_equal(schedule_init(&a, 2 * N), 0);
+    assert_int_equal(schedule_init(&b, 2 * N), 0);
+    for (uint32_t p = 0; p < N; p++) {
+        int64_t due = 1 + (int64_t)(splitmix_next(&rng) % 300); /* many ties */
+        schedule_append(&a, due, p);
+        schedule_push(&b, due, p);
+    }
+    schedule_heapify(&a);
+    schedule_push(&a, 150, N); /* and pushes after it */
+    schedule_push(&b, 150, N);
+    struct schedule_entry x, y;
+    int64_t last_due = 0;
+    uint32_t last_pos = 0, popped = 0;
+    while (schedule_pop_due(&b, INT64_MAX, &y)) {
+        assert_true(schedule_pop_due(&a, INT64_MAX, &x));
+        assert_int_equal(x.due_ms, y.due_ms);
+        assert_int_equal(x.pos, y.pos);
+        assert_true(x.due_ms > last_due || (x.due_ms == last_due && x.pos > last_pos) ||
+                    popped == 0);
+        last_due = x.due_ms;
+        last_pos = x.pos;
+        popped++;
+    }
+    assert_int_equal(popped, N + 1);
+    assert_false(schedule_pop_due(&a, INT64_MAX, &x));
+    schedule_free(&a);
+    schedule_free(&b);
 }
 
 /* ---- members ------------------------------------------------------------ */
@@ -400,6 +547,25 @@ static void members_qual_totals_a_rolling_window_of_calendar_months(void **state
     assert_int_equal(members_qual_total(&m, M0 + 23, 12), 1);
     assert_int_equal(members_qual_total(&m, M0 + 24, 12), 0);
     assert_int_equal(members_qual_total(&m, M0 + 13, 1), 0);
+}
+
+/* A month's bucket saturates at MEMBERS_QUAL_BUCKET_MAX (either sign)
+ * instead of wrapping; the window's total still adds every month in
+ * int64, and amounts below the bound stay exact. */
+static void members_qual_buckets_saturate_at_their_bound_and_totals_do_not_wrap(void **state)
+{
+    (void)state;
+    struct member m = fresh_member(M0);
+    members_qual_add(&m, M0, M0, 2000000000);
+    members_qual_add(&m, M0, M0, 2000000000); /* 4e9: over the bound */
+    assert_int_equal(members_qual_total(&m, M0, 12), MEMBERS_QUAL_BUCKET_MAX);
+    members_qual_add(&m, M0 + 1, M0 + 1, 1000000000000LL); /* PROTO_POINTS_MAX */
+    members_qual_add(&m, M0 + 2, M0 + 2, 5);
+    assert_int_equal(members_qual_total(&m, M0 + 2, 12), 2LL * MEMBERS_QUAL_BUCKET_MAX + 5);
+    members_qual_add(&m, M0 + 2, M0 + 2, -1000000000000LL);
+    assert_int_equal(members_qual_total(&m, M0 + 2, 1), -MEMBERS_QUAL_BUCKET_MAX);
+    members_qual_add(&m, M0 + 1, M0 + 2, -7); /* below a saturated bucket: exact from it */
+    assert_int_equal(members_qual_total(&m, M0 + 1, 1), MEMBERS_QUAL_BUCKET_MAX - 7);
 }
 
 static void members_qual_after_a_gap_of_more_than_a_year_starts_from_zero(void **state)
@@ -533,11 +699,16 @@ int main(void)
         HX(hindex_keys_sharing_one_hash_are_told_apart_by_the_caller),
         HX(hindex_removal_inside_wrapping_probe_runs_keeps_other_keys_found),
         HX(hindex_grows_by_doubling_at_three_quarters_and_keeps_every_key),
+        HX(hindex_insert_new_adds_each_key_once_into_a_reserved_table),
+        HX(hindex_fit_shrinks_the_table_and_keeps_every_key),
         cmocka_unit_test(txns_full_ring_wraps_and_forgets_the_oldest_early),
         cmocka_unit_test(txns_evict_forgets_exactly_those_applied_before_the_cutoff),
+        cmocka_unit_test(txns_ring_follows_the_window_and_keeps_every_record),
+        cmocka_unit_test(schedule_heapify_pops_in_due_then_position_order),
         cmocka_unit_test(members_are_found_at_enrolment_positions_up_to_max),
         cmocka_unit_test(members_qual_totals_a_rolling_window_of_calendar_months),
         cmocka_unit_test(members_qual_after_a_gap_of_more_than_a_year_starts_from_zero),
+        cmocka_unit_test(members_qual_buckets_saturate_at_their_bound_and_totals_do_not_wrap),
         cmocka_unit_test(caltime_knows_the_epoch_a_leap_day_a_year_end_and_the_last_day),
         cmocka_unit_test(caltime_round_trips_every_day_of_the_first_and_last_400_years),
     };
