@@ -28,6 +28,7 @@
 #include "tiers.h"
 #include "transfer.h"
 #include "wallet.h"
+#include "xfer.h"
 
 /* What credit_sale and apply_purchase append after budgets_charge. */
 _Static_assert(BUDGETS_OUTPUT_RESERVE ==
@@ -369,8 +370,10 @@ bool rules_due(const struct state *st)
 static bool retry_of(struct state *st, const struct proto_entry *e, struct outbox *ob)
 {
     if (e->kind == PROTO_SCAN || e->kind == PROTO_TICK || e->kind == PROTO_RULES ||
+        e->kind == PROTO_TRANSFER_CREDIT || e->kind == PROTO_TRANSFER_RETURN ||
         e->txn[0] == '\0')
-        return false; /* scans change nothing, so they are never deduplicated */
+        return false; /* scans change nothing, so they are never deduplicated; the
+                       * halves of a transfer across partitions know their own (xfer.h) */
     const struct txn_rec *r = txns_find(&st->txns, e->txn);
     if (r == NULL)
         return false;
@@ -399,6 +402,8 @@ static void dispatch(struct state *st, const struct rulebook *rb, const struct p
     case PROTO_RULES: LY_ASSERT(0 && "rules entries are applied by switchover_apply"); break;
     case PROTO_TRANSFER: transfer_apply(st, rb, e, ob); break;
     case PROTO_SET_TIER: status_set_tier(st, rb, e, ob); break;
+    case PROTO_TRANSFER_CREDIT: xfer_credit_apply(st, rb, e, ob); break;
+    case PROTO_TRANSFER_RETURN: xfer_return_apply(st, rb, e, ob); break;
     case PROTO_KIND_COUNT: LY_ASSERT(0 && "decoder returned a bad kind");
     }
 }
