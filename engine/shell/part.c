@@ -43,6 +43,8 @@ static void on_landed(void *arg, const struct batch *b)
     struct part *pt = arg;
     if (pt->dlq != NULL)
         dlqring_add_batch(pt->dlq, b);
+    if (pt->relay != NULL && b->relay_count > 0)
+        xrelay_kick(pt->relay, pt->p); /* credits committed: carry them */
 }
 
 /* Initialises the partition's state: empty, the file's rulebook as its

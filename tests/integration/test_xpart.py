@@ -60,3 +60,77 @@ def test_a_budget_is_shared_out_between_partitions_exactly(make_env):
     holiday = [c for c in body["campaigns"] if c["name"] == "holiday_2028"][0]
     assert (holiday["given_points"], holiday["budget_points"],
             holiday["remaining_points"]) == (budget, budget, 0)
+
+
+# -- transfers across partitions ----------------------------------------------------
+
+def relayed(r, p, kind):
+    """(txn, member) of partition p's input entries of `kind` (the relay's)."""
+    found = []
+    for _, f in r.xrange(key(p, "in")):
+        m = msgpack.unpackb(f[b"m"])
+        if m.get("kind") == kind:
+            found.append((m["txn"], m["member"]))
+    return found
+
+
+def causes(r, p, member, cause):
+    return [o["delta"] for o in outputs(r, p)
+            if o["kind"] == "points.changed" and o.get("member") == member
+            and o["cause"] == cause]
+
+
+def test_transfers_cross_partitions_once_and_come_back_from_an_unknown_receiver(make_env):
+    """S (partition 0) earns 1000 and gives R (partition 1) 300 and U
+    (partition 2, never enrolled) 200: S is answered ok at once for both, R
+    gets 300 once, the 200 come back to S once. Then the relay's markers are
+    set back (as if it crashed before noting its progress) and the daemon
+    restarted: the credit and the return are carried again, and recognised,
+    so nothing moves twice."""
+    env = make_env(start=False, plain=True, partitions=P, serve='"all"')
+    env.daemon.start()
+    (s,), (r,), (u,) = members_in(0, 1, stem="S"), members_in(1, 1, stem="R"), \
+        members_in(2, 1, stem="U")
+    t0 = utc_ms(2027, 3, 1, 10)
+    push(env.r, 0, kind="enroll", txn="e-s", member=s, ts=t0)
+    push(env.r, 0, kind="purchase", txn="p-s", member=s, store="s1", amount=100000, ts=t0)
+    push(env.r, 1, kind="enroll", txn="e-r", member=r, ts=t0)
+    push(env.r, 0, kind="transfer", txn="T1", member=s, to=r, points=300, ts=t0 + 1000)
+    last = push(env.r, 0, kind="transfer", txn="T2", member=s, to=u, points=200, ts=t0 + 2000)
+    wait_marker(env.r, 0, last)
+    answers = {o["txn"]: o for o in outputs(env.r, 0) if o["kind"] == "transfer.result"}
+    assert answers["T1"]["ok"] and answers["T2"]["ok"]
+    assert answers["T2"]["balance"] == 500  # both debited at once
+    wait_until(lambda: env.member(r)["balance"] == 300, what="R credited")
+    wait_until(lambda: env.member(s)["balance"] == 700, what="S's 200 back")
+    assert causes(env.r, 1, r, "transfer_in") == [300]
+    assert causes(env.r, 0, s, "transfer_return") == [200]
+    assert causes(env.r, 0, s, "transfer_out") == [-300, -200]
+    assert relayed(env.r, 1, "transfer_credit") == [("T1", r)]
+    assert relayed(env.r, 2, "transfer_credit") == [("T2", u)]
+    assert relayed(env.r, 0, "transfer_return") == [("T2", s)]
+    assert not env.r.xrange(key(2, "dlq")) and not env.r.xrange(key(1, "dlq"))
+    # The relay noted its progress and trimmed what it carried.
+    for p in (0, 2):
+        marker = env.r.get(key(p, "xfer") + ":relayed")
+        assert marker is not None
+        assert all(sid_key(i) >= sid_key(marker) for i, _ in env.r.xrange(key(p, "xfer")))
+
+    # A relay that lost its progress carries its entries again.
+    assert env.daemon.stop() == 0
+    env.r.set(key(0, "xfer") + ":relayed", "0-1")
+    env.r.set(key(2, "xfer") + ":relayed", "0-1")
+    env.daemon.start()
+    wait_until(lambda: len(relayed(env.r, 2, "transfer_credit")) == 2 and
+               len(relayed(env.r, 0, "transfer_return")) >= 2, what="the relay's repeats")
+    for p in range(P):
+        ids = env.r.xrange(key(p, "in"))
+        wait_marker(env.r, p, ids[-1][0].decode())
+    wait_until(lambda: env.r.get(key(2, "xfer") + ":relayed") != b"0-1",
+               what="partition 2's relay noted its progress again")
+    for p in range(P):  # a return carried again by partition 2's relay is applied too
+        ids = env.r.xrange(key(p, "in"))
+        wait_marker(env.r, p, ids[-1][0].decode())
+    assert env.member(s)["balance"] == 700 and env.member(r)["balance"] == 300
+    assert causes(env.r, 1, r, "transfer_in") == [300]
+    assert causes(env.r, 0, s, "transfer_return") == [200]
