@@ -10,7 +10,8 @@ test_cluster.py covers routing. Expected numbers come from the documented
 rules, never from the daemon's own output."""
 import msgpack
 
-from harness import sid_key, wait_until
+from harness import (PLAIN_EARNING, PREFIX, TEST_OVERRIDES, Daemon, conf_text, rulebook_of,
+                     rules_fields, sid_key, store_rulebook, wait_until)
 from lifekit import utc_ms
 from test_partitions import P, key, members_in, push, wait_marker
 
@@ -134,3 +135,62 @@ def test_transfers_cross_partitions_once_and_come_back_from_an_unknown_receiver(
     assert env.member(s)["balance"] == 700 and env.member(r)["balance"] == 300
     assert causes(env.r, 1, r, "transfer_in") == [300]
     assert causes(env.r, 0, s, "transfer_return") == [200]
+
+
+# -- a rules entry while several batches are in flight -----------------------------
+
+def test_a_rules_entry_amid_batches_in_flight_switches_exactly_there(make_env, tmp_path):
+    """400 sales with a rules entry after the 200th, pushed in one go to a
+    daemon reading batches of 8 with 4 in flight: the switch (a new rulebook
+    capping each sale at 7 points) applies exactly at the entry, and what is
+    published equals a second daemon's over a copy of the same stream (same
+    ids) with one batch in flight."""
+    env = make_env(start=False, plain=True, batch_entries_max=8, batches_in_flight=4)
+    capped = tmp_path / "capped.conf"
+    capped.write_text(conf_text(dict(TEST_OVERRIDES, **dict(PLAIN_EARNING, txn_cap_points=7))))
+    digest, text = rulebook_of(capped)
+    for prefix in (PREFIX, "ref:"):
+        store_rulebook(env.r, digest, text, prefix)
+    env.daemon.start()
+    members = [f"b{i}" for i in range(10)]
+    pipe = env.r.pipeline(transaction=False)
+    for m in members:
+        pipe.xadd(PREFIX + "in", {"m": msgpack.packb(env.entry(kind="enroll", txn=f"e-{m}",
+                                                                member=m))})
+    for i in range(400):
+        if i == 200:
+            pipe.xadd(PREFIX + "in", rules_fields(digest, "capped", ts=env.next_ts()))
+        pipe.xadd(PREFIX + "in", {"m": msgpack.packb(env.entry(
+            kind="purchase", txn=f"s{i}", member=members[i % 10], store="s1",
+            amount=1000 + i))})
+    ids = [sid.decode() for sid in pipe.execute()]
+    rules_id = ids[len(members) + 200]
+    env.wait_applied(ids[-1])
+    out = [e for e in env.read_out() if sid_key(e["src"]) <= sid_key(ids[-1])]
+    changed = [e for e in out if e["kind"] == "rules.changed"]
+    assert [(e["src"], e["to"]) for e in changed] == [(rules_id, digest)]
+    sales = [e for e in out if e["kind"] == "points.changed" and e["cause"] == "purchase"]
+    assert len(sales) == 400
+    assert all((e["delta"] == 7) == (sid_key(e["src"]) > sid_key(rules_id)) for e in sales)
+
+    # The same stream, ids and all, under another prefix: one batch in flight.
+    for sid, fields in env.r.xrange(PREFIX + "in", max=ids[-1]):
+        env.r.xadd("ref:in", fields, id=sid)
+    store_rulebook(env.r, env.rulebook_hash, env.rulebook_text, "ref:")
+    ref_conf = tmp_path / "ref.conf"
+    ref_conf.write_text(env.conf_path.read_text().replace('"loyalty:"', '"ref:"')
+                        .replace("batches_in_flight = 4", "batches_in_flight = 1"))
+    assert '"ref:"' in ref_conf.read_text()
+    ref = Daemon(tmp_path / "ref", env.redis.port, ref_conf, name="ref")
+    env.extra.append(ref)
+    ref.start()
+    wait_until(lambda: (env.r.get("ref:progress") or b"0-0") and
+               sid_key(env.r.get("ref:progress") or b"0-0") >= sid_key(ids[-1]),
+               what="ref:progress at the last entry")
+    # Once caught up, each daemon may append its file's rulebook again (it is
+    # not the version in force): what comes after the copied stream differs.
+    def published(prefix):
+        outs = [msgpack.unpackb(f[b"m"]) for _, f in env.r.xrange(prefix + "out")]
+        return [o for o in outs if sid_key(o["src"]) <= sid_key(ids[-1])]
+    want = published("ref:")
+    assert len(want) > 400 and published(PREFIX) == want
