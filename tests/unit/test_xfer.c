@@ -46,6 +46,15 @@ static struct progfx *engine(uint32_t p)
     return f;
 }
 
+/* Enrols sender s (16 bytes) of partition 0 in `a` on 2027-01-01, and
+ * buys for `amount` on 2027-01-05. */
+static void sender_earns(struct progfx *a, char *s, int64_t amount)
+{
+    member_of(0, "S", s, 16);
+    progfx_enroll(a, progfx_noon(2027, 1, 1), s);
+    progfx_buy(a, progfx_noon(2027, 1, 5), s, amount);
+}
+
 /* Carries the relay entry of `from`'s last entry into `to`'s input as the
  * shell does (encoded, decoded) and applies it there; returns the
  * verdict. The relay entry must be for `to`'s partition. */
@@ -73,11 +82,9 @@ static void a_credit_crosses_partitions_once_with_its_expiry(void **unused)
     (void)unused;
     struct progfx *a = engine(0), *b = engine(1);
     char s[16], r[16];
-    member_of(0, "S", s, sizeof s);
-    member_of(1, "R", r, sizeof r);
-    progfx_enroll(a, progfx_noon(2027, 1, 1), s);
-    progfx_buy(a, progfx_noon(2027, 1, 5), s, 30000);
+    sender_earns(a, s, 30000);
     progfx_buy(a, progfx_noon(2027, 3, 5), s, 20000);
+    member_of(1, "R", r, sizeof r);
     progfx_enroll(b, progfx_noon(2027, 1, 1), r);
     assert_int_equal(progfx_transfer(a, progfx_noon(2027, 4, 2), "T1", s, r, 400),
                      OUTBOX_APPLIED);
@@ -120,10 +127,8 @@ static void an_unknown_receiver_sends_the_points_back_once(void **unused)
     (void)unused;
     struct progfx *a = engine(0), *b = engine(1);
     char s[16], r[16];
-    member_of(0, "S", s, sizeof s);
+    sender_earns(a, s, 100000);
     member_of(1, "R", r, sizeof r);
-    progfx_enroll(a, progfx_noon(2027, 1, 1), s);
-    progfx_buy(a, progfx_noon(2027, 1, 5), s, 100000);
     int64_t day = progfx_noon(2027, 4, 2);
     /* In flight the sender cannot know the receiver: the answer is ok. */
     assert_int_equal(progfx_transfer(a, day, "T1", s, r, 1000), OUTBOX_APPLIED);
