@@ -61,9 +61,13 @@ static void round_set(struct xrelay *x, enum xround to)
 
 static void next_round(struct xrelay *x);
 
-/* Drops the round: its partition is due again after XRELAY_RETRY_MS. */
+/* Drops the round: its partition is due again after XRELAY_RETRY_MS. A
+ * round dropped already (a route that went down while a command was being
+ * queued reports it first) stays dropped. */
 static void fail(struct xrelay *x, const char *why)
 {
+    if (x->round == XR_IDLE || x->round == XR_DRAIN)
+        return;
     log_warn("transfer relay of partition %u: %s; retrying from its marker", x->src, why);
     x->slots[x->src].due = true;
     round_set(x, XR_DRAIN);
