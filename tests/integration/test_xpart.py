@@ -8,7 +8,11 @@ One daemon serves P = 4 partitions of one standalone Redis: the partition
 logic (keys <prefix>{p}:, crc32 mod P) is the same as on a cluster, where
 test_cluster.py covers routing. Expected numbers come from the documented
 rules, never from the daemon's own output."""
+import json
+
 import msgpack
+
+from ctlkit import ctl
 
 from harness import (PLAIN_EARNING, PREFIX, TEST_OVERRIDES, Daemon, conf_text, rulebook_of,
                      rules_fields, sid_key, store_rulebook, wait_until)
@@ -135,6 +139,24 @@ def test_transfers_cross_partitions_once_and_come_back_from_an_unknown_receiver(
     assert env.member(s)["balance"] == 700 and env.member(r)["balance"] == 300
     assert causes(env.r, 1, r, "transfer_in") == [300]
     assert causes(env.r, 0, s, "transfer_return") == [200]
+
+    # A credit committed but not carried before the daemon stopped (as if it
+    # was killed between its commit and the relay's round): loyaltyctl shows
+    # it in flight, and the next start carries it from the marker.
+    assert env.daemon.stop() == 0
+    credit = {"v": 1, "kind": "transfer_credit", "ts": t0 + 3000, "txn": "T3", "member": r,
+              "from": s, "pieces": [[0, 5]]}
+    env.r.xadd(key(0, "xfer"), {"m": msgpack.packb(credit), "p": "1"})
+    redis = f"127.0.0.1:{env.redis.port}"
+    rows = [json.loads(ln) for ln in
+            ctl("partitions", "--partitions", P, "--redis", redis, "--json").stdout.splitlines()]
+    assert [row["unrelayed"] for row in rows] == [1, 0, 0, 0]
+    env.daemon.start()
+    wait_until(lambda: env.member(r)["balance"] == 305, what="the carried credit")
+    wait_until(lambda: all(json.loads(ln)["unrelayed"] == 0 for ln in ctl(
+        "partitions", "--partitions", P, "--redis", redis, "--json").stdout.splitlines()),
+        what="nothing left in flight")
+    assert causes(env.r, 1, r, "transfer_in") == [300, 5]
 
 
 # -- a rules entry while several batches are in flight -----------------------------
