@@ -157,6 +157,28 @@ static void an_unknown_receiver_sends_the_points_back_once(void **unused)
     progfx_free(b);
 }
 
+/* Both members in the sender's partition: one atomic entry, no relay. */
+static void a_transfer_within_a_partition_relays_nothing(void **unused)
+{
+    (void)unused;
+    struct progfx *a = engine(0);
+    char s[16], r[16];
+    sender_earns(a, s, 30000);
+    member_of(0, "T", r, sizeof r);
+    progfx_enroll(a, progfx_noon(2027, 1, 1), r);
+    assert_int_equal(progfx_transfer(a, progfx_noon(2027, 4, 2), "T1", s, r, 120),
+                     OUTBOX_APPLIED);
+    assert_false(a->ob.has_relay);
+    assert_int_equal(progfx_delta(a, r, PROTO_CAUSE_TRANSFER_IN), 120);
+    assert_int_equal(progfx_member(a, r)->balance, 120);
+    /* An unknown receiver of this partition is still bad input. */
+    member_of(0, "X", r, sizeof r);
+    assert_int_equal(progfx_transfer(a, progfx_noon(2027, 4, 2), "T2", s, r, 1),
+                     OUTBOX_REJECTED);
+    assert_string_equal(a->ob.reject.code, "unknown_member");
+    progfx_free(a);
+}
+
 /* Bad relay entries are refused by the decoder with a reason. */
 static void a_credit_without_pieces_or_to_itself_does_not_decode(void **unused)
 {
@@ -191,6 +213,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(a_credit_crosses_partitions_once_with_its_expiry),
         cmocka_unit_test(an_unknown_receiver_sends_the_points_back_once),
+        cmocka_unit_test(a_transfer_within_a_partition_relays_nothing),
         cmocka_unit_test(a_credit_without_pieces_or_to_itself_does_not_decode),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
