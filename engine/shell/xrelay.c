@@ -32,10 +32,11 @@ struct xslot {
     struct route route;      /* to the node of the partition's slot */
     struct commit_keys keys; /* its in and xfer */
     char marker[COMMIT_KEY_MAX + 8];
-    struct link_cmd get, range, add, note, trim;
+    struct link_cmd get, range, add, wait, note, trim;
 };
 
 struct xrelay {
+    const struct config *cfg;
     struct event *retry;
     struct xslot *slots; /* one per partition of the program */
     uint32_t count;
@@ -199,6 +200,20 @@ static int append(struct xrelay *x, const redisReply *e)
         return -1;
     }
     x->awaiting++;
+    if (x->cfg->wait_replicas == 0)
+        return 0;
+    /* As a commit does (README, Durability): the marker moves only once
+     * the replicas have the appends, or the wait timed out. */
+    char n[12], ms[12];
+    snprintf(n, sizeof(n), "%u", x->cfg->wait_replicas);
+    snprintf(ms, sizeof(ms), "%u", x->cfg->wait_timeout_ms);
+    const char *wait[] = {"WAIT", n, ms};
+    size_t wait_lens[] = {4, strlen(n), strlen(ms)};
+    if (relay_send(d, &d->wait, 3, wait, wait_lens) != 0) {
+        fail(x, "WAIT could not be sent");
+        return -1;
+    }
+    x->awaiting++;
     return 0;
 }
 
@@ -237,6 +252,8 @@ static void on_range(void *owner, const redisReply *r)
         send_note(x);
 }
 
+/* An append's reply, or its WAIT's (fewer replicas within the timeout:
+ * carried on anyway, as commits are: availability first). */
 static void on_add(void *owner, const redisReply *r)
 {
     struct xslot *s = owner;
@@ -333,6 +350,7 @@ static int slot_init(struct xslot *s, struct xrelay *x, const struct config *cfg
     s->get = (struct link_cmd){on_get, s, "GET (transfer relay marker)", true, u};
     s->range = (struct link_cmd){on_range, s, "XRANGE (transfer relay)", true, u};
     s->add = (struct link_cmd){on_add, s, "XADD (transfer relay)", true, u};
+    s->wait = (struct link_cmd){on_add, s, "WAIT (transfer relay)", true, u};
     s->note = (struct link_cmd){on_note, s, "SET (transfer relay marker)", true, u};
     s->trim = (struct link_cmd){on_trim, s, "XTRIM (transfer relay)", true, u};
     return route_init(&s->route, r, s->keys.in, s->keys.prefix, on_route, s);
@@ -351,6 +369,7 @@ struct xrelay *xrelay_new(struct event_base *base, const struct config *cfg, str
         *err = -1;
         return NULL;
     }
+    x->cfg = cfg;
     for (uint32_t q = 0; q < cfg->partitions; q++) {
         x->count++;
         if (slot_init(&x->slots[q], x, cfg, r, q) != 0) {

@@ -8,7 +8,8 @@
  * from <prefix>{p}:xfer:relayed (the id of the last entry it carried,
  * kept in Redis so that a restart, or another daemon taking the
  * partition, resumes there), XADDs each entry's m to <prefix>{q}:in on q's
- * node (cluster routing, router.h), and once every append is confirmed,
+ * node (cluster routing, router.h; with daemon.wait_replicas, each append
+ * is followed by WAIT as a commit is), and once every append is confirmed,
  * SETs the marker to the last id carried and trims the stream below it.
  * A crash between the appends and the SET repeats them at the next round:
  * the receiving partition recognises a repeat by the txn (xfer.h), within

@@ -91,8 +91,10 @@ def test_transfers_cross_partitions_once_and_come_back_from_an_unknown_receiver(
     gets 300 once, the 200 come back to S once. Then the relay's markers are
     set back (as if it crashed before noting its progress) and the daemon
     restarted: the credit and the return are carried again, and recognised,
-    so nothing moves twice."""
-    env = make_env(start=False, plain=True, partitions=P, serve='"all"')
+    so nothing moves twice. The daemon WAITs for a replica (there is none:
+    each wait times out), after its commits and after the relay's appends."""
+    env = make_env(start=False, plain=True, partitions=P, serve='"all"', wait_replicas=1,
+                   wait_timeout_ms=10)
     env.daemon.start()
     (s,), (r,), (u,) = members_in(0, 1, stem="S"), members_in(1, 1, stem="R"), \
         members_in(2, 1, stem="U")
