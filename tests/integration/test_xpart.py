@@ -161,6 +161,50 @@ def test_transfers_cross_partitions_once_and_come_back_from_an_unknown_receiver(
     assert causes(env.r, 1, r, "transfer_in") == [300, 5]
 
 
+
+def test_a_credit_waits_for_an_unreachable_partition_and_then_for_its_daemon(make_env, tmp_path):
+    """A daemon serving partitions 0-1 only. Partition 2's input is broken
+    (not a stream): the relay's append fails, is retried, and the credit
+    stays in partition 0's xfer stream (loyaltyctl: unrelayed 1) until the
+    key is repaired; then it waits in partition 2's input, which no daemon
+    serves, until a second daemon takes partitions 2-3: there the receiver is
+    unknown, and the points come back to the sender."""
+    env = make_env(start=False, plain=True, partitions=P, serve='"0-1"')
+    redis = f"127.0.0.1:{env.redis.port}"
+    env.r.delete(key(2, "in"))
+    env.r.set(key(2, "in"), "not a stream")
+    env.daemon.start()
+    (s,), (u,) = members_in(0, 1, stem="S"), members_in(2, 1, stem="U")
+    t0 = utc_ms(2027, 3, 1, 10)
+    push(env.r, 0, kind="enroll", txn="e-s", member=s, ts=t0)
+    push(env.r, 0, kind="purchase", txn="p-s", member=s, store="s1", amount=50000, ts=t0)
+    wait_marker(env.r, 0, push(env.r, 0, kind="transfer", txn="T1", member=s, to=u,
+                               points=100, ts=t0 + 1000))
+    assert env.member(s)["balance"] == 400
+    wait_until(lambda: "transfer relay of partition 0: partition 2 answered WRONGTYPE"
+               in env.daemon.log_text(), what="the failed append logged")
+
+    def unrelayed():
+        res = ctl("partitions", "--partitions", P, "--redis", redis, "--json")
+        return [json.loads(ln)["unrelayed"] for ln in res.stdout.splitlines()]
+    assert unrelayed()[:2] == [1, 0]  # partition 2's row: its input is not a stream
+    env.r.delete(key(2, "in"))  # repaired: the next round carries it
+    wait_until(lambda: relayed(env.r, 2, "transfer_credit") == [("T1", u)],
+               what="the credit in partition 2's input")
+    wait_until(lambda: unrelayed() == [0, 0, 0, 0], what="the relay's marker moved")
+    assert env.member(s)["balance"] == 400  # in flight: in neither balance
+
+    other = tmp_path / "other.conf"
+    other.write_text(env.conf_path.read_text().replace('"loyaltyd-1"', '"other"'))
+    second = Daemon(tmp_path / "other", env.redis.port, other, name="other")
+    second.extra_args = ["--serve", "2-3"]
+    env.extra.append(second)
+    second.start()
+    wait_until(lambda: env.member(s)["balance"] == 500, what="the points back")
+    assert causes(env.r, 0, s, "transfer_return") == [100]
+    assert relayed(env.r, 0, "transfer_return") == [("T1", s)]
+
+
 # -- a rules entry while several batches are in flight -----------------------------
 
 def test_a_rules_entry_amid_batches_in_flight_switches_exactly_there(make_env, tmp_path):
