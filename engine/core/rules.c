@@ -210,8 +210,8 @@ static void apply_purchase(struct state *st, const struct rulebook *rb,
         ob->verdict = OUTBOX_REJECTED;
         return;
     }
-    budgets_limit(&st->g.camp, rb, &st->place, pos == HINDEX_NONE ? NULL : members_at(&st->members, pos),
-                  &er);
+    budgets_limit(&st->g.camp, rb, &st->place,
+                  pos == HINDEX_NONE ? NULL : members_at(&st->members, pos), &er);
     int64_t most = er.points + er.campaign_bonus + rb->first_purchase_bonus + rb->birthday_bonus;
     if (pos != HINDEX_NONE && points_overflows(ob, members_at(&st->members, pos), most))
         return;

@@ -134,7 +134,8 @@ static void send_note(struct xrelay *x)
     size_t set_len[] = {3, strlen(s->marker), strlen(x->last_id)};
     size_t trim_len[] = {5, strlen(s->keys.xfer), 5, strlen(x->last_id)};
     round_set(x, XR_NOTE);
-    if (relay_send(s, &s->note, 3, set, set_len) != 0 || relay_send(s, &s->trim, 4, trim, trim_len) != 0)
+    if (relay_send(s, &s->note, 3, set, set_len) != 0 ||
+        relay_send(s, &s->trim, 4, trim, trim_len) != 0)
         fail(x, "the marker could not be sent");
 }
 
