@@ -14,6 +14,7 @@
 #include "ingest.h"
 #include "log.h"
 #include "lyassert.h"
+#include "monotime.h"
 
 enum xround {
     XR_IDLE,   /* nothing in flight for a round */
@@ -46,6 +47,7 @@ struct xrelay {
     unsigned in_flight; /* relay commands in flight on all routes */
     unsigned awaiting;  /* XADDs of the round not confirmed yet */
     bool more, stopped;
+    uint64_t warned_us; /* when a failure last logged as a warning */
     char last_id[PROTO_ID_STR_MAX]; /* the round's last entry */
 };
 
@@ -62,23 +64,6 @@ static void round_set(struct xrelay *x, enum xround to)
 
 static void next_round(struct xrelay *x);
 
-/* Drops the round: its partition is due again after XRELAY_RETRY_MS. A
- * round dropped already (a route that went down while a command was being
- * queued reports it first) stays dropped. */
-static void fail(struct xrelay *x, const char *why)
-{
-    if (x->round == XR_IDLE || x->round == XR_DRAIN)
-        return;
-    log_warn("transfer relay of partition %u: %s; retrying from its marker", x->src, why);
-    x->slots[x->src].due = true;
-    round_set(x, XR_DRAIN);
-    if (x->in_flight == 0) {
-        round_set(x, XR_IDLE);
-        struct timeval tv = {0, XRELAY_RETRY_MS * 1000};
-        event_add(x->retry, &tv);
-    }
-}
-
 /* After any reply: a drained failed round waits for its retry; an idle
  * relay with nothing in flight starts the next round. */
 static void settle(struct xrelay *x)
@@ -92,6 +77,25 @@ static void settle(struct xrelay *x)
     } else if (x->round == XR_IDLE) {
         next_round(x);
     }
+}
+
+/* Drops the round: its partition is due again after XRELAY_RETRY_MS. A
+ * round dropped already (a route that went down while a command was being
+ * queued reports it first) stays dropped. Failures repeating within
+ * XRELAY_QUIET_MS log at debug level. */
+static void fail(struct xrelay *x, const char *why)
+{
+    if (x->round == XR_IDLE || x->round == XR_DRAIN)
+        return;
+    uint64_t now = monotime_us();
+    bool quiet = x->warned_us != 0 && now - x->warned_us < XRELAY_QUIET_MS * 1000ull;
+    log_line(quiet ? LOG_DEBUG : LOG_WARN, "transfer relay of partition %u: %s; retrying "
+             "from its marker%s", x->src, why, quiet ? "" : " (repeats within 5 s: debug level)");
+    if (!quiet)
+        x->warned_us = now;
+    x->slots[x->src].due = true;
+    round_set(x, XR_DRAIN);
+    settle(x);
 }
 
 /* Counts a reply on `s` in; true when it belongs to the round in `want`. */
@@ -114,8 +118,8 @@ static bool landed(struct xslot *s, const redisReply *r, enum xround want)
     return true;
 }
 
-static int relay_send(struct xslot *s, const struct link_cmd *cmd, int argc, const char **argv,
-                const size_t *lens)
+static int relay_send(struct xslot *s, const struct link_cmd *cmd, int argc,
+                      const char **argv, const size_t *lens)
 {
     if (route_command_argv(&s->route, cmd, argc, argv, lens) != 0) {
         route_reset(&s->route, "transfer relay: a command could not be queued");

@@ -42,6 +42,9 @@ struct xrelay;
 #define XRELAY_BATCH 128
 /* The pause before a failed round is tried again from the marker. */
 #define XRELAY_RETRY_MS 200u
+/* A failure repeating within this long logs at debug level: a partition
+ * unreachable for a minute writes a warning every 5 s, not 300. */
+#define XRELAY_QUIET_MS 5000u
 
 /* Creates the relay of cfg's served partitions over `r` (both must
  * outlive it) with a route to each of the program's partitions. NULL
