@@ -62,7 +62,7 @@ struct fleet *fleet_new(struct event_base *base, const struct config *cfg, struc
         consumer_set_blocking(f->parts[i].consumer, cfg->serve_count == 1);
     }
     int err;
-    f->relay = xrelay_new(base, cfg, f->router, &err);
+    f->relay = xrelay_new(base, cfg, f->router, m, &err);
     if (err != 0) {
         log_error("start-up: out of memory");
         fleet_free(f);

@@ -311,6 +311,12 @@ int metrics_render(const struct metrics *m, const struct metrics_view *v,
     rc |= counter(out, "loyalty_commits_unreplicated_total",
                   "Commits WAIT found on fewer replicas than daemon.wait_replicas.",
                   m->commits_unreplicated);
+    rc |= counter(out, "loyalty_transfers_relayed_total",
+                  "Transfers' credits and returns carried to other partitions' inputs (a "
+                  "repeat after a failure counts again).", m->transfers_relayed);
+    rc |= counter(out, "loyalty_transfer_relay_failures_total",
+                  "Transfer relay rounds dropped and retried from their marker.",
+                  m->relay_failures);
     rc |= counter(out, "loyalty_redis_connects_total", "Connections made to Redis.",
                   m->reconnects);
     rc |= counter(out, "loyalty_redis_timeouts_total",

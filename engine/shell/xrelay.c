@@ -38,6 +38,7 @@ struct xslot {
 
 struct xrelay {
     const struct config *cfg;
+    struct metrics *m;
     struct event *retry;
     struct xslot *slots; /* one per partition of the program */
     uint32_t count;
@@ -45,7 +46,8 @@ struct xrelay {
     uint32_t src;       /* the round's partition */
     uint32_t next;      /* where the search for a due partition starts */
     unsigned in_flight; /* relay commands in flight on all routes */
-    unsigned awaiting;  /* XADDs of the round not confirmed yet */
+    unsigned awaiting;  /* XADDs (and WAITs) of the round not confirmed yet */
+    unsigned carried;   /* entries the round appended */
     bool more, stopped;
     uint64_t warned_us; /* when a failure last logged as a warning */
     char last_id[PROTO_ID_STR_MAX]; /* the round's last entry */
@@ -93,6 +95,7 @@ static void fail(struct xrelay *x, const char *why)
              "from its marker%s", x->src, why, quiet ? "" : " (repeats within 5 s: debug level)");
     if (!quiet)
         x->warned_us = now;
+    x->m->relay_failures++;
     x->slots[x->src].due = true;
     round_set(x, XR_DRAIN);
     settle(x);
@@ -205,6 +208,7 @@ static int append(struct xrelay *x, const redisReply *e)
         return -1;
     }
     x->awaiting++;
+    x->carried++;
     if (x->cfg->wait_replicas == 0)
         return 0;
     /* As a commit does (README, Durability): the marker moves only once
@@ -249,6 +253,7 @@ static void on_range(void *owner, const redisReply *r)
     }
     round_set(x, XR_APPEND);
     x->awaiting = 0;
+    x->carried = 0;
     x->more = r->elements == XRELAY_BATCH;
     for (size_t i = 0; i < r->elements; i++)
         if (append(x, r->element[i]) != 0)
@@ -277,6 +282,7 @@ static void on_note(void *owner, const redisReply *r)
     if (!landed(s, r, XR_NOTE))
         return;
     log_debug("transfer relay of partition %u: carried up to %s", x->src, x->last_id);
+    x->m->transfers_relayed += x->carried;
     if (x->more)
         x->slots[x->src].due = true;
     round_set(x, XR_IDLE);
@@ -362,7 +368,7 @@ static int slot_init(struct xslot *s, struct xrelay *x, const struct config *cfg
 }
 
 struct xrelay *xrelay_new(struct event_base *base, const struct config *cfg, struct router *r,
-                          int *err)
+                          struct metrics *m, int *err)
 {
     *err = 0;
     if (cfg->partitions <= 1)
@@ -375,6 +381,7 @@ struct xrelay *xrelay_new(struct event_base *base, const struct config *cfg, str
         return NULL;
     }
     x->cfg = cfg;
+    x->m = m;
     for (uint32_t q = 0; q < cfg->partitions; q++) {
         x->count++;
         if (slot_init(&x->slots[q], x, cfg, r, q) != 0) {

@@ -32,6 +32,7 @@
 #include <stdint.h>
 
 #include "config.h"
+#include "metrics.h"
 #include "router.h"
 
 struct event_base;
@@ -46,12 +47,12 @@ struct xrelay;
  * unreachable for a minute writes a warning every 5 s, not 300. */
 #define XRELAY_QUIET_MS 5000u
 
-/* Creates the relay of cfg's served partitions over `r` (both must
- * outlive it) with a route to each of the program's partitions. NULL
- * with one partition (nothing to relay); `*err` is set when out of
- * memory. */
+/* Creates the relay of cfg's served partitions over `r`, counting in `m`
+ * (all must outlive it), with a route to each of the program's
+ * partitions. NULL with one partition (nothing to relay); `*err` is set
+ * when out of memory. */
 struct xrelay *xrelay_new(struct event_base *base, const struct config *cfg, struct router *r,
-                          int *err);
+                          struct metrics *m, int *err);
 
 /* Frees the relay (after router_free, as the routes' owners are). */
 void xrelay_free(struct xrelay *x);

@@ -117,6 +117,9 @@ def test_transfers_cross_partitions_once_and_come_back_from_an_unknown_receiver(
     assert relayed(env.r, 2, "transfer_credit") == [("T2", u)]
     assert relayed(env.r, 0, "transfer_return") == [("T2", s)]
     assert not env.r.xrange(key(2, "dlq")) and not env.r.xrange(key(1, "dlq"))
+    metrics = env.daemon.metrics()
+    assert metrics["loyalty_transfers_relayed_total"] == 3  # two credits, one return
+    assert metrics["loyalty_transfer_relay_failures_total"] == 0
     # The relay noted its progress and trimmed what it carried.
     for p in (0, 2):
         marker = env.r.get(key(p, "xfer") + ":relayed")
@@ -192,6 +195,9 @@ def test_a_credit_waits_for_an_unreachable_partition_and_then_for_its_daemon(mak
     wait_until(lambda: relayed(env.r, 2, "transfer_credit") == [("T1", u)],
                what="the credit in partition 2's input")
     wait_until(lambda: unrelayed() == [0, 0, 0, 0], what="the relay's marker moved")
+    metrics = env.daemon.metrics()
+    assert metrics["loyalty_transfer_relay_failures_total"] >= 1
+    assert metrics["loyalty_transfers_relayed_total"] == 1
     assert env.member(s)["balance"] == 400  # in flight: in neither balance
 
     other = tmp_path / "other.conf"
