@@ -1,9 +1,11 @@
 /* rulefan.c - see rulefan.h. */
 #include "rulefan.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <hiredis/hiredis.h>
 
@@ -49,21 +51,42 @@ static const char *moved_to(const char *err)
     return to != NULL ? to + 1 : NULL;
 }
 
+/* True for an error that passes while a slot moves or a failover ends:
+ * the transaction was refused as a whole (EXECABORT), so trying again
+ * writes nothing twice. */
+static bool passing(const char *err)
+{
+    static const char *const codes[] = {"redis: ASK ", "redis: TRYAGAIN", "redis: CLUSTERDOWN"};
+    for (size_t i = 0; i < sizeof(codes) / sizeof(codes[0]); i++)
+        if (strncmp(err, codes[i], strlen(codes[i])) == 0)
+            return true;
+    return false;
+}
+
 /* Pushes to partition p from node *at, following MOVED (*at moves with
- * it). Returns 0 with the entry's id, or -1 with err set. */
+ * it) and waiting out a slot's migration (ASK, TRYAGAIN) or a failover
+ * (CLUSTERDOWN) for up to RULEFAN_WAITS x RULEFAN_WAIT_MS. Returns 0 with
+ * the entry's id, or -1 with err set. */
 static int push_one(struct fan *f, int *at, uint32_t p, const struct rulepush_book *b,
                     const char *label, int64_t effective_ts, char *id, size_t idcap,
                     char *err, size_t cap)
 {
     char prefix[CONFIG_KEY_MAX + 16];
     config_partition_prefix(f->cfg, p, prefix, sizeof(prefix));
-    for (int hops = 0; hops < 3; hops++) { /* MOVED once; twice while a slot moves */
+    int hops = 0, waits = 0;
+    while (hops < 3) { /* MOVED once; twice while a slot moves */
         if (rulepush_send(f->c[*at], prefix, b, label, effective_ts, id, idcap, err, cap) == 0)
             return 0;
+        if (passing(err) && waits++ < RULEFAN_WAITS) {
+            struct timespec pause = {0, RULEFAN_WAIT_MS * 1000000L};
+            nanosleep(&pause, NULL);
+            continue;
+        }
         const char *to = moved_to(err);
         char target[CONFIG_HOST_MAX + 8];
         if (to == NULL)
             return -1;
+        hops++;
         snprintf(target, sizeof(target), "%s", to);
         int next = node_at(f, target, err, cap);
         if (next < 0)

@@ -7,7 +7,9 @@
  * turn (the plain prefix with one partition). On a Redis Cluster the
  * partitions live on several nodes: a push refused with MOVED (slot host:
  * port) is sent again to the node named, connected with the daemon's
- * credentials, and later partitions start at that node too. Each append is
+ * credentials, and later partitions start at that node too; ASK, TRYAGAIN
+ * and CLUSTERDOWN (a slot moving, a failover) are waited out (the
+ * transaction was refused whole, EXECABORT). Each append is
  * reported as it is made; the first failure stops the push, and the
  * report says which partitions have the entry (a second push of the same
  * file is harmless for those: they switch to the version in force).
@@ -24,6 +26,12 @@
 /* Redis nodes one push follows MOVED to at most (the daemon's
  * ROUTER_NODES_MAX). */
 #define RULEFAN_NODES_MAX 64
+/* A partition's slot being migrated (ASK, TRYAGAIN) or a failover
+ * (CLUSTERDOWN) is waited out this often, this long apart: the few keys of
+ * a partition move in one MIGRATE, and a failover takes the cluster's node
+ * timeout, so 10 s is plenty; then the push fails, saying so. */
+#define RULEFAN_WAITS 100
+#define RULEFAN_WAIT_MS 100
 
 /* Hears of each partition's append: entry `id` in `in` (the input key),
  * on node "host:port". */

@@ -7,6 +7,7 @@ new rulebook to all 16 partitions, following MOVED to every master; each
 daemon shows every partition it serves switching (GET /v1/rulebook,
 loyalty_rulebook_info)."""
 import re
+import threading
 
 import msgpack
 
@@ -100,3 +101,30 @@ def test_transfers_and_rules_reach_every_partition_across_daemons_and_nodes(worl
         assert metrics[f'loyalty_rulebook_info{{hash="{digest[:12]}",label="everywhere",'
                        f'partition="{p}"}}'] == 1
     assert slot_of(key(PREFIX, 0, "in")) != slot_of(key(PREFIX, 8, "in"))
+
+    # A push while partition 5's slot is being migrated (MIGRATING on its
+    # master, IMPORTING elsewhere): its rulebook key is not on the source, so
+    # the transaction is answered ASK and refused whole; the push waits it
+    # out and appends once the slot is stable again.
+    assert a.stop() == 0 and b.stop() == 0  # only the push talks to the nodes now
+    slot = slot_of(key(PREFIX, 5, "in"))
+    src = client.port_of(key(PREFIX, 5, "in"))
+    dst = next(p for p in nodes.masters_ports() if p != src)
+    nodes.node(dst).execute_command("CLUSTER", "SETSLOT", slot, "IMPORTING", nodes.node_id(src))
+    nodes.node(src).execute_command("CLUSTER", "SETSLOT", slot, "MIGRATING", nodes.node_id(dst))
+    def asks():  # ASK replies the source has given (INFO errorstats)
+        v = nodes.node(src).info("errorstats").get("errorstat_ASK", "count=0")
+        return int(v["count"]) if isinstance(v, dict) else int(str(v).split("=")[1])
+    before = asks()
+    rules_conf.write_text(conf_text(dict(TEST_OVERRIDES, partitions=P, birthday_bonus=322)))
+    result = {}
+    pusher = threading.Thread(target=lambda: result.update(res=ctl(
+        "rules", "push", str(rules_conf), "--partitions", P, "--redis", seed,
+        "--prefix", PREFIX)))
+    pusher.start()
+    wait_until(lambda: asks() > before, what="the push answered ASK")
+    for port in (src, dst):
+        nodes.node(port).execute_command("CLUSTER", "SETSLOT", slot, "STABLE")
+    pusher.join(timeout=30)
+    assert not pusher.is_alive() and result["res"].returncode == 0, result
+    assert len(re.findall(r"^partition \d+: appended", result["res"].stdout, re.M)) == P
