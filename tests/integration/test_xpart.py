@@ -9,6 +9,7 @@ logic (keys <prefix>{p}:, crc32 mod P) is the same as on a cluster, where
 test_cluster.py covers routing. Expected numbers come from the documented
 rules, never from the daemon's own output."""
 import json
+import random
 
 import msgpack
 
@@ -17,7 +18,7 @@ from ctlkit import ctl
 from harness import (PLAIN_EARNING, PREFIX, TEST_OVERRIDES, Daemon, conf_text, rulebook_of,
                      rules_fields, sid_key, store_rulebook, wait_until)
 from lifekit import utc_ms
-from test_partitions import P, key, members_in, push, wait_marker
+from test_partitions import P, key, members_in, part_of, push, wait_marker
 
 
 def outputs(r, p):
@@ -209,6 +210,55 @@ def test_a_credit_waits_for_an_unreachable_partition_and_then_for_its_daemon(mak
     wait_until(lambda: env.member(s)["balance"] == 500, what="the points back")
     assert causes(env.r, 0, s, "transfer_return") == [100]
     assert relayed(env.r, 0, "transfer_return") == [("T1", s)]
+
+
+
+def test_transfers_across_partitions_survive_a_kill_exactly_once(make_env):
+    """40 members over 4 partitions each earn 1000; 600 transfers of 1..50
+    between random pairs (mostly across partitions, some to 5 members never
+    enrolled) are pushed while the daemon is SIGKILLed twice and restarted.
+    Afterwards the points add up: what members hold is what they earned
+    less nothing (every transfer's points arrived once or came back once),
+    and each ok transfer has exactly one transfer_in or one
+    transfer_return."""
+    env = make_env(start=False, plain=True, partitions=P, serve='"all"',
+                   snapshot_every_entries=50, max_points_per_day=0)
+    env.daemon.start()
+    rnd = random.Random(17)
+    people = [m for p in range(P) for m in members_in(p, 10, stem="K")]
+    ghosts = [m for p in range(P) for m in members_in(p, 2, stem="G")][:5]
+    t0 = utc_ms(2027, 5, 1, 9)
+    for m in people:
+        push(env.r, part_of(m), kind="enroll", txn=f"e-{m}", member=m, ts=t0)
+        push(env.r, part_of(m), kind="adjust", txn=f"a-{m}", member=m, points=1000,
+             reason="start", ts=t0)
+    last = {}
+    for i in range(600):
+        s = rnd.choice(people)
+        r = rnd.choice(people + ghosts) if i % 10 else rnd.choice(ghosts)
+        if r == s:
+            continue
+        last[part_of(s)] = push(env.r, part_of(s), kind="transfer", txn=f"k{i}", member=s,
+                                to=r, points=rnd.randint(1, 50), ts=t0 + 1000 + i)
+        if i in (200, 400):
+            env.daemon.kill()
+            env.daemon.start()
+    for p, sid in last.items():
+        wait_marker(env.r, p, sid)
+
+    def settled():
+        ok = {o["txn"] for p in range(P) for o in outputs(env.r, p)
+              if o["kind"] == "transfer.result" and o["ok"]}
+        arrived = [o for p in range(P) for o in outputs(env.r, p)
+                   if o["kind"] == "points.changed" and o["cause"] in ("transfer_in",
+                                                                   "transfer_return")]
+        return ok, arrived
+    wait_until(lambda: len(settled()[1]) >= len(settled()[0]), what="every transfer settled",
+               timeout=60)
+    ok, arrived = settled()
+    assert len(arrived) == len(ok)  # exactly one arrival per transfer that went out
+    total = sum(env.member(m)["balance"] for m in people)
+    assert total == 1000 * len(people)
 
 
 # -- a rules entry while several batches are in flight -----------------------------
