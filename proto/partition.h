@@ -31,6 +31,13 @@
 /* The DLQ reason of an entry for a member of another partition. */
 #define PARTITION_R_WRONG "wrong_partition"
 
+/* Which partition of how many a partition's state is (the rules core
+ * learns it from the shell when the state is made: state.h). */
+struct partition_place {
+    uint32_t partition;  /* < partitions */
+    uint32_t partitions; /* P >= 1 */
+};
+
 /* crc32 of member[0..len) as zlib computes it (see above). */
 uint32_t partition_crc32(const char *member, size_t len);
 

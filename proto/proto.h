@@ -40,6 +40,8 @@
 #define PROTO_OUT_ID_STR_MAX 56    /* "<src id>:<u32>" plus NUL */
 #define PROTO_HASH_LEN 32          /* a rulebook's identity: XXH3-128 in hex */
 #define PROTO_LABEL_MAX 64         /* an operator's name for a rulebook version */
+#define PROTO_PIECES_MAX 40        /* pieces of a credit: a member's expiry lots, at most
+                                    * 38 (engine/core/wallet.h WALLET_PIECES_MAX) */
 
 /* A Redis stream entry id. Ordered by (ms, seq). */
 struct proto_id {
@@ -59,6 +61,8 @@ enum proto_kind {
     PROTO_RULES,
     PROTO_TRANSFER,
     PROTO_SET_TIER,
+    PROTO_TRANSFER_CREDIT, /* a transfer's credit in the receiver's partition */
+    PROTO_TRANSFER_RETURN, /* a credit sent back: the receiver is unknown there */
     PROTO_KIND_COUNT
 };
 
@@ -67,6 +71,12 @@ struct proto_line {
     char cat[PROTO_NAME_MAX + 1];
     int64_t qty;    /* 1..PROTO_QTY_MAX */
     int64_t amount; /* minor units, 0..PROTO_AMOUNT_MAX */
+};
+
+/* Points that keep their expiry on the way to another member. */
+struct proto_piece {
+    int64_t expire_ts; /* when they expire (ms); 0: never */
+    int64_t points;    /* 1..PROTO_POINTS_MAX */
 };
 
 /* One decoded, validated input entry. Strings are NUL-terminated copies
@@ -93,6 +103,12 @@ struct proto_line {
  *    points 1..POINTS_MAX.
  *  - set_tier: txn, member, tier (a tier name), reason (1..REASON_MAX
  *    bytes); optional until_ts (after ts, at most TS_MAX).
+ *  - transfer_credit, transfer_return (appended by the daemon's relay, not
+ *    by producers: README, Transfers): txn (the transfer's), member (who
+ *    gets the points: the receiver, or for a return the sender), from (the
+ *    other member, not `member`), pieces: an array of 1..PIECES_MAX
+ *    [expire_ts, points] pairs (expire_ts 0: never, else 1..TS_MAX; points
+ *    1..POINTS_MAX); `points` is their sum (computed, at most POINTS_MAX).
  * Ids (txn, member, store, sku, cat, reward) are printable ASCII without
  * spaces (0x21..0x7e). Keys not in the contract are ignored, so producers
  * may add their own metadata; a key given twice is rejected. */
@@ -111,6 +127,9 @@ struct proto_entry {
     int64_t effective_ts;            /* rules, optional; 0 when absent */
     char to[PROTO_MEMBER_MAX + 1];   /* transfer: the receiver */
     char tier[PROTO_NAME_MAX + 1];   /* set_tier */
+    char from[PROTO_MEMBER_MAX + 1]; /* transfer_credit, transfer_return */
+    uint32_t piece_count;            /* transfer_credit, transfer_return */
+    struct proto_piece pieces[PROTO_PIECES_MAX];
     int64_t until_ts;                /* set_tier, optional; 0 when absent */
     bool qualifying; /* adjust, optional: the points count toward tier qualification */
     int64_t amount; /* purchase, refund: minor units */
@@ -174,6 +193,7 @@ enum proto_cause {
     PROTO_CAUSE_TRANSFER_OUT,
     PROTO_CAUSE_TRANSFER_IN,
     PROTO_CAUSE_RELEASE,
+    PROTO_CAUSE_TRANSFER_RETURN, /* a transfer's points back: its receiver is unknown */
     PROTO_CAUSE_COUNT
 };
 

@@ -224,6 +224,7 @@ enum field_type {
     F_BOOL,     /* true or false, into a bool */
     F_BIRTHDAY, /* str "MM-DD", a day of a leap year; proto_entry only */
     F_LINES,    /* array of line maps; proto_entry only */
+    F_PIECES,   /* array of [expire_ts, points] pairs; proto_entry only */
 };
 
 struct field_spec {
@@ -308,6 +309,12 @@ static const struct field_spec SET_TIER_FIELDS[] = {
     INT_FIELD(E, until_ts, F_INT, OPT, 1, PROTO_TS_MAX),
     STR_FIELD(E, reason, F_TEXT, REQ),
 };
+static const struct field_spec RELAY_FIELDS[] = { /* transfer_credit, transfer_return */
+    STR_FIELD(E, txn, F_ID, REQ),
+    STR_FIELD(E, member, F_ID, REQ),
+    STR_FIELD(E, from, F_ID, REQ),
+    SPECIAL_FIELD("pieces", F_PIECES, REQ),
+};
 static const struct field_spec LINE_FIELDS[] = {
     STR_FIELD(struct proto_line, sku, F_ID, REQ),
     STR_FIELD(struct proto_line, cat, F_ID, REQ),
@@ -321,6 +328,7 @@ static int check_enroll(const struct proto_entry *e, struct proto_reject *rej);
 static int check_rules(const struct proto_entry *e, struct proto_reject *rej);
 static int check_transfer(const struct proto_entry *e, struct proto_reject *rej);
 static int check_set_tier(const struct proto_entry *e, struct proto_reject *rej);
+static int check_relay(const struct proto_entry *e, struct proto_reject *rej);
 
 #define SPECS(a) a, sizeof a / sizeof a[0]
 static const struct kind_spec {
@@ -339,6 +347,8 @@ static const struct kind_spec {
     [PROTO_RULES] = {SPECS(RULES_FIELDS), check_rules},
     [PROTO_TRANSFER] = {SPECS(TRANSFER_FIELDS), check_transfer},
     [PROTO_SET_TIER] = {SPECS(SET_TIER_FIELDS), check_set_tier},
+    [PROTO_TRANSFER_CREDIT] = {SPECS(RELAY_FIELDS), check_relay},
+    [PROTO_TRANSFER_RETURN] = {SPECS(RELAY_FIELDS), check_relay},
 };
 
 /* The type of `o` with its article, for messages: "an integer". */
@@ -529,6 +539,44 @@ static int decode_lines(const struct field_ctx *c, const msgpack_object *v,
     return 0;
 }
 
+/* One [expire_ts, points] pair of a credit's pieces (proto.h). */
+static int decode_piece(const struct field_ctx *c, const msgpack_object *v, uint32_t i,
+                        struct proto_piece *out)
+{
+    static const struct field_spec expire = {"expire_ts", F_INT, REQ, 0, 0, PROTO_TS_MAX};
+    static const struct field_spec points = {"points", F_INT, REQ, 0, 1, PROTO_POINTS_MAX};
+    char prefix[32];
+    snprintf(prefix, sizeof prefix, "pieces[%" PRIu32 "].", i);
+    if (v->type != MSGPACK_OBJECT_ARRAY || v->via.array.size != 2)
+        return reject(c->rej, PROTO_R_WRONG_TYPE, "field 'pieces[%" PRIu32 "]': expected an "
+                      "array [expire_ts, points]", i);
+    struct field_ctx ce = {.spec = &expire, .prefix = prefix, .rej = c->rej};
+    struct field_ctx cp = {.spec = &points, .prefix = prefix, .rej = c->rej};
+    if (decode_int(&ce, &v->via.array.ptr[0], &out->expire_ts) != 0 ||
+        decode_int(&cp, &v->via.array.ptr[1], &out->points) != 0)
+        return -1;
+    return 0;
+}
+
+static int decode_pieces(const struct field_ctx *c, const msgpack_object *v,
+                         struct proto_entry *out)
+{
+    if (v->type != MSGPACK_OBJECT_ARRAY)
+        return wrong_type(c, v, "an array");
+    uint32_t n = v->via.array.size;
+    if (n == 0 || n > PROTO_PIECES_MAX)
+        return reject(c->rej, PROTO_R_FIELD_TOO_LONG, "field 'pieces': %" PRIu32
+                      " items, 1..%d expected", n, PROTO_PIECES_MAX);
+    out->points = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        if (decode_piece(c, &v->via.array.ptr[i], i, &out->pieces[i]) != 0)
+            return -1;
+        out->points += out->pieces[i].points; /* 40 x 1e12 cannot overflow */
+    }
+    out->piece_count = n;
+    return 0;
+}
+
 /* Decodes one present field into `base` (a proto_entry or a proto_line, as
  * the spec's table says). */
 static int decode_value(const struct field_ctx *c, const msgpack_object *v, void *base)
@@ -555,6 +603,8 @@ static int decode_value(const struct field_ctx *c, const msgpack_object *v, void
         return decode_birthday(c, v, base);
     case F_LINES:
         return decode_lines(c, v, base);
+    case F_PIECES:
+        return decode_pieces(c, v, base);
     }
     LY_ASSERT(!"not a field type");
     return -1;
@@ -609,6 +659,18 @@ static int check_transfer(const struct proto_entry *e, struct proto_reject *rej)
     if (strcmp(e->to, e->member) == 0)
         return reject(rej, PROTO_R_BAD_VALUE, "field 'to': a member cannot transfer to "
                       "itself");
+    return 0;
+}
+
+/* A credit names two members, and its points are the sum of its pieces. */
+static int check_relay(const struct proto_entry *e, struct proto_reject *rej)
+{
+    if (strcmp(e->from, e->member) == 0)
+        return reject(rej, PROTO_R_BAD_VALUE, "field 'from': a member cannot transfer to "
+                      "itself");
+    if (e->points > PROTO_POINTS_MAX)
+        return reject(rej, PROTO_R_OUT_OF_RANGE, "field 'pieces': %" PRId64 " points in all, "
+                      "at most %lld", e->points, PROTO_POINTS_MAX);
     return 0;
 }
 

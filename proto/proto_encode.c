@@ -22,6 +22,8 @@ static const char *const KIND_NAMES[PROTO_KIND_COUNT] = {
     [PROTO_ENROLL] = "enroll",     [PROTO_SCAN] = "scan",
     [PROTO_TICK] = "tick",         [PROTO_RULES] = "rules",
     [PROTO_TRANSFER] = "transfer", [PROTO_SET_TIER] = "set_tier",
+    [PROTO_TRANSFER_CREDIT] = "transfer_credit",
+    [PROTO_TRANSFER_RETURN] = "transfer_return",
 };
 
 static const char *const OUT_KIND_NAMES[PROTO_OUT_KIND_COUNT] = {
@@ -47,6 +49,7 @@ static const char *const CAUSE_NAMES[PROTO_CAUSE_COUNT] = {
     [PROTO_CAUSE_EXPIRY] = "expiry",
     [PROTO_CAUSE_TRANSFER_OUT] = "transfer_out", [PROTO_CAUSE_TRANSFER_IN] = "transfer_in",
     [PROTO_CAUSE_RELEASE] = "release",
+    [PROTO_CAUSE_TRANSFER_RETURN] = "transfer_return",
 };
 
 /* "<src id>:<u32>" and its NUL: 41 + 1 + 10 + 1 bytes at the most. */
@@ -137,6 +140,7 @@ enum field_type {
     FT_RFM,      /* uint8_t[3], as an array of 3 integers */
     FT_BIRTHDAY, /* proto_entry's birthday_month and _day, as "MM-DD" */
     FT_LINES,    /* proto_entry's lines, as an array of maps */
+    FT_PIECES,   /* proto_entry's pieces, as an array of [expire_ts, points] */
 };
 
 struct field {
@@ -163,7 +167,7 @@ struct field_set {
 enum entry_field_id {
     E_TXN, E_ORIG_TXN, E_MEMBER, E_STORE, E_AMOUNT, E_LINES, E_POINTS, E_REWARD,
     E_REASON, E_BIRTHDAY, E_REFERRER, E_HASH, E_LABEL, E_EFFECTIVE_TS, E_TO, E_TIER,
-    E_UNTIL_TS, E_QUALIFYING, E_FIELD_COUNT
+    E_UNTIL_TS, E_QUALIFYING, E_FROM, E_PIECES, E_FIELD_COUNT
 };
 #define E struct proto_entry
 static const struct field ENTRY_FIELDS[E_FIELD_COUNT] = {
@@ -178,6 +182,7 @@ static const struct field ENTRY_FIELDS[E_FIELD_COUNT] = {
     [E_TO] = CHARS(E, to),         [E_TIER] = CHARS(E, tier),
     [E_UNTIL_TS] = INT(E, until_ts),
     [E_QUALIFYING] = FIELD(E, qualifying, FT_BOOL, bool),
+    [E_FROM] = CHARS(E, from),     [E_PIECES] = {"pieces", FT_PIECES, 0},
 };
 #undef E
 
@@ -196,6 +201,8 @@ static const struct field_set ENTRY_KINDS[PROTO_KIND_COUNT] = {
     [PROTO_RULES] = {B(HASH) | B(LABEL) | B(EFFECTIVE_TS), B(LABEL) | B(EFFECTIVE_TS)},
     [PROTO_TRANSFER] = {B(TXN) | B(MEMBER) | B(TO) | B(POINTS), 0},
     [PROTO_SET_TIER] = {B(TXN) | B(MEMBER) | B(TIER) | B(UNTIL_TS) | B(REASON), B(UNTIL_TS)},
+    [PROTO_TRANSFER_CREDIT] = {B(TXN) | B(MEMBER) | B(FROM) | B(PIECES), 0},
+    [PROTO_TRANSFER_RETURN] = {B(TXN) | B(MEMBER) | B(FROM) | B(PIECES), 0},
 };
 #undef B
 
@@ -273,6 +280,20 @@ static void kv_lines(struct kv_writer *w, const char *key, const struct proto_en
     }
 }
 
+static void kv_pieces(struct kv_writer *w, const char *key, const struct proto_entry *e)
+{
+    LY_ASSERT(e->piece_count <= PROTO_PIECES_MAX);
+    msgpack_packer *pk = kv_key(w, key);
+    if (pk == NULL)
+        return;
+    note(w, msgpack_pack_array(pk, e->piece_count));
+    for (uint32_t i = 0; i < e->piece_count && w->rc == 0; i++) {
+        note(w, msgpack_pack_array(pk, 2));
+        note(w, msgpack_pack_int64(pk, e->pieces[i].expire_ts));
+        note(w, msgpack_pack_int64(pk, e->pieces[i].points));
+    }
+}
+
 static void kv_rfm(struct kv_writer *w, const char *key, const uint8_t *rfm)
 {
     msgpack_packer *pk = kv_key(w, key);
@@ -305,6 +326,7 @@ static void kv_field(struct kv_writer *w, const void *base, const struct field *
     case FT_RFM: kv_rfm(w, f->key, (const uint8_t *)at); break;
     case FT_BIRTHDAY: kv_birthday(w, f->key, base); break;
     case FT_LINES: kv_lines(w, f->key, base); break;
+    case FT_PIECES: kv_pieces(w, f->key, base); break;
     case FT_BOOL: kv_bool(w, f->key, *(const bool *)at); break;
     }
 }
@@ -320,6 +342,7 @@ static bool field_is_set(const void *base, const struct field *f)
     case FT_INT: return *(const int64_t *)at != 0;
     case FT_BIRTHDAY: return ((const struct proto_entry *)base)->birthday_month != 0;
     case FT_LINES: return ((const struct proto_entry *)base)->line_count != 0;
+    case FT_PIECES: return ((const struct proto_entry *)base)->piece_count != 0;
     case FT_BOOL: return *(const bool *)at; /* an optional flag is written when true */
     case FT_CAUSE:
     case FT_RFM: return true;

@@ -27,8 +27,10 @@ static const char USAGE[] =
     "Shows each of the program's N partitions (daemon.partitions): its owner\n"
     "instance and epoch (the hand-over fences by the epoch), its progress marker,\n"
     "its input's length and the entries after the marker (counted up to 10000),\n"
-    "and the Redis node serving it. Keys: <prefix>{p}:... (the plain prefix when\n"
-    "N is 1). On a Redis Cluster give any node: MOVED is followed. Changes nothing.\n"
+    "the Redis node serving it, and its transfers' credits not relayed yet to\n"
+    "other partitions (points in flight: README, Transfers; counted up to 10000).\n"
+    "Keys: <prefix>{p}:... (the plain prefix when N is 1). On a Redis Cluster give\n"
+    "any node: MOVED is followed. Changes nothing.\n"
     "Exit status: 0 done, 1 a Redis error, 2 usage.\n\n"
     "  --partitions N      the program's partitions, 1..1024\n"
     CLIENT_BASE_USAGE CTL_JSON_USAGE;
@@ -103,12 +105,32 @@ static redisReply *run(struct nodes *n, int *at, int argc, const char **argv)
 
 struct view {
     char owner[80], epoch[24], marker[48];
-    long long entries, lag;
+    long long entries, lag, unrelayed;
 };
 
 static void text_of(const redisReply *r, char *buf, size_t cap)
 {
     snprintf(buf, cap, "%s", r->type == REDIS_REPLY_STRING ? r->str : "-");
+}
+
+/* Entries of `stream` after the id `marker` holds (all without it), up to
+ * PART_LAG_MAX; -1 after a Redis error. */
+static long long after(struct nodes *n, int *at, const char *stream, const char *marker)
+{
+    const char *get[] = {"GET", marker};
+    redisReply *m = run(n, at, 2, get);
+    if (m == NULL)
+        return -1;
+    char from[64], count[16];
+    snprintf(from, sizeof(from), "(%s", m->type == REDIS_REPLY_STRING ? m->str : "0-0");
+    snprintf(count, sizeof(count), "%d", PART_LAG_MAX);
+    const char *xr[] = {"XRANGE", stream, m->type == REDIS_REPLY_STRING ? from : "-", "+",
+                        "COUNT", count};
+    freeReplyObject(m);
+    redisReply *d = run(n, at, 6, xr);
+    long long k = d != NULL && d->type == REDIS_REPLY_ARRAY ? (long long)d->elements : -1;
+    freeReplyObject(d);
+    return k;
 }
 
 /* Reads partition `key_prefix`'s owner, marker, length and lag into *v. */
@@ -118,6 +140,9 @@ static int look(struct nodes *n, int *at, const char *key_prefix, struct view *v
     snprintf(owner, sizeof(owner), "%sowner", key_prefix);
     snprintf(progress, sizeof(progress), "%sprogress", key_prefix);
     snprintf(in, sizeof(in), "%sin", key_prefix);
+    char xfer[CLIENT_KEY_MAX + 24], relayed[CLIENT_KEY_MAX + 32];
+    snprintf(xfer, sizeof(xfer), "%sxfer", key_prefix);
+    snprintf(relayed, sizeof(relayed), "%sxfer:relayed", key_prefix);
     const char *hm[] = {"HMGET", owner, "instance", "epoch"}, *get[] = {"GET", progress};
     const char *xlen[] = {"XLEN", in};
     redisReply *a = run(n, at, 4, hm), *b = a ? run(n, at, 2, get) : NULL;
@@ -129,20 +154,13 @@ static int look(struct nodes *n, int *at, const char *key_prefix, struct view *v
         text_of(a->element[1], v->epoch, sizeof(v->epoch));
         text_of(b, v->marker, sizeof(v->marker));
         v->entries = c->integer;
-        char from[64], count[16];
-        snprintf(from, sizeof(from), "(%s", b->type == REDIS_REPLY_STRING ? b->str : "0-0");
-        snprintf(count, sizeof(count), "%d", PART_LAG_MAX);
-        const char *xr[] = {"XRANGE", in, b->type == REDIS_REPLY_STRING ? from : "-", "+",
-                            "COUNT", count};
-        redisReply *d = run(n, at, 6, xr);
-        rc = d != NULL && d->type == REDIS_REPLY_ARRAY ? 0 : -1;
-        v->lag = rc == 0 ? (long long)d->elements : 0;
-        freeReplyObject(d);
     }
     freeReplyObject(a);
     freeReplyObject(b);
     freeReplyObject(c);
-    return rc;
+    v->lag = rc == 0 ? after(n, at, in, progress) : -1;
+    v->unrelayed = v->lag >= 0 ? after(n, at, xfer, relayed) : -1;
+    return v->unrelayed >= 0 ? 0 : -1;
 }
 
 static void print(const struct ctl_opts *o, uint32_t p, const struct view *v, const char *node)
@@ -153,12 +171,13 @@ static void print(const struct ctl_opts *o, uint32_t p, const struct view *v, co
         printf(",\"epoch\":%s,\"marker\":", strcmp(v->epoch, "-") ? v->epoch : "null");
         msgview_json_string(stdout, v->marker, strlen(v->marker));
         printf(",\"entries\":%lld,\"after_marker\":%lld,\"after_marker_capped\":%s,"
-               "\"node\":\"%s\"}\n", v->entries, v->lag,
-               v->lag >= PART_LAG_MAX ? "true" : "false", node);
+               "\"node\":\"%s\",\"unrelayed\":%lld}\n", v->entries, v->lag,
+               v->lag >= PART_LAG_MAX ? "true" : "false", node, v->unrelayed);
         return;
     }
-    printf("%-9u %-20s %-6s %-28s %-9lld %s%-9lld %s\n", p, v->owner, v->epoch, v->marker,
-           v->entries, v->lag >= PART_LAG_MAX ? ">=" : "", v->lag, node);
+    printf("%-9u %-20s %-6s %-28s %-9lld %s%-9lld %-21s %lld\n", p, v->owner, v->epoch,
+           v->marker, v->entries, v->lag >= PART_LAG_MAX ? ">=" : "", v->lag, node,
+           v->unrelayed);
 }
 
 int cmd_partitions(int argc, char **argv)
@@ -180,8 +199,8 @@ int cmd_partitions(int argc, char **argv)
     if (node_at(&n, seed) != 0)
         return CLIENT_EXIT_FAIL;
     if (!o.json)
-        printf("%-9s %-20s %-6s %-28s %-9s %-11s %s\n", "partition", "owner", "epoch",
-               "marker", "entries", "after-mark", "node");
+        printf("%-9s %-20s %-6s %-28s %-9s %-11s %-21s %s\n", "partition", "owner", "epoch",
+               "marker", "entries", "after-mark", "node", "unrelayed");
     for (uint32_t p = 0; p < po.partitions && rc < 0; p++) {
         char key_prefix[CLIENT_KEY_MAX + 8], node[CLIENT_HOST_MAX + 8];
         struct view v;

@@ -24,21 +24,31 @@ static int slot_of(const struct rulebook *rb, uint32_t c)
     return slot;
 }
 
-int64_t budgets_remaining(const struct budgets *b, const struct rulebook *rb, uint32_t c)
+int64_t budgets_share(int64_t budget, uint32_t partition, uint32_t partitions)
+{
+    LY_ASSERT(budget > 0 && partitions >= 1 && partition < partitions);
+    int64_t parts = partitions;
+    return budget / parts + (partition < budget % parts ? 1 : 0);
+}
+
+int64_t budgets_remaining(const struct budgets *b, const struct rulebook *rb,
+                          const struct partition_place *pl, uint32_t c)
 {
     LY_ASSERT(c < rb->campaign_count);
     int64_t budget = rb->campaigns[c].budget_points;
     if (budget == 0)
         return -1;
+    budget = budgets_share(budget, pl->partition, pl->partitions);
     return budget > b->given[c] ? budget - b->given[c] : 0;
 }
 
 /* What campaign `c` may still give member `m` (NULL: new) of `want`. */
 static int64_t allowed(const struct budgets *b, const struct rulebook *rb,
-                       const struct member *m, uint32_t c, int64_t want)
+                       const struct partition_place *pl, const struct member *m, uint32_t c,
+                       int64_t want)
 {
     const struct rulebook_campaign *k = &rb->campaigns[c];
-    int64_t left = budgets_remaining(b, rb, c);
+    int64_t left = budgets_remaining(b, rb, pl, c);
     if (left >= 0 && want > left)
         want = left;
     int slot = slot_of(rb, c);
@@ -52,12 +62,13 @@ static int64_t allowed(const struct budgets *b, const struct rulebook *rb,
     return want;
 }
 
-void budgets_limit(const struct budgets *b, const struct rulebook *rb, const struct member *m,
+void budgets_limit(const struct budgets *b, const struct rulebook *rb,
+                   const struct partition_place *pl, const struct member *m,
                    struct earn_result *er)
 {
     for (uint32_t c = 0; c < rb->campaign_count; c++) {
         int64_t want = er->by_campaign[c];
-        int64_t may = want > 0 ? allowed(b, rb, m, c, want) : 0;
+        int64_t may = want > 0 ? allowed(b, rb, pl, m, c, want) : 0;
         if (may == want)
             continue;
         er->by_campaign[c] = may;
@@ -89,8 +100,9 @@ static void count_member(struct member *m, int slot, int64_t points)
     m->camp_points[slot] = sum > INT32_MAX ? INT32_MAX : (int32_t)sum;
 }
 
-void budgets_charge(struct budgets *b, const struct rulebook *rb, struct member *m,
-                    struct outbox *ob, int64_t ts, const struct earn_result *er, int64_t cut)
+void budgets_charge(struct budgets *b, const struct rulebook *rb,
+                    const struct partition_place *pl, struct member *m, struct outbox *ob,
+                    int64_t ts, const struct earn_result *er, int64_t cut)
 {
     int64_t part[RULEBOOK_CAMPAIGNS_MAX];
     memcpy(part, er->by_campaign, sizeof(part));
@@ -107,7 +119,7 @@ void budgets_charge(struct budgets *b, const struct rulebook *rb, struct member 
             count_member(m, slot, part[c]);
     }
     for (uint32_t c = 0; c < rb->campaign_count; c++) {
-        if (b->exhausted[c] || budgets_remaining(b, rb, c) != 0 ||
+        if (b->exhausted[c] || budgets_remaining(b, rb, pl, c) != 0 ||
             ob->count + BUDGETS_OUTPUT_RESERVE >= OUTBOX_ENTRY_OUTPUTS_MAX)
             continue;
         b->exhausted[c] = 1;
@@ -145,7 +157,8 @@ static void reindex_slots(struct budgets *b, struct members *ms, const struct ru
     memcpy(b->slot_names, names, sizeof(names));
 }
 
-void budgets_reindex(struct budgets *b, struct members *ms, const struct rulebook *rb)
+void budgets_reindex(struct budgets *b, struct members *ms, const struct rulebook *rb,
+                     const struct partition_place *pl)
 {
     struct budgets was = *b;
     uint64_t taken = 0;
@@ -157,7 +170,7 @@ void budgets_reindex(struct budgets *b, struct members *ms, const struct ruleboo
         memcpy(b->names[c], rb->campaigns[c].name, sizeof(b->names[c]));
         b->given[c] = i >= 0 ? was.given[i] : 0;
         /* Announced already, and still used up under the budget now set. */
-        b->exhausted[c] = i >= 0 && was.exhausted[i] && budgets_remaining(b, rb, c) == 0;
+        b->exhausted[c] = i >= 0 && was.exhausted[i] && budgets_remaining(b, rb, pl, c) == 0;
     }
     reindex_slots(b, ms, rb);
 }

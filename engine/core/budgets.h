@@ -14,6 +14,14 @@
  * bonuses first, then multiplier parts, the last configured first).
  * Refunds do not give budget back.
  *
+ * Partitions (README "Scaling out"): each partition's state spends only
+ * its share of a budget, budgets_share(): floor(budget / P), plus one
+ * point for each of the first (budget mod P) partitions. The shares add up
+ * to the budget exactly and are a pure function of the rulebook and the
+ * partition number, so a replay gives the same answer; the price is that
+ * a partition can run out while others still have budget left. Every
+ * function below takes the state's place `pl` (partition.h).
+ *
  * State: points given per campaign (kept by name, so a rulebook switch or
  * a restart under a reordered campaign list keeps each count with its
  * campaign) and, per member, a counter slot for each of at most
@@ -28,6 +36,7 @@
 #include "earn.h"
 #include "members.h"
 #include "outbox.h"
+#include "partition.h"
 #include "rulebook.h"
 
 /* Outputs a purchase still needs after budgets_charge: the referrer's
@@ -50,7 +59,8 @@ struct budgets {
  * NULL: a member enrolled by this sale) to what budgets and member limits
  * leave, and lowers its points and campaign_bonus to match. Changes
  * nothing else. */
-void budgets_limit(const struct budgets *b, const struct rulebook *rb, const struct member *m,
+void budgets_limit(const struct budgets *b, const struct rulebook *rb,
+                   const struct partition_place *pl, const struct member *m,
                    struct earn_result *er);
 
 /* Charges what the sale gave: the parts of `er` (budgets_limit'ed) less
@@ -58,16 +68,25 @@ void budgets_limit(const struct budgets *b, const struct rulebook *rb, const str
  * counters; publishes campaign.exhausted (stamped `ts`) for every
  * campaign whose budget is used up and not yet announced, while the
  * outbox keeps BUDGETS_OUTPUT_RESERVE room. */
-void budgets_charge(struct budgets *b, const struct rulebook *rb, struct member *m,
-                    struct outbox *ob, int64_t ts, const struct earn_result *er, int64_t cut);
+void budgets_charge(struct budgets *b, const struct rulebook *rb,
+                    const struct partition_place *pl, struct member *m, struct outbox *ob,
+                    int64_t ts, const struct earn_result *er, int64_t cut);
 
-/* Points campaign `c` of `rb` can still give: -1 when it has no budget. */
-int64_t budgets_remaining(const struct budgets *b, const struct rulebook *rb, uint32_t c);
+/* Partition `partition`'s share (of `partitions` >= 1) of `budget` > 0
+ * points: floor(budget / partitions), plus 1 when partition < budget mod
+ * partitions. Over all partitions the shares add up to `budget`. */
+int64_t budgets_share(int64_t budget, uint32_t partition, uint32_t partitions);
+
+/* Points campaign `c` of `rb` can still give in partition `pl` (of its
+ * share): -1 when it has no budget. */
+int64_t budgets_remaining(const struct budgets *b, const struct rulebook *rb,
+                          const struct partition_place *pl, uint32_t c);
 
 /* Re-indexes the counts to `rb`'s campaigns by name (a new rulebook, or a
  * snapshot loaded): counts move with their campaign, a removed campaign's
  * are dropped, a new one starts at zero; `exhausted` is re-judged against
  * the budget now configured. Members' slots move likewise. */
-void budgets_reindex(struct budgets *b, struct members *ms, const struct rulebook *rb);
+void budgets_reindex(struct budgets *b, struct members *ms, const struct rulebook *rb,
+                     const struct partition_place *pl);
 
 #endif

@@ -27,6 +27,7 @@ void outbox_reset(struct outbox *ob)
 {
     LY_ASSERT(ob->out != NULL);
     ob->verdict = OUTBOX_APPLIED;
+    ob->has_relay = false;
     ob->count = 0;
     ob->kept = 0;
     ob->reject.code = NULL;
@@ -54,6 +55,7 @@ void outbox_reject(struct outbox *ob, const char *code, const char *fmt, ...)
 {
     va_list ap;
     ob->verdict = OUTBOX_REJECTED;
+    ob->has_relay = false;
     ob->count = ob->kept;
     ob->reject.code = code;
     va_start(ap, fmt);

@@ -11,6 +11,7 @@
 #ifndef LOYALTY_OUTBOX_H
 #define LOYALTY_OUTBOX_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "members.h"
@@ -33,8 +34,27 @@
  *    clock; `reject` says why (it goes to the DLQ). */
 enum outbox_verdict { OUTBOX_APPLIED, OUTBOX_DUPLICATE, OUTBOX_REJECTED };
 
+/* An entry for another partition's input: a transfer's credit in the
+ * receiver's partition, or a credit sent back to the sender's (transfer.h,
+ * xfer.h). The shell commits it with the entry's outputs and its relay
+ * appends it to that partition's input. At most one per entry. */
+struct outbox_relay {
+    uint32_t partition; /* whose input it goes to */
+    struct outbox_relay_entry {
+        enum proto_kind kind; /* PROTO_TRANSFER_CREDIT or PROTO_TRANSFER_RETURN */
+        int64_t ts;           /* the transfer's */
+        char txn[PROTO_TXN_MAX + 1];
+        char member[PROTO_MEMBER_MAX + 1]; /* who gets the points */
+        char from[PROTO_MEMBER_MAX + 1];
+        uint32_t piece_count;
+        struct proto_piece pieces[PROTO_PIECES_MAX];
+    } e;
+};
+
 struct outbox {
     enum outbox_verdict verdict;
+    bool has_relay;             /* `relay` holds this entry's relay entry */
+    struct outbox_relay relay;
     struct proto_reject reject; /* when OUTBOX_REJECTED */
     uint32_t count;
     uint32_t kept;            /* out[0..kept) stand even if the entry is rejected

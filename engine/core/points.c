@@ -81,12 +81,12 @@ uint32_t points_transfer_out(struct state *st, struct outbox *ob, int64_t ts, ui
 }
 
 void points_transfer_in(struct state *st, struct outbox *ob, int64_t ts, uint32_t pos,
-                        const struct lots_piece *pieces, uint32_t n)
+                        const struct lots_piece *pieces, uint32_t n, enum proto_cause cause)
 {
     int64_t points = 0;
     for (uint32_t i = 0; i < n; i++)
         points += pieces[i].points;
     LY_ASSERT(points > 0);
     wallet_give(&st->members, pos, pieces, n);
-    changed(ob, ts, members_at(&st->members, pos), points, PROTO_CAUSE_TRANSFER_IN);
+    changed(ob, ts, members_at(&st->members, pos), points, cause);
 }

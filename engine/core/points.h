@@ -58,9 +58,10 @@ uint32_t points_transfer_out(struct state *st, struct outbox *ob, int64_t ts, ui
 
 /* The receiver's half: adds pieces[0..n) to member `pos` (expired to the
  * engine clock first), each keeping its expiry, and publishes
- * points.changed cause transfer_in. Not earning: no lifetime points, no
- * tier qualification, no every-N rewards. */
+ * points.changed with `cause` (transfer_in; transfer_return for points
+ * sent back to their sender). Not earning: no lifetime points, no tier
+ * qualification, no every-N rewards. */
 void points_transfer_in(struct state *st, struct outbox *ob, int64_t ts, uint32_t pos,
-                        const struct lots_piece *pieces, uint32_t n);
+                        const struct lots_piece *pieces, uint32_t n, enum proto_cause cause);
 
 #endif

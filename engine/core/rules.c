@@ -28,6 +28,7 @@
 #include "tiers.h"
 #include "transfer.h"
 #include "wallet.h"
+#include "xfer.h"
 
 /* What credit_sale and apply_purchase append after budgets_charge. */
 _Static_assert(BUDGETS_OUTPUT_RESERVE ==
@@ -181,7 +182,8 @@ static void credit_sale(struct state *st, const struct rulebook *rb, struct outb
     r->bonus = personal; /* what a full refund takes back too (refunds.h) */
     r->tier_before = m->tier;
     release_sale(st, rb, ob, e->ts, pos, r, points, (total - points) + personal);
-    budgets_charge(&st->g.camp, rb, m, ob, e->ts, er, er->points + er->campaign_bonus - total);
+    budgets_charge(&st->g.camp, rb, &st->place, m, ob, e->ts, er,
+                   er->points + er->campaign_bonus - total);
     churn_note_purchase(m, e->ts);
     if (!r->qual_released)
         members_qual_add(m, caltime_month(e->ts), st->clock_month, r->qual);
@@ -208,8 +210,8 @@ static void apply_purchase(struct state *st, const struct rulebook *rb,
         ob->verdict = OUTBOX_REJECTED;
         return;
     }
-    budgets_limit(&st->g.camp, rb, pos == HINDEX_NONE ? NULL : members_at(&st->members, pos),
-                  &er);
+    budgets_limit(&st->g.camp, rb, &st->place,
+                  pos == HINDEX_NONE ? NULL : members_at(&st->members, pos), &er);
     int64_t most = er.points + er.campaign_bonus + rb->first_purchase_bonus + rb->birthday_bonus;
     if (pos != HINDEX_NONE && points_overflows(ob, members_at(&st->members, pos), most))
         return;
@@ -370,8 +372,10 @@ bool rules_due(const struct state *st)
 static bool retry_of(struct state *st, const struct proto_entry *e, struct outbox *ob)
 {
     if (e->kind == PROTO_SCAN || e->kind == PROTO_TICK || e->kind == PROTO_RULES ||
+        e->kind == PROTO_TRANSFER_CREDIT || e->kind == PROTO_TRANSFER_RETURN ||
         e->txn[0] == '\0')
-        return false; /* scans change nothing, so they are never deduplicated */
+        return false; /* scans change nothing, so they are never deduplicated; the
+                       * halves of a transfer across partitions know their own (xfer.h) */
     const struct txn_rec *r = txns_find(&st->txns, e->txn);
     if (r == NULL)
         return false;
@@ -400,6 +404,8 @@ static void dispatch(struct state *st, const struct rulebook *rb, const struct p
     case PROTO_RULES: LY_ASSERT(0 && "rules entries are applied by switchover_apply"); break;
     case PROTO_TRANSFER: transfer_apply(st, rb, e, ob); break;
     case PROTO_SET_TIER: status_set_tier(st, rb, e, ob); break;
+    case PROTO_TRANSFER_CREDIT: xfer_credit_apply(st, rb, e, ob); break;
+    case PROTO_TRANSFER_RETURN: xfer_return_apply(st, rb, e, ob); break;
     case PROTO_KIND_COUNT: LY_ASSERT(0 && "decoder returned a bad kind");
     }
 }

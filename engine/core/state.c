@@ -12,7 +12,7 @@
 
 int state_init(struct state *st, const struct rulebook *rb, uint32_t members_max)
 {
-    struct state_limits lim = {members_max, STATE_EXPIRY_MONTHS_MAX_DEFAULT};
+    struct state_limits lim = {members_max, STATE_EXPIRY_MONTHS_MAX_DEFAULT, 0, 1};
     if (rb->expiry_months > lim.expiry_months_max)
         lim.expiry_months_max = rb->expiry_months;
     return state_init_limits(st, rb, &lim);
@@ -37,6 +37,9 @@ int state_init_limits(struct state *st, const struct rulebook *rb,
     if (st->ver == NULL)
         return -1;
     versions_init(st->ver, rb);
+    st->place.partitions = lim->partitions > 1 ? lim->partitions : 1;
+    st->place.partition = lim->partition;
+    LY_ASSERT(st->place.partition < st->place.partitions);
     if (members_init(&st->members, members_max, lots) != 0 ||
         txns_init(&st->txns, rb->txns_max) != 0 ||
         schedule_init(&st->schedule, 2 * members_max) != 0) {
@@ -76,7 +79,7 @@ void state_reindex(struct state *st, const struct rulebook *rb)
         for (uint32_t i = 0; i < RULEBOOK_AUTO_REWARDS_MAX; i++)
             m->auto_issued[i] = from[i] >= 0 ? was[from[i]] : 0;
     }
-    budgets_reindex(&g->camp, &st->members, rb);
+    budgets_reindex(&g->camp, &st->members, rb, &st->place);
     memcpy(g->catalog_issued, issued, sizeof(issued));
     memset(g->catalog_names, 0, sizeof(g->catalog_names));
     memset(g->auto_names, 0, sizeof(g->auto_names));

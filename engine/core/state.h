@@ -13,6 +13,7 @@
 #include "budgets.h"
 #include "rulebook.h"
 #include "members.h"
+#include "partition.h"
 #include "proto.h"
 #include "schedule.h"
 #include "txns.h"
@@ -59,6 +60,7 @@ struct state {
     int64_t clock_ms;         /* largest ts applied; never moves back */
     int32_t clock_month;      /* caltime_month(clock_ms), kept with it */
     struct proto_id last_id;  /* last input entry applied or rejected */
+    struct partition_place place; /* state_limits' (partitions >= 1); not in snapshots */
     uint64_t entries_applied; /* entries that changed state or answered */
     uint64_t entries_rejected;
     uint64_t entries_duplicate;
@@ -81,6 +83,11 @@ struct state_limits {
     uint32_t members_max;       /* enrolments beyond it are rejected */
     uint32_t expiry_months_max; /* expiry lots per member: this + 1 (0: none);
                                  * a version over it is refused */
+    /* Which partition of how many the state is (README "Scaling out"): it
+     * spends its share of campaign budgets (budgets.h) and sends transfers
+     * to members of other partitions as credits (transfer.h). 0 and 0 (or
+     * 1): a program of one partition. */
+    uint32_t partition, partitions;
 };
 
 /* Initialises an empty state with rulebook `rb` in force (the start-up

@@ -10,6 +10,7 @@
 #include "release.h"
 #include "retry.h"
 #include "wallet.h"
+#include "xfer.h"
 
 /* transfer.result error codes by index, as kept in txn_rec.error. */
 static const char *const transfer_errors[] = {
@@ -72,32 +73,54 @@ static uint32_t party(struct state *st, const char *id, const char *role, struct
     return pos;
 }
 
+/* The receiver's position, HINDEX_NONE after rejecting the entry; or,
+ * when the receiver is in another partition (*across), HINDEX_NONE
+ * unchecked: that partition knows it (xfer.h). */
+static uint32_t receiver(struct state *st, const struct proto_entry *e, struct outbox *ob,
+                         bool *across)
+{
+    *across = xfer_partition(st, e->to) != st->place.partition;
+    if (*across)
+        return HINDEX_NONE;
+    uint32_t to = party(st, e->to, "receiver", ob);
+    int64_t sum;
+    if (to != HINDEX_NONE &&
+        __builtin_add_overflow(members_at(&st->members, to)->balance, e->points, &sum)) {
+        outbox_reject(ob, RULES_R_POINTS_OVERFLOW, "receiver '%s': balance + %lld overflows",
+                      e->to, (long long)e->points);
+        return HINDEX_NONE;
+    }
+    return to;
+}
+
+/* Both halves in this partition (atomic), or the sender's half and a
+ * credit for the receiver's partition (xfer.h). */
 void transfer_apply(struct state *st, const struct rulebook *rb, const struct proto_entry *e,
                     struct outbox *ob)
 {
+    bool across = false;
     uint32_t from = party(st, e->member, "member", ob);
-    uint32_t to = from == HINDEX_NONE ? HINDEX_NONE : party(st, e->to, "receiver", ob);
-    if (to == HINDEX_NONE)
+    uint32_t to = from == HINDEX_NONE ? HINDEX_NONE : receiver(st, e, ob, &across);
+    if (from == HINDEX_NONE || (to == HINDEX_NONE && !across))
         return;
     struct member *s = members_at(&st->members, from);
-    int64_t sum;
-    if (__builtin_add_overflow(members_at(&st->members, to)->balance, e->points, &sum)) {
-        outbox_reject(ob, RULES_R_POINTS_OVERFLOW, "receiver '%s': balance + %lld overflows",
-                      e->to, (long long)e->points);
-        return;
-    }
     points_expire(st, ob, e->ts, from);
-    points_expire(st, ob, e->ts, to);
+    if (!across)
+        points_expire(st, ob, e->ts, to);
     /* Pending points whose day has come are the sender's to give (README,
      * Transfers); points still pending are not. */
     release_due(st, rb, ob, e->ts, from);
-    release_due(st, rb, ob, e->ts, to);
+    if (!across)
+        release_due(st, rb, ob, e->ts, to);
     struct txn_rec *r = retry_remember(st, e, from);
     r->error = refusal(rb, s, e);
     if (r->error == TRANSFER_OK) {
         struct lots_piece pieces[WALLET_PIECES_MAX];
         uint32_t n = points_transfer_out(st, ob, e->ts, from, e->points, pieces);
-        points_transfer_in(st, ob, e->ts, to, pieces, n);
+        if (across)
+            xfer_credit(st, ob, e, pieces, n);
+        else
+            points_transfer_in(st, ob, e->ts, to, pieces, n, PROTO_CAUSE_TRANSFER_IN);
         count_day(s, e);
         r->ok = 1;
         r->points = e->points;
@@ -105,5 +128,6 @@ void transfer_apply(struct state *st, const struct rulebook *rb, const struct pr
     r->balance = s->balance;
     transfer_answer(ob, e, s, r);
     state_reschedule(st, rb, from);
-    state_reschedule(st, rb, to);
+    if (!across)
+        state_reschedule(st, rb, to);
 }

@@ -21,15 +21,17 @@
  * tier qualification, no every-N rewards for the receiver, and none taken
  * back from the sender.
  *
- * Within one partition (this build) the two halves run in one entry:
- * the receiver is checked first and the move is atomic. Across Redis
- * Cluster partitions the same two halves become two entries: the
+ * Within one partition the two halves run in one entry: the receiver is
+ * checked first and the move is atomic. When the receiver is in another
+ * partition (partition.h) the same two halves become two entries: the
  * sender's partition applies `transfer` (checks, points_transfer_out,
- * transfer.result) and publishes a credit keyed by the txn carrying the
- * pieces (expiry instants and points); the receiver's partition applies
- * that credit once (its idempotency window recognises the txn), or, for
- * an unknown receiver, sends the pieces back to the sender the same way
- * (keyed by the txn and "return"). See README, Transfers.
+ * transfer.result) and hands the outbox a credit for the receiver's
+ * partition, keyed by the txn and carrying the pieces (expiry instants and
+ * points); the receiver's partition applies that credit once, or, for an
+ * unknown receiver, sends the pieces back to the sender the same way
+ * (xfer.h). The sender cannot check a receiver in another partition, so
+ * there an unknown receiver is not bad input: the points come back. See
+ * README, Transfers.
  */
 #ifndef LOYALTY_TRANSFER_H
 #define LOYALTY_TRANSFER_H

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "lyassert.h"
+#include "xfer.h"
 
 int batch_init(struct batch *b, uint32_t entries_max)
 {
@@ -15,7 +16,8 @@ int batch_init(struct batch *b, uint32_t entries_max)
     msgpack_sbuffer_init(&b->buf);
     b->outs = calloc(b->out_cap, sizeof(b->outs[0]));
     b->dlq = calloc(entries_max, sizeof(b->dlq[0]));
-    if (b->outs == NULL || b->dlq == NULL) {
+    b->relays = calloc(entries_max, sizeof(b->relays[0]));
+    if (b->outs == NULL || b->dlq == NULL || b->relays == NULL) {
         batch_free(b);
         return -1;
     }
@@ -27,6 +29,7 @@ void batch_free(struct batch *b)
     msgpack_sbuffer_destroy(&b->buf);
     free(b->outs);
     free(b->dlq);
+    free(b->relays);
     free(b->cmd);
     memset(b, 0, sizeof(*b));
 }
@@ -36,6 +39,7 @@ void batch_reset(struct batch *b)
     msgpack_sbuffer_clear(&b->buf);
     b->out_count = 0;
     b->dlq_count = 0;
+    b->relay_count = 0;
     b->entry_count = 0;
     memset(b->out_by_kind, 0, sizeof(b->out_by_kind));
     b->last_id_str[0] = '\0';
@@ -78,6 +82,21 @@ int batch_add_outputs(struct batch *b, struct proto_id src, const struct outbox 
         b->out_count++;
         b->out_by_kind[res->out[i].kind]++;
     }
+    return 0;
+}
+
+int batch_add_relay(struct batch *b, const struct outbox *res)
+{
+    LY_ASSERT(res->has_relay && b->relay_count < b->entries_max);
+    struct proto_entry e; /* ~7 KiB, as ingest's */
+    xfer_entry(&res->relay.e, &e);
+    struct batch_relay *r = &b->relays[b->relay_count];
+    r->m.off = (uint32_t)b->buf.size;
+    if (proto_encode_entry(&b->buf, &e) != 0)
+        return -1;
+    r->m.len = (uint32_t)(b->buf.size - r->m.off);
+    r->partition = res->relay.partition;
+    b->relay_count++;
     return 0;
 }
 

@@ -8,6 +8,11 @@
  * until its commit is confirmed, so that it can be sent again after a
  * reconnect without applying anything twice.
  *
+ * Relay entries (outbox.h: a transfer's credit or return for another
+ * partition's input) are encoded as input entries, at most one per entry;
+ * the commit puts them in the partition's xfer stream for the relay
+ * (xrelay.h).
+ *
  * Bounds: at most `entries_max` entries, each with at most
  * OUTBOX_ENTRY_OUTPUTS_MAX outputs of a few hundred bytes (a tick: a few per due
  * member, at most RULES_TICK_MEMBERS_MAX members), or one DLQ entry that
@@ -40,6 +45,11 @@ struct batch_dlq {
     char detail[PROTO_DETAIL_MAX];
 };
 
+struct batch_relay {
+    struct batch_span m; /* the encoded input entry */
+    uint32_t partition;  /* whose input it goes to */
+};
+
 struct batch {
     uint32_t entries_max;
     msgpack_sbuffer buf; /* encoded outputs and copied DLQ bytes */
@@ -48,6 +58,8 @@ struct batch {
     uint32_t out_by_kind[PROTO_OUT_KIND_COUNT];
     struct batch_dlq *dlq;
     uint32_t dlq_count;
+    struct batch_relay *relays; /* entries_max of them */
+    uint32_t relay_count;
     uint32_t entry_count;
     struct proto_id last_id;
     char last_id_str[PROTO_ID_STR_MAX];
@@ -79,6 +91,10 @@ void batch_add_entry(struct batch *b, struct proto_id id, const char *id_str, bo
 /* Encodes the outputs of `res` produced by the entry at `src`. Returns 0,
  * or -1 when out of memory. */
 int batch_add_outputs(struct batch *b, struct proto_id src, const struct outbox *res);
+
+/* Encodes the relay entry of `res` (res->has_relay). Returns 0, or -1
+ * when out of memory. */
+int batch_add_relay(struct batch *b, const struct outbox *res);
 
 /* Records a DLQ entry for the entry at `src` with original bytes
  * `m[0..len)` (m may be NULL when the entry had no `m` field). Returns 0,

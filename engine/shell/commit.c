@@ -15,6 +15,7 @@ void commit_keys_init(struct commit_keys *k, const struct config *cfg, uint32_t 
     snprintf(k->dlq, sizeof(k->dlq), "%sdlq", k->prefix);
     snprintf(k->progress, sizeof(k->progress), "%sprogress", k->prefix);
     snprintf(k->owner, sizeof(k->owner), "%sowner", k->prefix);
+    snprintf(k->xfer, sizeof(k->xfer), "%sxfer", k->prefix);
 }
 
 /* Makes room for `more` bytes in b->cmd (doubling). Returns 0 or -1. */
@@ -70,7 +71,7 @@ static size_t call_bytes(const struct batch *b, const struct commit_keys *k, siz
 {
     size_t n = nargs * BULK_OVERHEAD + b->buf.size + 64 + sizeof(FENCED_COMMIT) +
                strlen(k->out) + strlen(k->dlq) + strlen(k->progress) + strlen(k->owner) +
-               3 * PROTO_ID_STR_MAX;
+               strlen(k->xfer) + 3 * PROTO_ID_STR_MAX + 20 * (size_t)b->relay_count;
     for (uint32_t i = 0; i < b->dlq_count; i++)
         n += strlen(b->dlq[i].src) + strlen(b->dlq[i].reason) + strlen(b->dlq[i].detail);
     return n;
@@ -80,25 +81,28 @@ int commit_format(struct batch *b, const struct commit_keys *k, const char *epoc
                   uint64_t maxlen)
 {
     LY_ASSERT(!batch_empty(b) && b->last_id_str[0] != '\0');
-    /* FCALL name 4 keys... epoch expected marker n_out n_dlq maxlen ... */
-    size_t nargs = 3 + 4 + 6 + (size_t)b->out_count + 4 * (size_t)b->dlq_count;
+    /* FCALL name 5 keys... epoch expected marker n_out n_dlq maxlen n_xfer ... */
+    size_t nargs = 3 + 5 + 7 + (size_t)b->out_count + 4 * (size_t)b->dlq_count +
+                   2 * (size_t)b->relay_count;
     b->cmd_len = 0;
     if (reserve(b, call_bytes(b, k, nargs)) != 0)
         return -1;
     put_count(b, '*', nargs);
     put_str(b, "FCALL");
     put_str(b, FENCED_COMMIT);
-    put_u64(b, 4);
+    put_u64(b, 5);
     put_str(b, k->out);
     put_str(b, k->dlq);
     put_str(b, k->progress);
     put_str(b, k->owner);
+    put_str(b, k->xfer);
     put_str(b, epoch);
     put_str(b, b->expect_str);
     put_str(b, b->last_id_str);
     put_u64(b, b->out_count);
     put_u64(b, b->dlq_count);
     put_u64(b, maxlen);
+    put_u64(b, b->relay_count);
     for (uint32_t i = 0; i < b->out_count; i++)
         put_bulk(b, b->buf.data + b->outs[i].off, b->outs[i].len);
     for (uint32_t i = 0; i < b->dlq_count; i++) {
@@ -108,6 +112,10 @@ int commit_format(struct batch *b, const struct commit_keys *k, const char *epoc
         put_str(b, d->src);
         put_str(b, d->reason);
         put_str(b, d->detail);
+    }
+    for (uint32_t i = 0; i < b->relay_count; i++) {
+        put_bulk(b, b->buf.data + b->relays[i].m.off, b->relays[i].m.len);
+        put_u64(b, b->relays[i].partition);
     }
     LY_ASSERT(b->cmd_len <= b->cmd_cap);
     return 0;

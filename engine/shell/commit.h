@@ -1,7 +1,8 @@
 /* commit.h - the one place a batch's effects reach Redis.
  *
  * A batch commits as one call of the fenced library (fenced.h): XADD of
- * every output to <prefix>out and of every rejected entry to <prefix>dlq,
+ * every output to <prefix>out, of every rejected entry to <prefix>dlq and
+ * of every relay entry (batch.h) to <prefix>xfer,
  * and SET of the progress marker <prefix>progress to the batch's last id,
  * only if the partition's owner epoch is still ours and the marker is
  * still where the batch expects it. Redis runs a function as a unit and
@@ -34,6 +35,7 @@ struct commit_keys {
     char dlq[COMMIT_KEY_MAX];
     char progress[COMMIT_KEY_MAX];
     char owner[COMMIT_KEY_MAX];  /* the partition's owner and epoch */
+    char xfer[COMMIT_KEY_MAX];   /* relay entries for other partitions (xrelay.h) */
 };
 
 /* Fills the key names of partition `p` from cfg->prefix. */

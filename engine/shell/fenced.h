@@ -13,15 +13,18 @@
  *     another instance: refused (FENCED) unless `force` is "1", which makes
  *     `instance` the owner at epoch + 1 ("taken"): from then on every
  *     commit of the former owner is refused. Replies [epoch, how, former].
- *   commit KEYS out dlq progress owner
- *          ARGV epoch, expected, marker, n_out, n_dlq, maxlen,
- *               n_out outputs, n_dlq times (m, src, reason, detail)
+ *   commit KEYS out dlq progress owner xfer
+ *          ARGV epoch, expected, marker, n_out, n_dlq, maxlen, n_xfer,
+ *               n_out outputs, n_dlq times (m, src, reason, detail),
+ *               n_xfer times (m, partition)
  *     Refused with FENCED when the owner's epoch is not `epoch`, NOOWNER
  *     when there is no owner (Redis lost data), MARKER when the progress
  *     marker is not `expected` ("" = no marker yet), WRONGTYPE when out or
  *     dlq is not a stream; otherwise, in
- *     one atomic call: XADD of every output to out and every DLQ entry to
- *     dlq, XTRIM MAXLEN ~ maxlen of both (maxlen "0": none), and SET of the
+ *     one atomic call: XADD of every output to out, every DLQ entry to
+ *     dlq and every relay entry to xfer (fields m and p: an input entry
+ *     for partition p, xrelay.h), XTRIM MAXLEN ~ maxlen of out and dlq
+ *     (maxlen "0": none; xfer is trimmed by its relay), and SET of the
  *     marker. Nothing is written when it is refused.
  *   trim   KEYS in owner          ARGV epoch, minid
  *     XTRIM in MINID ~ minid, refused (FENCED, NOOWNER) as commit is.
@@ -34,7 +37,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#define FENCED_LIBRARY "loyaltyd_1"
+#define FENCED_LIBRARY "loyaltyd_2"
 #define FENCED_CLAIM FENCED_LIBRARY "_claim"
 #define FENCED_COMMIT FENCED_LIBRARY "_commit"
 #define FENCED_TRIM FENCED_LIBRARY "_trim"

@@ -11,6 +11,7 @@
 struct fleet {
     const struct config *cfg;
     struct router *router;
+    struct xrelay *relay; /* NULL with one partition */
     struct part *parts;   /* cfg->serve_count of them, in cfg->serve order */
     struct snapper_gate gate; /* the partitions' snapshots take turns */
     uint32_t count;
@@ -60,6 +61,15 @@ struct fleet *fleet_new(struct event_base *base, const struct config *cfg, struc
          * it may wait for new entries there. */
         consumer_set_blocking(f->parts[i].consumer, cfg->serve_count == 1);
     }
+    int err;
+    f->relay = xrelay_new(base, cfg, f->router, m, &err);
+    if (err != 0) {
+        log_error("start-up: out of memory");
+        fleet_free(f);
+        return NULL;
+    }
+    for (uint32_t i = 0; i < f->count; i++)
+        f->parts[i].relay = f->relay;
     return f;
 }
 
@@ -70,6 +80,7 @@ void fleet_free(struct fleet *f)
     router_free(f->router); /* first: its links call back into the consumers */
     for (uint32_t i = 0; i < f->count; i++)
         part_close(&f->parts[i]);
+    xrelay_free(f->relay);
     free(f->parts);
     free(f);
 }
@@ -94,6 +105,8 @@ void fleet_start(struct fleet *f)
 {
     for (uint32_t i = 0; i < f->count; i++)
         consumer_start(f->parts[i].consumer);
+    if (f->relay != NULL)
+        xrelay_start(f->relay);
 }
 
 static void on_consumer_stopped(void *arg)
@@ -114,6 +127,8 @@ void fleet_stop(struct fleet *f, unsigned grace_ms, void (*done)(void *), void *
     f->done = done;
     f->done_arg = arg;
     f->stopping = f->count;
+    if (f->relay != NULL)
+        xrelay_stop(f->relay); /* what it has not noted is carried at the next start */
     for (uint32_t i = 0; i < f->count; i++)
         consumer_stop(f->parts[i].consumer, grace_ms, on_consumer_stopped, f);
 }

@@ -346,14 +346,36 @@ static bool query_flag(struct evhttp_request *req, const char *name)
     return on;
 }
 
-/* GET /v1/rulebook[?text=1]: the versions (rulejson.h), the hash of the
- * configuration file's rulebook, and with text=1 the canonical texts of
- * the version in force and the scheduled one. */
+/* {"<p>": the versions of served partition p without history, ...}:
+ * each partition switches when it applies the rules entry of its own
+ * input, so they may differ for a while. */
+static json_t *partitions_rulebook(const struct fleet *f)
+{
+    json_t *all = json_object();
+    for (uint32_t i = 0; all != NULL && i < fleet_count(f); i++) {
+        const struct part *pt = fleet_part_c(f, i);
+        char p[12];
+        snprintf(p, sizeof(p), "%u", pt->p);
+        json_t *one = rulejson_versions(pt->st.ver, pt->st.last_id, false);
+        if (one == NULL || json_object_set_new(all, p, one) != 0) {
+            json_decref(all);
+            return NULL;
+        }
+    }
+    return all;
+}
+
+/* GET /v1/rulebook[?text=1]: the versions (rulejson.h) of the first served
+ * partition, the hash of the configuration file's rulebook, with several
+ * partitions "partitions" (each served one's versions), and with text=1
+ * the canonical texts of the version in force and the scheduled one. */
 static void handle_rulebook(struct http *h, struct evhttp_request *req)
 {
-    const struct part *pt = fleet_part_c(h->src.fleet, 0); /* each partition's is alike */
+    const struct part *pt = fleet_part_c(h->src.fleet, 0);
     const struct versions *v = pt->st.ver;
     json_t *j = rulejson_versions(v, pt->st.last_id, true);
+    if (j != NULL && pt->st.place.partitions > 1)
+        json_object_set_new(j, "partitions", partitions_rulebook(h->src.fleet));
     if (j != NULL)
         json_object_set_new(j, "file_hash", json_string(consumer_file_rules(pt->consumer)));
     if (j != NULL && query_flag(req, "text")) {

@@ -65,6 +65,8 @@ int ingest_apply_rules(const void *arg, struct state *st, struct proto_id id,
     if (res->verdict == OUTBOX_REJECTED &&
         batch_add_dlq(b, idr->str, m->str, m->len, &res->reject) != 0)
         return -1;
+    if (res->has_relay && batch_add_relay(b, res) != 0)
+        return -1; /* a transfer's credit or return for another partition (xfer.h) */
     if (res->count == 0)
         return 0; /* a rejected entry keeps only a rulebook switch it triggered */
     return batch_add_outputs(b, id, res);

@@ -9,6 +9,7 @@
 #include "daemon.h"
 #include "log.h"
 #include "rulecanon.h"
+#include "rulefan.h"
 #include "rulepush.h"
 
 /* A push or a check waits this long for Redis: one round trip each. */
@@ -46,7 +47,9 @@ static void usage(FILE *out)
             "      --push-rules F  validate the rule sections of file F, store the text at\n"
             "                      <prefix>rules:<hash> and append a rules entry naming it\n"
             "                      to <prefix>in (prefix, Redis and limits from -c), then\n"
-            "                      exit; the daemon switches when it applies the entry\n"
+            "                      exit; the daemon switches when it applies the entry.\n"
+            "                      With partitions: every partition's input, following\n"
+            "                      MOVED on a cluster, one line per partition\n"
             "      --label L       with --push-rules: the version's name (1..64 bytes)\n"
             "      --effective-ts MS  with --push-rules: switch when event time reaches\n"
             "                      MS (ms since the epoch) instead of at once\n"
@@ -123,33 +126,30 @@ static int print_rules(const struct config *cfg)
     return 0;
 }
 
-/* --push-rules: the prefix, Redis and limits come from `cfg` (-c). */
+static void pushed(void *arg, uint32_t p, const char *in, const char *id, const char *node)
+{
+    (void)arg;
+    printf("partition %u: appended rules entry %s to %s (node %s)\n", p, id, in, node);
+}
+
+/* --push-rules: the prefix, Redis and limits come from `cfg` (-c); every
+ * partition's input gets the entry (rulefan.h). */
 static int push_rules(const struct config *cfg, const struct options *op)
 {
-    char err[RULEPUSH_ERROR_MAX], id[PROTO_ID_STR_MAX];
+    char err[RULEPUSH_ERROR_MAX];
     struct rulepush_book b;
     if (rulepush_load(op->push, cfg->expiry_months_max, &b, err, sizeof(err)) != 0) {
         fprintf(stderr, "loyaltyd: bad rulebook: %s\n", err);
         return 1;
     }
-    redisContext *c = rulepush_connect(cfg, MAIN_REDIS_TIMEOUT_MS, err, sizeof(err));
-    int rc = c == NULL ? -1 : 0;
-    if (rc == 0)
-        printf("rulebook %s\n", b.hash);
-    for (uint32_t p = 0; rc == 0 && p < cfg->partitions; p++) { /* every partition's input */
-        char prefix[CONFIG_KEY_MAX + 16];
-        config_partition_prefix(cfg, p, prefix, sizeof(prefix));
-        rc = rulepush_send(c, prefix, &b, op->label ? op->label : "", op->effective_ts, id,
-                           sizeof(id), err, sizeof(err));
-        if (rc == 0)
-            printf("stored at %srules:%s\nappended rules entry %s to %sin\n", prefix, b.hash,
-                   id, prefix);
-    }
-    redisFree(c);
-    if (rc != 0)
-        fprintf(stderr, "loyaltyd: push failed: %s\n", err);
+    printf("rulebook %s\n", b.hash);
+    uint32_t done = rulefan_push(cfg, &b, op->label ? op->label : "", op->effective_ts,
+                                 MAIN_REDIS_TIMEOUT_MS, pushed, NULL, err, sizeof(err));
+    if (done < cfg->partitions)
+        fprintf(stderr, "loyaltyd: push failed after %u of %u partitions: %s\n", done,
+                cfg->partitions, err);
     rulepush_book_free(&b);
-    return rc == 0 ? 0 : 1;
+    return done == cfg->partitions ? 0 : 1;
 }
 
 /* Parses the command line into `op`. Returns -1 to go on, or an exit code. */

@@ -71,11 +71,10 @@ static int gauge_fixed(struct evbuffer *out, const char *name, const char *help,
 /* name{label="value",...} 1: facts that are not numbers, as labels (the
  * Prometheus idiom): loyalty_build_info (what this binary is) and
  * loyalty_rulebook_info (the rulebook version in force). */
-static int info(struct evbuffer *out, const char *name, const char *help,
-                const struct metrics_label *labels, size_t n)
+static int info_sample(struct evbuffer *out, const char *name,
+                       const struct metrics_label *labels, size_t n)
 {
-    int rc = evbuffer_add_printf(out, "# HELP %s %s\n# TYPE %s gauge\n%s{", name, help, name,
-                                 name);
+    int rc = evbuffer_add_printf(out, "%s{", name);
     for (size_t i = 0; i < n && rc >= 0; i++) {
         char esc[METRICS_LABEL_MAX];
         label_escape(labels[i].value, esc, sizeof(esc));
@@ -86,17 +85,35 @@ static int info(struct evbuffer *out, const char *name, const char *help,
     return rc < 0 ? -1 : 0;
 }
 
-/* The version in force: its hash's short form ("" for the start-up
- * version) and label. */
-static int rulebook_info(struct evbuffer *out, const struct state *st)
+static int info(struct evbuffer *out, const char *name, const char *help,
+                const struct metrics_label *labels, size_t n)
 {
-    const struct rulebook_version *v = versions_current(st->ver);
-    char short_hash[RULECANON_SHORT_LEN + 1];
-    snprintf(short_hash, sizeof(short_hash), "%.*s", RULECANON_SHORT_LEN, v->hash);
-    const struct metrics_label labels[] = {{"hash", short_hash}, {"label", v->label}};
-    return info(out, "loyalty_rulebook_info",
-                "The rulebook version in force: hash (short form) and label (value always 1).",
-                labels, sizeof(labels) / sizeof(labels[0]));
+    if (evbuffer_add_printf(out, "# HELP %s %s\n# TYPE %s gauge\n", name, help, name) < 0)
+        return -1;
+    return info_sample(out, name, labels, n);
+}
+
+/* The version in force in each served partition: its hash's short form
+ * ("" for the start-up version) and label, and with several partitions
+ * the partition (each switches when it applies the rules entry of its own
+ * input, so they may differ for a while). */
+static int rulebook_info(struct evbuffer *out, const struct metrics_view *mv)
+{
+    const char *name = "loyalty_rulebook_info";
+    int rc = evbuffer_add_printf(out, "# HELP %s The rulebook version in force: hash (short "
+                                 "form), label and partition (value always 1).\n"
+                                 "# TYPE %s gauge\n", name, name) < 0 ? -1 : 0;
+    for (uint32_t k = 0; k < mv->count && rc == 0; k++) {
+        const struct state *st = mv->states[k];
+        const struct rulebook_version *v = versions_current(st->ver);
+        char short_hash[RULECANON_SHORT_LEN + 1], part[12];
+        snprintf(short_hash, sizeof(short_hash), "%.*s", RULECANON_SHORT_LEN, v->hash);
+        snprintf(part, sizeof(part), "%u", st->place.partition);
+        const struct metrics_label labels[] = {
+            {"hash", short_hash}, {"label", v->label}, {"partition", part}};
+        rc = info_sample(out, name, labels, st->place.partitions > 1 ? 3 : 2);
+    }
+    return rc;
 }
 
 static int histogram(const struct metrics *m, struct evbuffer *out)
@@ -281,9 +298,7 @@ int metrics_render(const struct metrics *m, const struct metrics_view *v,
     sums_of(v, &s);
     int rc = info(out, "loyalty_build_info", "The daemon's version (value always 1).", build,
                   sizeof(build) / sizeof(build[0]));
-    /* The first served partition's version: each partition switches when it
-     * applies the rules entry of its own input. */
-    rc |= rulebook_info(out, v->states[0]);
+    rc |= rulebook_info(out, v);
     rc |= counter(out, "loyalty_entries_applied_total", "Input entries applied.", s.applied);
     rc |= counter(out, "loyalty_entries_rejected_total", "Input entries sent to the DLQ.",
                   s.rejected);
@@ -296,6 +311,12 @@ int metrics_render(const struct metrics *m, const struct metrics_view *v,
     rc |= counter(out, "loyalty_commits_unreplicated_total",
                   "Commits WAIT found on fewer replicas than daemon.wait_replicas.",
                   m->commits_unreplicated);
+    rc |= counter(out, "loyalty_transfers_relayed_total",
+                  "Transfers' credits and returns carried to other partitions' inputs (a "
+                  "repeat after a failure counts again).", m->transfers_relayed);
+    rc |= counter(out, "loyalty_transfer_relay_failures_total",
+                  "Transfer relay rounds dropped and retried from their marker.",
+                  m->relay_failures);
     rc |= counter(out, "loyalty_redis_connects_total", "Connections made to Redis.",
                   m->reconnects);
     rc |= counter(out, "loyalty_redis_timeouts_total",

@@ -32,6 +32,8 @@ struct metrics {
     uint64_t batches;            /* batches committed */
     uint64_t commit_failures;    /* commits that failed or were refused */
     uint64_t commits_unreplicated; /* WAIT answered with fewer replicas than asked */
+    uint64_t transfers_relayed;  /* credits and returns the relay carried (xrelay.h) */
+    uint64_t relay_failures;     /* relay rounds dropped, to be retried */
     uint64_t reconnects;         /* connections to Redis made */
     uint64_t redis_timeouts;     /* connections dropped for not answering */
     uint64_t ticks_appended;     /* tick entries this daemon added */

@@ -43,13 +43,16 @@ static void on_landed(void *arg, const struct batch *b)
     struct part *pt = arg;
     if (pt->dlq != NULL)
         dlqring_add_batch(pt->dlq, b);
+    if (pt->relay != NULL && b->relay_count > 0)
+        xrelay_kick(pt->relay, pt->p); /* credits committed: carry them */
 }
 
 /* Initialises the partition's state: empty, the file's rulebook as its
  * start-up version. Returns 0, or -1 when out of memory. */
 static int init_state(struct part *pt)
 {
-    const struct state_limits lim = {pt->cfg->members_max, pt->cfg->expiry_months_max};
+    const struct state_limits lim = {pt->cfg->members_max, pt->cfg->expiry_months_max, pt->p,
+                                     pt->cfg->partitions};
     return state_init_limits(&pt->st, &pt->cfg->rules, &lim);
 }
 
@@ -57,7 +60,8 @@ static int init_state(struct part *pt)
  * (none: it stays empty). Returns 0, or -1 when out of memory. */
 static int load_newest(struct part *pt, struct proto_id not_after)
 {
-    const struct state_limits lim = {pt->cfg->members_max, pt->cfg->expiry_months_max};
+    const struct state_limits lim = {pt->cfg->members_max, pt->cfg->expiry_months_max, pt->p,
+                                     pt->cfg->partitions};
     return snapdir_load(&pt->sd, &pt->cfg->rules, rulecanon_codec(), &lim, not_after,
                         &pt->st) < 0 ? -1 : 0;
 }

@@ -24,6 +24,7 @@
 #include "snapdir.h"
 #include "snapper.h"
 #include "state.h"
+#include "xrelay.h"
 
 struct event_base;
 
@@ -36,6 +37,7 @@ struct part {
     struct consumer *consumer;
     struct archiver *archiver; /* NULL unless trim_input and archive, with snapshots */
     struct dlqring *dlq;       /* shared by the daemon's partitions; may be NULL */
+    struct xrelay *relay;      /* carries its transfers' credits (xrelay.h); may be NULL */
 };
 
 /* Opens partition `p` into `pt` (zeroed by the caller): with snapshots

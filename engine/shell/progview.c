@@ -34,10 +34,16 @@ int64_t progview_given(const struct state *const *states, uint32_t n, uint32_t c
 int64_t progview_remaining(const struct state *const *states, uint32_t n,
                            const struct rulebook *rb, uint32_t c)
 {
-    if (n == 1)
-        return budgets_remaining(&states[0]->g.camp, rb, c);
-    int64_t budget = rb->campaigns[c].budget_points, given = progview_given(states, n, c);
-    return budget == 0 ? -1 : budget > given ? budget - given : 0;
+    /* Each partition spends its own share (budgets.h): what is left is the
+     * sum of what the served partitions have left. */
+    int64_t left = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        int64_t mine = budgets_remaining(&states[i]->g.camp, rb, &states[i]->place, c);
+        if (mine < 0)
+            return -1;
+        left += mine;
+    }
+    return left;
 }
 
 int64_t progview_churn_bp(const struct state *const *states, uint32_t n,

@@ -35,8 +35,9 @@ json_t *progview_churn(const struct state *const *states, uint32_t n, const stru
 /* Points campaign `c` gave in all `n` states. */
 int64_t progview_given(const struct state *const *states, uint32_t n, uint32_t c);
 
-/* What campaign `c`'s budget can still give judged on all `n` states
- * (-1: no budget). Each partition enforces the budget on its own. */
+/* What campaign `c`'s budget can still give in the `n` states: the sum of
+ * their shares left (-1: no budget). Each partition spends only its own
+ * share of the budget (budgets.h). */
 int64_t progview_remaining(const struct state *const *states, uint32_t n,
                            const struct rulebook *rb, uint32_t c);
 

@@ -93,11 +93,17 @@ void rulepush_book_free(struct rulepush_book *b)
 redisContext *rulepush_connect(const struct config *cfg, unsigned timeout_ms, char *err,
                                size_t cap)
 {
+    return rulepush_connect_to(cfg, cfg->redis.host, cfg->redis.port, timeout_ms, err, cap);
+}
+
+redisContext *rulepush_connect_to(const struct config *cfg, const char *host, int port,
+                                  unsigned timeout_ms, char *err, size_t cap)
+{
     struct timeval tv = {timeout_ms / 1000, (timeout_ms % 1000) * 1000};
-    redisContext *c = redisConnectWithTimeout(cfg->redis.host, cfg->redis.port, tv);
+    redisContext *c = redisConnectWithTimeout(host, port, tv);
     if (c == NULL || c->err != 0 || redisSetTimeout(c, tv) != REDIS_OK) {
-        failf(err, cap, "cannot connect to Redis at %s:%d: %s", cfg->redis.host,
-              cfg->redis.port, c ? c->errstr : "out of memory");
+        failf(err, cap, "cannot connect to Redis at %s:%d: %s", host, port,
+              c ? c->errstr : "out of memory");
         redisFree(c);
         return NULL;
     }
@@ -160,15 +166,16 @@ int rulepush_send(redisContext *c, const char *prefix, const struct rulepush_boo
     redisAppendCommand(c, "EXEC");
     msgpack_sbuffer_destroy(&m);
     int rc = 0;
+    bool io = true; /* every reply is read, so that the connection stays usable */
     redisReply *r = NULL;
-    for (int i = 0; i < 3 && rc == 0; i++) { /* MULTI and the QUEUED answers */
-        rc = redisGetReply(c, (void **)&r) == REDIS_OK && r->type != REDIS_REPLY_ERROR
-                 ? 0
-                 : failf(err, cap, "redis: %s", r ? r->str : c->errstr);
+    for (int i = 0; i < 3 && io; i++) { /* MULTI and the QUEUED answers */
+        io = redisGetReply(c, (void **)&r) == REDIS_OK;
+        if (rc == 0 && (!io || r->type == REDIS_REPLY_ERROR))
+            rc = failf(err, cap, "redis: %s", io ? r->str : c->errstr);
         freeReplyObject(r);
         r = NULL;
     }
-    if (rc == 0 && redisGetReply(c, (void **)&r) != REDIS_OK)
+    if (io && redisGetReply(c, (void **)&r) != REDIS_OK)
         r = NULL;
     if (rc == 0)
         rc = push_result(c, r, id, idcap, err, cap);

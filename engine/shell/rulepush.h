@@ -78,6 +78,11 @@ void rulepush_book_free(struct rulepush_book *b);
 redisContext *rulepush_connect(const struct config *cfg, unsigned timeout_ms, char *err,
                                size_t cap);
 
+/* rulepush_connect to node host:port instead of cfg->redis (a cluster's
+ * node named by MOVED: rulefan.h). */
+redisContext *rulepush_connect_to(const struct config *cfg, const char *host, int port,
+                                  unsigned timeout_ms, char *err, size_t cap);
+
 /* Stores b's text and appends a rules entry naming it (label "" for none,
  * effective_ts 0 for at once, stamped with the wall clock) in one
  * MULTI/EXEC on `c`. Returns 0 with the entry's id in id[0..idcap), or -1

@@ -46,7 +46,7 @@ static void a_budget_gives_exactly_its_points_and_is_announced_once(void **unuse
     progfx_buy(f, progfx_noon(2027, 3, 1), "m3", 10000);
     assert_int_equal(progfx_count(f, PROTO_OUT_CAMPAIGN_EXHAUSTED), 0);
     assert_int_equal(given(f, 0), 250);
-    assert_int_equal(budgets_remaining(&f->st.g.camp, &f->st.ver->now, 0), 0);
+    assert_int_equal(budgets_remaining(&f->st.g.camp, &f->st.ver->now, &f->st.place, 0), 0);
     /* The announcement names the campaign and no member. */
     progfx_free(f);
     f = progfx_new("earning = { campaigns = ( { name = \"welcome\"; " IN_2027
@@ -229,6 +229,51 @@ static void counts_follow_campaign_names_across_a_rulebook_switch(void **unused)
     progfx_free(f);
 }
 
+/* The shares of P partitions add up to the budget exactly, differ by at
+ * most one point, and the larger ones go to the lowest partitions. */
+static void partition_shares_add_up_to_the_budget(void **unused)
+{
+    (void)unused;
+    const int64_t budgets[] = {1, 3, 250, 20000, 1000003};
+    const uint32_t counts[] = {1, 2, 4, 7, 64, 1024};
+    for (size_t i = 0; i < sizeof(budgets) / sizeof(budgets[0]); i++) {
+        for (size_t j = 0; j < sizeof(counts) / sizeof(counts[0]); j++) {
+            int64_t sum = 0, first = budgets_share(budgets[i], 0, counts[j]);
+            for (uint32_t p = 0; p < counts[j]; p++) {
+                int64_t share = budgets_share(budgets[i], p, counts[j]);
+                assert_true(share == first || share == first - 1);
+                sum += share;
+            }
+            assert_int_equal(sum, budgets[i]);
+        }
+    }
+    assert_int_equal(budgets_share(250, 0, 4), 63);
+    assert_int_equal(budgets_share(250, 1, 4), 63);
+    assert_int_equal(budgets_share(250, 2, 4), 62);
+    assert_int_equal(budgets_share(250, 3, 4), 62);
+}
+
+/* Partition 2 of 4 spends its 62 of a 250 budget: the first sale gets 62
+ * of its 100 bonus and announces the campaign exhausted (here). */
+static void a_partition_spends_only_its_share_of_a_budget(void **unused)
+{
+    (void)unused;
+    struct progfx *f = progfx_new("earning = { campaigns = ( { name = \"welcome\"; " IN_2027
+                                  " bonus_points = 100; budget_points = 250; } ); };\n",
+                                  8);
+    f->st.place.partition = 2;
+    f->st.place.partitions = 4;
+    progfx_enroll(f, progfx_noon(2027, 2, 1), "m1");
+    progfx_buy(f, progfx_noon(2027, 2, 2), "m1", 10000);
+    assert_int_equal(progfx_delta(f, "m1", PROTO_CAUSE_BONUS), 62);
+    assert_int_equal(progfx_count(f, PROTO_OUT_CAMPAIGN_EXHAUSTED), 1);
+    progfx_buy(f, progfx_noon(2027, 2, 3), "m1", 10000);
+    assert_int_equal(progfx_delta(f, "m1", PROTO_CAUSE_BONUS), 0);
+    assert_int_equal(given(f, 0), 62);
+    assert_int_equal(budgets_remaining(&f->st.g.camp, &f->st.ver->now, &f->st.place, 0), 0);
+    progfx_free(f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -240,6 +285,8 @@ int main(void)
         cmocka_unit_test(a_sale_below_min_amount_earns_no_base_points),
         cmocka_unit_test(enrolment_earns_the_enroll_bonus),
         cmocka_unit_test(counts_follow_campaign_names_across_a_rulebook_switch),
+        cmocka_unit_test(partition_shares_add_up_to_the_budget),
+        cmocka_unit_test(a_partition_spends_only_its_share_of_a_budget),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

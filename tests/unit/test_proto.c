@@ -239,6 +239,11 @@ static const struct proto_entry ROUND_TRIPS[] = {
      .reason = "service gesture"},
     {.kind = PROTO_SET_TIER, .ts = TS, .txn = "t-7", .member = "m-1", .tier = "gold",
      .reason = "status match", .until_ts = PROTO_TS_MAX},
+    {.kind = PROTO_TRANSFER_CREDIT, .ts = TS, .txn = "t-6", .member = "m-2", .from = "m-1",
+     .points = PROTO_POINTS_MAX, .piece_count = 2,
+     .pieces = {{0, PROTO_POINTS_MAX - 1}, {PROTO_TS_MAX, 1}}},
+    {.kind = PROTO_TRANSFER_RETURN, .ts = TS, .txn = "t-6", .member = "m-1", .from = "m-2",
+     .points = 40, .piece_count = 1, .pieces = {{TS, 40}}},
 };
 
 static void every_input_kind_round_trips_through_encode_and_decode(void **state)
@@ -911,7 +916,8 @@ static void wire_names_are_the_contract(void **state)
 {
     (void)state;
     const char *kinds[] = {"purchase", "refund", "redeem",   "adjust",  "enroll",
-                           "scan",     "tick",   "rules",    "transfer", "set_tier"};
+                           "scan",     "tick",   "rules",    "transfer", "set_tier",
+                           "transfer_credit", "transfer_return"};
     const char *outs[] = {"points.changed",  "tier.changed",   "reward.issued",
                           "redeem.result",   "perk.triggered", "points.expired",
                           "segment.changed", "rules.changed",  "transfer.result",
@@ -919,7 +925,7 @@ static void wire_names_are_the_contract(void **state)
                           "points.expiring"};
     const char *causes[] = {"purchase", "refund",       "redeem",      "adjust",  "bonus",
                             "reward",   "expiry",       "transfer_out", "transfer_in",
-                            "release"};
+                            "release",  "transfer_return"};
     _Static_assert(LEN(kinds) == PROTO_KIND_COUNT, "kinds");
     _Static_assert(LEN(outs) == PROTO_OUT_KIND_COUNT, "outs");
     _Static_assert(LEN(causes) == PROTO_CAUSE_COUNT, "causes");

@@ -208,7 +208,7 @@ static void another_builds_or_configurations_snapshot_is_foreign(void **state)
     /* A daemon whose expiry_months_max is below the rulebook's 12 months. */
     struct rulebook *plain = calloc(1, sizeof(*plain));
     config_rules_defaults(plain);
-    const struct state_limits small = {f->cfg.members_max, 6};
+    const struct state_limits small = {f->cfg.members_max, 6, 0, 1};
     assert_int_equal(state_init_limits(&st, plain, &small), 0);
     assert_int_equal(snapshot_decode(x, xl, plain, rulecanon_codec(), &st, &err),
                      SNAPSHOT_FOREIGN);

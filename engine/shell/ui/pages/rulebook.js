@@ -1,6 +1,7 @@
 // rulebook.js - the rulebook version in force, the scheduled one, the last
 // switches, and whether the configuration file's rulebook is in the log
-// (GET /v1/rulebook; with "Show text", GET /v1/rulebook?text=1).
+// (GET /v1/rulebook; with "Show text", GET /v1/rulebook?text=1); with several
+// partitions, the version each served partition has in force.
 import { getJson } from '../api.js';
 import { card, h, panel, when } from '../dom.js';
 
@@ -29,6 +30,7 @@ export default {
     };
     const scheduled = h('div');
     const history = h('div');
+    const parts = h('div');
     const text = h('pre', { class: 'mono rules-text', hidden: true });
     const toggle = h('button', { type: 'button', dataset: { k: 'show_text' } }, 'Show text');
     let showText = false;
@@ -41,6 +43,7 @@ export default {
       h('div', { class: 'cards' }, Object.values(cards).map((c) => c.el)),
       panel('Scheduled', scheduled),
       panel('Versions, newest first (switch points)', history),
+      panel('Partitions this daemon serves', parts),
       panel('Canonical text of the version in force', toggle, text));
     return {
       async refresh() {
@@ -61,6 +64,13 @@ export default {
           h('tr', {}, ['hash', 'label', 'rules entry', 'effective', 'switched at entry',
             'switched at', ''].map((t) => h('th', {}, t))),
           rb.versions.map((v, i) => versionRow(v, i === 0))));
+        const served = Object.entries(rb.partitions || {}).sort((a, b) => a[0] - b[0]);
+        parts.replaceChildren(served.length ? h('table', {},
+          h('tr', {}, ['partition', 'hash', 'label', 'since entry'].map((t) => h('th', {}, t))),
+          served.map(([p, v]) => h('tr', { dataset: { partition: p } },
+            h('td', {}, p), h('td', { class: 'mono' }, v.short || '(start-up)'),
+            h('td', {}, v.label || '-'), h('td', { class: 'mono' }, id(v.since.id)))))
+          : h('p', { class: 'muted' }, 'One partition.'));
         if (showText) text.textContent = rb.text || '';
       },
     };
