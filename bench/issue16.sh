@@ -16,6 +16,8 @@
 #   ENTRIES [200000]   purchases per bench_core pass; ROUNDS [3]
 #   BATCH [1024]       purchases per batch in the stall measurement (the
 #                      shipped batch_entries_max); STALL_BATCHES [2000]
+#   SCANS [3000] LOAD_RATE [20000]  bench/snapscan.sh at each of SIZES
+#                      (the real daemon; SCANS=0 skips it)
 #   RESULTS [bench/RESULTS.md] PLOT16 [bench/issue16.png]
 # Every program is a child of this script and runs to completion; the
 # heavy steps run under `flock /work/heavy.lock` when that file exists (a
@@ -23,7 +25,7 @@
 set -euo pipefail
 
 if [ "${1:-}" = "--help" ] || [ "${1:-}" = "-h" ]; then
-    sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'
     exit 0
 fi
 
@@ -38,6 +40,8 @@ entries=${ENTRIES:-200000}
 rounds=${ROUNDS:-3}
 batch=${BATCH:-1024}
 stall_batches=${STALL_BATCHES:-2000}
+scans=${SCANS:-3000}
+load_rate=${LOAD_RATE:-20000}
 # Targets of issue 16.
 TARGET_MEMBER_B=256       # resident bytes per member at rest, everything included
 TARGET_RECOVERY_S=10      # snapshot load of 10M members
@@ -45,6 +49,7 @@ TARGET_STALL_MS=20        # longest gap between batches during a snapshot
 TARGET_FULL_OF_BASE=0.80  # full rulebook vs base-rate-only rulebook
 TARGET_APPLY_OVER_LOOKUP=1.5
 TARGET_SCALE_SPREAD=2.0   # ns per purchase, largest size over smallest
+TARGET_SCAN_RATIO=2.0     # scan p99 during a snapshot over p99 without
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/loyalty-issue16.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
@@ -59,7 +64,8 @@ declare -A r
 
 step "building Release into $build"
 cmake -S "$top" -B "$build" -DCMAKE_BUILD_TYPE=Release >"$tmp/build.log"
-cmake --build "$build" -j "$(nproc)" --target bench_core bench_mem >>"$tmp/build.log"
+cmake --build "$build" -j "$(nproc)" --target bench_core bench_mem bench_e2e loyaltyd \
+    >>"$tmp/build.log"
 cat >"$tmp/base.conf" <<'CONF'
 earning = { minor_per_unit = 100; points_per_unit = 1; require_enrollment = true; };
 tiers = { basis = "points"; window_months = 12;
@@ -96,6 +102,12 @@ for s in $all; do
     if printf '%s\n' $sizes | grep -qx "$s"; then
         step "$s: bench_mem --no-thp (the 4 KiB-page baseline of the stall)"
         mem "nothp.$s." "$m" --no-thp
+        if [ "$scans" -gt 0 ]; then
+            step "$s: bench/snapscan.sh, $scans scans under $load_rate purchases/s"
+            heavy env MEMBERS="$m" SCANS="$scans" LOAD_RATE="$load_rate" BUILD="$build" \
+                "$top/bench/snapscan.sh" >"$tmp/snapscan.out"
+            read_results "$tmp/snapscan.out" "scan.$s."
+        fi
     fi
 done
 
@@ -174,7 +186,16 @@ step "appending to $results"
             "$(ns "${r[pf.$s.core.purchase.lookup_per_s]}")" \
             "${r[pf.$s.core.purchase.apply_over_lookup]}" \
             "$(atleast "$TARGET_APPLY_OVER_LOOKUP" "${r[pf.$s.core.purchase.apply_over_lookup]}")"
-        printf '| scan -> perk.triggered p99 during a snapshot | %s | not measured | | | <= 2x without | **missed** (no bench yet) |\n' "$s"
+        if [ -n "${r[scan.$s.snapscan.p99_on_us]:-}" ]; then
+            printf '| scan -> perk.triggered p99 under %s purchases/s while snapshots run (bench/snapscan.sh; %s finished meanwhile, longest fork %s s) | %s | %s us | without snapshots: %s us | %s | <= 2x | %s |\n' \
+                "${r[scan.$s.snapscan.load_rate]}" "${r[scan.$s.snapscan.snapshots]}" \
+                "${r[scan.$s.snapscan.fork_stall_max_s]}" "$s" "${r[scan.$s.snapscan.p99_on_us]}" \
+                "${r[scan.$s.snapscan.p99_off_us]}" \
+                "$(ratio "${r[scan.$s.snapscan.p99_on_us]}" "${r[scan.$s.snapscan.p99_off_us]}")" \
+                "$(atleast "$TARGET_SCAN_RATIO" "$(ratio "${r[scan.$s.snapscan.p99_on_us]}" "${r[scan.$s.snapscan.p99_off_us]}")")"
+        else
+            printf '| scan -> perk.triggered p99 during a snapshot | %s | not measured (SCANS=0) | | | <= 2x | |\n' "$s"
+        fi
     done
     printf '| cost per purchase, %s vs %s members (full rulebook) | | %s ns vs %s ns | | %sx | <= 2x | %s |\n' \
         "$last" "$first" "$(ns "${r[full.$last.core.purchase.apply_per_s]}")" \
