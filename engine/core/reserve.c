@@ -65,6 +65,16 @@ void *reserve_zeroed(size_t n, size_t size)
     return p;
 }
 
+void *reserve_derived(size_t n, size_t size)
+{
+    void *p = reserve_zeroed(n, size);
+    if (p != NULL && madvise(p, bytes_of(n, size), MADV_DONTFORK) != 0) {
+        reserve_release(p, n, size);
+        return NULL;
+    }
+    return p;
+}
+
 void reserve_discard(void *p, size_t n, size_t size)
 {
     size_t bytes = bytes_of(n, size);

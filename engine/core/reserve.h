@@ -28,6 +28,14 @@
  * non-NULL reservation of one page. */
 void *reserve_zeroed(size_t n, size_t size);
 
+/* Reserves like reserve_zeroed, for a store derived from the others (an
+ * index, the schedule) that a snapshot writer never reads: advised
+ * MADV_DONTFORK, it is not inherited by a forked child, so fork() copies
+ * none of its page tables and the parent's writes to it while a snapshot
+ * runs take no copy-on-write fault. A child must not touch it (it is not
+ * mapped there). Returns NULL as reserve_zeroed does. */
+void *reserve_derived(size_t n, size_t size);
+
 /* Hands the pages of p[0 .. n * size) back to the kernel; they read as
  * zeros afterwards (p: a reservation made by reserve_zeroed). */
 void reserve_discard(void *p, size_t n, size_t size);

@@ -4,12 +4,15 @@
  * A reservation of 2 MiB or more must start on a 2 MiB boundary and carry
  * the MADV_HUGEPAGE advice (the `hg` flag the kernel shows in
  * /proc/self/smaps), or a snapshot's fork copies 512 times the page-table
- * entries; a small one needs neither. Prefetch hints must leave the state
- * byte for byte as applying without them does.
+ * entries; a small one needs neither. A derived store (indexes, the
+ * schedule) must stay out of a forked child (`dc`). Prefetch hints must
+ * leave the state byte for byte as applying without them does.
  */
 #include "rulesfx.h"
 
 #include <stdbool.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "prefetch.h"
 #include "reserve.h"
@@ -65,6 +68,32 @@ static void small_reservation_is_plain_and_zeroed(void **state)
     assert_null(reserve_zeroed(SIZE_MAX, 2)); /* the product overflows */
 }
 
+/* Indexes and the schedule are derived: a snapshot writer (a forked child)
+ * never reads them, so fork() must not hand them over. */
+static void derived_reservation_is_not_inherited_by_fork(void **state)
+{
+    (void)state;
+    size_t n = HUGE_BYTES;
+    unsigned char *p = reserve_derived(n, 2);
+    assert_non_null(p);
+    assert_int_equal((uintptr_t)p % HUGE_BYTES, 0);
+    p[0] = 1;
+    char flags[SMAPS_LINE_MAX];
+    assert_true(vm_flags_of(p, flags, sizeof(flags)));
+    assert_non_null(strstr(flags, " dc")); /* VM_DONTCOPY */
+    assert_non_null(strstr(flags, " hg"));
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0)
+        _exit(vm_flags_of(p, flags, sizeof(flags)) ? 1 : 0); /* mapped there: wrong */
+    int status = -1;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+    assert_int_equal(p[0], 1); /* the parent keeps it */
+    reserve_release(p, n, 2);
+}
+
 /* Applies enrolments and purchases of `members` members, hinting each
  * entry's member first when `hint`. */
 static void feed(struct fx *f, bool hint, int members)
@@ -108,6 +137,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(large_reservation_is_huge_page_aligned_and_advised),
         cmocka_unit_test(small_reservation_is_plain_and_zeroed),
+        cmocka_unit_test(derived_reservation_is_not_inherited_by_fork),
         cmocka_unit_test(prefetch_hints_change_nothing),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
