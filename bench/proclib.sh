@@ -2,13 +2,14 @@
 # run.sh and scale.sh). Needs READY_WAIT_S set by the caller.
 
 # Stops a process we started, by pid: TERM (and CONT: a preload may have
-# left it stopped), then KILL after 15 s.
+# left it stopped), then KILL after $2 s (15: a daemon holding millions of
+# members writes its snapshot on a clean stop and needs more).
 stop_pid() {
     local pid=$1 i
     [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 0
     kill -TERM "$pid" 2>/dev/null || true
     kill -CONT "$pid" 2>/dev/null || true
-    for ((i = 0; i < 150; i++)); do
+    for ((i = 0; i < ${2:-15} * 10; i++)); do
         kill -0 "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null || true; return 0; }
         sleep 0.1
     done

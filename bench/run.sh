@@ -22,6 +22,18 @@
 #  6. The ledger (bench/ledger/run.sh): loyalty-ledger's writes into SQLite
 #     and PostgreSQL vs a bare INSERT loop of the same rows, then end to end;
 #     its own "Ledger" section in RESULTS.md. LEDGER_EVENTS=0 skips it.
+#  7. The figures of issue 16 at each size of SIZES (bench/issue16.sh):
+#     memory per member, recovery, the batch gap during a snapshot (with
+#     and without huge pages), the full rulebook vs base-rate-only and vs
+#     the lookup, cost per purchase against members, and scan latency
+#     while snapshots run on the real daemon (bench/snapscan.sh); its own
+#     section and plot (bench/issue16.png). SIZES="" skips it.
+#
+# The size knob: SIZES ["1m 10m"], member counts with k/m suffixes. 10m
+# fits this machine's 24 GB (bench_mem peaks near 10 GB, the daemon and
+# Redis of snapscan.sh near 12 GB) and adds about 25 minutes; SIZES=1m
+# alone about 5. The heavy steps take turns under /work/heavy.lock when
+# that file exists: do not run run.sh itself under that lock.
 # Stops everything it started by pid and appends a dated section to
 # bench/RESULTS.md: the machine, each figure with its same-run baseline and
 # ratio, and the targets met or missed. About 7 minutes on a 2-core machine
@@ -371,3 +383,6 @@ mb() { awk -v v="$1" 'BEGIN { printf "%.0f", v / 1e6 }'; }
 } >>"$results"
 step "done: $results"
 RESULTS=$results "$top/bench/ledger/run.sh"
+if [ -n "${SIZES-1m 10m}" ]; then
+    RESULTS=$results SIZES="${SIZES-1m 10m}" BUILD="$build" "$top/bench/issue16.sh"
+fi

@@ -25,8 +25,8 @@ int hindex_init(struct hindex *ix, uint32_t max)
         cap *= 2;
     memset(ix, 0, sizeof(*ix));
     ix->region_slots = cap;
-    ix->region[0] = reserve_zeroed((size_t)cap, sizeof(uint64_t));
-    ix->region[1] = reserve_zeroed((size_t)cap, sizeof(uint64_t));
+    ix->region[0] = reserve_derived((size_t)cap, sizeof(uint64_t));
+    ix->region[1] = reserve_derived((size_t)cap, sizeof(uint64_t));
     if (ix->region[0] == NULL || ix->region[1] == NULL) {
         hindex_free(ix);
         return -1;

@@ -10,7 +10,7 @@ int schedule_init(struct schedule *s, uint32_t cap)
 {
     LY_ASSERT(cap >= 1);
     memset(s, 0, sizeof(*s));
-    s->heap = reserve_zeroed(cap, sizeof(s->heap[0]));
+    s->heap = reserve_derived(cap, sizeof(s->heap[0]));
     if (s->heap == NULL)
         return -1;
     s->cap = cap;

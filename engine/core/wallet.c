@@ -96,6 +96,27 @@ static int32_t ring_last(const struct member *m, const struct members *ms)
     return m->lots_month + (int32_t)ms->lots_per;
 }
 
+/* The first month from `from` on (> lots_month) whose lot holds points,
+ * or 0 when none does. One pass over the slots in memory order (two runs
+ * around the wrap), without a division per month: every purchase asks
+ * this twice (the schedule, the expiry notice). */
+static int32_t ring_first(const struct members *ms, uint32_t pos, int32_t from)
+{
+    const struct member *m = members_at(ms, pos);
+    int32_t last = ring_last(m, ms);
+    if (ms->lots_kind != WALLET_RING || from > last)
+        return 0;
+    LY_ASSERT(from > m->lots_month);
+    uint32_t per = ms->lots_per, i = slot(ms, pos, from);
+    for (int32_t k = from; k <= last; k++) {
+        if (members_ring_get(ms, pos, i) > 0)
+            return k;
+        if (++i == per)
+            i = 0;
+    }
+    return 0;
+}
+
 static int64_t ring_expire(struct members *ms, uint32_t pos, int32_t now_month)
 {
     struct member *m = members_at(ms, pos);
@@ -254,12 +275,8 @@ int64_t wallet_next_expiry(const struct members *ms, uint32_t pos)
 {
     if (keyed(ms))
         return lots_next(members_lots(ms, pos), keyed_cap(ms));
-    const struct member *m = members_at(ms, pos);
-    for (int32_t k = m->lots_month + 1; ms->lots_kind == WALLET_RING && k <= ring_last(m, ms);
-         k++)
-        if (lot(ms, pos, k) > 0)
-            return caltime_month_start(k);
-    return INT64_MAX;
+    int32_t k = ring_first(ms, pos, members_at(ms, pos)->lots_month + 1);
+    return k != 0 ? caltime_month_start(k) : INT64_MAX;
 }
 
 int64_t wallet_expiring(const struct members *ms, uint32_t pos, int64_t until_ms)
@@ -313,13 +330,11 @@ bool wallet_lot_after(const struct members *ms, uint32_t pos, int32_t after_mont
     int32_t from = m->lots_month + 1;
     if (from <= after_month)
         from = after_month + 1;
-    for (int32_t k = from; ms->lots_kind == WALLET_RING && k <= ring_last(m, ms); k++) {
-        if (lot(ms, pos, k) > 0) {
-            *month = k;
-            *points = lot(ms, pos, k);
-            *expire_ts = caltime_month_start(k);
-            return true;
-        }
-    }
-    return false;
+    int32_t k = ring_first(ms, pos, from);
+    if (k == 0)
+        return false;
+    *month = k;
+    *points = lot(ms, pos, k);
+    *expire_ts = caltime_month_start(k);
+    return true;
 }

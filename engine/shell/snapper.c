@@ -1,12 +1,15 @@
 /* snapper.c - see snapper.h. */
+#define _GNU_SOURCE /* SCHED_IDLE */
 #include "snapper.h"
 
 #include <errno.h>
 #include <inttypes.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -126,6 +129,25 @@ void snapper_reset(struct snapper *s)
     s->last_us = monotime_us();
 }
 
+/* ioprio_set(2) has no glibc wrapper: the idle I/O class, for this process. */
+#define IOPRIO_CLASS_IDLE 3
+#define IOPRIO_CLASS_SHIFT 13
+#define IOPRIO_WHO_PROCESS 1
+
+/* The writer yields to ingestion: it runs on CPU time and disk time nobody
+ * else wants (SCHED_IDLE, the idle I/O class), so that tills' scans and
+ * purchases are not queued behind the encoding of millions of members on
+ * a machine with few cores. A busy machine makes the snapshot take
+ * longer, never the entries; both calls are best effort. */
+static void writer_yields(void)
+{
+    struct sched_param none = {0};
+    if (sched_setscheduler(0, SCHED_IDLE, &none) != 0)
+        log_warn("snapshot writer: SCHED_IDLE: %s", strerror(errno));
+    (void)syscall(SYS_ioprio_set, IOPRIO_WHO_PROCESS, 0,
+                  IOPRIO_CLASS_IDLE << IOPRIO_CLASS_SHIFT);
+}
+
 static bool due(const struct snapper *s)
 {
     if (entries_of(s->st) < s->last_entries)
@@ -160,6 +182,7 @@ void snapper_maybe(struct snapper *s)
         if (getppid() != parent)
             _exit(1); /* the parent died before prctl took effect */
         close(s->sd->lock_fd);
+        writer_yields();
         struct snapshot_error err;
         int rc = snapshot_write(s->st, rulecanon_codec(), path, &err);
         if (rc != 0)
