@@ -9,7 +9,8 @@
  *   globals   counters that belong to no member;
  *   members   each member's fields, then its expiry lots as (month,
  *             points) pairs;
- *   txns      the idempotency window, oldest first.
+ *   txns      the idempotency window, oldest first;
+ *   liability the points liability (snapliab.h; absent before it existed).
  * Loading checks every record against the state's limits and the rules'
  * invariants, whatever format the record came in (snapv2.h reads format
  * 2 into the same checks), and tells a snapshot this build cannot take
