@@ -25,8 +25,11 @@ function monthChart(el, lines, kind) {
     width: Math.max(280, el.clientWidth - 4),
     height: HEIGHT,
     legend: { live: false },
-    scales: { x: { time: true } },
-    axes: [{}, { label: 'points', size: 70 }],
+    // One tick per month shown, labelled "YYYY-MM"; points from 0.
+    scales: { x: { time: true }, y: { range: (u, min, max) => [Math.min(0, min), max || 1] } },
+    axes: [{ splits: (u) => u.data[0], space: 40,
+      values: (u, splits) => splits.map((s) => new Date(s * 1000).toISOString().slice(0, 7)) },
+    { label: 'points', size: 70 }],
     series: [{}, ...lines.map((l) => ({ label: l.label, stroke: l.color, width: 2,
       fill: kind === 'bars' ? `${l.color}aa` : undefined, paths,
       points: { show: kind !== 'bars' } }))],
@@ -99,9 +102,9 @@ export default {
       h('div', { class: 'grid charts' },
         panel('Outstanding by earning month (cohort)', boxes[0]),
         panel('Issued, redeemed and expired per month', boxes[1])),
-      h('div', { class: 'grid' },
-        panel('By cohort', tables.cohort), panel('By expiry month', tables.expiry)),
-      panel('Per calendar month', tables.month), tables.parts);
+      panel('By cohort (earning month)', tables.cohort),
+      h('div', { class: 'grid' }, panel('By expiry month', tables.expiry), tables.parts),
+      panel('Per calendar month', tables.month));
     const charts = [
       monthChart(boxes[0], [{ label: 'outstanding', color: '#2b6cb0' }], 'bars'),
       monthChart(boxes[1], [{ label: 'issued', color: '#38a169' },
