@@ -15,11 +15,13 @@ earning, then:
 - after kill -9 and recovery (from a snapshot and the log) the report is
   identical.
 """
+import json
 import random
 
 import msgpack
 
 from clusterkit import partition_of
+from ctlkit import ctl
 from harness import BASE_TS_MS, partition_prefixes, wait_until
 
 DAY_MS = 86_400_000
@@ -152,6 +154,7 @@ def test_the_report_adds_up_to_the_balances_and_survives_kill_9(make_env):
         if c["outstanding"]:
             assert metrics[f'loyalty_liability_points{{cohort="{c["month"]}"}}'] == \
                 c["outstanding"]
+    check_loyaltyctl(env, rep)
     # kill -9, recovery from the newest snapshot and the log: the same report.
     assert list(env.daemon.data.glob("snap-*.lysnap")), "no snapshot was written"
     env.daemon.kill()
@@ -194,3 +197,24 @@ def applied(env, prefix, sid):
         return False
     a = tuple(map(int, v.decode().split("-")))
     return a >= tuple(map(int, sid.split("-")))
+
+
+def check_loyaltyctl(env, rep):
+    """`loyaltyctl liability` prints the API's figures (--json: the same
+    document)."""
+    http = f"127.0.0.1:{env.daemon.http_port}"
+    res = ctl("liability", "--http", http, "--json")
+    assert res.returncode == 0, res
+    assert json.loads(res.stdout) == rep
+    text = ctl("liability", "--http", http)
+    assert text.returncode == 0, text
+    t = rep["totals"]
+    lines = text.stdout.splitlines()
+    assert lines[0] == f"as of {rep['as_of']} (engine clock)"
+    assert lines[1].startswith(f"outstanding {t['outstanding_points']} points "
+                               f"({t['outstanding_value_minor']} EUR minor units)")
+    assert f"debt {t['debt_points']}" in lines[1]
+    cohorts = {ln.split()[0]: int(ln.split()[1]) for ln in lines
+               if ln[:4].isdigit() and len(ln.split()) == 6}
+    assert cohorts == {c["month"]: c["outstanding"] for c in t["by_cohort"]
+                       if c["month"][:4].isdigit()}
