@@ -7,7 +7,8 @@
  * outstanding = the positive balances, debt = the negative ones, each
  * cohort's movements add up, credits - debits = the balances; the same
  * figures after a snapshot round trip, and derived ones for a snapshot
- * without the section.
+ * without the section; rulebook switches that turn expiry off and on
+ * redate the lots and keep the cohorts; a preview changes nothing.
  *
  * Rulebook (progfx.h): 1 point per 1.00, three tiers at x1.
  */
@@ -24,6 +25,7 @@
 
 #include "liability.h"
 #include "pending.h"
+#include "preview.h"
 #include "progfx.h"
 #include "rulecanon.h"
 #include "snapliab.h"
@@ -201,6 +203,86 @@ static void pending_points_are_kept_apart_until_released(void **unused)
 /* The last purchase of each random member (its txn), for refunds. */
 static char last_buy[8][24];
 
+/* A rules entry making `text` the version in force. */
+static void switch_to(struct progfx *f, int64_t ts, const char *text)
+{
+    static struct rulebook next;
+    progfx_parse(text, &next);
+    next.txns_max = f->rb.txns_max;
+    progfx_entry(f, PROTO_RULES, ts, NULL, NULL);
+    snprintf(f->e.hash, sizeof(f->e.hash), "%032x", (unsigned)f->seq);
+    struct rules_text rt = {&next, NULL};
+    rules_apply(&f->st, (struct proto_id){1, ++f->seq}, &f->e, &rt, &f->ob);
+    assert_int_equal(f->ob.verdict, OUTBOX_APPLIED);
+}
+
+/* A version turning expiry off moves every lot to "never", one turning it
+ * on dates them as the balances; the cohorts stay. Later points follow the
+ * new rule, and a changed expiry.months dates only new points. */
+static void rulebook_switches_redate_the_lots_and_keep_the_cohorts(void **unused)
+{
+    (void)unused;
+    struct progfx *f = progfx_new("expiry = { months = 12; };\n", 4);
+    progfx_enroll(f, progfx_noon(2027, 1, 5), "A");
+    buy(f, progfx_noon(2027, 1, 10), "p1", "A", 10000);
+    switch_to(f, progfx_noon(2027, 2, 1), "expiry = { months = 0; };\n");
+    check(f);
+    const struct liability_report *r = report(f);
+    assert_int_equal(r->never, 100);
+    assert_int_equal(r->by_cohort[cohort_ix(r, 2027, 1)], 100);
+    buy(f, progfx_noon(2027, 3, 10), "p2", "A", 5000);
+    switch_to(f, progfx_noon(2027, 4, 1), "expiry = { months = 3; };\n");
+    check(f);
+    r = report(f);
+    assert_int_equal(r->never, 0);
+    /* A rules entry does not move the clock: dated as earned in March. */
+    assert_int_equal(r->by_expiry[expiry_ix(r, 2027, 7)], 150);
+    assert_int_equal(r->by_cohort[cohort_ix(r, 2027, 1)], 100);
+    assert_int_equal(r->by_cohort[cohort_ix(r, 2027, 3)], 50);
+    switch_to(f, progfx_noon(2027, 4, 2), "expiry = { months = 1; };\n");
+    buy(f, progfx_noon(2027, 4, 10), "p3", "A", 2000); /* expires June, before July */
+    assert_int_equal(redeem(f, progfx_noon(2027, 4, 11), "r1", "A", 30), OUTBOX_APPLIED);
+    check(f);
+    r = report(f);
+    assert_int_equal(r->by_expiry[expiry_ix(r, 2027, 6)], 0); /* the soonest lot went first */
+    assert_int_equal(r->by_cohort[cohort_ix(r, 2027, 4)], 0);
+    assert_int_equal(r->by_expiry[expiry_ix(r, 2027, 7)], 140);
+    assert_int_equal(r->by_cohort[cohort_ix(r, 2027, 1)], 90); /* then July's oldest */
+    progfx_tick(f, progfx_noon(2027, 8, 1));
+    check(f);
+    r = report(f);
+    assert_int_equal(r->outstanding, 0);
+    assert_int_equal(r->cohort[cohort_ix(r, 2027, 1)].expired, 90);
+    assert_int_equal(r->cohort[cohort_ix(r, 2027, 3)].expired, 50);
+    progfx_free(f);
+}
+
+/* A preview runs a sale on the live state and puts everything back: the
+ * liability too. */
+static void a_preview_leaves_the_liability_as_it_was(void **unused)
+{
+    (void)unused;
+    struct progfx *f = progfx_new("expiry = { months = 12; };\n", 4);
+    progfx_enroll(f, progfx_noon(2027, 1, 5), "A");
+    buy(f, progfx_noon(2027, 1, 10), "p1", "A", 10000);
+    static struct liability before;
+    before = f->st.liab;
+    static struct preview pv;
+    preview_init(&pv);
+    struct proto_entry e = {.kind = PROTO_PURCHASE, .ts = progfx_noon(2027, 3, 1),
+                            .amount = 50000};
+    snprintf(e.txn, sizeof(e.txn), "p2");
+    snprintf(e.member, sizeof(e.member), "A");
+    snprintf(e.store, sizeof(e.store), "s1");
+    struct preview_result res;
+    preview_purchase(&pv, &f->st, &e, &res);
+    assert_int_equal(res.verdict, PREVIEW_APPLIED);
+    assert_int_equal(res.balance, 600);
+    assert_memory_equal(&f->st.liab, &before, sizeof(before));
+    preview_free(&pv);
+    progfx_free(f);
+}
+
 /* One random entry for member a (b: another member). */
 static void random_entry(struct progfx *f, uint64_t *rng, int64_t ts, int i, int a, int b)
 {
@@ -330,6 +412,8 @@ int main(void)
         cmocka_unit_test(pending_points_are_kept_apart_until_released),
         cmocka_unit_test(random_entries_keep_the_invariants_in_every_expiry_mode),
         cmocka_unit_test(figures_derived_from_the_members_agree_with_the_kept_ones),
+        cmocka_unit_test(rulebook_switches_redate_the_lots_and_keep_the_cohorts),
+        cmocka_unit_test(a_preview_leaves_the_liability_as_it_was),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
