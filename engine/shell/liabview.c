@@ -201,41 +201,60 @@ static int ratio(struct evbuffer *out, const char *name, const char *help, int64
                                "\n", name, help, name, name, bp / 10000, bp % 10000);
 }
 
+/* One gauge family labelled by month: `before` (label `before_name`), the
+ * months v[0..n) from `first`, then `after` (`after_name`; NULL: none),
+ * leaving out zeros. */
+struct month_series {
+    const char *name, *help, *label;
+    const char *before_name;
+    int64_t before;
+    int32_t first;
+    const int64_t *v;
+    uint32_t n;
+    const char *after_name;
+    int64_t after;
+};
+
+static int sample(struct evbuffer *out, const struct month_series *s, const char *month,
+                  int64_t v)
+{
+    if (v == 0)
+        return 0;
+    return evbuffer_add_printf(out, "%s{%s=\"%s\"} %" PRId64 "\n", s->name, s->label, month, v);
+}
+
+static int month_series(struct evbuffer *out, const struct month_series *s)
+{
+    char m[MONTH_STR_MAX];
+    int rc = evbuffer_add_printf(out, "# HELP %s %s\n# TYPE %s gauge\n", s->name, s->help,
+                                 s->name);
+    if (rc >= 0)
+        rc = sample(out, s, s->before_name, s->before);
+    for (uint32_t i = 0; rc >= 0 && i < s->n; i++) {
+        month_str(s->first + (int32_t)i, m);
+        rc = sample(out, s, m, s->v[i]);
+    }
+    if (rc >= 0 && s->after_name != NULL)
+        rc = sample(out, s, s->after_name, s->after);
+    return rc;
+}
+
 static int by_cohort(struct evbuffer *out, const struct liability_report *r)
 {
-    const char *n = "loyalty_liability_points";
-    char m[MONTH_STR_MAX];
-    int rc = evbuffer_add_printf(out, "# HELP %s Points outstanding by the month they were "
-                                      "earned in (cohort).\n# TYPE %s gauge\n", n, n);
-    if (rc >= 0 && r->earlier_outstanding != 0)
-        rc = evbuffer_add_printf(out, "%s{cohort=\"earlier\"} %" PRId64 "\n", n,
-                                 r->earlier_outstanding);
-    for (uint32_t i = 0; rc >= 0 && i < LIABILITY_MONTHS; i++) {
-        if (r->by_cohort[i] == 0)
-            continue;
-        month_str(r->month - LIABILITY_MONTHS + 1 + (int32_t)i, m);
-        rc = evbuffer_add_printf(out, "%s{cohort=\"%s\"} %" PRId64 "\n", n, m, r->by_cohort[i]);
-    }
-    return rc;
+    const struct month_series s = {
+        "loyalty_liability_points", "Points outstanding by the month they were earned in "
+        "(cohort).", "cohort", "earlier", r->earlier_outstanding,
+        r->month - LIABILITY_MONTHS + 1, r->by_cohort, LIABILITY_MONTHS, NULL, 0};
+    return month_series(out, &s);
 }
 
 static int by_expiry(struct evbuffer *out, const struct liability_report *r)
 {
-    const char *n = "loyalty_liability_expiring_points";
-    char m[MONTH_STR_MAX];
-    int rc = evbuffer_add_printf(out, "# HELP %s Points outstanding by the month they expire "
-                                      "in.\n# TYPE %s gauge\n", n, n);
-    if (rc >= 0 && r->overdue != 0)
-        rc = evbuffer_add_printf(out, "%s{month=\"overdue\"} %" PRId64 "\n", n, r->overdue);
-    for (uint32_t i = 0; rc >= 0 && i < LIABILITY_EXPIRY_MONTHS; i++) {
-        if (r->by_expiry[i] == 0)
-            continue;
-        month_str(r->month - LIABILITY_EXPIRY_BEHIND + (int32_t)i, m);
-        rc = evbuffer_add_printf(out, "%s{month=\"%s\"} %" PRId64 "\n", n, m, r->by_expiry[i]);
-    }
-    if (rc >= 0 && r->never != 0)
-        rc = evbuffer_add_printf(out, "%s{month=\"never\"} %" PRId64 "\n", n, r->never);
-    return rc;
+    const struct month_series s = {
+        "loyalty_liability_expiring_points", "Points outstanding by the month they expire in.",
+        "month", "overdue", r->overdue, r->month - LIABILITY_EXPIRY_BEHIND, r->by_expiry,
+        LIABILITY_EXPIRY_MONTHS, "never", r->never};
+    return month_series(out, &s);
 }
 
 int liabview_metrics(const struct state *const *states, uint32_t n,

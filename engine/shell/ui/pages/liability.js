@@ -6,8 +6,7 @@
 // closed cohorts, valued at the daemon's liability_value_* when set.
 import { getJson } from '../api.js';
 import { card, dec, h, num, panel } from '../dom.js';
-
-const HEIGHT = 220;
+import { mountPlot } from '../chart.js';
 
 // "2027-03" -> seconds since the epoch of its first day (uPlot's time axis).
 function monthSeconds(month) {
@@ -22,8 +21,6 @@ function monthChart(el, lines, kind) {
   const paths = kind === 'bars' && uPlot.paths && uPlot.paths.bars
     ? uPlot.paths.bars({ size: [0.6, 40] }) : undefined;
   const opts = {
-    width: Math.max(280, el.clientWidth - 4),
-    height: HEIGHT,
     legend: { live: false },
     // One tick per month shown, labelled "YYYY-MM"; points from 0.
     scales: { x: { time: true }, y: { range: (u, min, max) => [Math.min(0, min), max || 1] } },
@@ -34,16 +31,7 @@ function monthChart(el, lines, kind) {
       fill: kind === 'bars' ? `${l.color}aa` : undefined, paths,
       points: { show: kind !== 'bars' } }))],
   };
-  const plot = new uPlot(opts, [[], ...lines.map(() => [])], el);
-  const resize = () => plot.setSize({ width: Math.max(280, el.clientWidth - 4), height: HEIGHT });
-  window.addEventListener('resize', resize);
-  return {
-    update: (data) => plot.setData(data),
-    destroy: () => {
-      window.removeEventListener('resize', resize);
-      plot.destroy();
-    },
-  };
+  return mountPlot(el, opts, lines.length);
 }
 
 function table(k, heads, rows) {
