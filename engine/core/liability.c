@@ -25,11 +25,13 @@ static uint32_t col_of(const struct liability *l, int32_t cohort)
     return umod(cohort, LIABILITY_MONTHS);
 }
 
-static uint32_t row_of(const struct liability *l, int64_t expire_ms)
+/* The row of points expiring at `key`: a month index when `months`, else
+ * an instant (INT64_MAX: never). */
+static uint32_t row_of(const struct liability *l, int64_t key, bool months)
 {
-    if (expire_ms == INT64_MAX)
+    if (key == INT64_MAX)
         return LIABILITY_ROW_NEVER;
-    int32_t e = caltime_month(expire_ms);
+    int32_t e = months ? (int32_t)key : caltime_month(key);
     LY_ASSERT(e <= l->month + LIABILITY_EXPIRY_AHEAD);
     if (e < l->month - LIABILITY_EXPIRY_BEHIND)
         return LIABILITY_ROW_OVERDUE;
@@ -202,16 +204,23 @@ static void add_delta(struct delta *d, uint32_t *n, uint32_t row, int64_t points
     d[(*n)++] = (struct delta){row, points};
 }
 
-/* What each row gains (> 0) or loses (< 0) from `b` to `a`. */
+/* What each row gains (> 0) or loses (< 0) from `b` to `a`: one walk
+ * over both (ascending, each key once), so that only the lots the move
+ * changed cost anything. */
 static uint32_t deltas_of(const struct liability *l, const struct liability_wallet *b,
                           const struct liability_wallet *a, struct delta *d)
 {
-    uint32_t n = 0;
+    uint32_t n = 0, i = 0, j = 0;
     LY_ASSERT(b->n <= LIABILITY_PIECES_MAX && a->n <= LIABILITY_PIECES_MAX);
-    for (uint32_t i = 0; i < b->n; i++)
-        add_delta(d, &n, row_of(l, b->pieces[i].expire_ms), -b->pieces[i].points);
-    for (uint32_t i = 0; i < a->n; i++)
-        add_delta(d, &n, row_of(l, a->pieces[i].expire_ms), a->pieces[i].points);
+    LY_ASSERT(b->months == a->months);
+    while (i < b->n || j < a->n) {
+        bool from_b = j >= a->n || (i < b->n && b->pieces[i].expire_ms <= a->pieces[j].expire_ms);
+        bool from_a = i >= b->n || (j < a->n && a->pieces[j].expire_ms <= b->pieces[i].expire_ms);
+        int64_t key = from_b ? b->pieces[i].expire_ms : a->pieces[j].expire_ms;
+        int64_t delta = (from_a ? a->pieces[j++].points : 0) - (from_b ? b->pieces[i++].points : 0);
+        if (delta != 0)
+            add_delta(d, &n, row_of(l, key, a->months), delta);
+    }
     return n;
 }
 
@@ -265,8 +274,7 @@ void liability_pending(struct liability *l, int32_t month, enum liability_pend w
 void liability_redate(struct liability *l, int32_t month, int32_t to_month)
 {
     advance(l, month);
-    uint32_t to = to_month < 0 ? LIABILITY_ROW_NEVER
-                               : row_of(l, caltime_month_start(to_month));
+    uint32_t to = to_month < 0 ? LIABILITY_ROW_NEVER : row_of(l, to_month, true);
     for (uint32_t r = 0; r < LIABILITY_ROWS; r++) {
         if (r == to || (to_month >= 0 && r != LIABILITY_ROW_NEVER))
             continue;
@@ -285,7 +293,7 @@ void liability_derive_lot(struct liability *l, int32_t month, int64_t expire_ms,
     LY_ASSERT(points > 0);
     advance(l, month);
     uint32_t c = col_of(l, cohort < l->month ? cohort : l->month);
-    l->cells[row_of(l, expire_ms)][c] += points;
+    l->cells[row_of(l, expire_ms, false)][c] += points;
     l->cohorts[c].in += points;
 }
 

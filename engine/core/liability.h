@@ -115,11 +115,12 @@ struct liability {
 };
 
 /* A member's wallet before or after a move: what its lots hold, by expiry
- * instant ascending (INT64_MAX: points that never expire, last), and its
- * balance. */
+ * ascending (INT64_MAX: points that never expire, last; `months`: the
+ * other keys are month indexes, else instants), and its balance. */
 struct liability_wallet {
     const struct lots_piece *pieces;
     uint32_t n;
+    bool months;
     int64_t balance;
 };
 

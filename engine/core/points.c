@@ -37,6 +37,7 @@ static void look(const struct state *st, uint32_t pos, struct seen *s)
 {
     s->w.n = wallet_pieces(&st->members, pos, s->pieces);
     s->w.pieces = s->pieces;
+    s->w.months = st->members.lots_kind == WALLET_RING;
     s->w.balance = members_at(&st->members, pos)->balance;
 }
 

@@ -246,7 +246,7 @@ uint32_t wallet_pieces(const struct members *ms, uint32_t pos, struct lots_piece
     } else if (ms->lots_kind == WALLET_RING) {
         for (int32_t k = m->lots_month + 1; k <= ring_last(m, ms); k++)
             if (*lot(ms, pos, k) != 0)
-                out[n++] = (struct lots_piece){caltime_month_start(k), *lot(ms, pos, k)};
+                out[n++] = (struct lots_piece){k, *lot(ms, pos, k)};
     }
     for (uint32_t i = 0; i < n; i++)
         held += out[i].points;

@@ -3,6 +3,7 @@
 
 #include <string.h>
 
+#include "caltime.h"
 #include "liability.h"
 #include "pending.h"
 #include "wallet.h"
@@ -139,10 +140,13 @@ void snapliab_derive(struct state *st)
     for (uint32_t p = 0; p < st->members.count; p++) {
         const struct member *m = members_at(&st->members, p);
         uint32_t n = wallet_pieces(&st->members, p, pieces);
-        for (uint32_t i = 0; i < n; i++)
-            liability_derive_lot(&st->liab, month, pieces[i].expire_ms,
-                                 liability_cohort_of(rb, pieces[i].expire_ms, month),
+        for (uint32_t i = 0; i < n; i++) {
+            int64_t at = pieces[i].expire_ms; /* the ring's keys are months */
+            if (at != INT64_MAX && st->members.lots_kind == WALLET_RING)
+                at = caltime_month_start((int32_t)at);
+            liability_derive_lot(&st->liab, month, at, liability_cohort_of(rb, at, month),
                                  pieces[i].points);
+        }
         liability_derive_member(&st->liab, month, m->balance, pending_total(m));
     }
 }

@@ -200,6 +200,7 @@ def check_liability(env, page):
     assert number(cards["outstanding_points"]) == t["outstanding_points"] > 0
     assert number(cards["pending_points"]) == t["pending_points"]
     assert number(cards["debt_points"]) == t["debt_points"]
+    assert cards["outstanding_value"] == f"{t['outstanding_value_minor']:,} EUR minor units"
     shown = {k: number(v) for k, v in page.evaluate(table_js("by_cohort", "outstanding")).items()}
     assert shown == {c["month"]: c["outstanding"] for c in t["by_cohort"]}
     shown = {k: number(v) for k, v in page.evaluate(table_js("by_month", "issued")).items()}
@@ -230,7 +231,8 @@ def check_rulebook(env, page):
 
 def test_every_page_shows_the_apis_numbers_under_load(make_env, browser, tmp_path):
     # No trimming: the stream length is then the count of entries sent.
-    env = make_env(snapshot_every_entries=2000, trim_input="false")
+    env = make_env(snapshot_every_entries=2000, trim_input="false", liability_value_minor=1,
+                   liability_value_points=2, liability_currency='"EUR"')
     shots = Shots(tmp_path)
     page = browser.new_page()
     page.navigate(f"http://127.0.0.1:{env.daemon.http_port}/ui/")
