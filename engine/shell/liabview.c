@@ -167,7 +167,8 @@ json_t *liabview_json(const struct state *const *states, const uint32_t *parts, 
         clock = states[i]->clock_ms > clock ? states[i]->clock_ms : clock;
     liabview_report(states, n, &r);
     month_str(r.month, m);
-    json_t *j = json_pack("{s:s, s:I, s:s, s:I, s:I, s:o}", "as_of", m, "clock_ts",
+    json_t *j = json_pack("{s:o, s:I, s:s, s:I, s:I, s:o}", "as_of",
+                          clock > 0 ? json_string(m) : json_null(), "clock_ts",
                           (json_int_t)clock, "currency", v->currency, "value_minor",
                           (json_int_t)v->minor, "value_points", (json_int_t)v->points,
                           "totals", report_json(&r, v));

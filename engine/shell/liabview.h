@@ -3,7 +3,8 @@
  *
  * GET /v1/liability answers, summed over the served partitions (and, with
  * more than one, per partition under "partitions"):
- *   {"as_of": "2027-05", "clock_ts", "currency", "value_minor",
+ *   {"as_of": "2027-05" (null before the first entry), "clock_ts", "currency",
+ *    "value_minor",
  *    "value_points", "totals": REPORT, "partitions": {"0": REPORT, ...}}
  * REPORT: {"outstanding_points", "pending_points", "debt_points",
  *   "opening_points", "outstanding_value_minor" (null: not valued),
