@@ -9,6 +9,24 @@
 /* A move changes at most every piece before and after. */
 #define LIABILITY_DELTAS_MAX (2 * LIABILITY_PIECES_MAX)
 
+/* Sums of figures wrap modulo 2^64 instead of overflowing: each member's
+ * balance fits int64 (points_overflows), a partition's total need not
+ * (liability.h). */
+static int64_t wadd(int64_t a, int64_t b)
+{
+    return (int64_t)((uint64_t)a + (uint64_t)b);
+}
+
+static int64_t wsub(int64_t a, int64_t b)
+{
+    return (int64_t)((uint64_t)a - (uint64_t)b);
+}
+
+int64_t liability_add(int64_t a, int64_t b)
+{
+    return wadd(a, b);
+}
+
 static uint32_t umod(int32_t v, uint32_t n)
 {
     int32_t r = v % (int32_t)n;
@@ -54,28 +72,28 @@ int32_t liability_row_month(const struct liability *l, uint32_t row)
 
 static void add_cohort(struct liability_cohort *to, const struct liability_cohort *c)
 {
-    to->in += c->in;
-    to->redeemed += c->redeemed;
-    to->expired += c->expired;
-    to->other += c->other;
+    to->in = wadd(to->in, c->in);
+    to->redeemed = wadd(to->redeemed, c->redeemed);
+    to->expired = wadd(to->expired, c->expired);
+    to->other = wadd(to->other, c->other);
 }
 
 static void add_flow(struct liability_flow *to, const struct liability_flow *f)
 {
     for (uint32_t c = 0; c < PROTO_CAUSE_COUNT; c++) {
-        to->credit[c] += f->credit[c];
-        to->debit[c] += f->debit[c];
+        to->credit[c] = wadd(to->credit[c], f->credit[c]);
+        to->debit[c] = wadd(to->debit[c], f->debit[c]);
     }
-    to->held += f->held;
-    to->released += f->released;
-    to->cancelled += f->cancelled;
+    to->held = wadd(to->held, f->held);
+    to->released = wadd(to->released, f->released);
+    to->cancelled = wadd(to->cancelled, f->cancelled);
 }
 
 /* Folds cohort column `col` (its month leaving the ring) into earlier. */
 static void fold_col(struct liability *l, uint32_t col)
 {
     for (uint32_t r = 0; r < LIABILITY_ROWS; r++) {
-        l->cells[r][LIABILITY_COL_EARLIER] += l->cells[r][col];
+        l->cells[r][LIABILITY_COL_EARLIER] = wadd(l->cells[r][LIABILITY_COL_EARLIER], l->cells[r][col]);
         l->cells[r][col] = 0;
     }
     add_cohort(&l->cohorts[LIABILITY_COL_EARLIER], &l->cohorts[col]);
@@ -88,7 +106,7 @@ static void fold_col(struct liability *l, uint32_t col)
 static void fold_row(struct liability *l, uint32_t row)
 {
     for (uint32_t c = 0; c < LIABILITY_COLS; c++) {
-        l->cells[LIABILITY_ROW_OVERDUE][c] += l->cells[row][c];
+        l->cells[LIABILITY_ROW_OVERDUE][c] = wadd(l->cells[LIABILITY_ROW_OVERDUE][c], l->cells[row][c]);
         l->cells[row][c] = 0;
     }
 }
@@ -126,12 +144,18 @@ static void take_row(struct liability *l, uint32_t row, int64_t points, int64_t 
 {
     for (uint32_t i = 0; points > 0 && i < LIABILITY_COLS; i++) {
         uint32_t c = col_at(l, i);
-        int64_t t = l->cells[row][c] < points ? l->cells[row][c] : points;
-        l->cells[row][c] -= t;
-        carry[c] += t;
-        points -= t;
+        int64_t have = l->cells[row][c] > 0 ? l->cells[row][c] : 0;
+        int64_t t = have < points ? have : points;
+        l->cells[row][c] = wsub(l->cells[row][c], t);
+        carry[c] = wadd(carry[c], t);
+        points = wsub(points, t);
     }
-    LY_ASSERT(points == 0 && "the row holds what the lots held");
+    /* The row holds what the lots held; it falls short only when sums
+     * wrapped (liability.h): the rest comes off the oldest column. */
+    if (points > 0) {
+        l->cells[row][LIABILITY_COL_EARLIER] = wsub(l->cells[row][LIABILITY_COL_EARLIER], points);
+        carry[LIABILITY_COL_EARLIER] = wadd(carry[LIABILITY_COL_EARLIER], points);
+    }
 }
 
 /* Moves up to `*points` from src[] (oldest cohorts first) into row `row`;
@@ -140,12 +164,13 @@ static void put_from(struct liability *l, uint32_t row, int64_t *points, int64_t
 {
     for (uint32_t i = 0; *points > 0 && i < LIABILITY_COLS; i++) {
         uint32_t c = col_at(l, i);
-        int64_t t = src[c] < *points ? src[c] : *points;
-        src[c] -= t;
-        l->cells[row][c] += t;
+        int64_t have = src[c] > 0 ? src[c] : 0;
+        int64_t t = have < *points ? have : *points;
+        src[c] = wsub(src[c], t);
+        l->cells[row][c] = wadd(l->cells[row][c], t);
         if (in)
-            l->cohorts[c].in += t;
-        *points -= t;
+            l->cohorts[c].in = wadd(l->cohorts[c].in, t);
+        *points = wsub(*points, t);
     }
 }
 
@@ -160,8 +185,8 @@ static void put_row(struct liability *l, uint32_t row, int64_t points, int64_t *
         put_from(l, row, &points, l->hand, true);
     if (points > 0) {
         uint32_t c = col_of(l, l->month);
-        l->cells[row][c] += points;
-        l->cohorts[c].in += points;
+        l->cells[row][c] = wadd(l->cells[row][c], points);
+        l->cohorts[c].in = wadd(l->cohorts[c].in, points);
     }
 }
 
@@ -174,13 +199,13 @@ static void settle(struct liability *l, const int64_t *carry, enum proto_cause c
             continue;
         struct liability_cohort *k = &l->cohorts[c];
         if (cause == PROTO_CAUSE_EXPIRY)
-            k->expired += carry[c];
+            k->expired = wadd(k->expired, carry[c]);
         else if (cause == PROTO_CAUSE_REDEEM)
-            k->redeemed += carry[c];
+            k->redeemed = wadd(k->redeemed, carry[c]);
         else
-            k->other += carry[c];
+            k->other = wadd(k->other, carry[c]);
         if (cause == PROTO_CAUSE_TRANSFER_OUT) {
-            l->hand[c] += carry[c];
+            l->hand[c] = wadd(l->hand[c], carry[c]);
             l->hand_id = id;
         }
     }
@@ -196,7 +221,7 @@ static void add_delta(struct delta *d, uint32_t *n, uint32_t row, int64_t points
 {
     for (uint32_t i = 0; i < *n; i++) {
         if (d[i].row == row) {
-            d[i].points += points;
+            d[i].points = wadd(d[i].points, points);
             return;
         }
     }
@@ -217,7 +242,8 @@ static uint32_t deltas_of(const struct liability *l, const struct liability_wall
         bool from_b = j >= a->n || (i < b->n && b->pieces[i].expire_ms <= a->pieces[j].expire_ms);
         bool from_a = i >= b->n || (j < a->n && a->pieces[j].expire_ms <= b->pieces[i].expire_ms);
         int64_t key = from_b ? b->pieces[i].expire_ms : a->pieces[j].expire_ms;
-        int64_t delta = (from_a ? a->pieces[j++].points : 0) - (from_b ? b->pieces[i++].points : 0);
+        int64_t delta = wsub(from_a ? a->pieces[j++].points : 0,
+                             from_b ? b->pieces[i++].points : 0);
         if (delta != 0)
             add_delta(d, &n, row_of(l, key, a->months), delta);
     }
@@ -226,7 +252,7 @@ static uint32_t deltas_of(const struct liability *l, const struct liability_wall
 
 static int64_t owed(int64_t balance)
 {
-    return balance < 0 ? -balance : 0;
+    return balance < 0 ? wsub(0, balance) : 0; /* INT64_MIN owes 2^63: wraps */
 }
 
 void liability_move(struct liability *l, int32_t month, struct proto_id id,
@@ -248,13 +274,13 @@ void liability_move(struct liability *l, int32_t month, struct proto_id id,
     if (cause != PROTO_CAUSE_TRANSFER_OUT || proto_id_cmp(id, l->hand_id) != 0)
         memset(l->hand, 0, sizeof(l->hand)); /* a hand-over lasts one entry */
     settle(l, carry, cause, id);
-    l->debt += owed(after->balance) - owed(before->balance);
+    l->debt = wadd(l->debt, wsub(owed(after->balance), owed(before->balance)));
     struct liability_flow *f = &l->flows[col_of(l, month)];
-    int64_t change = after->balance - before->balance;
+    int64_t change = wsub(after->balance, before->balance);
     if (change > 0)
-        f->credit[cause] += change;
+        f->credit[cause] = wadd(f->credit[cause], change);
     else
-        f->debit[cause] -= change;
+        f->debit[cause] = wsub(f->debit[cause], change);
 }
 
 void liability_pending(struct liability *l, int32_t month, enum liability_pend what,
@@ -264,9 +290,9 @@ void liability_pending(struct liability *l, int32_t month, enum liability_pend w
     advance(l, month);
     struct liability_flow *f = &l->flows[col_of(l, month)];
     switch (what) {
-    case LIABILITY_HELD: f->held += points; l->pending += points; break;
-    case LIABILITY_RELEASED: f->released += points; l->pending -= points; break;
-    case LIABILITY_CANCELLED: f->cancelled += points; l->pending -= points; break;
+    case LIABILITY_HELD: f->held = wadd(f->held, points); l->pending = wadd(l->pending, points); break;
+    case LIABILITY_RELEASED: f->released = wadd(f->released, points); l->pending = wsub(l->pending, points); break;
+    case LIABILITY_CANCELLED: f->cancelled = wadd(f->cancelled, points); l->pending = wsub(l->pending, points); break;
     }
     LY_ASSERT(l->pending >= 0);
 }
@@ -279,7 +305,7 @@ void liability_redate(struct liability *l, int32_t month, int32_t to_month)
         if (r == to || (to_month >= 0 && r != LIABILITY_ROW_NEVER))
             continue;
         for (uint32_t c = 0; c < LIABILITY_COLS; c++) {
-            l->cells[to][c] += l->cells[r][c];
+            l->cells[to][c] = wadd(l->cells[to][c], l->cells[r][c]);
             l->cells[r][c] = 0;
         }
     }
@@ -293,17 +319,18 @@ void liability_derive_lot(struct liability *l, int32_t month, int64_t expire_ms,
     LY_ASSERT(points > 0);
     advance(l, month);
     uint32_t c = col_of(l, cohort < l->month ? cohort : l->month);
-    l->cells[row_of(l, expire_ms, false)][c] += points;
-    l->cohorts[c].in += points;
+    uint32_t r = row_of(l, expire_ms, false);
+    l->cells[r][c] = wadd(l->cells[r][c], points);
+    l->cohorts[c].in = wadd(l->cohorts[c].in, points);
 }
 
 void liability_derive_member(struct liability *l, int32_t month, int64_t balance,
                              int64_t pending)
 {
     advance(l, month);
-    l->debt += owed(balance);
-    l->pending += pending;
-    l->opening += balance;
+    l->debt = wadd(l->debt, owed(balance));
+    l->pending = wadd(l->pending, pending);
+    l->opening = wadd(l->opening, balance);
 }
 
 int32_t liability_cohort_of(const struct rulebook *rb, int64_t expire_ms, int32_t month)
@@ -333,7 +360,7 @@ int64_t liability_outstanding(const struct liability *l)
     int64_t sum = 0;
     for (uint32_t r = 0; r < LIABILITY_ROWS; r++)
         for (uint32_t c = 0; c < LIABILITY_COLS; c++)
-            sum += l->cells[r][c];
+            sum = wadd(sum, l->cells[r][c]);
     return sum;
 }
 
@@ -341,7 +368,7 @@ static int64_t col_sum(const struct liability *l, uint32_t c)
 {
     int64_t sum = 0;
     for (uint32_t r = 0; r < LIABILITY_ROWS; r++)
-        sum += l->cells[r][c];
+        sum = wadd(sum, l->cells[r][c]);
     return sum;
 }
 
@@ -350,17 +377,13 @@ static int64_t net_flows(const struct liability *l)
     int64_t sum = 0;
     for (uint32_t m = 0; m < LIABILITY_COLS; m++)
         for (uint32_t c = 0; c < PROTO_CAUSE_COUNT; c++)
-            sum += l->flows[m].credit[c] - l->flows[m].debit[c];
+            sum = wadd(sum, wsub(l->flows[m].credit[c], l->flows[m].debit[c]));
     return sum;
 }
 
 const char *liability_check(const struct liability *l, int64_t positive, int64_t debt,
                             int64_t pending)
 {
-    for (uint32_t r = 0; r < LIABILITY_ROWS; r++)
-        for (uint32_t c = 0; c < LIABILITY_COLS; c++)
-            if (l->cells[r][c] < 0)
-                return "a cell is negative";
     if (liability_outstanding(l) != positive)
         return "outstanding is not the sum of the positive balances";
     if (l->debt != debt)
@@ -369,10 +392,10 @@ const char *liability_check(const struct liability *l, int64_t positive, int64_t
         return "pending is not the members' pending points";
     for (uint32_t c = 0; c < LIABILITY_COLS; c++) {
         const struct liability_cohort *k = &l->cohorts[c];
-        if (k->in - k->redeemed - k->expired - k->other != col_sum(l, c))
+        if (wsub(wsub(wsub(k->in, k->redeemed), k->expired), k->other) != col_sum(l, c))
             return "a cohort's movements do not add up to what it holds";
     }
-    if (net_flows(l) + l->opening != positive - debt)
+    if (wadd(net_flows(l), l->opening) != wsub(positive, debt))
         return "credits minus debits are not the sum of the balances";
     return NULL;
 }
@@ -395,11 +418,11 @@ static void report_col(struct liability_report *r, const struct liability *l, ui
     LY_ASSERT(i < LIABILITY_MONTHS);
     int64_t out = col_sum(l, c);
     if (own) {
-        r->by_cohort[i] += out;
+        r->by_cohort[i] = wadd(r->by_cohort[i], out);
         add_cohort(&r->cohort[i], &l->cohorts[c]);
         add_flow(&r->flow[i], &l->flows[c]);
     } else {
-        r->earlier_outstanding += out;
+        r->earlier_outstanding = wadd(r->earlier_outstanding, out);
         add_cohort(&r->earlier, &l->cohorts[c]);
         add_flow(&r->flow_earlier, &l->flows[c]);
     }
@@ -410,9 +433,9 @@ static void report_rows(struct liability_report *r, const struct liability *l)
     for (uint32_t row = 0; row < LIABILITY_ROWS; row++) {
         int64_t sum = 0;
         for (uint32_t c = 0; c < LIABILITY_COLS; c++)
-            sum += l->cells[row][c];
+            sum = wadd(sum, l->cells[row][c]);
         if (row == LIABILITY_ROW_NEVER) {
-            r->never += sum;
+            r->never = wadd(r->never, sum);
             continue;
         }
         int32_t i = row == LIABILITY_ROW_OVERDUE
@@ -420,9 +443,9 @@ static void report_rows(struct liability_report *r, const struct liability *l)
                         : liability_row_month(l, row) - (r->month - LIABILITY_EXPIRY_BEHIND);
         LY_ASSERT(i < LIABILITY_EXPIRY_MONTHS);
         if (i >= 0)
-            r->by_expiry[i] += sum;
+            r->by_expiry[i] = wadd(r->by_expiry[i], sum);
         else
-            r->overdue += sum;
+            r->overdue = wadd(r->overdue, sum);
     }
 }
 
@@ -434,38 +457,39 @@ void liability_report_add(struct liability_report *r, const struct liability *l)
     for (uint32_t c = 0; c < LIABILITY_COLS; c++)
         report_col(r, l, c);
     report_rows(r, l);
-    r->outstanding += liability_outstanding(l);
-    r->debt += l->debt;
-    r->pending += l->pending;
-    r->opening += l->opening;
+    r->outstanding = wadd(r->outstanding, liability_outstanding(l));
+    r->debt = wadd(r->debt, l->debt);
+    r->pending = wadd(r->pending, l->pending);
+    r->opening = wadd(r->opening, l->opening);
+}
+
+/* Adds cohort `k` to *expired and *used when it is closed. */
+static bool closed(const struct liability_cohort *k, int64_t outstanding, int64_t *expired,
+                   int64_t *used)
+{
+    int64_t u = wadd(k->redeemed, k->expired);
+    if (outstanding != 0 || u <= 0)
+        return false;
+    *expired = wadd(*expired, k->expired);
+    *used = wadd(*used, u);
+    return true;
 }
 
 int64_t liability_breakage_bp(const struct liability_report *r)
 {
     int64_t expired = 0, used = 0;
-    bool any = false;
-    for (uint32_t i = 0; i + 1 < LIABILITY_MONTHS; i++) { /* the current month is open */
-        const struct liability_cohort *k = &r->cohort[i];
-        if (r->by_cohort[i] != 0 || k->redeemed + k->expired == 0)
-            continue;
-        expired += k->expired;
-        used += k->redeemed + k->expired;
-        any = true;
-    }
-    if (r->earlier_outstanding == 0 && r->earlier.redeemed + r->earlier.expired > 0) {
-        expired += r->earlier.expired;
-        used += r->earlier.redeemed + r->earlier.expired;
-        any = true;
-    }
-    return any ? (int64_t)((__int128)expired * 10000 / used) : -1;
+    bool any = closed(&r->earlier, r->earlier_outstanding, &expired, &used);
+    for (uint32_t i = 0; i + 1 < LIABILITY_MONTHS; i++) /* the current month is open */
+        any |= closed(&r->cohort[i], r->by_cohort[i], &expired, &used);
+    return any && used > 0 ? (int64_t)((__int128)expired * 10000 / used) : -1;
 }
 
 int64_t liability_redemption_bp(const struct liability_report *r)
 {
     int64_t in = r->earlier.in, redeemed = r->earlier.redeemed;
     for (uint32_t i = 0; i < LIABILITY_MONTHS; i++) {
-        in += r->cohort[i].in;
-        redeemed += r->cohort[i].redeemed;
+        in = wadd(in, r->cohort[i].in);
+        redeemed = wadd(redeemed, r->cohort[i].redeemed);
     }
     return in > 0 ? (int64_t)((__int128)redeemed * 10000 / in) : -1;
 }

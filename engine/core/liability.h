@@ -21,8 +21,8 @@
  *  - debt (what negative balances owe: a refund of points already spent)
  *    and the pending total, both kept apart from what is outstanding.
  *
- * Invariants (liability_check): every cell >= 0; the cells add up to the
- * sum of max(balance, 0) over the members; debt is the sum of
+ * Invariants (liability_check): the cells add up to the sum of
+ * max(balance, 0) over the members; debt is the sum of
  * max(-balance, 0); each cohort's cells add up to in - redeemed - expired
  * - other; the opening sum plus the credits minus the debits of all months
  * are the sum of the balances.
@@ -36,6 +36,13 @@
  * each expiry month holds one earning month (one expiry.months, days or
  * never), and the oldest-first rule where a row mixes several (end_of_year
  * lots; lots after a rulebook changed expiry.months).
+ *
+ * Every cell is >= 0 and every figure exact while the partition's totals
+ * fit int64 (9.2 * 10^18 points). Each member's balance does
+ * (points_overflows), a partition's sum need not: adjustments of 10^12
+ * points entered ten million times would pass it. Sums then wrap modulo
+ * 2^64 (the identities above still hold modulo 2^64) instead of
+ * overflowing: wrong figures for such a programme, never a crash.
  *
  * Pure: no allocation, no I/O; a state holds one (state.h). */
 #ifndef LOYALTY_LIABILITY_H
@@ -161,6 +168,9 @@ int32_t liability_cohort_of(const struct rulebook *rb, int64_t expire_ms, int32_
  * `col`, and of expiry row `row` (< LIABILITY_EXPIRY_MONTHS). */
 int32_t liability_col_month(const struct liability *l, uint32_t col);
 int32_t liability_row_month(const struct liability *l, uint32_t row);
+
+/* a + b as the figures add (modulo 2^64, see above), for sums of them. */
+int64_t liability_add(int64_t a, int64_t b);
 
 /* Points outstanding (the cells' sum). */
 int64_t liability_outstanding(const struct liability *l);

@@ -88,7 +88,7 @@ static int64_t issued(const struct liability_flow *f)
     int64_t sum = 0;
     for (uint32_t c = 0; c < PROTO_CAUSE_COUNT; c++)
         if (c != PROTO_CAUSE_ADJUST && c != PROTO_CAUSE_TRANSFER_IN)
-            sum += f->credit[c];
+            sum = liability_add(sum, f->credit[c]);
     return sum;
 }
 
@@ -100,7 +100,7 @@ static int64_t other_debits(const struct liability_flow *f)
     for (uint32_t c = 0; c < PROTO_CAUSE_COUNT; c++)
         if (c != PROTO_CAUSE_ADJUST && c != PROTO_CAUSE_REDEEM && c != PROTO_CAUSE_EXPIRY &&
             c != PROTO_CAUSE_REFUND && c != PROTO_CAUSE_TRANSFER_OUT)
-            sum += f->debit[c];
+            sum = liability_add(sum, f->debit[c]);
     return sum;
 }
 

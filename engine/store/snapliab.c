@@ -102,10 +102,10 @@ static const char *check_members(const struct state *st)
     for (uint32_t p = 0; p < st->members.count; p++) {
         const struct member *m = members_at(&st->members, p);
         if (m->balance > 0)
-            positive += m->balance;
-        else
-            debt -= m->balance;
-        pending += pending_total(m);
+            positive = liability_add(positive, m->balance);
+        else /* owed; INT64_MIN's 2^63 wraps as the figures do */
+            debt = liability_add(debt, (int64_t)(0 - (uint64_t)m->balance));
+        pending = liability_add(pending, pending_total(m));
     }
     return liability_check(&st->liab, positive, debt, pending);
 }
