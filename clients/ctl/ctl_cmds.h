@@ -17,6 +17,8 @@ int cmd_dlq_list(int argc, char **argv);
 int cmd_dlq_redrive(int argc, char **argv);
 /* cmd_partitions.c: each partition's owner, epoch, marker and lag. */
 int cmd_partitions(int argc, char **argv);
+/* cmd_liability.c: GET /v1/liability as tables or JSON. */
+int cmd_liability(int argc, char **argv);
 /* cmd_whatif.c: runs loyalty-whatif with the same arguments. */
 int cmd_whatif(int argc, char **argv);
 

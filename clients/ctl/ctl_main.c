@@ -20,6 +20,8 @@ static const struct ctl_command COMMANDS[] = {
     {"partitions", "each partition's owner, epoch, marker and lag (Scaling out)",
      cmd_partitions},
     {"rules", "rulebook versions: show the one in force, diff a file, push one", cmd_rules},
+    {"liability", "points outstanding by cohort and expiry month, monthly movements, "
+                  "breakage (GET /v1/liability)", cmd_liability},
     {"whatif", "replay the whole history under a candidate rulebook (runs loyalty-whatif)",
      cmd_whatif},
 };

@@ -58,6 +58,9 @@ static const struct cfg_field daemon_fields[] = {
     DAEMON("ledger", CFG_ENDPOINT, ledger, 0, 0),
     STR("ledger_token", ledger_token, 0, CONFIG_SECRET_MAX),
     STR("ledger_token_env", ledger_token_env, 0, CONFIG_KEY_MAX),
+    DAEMON("liability_value_minor", CFG_U64, liability_value_minor, 0, CONFIG_VALUE_MINOR_MAX),
+    DAEMON("liability_value_points", CFG_U32, liability_value_points, 1, 1000000),
+    STR("liability_currency", liability_currency, 0, CONFIG_CURRENCY_MAX),
 };
 
 /* Settings the daemon section parses itself (daemon_finish). */
@@ -173,6 +176,7 @@ void config_defaults(struct config *cfg)
     cfg->wait_timeout_ms = 1000;
     cfg->expiry_months_max = CONFIG_EXPIRY_MONTHS_MAX_DEFAULT;
     cfg->append_file_rulebook = true;
+    cfg->liability_value_points = 1;
     cfg->archive = true; /* the whole history stays replayable (archiver.h) */
 
     config_rules_defaults(&cfg->rules);

@@ -20,6 +20,10 @@
 #define CONFIG_PATH_MAX 1024
 #define CONFIG_KEY_MAX 64 /* prefix, group and consumer names */
 #define CONFIG_SECRET_MAX 256 /* passwords and tokens */
+#define CONFIG_CURRENCY_MAX 8 /* a currency's name: ISO 4217 codes have 3 letters */
+/* liability_value_minor at most: a point worth a million currency units is
+ * no loyalty point; points * value then fits 128 bits with ease. */
+#define CONFIG_VALUE_MINOR_MAX 100000000
 /* daemon.batches_in_flight at most: two keep Redis and the daemon busy at
  * the same time; more only add memory and latency. */
 #define CONFIG_BATCHES_IN_FLIGHT_MAX 8
@@ -67,6 +71,10 @@ struct config {
     struct config_endpoint ledger;              /* loyalty-ledger's HTTP; port 0: none */
     char ledger_token[CONFIG_SECRET_MAX + 1];   /* its bearer token; empty: none */
     char ledger_token_env[CONFIG_KEY_MAX + 1];  /* read it from this variable */
+    uint64_t liability_value_minor;  /* the liability's money value: this many minor
+                                      * units (0: not valued) ... */
+    uint32_t liability_value_points; /* ... per this many points (>= 1) */
+    char liability_currency[CONFIG_CURRENCY_MAX + 1]; /* its name, e.g. "EUR" */
     struct rulebook rules;
 };
 

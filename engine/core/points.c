@@ -1,6 +1,7 @@
 /* points.c - see points.h. */
 #include "points.h"
 
+#include "liability.h"
 #include "lyassert.h"
 #include "pending.h"
 #include "reasons.h"
@@ -24,6 +25,31 @@ bool points_overflows(struct outbox *ob, const struct member *m, int64_t delta)
     return true;
 }
 
+_Static_assert(WALLET_PIECES_MAX <= LIABILITY_PIECES_MAX, "the liability compares every piece");
+
+/* A member's wallet as the liability compares it (liability.h). */
+struct seen {
+    struct lots_piece pieces[WALLET_PIECES_MAX];
+    struct liability_wallet w;
+};
+
+static void look(const struct state *st, uint32_t pos, struct seen *s)
+{
+    s->w.n = wallet_pieces(&st->members, pos, s->pieces);
+    s->w.pieces = s->pieces;
+    s->w.months = st->members.lots_kind == WALLET_RING;
+    s->w.balance = members_at(&st->members, pos)->balance;
+}
+
+/* Tells the liability what moved since `before` was looked at. */
+static void record(struct state *st, uint32_t pos, const struct seen *before,
+                   enum proto_cause cause)
+{
+    struct seen after;
+    look(st, pos, &after);
+    liability_move(&st->liab, st->clock_month, st->last_id, cause, &before->w, &after.w);
+}
+
 static void changed(struct outbox *ob, int64_t ts, const struct member *m, int64_t delta,
                     enum proto_cause cause)
 {
@@ -35,9 +61,15 @@ static void changed(struct outbox *ob, int64_t ts, const struct member *m, int64
 
 void points_expire(struct state *st, struct outbox *ob, int64_t ts, uint32_t pos)
 {
+    struct seen before;
+    bool due = wallet_next_expiry(&st->members, pos) <= st->clock_ms;
+    if (due)
+        look(st, pos, &before);
     int64_t expired = wallet_expire(&st->members, pos, st->clock_ms);
     if (expired == 0)
         return;
+    LY_ASSERT(due);
+    record(st, pos, &before, PROTO_CAUSE_EXPIRY);
     const struct member *m = members_at(&st->members, pos);
     struct proto_output *o = outbox_emit(ob, PROTO_OUT_POINTS_EXPIRED, ts, m);
     o->points = expired;
@@ -49,8 +81,11 @@ void points_credit(struct state *st, struct outbox *ob, int64_t ts, uint32_t pos
                    int64_t points, enum proto_cause cause)
 {
     struct member *m = members_at(&st->members, pos);
+    struct seen before;
     LY_ASSERT(points > 0);
+    look(st, pos, &before);
     wallet_earn(&st->members, pos, st->clock_ms, points, st->ver->now.expiry_months);
+    record(st, pos, &before, cause);
     m->lifetime_points += points;
     m->reward_points += points;
     changed(ob, ts, m, points, cause);
@@ -59,23 +94,32 @@ void points_credit(struct state *st, struct outbox *ob, int64_t ts, uint32_t pos
 void points_grant(struct state *st, struct outbox *ob, int64_t ts, uint32_t pos,
                   int64_t points, enum proto_cause cause)
 {
+    struct seen before;
     LY_ASSERT(points > 0);
+    look(st, pos, &before);
     wallet_earn(&st->members, pos, st->clock_ms, points, st->ver->now.expiry_months);
+    record(st, pos, &before, cause);
     changed(ob, ts, members_at(&st->members, pos), points, cause);
 }
 
 void points_debit(struct state *st, struct outbox *ob, int64_t ts, uint32_t pos,
                   int64_t points, enum proto_cause cause)
 {
+    struct seen before;
     LY_ASSERT(points > 0);
+    look(st, pos, &before);
     wallet_spend(&st->members, pos, points, st->ver->now.expiry_months);
+    record(st, pos, &before, cause);
     changed(ob, ts, members_at(&st->members, pos), -points, cause);
 }
 
 uint32_t points_transfer_out(struct state *st, struct outbox *ob, int64_t ts, uint32_t pos,
                              int64_t points, struct lots_piece *pieces)
 {
+    struct seen before;
+    look(st, pos, &before);
     uint32_t n = wallet_take(&st->members, pos, points, pieces);
+    record(st, pos, &before, PROTO_CAUSE_TRANSFER_OUT);
     changed(ob, ts, members_at(&st->members, pos), -points, PROTO_CAUSE_TRANSFER_OUT);
     return n;
 }
@@ -86,7 +130,10 @@ void points_transfer_in(struct state *st, struct outbox *ob, int64_t ts, uint32_
     int64_t points = 0;
     for (uint32_t i = 0; i < n; i++)
         points += pieces[i].points;
+    struct seen before;
     LY_ASSERT(points > 0);
+    look(st, pos, &before);
     wallet_give(&st->members, pos, pieces, n);
+    record(st, pos, &before, cause);
     changed(ob, ts, members_at(&st->members, pos), points, cause);
 }

@@ -93,6 +93,7 @@ void preview_purchase(struct preview *p, struct state *st, const struct proto_en
         }
     }
     memcpy(&p->g, &st->g, sizeof(p->g));
+    memcpy(&p->liab, &st->liab, sizeof(p->liab));
     int64_t clock_ms = st->clock_ms;
     int32_t clock_month = st->clock_month;
     /* The sale, as rules_apply runs it: the clock moves to its ts. */
@@ -119,6 +120,7 @@ void preview_purchase(struct preview *p, struct state *st, const struct proto_en
     if (ref != HINDEX_NONE)
         restore_member(st, ref, &p->referrer, p->referrer_lots);
     memcpy(&st->g, &p->g, sizeof(st->g));
+    memcpy(&st->liab, &p->liab, sizeof(st->liab));
     st->clock_ms = clock_ms;
     st->clock_month = clock_month;
     st->preview_rec = NULL;

@@ -53,6 +53,7 @@ struct preview {
     int64_t lots[RULEBOOK_EXPIRY_MONTHS_MAX + 1];
     int64_t referrer_lots[RULEBOOK_EXPIRY_MONTHS_MAX + 1];
     struct state_globals g;
+    struct liability liab;
     struct txn_rec rec;
 };
 

@@ -2,6 +2,7 @@
 #include "release.h"
 
 #include "caltime.h"
+#include "liability.h"
 #include "lyassert.h"
 #include "pending.h"
 #include "points.h"
@@ -27,8 +28,10 @@ void release_due(struct state *st, const struct rulebook *rb, struct outbox *ob,
             qualified = true;
         }
     }
-    if (released > 0)
+    if (released > 0) {
+        liability_pending(&st->liab, st->clock_month, LIABILITY_RELEASED, released);
         points_credit(st, ob, ts, pos, released, PROTO_CAUSE_RELEASE);
+    }
     if (qualified)
         tiers_upgrade(st, rb, ob, ts, pos);
     if (released > 0)
@@ -46,6 +49,7 @@ static void hold(struct state *st, struct outbox *ob, int64_t ts, uint32_t pos, 
     pending_add(m, day, points, qual);
     if (points == 0)
         return;
+    liability_pending(&st->liab, st->clock_month, LIABILITY_HELD, points);
     struct proto_output *o = outbox_emit(ob, PROTO_OUT_POINTS_PENDING, ts, m);
     o->points = points;
     o->pending = pending_total(m);
@@ -91,6 +95,7 @@ int64_t release_cancel(struct state *st, struct outbox *ob, int64_t ts, uint32_t
     int32_t slot_day = pending_slot_day(m, day);
     int64_t taken = pending_cancel(m, day, points, qual, qual_taken);
     if (taken > 0) {
+        liability_pending(&st->liab, st->clock_month, LIABILITY_CANCELLED, taken);
         struct proto_output *o = outbox_emit(ob, PROTO_OUT_POINTS_PENDING, ts, m);
         o->points = -taken;
         o->pending = pending_total(m);

@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "budgets.h"
+#include "liability.h"
 #include "rulebook.h"
 #include "members.h"
 #include "partition.h"
@@ -57,6 +58,7 @@ struct state {
     struct schedule schedule; /* derived: rebuilt from members' sched_ts */
     struct state_globals g;
     struct versions *ver;     /* the rulebook in force, scheduled and recent versions */
+    struct liability liab;    /* the points liability, kept as points move (liability.h) */
     int64_t clock_ms;         /* largest ts applied; never moves back */
     int32_t clock_month;      /* caltime_month(clock_ms), kept with it */
     struct proto_id last_id;  /* last input entry applied or rejected */

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "liability.h"
 #include "reasons.h"
 #include "tiers.h"
 #include "wallet.h"
@@ -120,6 +121,8 @@ static void migrate_expiry(struct state *st, const struct rulebook *old,
                        m->balance);
         state_reschedule(st, new, p);
     }
+    liability_redate(&st->liab, st->clock_month,
+                     is ? st->clock_month + (int32_t)new->expiry_months + 1 : -1);
 }
 
 void switchover_migrate(struct state *st, const struct rulebook *old, const struct rulebook *new,

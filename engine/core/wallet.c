@@ -271,6 +271,31 @@ void wallet_each(const struct members *ms, uint32_t pos,
             fn(arg, k, lot(ms, pos, k));
 }
 
+uint32_t wallet_pieces(const struct members *ms, uint32_t pos, struct lots_piece *out)
+{
+    const struct member *m = members_at(ms, pos);
+    uint32_t n = 0;
+    int64_t held = 0;
+    if (keyed(ms)) {
+        const int64_t *l = members_lots(ms, pos);
+        for (uint32_t i = 0; i < keyed_cap(ms) && l[2 * i + 1] > 0; i++)
+            out[n++] = (struct lots_piece){l[2 * i], l[2 * i + 1]};
+    } else if (ms->lots_kind == WALLET_RING) {
+        for (int32_t k = m->lots_month + 1; k <= ring_last(m, ms); k++)
+            if (lot(ms, pos, k) != 0)
+                out[n++] = (struct lots_piece){k, lot(ms, pos, k)};
+    }
+    for (uint32_t i = 0; i < n; i++)
+        held += out[i].points;
+    if (n > 0 && out[n - 1].expire_ms == INT64_MAX)
+        held -= out[--n].points; /* a keyed lot that never expires joins the rest */
+    int64_t rest = (m->balance > 0 ? m->balance : 0) - held;
+    LY_ASSERT(rest >= 0);
+    if (rest > 0)
+        out[n++] = (struct lots_piece){INT64_MAX, rest};
+    return n;
+}
+
 int64_t wallet_next_expiry(const struct members *ms, uint32_t pos)
 {
     if (keyed(ms))

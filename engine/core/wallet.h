@@ -110,6 +110,14 @@ int64_t wallet_next_expiry(const struct members *ms, uint32_t pos);
 /* Points that expire before `until_ms`. */
 int64_t wallet_expiring(const struct members *ms, uint32_t pos, int64_t until_ms);
 
+/* Writes the member's points by expiry to out[0..n) (WALLET_PIECES_MAX
+ * room), soonest first: each non-empty lot with when it expires (in the
+ * ring the month index, caltime_month's, saving calendar arithmetic; in the
+ * keyed modes the instant), then (INT64_MAX) the points of a positive
+ * balance no lot holds (expiry off). Returns n. What the liability
+ * compares before and after a move (liability.h). */
+uint32_t wallet_pieces(const struct members *ms, uint32_t pos, struct lots_piece *out);
+
 /* Calls fn(arg, month, points) for each non-empty lot of the ring,
  * soonest first (for snapshots). */
 void wallet_each(const struct members *ms, uint32_t pos,

@@ -15,6 +15,7 @@
 
 #include "caltime.h"
 #include "ledgerproxy.h"
+#include "liabview.h"
 #include "httppreview.h"
 #include "log.h"
 #include "lyassert.h"
@@ -409,12 +410,35 @@ static void handle_health(struct http *h, struct evhttp_request *req)
     reply_json(req, ok ? 200 : 503, j);
 }
 
+/* How the daemon values the liability (config.h). */
+static struct liabview_value liability_value(const struct http *h)
+{
+    const struct config *c = h->src.cfg;
+    return (struct liabview_value){c->liability_value_minor, c->liability_value_points,
+                                   c->liability_currency};
+}
+
+/* GET /v1/liability (liabview.h). */
+static void handle_liability(struct http *h, struct evhttp_request *req)
+{
+    static struct view w;
+    uint32_t parts[PARTITION_COUNT_MAX];
+    struct liabview_value v = liability_value(h);
+    fleet_view(h->src.fleet, w.states, &w.v);
+    for (uint32_t i = 0; i < w.v.count; i++)
+        parts[i] = fleet_part_c(h->src.fleet, i)->p;
+    json_t *j = liabview_json(w.states, parts, w.v.count, &v);
+    reply_json(req, j != NULL ? 200 : 500, j);
+}
+
 static void handle_metrics(struct http *h, struct evhttp_request *req)
 {
     static struct view w;
     struct evbuffer *body = evbuffer_new();
+    struct liabview_value value = liability_value(h);
     fleet_view(h->src.fleet, w.states, &w.v);
-    if (body == NULL || metrics_render(h->src.m, &w.v, &w.states[0]->ver->now, body) != 0) {
+    if (body == NULL || metrics_render(h->src.m, &w.v, &w.states[0]->ver->now, body) != 0 ||
+        liabview_metrics(w.states, w.v.count, &value, body) != 0) {
         evhttp_send_error(req, 500, "out of memory");
     } else {
         reply_text(req, 200, "text/plain; version=0.0.4", body);
@@ -501,6 +525,8 @@ static void route(struct evhttp_request *req, void *arg)
         handle_dlq(h, req);
     else if (strcmp(path, "/v1/rulebook") == 0)
         handle_rulebook(h, req);
+    else if (strcmp(path, "/v1/liability") == 0)
+        handle_liability(h, req);
     else if (strcmp(path, "/healthz") == 0)
         handle_health(h, req);
     else if (strcmp(path, "/metrics") == 0)
@@ -510,7 +536,8 @@ static void route(struct evhttp_request *req, void *arg)
     else
         reply_error(req, 404, "not_found",
                     "paths: /v1/members/ID, /v1/members/ID/history, /v1/segments, "
-                    "/v1/campaigns, /v1/dlq, /v1/rulebook, /v1/preview, /healthz, /metrics, "
+                    "/v1/campaigns, /v1/dlq, /v1/rulebook, /v1/liability, /v1/preview, "
+                    "/healthz, /metrics, "
                     "/ui/");
 }
 

@@ -10,6 +10,7 @@
 #include "caltime.h"
 #include "lyassert.h"
 #include "rules.h"
+#include "snapliab.h"
 #include "wallet.h"
 
 /* Tripwires: a field added to one of these structs must be added to its
@@ -698,7 +699,19 @@ int snaprec_write_body(struct lebuf_out *o, const struct state *st,
         write_member(o, &st->members, p);
     for (uint32_t i = 0; i < st->txns.count; i++)
         write_txn(o, txns_at(&st->txns, i));
+    snapliab_write(o, st);
     return lebuf_flush(o);
+}
+
+static enum snapshot_status read_liability(struct lebuf_in *in, struct state *st,
+                                           struct snapshot_error *err)
+{
+    bool foreign;
+    const char *why = snapliab_read(in, st, &foreign);
+    if (why == NULL)
+        return SNAPSHOT_OK;
+    return snaprec_fail(err, foreign ? SNAPSHOT_FOREIGN : SNAPSHOT_DAMAGED, "liability: %s",
+                        why);
 }
 
 /* The txn window follows the version in force's max_txns. */
@@ -744,6 +757,10 @@ enum snapshot_status snaprec_read_body(struct lebuf_in *in, uint32_t format, uin
         txns_reserve(&st->txns, txns); /* sized from the header: the ring grows once */
     for (uint32_t i = 0; s == SNAPSHOT_OK && i < txns; i++)
         s = read_txn(in, format, st, i, &prev_ms, err);
+    if (s == SNAPSHOT_OK && snapliab_present(in))
+        s = read_liability(in, st, err);
+    else if (s == SNAPSHOT_OK)
+        snapliab_derive(st); /* written before the section existed (snapliab.h) */
     if (s == SNAPSHOT_OK && in->off != in->len)
         s = snaprec_fail(err, SNAPSHOT_DAMAGED, "%zu bytes after the last record",
                          in->len - in->off);

@@ -10,7 +10,8 @@
  *   members   each member's fields, then its expiry lots as (month,
  *             points) pairs;
  *   txns      the idempotency window, oldest first (format 5: each txn's
- *             XXH3-128 key, txns.h; format 4: its id).
+ *             XXH3-128 key, txns.h; format 4: its id);
+ *   liability the points liability (snapliab.h; absent before it existed).
  * Loading checks every record against the state's limits and the rules'
  * invariants, whatever format the record came in (snapv2.h reads format
  * 2 into the same checks), and tells a snapshot this build cannot take

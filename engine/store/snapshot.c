@@ -17,6 +17,7 @@
 
 #include "lebuf.h"
 #include "lyassert.h"
+#include "snapliab.h"
 #include "snapv2.h"
 
 static const char SNAPSHOT_MAGIC[8] = {'L', 'Y', 'S', 'N', 'A', 'P', 0, 1};
@@ -225,8 +226,11 @@ enum snapshot_status snapshot_decode(const char *buf, size_t len, const struct r
     bool current = version == SNAPSHOT_VERSION || version == SNAPSHOT_VERSION_V4;
     if (current && len >= SNAPSHOT_HEADER_SIZE)
         s = decode_v3(buf, len, codec, st, err);
-    else if (version == SNAPSHOT_VERSION_PREV && len >= SNAPV2_HEADER_SIZE)
+    else if (version == SNAPSHOT_VERSION_PREV && len >= SNAPV2_HEADER_SIZE) {
         s = snapv2_decode(buf, len, rb, st, err);
+        if (s == SNAPSHOT_OK)
+            snapliab_derive(st); /* format 2 has no liability section */
+    }
     else if (current || version == SNAPSHOT_VERSION_PREV)
         s = snaprec_fail(err, SNAPSHOT_DAMAGED, "truncated: %zu bytes, shorter than a header",
                          len);

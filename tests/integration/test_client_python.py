@@ -73,7 +73,10 @@ def test_builders_refuse_bad_input_before_sending(env):
              (loyalty.redeem("t2", "M1"), "bad_value"),
              (loyalty.adjust("t3", "M1", 0, "oops"), "bad_value"),
              (loyalty.enroll("t4", "M1", birthday="31-12"), "bad_value"),
-             (loyalty.scan("M1", "S" * 33), "field_too_long")]
+             (loyalty.scan("M1", "S" * 33), "field_too_long"),
+             (loyalty.rules("ABCDEF0123456789abcdef0123456789"), "bad_value"),
+             (loyalty.transfer("t5", "M1", "M1", 10), "bad_value"),
+             (loyalty.set_tier("t6", "M1", "gold", "r", until_ts=5, ts=10), "bad_value")]
     for entry, code in cases:
         with pytest.raises(loyalty.ValidationError) as info:
             till.add(entry)
@@ -100,7 +103,14 @@ def test_every_input_kind_is_built_appended_and_applied(plain_env):
     scan = till.scan("P1", "S1")
     assert scan.ok and scan.perks == env.rules.tiers[0]["perks"]
     assert till.submit(loyalty.tick(ts=next(ts))).ok
-    balance = earned - earned // 2 - 10 - 5
+    sent = till.submit(loyalty.transfer("x1", "P1", "P2", 7, ts=next(ts)))
+    assert sent.of_kind("transfer.result")[0]["ok"] is True
+    top = env.rules.tiers[-1]["name"]
+    status = till.submit(loyalty.set_tier("m1", "P2", top, "status match", ts=next(ts)))
+    assert status.ok and env.member("P2")["tier"] == top
+    again = till.submit(loyalty.rules(env.rulebook_hash, label="again", ts=next(ts)))
+    assert again.ok and not again.rejected
+    balance = earned - earned // 2 - 10 - 5 - 7
     assert env.member("P1")["balance"] == balance
     lost = till.submit(loyalty.purchase("s2", "nobody", "S1", 100, ts=next(ts)))
     assert lost.rejected[0] == "unknown_member" and not lost.events

@@ -1,5 +1,6 @@
 """The dashboard at /ui/, in a real headless Chromium against the real daemon
-under a POS load (loyalty-posload): every page loads with no console error,
+under a POS load (loyalty-posload): every page (the liability's too) loads
+with no console error,
 shows the same numbers as the API, charts the rates, and is photographed
 (PNG files in the test's directory, under screenshots/). With a token
 configured the page asks for it and works with it."""
@@ -174,8 +175,41 @@ def check_member(env, page):
     assert cards["perks"] == ("".join(api["perks"]) if api["perks"] else "none at this tier")
     nxt = api["next_tier"]
     assert cards["next_tier_name"] == (nxt["name"] if nxt else "-")
+    assert number(cards["pending_points"]) == number(cards["pending"]) == \
+        api["pending"]["points"]
+    risk = api["at_risk"]
+    assert cards["at_risk_tier"] == (risk["tier"] if risk else "no")
+    assert cards["at_risk_needed"] == (f"{risk['needed']:,}" if risk else "-")
+    assert cards["churn_risk"] == f"{api['churn_risk']}%"
     # No ledger configured: the history panel says so (and asks nothing).
     assert page.evaluate("!!document.querySelector('[data-k=history_off]')")
+
+
+def table_js(key, column):
+    """{row month: the figure of `column`} of the page's table `key`."""
+    return (f"Object.fromEntries([...document.querySelectorAll('[data-k={key}] tr[data-month]')]"
+            f".map(r => [r.dataset.month, r.querySelector('[data-k={column}]').textContent]))")
+
+
+def check_liability(env, page):
+    show(page, "liability")
+    page.wait_for("!!document.querySelector('[data-k=by_cohort]')", what="the liability tables")
+    cards = page.evaluate(CARDS_JS)
+    _, rep = env.http_get("/v1/liability")
+    t = rep["totals"]
+    assert number(cards["outstanding_points"]) == t["outstanding_points"] > 0
+    assert number(cards["pending_points"]) == t["pending_points"]
+    assert number(cards["debt_points"]) == t["debt_points"]
+    assert cards["outstanding_value"] == f"{t['outstanding_value_minor']:,} EUR minor units"
+    shown = {k: number(v) for k, v in page.evaluate(table_js("by_cohort", "outstanding")).items()}
+    assert shown == {c["month"]: c["outstanding"] for c in t["by_cohort"]}
+    shown = {k: number(v) for k, v in page.evaluate(table_js("by_month", "issued")).items()}
+    assert shown == {r["month"]: r["issued"] for r in t["by_month"]} and sum(shown.values()) > 0
+    shown = {k: number(v) for k, v in page.evaluate(table_js("by_month", "redeemed")).items()}
+    assert shown == {r["month"]: r["redeemed"] for r in t["by_month"]}
+    shown = {k: number(v) for k, v in page.evaluate(table_js("by_expiry", "points")).items()}
+    assert shown == {e["month"]: e["points"] for e in t["by_expiry"]}
+    assert page.evaluate("document.querySelectorAll('.uplot canvas').length") == 2
 
 
 def check_rulebook(env, page):
@@ -197,7 +231,8 @@ def check_rulebook(env, page):
 
 def test_every_page_shows_the_apis_numbers_under_load(make_env, browser, tmp_path):
     # No trimming: the stream length is then the count of entries sent.
-    env = make_env(snapshot_every_entries=2000, trim_input="false")
+    env = make_env(snapshot_every_entries=2000, trim_input="false", liability_value_minor=1,
+                   liability_value_points=2, liability_currency='"EUR"')
     shots = Shots(tmp_path)
     page = browser.new_page()
     page.navigate(f"http://127.0.0.1:{env.daemon.http_port}/ui/")
@@ -228,6 +263,8 @@ def test_every_page_shows_the_apis_numbers_under_load(make_env, browser, tmp_pat
     shots.take(page, "dlq")
     check_member(env, page)
     shots.take(page, "member")
+    check_liability(env, page)
+    shots.take(page, "liability")
     check_rulebook(env, page)
     shots.take(page, "rulebook")
     assert page.errors == [], page.errors

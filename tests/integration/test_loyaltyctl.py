@@ -14,7 +14,7 @@ from harness import PREFIX, stop_pid, strip_sid, wait_until
 
 SUBCOMMANDS = [[], ["member"], ["health"], ["tail"], ["dlq"], ["dlq", "list"],
                ["dlq", "redrive"], ["rules"], ["rules", "show"], ["rules", "diff"],
-               ["rules", "push"]]
+               ["rules", "push"], ["liability"]]
 
 
 @pytest.mark.parametrize("words", SUBCOMMANDS, ids=lambda w: " ".join(w) or "top")

@@ -37,6 +37,7 @@ def e(kind, **f):
 
 
 P = dict(txn="t1", member="M1", store="S1", amount=1000)
+HASH = "0123456789abcdef0123456789abcdef"
 LINE = {"sku": "A", "cat": "c", "qty": 1, "amount": 1000}
 
 VALID = [
@@ -67,6 +68,15 @@ VALID = [
     ("ts at its largest", e("tick", ts=253402300799999)),
     ("adjust at the points limits", e("adjust", txn="a3", member="M1",
                                       points=-1_000_000_000_000, reason="r" * 128)),
+    ("rules", e("rules", hash=HASH)),
+    ("rules with label and effective_ts", e("rules", hash=HASH, label="spring 2027",
+                                            effective_ts=TS + 86_400_000)),
+    ("transfer", e("transfer", txn="x1", member="M1", to="M2", points=150)),
+    ("transfer at the points limit", e("transfer", txn="x2", member="M1", to="M2",
+                                       points=1_000_000_000_000)),
+    ("set_tier", e("set_tier", txn="s1", member="M1", tier="gold", reason="status match")),
+    ("set_tier until", e("set_tier", txn="s2", member="M1", tier="gold", reason="gesture",
+                         until_ts=TS + 1)),
 ]
 
 INVALID = [
@@ -139,6 +149,33 @@ INVALID = [
     ("birthday a number", e("enroll", txn="e1", member="M1", birthday=228), "wrong_type"),
     ("referrer is the member", e("enroll", txn="e1", member="M1", referrer="M1"), "bad_value"),
     ("scan store missing", e("scan", member="M1"), "missing_field"),
+    ("rules hash missing", e("rules", label="x"), "missing_field"),
+    ("rules hash of 31 digits", e("rules", hash=HASH[:31]), "bad_value"),
+    ("rules hash of 33 digits", e("rules", hash=HASH + "0"), "field_too_long"),
+    ("rules hash in upper case", e("rules", hash=HASH.upper()), "bad_value"),
+    ("rules hash not hex", e("rules", hash="g" * 32), "bad_value"),
+    ("rules label empty", e("rules", hash=HASH, label=""), "bad_value"),
+    ("rules label too long", e("rules", hash=HASH, label="l" * 65), "field_too_long"),
+    ("rules effective_ts zero", e("rules", hash=HASH, effective_ts=0), "out_of_range"),
+    ("transfer to missing", e("transfer", txn="x1", member="M1", points=5), "missing_field"),
+    ("transfer to itself", e("transfer", txn="x1", member="M1", to="M1", points=5),
+     "bad_value"),
+    ("transfer points zero", e("transfer", txn="x1", member="M1", to="M2", points=0),
+     "out_of_range"),
+    ("transfer points over the limit",
+     e("transfer", txn="x1", member="M1", to="M2", points=1_000_000_000_001), "out_of_range"),
+    ("transfer to with a space", e("transfer", txn="x1", member="M1", to="M 2", points=5),
+     "bad_value"),
+    ("set_tier reason missing", e("set_tier", txn="s1", member="M1", tier="gold"),
+     "missing_field"),
+    ("set_tier tier missing", e("set_tier", txn="s1", member="M1", reason="r"),
+     "missing_field"),
+    ("set_tier until_ts at ts", e("set_tier", txn="s1", member="M1", tier="gold", reason="r",
+                                  until_ts=TS), "bad_value"),
+    ("set_tier until_ts a string", e("set_tier", txn="s1", member="M1", tier="gold",
+                                     reason="r", until_ts="soon"), "wrong_type"),
+    ("set_tier until_ts checked before reason", e("set_tier", txn="s1", member="M1",
+                                                  tier="gold", until_ts=0), "out_of_range"),
     ("nesting of 5 levels", e("scan", member="M1", store="S1",
                                 meta={"a": {"b": {"c": {"d": 1}}}}), "too_deep"),
     ("nesting checked before fields", e("scan", meta=[[[[]]]]), "too_deep"),

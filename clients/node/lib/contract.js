@@ -26,13 +26,17 @@ const LIMITS = Object.freeze({
   POINTS_MAX: 1_000_000_000_000,
   QTY_MAX: 1_000_000,
   TS_MAX: 253_402_300_799_999,
+  HASH_LEN: 32, // a rulebook's identity: XXH3-128 in lowercase hex
+  LABEL_MAX: 64, // an operator's name for a rulebook version
 });
 const L = LIMITS;
 
 const INPUT_KINDS = Object.freeze(['purchase', 'refund', 'redeem', 'adjust', 'enroll', 'scan',
-  'tick']);
+  'tick', 'rules', 'transfer', 'set_tier']);
 const OUTPUT_KINDS = Object.freeze(['points.changed', 'tier.changed', 'reward.issued',
-  'redeem.result', 'perk.triggered', 'points.expired', 'segment.changed']);
+  'redeem.result', 'perk.triggered', 'points.expired', 'segment.changed', 'rules.changed',
+  'transfer.result', 'campaign.exhausted', 'points.pending', 'tier.at_risk',
+  'points.expiring']);
 
 // Field specs [key, type, required, min, max], in the decoder's order: the
 // first problem found is the one reported. Types: id (printable ASCII
@@ -55,6 +59,13 @@ const FIELDS = {
   scan: [['member', 'id', true, 1, L.MEMBER_MAX], ['store', 'id', true, 1, L.NAME_MAX],
     ['txn', 'id', false, 1, L.TXN_MAX]],
   tick: [],
+  rules: [['hash', 'id', true, 1, L.HASH_LEN], ['label', 'text', false, 1, L.LABEL_MAX],
+    ['effective_ts', 'int', false, 1, L.TS_MAX]],
+  transfer: [['txn', 'id', true, 1, L.TXN_MAX], ['member', 'id', true, 1, L.MEMBER_MAX],
+    ['to', 'id', true, 1, L.MEMBER_MAX], ['points', 'int', true, 1, L.POINTS_MAX]],
+  set_tier: [['txn', 'id', true, 1, L.TXN_MAX], ['member', 'id', true, 1, L.MEMBER_MAX],
+    ['tier', 'id', true, 1, L.NAME_MAX], ['until_ts', 'int', false, 1, L.TS_MAX],
+    ['reason', 'text', true, 1, L.REASON_MAX]],
 };
 const LINE_FIELDS = [['sku', 'id', true, 1, L.NAME_MAX], ['cat', 'id', true, 1, L.NAME_MAX],
   ['qty', 'int', true, 1, L.QTY_MAX], ['amount', 'int', true, 0, L.AMOUNT_MAX]];
@@ -186,6 +197,16 @@ function checkEntry(m) {
   if (m.kind === 'enroll' && m.referrer === m.member) {
     fail('bad_value', "field 'referrer': a member cannot refer itself");
   }
+  if (m.kind === 'rules' && !new RegExp(`^[0-9a-f]{${L.HASH_LEN}}$`).test(m.hash)) {
+    fail('bad_value', `field 'hash' must be ${L.HASH_LEN} lowercase hex digits (a rulebook's identity)`);
+  }
+  if (m.kind === 'transfer' && m.to === m.member) {
+    fail('bad_value', "field 'to': a member cannot transfer to itself");
+  }
+  if (m.kind === 'set_tier' && has(m, 'until_ts') && m.until_ts !== null &&
+      BigInt(m.until_ts) <= BigInt(m.ts)) {
+    fail('bad_value', "field 'until_ts' must be after the entry's ts");
+  }
 }
 
 /**
@@ -293,8 +314,22 @@ const enroll = ({ txn, member, birthday, referrer, ts }) =>
 const scan = ({ member, store, txn, ts }) => entry('scan', ts, { member, store, txn });
 /** Time passes: expiry, tier reviews, lifecycle stages. */
 const tick = ({ ts } = {}) => entry('tick', ts, {});
+/**
+ * A rulebook version takes effect: `hash` (32 lowercase hex digits) names a
+ * text stored under <prefix>rulebook:<hash> (README "Changing the program");
+ * effectiveTs schedules it. Its ts does not move the engine clock.
+ */
+const rules = ({ hash, label, effectiveTs, ts }) =>
+  entry('rules', ts, { hash, label, effective_ts: effectiveTs });
+/** `member` gives `points` to member `to`, oldest points first, keeping their expiry. */
+const transfer = ({ txn, member, to, points, ts }) =>
+  entry('transfer', ts, { txn, member, to, points });
+/** Manual status: `member` holds `tier` until `untilTs` (after ts; none: until a review). */
+const setTier = ({ txn, member, tier, reason, untilTs, ts }) =>
+  entry('set_tier', ts, { txn, member, tier, reason, until_ts: untilTs });
 
 module.exports = {
   VERSION, LIMITS, INPUT_KINDS, OUTPUT_KINDS, ValidationError, DecodeError, encode, validate,
-  decodeOutput, unpack, line, purchase, refund, redeem, adjust, enroll, scan, tick,
+  decodeOutput, unpack, line, purchase, refund, redeem, adjust, enroll, scan, tick, rules,
+  transfer, setTier,
 };

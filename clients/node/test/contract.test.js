@@ -53,6 +53,9 @@ test('builders make every input kind and refuse bad values', () => {
     loyalty.enroll({ txn: 't5', member: 'M2', birthday: '02-29', referrer: 'M1', ts }),
     loyalty.scan({ member: 'M1', store: 'S1', ts }),
     loyalty.tick({ ts }),
+    loyalty.rules({ hash: '0123456789abcdef0123456789abcdef', label: 'spring', effectiveTs: ts + 1, ts }),
+    loyalty.transfer({ txn: 't6', member: 'M1', to: 'M2', points: 25, ts }),
+    loyalty.setTier({ txn: 't7', member: 'M1', tier: 'gold', reason: 'status match', untilTs: ts + 1, ts }),
   ];
   assert.deepEqual(made.map((e) => e.kind), loyalty.INPUT_KINDS);
   for (const e of made) assert.deepEqual(msgpack.decode(loyalty.encode(e)), e);
@@ -70,6 +73,11 @@ test('builders make every input kind and refuse bad values', () => {
   assert.ok(tsBytes.includes(u64) && !tsBytes.includes(0xcb), tsBytes.toString('hex'));
   assert.equal(code(() => loyalty.scan({ member: 'M1' })), 'missing_field');
   assert.equal(code(() => loyalty.redeem({ txn: 't', member: 'M1', points: 1, reward: 'r' })), 'bad_value');
+  assert.equal(made[7].effective_ts, ts + 1);
+  assert.equal(made[9].until_ts, ts + 1);
+  assert.equal(code(() => loyalty.rules({ hash: 'ABCDEF0123456789abcdef0123456789' })), 'bad_value');
+  assert.equal(code(() => loyalty.transfer({ txn: 't', member: 'M1', to: 'M1', points: 1 })), 'bad_value');
+  assert.equal(code(() => loyalty.setTier({ txn: 't', member: 'M1', tier: 'gold', reason: 'r', untilTs: ts, ts })), 'bad_value');
 });
 
 test('decodeOutput refuses what is not an output event', () => {

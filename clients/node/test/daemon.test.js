@@ -68,6 +68,13 @@ test('every input kind is built, appended and applied', { skip, timeout: TIMEOUT
   assert.ok(scan.ok);
   assert.deepEqual(scan.perks, record.perks);
   assert.ok((await till.submit(loyalty.tick({ ts: next() }))).ok);
+  const sent = await till.submit(loyalty.transfer({ txn: 'n-x1', member: 'N1', to: 'N2', points: 3, ts: next() }));
+  assert.equal(sent.ofKind('transfer.result')[0].ok, true);
+  assert.equal((await member('N1')).balance, record.balance - 3);
+  const status = await till.submit(loyalty.setTier({ txn: 'n-m1', member: 'N2', tier: record.tier,
+    reason: 'status match', untilTs: ts + 86400000, ts: next() }));
+  assert.ok(status.ok);
+  assert.equal((await member('N2')).tier, record.tier);
   const lost = await till.submit(loyalty.purchase({ txn: 'n-s2', member: 'nobody', store: 'S1', amount: 100, ts: next() }));
   assert.equal(lost.rejected.reason, 'unknown_member');
   assert.deepEqual(lost.events, []);

@@ -18,11 +18,11 @@ partition a member belongs to.
 """
 from .client import DEFAULT_PREFIX, Client, Consumer, Event, Outcome
 from .contract import (INPUT_KINDS, OUTPUT_KINDS, DecodeError, ValidationError, adjust,
-                       decode_output, encode, enroll, line, purchase, redeem, refund, scan,
-                       tick, validate)
+                       decode_output, encode, enroll, line, purchase, redeem, refund, rules,
+                       scan, set_tier, tick, transfer, validate)
 from .partition import partition_of, partition_prefix
 
 __all__ = ["DEFAULT_PREFIX", "Client", "Consumer", "Event", "Outcome", "INPUT_KINDS",
            "OUTPUT_KINDS", "DecodeError", "ValidationError", "adjust", "decode_output",
-           "encode", "enroll", "line", "purchase", "redeem", "refund", "scan", "tick",
-           "validate", "partition_of", "partition_prefix"]
+           "encode", "enroll", "line", "purchase", "redeem", "refund", "rules", "scan",
+           "set_tier", "tick", "transfer", "validate", "partition_of", "partition_prefix"]

@@ -26,10 +26,15 @@ AMOUNT_MAX = 10_000_000_000
 POINTS_MAX = 1_000_000_000_000
 QTY_MAX = 1_000_000
 TS_MAX = 253_402_300_799_999
+HASH_LEN = 32   # a rulebook's identity: XXH3-128 in lowercase hex
+LABEL_MAX = 64  # an operator's name for a rulebook version
 
-INPUT_KINDS = ("purchase", "refund", "redeem", "adjust", "enroll", "scan", "tick")
+INPUT_KINDS = ("purchase", "refund", "redeem", "adjust", "enroll", "scan", "tick", "rules",
+               "transfer", "set_tier")
 OUTPUT_KINDS = ("points.changed", "tier.changed", "reward.issued", "redeem.result",
-                "perk.triggered", "points.expired", "segment.changed")
+                "perk.triggered", "points.expired", "segment.changed", "rules.changed",
+                "transfer.result", "campaign.exhausted", "points.pending", "tier.at_risk",
+                "points.expiring")
 
 # Field specs: (key, type, required, min, max). Types: "id" (printable
 # ASCII without spaces), "text" (no NUL byte), "int", "delta" (int, not 0), "bool",
@@ -52,7 +57,15 @@ _FIELDS = {
     "scan": (("member", "id", True, 1, MEMBER_MAX), ("store", "id", True, 1, NAME_MAX),
              ("txn", "id", False, 1, TXN_MAX)),
     "tick": (),
+    "rules": (("hash", "id", True, 1, HASH_LEN), ("label", "text", False, 1, LABEL_MAX),
+              ("effective_ts", "int", False, 1, TS_MAX)),
+    "transfer": (("txn", "id", True, 1, TXN_MAX), ("member", "id", True, 1, MEMBER_MAX),
+                 ("to", "id", True, 1, MEMBER_MAX), ("points", "int", True, 1, POINTS_MAX)),
+    "set_tier": (("txn", "id", True, 1, TXN_MAX), ("member", "id", True, 1, MEMBER_MAX),
+                 ("tier", "id", True, 1, NAME_MAX), ("until_ts", "int", False, 1, TS_MAX),
+                 ("reason", "text", True, 1, REASON_MAX)),
 }
+_HEX = frozenset("0123456789abcdef")
 _LINE_FIELDS = (("sku", "id", True, 1, NAME_MAX), ("cat", "id", True, 1, NAME_MAX),
                 ("qty", "int", True, 1, QTY_MAX), ("amount", "int", True, 0, AMOUNT_MAX))
 _LEAP_YEAR_DAYS = (31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
@@ -223,6 +236,13 @@ def _check_entry(m):
                               "'reward', got " + ("both" if "points" in m else "neither"))
     if kind == "enroll" and m.get("referrer") == m["member"]:
         raise ValidationError("bad_value", "field 'referrer': a member cannot refer itself")
+    if kind == "rules" and (len(m["hash"]) != HASH_LEN or not set(m["hash"]) <= _HEX):
+        raise ValidationError("bad_value", f"field 'hash' must be {HASH_LEN} lowercase hex "
+                              "digits (a rulebook's identity)")
+    if kind == "transfer" and m["to"] == m["member"]:
+        raise ValidationError("bad_value", "field 'to': a member cannot transfer to itself")
+    if kind == "set_tier" and m.get("until_ts") is not None and m["until_ts"] <= m["ts"]:
+        raise ValidationError("bad_value", "field 'until_ts' must be after the entry's ts")
 
 
 def encode(entry):
@@ -315,3 +335,24 @@ def scan(member, store, txn=None, ts=None):
 def tick(ts=None):
     """Time passes: expiry, tier reviews, lifecycle stages."""
     return _entry("tick", ts)
+
+
+def rules(hash, label=None, effective_ts=None, ts=None):
+    """A rulebook version takes effect: `hash` (32 lowercase hex digits) names
+    a text stored under <prefix>rulebook:<hash> (README "Changing the
+    program"; loyaltyctl rules push does both); effective_ts schedules it.
+    Its ts does not move the engine clock."""
+    return _entry("rules", ts, hash=hash, label=label, effective_ts=effective_ts)
+
+
+def transfer(txn, member, to, points, ts=None):
+    """`member` gives `points` to member `to` (another member), oldest points
+    first, keeping their expiry (README "Transfers")."""
+    return _entry("transfer", ts, txn=txn, member=member, to=to, points=points)
+
+
+def set_tier(txn, member, tier, reason, until_ts=None, ts=None):
+    """Manual status: `member` holds tier `tier` (a tier's name) until
+    `until_ts` (after ts; None: until a review moves it), for `reason`."""
+    return _entry("set_tier", ts, txn=txn, member=member, tier=tier, reason=reason,
+                  until_ts=until_ts)

@@ -8,15 +8,12 @@ import healthPage from './pages/health.js';
 import dlq from './pages/dlq.js';
 import member from './pages/member.js';
 import rulebook from './pages/rulebook.js';
+import liability from './pages/liability.js';
 
 // Every page is a module exporting {id, title, mount(el, ctx, arg)}, where
 // mount builds the page in `el` and returns {refresh(), unmount()?}; the
-// route is #/id or #/id/arg. Pages whose API comes with later releases
-// slot in here the same way:
-//   liability - GET /v1/liability: outstanding points by earn and expiry
-//               month, issued / redeemed / expired per month, breakage
-// and the member page grows its history section (GET /v1/members/ID/history).
-const PAGES = [overview, healthPage, dlq, rulebook, member];
+// route is #/id or #/id/arg.
+const PAGES = [overview, liability, healthPage, dlq, rulebook, member];
 
 // One refresh every 2 s: fresh enough for rates, a trifle for the daemon.
 const REFRESH_MS = 2000;

@@ -1,5 +1,5 @@
-// chart.js - a time-series line chart on uPlot (vendored, loaded as the
-// global `uPlot` by index.html).
+// chart.js - charts on uPlot (vendored, loaded as the global `uPlot` by
+// index.html): a time-series line chart, and the mounting every chart shares.
 
 const HEIGHT = 200;
 
@@ -7,8 +7,6 @@ const HEIGHT = 200;
 // takes [t[], ...values[]] as uPlot wants them.
 export function lineChart(el, lines, unit) {
   const opts = {
-    width: Math.max(280, el.clientWidth - 4),
-    height: HEIGHT,
     legend: { live: false },
     // At least the last 2 minutes, so a chart with its first samples is
     // not stretched over years.
@@ -17,8 +15,14 @@ export function lineChart(el, lines, unit) {
     series: [{}, ...lines.map((l) => ({ label: l.label, stroke: l.color, width: 2,
       fill: `${l.color}22`, spanGaps: false }))],
   };
-  const empty = [[], ...lines.map(() => [])];
-  const plot = new uPlot(opts, empty, el);
+  return mountPlot(el, opts, lines.length);
+}
+
+// A uPlot chart of `opts` (height HEIGHT) with `n` series in `el`, following
+// the window's width; update() takes [x[], ...values[]].
+export function mountPlot(el, opts, n) {
+  const plot = new uPlot({ ...opts, width: Math.max(280, el.clientWidth - 4), height: HEIGHT },
+    [[], ...Array.from({ length: n }, () => [])], el);
   const resize = () => plot.setSize({ width: Math.max(280, el.clientWidth - 4), height: HEIGHT });
   window.addEventListener('resize', resize);
   return {

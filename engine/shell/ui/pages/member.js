@@ -1,5 +1,6 @@
 // member.js - one member, searched by id (GET /v1/members/ID): tier,
-// balance, points expiring, segment, perks and the next tier.
+// balance, points pending and expiring, segment, perks, the next tier, the
+// tier at risk at the next review and the churn risk.
 //
 // Below, the member's history (GET /v1/members/ID/history, relayed to
 // loyalty-ledger) when /healthz says the daemon has a ledger (`history`).
@@ -45,10 +46,14 @@ async function history(id) {
 function details(m) {
   const next = m.next_tier;
   const exp = m.expiring || {};
+  const pend = m.pending || { points: 0, releases: [] };
+  const releases = pend.releases || [];
+  const risk = m.at_risk;
   return [
     h('div', { class: 'cards' },
       [['Tier', 'tier', m.tier], ['Balance', 'balance', num(m.balance)],
         ['Lifetime points', 'lifetime_points', num(m.lifetime_points)],
+        ['Pending', 'pending_points', num(pend.points)],
         ['Expiring in 30 days', 'expiring_30', num(exp['30'])],
         ['Next tier', 'next_tier', next ? next.name : 'top tier']].map(([label, key, v]) => {
         const c = card(label, key);
@@ -70,6 +75,14 @@ function details(m) {
         field('Within 60 days', 'exp60', num(exp['60'])),
         field('Within 90 days', 'exp90', num(exp['90'])),
         field('Next expiry', 'next_expiry', when(exp.next_ts)))),
+      panel('Pending and risk', h('table', {},
+        field('Pending points', 'pending', num(pend.points)),
+        field('Next release', 'next_release', releases.length ? when(releases[0].release_ts) : '-'),
+        field('Tier at risk', 'at_risk_tier', risk ? risk.tier : 'no'),
+        field('Points needed by review', 'at_risk_needed', risk ? num(risk.needed) : '-'),
+        field('Review', 'at_risk_review', risk ? when(risk.review_ts) : '-'),
+        field('Churn risk', 'churn_risk',
+          m.churn_risk === undefined ? '-' : `${num(m.churn_risk)}%`))),
       panel('Segment', h('table', {},
         field('Segment', 'segment', m.segment || '-'),
         field('Lifecycle stage', 'stage', m.stage || '-'),
