@@ -111,20 +111,28 @@ void snapper_free(struct snapper *s)
     free(s);
 }
 
+/* Stops a writer still running (its temp file removed). Returns true when
+ * there was one (its id stays in child_id for the caller's log line). */
+static bool abandon(struct snapper *s)
+{
+    if (s->child == 0)
+        return false;
+    char path[SNAPDIR_PATH_MAX], tmp[SNAPDIR_PATH_MAX + sizeof(SNAPSHOT_TMP_SUFFIX)];
+    kill(s->child, SIGKILL);
+    waitpid(s->child, NULL, 0);
+    s->gate->writing--;
+    snapdir_path(s->sd, s->child_id, path, sizeof(path));
+    if (snapshot_tmp_path(path, tmp, sizeof(tmp)) == 0)
+        unlink(tmp); /* what the killed writer left */
+    s->child = 0;
+    return true;
+}
+
 void snapper_reset(struct snapper *s)
 {
-    if (s->child != 0) {
-        char path[SNAPDIR_PATH_MAX], tmp[SNAPDIR_PATH_MAX + sizeof(SNAPSHOT_TMP_SUFFIX)];
-        kill(s->child, SIGKILL);
-        waitpid(s->child, NULL, 0);
-        s->gate->writing--;
-        snapdir_path(s->sd, s->child_id, path, sizeof(path));
-        if (snapshot_tmp_path(path, tmp, sizeof(tmp)) == 0)
-            unlink(tmp); /* what the killed writer left */
-        s->child = 0;
+    if (abandon(s))
         log_warn("snapshot %" PRIu64 "-%" PRIu64 " abandoned: the state was rebuilt",
                  s->child_id.ms, s->child_id.seq);
-    }
     s->last_entries = entries_of(s->st);
     s->last_us = monotime_us();
 }
@@ -207,8 +215,13 @@ void snapper_maybe(struct snapper *s)
 
 int snapper_write_now(struct snapper *s)
 {
-    reap(s, 0);
-    if (entries_of(s->st) == s->last_entries)
+    /* A writer still running is idle-scheduled (writer_yields): on a busy
+     * machine waiting for it could take long, and this write supersedes it. */
+    bool abandoned = !reap(s, WNOHANG) && abandon(s);
+    if (abandoned)
+        log_info("snapshot %" PRIu64 "-%" PRIu64 " in progress abandoned: this one supersedes it",
+                 s->child_id.ms, s->child_id.seq);
+    if (!abandoned && entries_of(s->st) == s->last_entries)
         return 0; /* nothing applied since the snapshot loaded or last written */
     char path[SNAPDIR_PATH_MAX];
     struct snapshot_error err;

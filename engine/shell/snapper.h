@@ -62,8 +62,10 @@ void snapper_maybe(struct snapper *s);
  * count of the last snapshot; the next one comes at the usual interval. */
 void snapper_reset(struct snapper *s);
 
-/* Writes a snapshot now, in this process (waiting first for a running
- * child). For shutdown. Returns 0, or -1 after logging why. */
+/* Writes a snapshot now, in this process, for shutdown: a child still
+ * writing one is killed and its temp file removed (it runs idle-scheduled,
+ * so waiting for it could take long; this one supersedes it). Returns 0,
+ * or -1 after logging why. */
 int snapper_write_now(struct snapper *s);
 
 #endif
