@@ -3,7 +3,9 @@
  * issue 17's pipeline work): every output kind and input entry, with
  * integers at every encoding boundary and strings at every header size,
  * unpacked and packed again by msgpack-c must come out byte for byte the
- * same. Appending to a full buffer grows it without touching what it held. */
+ * same. Appending to a full buffer grows it without touching what it held.
+ * The decoder that keeps its zone (proto_decode_with) gives proto_decode's
+ * answers on good entries, every truncation of them and garbage. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -151,12 +153,69 @@ static void event_larger_than_the_first_room_grows_the_buffer(void **state)
     msgpack_sbuffer_destroy(&sb);
 }
 
+/* Both decoders on `buf[0..len)`: the same verdict, entry and reason. */
+static void assert_decoders_agree(struct proto_decoder *d, const char *buf, size_t len)
+{
+    static struct proto_entry a, b;
+    struct proto_reject ra, rb;
+    int rc_a = proto_decode(buf, len, &a, &ra);
+    int rc_b = proto_decode_with(d, buf, len, &b, &rb);
+    assert_int_equal(rc_a, rc_b);
+    assert_memory_equal(&a, &b, sizeof a);
+    if (rc_a != 0) {
+        assert_string_equal(ra.code, rb.code);
+        assert_string_equal(ra.detail, rb.detail);
+    }
+}
+
+static void decoder_with_a_kept_zone_answers_as_proto_decode(void **state)
+{
+    (void)state;
+    struct proto_decoder d;
+    assert_int_equal(proto_decoder_init(&d), 0);
+    static struct proto_entry e;
+    size_t good = 0;
+    for (size_t i = 0; i < 2 * PROTO_KIND_COUNT; i++) {
+        memset(&e, 0, sizeof e);
+        e.kind = (enum proto_kind)(i % PROTO_KIND_COUNT);
+        e.ts = 1700000000000 + (int64_t)i;
+        snprintf(e.txn, sizeof e.txn, "t%zu", i);
+        snprintf(e.member, sizeof e.member, "m%zu", i);
+        snprintf(e.to, sizeof e.to, "other");
+        snprintf(e.store, sizeof e.store, "s1");
+        snprintf(e.reason, sizeof e.reason, "why");
+        memset(e.hash, 'a', PROTO_HASH_LEN); /* lowercase hex */
+        e.amount = 1000;
+        e.points = 5;
+        e.line_count = (uint32_t)(i % 3);
+        for (uint32_t l = 0; l < e.line_count; l++)
+            e.lines[l] = (struct proto_line){"sku", "cat", 1, 500};
+        msgpack_sbuffer sb;
+        msgpack_sbuffer_init(&sb);
+        assert_int_equal(proto_encode_entry(&sb, &e), 0);
+        struct proto_entry out;
+        struct proto_reject rej;
+        good += proto_decode(sb.data, sb.size, &out, &rej) == 0;
+        for (size_t len = 0; len <= sb.size; len++) /* every truncation, then whole */
+            assert_decoders_agree(&d, sb.data, len);
+        msgpack_sbuffer_destroy(&sb);
+    }
+    assert_true(good >= PROTO_KIND_COUNT); /* most kinds decode: both paths were compared */
+    static char junk[PROTO_ENTRY_BYTES_MAX + 1];
+    for (size_t i = 0; i < sizeof junk; i++)
+        junk[i] = (char)(i * 131 + 7);
+    assert_decoders_agree(&d, junk, 64);
+    assert_decoders_agree(&d, junk, sizeof junk); /* too large */
+    proto_decoder_free(&d);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(every_output_is_the_bytes_msgpack_c_packs),
         cmocka_unit_test(entry_with_lines_and_pieces_is_the_bytes_msgpack_c_packs),
         cmocka_unit_test(event_larger_than_the_first_room_grows_the_buffer),
+        cmocka_unit_test(decoder_with_a_kept_zone_answers_as_proto_decode),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
