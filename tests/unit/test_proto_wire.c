@@ -54,7 +54,7 @@ static void output_of_every_kind_with_every_int_and_str_size(struct proto_output
     int64_t v = INTS[i % LEN(INTS)];
     size_t n = STR_LENS[i % LEN(STR_LENS)];
     const char *s = big + sizeof big - 1 - n; /* n bytes of 'x' */
-    o->ts = v < 0 ? -v / 2 : v;
+    o->ts = v < 0 ? -(v / 2) : v;
     o->delta = o->balance = o->points = o->cost = o->count = v;
     o->pending = o->release_ts = o->review_ts = o->needed = o->expire_ts = v;
     o->from = o->to = o->reason = o->reward = o->perk = o->tier = s;
