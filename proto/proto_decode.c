@@ -752,10 +752,10 @@ _Noreturn static void die_no_memory(void)
     abort();
 }
 
-int proto_unpack(const char *buf, size_t len, msgpack_zone *zone, msgpack_object *top,
-                 struct proto_reject *rej)
+/* The checks before the unpack: size, then the shape scan. */
+static int precheck(const char *buf, size_t len, struct proto_reject *rej)
 {
-    LY_ASSERT(zone != NULL && top != NULL && rej != NULL);
+    LY_ASSERT(rej != NULL);
     LY_ASSERT(buf != NULL || len == 0);
     *rej = (struct proto_reject){0};
     if (len > PROTO_ENTRY_BYTES_MAX)
@@ -763,18 +763,46 @@ int proto_unpack(const char *buf, size_t len, msgpack_zone *zone, msgpack_object
                       PROTO_ENTRY_BYTES_MAX);
     if (len == 0)
         return reject(rej, PROTO_R_BAD_MSGPACK, "the entry is empty");
-    if (scan(buf, len, rej) != 0)
-        return -1;
-    if (!msgpack_zone_init(zone, len * ZONE_BYTES_PER_INPUT_BYTE + ZONE_SLACK_BYTES))
-        die_no_memory();
+    return scan(buf, len, rej);
+}
+
+/* Unpacks the scanned `buf` into `zone`, which has room for it. Returns 0,
+ * or -1 with `rej` set (the zone is left to the caller). */
+static int unpack_into(const char *buf, size_t len, msgpack_zone *zone, msgpack_object *top,
+                       struct proto_reject *rej)
+{
     size_t off = 0;
     msgpack_unpack_return ret = msgpack_unpack(buf, len, &off, zone, top);
     if (ret == MSGPACK_UNPACK_SUCCESS && off == len)
         return 0;
     if (ret == MSGPACK_UNPACK_NOMEM_ERROR)
         die_no_memory();
-    msgpack_zone_destroy(zone); /* the scan accepts only what msgpack-c does; kept for safety */
+    /* the scan accepts only what msgpack-c does; kept for safety */
     return reject(rej, PROTO_R_BAD_MSGPACK, "msgpack-c refused the entry (%d)", (int)ret);
+}
+
+int proto_unpack(const char *buf, size_t len, msgpack_zone *zone, msgpack_object *top,
+                 struct proto_reject *rej)
+{
+    LY_ASSERT(zone != NULL && top != NULL);
+    if (precheck(buf, len, rej) != 0)
+        return -1;
+    if (!msgpack_zone_init(zone, len * ZONE_BYTES_PER_INPUT_BYTE + ZONE_SLACK_BYTES))
+        die_no_memory();
+    if (unpack_into(buf, len, zone, top, rej) == 0)
+        return 0;
+    msgpack_zone_destroy(zone);
+    return -1;
+}
+
+/* Step 3 on what was unpacked; `out` zeroed when rejected. */
+static int decode_top(const msgpack_object *top, struct proto_entry *out,
+                      struct proto_reject *rej)
+{
+    int rc = decode_object(top, out, rej);
+    if (rc != 0)
+        memset(out, 0, sizeof *out);
+    return rc;
 }
 
 int proto_decode(const char *buf, size_t len, struct proto_entry *out,
@@ -786,9 +814,35 @@ int proto_decode(const char *buf, size_t len, struct proto_entry *out,
     msgpack_object top;
     if (proto_unpack(buf, len, &zone, &top, rej) != 0)
         return -1;
-    int rc = decode_object(&top, out, rej);
+    int rc = decode_top(&top, out, rej);
     msgpack_zone_destroy(&zone);
-    if (rc != 0)
-        memset(out, 0, sizeof *out);
     return rc;
+}
+
+/* Room for the largest entry: the zone's one chunk never grows. */
+#define DECODER_ZONE_BYTES (PROTO_ENTRY_BYTES_MAX * ZONE_BYTES_PER_INPUT_BYTE + ZONE_SLACK_BYTES)
+
+int proto_decoder_init(struct proto_decoder *d)
+{
+    LY_ASSERT(d != NULL);
+    return msgpack_zone_init(&d->zone, DECODER_ZONE_BYTES) ? 0 : -1;
+}
+
+void proto_decoder_free(struct proto_decoder *d)
+{
+    msgpack_zone_destroy(&d->zone);
+}
+
+int proto_decode_with(struct proto_decoder *d, const char *buf, size_t len,
+                      struct proto_entry *out, struct proto_reject *rej)
+{
+    LY_ASSERT(d != NULL && out != NULL && rej != NULL);
+    memset(out, 0, sizeof *out);
+    if (precheck(buf, len, rej) != 0)
+        return -1;
+    msgpack_zone_clear(&d->zone); /* keeps its first chunk, which holds any entry */
+    msgpack_object top;
+    if (unpack_into(buf, len, &d->zone, &top, rej) != 0)
+        return -1;
+    return decode_top(&top, out, rej);
 }

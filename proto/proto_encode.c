@@ -12,6 +12,7 @@
 #include <inttypes.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "lyassert.h"
@@ -74,57 +75,149 @@ const char *proto_cause_name(enum proto_cause c)
     return CAUSE_NAMES[c];
 }
 
-/* Writes key/value pairs to `pk`, or only counts them when `pk` is NULL.
- * `rc` sticks at -1 after the first failed write (the buffer cannot grow);
- * later writes are skipped. */
+/* Writes msgpack straight into a byte range, in the encodings msgpack-c's
+ * packer chooses (smallest form of each integer, fixstr/str8/16/32, fixmap
+ * or map16), so the bytes are those msgpack_pack_* would write, without a
+ * callback and a capacity check per primitive. `rc` sticks at -1 once the
+ * range is full; later writes are skipped (the caller grows and retries).
+ * `pairs` counts the pairs of the map being filled. */
 struct kv_writer {
-    msgpack_packer *pk;
+    unsigned char *p, *end;
     uint32_t pairs;
     int rc;
 };
 
-static int pack_cstr(msgpack_packer *pk, const char *s)
+static void put(struct kv_writer *w, const void *b, size_t n)
 {
-    return msgpack_pack_str_with_body(pk, s, strlen(s));
-}
-
-static void note(struct kv_writer *w, int rc)
-{
-    if (rc != 0)
+    if (w->rc != 0 || (size_t)(w->end - w->p) < n) {
         w->rc = -1;
+        return;
+    }
+    memcpy(w->p, b, n);
+    w->p += n;
 }
 
-/* Counts a pair and writes its key. Returns the packer to write the value
- * with, or NULL when only counting or after a failure. */
-static msgpack_packer *kv_key(struct kv_writer *w, const char *key)
+/* A type byte followed by `n` bytes of `v`, big-endian. */
+static void put_be(struct kv_writer *w, unsigned char type, uint64_t v, int n)
+{
+    unsigned char b[9];
+    b[0] = type;
+    for (int i = 0; i < n; i++)
+        b[1 + i] = (unsigned char)(v >> (8 * (n - 1 - i)));
+    put(w, b, (size_t)n + 1);
+}
+
+/* Header of a container of `n` elements: fix (n < 16), 16 or 32 bits. */
+static void put_container(struct kv_writer *w, unsigned char fix, unsigned char t16, size_t n)
+{
+    if (n < 16)
+        put_be(w, (unsigned char)(fix | n), 0, 0);
+    else if (n < 65536)
+        put_be(w, t16, n, 2);
+    else
+        put_be(w, (unsigned char)(t16 + 1), n, 4);
+}
+
+static void put_str(struct kv_writer *w, const char *s, size_t n)
+{
+    if (n < 32)
+        put_be(w, (unsigned char)(0xa0 | n), 0, 0);
+    else if (n < 256)
+        put_be(w, 0xd9, n, 1);
+    else if (n < 65536)
+        put_be(w, 0xda, n, 2);
+    else
+        put_be(w, 0xdb, n, 4);
+    put(w, s, n);
+}
+
+static void put_int(struct kv_writer *w, int64_t d)
+{
+    if (d >= -32 && d < 128) {
+        put_be(w, (unsigned char)d, 0, 0); /* positive or negative fixint */
+    } else if (d < 0) {
+        if (d >= -128)
+            put_be(w, 0xd0, (uint64_t)d, 1);
+        else if (d >= -32768)
+            put_be(w, 0xd1, (uint64_t)d, 2);
+        else if (d >= INT32_MIN)
+            put_be(w, 0xd2, (uint64_t)d, 4);
+        else
+            put_be(w, 0xd3, (uint64_t)d, 8);
+    } else if (d < 256) {
+        put_be(w, 0xcc, (uint64_t)d, 1);
+    } else if (d < 65536) {
+        put_be(w, 0xcd, (uint64_t)d, 2);
+    } else if (d <= UINT32_MAX) {
+        put_be(w, 0xce, (uint64_t)d, 4);
+    } else {
+        put_be(w, 0xcf, (uint64_t)d, 8);
+    }
+}
+
+/* A map is written in one pass: a one-byte placeholder, the pairs, then the
+ * header, moved out to map16 in the rare map of 16 pairs or more. */
+struct kv_map {
+    unsigned char *hdr;
+    uint32_t outer_pairs;
+};
+
+static struct kv_map map_begin(struct kv_writer *w)
+{
+    struct kv_map m = {.hdr = w->p, .outer_pairs = w->pairs};
+    put_be(w, 0x80, 0, 0);
+    w->pairs = 0;
+    return m;
+}
+
+static void map_end(struct kv_writer *w, struct kv_map m)
+{
+    uint32_t n = w->pairs;
+    w->pairs = m.outer_pairs;
+    if (w->rc != 0)
+        return;
+    LY_ASSERT(n < 65536); /* bounded by the field tables and PROTO_LINES_MAX */
+    if (n < 16) {
+        *m.hdr = (unsigned char)(0x80 | n);
+        return;
+    }
+    unsigned char *body = m.hdr + 1;
+    size_t len = (size_t)(w->p - body);
+    put(w, "\0\0", 2); /* room for the longer header */
+    if (w->rc != 0)
+        return;
+    memmove(body + 2, body, len);
+    m.hdr[0] = 0xde;
+    m.hdr[1] = (unsigned char)(n >> 8);
+    m.hdr[2] = (unsigned char)n;
+}
+
+/* Counts a pair and writes its key (`len` bytes). */
+static void kv_key(struct kv_writer *w, const char *key, size_t len)
 {
     w->pairs++;
-    if (w->pk == NULL || w->rc != 0)
-        return NULL;
-    note(w, pack_cstr(w->pk, key));
-    return w->rc == 0 ? w->pk : NULL;
+    put_str(w, key, len);
 }
 
-static void kv_str(struct kv_writer *w, const char *key, const char *val)
+#define KEY(lit) lit, sizeof(lit) - 1
+
+static void kv_str(struct kv_writer *w, const char *key, size_t klen, const char *val)
 {
     LY_ASSERT(val != NULL);
-    msgpack_packer *pk = kv_key(w, key);
-    if (pk != NULL)
-        note(w, pack_cstr(pk, val));
+    kv_key(w, key, klen);
+    put_str(w, val, strlen(val));
 }
 
-static void kv_int(struct kv_writer *w, const char *key, int64_t val)
+static void kv_int(struct kv_writer *w, const char *key, size_t klen, int64_t val)
 {
-    msgpack_packer *pk = kv_key(w, key);
-    if (pk != NULL)
-        note(w, msgpack_pack_int64(pk, val));
+    kv_key(w, key, klen);
+    put_int(w, val);
 }
 
-static void kv_bool(struct kv_writer *w, const char *key, bool val)
+static void kv_bool(struct kv_writer *w, const char *key, size_t klen, bool val)
 {
-    msgpack_packer *pk = kv_key(w, key);
-    if (pk != NULL)
-        note(w, val ? msgpack_pack_true(pk) : msgpack_pack_false(pk));
+    kv_key(w, key, klen);
+    put_be(w, val ? 0xc3 : 0xc2, 0, 0);
 }
 
 /* ---- field tables ------------------------------------------------------- */
@@ -145,6 +238,7 @@ enum field_type {
 
 struct field {
     const char *key;
+    size_t key_len; /* strlen(key), known at compile time */
     enum field_type type;
     size_t off;
 };
@@ -158,7 +252,7 @@ struct field_set {
 
 /* The key is the member's name; _Generic makes the build fail unless the
  * member has the C type the field type reads. */
-#define FIELD(st, m, ft, ctype) {#m, ft, _Generic(((st *)0)->m, ctype: offsetof(st, m))}
+#define FIELD(st, m, ft, ctype) {KEY(#m), ft, _Generic(((st *)0)->m, ctype: offsetof(st, m))}
 #define CHARS(st, m) FIELD(st, m, FT_CHARS, char *)
 #define CSTR(st, m) FIELD(st, m, FT_CSTR, const char *)
 #define INT(st, m) FIELD(st, m, FT_INT, int64_t)
@@ -173,16 +267,16 @@ enum entry_field_id {
 static const struct field ENTRY_FIELDS[E_FIELD_COUNT] = {
     [E_TXN] = CHARS(E, txn),       [E_ORIG_TXN] = CHARS(E, orig_txn),
     [E_MEMBER] = CHARS(E, member), [E_STORE] = CHARS(E, store),
-    [E_AMOUNT] = INT(E, amount),   [E_LINES] = {"lines", FT_LINES, 0},
+    [E_AMOUNT] = INT(E, amount),   [E_LINES] = {KEY("lines"), FT_LINES, 0},
     [E_POINTS] = INT(E, points),   [E_REWARD] = CHARS(E, reward),
-    [E_REASON] = CHARS(E, reason), [E_BIRTHDAY] = {"birthday", FT_BIRTHDAY, 0},
+    [E_REASON] = CHARS(E, reason), [E_BIRTHDAY] = {KEY("birthday"), FT_BIRTHDAY, 0},
     [E_REFERRER] = CHARS(E, referrer),
     [E_HASH] = CHARS(E, hash),     [E_LABEL] = CHARS(E, label),
     [E_EFFECTIVE_TS] = INT(E, effective_ts),
     [E_TO] = CHARS(E, to),         [E_TIER] = CHARS(E, tier),
     [E_UNTIL_TS] = INT(E, until_ts),
     [E_QUALIFYING] = FIELD(E, qualifying, FT_BOOL, bool),
-    [E_FROM] = CHARS(E, from),     [E_PIECES] = {"pieces", FT_PIECES, 0},
+    [E_FROM] = CHARS(E, from),     [E_PIECES] = {KEY("pieces"), FT_PIECES, 0},
 };
 #undef E
 
@@ -263,53 +357,44 @@ static const struct field_set OUT_KINDS[PROTO_OUT_KIND_COUNT] = {
 static void fill_fields(struct kv_writer *w, const void *base, const struct field *fields,
                         size_t count, struct field_set set);
 
-static void kv_lines(struct kv_writer *w, const char *key, const struct proto_entry *e)
+static void kv_lines(struct kv_writer *w, const struct field *f, const struct proto_entry *e)
 {
     LY_ASSERT(e->line_count <= PROTO_LINES_MAX);
-    msgpack_packer *pk = kv_key(w, key);
-    if (pk == NULL)
-        return;
-    note(w, msgpack_pack_array(pk, e->line_count));
+    kv_key(w, f->key, f->key_len);
+    put_container(w, 0x90, 0xdc, e->line_count);
     for (uint32_t i = 0; i < e->line_count && w->rc == 0; i++) {
-        struct kv_writer counter = {0};
-        fill_fields(&counter, &e->lines[i], LINE_FIELDS, LEN(LINE_FIELDS), LINE_ALL);
-        note(w, msgpack_pack_map(pk, counter.pairs));
-        struct kv_writer lw = {.pk = pk, .rc = w->rc};
-        fill_fields(&lw, &e->lines[i], LINE_FIELDS, LEN(LINE_FIELDS), LINE_ALL);
-        note(w, lw.rc);
+        struct kv_map m = map_begin(w);
+        fill_fields(w, &e->lines[i], LINE_FIELDS, LEN(LINE_FIELDS), LINE_ALL);
+        map_end(w, m);
     }
 }
 
-static void kv_pieces(struct kv_writer *w, const char *key, const struct proto_entry *e)
+static void kv_pieces(struct kv_writer *w, const struct field *f, const struct proto_entry *e)
 {
     LY_ASSERT(e->piece_count <= PROTO_PIECES_MAX);
-    msgpack_packer *pk = kv_key(w, key);
-    if (pk == NULL)
-        return;
-    note(w, msgpack_pack_array(pk, e->piece_count));
+    kv_key(w, f->key, f->key_len);
+    put_container(w, 0x90, 0xdc, e->piece_count);
     for (uint32_t i = 0; i < e->piece_count && w->rc == 0; i++) {
-        note(w, msgpack_pack_array(pk, 2));
-        note(w, msgpack_pack_int64(pk, e->pieces[i].expire_ts));
-        note(w, msgpack_pack_int64(pk, e->pieces[i].points));
+        put_be(w, 0x92, 0, 0); /* an array of 2 */
+        put_int(w, e->pieces[i].expire_ts);
+        put_int(w, e->pieces[i].points);
     }
 }
 
-static void kv_rfm(struct kv_writer *w, const char *key, const uint8_t *rfm)
+static void kv_rfm(struct kv_writer *w, const struct field *f, const uint8_t *rfm)
 {
-    msgpack_packer *pk = kv_key(w, key);
-    if (pk == NULL)
-        return;
-    note(w, msgpack_pack_array(pk, 3));
-    for (int i = 0; i < 3 && w->rc == 0; i++)
-        note(w, msgpack_pack_uint8(pk, rfm[i]));
+    kv_key(w, f->key, f->key_len);
+    put_be(w, 0x93, 0, 0); /* an array of 3 */
+    for (int i = 0; i < 3; i++)
+        put_int(w, rfm[i]);
 }
 
-static void kv_birthday(struct kv_writer *w, const char *key, const struct proto_entry *e)
+static void kv_birthday(struct kv_writer *w, const struct field *f, const struct proto_entry *e)
 {
     char mmdd[8];
     snprintf(mmdd, sizeof mmdd, "%02u-%02u", (unsigned)e->birthday_month,
              (unsigned)e->birthday_day);
-    kv_str(w, key, mmdd);
+    kv_str(w, f->key, f->key_len, mmdd);
 }
 
 /* `base` is the struct the field's table describes; `f->off` is the offset
@@ -317,17 +402,19 @@ static void kv_birthday(struct kv_writer *w, const char *key, const struct proto
 static void kv_field(struct kv_writer *w, const void *base, const struct field *f)
 {
     const char *at = (const char *)base + f->off;
+    const char *k = f->key;
+    size_t kl = f->key_len;
     switch (f->type) {
-    case FT_CHARS: kv_str(w, f->key, at); break;
+    case FT_CHARS: kv_str(w, k, kl, at); break;
     case FT_CSTR:
-    case FT_ERROR: kv_str(w, f->key, *(const char *const *)at); break;
-    case FT_INT: kv_int(w, f->key, *(const int64_t *)at); break;
-    case FT_CAUSE: kv_str(w, f->key, proto_cause_name(*(const enum proto_cause *)at)); break;
-    case FT_RFM: kv_rfm(w, f->key, (const uint8_t *)at); break;
-    case FT_BIRTHDAY: kv_birthday(w, f->key, base); break;
-    case FT_LINES: kv_lines(w, f->key, base); break;
-    case FT_PIECES: kv_pieces(w, f->key, base); break;
-    case FT_BOOL: kv_bool(w, f->key, *(const bool *)at); break;
+    case FT_ERROR: kv_str(w, k, kl, *(const char *const *)at); break;
+    case FT_INT: kv_int(w, k, kl, *(const int64_t *)at); break;
+    case FT_CAUSE: kv_str(w, k, kl, proto_cause_name(*(const enum proto_cause *)at)); break;
+    case FT_RFM: kv_rfm(w, f, (const uint8_t *)at); break;
+    case FT_BIRTHDAY: kv_birthday(w, f, base); break;
+    case FT_LINES: kv_lines(w, f, base); break;
+    case FT_PIECES: kv_pieces(w, f, base); break;
+    case FT_BOOL: kv_bool(w, k, kl, *(const bool *)at); break;
     }
 }
 
@@ -364,9 +451,9 @@ static void fill_fields(struct kv_writer *w, const void *base, const struct fiel
 static void fill_entry(struct kv_writer *w, const void *obj)
 {
     const struct proto_entry *e = obj;
-    kv_int(w, "v", PROTO_VERSION);
-    kv_str(w, "kind", proto_kind_name(e->kind));
-    kv_int(w, "ts", e->ts);
+    kv_int(w, KEY("v"), PROTO_VERSION);
+    kv_str(w, KEY("kind"), proto_kind_name(e->kind));
+    kv_int(w, KEY("ts"), e->ts);
     fill_fields(w, e, ENTRY_FIELDS, E_FIELD_COUNT, ENTRY_KINDS[e->kind]);
 }
 
@@ -374,40 +461,68 @@ static void fill_entry(struct kv_writer *w, const void *obj)
 struct output_ctx {
     const struct proto_output *o;
     const char *id;
+    size_t id_len;
     const char *src;
+    size_t src_len;
 };
 
 static void fill_output(struct kv_writer *w, const void *obj)
 {
     const struct output_ctx *c = obj;
-    kv_int(w, "v", PROTO_VERSION);
-    kv_str(w, "kind", proto_out_kind_name(c->o->kind));
-    kv_str(w, "id", c->id);
-    kv_str(w, "src", c->src);
+    kv_int(w, KEY("v"), PROTO_VERSION);
+    kv_str(w, KEY("kind"), proto_out_kind_name(c->o->kind));
+    kv_key(w, KEY("id"));
+    put_str(w, c->id, c->id_len);
+    kv_key(w, KEY("src"));
+    put_str(w, c->src, c->src_len);
     if (c->o->kind != PROTO_OUT_RULES_CHANGED &&
         c->o->kind != PROTO_OUT_CAMPAIGN_EXHAUSTED) /* about no member */
-        kv_str(w, "member", c->o->member);
-    kv_int(w, "ts", c->o->ts);
+        kv_str(w, KEY("member"), c->o->member);
+    kv_int(w, KEY("ts"), c->o->ts);
     fill_fields(w, c->o, OUT_FIELDS, O_FIELD_COUNT, OUT_KINDS[c->o->kind]);
 }
 
-/* Appends the map `fill` describes to `buf`. On failure `buf` is left as it
- * was, so a caller never sees half an entry. */
+/* Room an encoding is first tried in; an event is a few hundred bytes. */
+#define ENCODE_ROOM_FIRST 1024
+/* Largest room tried: far above any event the limits in proto.h allow. */
+#define ENCODE_ROOM_MAX (64u << 20)
+
+/* Makes room for `room` bytes after buf->size. Returns 0 or -1. */
+static int sbuffer_room(msgpack_sbuffer *buf, size_t room)
+{
+    if (buf->alloc - buf->size >= room)
+        return 0;
+    size_t cap = buf->alloc ? buf->alloc * 2 : 8192;
+    while (cap - buf->size < room)
+        cap *= 2;
+    char *p = realloc(buf->data, cap); /* msgpack_sbuffer frees with free() */
+    if (p == NULL)
+        return -1;
+    buf->data = p;
+    buf->alloc = cap;
+    return 0;
+}
+
+/* Appends the map `fill` describes to `buf`, written in place in its free
+ * room (grown and tried again when the map does not fit). On failure `buf`
+ * is left as it was, so a caller never sees half an entry. */
 static int encode_map(msgpack_sbuffer *buf, void (*fill)(struct kv_writer *, const void *),
                       const void *obj)
 {
-    struct kv_writer counter = {0};
-    fill(&counter, obj);
-    size_t start = buf->size;
-    msgpack_packer pk;
-    msgpack_packer_init(&pk, buf, msgpack_sbuffer_write);
-    struct kv_writer w = {.pk = &pk};
-    note(&w, msgpack_pack_map(&pk, counter.pairs));
-    fill(&w, obj);
-    LY_ASSERT(w.rc != 0 || w.pairs == counter.pairs);
-    if (w.rc != 0)
-        buf->size = start;
-    return w.rc;
+    for (size_t room = ENCODE_ROOM_FIRST; room <= ENCODE_ROOM_MAX; room *= 4) {
+        if (sbuffer_room(buf, room) != 0)
+            return -1;
+        unsigned char *at = (unsigned char *)buf->data + buf->size;
+        struct kv_writer w = {.p = at, .end = (unsigned char *)buf->data + buf->alloc};
+        struct kv_map m = map_begin(&w);
+        fill(&w, obj);
+        map_end(&w, m);
+        if (w.rc == 0) {
+            buf->size += (size_t)(w.p - at);
+            return 0;
+        }
+    }
+    return -1;
 }
 
 int proto_encode_entry(msgpack_sbuffer *buf, const struct proto_entry *e)
@@ -425,7 +540,8 @@ int proto_encode_output(msgpack_sbuffer *buf, const struct proto_output *o,
     char src_s[PROTO_ID_STR_MAX];
     char id_s[PROTO_OUT_ID_STR_MAX];
     int len = proto_id_format(src, src_s, sizeof src_s);
-    proto_id_format_seq(src_s, (size_t)len, seq, id_s, sizeof id_s);
-    struct output_ctx ctx = {.o = o, .id = id_s, .src = src_s};
+    int id_len = proto_id_format_seq(src_s, (size_t)len, seq, id_s, sizeof id_s);
+    struct output_ctx ctx = {.o = o, .id = id_s, .id_len = (size_t)id_len, .src = src_s,
+                              .src_len = (size_t)len};
     return encode_map(buf, fill_output, &ctx);
 }

@@ -40,6 +40,20 @@ static bool wrong_partition(const struct ingest_rules *ir, const struct proto_en
     return true;
 }
 
+/* The event loop's decoder: its zone is reserved once and reused, so an
+ * entry's decode allocates nothing (ingest runs on the event loop only).
+ * Until it could be reserved, entries are decoded with a zone each. */
+static struct proto_decoder loop_decoder;
+static int loop_decoder_state; /* 0: not tried, 1: ready, -1: out of memory */
+
+static int decode(const char *buf, size_t len, struct proto_entry *e, struct proto_reject *rej)
+{
+    if (loop_decoder_state <= 0)
+        loop_decoder_state = proto_decoder_init(&loop_decoder) == 0 ? 1 : -1;
+    return loop_decoder_state == 1 ? proto_decode_with(&loop_decoder, buf, len, e, rej)
+                                   : proto_decode(buf, len, e, rej);
+}
+
 int ingest_apply_rules(const void *arg, struct state *st, struct proto_id id,
                        const redisReply *idr, const redisReply *fields, struct batch *b,
                        struct outbox *res)
@@ -50,7 +64,7 @@ int ingest_apply_rules(const void *arg, struct state *st, struct proto_id id,
     const redisReply *m = ingest_field_m(fields);
     if (fields == NULL || fields->type != REDIS_REPLY_ARRAY)
         snprintf(rej.detail, sizeof(rej.detail), "entry was deleted from the stream");
-    int decoded = m != NULL && proto_decode(m->str, m->len, &e, &rej) == 0;
+    int decoded = m != NULL && decode(m->str, m->len, &e, &rej) == 0;
     if (!decoded || wrong_partition(rules, &e, &rej)) {
         rules_skip(st, id);
         return b ? batch_add_dlq(b, idr->str, m ? m->str : NULL, m ? m->len : 0, &rej) : 0;

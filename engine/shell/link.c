@@ -11,6 +11,7 @@
 #include "log.h"
 #include "lyassert.h"
 #include "monotime.h"
+#include "replyarena.h"
 
 /* Error replies of Redis Cluster that mean "not here, not now": the
  * user finds its partition's node again (router.h). */
@@ -93,6 +94,8 @@ void link_hangup(struct link *l)
      * calling the disconnect callback only for a context that had
      * connected: one that had not is forgotten here. */
     bool deferred = (l->ac->c.flags & REDIS_IN_CALLBACK) != 0;
+    replyarena_release(l->arena); /* freed now or with the reply still alive */
+    l->arena = NULL;
     redisAsyncFree(l->ac);
     if (!deferred && l->ac != NULL) {
         l->ac = NULL;
@@ -113,6 +116,8 @@ static void on_disconnect(const redisAsyncContext *ac, int status)
     struct link *l = ac->data;
     (void)status;
     l->ac = NULL;
+    replyarena_release(l->arena);
+    l->arena = NULL;
     if (!l->closing) {
         log_warn("redis: disconnected from %s (%s); retrying in %u ms", l->name,
                  ac->errstr[0] ? ac->errstr : "closed", l->backoff_ms);
@@ -162,6 +167,8 @@ static void on_connect(const redisAsyncContext *ac, int status)
     }
     l->m->reconnects++;
     log_info("redis: connected to %s", l->name);
+    LY_ASSERT(l->arena == NULL);
+    l->arena = replyarena_attach(l->ac->c.reader); /* NULL: hiredis' own objects */
     if (send_auth(l) != 0) {
         link_drop(l, "cannot queue AUTH");
         return;

@@ -47,6 +47,8 @@
 #include "config.h"
 #include "metrics.h"
 
+struct replyarena;
+
 struct event;
 struct event_base;
 
@@ -106,6 +108,7 @@ struct link {
     struct config_endpoint ep; /* the node */
     struct metrics *m;
     redisAsyncContext *ac;  /* NULL while neither connected nor connecting */
+    struct replyarena *arena; /* its replies' objects once connected (replyarena.h) */
     unsigned backoff_ms;    /* delay before the next attempt */
     struct event *retry_timer;
     struct event *watchdog;
