@@ -126,9 +126,10 @@ void txns_evict(struct txns *t, int64_t oldest_ms)
 {
     while (t->count > 0 && t->ring[t->head].applied_ms < oldest_ms)
         pop_oldest(t);
-    /* Hysteresis: shrink only when half empty, to a quarter more than held,
-     * so a window that wobbles never moves records back and forth. */
-    if (t->cap > TXNS_CAP_INITIAL && t->count <= t->cap / TXNS_SHRINK_DIV) {
+    /* Hysteresis: shrink only when a quarter empty, to an eighth more than
+     * held, so a window that wobbles never moves records back and forth. */
+    if (t->cap > TXNS_CAP_INITIAL &&
+        (uint64_t)t->count * 100u <= (uint64_t)t->cap * TXNS_SHRINK_FILL_PCT) {
         uint64_t want = (uint64_t)t->count + t->count / TXNS_GROW_DIV;
         if (want < TXNS_CAP_INITIAL)
             want = TXNS_CAP_INITIAL;

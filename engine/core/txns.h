@@ -17,8 +17,8 @@
  *
  * Memory: the ring is reserved for `max` records (address space only) and
  * used as a ring of `cap` records that grows by a quarter when the window
- * fills it (TXNS_GROW_DIV) and shrinks when it is half empty
- * (TXNS_SHRINK_DIV), so its resident pages follow the window held, not
+ * fills it (TXNS_GROW_DIV) and shrinks when it is a quarter empty
+ * (TXNS_SHRINK_FILL_PCT), so its resident pages follow the window held, not
  * max_txns: a ring wrapping over its whole reservation would make every
  * page of it resident. Growing or shrinking moves part of the ring (a
  * memmove of at most the records held, rare: the window must change by a
@@ -40,14 +40,18 @@
 /* The first ring: grown from here as the window fills it. */
 #define TXNS_CAP_INITIAL 4096u
 /* The ring grows by cap / TXNS_GROW_DIV (at least what one move needs):
- * resident memory at most 1.25x the largest window, and each growth
- * moves at most the records it adds room for, so adding stays O(1)
- * amortised. */
-#define TXNS_GROW_DIV 4u
-/* The ring shrinks (to a quarter more than it holds) once it is at most
- * 1/TXNS_SHRINK_DIV full, handing the pages past its new end back: a
- * burst (a mass enrolment) does not keep its ring resident for ever. */
-#define TXNS_SHRINK_DIV 2u
+ * resident memory at most 1.125x the largest window (the ring is the
+ * largest store at 1M members: a year of monthly sales in a 35-day window
+ * holds 1.2 records per member), and each growth moves at most the
+ * records held, so adding stays O(1) amortised (at most GROW_DIV moves
+ * per record added). */
+#define TXNS_GROW_DIV 8u
+/* The ring shrinks (to an eighth more than it holds) once it is at most
+ * TXNS_SHRINK_FILL_PCT percent full, handing the pages past its new end
+ * back: a burst (a mass enrolment) does not keep its ring resident for
+ * ever. Between 75% and 100% full nothing moves, so a window that
+ * wobbles by less than a quarter never moves records back and forth. */
+#define TXNS_SHRINK_FILL_PCT 75u
 /* The page size madvise works in (the smallest of the hosts we run on);
  * only whole pages past the ring's end are handed back. */
 #define TXNS_PAGE_BYTES 4096u
