@@ -230,8 +230,7 @@ enum snapshot_status snapshot_decode(const char *buf, size_t len, const struct r
         s = snapv2_decode(buf, len, rb, st, err);
         if (s == SNAPSHOT_OK)
             snapliab_derive(st); /* format 2 has no liability section */
-    }
-    else if (current || version == SNAPSHOT_VERSION_PREV)
+    } else if (current || version == SNAPSHOT_VERSION_PREV)
         s = snaprec_fail(err, SNAPSHOT_DAMAGED, "truncated: %zu bytes, shorter than a header",
                          len);
     else
