@@ -79,20 +79,28 @@ static void place(uint64_t *slots, uint32_t mask, uint64_t s)
     slots[i] = s;
 }
 
-/* Doubles the table into the other region, then gives the old region's
- * pages back (they read as zeros when it is used again). */
+/* Moves every key into the other region as a table of `cap` slots, then
+ * gives the old region's pages back (they read as zeros when it is used
+ * again). */
+static void move_to(struct hindex *ix, uint64_t cap)
+{
+    uint64_t old = (uint64_t)ix->mask + 1;
+    uint64_t *to = ix->slots == ix->region[0] ? ix->region[1] : ix->region[0];
+    uint32_t mask = (uint32_t)(cap - 1);
+    for (uint64_t i = 0; i < old; i++)
+        if (ix->slots[i] != 0)
+            place(to, mask, ix->slots[i]);
+    reserve_discard(ix->slots, (size_t)old, sizeof(uint64_t));
+    ix->slots = to;
+    ix->mask = mask;
+}
+
+/* Doubles the table. */
 static void grow(struct hindex *ix)
 {
     uint64_t cap = (uint64_t)ix->mask + 1;
     LY_ASSERT(cap * 2 <= ix->region_slots);
-    uint64_t *to = ix->slots == ix->region[0] ? ix->region[1] : ix->region[0];
-    uint32_t mask = (uint32_t)(cap * 2 - 1);
-    for (uint64_t i = 0; i < cap; i++)
-        if (ix->slots[i] != 0)
-            place(to, mask, ix->slots[i]);
-    reserve_discard(ix->slots, (size_t)cap, sizeof(uint64_t));
-    ix->slots = to;
-    ix->mask = mask;
+    move_to(ix, cap * 2);
 }
 
 void hindex_fit(struct hindex *ix)
@@ -100,16 +108,8 @@ void hindex_fit(struct hindex *ix)
     uint64_t cap = (uint64_t)ix->mask + 1, want = cap;
     while (want > HINDEX_INITIAL_SLOTS && (uint64_t)ix->count * 8 <= (want / 2) * 3)
         want /= 2; /* at most 3/8 full at want / 2: it must double before it grows again */
-    if (want == cap)
-        return;
-    uint64_t *to = ix->slots == ix->region[0] ? ix->region[1] : ix->region[0];
-    uint32_t mask = (uint32_t)(want - 1);
-    for (uint64_t i = 0; i < cap; i++)
-        if (ix->slots[i] != 0)
-            place(to, mask, ix->slots[i]);
-    reserve_discard(ix->slots, (size_t)cap, sizeof(uint64_t));
-    ix->slots = to;
-    ix->mask = mask;
+    if (want != cap)
+        move_to(ix, want);
 }
 
 void hindex_insert(struct hindex *ix, uint32_t hash, uint32_t idx)

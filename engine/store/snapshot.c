@@ -242,17 +242,29 @@ enum snapshot_status snapshot_decode(const char *buf, size_t len, const struct r
     return s;
 }
 
+/* Opens `path` read-only and tells its size. Returns 0 with *fd, *size,
+ * or DAMAGED with err (nothing left open). */
+static int open_sized(const char *path, int *fd, size_t *size, struct snapshot_error *err)
+{
+    struct stat sb;
+    *fd = open(path, O_RDONLY);
+    if (*fd < 0 || fstat(*fd, &sb) != 0) {
+        if (*fd >= 0)
+            close(*fd);
+        return snaprec_fail(err, SNAPSHOT_DAMAGED, "cannot open: %s", strerror(errno));
+    }
+    *size = (size_t)sb.st_size;
+    return 0;
+}
+
 static int read_file(const char *path, char **out, size_t *len, size_t max,
                      struct snapshot_error *err)
 {
-    int fd = open(path, O_RDONLY);
-    struct stat sb;
-    if (fd < 0 || fstat(fd, &sb) != 0) {
-        if (fd >= 0)
-            close(fd);
-        return snaprec_fail(err, SNAPSHOT_DAMAGED, "cannot open: %s", strerror(errno));
-    }
-    size_t want = (size_t)sb.st_size < max ? (size_t)sb.st_size : max;
+    int fd;
+    size_t size;
+    if (open_sized(path, &fd, &size, err) != 0)
+        return SNAPSHOT_DAMAGED;
+    size_t want = size < max ? size : max;
     char *p = malloc(want ? want : 1);
     size_t got = 0;
     while (p != NULL && got < want) {
@@ -279,15 +291,10 @@ static int read_file(const char *path, char **out, size_t *len, size_t max,
  * *out, *len (an empty file: NULL, 0), or DAMAGED with err. */
 static int map_file(const char *path, const char **out, size_t *len, struct snapshot_error *err)
 {
-    int fd = open(path, O_RDONLY);
-    struct stat sb;
-    if (fd < 0 || fstat(fd, &sb) != 0) {
-        if (fd >= 0)
-            close(fd);
-        return snaprec_fail(err, SNAPSHOT_DAMAGED, "cannot open: %s", strerror(errno));
-    }
+    int fd;
+    if (open_sized(path, &fd, len, err) != 0)
+        return SNAPSHOT_DAMAGED;
     *out = NULL;
-    *len = (size_t)sb.st_size;
     void *p = *len > 0 ? mmap(NULL, *len, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0) : NULL;
     int e = errno;
     close(fd);
