@@ -102,10 +102,11 @@ def test_transfers_cross_partitions_once_and_come_back_from_an_unknown_receiver(
     t0 = utc_ms(2027, 3, 1, 10)
     push(env.r, 0, kind="enroll", txn="e-s", member=s, ts=t0)
     push(env.r, 0, kind="purchase", txn="p-s", member=s, store="s1", amount=100000, ts=t0)
-    push(env.r, 1, kind="enroll", txn="e-r", member=r, ts=t0)
+    enrolled = push(env.r, 1, kind="enroll", txn="e-r", member=r, ts=t0)
     push(env.r, 0, kind="transfer", txn="T1", member=s, to=r, points=300, ts=t0 + 1000)
     last = push(env.r, 0, kind="transfer", txn="T2", member=s, to=u, points=200, ts=t0 + 2000)
     wait_marker(env.r, 0, last)
+    wait_marker(env.r, 1, enrolled)  # R exists before its balance is read
     answers = {o["txn"]: o for o in outputs(env.r, 0) if o["kind"] == "transfer.result"}
     assert answers["T1"]["ok"] and answers["T2"]["ok"]
     assert answers["T2"]["balance"] == 500  # both debited at once
