@@ -8,7 +8,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -48,7 +47,11 @@ int snapdir_open(struct snapdir *sd, const char *dir, uint32_t keep, snapdir_rep
     }
     snprintf(path, sizeof(path), "%s/LOCK", dir);
     sd->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0640);
-    if (sd->lock_fd < 0 || flock(sd->lock_fd, LOCK_EX | LOCK_NB) != 0) {
+    /* A POSIX record lock, not flock: it belongs to this process and is not
+     * shared with a forked snapshot writer, so a daemon killed while its
+     * (idle-scheduled) writer still runs frees the directory at once. */
+    struct flock whole = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 0};
+    if (sd->lock_fd < 0 || fcntl(sd->lock_fd, F_SETLK, &whole) != 0) {
         char pid[32] = "?";
         ssize_t n = sd->lock_fd >= 0 ? pread(sd->lock_fd, pid, sizeof(pid) - 1, 0) : -1;
         if (n > 0)
@@ -72,7 +75,7 @@ int snapdir_open(struct snapdir *sd, const char *dir, uint32_t keep, snapdir_rep
 void snapdir_close(struct snapdir *sd)
 {
     if (sd->lock_fd >= 0)
-        close(sd->lock_fd); /* releases the flock */
+        close(sd->lock_fd); /* releases the lock */
     sd->lock_fd = -1;
 }
 

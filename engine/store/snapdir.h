@@ -2,9 +2,11 @@
  *
  * Snapshots are named "snap-<ms>-<seq>.lysnap" after the last entry id
  * they contain (zero-padded, so name order is id order). One daemon owns a
- * directory at a time: snapdir_open takes an exclusive flock on
+ * directory at a time: snapdir_open takes an exclusive POSIX record lock on
  * "<dir>/LOCK" (released by the kernel if the process dies, so a crash
- * never leaves a stale lock) and writes its pid there for the operator.
+ * never leaves a stale lock; not shared with a forked snapshot writer, so
+ * a killed daemon frees it at once) and writes its pid there for the
+ * operator.
  */
 #ifndef LOYALTY_SNAPDIR_H
 #define LOYALTY_SNAPDIR_H
