@@ -41,6 +41,7 @@ static const struct cfg_field daemon_fields[] = {
     DAEMON("snapshot_every_ms", CFG_U32, snapshot_every_ms, 0, 86400000),
     DAEMON("snapshot_keep", CFG_U32, snapshot_keep, 1, 100),
     DAEMON("snapshot_deadline_ms", CFG_U32, snapshot_deadline_ms, 0, 86400000),
+    DAEMON("snapshot_write_delay_ms", CFG_U32, snapshot_write_delay_ms, 0, 60000),
     DAEMON("trim_input", CFG_BOOL, trim_input, 0, 1),
     DAEMON("expiry_months_max", CFG_U32, expiry_months_max, 0, RULEBOOK_EXPIRY_MONTHS_MAX),
     DAEMON("append_file_rulebook", CFG_BOOL, append_file_rulebook, 0, 1),

@@ -60,6 +60,8 @@ struct config {
     enum config_snap_priority snapshot_priority; /* the writer's scheduling (snapper.c) */
     uint32_t snapshot_deadline_ms;     /* a writer still running after it is replaced
                                         * by one at normal priority; 0: never */
+    uint32_t snapshot_write_delay_ms;  /* testing aid: the writer holds its temp file
+                                        * this long before writing; 0 in production */
     bool trim_input;                   /* XTRIM <prefix>in below the oldest kept */
     uint32_t expiry_months_max;        /* the most expiry.months a rulebook may set:
                                         * sizes every member's expiry lots */

@@ -3,6 +3,7 @@
 #include "snapper.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <sched.h>
 #include <signal.h>
@@ -12,6 +13,7 @@
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -211,6 +213,23 @@ static void writer_yields(enum config_snap_priority prio)
     (void)syscall(SYS_ioprio_set, IOPRIO_WHO_PROCESS, 0, ioprio);
 }
 
+/* snapshot_write_delay_ms, a testing aid (as Redis's rdb-key-save-delay):
+ * the writer creates its temporary file and holds it that long before
+ * writing, so that a test can see a snapshot in progress (kill the daemon
+ * during one, read the writer's priority) however small its state. */
+static void writer_delays(const char *path, uint32_t ms)
+{
+    char tmp[SNAPDIR_PATH_MAX + sizeof(SNAPSHOT_TMP_SUFFIX)];
+    if (ms == 0 || snapshot_tmp_path(path, tmp, sizeof(tmp)) != 0)
+        return;
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd >= 0)
+        close(fd);
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+        ;
+}
+
 static bool due(const struct snapper *s)
 {
     if (entries_of(s->st) < s->last_entries)
@@ -248,6 +267,7 @@ void snapper_maybe(struct snapper *s)
             _exit(1); /* the parent died before prctl took effect */
         close(s->sd->lock_fd);
         writer_yields(s->escalate ? CONFIG_SNAP_NORMAL : s->cfg->snapshot_priority);
+        writer_delays(path, s->cfg->snapshot_write_delay_ms);
         struct snapshot_error err;
         int rc = snapshot_write(s->st, rulecanon_codec(), path, &err);
         if (rc != 0)
