@@ -129,6 +129,7 @@ scans_with_snapshots() {
     scans_under_load "$p."
     read -r r[$p.snapshots] r[$p.snapshot_ms_max] r[$p.snapshot_ms_mean] <<<"$(written_since "$lines")"
     r[$p.stall]=$(metric loyalty_snapshot_fork_stall_max_seconds)
+    r[$p.escalations]=$(metric loyalty_snapshot_escalations_total)
     step "$p: p99 ${r[$p.scan.p99_us]} us; ${r[$p.snapshots]} snapshots finished during the" \
         "scans (longest ${r[$p.snapshot_ms_max]} ms, mean ${r[$p.snapshot_ms_mean]} ms)"
 }
@@ -158,7 +159,7 @@ for p in $policies; do
     for k in p50 p99 p99_9 max; do
         printf 'result snapscan.%s.%s_on_us %s\n' "$p" "$k" "${r[$p.scan.${k}_us]}"
     done
-    for k in snapshots snapshot_ms_max snapshot_ms_mean stall; do
+    for k in snapshots snapshot_ms_max snapshot_ms_mean stall escalations; do
         printf 'result snapscan.%s.%s %s\n' "$p" "$k" "${r[$p.$k]}"
     done
 done
@@ -169,9 +170,10 @@ printf 'result snapscan.fork_stall_max_s %s\n' "${r[$first.stall]}"
 printf 'result snapscan.snapshot_s %s\n' "$(awk -v v="${r[$first.snapshot_ms_max]}" 'BEGIN { printf "%.3f", v / 1000 }')"
 printf 'result snapscan.load_rate %s\n' "${r[$first.load.rate_per_s]:-0}"
 for p in $policies; do
-    printf 'snapscan: %s members, %s scans under %s purchases/s: p99 %s us without snapshots, %s us with %s snapshots running (%s finished meanwhile, longest %s ms, mean %s ms; longest fork %s s)\n' \
+    printf 'snapscan: %s members, %s scans under %s purchases/s: p99 %s us without snapshots, %s us with %s snapshots running (%s finished meanwhile, longest %s ms, mean %s ms; %s writers replaced at the %s ms deadline; longest fork %s s)\n' \
         "$members" "$scans" "$load_rate" "${r[off.scan.p99_us]}" "${r[$p.scan.p99_us]}" "$p" \
-        "${r[$p.snapshots]}" "${r[$p.snapshot_ms_max]}" "${r[$p.snapshot_ms_mean]}" "${r[$p.stall]}"
+        "${r[$p.snapshots]}" "${r[$p.snapshot_ms_max]}" "${r[$p.snapshot_ms_mean]}" \
+        "${r[$p.escalations]}" "$deadline_ms" "${r[$p.stall]}"
 done
 if [ "${r[$first.snapshots]}" -eq 0 ]; then
     step "no $first snapshot finished while the scans ran: the p99 with snapshots says" \
