@@ -8,17 +8,22 @@ run, id by id (harness.fresh_replay). Snapshots taken between switches carry
 the versions (and their texts): a restart never falls back to the file's
 rulebook or re-rates what was applied. (The daemon runs with
 append_file_rulebook = false: versions come from the log only, as pushed,
-so that a restart does not append the file's version after each switch.)"""
+so that a restart does not append the file's version after each switch.)
+Each snapshot writer holds its temporary file SNAPSHOT_HOLD_MS before writing
+(snapshot_write_delay_ms), so that the kills during a snapshot await one in
+progress instead of hoping to land inside a write of 120 members that takes
+a millisecond (a poll that a loaded machine missed made this test flaky)."""
 from crashkit import (CORRUPT_SUFFIX, Crasher, PacedPusher, Workload, snapshot_files)
 from harness import (PREFIX, RULES_ENTRY_ID, TEST_OVERRIDES, Outcome, assert_matches, conf_text,
                      fresh_replay, rulebook_of, rules_fields, sid_key, store_rulebook)
 
+SNAPSHOT_HOLD_MS = 250  # far longer than the test's poll (0.5 ms) can be held up
 CRASH_CONF = dict(snapshot_every_entries=300, snapshot_every_ms=0, batch_entries_max=64,
-                  append_file_rulebook="false")
+                  append_file_rulebook="false", snapshot_write_delay_ms=SNAPSHOT_HOLD_MS)
 APPLY_TIMEOUT_S = 60
 KILLS_MIN = 20
 SNAPSHOT_KILLS_MIN = 3
-
+SNAPSHOT_WAIT_S = 20  # a snapshot comes every 300 entries: well under a second
 
 def variant(env, name, **overrides):
     """(hash, text) of the test configuration with rule settings changed."""
@@ -70,6 +75,12 @@ def test_sigkill_around_rule_changes_ends_as_an_uninterrupted_run(make_env):
     pusher = PacedPusher(env.redis.port, load.entries)
     env.daemon.start()
     pusher.start()
+    # While a snapshot is written: awaited, before the first rules entry
+    # (at entry ~1500; each snapshot comes 300 entries after a restart).
+    for _ in range(SNAPSHOT_KILLS_MIN):
+        assert crasher.kill_in_snapshot(timeout=SNAPSHOT_WAIT_S), \
+            f"no snapshot started within {SNAPSHOT_WAIT_S} s"
+        crasher.start()
     # Right before and right after each rules entry (and the entry that
     # triggered the held switch) is committed.
     position = {sid: p for p, (sid, _) in enumerate(load.entries)}
