@@ -299,7 +299,7 @@ void snapper_maybe(struct snapper *s)
 
 int snapper_write_now(struct snapper *s)
 {
-    /* A writer still running is idle-scheduled (writer_yields): on a busy
+    /* A writer still running is at low priority (writer_yields): on a busy
      * machine waiting for it could take long, and this write supersedes it. */
     bool abandoned = !reap(s, WNOHANG) && abandon(s);
     if (abandoned)
