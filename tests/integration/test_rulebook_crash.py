@@ -9,11 +9,13 @@ the versions (and their texts): a restart never falls back to the file's
 rulebook or re-rates what was applied. (The daemon runs with
 append_file_rulebook = false: versions come from the log only, as pushed,
 so that a restart does not append the file's version after each switch.)
-Each snapshot writer holds its temporary file SNAPSHOT_HOLD_MS before writing
-(snapshot_write_delay_ms), so that the kills during a snapshot await one in
-progress instead of hoping to land inside a write of 120 members that takes
-a millisecond (a poll that a loaded machine missed made this test flaky)."""
-from crashkit import (CORRUPT_SUFFIX, Crasher, PacedPusher, Workload, snapshot_files)
+The first snapshot writers hold their temporary file SNAPSHOT_HOLD_MS before
+writing (snapshot_write_delay_ms, crashkit.kill_in_held_snapshots), so that
+the kills during a snapshot await one in progress instead of hoping to land
+inside a write of 120 members that takes a millisecond (a poll that a loaded
+machine missed made this test flaky); the daemon then runs without the hold."""
+from crashkit import (CORRUPT_SUFFIX, Crasher, PacedPusher, Workload, kill_in_held_snapshots,
+                      snapshot_files)
 from harness import (PREFIX, RULES_ENTRY_ID, TEST_OVERRIDES, Outcome, assert_matches, conf_text,
                      fresh_replay, rulebook_of, rules_fields, sid_key, store_rulebook)
 
@@ -77,10 +79,7 @@ def test_sigkill_around_rule_changes_ends_as_an_uninterrupted_run(make_env):
     pusher.start()
     # While a snapshot is written: awaited, before the first rules entry
     # (at entry ~1500; each snapshot comes 300 entries after a restart).
-    for _ in range(SNAPSHOT_KILLS_MIN):
-        assert crasher.kill_in_snapshot(timeout=SNAPSHOT_WAIT_S), \
-            f"no snapshot started within {SNAPSHOT_WAIT_S} s"
-        crasher.start()
+    kill_in_held_snapshots(crasher, SNAPSHOT_KILLS_MIN, SNAPSHOT_WAIT_S)
     # Right before and right after each rules entry (and the entry that
     # triggered the held switch) is committed.
     position = {sid: p for p, (sid, _) in enumerate(load.entries)}
