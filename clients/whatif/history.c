@@ -279,7 +279,7 @@ static bool is_whole(const struct ctx *c, const struct look *lk)
 
 /* Whether the stream still holds every entry after the cursor, at the
  * instant of `lk`, given that everything up to the cursor was taken (the
- * entries::count taken so far are the first ones ever added). Entries are
+ * entries taken so far are the first ones ever added). Entries are
  * only removed as a prefix (a trim) or by XDEL: if a trim reached past the
  * cursor, the stream lacks more than was taken; an XDEL past it shows in
  * max-deleted-entry-id. */
@@ -301,8 +301,7 @@ static int read_stream(struct ctx *c)
         int rc = look(c, first, &lk);
         if (rc == 0 && !(first ? is_whole(c, &lk) : is_contiguous(c, &lk))) {
             c->gap_added = lk.sc.added;
-            c->gap_held = (long long)c->archive_total + lk.sc.length -
-                          lk.overlap;
+            c->gap_held = (long long)c->archive_total + lk.sc.length - lk.overlap;
             rc = HISTORY_AGAIN;
         }
         size_t n = 0;
@@ -329,12 +328,11 @@ static int gap(struct ctx *c)
 static int read_all(struct ctx *c)
 {
     for (int round = 0;; round++) {
-        struct proto_id before = c->info->last;
         uint64_t taken = c->info->entries;
         int rc = c->src->archive_dir != NULL ? read_archive(c) : 0;
         if (rc != 0 || c->src->rc == NULL)
             return rc;
-        if (round > 0 && c->info->entries == taken && proto_id_cmp(before, c->info->last) == 0)
+        if (round > 0 && c->info->entries == taken)
             return gap(c); /* what was removed is not in the archive either */
         if (round == HISTORY_ROUNDS_MAX)
             return fail(c, "%sin was trimmed past what this had read %d times while it ran "

@@ -282,27 +282,27 @@ static void a_trim_past_the_cursor_between_chunks_reads_the_archive_again(void *
     assert_int_equal(info.archive_entries, ARCHIVED_AT_START + 8); /* 1..5, then 10..17 */
 }
 
+/* The daemon's move at entry 8, read in chunks of 4, is a gap: the run
+ * fails, and nothing after the chunk before it (1..9) was replayed. */
+static void assert_gap_at_8(struct fixture *f, enum action action, uint64_t upto)
+{
+    struct history_info info;
+    struct client_error err;
+    set_move(f, action, 8, upto);
+    assert_int_equal(replay(f, 4, &info, &err), -1);
+    assert_non_null(strstr(err.text, "the history is not whole"));
+    assert_int_equal(f->seen_count, 9);
+}
+
 /* A trim the archive did not see first is a gap, wherever it falls. */
 static void a_trim_without_the_archive_is_a_gap(void **state)
 {
-    struct fixture *f = *state;
-    struct history_info info;
-    struct client_error err;
-    set_move(f, TRIM_ONLY, 8, 17);
-    assert_int_equal(replay(f, 4, &info, &err), -1);
-    assert_non_null(strstr(err.text, "the history is not whole"));
-    assert_int_equal(f->seen_count, 9); /* 1..9: nothing after the gap was replayed */
+    assert_gap_at_8(*state, TRIM_ONLY, 17);
 }
 
 static void an_entry_deleted_before_it_was_read_is_a_gap(void **state)
 {
-    struct fixture *f = *state;
-    struct history_info info;
-    struct client_error err;
-    set_move(f, XDEL_ONE, 8, 12);
-    assert_int_equal(replay(f, 4, &info, &err), -1);
-    assert_non_null(strstr(err.text, "the history is not whole"));
-    assert_int_equal(f->seen_count, 9);
+    assert_gap_at_8(*state, XDEL_ONE, 12);
 }
 
 /* A trim before the run that the archive did not see first. */
