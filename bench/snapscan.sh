@@ -27,7 +27,8 @@
 #   9,999,999: bench_e2e's limit) SCANS [MEMBERS / 50, at least 20000: a
 #   window in which snapshots finish]
 #   LOAD_RATE [20000] purchases/s beside the scans; BUILD [build-release];
-#   POLICIES ["low"] (e.g. "low idle normal"); DEADLINE_MS [0: none].
+#   POLICIES ["low"] (e.g. "low idle normal"); DEADLINE_MS [0: none, so that
+#   the priority alone is measured; the daemon's default is 120000].
 # Memory: the daemon's state (about 870 B/member today) twice over while
 # a snapshot runs at worst, plus Redis holding the enrolments: 10M members
 # fit in about 11 GB.
