@@ -247,15 +247,24 @@ static void set_move(struct fixture *f, enum action action, uint64_t at, uint64_
     f->upto = upto;
 }
 
+/* The daemon archives and trims entries up to `upto` when the replay
+ * reaches entry `at` (XRANGE chunks of `chunk`): the run still gives the
+ * whole history. */
+static struct history_info whole_despite_trim(struct fixture *f, uint64_t at, uint64_t upto,
+                                              uint32_t chunk)
+{
+    struct history_info info;
+    struct client_error err;
+    set_move(f, ARCHIVE_AND_TRIM, at, upto);
+    assert_whole(f, replay(f, chunk, &info, &err), &info, &err);
+    return info;
+}
+
 /* The flake of test_whatif: the tool read the stream to its end, then the
  * daemon archived and trimmed part of what it had read. */
 static void a_trim_after_the_stream_was_read_loses_nothing(void **state)
 {
-    struct fixture *f = *state;
-    struct history_info info;
-    struct client_error err;
-    set_move(f, ARCHIVE_AND_TRIM, ENTRIES, 15);
-    assert_whole(f, replay(f, 0, &info, &err), &info, &err);
+    struct history_info info = whole_despite_trim(*state, ENTRIES, 15, 0);
     assert_int_equal(info.stream_entries, ENTRIES - ARCHIVED_AT_START);
 }
 
@@ -263,22 +272,15 @@ static void a_trim_after_the_stream_was_read_loses_nothing(void **state)
  * before the tool's first XRANGE: the archive is read again. */
 static void a_trim_between_the_archive_and_the_stream_reads_the_archive_again(void **state)
 {
-    struct fixture *f = *state;
-    struct history_info info;
-    struct client_error err;
-    set_move(f, ARCHIVE_AND_TRIM, ARCHIVED_AT_START, 15);
-    assert_whole(f, replay(f, 0, &info, &err), &info, &err);
+    struct history_info info = whole_despite_trim(*state, ARCHIVED_AT_START, 15, 0);
     assert_int_equal(info.archive_entries, 15);
 }
 
-/* A trim past the reader's position between two chunks of the stream. */
+/* A trim past the reader's position between two chunks of the stream
+ * (chunks of 4: 6..9 read, then the trim up to 17). */
 static void a_trim_past_the_cursor_between_chunks_reads_the_archive_again(void **state)
 {
-    struct fixture *f = *state;
-    struct history_info info;
-    struct client_error err;
-    set_move(f, ARCHIVE_AND_TRIM, 8, 17); /* chunks of 4: 6..9 read, then 18.. */
-    assert_whole(f, replay(f, 4, &info, &err), &info, &err);
+    struct history_info info = whole_despite_trim(*state, 8, 17, 4);
     assert_int_equal(info.archive_entries, ARCHIVED_AT_START + 8); /* 1..5, then 10..17 */
 }
 
