@@ -11,6 +11,13 @@
 
 #define HISTORY_CHUNK 10000 /* entries per XRANGE: a few MB of reply */
 #define HISTORY_STOP 2      /* a visitor's "until reached" (not an error) */
+#define HISTORY_AGAIN 3     /* the stream was trimmed past the cursor: read the archive again */
+/* Readings of the archive in one run: each one after the daemon archived
+ * and trimmed entries this had not read yet, which needs the daemon to
+ * trim past the reader's position again and again (a stream shorter than
+ * what the tool reads while the daemon archives it); past it the tool asks
+ * to be run again rather than chase the daemon for ever. */
+#define HISTORY_ROUNDS_MAX 64
 
 struct ctx {
     const struct history_src *src;
@@ -19,6 +26,10 @@ struct ctx {
     struct history_info *info;
     struct client_error *err;
     bool begun;
+    uint32_t chunk;              /* entries per XRANGE */
+    uint64_t archive_total;      /* entries in the archive at its last reading */
+    struct proto_id archive_last; /* its last entry then (0-0: none) */
+    long long gap_added, gap_held; /* the counts of a failed check, for the message */
     struct proto_entry e; /* decoded entry, ~6 KiB: here rather than on a stack per call */
 };
 
@@ -60,6 +71,8 @@ static int on_entry(struct ctx *c, struct proto_id id, const char *data, size_t 
     const struct proto_id until = c->src->until;
     if ((until.ms != 0 || until.seq != 0) && proto_id_cmp(id, until) > 0)
         return HISTORY_STOP;
+    if (c->info->entries > 0 && proto_id_cmp(id, c->info->last) <= 0)
+        return 0; /* taken already (the archive read again after a trim) */
     int rc = begin_with(c, c->src->config_rb);
     if (rc != 0)
         return rc;
@@ -72,6 +85,10 @@ static int on_entry(struct ctx *c, struct proto_id id, const char *data, size_t 
     }
     c->info->entries++;
     c->info->last = id;
+    if (from_stream)
+        c->info->stream_entries++;
+    else
+        c->info->archive_entries++;
     return c->h->entry(c->h->arg, id, ok ? &c->e : NULL,
                        ok && c->e.kind == PROTO_RULES ? &rt : NULL);
 }
@@ -151,13 +168,15 @@ static int read_archive(struct ctx *c)
                           &aerr);
         if (rc == -1 && c->err->text[0] == '\0')
             fail(c, "%s", aerr.text);
+        c->archive_total = c->info->archive.entries;
+        c->archive_last = c->info->archive.last;
     }
     archread_free(rd);
     return rc;
 }
 
 /* Replays one XRANGE reply; *n gets its length. */
-static int replay_chunk(struct ctx *c, const redisReply *r, size_t *n, struct proto_id *last)
+static int replay_chunk(struct ctx *c, const redisReply *r, size_t *n)
 {
     *n = r->elements;
     for (size_t i = 0; i < r->elements; i++) {
@@ -173,37 +192,8 @@ static int replay_chunk(struct ctx *c, const redisReply *r, size_t *n, struct pr
         int rc = on_entry(c, id, m, len, m != NULL, true);
         if (rc != 0)
             return rc;
-        *last = id;
-        c->info->stream_entries++;
     }
     return 0;
-}
-
-static int read_stream(struct ctx *c, struct proto_id after)
-{
-    char start[PROTO_ID_STR_MAX + 1] = "(", end[PROTO_ID_STR_MAX] = "+", count[16];
-    const struct proto_id until = c->src->until;
-    snprintf(count, sizeof(count), "%d", HISTORY_CHUNK);
-    if (until.ms != 0 || until.seq != 0)
-        proto_id_format(until, end, sizeof(end));
-    for (;;) {
-        proto_id_format(after, start + 1, sizeof(start) - 1);
-        char key[CLIENT_KEY_MAX + 1];
-        snprintf(key, sizeof(key), "%sin", c->src->prefix);
-        const char *argv[] = {"XRANGE", key, after.ms || after.seq ? start : "-", end, "COUNT",
-                              count};
-        redisReply *r = redisCommandArgv(c->src->rc, 6, argv, NULL);
-        if (r == NULL || r->type != REDIS_REPLY_ARRAY) {
-            fail(c, "XRANGE %s: %s", key, r && r->str ? r->str : c->src->rc->errstr);
-            freeReplyObject(r);
-            return -1;
-        }
-        size_t n;
-        int rc = replay_chunk(c, r, &n, &after);
-        freeReplyObject(r);
-        if (rc != 0 || n < HISTORY_CHUNK)
-            return rc;
-    }
 }
 
 /* XINFO STREAM's counters of <prefix>in. */
@@ -228,58 +218,130 @@ static void parse_counts(const redisReply *r, struct stream_counts *sc)
     }
 }
 
-/* In one MULTI (reads only, atomic against a trim running meanwhile): the
- * stream's counters and how many of its entries the archive holds too
- * (ids up to `archive_last`: a trim with ~ leaves some). */
-static int stream_counts(struct ctx *c, struct proto_id archive_last, struct stream_counts *sc,
-                         long long *overlap)
+/* One atomic look at <prefix>in (a MULTI of reads: a trim cannot fall
+ * between them): its counters, with `overlap` how many of its entries the
+ * archive holds too (ids up to the archive's last: a trim with ~ leaves
+ * some), and the next chunk after the cursor. */
+struct look {
+    redisReply *exec;       /* the EXEC reply, owned */
+    struct stream_counts sc;
+    long long overlap;      /* 0 when not asked (no archive) */
+    const redisReply *chunk;
+};
+
+static int look(struct ctx *c, bool with_overlap, struct look *lk)
 {
-    char key[CLIENT_KEY_MAX + 1], end[PROTO_ID_STR_MAX];
+    char key[CLIENT_KEY_MAX + 1], upto[PROTO_ID_STR_MAX], from[PROTO_ID_STR_MAX + 1] = "(";
+    char end[PROTO_ID_STR_MAX] = "+";
     redisContext *rc = c->src->rc;
-    redisReply *r = NULL;
+    const struct proto_id until = c->src->until, a_last = c->archive_last;
     snprintf(key, sizeof(key), "%sin", c->src->prefix);
-    proto_id_format(archive_last, end, sizeof(end));
+    proto_id_format(a_last, upto, sizeof(upto));
+    proto_id_format(c->info->last, from + 1, sizeof(from) - 1);
+    if (until.ms != 0 || until.seq != 0)
+        proto_id_format(until, end, sizeof(end));
+    with_overlap = with_overlap && (a_last.ms != 0 || a_last.seq != 0);
     redisAppendCommand(rc, "MULTI");
     redisAppendCommand(rc, "XINFO STREAM %s", key);
-    redisAppendCommand(rc, "XRANGE %s - %s", key, end);
+    if (with_overlap)
+        redisAppendCommand(rc, "XRANGE %s - %s", key, upto);
+    redisAppendCommand(rc, "XRANGE %s %s %s COUNT %u", key, c->info->entries ? from : "-", end,
+                       c->chunk);
     redisAppendCommand(rc, "EXEC");
-    for (int i = 0; i < 4; i++) {
-        freeReplyObject(r);
-        r = NULL;
-        if (redisGetReply(rc, (void **)&r) != REDIS_OK)
+    memset(lk, 0, sizeof(*lk));
+    for (int i = 0; i < (with_overlap ? 5 : 4); i++) {
+        freeReplyObject(lk->exec);
+        lk->exec = NULL;
+        if (redisGetReply(rc, (void **)&lk->exec) != REDIS_OK)
             return fail(c, "MULTI XINFO STREAM %s: %s", key, rc->errstr);
     }
-    int ok = r != NULL && r->type == REDIS_REPLY_ARRAY && r->elements == 2;
-    if (ok && r->element[0]->type == REDIS_REPLY_ERROR) {
-        memset(sc, 0, sizeof(*sc)); /* no such key: nothing was ever added */
-        *overlap = 0;
-    } else if (ok && r->element[1]->type == REDIS_REPLY_ARRAY) {
-        parse_counts(r->element[0], sc);
-        *overlap = archive_last.ms || archive_last.seq ? (long long)r->element[1]->elements : 0;
-    } else {
-        ok = 0;
-    }
-    freeReplyObject(r);
-    return ok ? 0 : fail(c, "XINFO STREAM %s: unexpected reply", key);
+    const redisReply *r = lk->exec;
+    size_t n = with_overlap ? 3 : 2;
+    if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements != n ||
+        r->element[n - 1]->type != REDIS_REPLY_ARRAY ||
+        (with_overlap && r->element[1]->type != REDIS_REPLY_ARRAY))
+        return fail(c, "MULTI XINFO STREAM %s: unexpected reply", key);
+    if (r->element[0]->type != REDIS_REPLY_ERROR) /* no such key: nothing was ever added */
+        parse_counts(r->element[0], &lk->sc);
+    lk->overlap = with_overlap ? (long long)r->element[1]->elements : 0;
+    lk->chunk = r->element[n - 1];
+    return 0;
 }
 
-/* Every entry ever added to the stream is either in the archive or still
- * in the stream: nothing was removed (trimmed without archiving, or
- * deleted) that the history lacks. */
-static int check_no_gap(struct ctx *c, struct proto_id archive_last)
+/* Whether every entry ever added to the stream is either in the archive
+ * or still in the stream (nothing removed that the history lacks: trimmed
+ * without archiving, or deleted), at the instant of `lk`. */
+static bool is_whole(const struct ctx *c, const struct look *lk)
 {
-    struct stream_counts sc;
-    long long overlap = 0;
-    if (stream_counts(c, archive_last, &sc, &overlap) != 0)
-        return -1;
-    long long held = (long long)c->info->archive.entries + sc.length - overlap;
-    if (sc.added == held && proto_id_cmp(sc.max_deleted, archive_last) <= 0)
-        return 0;
+    long long held = (long long)c->archive_total + lk->sc.length - lk->overlap;
+    return lk->sc.added == held && proto_id_cmp(lk->sc.max_deleted, c->archive_last) <= 0;
+}
+
+/* Whether the stream still holds every entry after the cursor, at the
+ * instant of `lk`, given that everything up to the cursor was taken (the
+ * entries taken so far are the first ones ever added). Entries are
+ * only removed as a prefix (a trim) or by XDEL: if a trim reached past the
+ * cursor, the stream lacks more than was taken; an XDEL past it shows in
+ * max-deleted-entry-id. */
+static bool is_contiguous(const struct ctx *c, const struct look *lk)
+{
+    return lk->sc.added - lk->sc.length <= (long long)c->info->entries &&
+           proto_id_cmp(lk->sc.max_deleted, c->info->last) <= 0;
+}
+
+/* Reads <prefix>in after the cursor, chunk by chunk, each chunk in the
+ * same atomic look as the check that nothing before it is missing.
+ * Returns 0 (read to the end), HISTORY_STOP (`until` reached),
+ * HISTORY_AGAIN (entries were removed while this ran: the daemon trims only
+ * what it archived first, so the archive is to be read again), or -1. */
+static int read_stream(struct ctx *c)
+{
+    for (bool first = true;; first = false) {
+        struct look lk;
+        int rc = look(c, first, &lk);
+        if (rc == 0 && !(first ? is_whole(c, &lk) : is_contiguous(c, &lk))) {
+            c->gap_added = lk.sc.added;
+            c->gap_held = (long long)c->archive_total + lk.sc.length - lk.overlap;
+            rc = HISTORY_AGAIN;
+        }
+        size_t n = 0;
+        if (rc == 0)
+            rc = replay_chunk(c, lk.chunk, &n);
+        freeReplyObject(lk.exec);
+        if (rc != 0 || n < c->chunk)
+            return rc;
+    }
+}
+
+static int gap(struct ctx *c)
+{
     return fail(c, "%sin was trimmed or had entries deleted: %lld entries were added, the "
                 "archive (up to %" PRIu64 "-%" PRIu64 ") and the stream hold %lld; the "
-                "history is not whole (trimmed without the archive, or trimmed while this "
-                "ran: run it again)", c->src->prefix, sc.added, archive_last.ms,
-                archive_last.seq, held);
+                "history is not whole (trimmed without the archive, or entries deleted)",
+                c->src->prefix, c->gap_added, c->archive_last.ms, c->archive_last.seq,
+                c->gap_held);
+}
+
+/* The archive, then the stream; the archive again (from the cursor on)
+ * when the daemon archived and trimmed entries this had not read yet, as
+ * long as each time it holds something new. */
+static int read_all(struct ctx *c)
+{
+    for (int round = 0;; round++) {
+        uint64_t taken = c->info->entries;
+        int rc = c->src->archive_dir != NULL ? read_archive(c) : 0;
+        if (rc != 0 || c->src->rc == NULL)
+            return rc;
+        if (round > 0 && c->info->entries == taken)
+            return gap(c); /* what was removed is not in the archive either */
+        if (round == HISTORY_ROUNDS_MAX)
+            return fail(c, "%sin was trimmed past what this had read %d times while it ran "
+                        "(the daemon archives faster than this reads): run it again",
+                        c->src->prefix, HISTORY_ROUNDS_MAX);
+        rc = read_stream(c);
+        if (rc != HISTORY_AGAIN)
+            return rc;
+    }
 }
 
 int history_replay(const struct history_src *src, struct rulestore *rs,
@@ -293,18 +355,11 @@ int history_replay(const struct history_src *src, struct rulestore *rs,
         snprintf(err->text, sizeof(err->text), "out of memory");
         return -1;
     }
-    *c = (struct ctx){.src = src, .rs = rs, .h = h, .info = info, .err = err};
-    int rc = 0;
-    if (src->archive_dir != NULL)
-        rc = read_archive(c);
-    bool in_archive = rc == HISTORY_STOP; /* `until` reached in the archive */
-    struct proto_id archive_last = info->archive.last;
-    if (rc == 0 && src->rc != NULL)
-        rc = read_stream(c, archive_last);
+    *c = (struct ctx){.src = src, .rs = rs, .h = h, .info = info, .err = err,
+                      .chunk = src->chunk_entries ? src->chunk_entries : HISTORY_CHUNK};
+    int rc = read_all(c);
     if (rc == HISTORY_STOP)
         rc = 0;
-    if (rc == 0 && src->rc != NULL && !in_archive)
-        rc = check_no_gap(c, archive_last);
     if (rc == 0)
         rc = begin_with(c, src->config_rb); /* an empty history still starts */
     free(c);

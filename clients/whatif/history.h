@@ -7,9 +7,17 @@
  * from the archive's text records, <prefix>rules:<hash> and the
  * configured rulebook. Checks that the history is whole: the archive
  * starts at the beginning of the stream (retention deleted nothing), its
- * segments chain, and Redis trimmed nothing the archive lacks
- * (max-deleted-entry-id, checked after the stream was read, so a trim
- * made meanwhile is caught too).
+ * segments chain, and Redis trimmed nothing the archive lacks.
+ *
+ * The daemon may archive and trim <prefix>in while this runs (it trims
+ * only what it archived first). Each XRANGE goes out in one MULTI with
+ * XINFO STREAM, so the check that nothing before the chunk is missing
+ * holds for the chunk as read: the first chunk's check is that every entry
+ * ever added (entries-added) is in the archive or the stream, and a later
+ * chunk's that nothing after the last entry taken was trimmed or deleted.
+ * When a trim reached past what was read, the archive is read again from
+ * there (it holds what was trimmed) and the stream after it; only what is
+ * in neither (trimmed without the archive, deleted with XDEL) fails.
  */
 #ifndef LOYALTY_HISTORY_H
 #define LOYALTY_HISTORY_H
@@ -32,6 +40,7 @@ struct history_src {
     const char *prefix;         /* key prefix of <prefix>in, <prefix>rules:<hash> */
     struct proto_id until;      /* stop after this entry (0-0: read everything) */
     const struct rulebook *config_rb; /* the daemon's configured rulebook */
+    uint32_t chunk_entries;     /* entries per XRANGE; 0: the default (10,000) */
 };
 
 /* What the replay is told, in order. */
@@ -48,8 +57,9 @@ struct history_hooks {
 };
 
 struct history_info {
-    struct archread_summary archive;
-    uint64_t stream_entries;  /* read from <prefix>in after the archive */
+    struct archread_summary archive; /* the archive at its last reading */
+    uint64_t archive_entries; /* replayed from the archive */
+    uint64_t stream_entries;  /* replayed from <prefix>in */
     uint64_t entries;         /* all */
     struct proto_id last;     /* last entry replayed */
     char startup_hash[PROTO_HASH_LEN + 1];

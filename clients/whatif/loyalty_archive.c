@@ -97,7 +97,7 @@ static int rebuild(const struct tool_opts *o, const struct config *cfg, const ch
             fprintf(stderr, PROG ": warning: %s\n", info.warning);
         printf("rebuilt %" PRIu64 " entries (%" PRIu64 " archived, %" PRIu64 " from the stream)"
                " up to %" PRIu64 "-%" PRIu64 ": %u members -> %s\n", info.entries,
-               info.archive.entries, info.stream_entries, info.last.ms, info.last.seq,
+               info.archive_entries, info.stream_entries, info.last.ms, info.last.seq,
                (unsigned)b.rp.st.members.count, out);
     } else {
         fprintf(stderr, PROG ": %s\n", err.text[0] ? err.text : "out of memory");

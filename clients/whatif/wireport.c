@@ -103,7 +103,7 @@ static json_t *head_json(const struct wicompare *c, const struct wireport_meta *
     return json_pack(
         "{s:{s:I s:I s:I s:s s:s} s:{s:s s:s s:s s:s s:I s:b s:I s:s}"
         " s:{s:f s:f} s:{s:b s:b s:I} s:{s:o s:o}}",
-        "history", "entries", (json_int_t)h->entries, "archived", (json_int_t)h->archive.entries,
+        "history", "entries", (json_int_t)h->entries, "archived", (json_int_t)h->archive_entries,
         "from_stream", (json_int_t)h->stream_entries, "last", last, "startup_rulebook",
         h->startup_hash, "candidate", "file", mt->candidate_path, "hash", mt->candidate_hash,
         "label", mt->label ? mt->label : "", "from", from, "from_ts", (json_int_t)mt->from_ts,
@@ -240,7 +240,7 @@ static void md_head(FILE *f, const struct wicompare *c, const struct wireport_me
                                                                      : mt->candidate_path, from);
     fprintf(f, "- History: %" PRIu64 " entries (%" PRIu64 " from the archive, %" PRIu64
                " from the stream) up to %s, replayed twice in %.2f s.\n", h->entries,
-            h->archive.entries, h->stream_entries, last, mt->seconds);
+            h->archive_entries, h->stream_entries, last, mt->seconds);
     fprintf(f, "- Candidate: `%s`, rulebook %s, %s.\n", mt->candidate_path, mt->candidate_hash,
             mt->switched ? "in force from the first entry at or after the date" :
                            "already the version in force at the date: nothing switched");

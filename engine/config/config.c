@@ -40,6 +40,8 @@ static const struct cfg_field daemon_fields[] = {
     DAEMON("snapshot_every_entries", CFG_U32, snapshot_every_entries, 0, 1000000000),
     DAEMON("snapshot_every_ms", CFG_U32, snapshot_every_ms, 0, 86400000),
     DAEMON("snapshot_keep", CFG_U32, snapshot_keep, 1, 100),
+    DAEMON("snapshot_deadline_ms", CFG_U32, snapshot_deadline_ms, 0, 86400000),
+    DAEMON("snapshot_write_delay_ms", CFG_U32, snapshot_write_delay_ms, 0, 60000),
     DAEMON("trim_input", CFG_BOOL, trim_input, 0, 1),
     DAEMON("expiry_months_max", CFG_U32, expiry_months_max, 0, RULEBOOK_EXPIRY_MONTHS_MAX),
     DAEMON("append_file_rulebook", CFG_BOOL, append_file_rulebook, 0, 1),
@@ -64,7 +66,22 @@ static const struct cfg_field daemon_fields[] = {
 };
 
 /* Settings the daemon section parses itself (daemon_finish). */
-static const char *const daemon_extra[] = {"serve", NULL};
+static const char *const daemon_extra[] = {"serve", "snapshot_priority", NULL};
+
+/* snapshot_priority: "idle", "low" or "normal". */
+static int snapshot_priority(struct cfg_ctx *c, const config_setting_t *s, struct config *cfg)
+{
+    static const char *const names[] = {"idle", "low", "normal"};
+    const config_setting_t *p = config_setting_get_member(s, "snapshot_priority");
+    if (p == NULL)
+        return 0;
+    for (size_t i = 0; config_setting_type(p) == CONFIG_TYPE_STRING && i < 3; i++)
+        if (strcmp(config_setting_get_string(p), names[i]) == 0) {
+            cfg->snapshot_priority = (enum config_snap_priority)i;
+            return 0;
+        }
+    return cfg_fail(c, p, "'snapshot_priority' must be \"idle\", \"low\" or \"normal\"");
+}
 
 /* `serve` is read once `partitions` is in, whatever the order in the file. */
 static int daemon_finish(struct cfg_ctx *c, const config_setting_t *s, void *base)
@@ -73,6 +90,8 @@ static int daemon_finish(struct cfg_ctx *c, const config_setting_t *s, void *bas
     const config_setting_t *serve = config_setting_get_member(s, "serve");
     char why[160];
     cfg->serve_count = 0; /* every partition, resolved by config_finish */
+    if (snapshot_priority(c, s, cfg) != 0)
+        return -1;
     if (serve == NULL)
         return 0;
     if (config_setting_type(serve) != CONFIG_TYPE_STRING)
@@ -171,6 +190,8 @@ void config_defaults(struct config *cfg)
     cfg->snapshot_every_entries = 1000000;
     cfg->snapshot_every_ms = 300000;
     cfg->snapshot_keep = 3;
+    cfg->snapshot_priority = CONFIG_SNAP_LOW;
+    cfg->snapshot_deadline_ms = 120000;
     cfg->trim_input = true;
     cfg->partitions = 1;
     cfg->wait_timeout_ms = 1000;

@@ -32,6 +32,14 @@
  * bytes), room to lengthen a one-year expiry without a restart. */
 #define CONFIG_EXPIRY_MONTHS_MAX_DEFAULT 24
 
+/* How the snapshot writer is scheduled (snapshot_priority; snapper.c says
+ * what each costs and guarantees). */
+enum config_snap_priority {
+    CONFIG_SNAP_IDLE,   /* "idle": SCHED_IDLE, idle I/O class */
+    CONFIG_SNAP_LOW,    /* "low": SCHED_OTHER nice 19, lowest best-effort I/O */
+    CONFIG_SNAP_NORMAL, /* "normal": as the daemon */
+};
+
 struct config {
     struct config_endpoint redis;
     struct config_endpoint http;
@@ -49,6 +57,11 @@ struct config {
     uint32_t snapshot_every_entries;   /* 0: not by count */
     uint32_t snapshot_every_ms;        /* 0: not by time */
     uint32_t snapshot_keep;            /* snapshots kept, >= 1 */
+    enum config_snap_priority snapshot_priority; /* the writer's scheduling (snapper.c) */
+    uint32_t snapshot_deadline_ms;     /* a writer still running after it is replaced
+                                        * by one at normal priority; 0: never */
+    uint32_t snapshot_write_delay_ms;  /* testing aid: the writer holds its temp file
+                                        * this long before writing; 0 in production */
     bool trim_input;                   /* XTRIM <prefix>in below the oldest kept */
     uint32_t expiry_months_max;        /* the most expiry.months a rulebook may set:
                                         * sizes every member's expiry lots */

@@ -330,6 +330,9 @@ int metrics_render(const struct metrics *m, const struct metrics_view *v,
     rc |= counter(out, "loyalty_snapshots_total", "Snapshots written.", m->snapshots);
     rc |= counter(out, "loyalty_snapshot_failures_total",
                   "Snapshots that failed (older ones stay valid).", m->snapshot_failures);
+    rc |= counter(out, "loyalty_snapshot_escalations_total",
+                  "Low-priority snapshot writers stopped at snapshot_deadline_ms and "
+                  "replaced by one at normal priority.", m->snapshot_escalations);
     rc |= gauge_fixed(out, "loyalty_snapshot_last_duration_seconds",
                       "Duration of the last snapshot write.", (int64_t)m->snapshot_last_us, 6);
     rc |= gauge_fixed(out, "loyalty_snapshot_fork_stall_max_seconds",

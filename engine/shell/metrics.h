@@ -40,6 +40,7 @@ struct metrics {
     uint64_t replayed;           /* entries re-applied during recovery */
     uint64_t snapshots;          /* snapshots written */
     uint64_t snapshot_failures;  /* snapshots that failed (old ones stay) */
+    uint64_t snapshot_escalations; /* low-priority writers stopped at their deadline */
     uint64_t snapshot_last_us;   /* duration of the last snapshot write */
     uint64_t snapshot_fork_us_max; /* longest ingestion stall (fork) */
     uint64_t trims;              /* XTRIMs of the input stream sent (atomic: the

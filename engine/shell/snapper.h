@@ -9,6 +9,12 @@
  * unpublished. When a child finishes, old snapshots are pruned and
  * `on_written` is told the oldest id still kept (the consumer trims the
  * input stream below it).
+ *
+ * The writer runs at snapshot_priority (low by default: it yields the CPU
+ * and the disk to ingestion). One at low or idle priority still running
+ * after snapshot_deadline_ms is stopped, and the next writer runs at normal
+ * priority: on a saturated machine a snapshot lands within the deadline
+ * plus one write at normal priority, instead of never.
  */
 #ifndef LOYALTY_SNAPPER_H
 #define LOYALTY_SNAPPER_H
@@ -63,7 +69,7 @@ void snapper_maybe(struct snapper *s);
 void snapper_reset(struct snapper *s);
 
 /* Writes a snapshot now, in this process, for shutdown: a child still
- * writing one is killed and its temp file removed (it runs idle-scheduled,
+ * writing one is killed and its temp file removed (it runs at low priority,
  * so waiting for it could take long; this one supersedes it). Returns 0,
  * or -1 after logging why. */
 int snapper_write_now(struct snapper *s);

@@ -12,6 +12,7 @@ import bisect
 import heapq
 import os
 import random
+import re
 import shutil
 import signal
 import subprocess
@@ -478,6 +479,29 @@ class Crasher:
         wait_until(lambda: (self.env.progress(client) or (0, 0)) >= want, timeout,
                    f"{PREFIX}progress >= {sid}", interval=0.001)
         self.kill(with_writer=False)
+
+
+HOLD_SETTING = re.compile(r"^(\s*snapshot_write_delay_ms\s*=\s*)(\d+);", re.M)
+
+
+def kill_in_held_snapshots(crasher, count, timeout):
+    """`count` kills, each while a snapshot is being written: the daemon must
+    run with snapshot_write_delay_ms (its writers hold their temp file that
+    long), so that each kill awaits a snapshot in progress instead of hoping
+    to land inside a write of a small state that takes a millisecond. The
+    daemon then starts again without the hold, so that the rest of the run
+    has snapshots that land (and restarts that load them)."""
+    conf = crasher.env.conf_path
+    held = HOLD_SETTING.search(conf.read_text())
+    assert held and int(held.group(2)) > 0, "the daemon runs without snapshot_write_delay_ms"
+    for i in range(count):
+        assert crasher.kill_in_snapshot(timeout=timeout), \
+            f"no snapshot started within {timeout} s"
+        if i == count - 1:
+            text, n = HOLD_SETTING.subn(r"\g<1>0;", conf.read_text())
+            assert n == 1
+            conf.write_text(text)
+        crasher.start()
 
 
 class RdbRedis(RedisServer):

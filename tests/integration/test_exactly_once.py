@@ -19,9 +19,9 @@ import pytest
 
 from harness import (BASE_TS_MS, PREFIX, SETUP_ENTRIES, Daemon, Outcome, assert_matches,
                      fresh_replay, sid_key, wait_until)
-from crashkit import (CORRUPT_SUFFIX, DAY_MS, Crasher, PacedPusher, Workload, feed, log_lines,
-                      push_entries, redis_goes_back, snapshot_files, snapshot_id,
-                      use_rdb_redis)
+from crashkit import (CORRUPT_SUFFIX, DAY_MS, Crasher, PacedPusher, Workload, feed,
+                      kill_in_held_snapshots, log_lines, push_entries, redis_goes_back,
+                      snapshot_files, snapshot_id, use_rdb_redis)
 
 # Snapshots every 300 entries (many per run, so that crashes land on and
 # around them), no time trigger (they follow the load, not the clock), and
@@ -30,6 +30,13 @@ CRASH_CONF = dict(snapshot_every_entries=300, snapshot_every_ms=0, batch_entries
 APPLY_TIMEOUT_S = 60
 KILLS_MIN = 24
 SNAPSHOT_KILLS_MIN = 5
+# The crash test's first snapshot writers hold their temporary file this
+# long (snapshot_write_delay_ms; crashkit.kill_in_held_snapshots) so that its
+# kills during a snapshot await one in progress: a write of a few hundred
+# members takes about a millisecond, which a poll on a loaded machine missed
+# (5 needed, fewer caught).
+SNAPSHOT_HOLD_MS = 250
+SNAPSHOT_WAIT_S = 20  # a snapshot comes every 300 entries: well under a second
 # How long a daemon that must not consume is watched not consuming. A daemon
 # that consumes takes a new entry within block_ms (200) plus one batch; this
 # is an observation window, not a synchronisation.
@@ -107,7 +114,7 @@ def crash_once(crasher, pusher, client, cycle):
 
 
 def test_sigkill_at_random_instants_and_mid_snapshot_applies_and_publishes_all_once(make_env):
-    env = make_env(start=False, **CRASH_CONF)
+    env = make_env(start=False, snapshot_write_delay_ms=SNAPSHOT_HOLD_MS, **CRASH_CONF)
     load = Workload(seed=20261123, count=8000)
     reference = fresh_replay(env, load.members, entries=load.entries)
     assert reference.counters["loyalty_entries_duplicate_total"] > 500, "load without retries"
@@ -119,6 +126,9 @@ def test_sigkill_at_random_instants_and_mid_snapshot_applies_and_publishes_all_o
     pusher = PacedPusher(env.redis.port, load.entries)
     env.daemon.start()
     pusher.start()
+    # While a snapshot is written: awaited, early in the load (each snapshot
+    # comes 300 entries after a restart; the load has 8000).
+    kill_in_held_snapshots(crasher, SNAPSHOT_KILLS_MIN, SNAPSHOT_WAIT_S)
     cycle = 0
     while (crasher.kills < KILLS_MIN or pusher.is_alive()) and cycle < 10 * KILLS_MIN:
         crash_once(crasher, pusher, env.r, cycle)

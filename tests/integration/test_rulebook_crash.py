@@ -8,17 +8,24 @@ run, id by id (harness.fresh_replay). Snapshots taken between switches carry
 the versions (and their texts): a restart never falls back to the file's
 rulebook or re-rates what was applied. (The daemon runs with
 append_file_rulebook = false: versions come from the log only, as pushed,
-so that a restart does not append the file's version after each switch.)"""
-from crashkit import (CORRUPT_SUFFIX, Crasher, PacedPusher, Workload, snapshot_files)
+so that a restart does not append the file's version after each switch.)
+The first snapshot writers hold their temporary file SNAPSHOT_HOLD_MS before
+writing (snapshot_write_delay_ms, crashkit.kill_in_held_snapshots), so that
+the kills during a snapshot await one in progress instead of hoping to land
+inside a write of 120 members that takes a millisecond (a poll that a loaded
+machine missed made this test flaky); the daemon then runs without the hold."""
+from crashkit import (CORRUPT_SUFFIX, Crasher, PacedPusher, Workload, kill_in_held_snapshots,
+                      snapshot_files)
 from harness import (PREFIX, RULES_ENTRY_ID, TEST_OVERRIDES, Outcome, assert_matches, conf_text,
                      fresh_replay, rulebook_of, rules_fields, sid_key, store_rulebook)
 
+SNAPSHOT_HOLD_MS = 250  # far longer than the test's poll (0.5 ms) can be held up
 CRASH_CONF = dict(snapshot_every_entries=300, snapshot_every_ms=0, batch_entries_max=64,
-                  append_file_rulebook="false")
+                  append_file_rulebook="false", snapshot_write_delay_ms=SNAPSHOT_HOLD_MS)
 APPLY_TIMEOUT_S = 60
 KILLS_MIN = 20
 SNAPSHOT_KILLS_MIN = 3
-
+SNAPSHOT_WAIT_S = 20  # a snapshot comes every 300 entries: well under a second
 
 def variant(env, name, **overrides):
     """(hash, text) of the test configuration with rule settings changed."""
@@ -70,6 +77,9 @@ def test_sigkill_around_rule_changes_ends_as_an_uninterrupted_run(make_env):
     pusher = PacedPusher(env.redis.port, load.entries)
     env.daemon.start()
     pusher.start()
+    # While a snapshot is written: awaited, before the first rules entry
+    # (at entry ~1500; each snapshot comes 300 entries after a restart).
+    kill_in_held_snapshots(crasher, SNAPSHOT_KILLS_MIN, SNAPSHOT_WAIT_S)
     # Right before and right after each rules entry (and the entry that
     # triggered the held switch) is committed.
     position = {sid: p for p, (sid, _) in enumerate(load.entries)}

@@ -186,6 +186,12 @@ static const struct bad_file BAD_FILES[] = {
      "tiers = {\n  levels = (\n    { name = \"blue\"; threshold = 0;\n"
      "      multiplier_bp = 100001; }\n  );\n};\n",
      4, "0..100000"},
+    {"snapshot_priority.conf", "daemon = {\n  snapshot_priority = \"lowest\";\n};\n", 2,
+     "snapshot_priority"},
+    {"snapshot_priority_int.conf", "daemon = {\n\n  snapshot_priority = 19;\n};\n", 3,
+     "snapshot_priority"},
+    {"snapshot_deadline.conf", "daemon = {\n  snapshot_deadline_ms = -1;\n};\n", 2,
+     "snapshot_deadline_ms"},
     {"short_string.conf", "daemon = {\n  group = \"\";\n};\n", 2,
      "group"},
     {"bad_endpoint.conf", "daemon = {\n  http = \"localhost\";\n};\n", 2,
