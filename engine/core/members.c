@@ -19,7 +19,7 @@ int members_init(struct members *ms, uint32_t max, uint32_t lots_per)
     ms->lots = lots_per ? reserve_zeroed((size_t)max * lots_per, sizeof(*ms->lots)) : NULL;
     ms->lots32 = lots_per ? reserve_zeroed((size_t)max * lots_per, sizeof(*ms->lots32)) : NULL;
     if (ms->v == NULL || (lots_per && (ms->lots == NULL || ms->lots32 == NULL)) ||
-        hindex_init(&ms->ix, max) != 0) {
+        hindex_init(&ms->ix, max) != 0 || extras_init(&ms->extras, max) != 0) {
         members_free(ms);
         return -1;
     }
@@ -32,6 +32,7 @@ void members_free(struct members *ms)
     reserve_release(ms->lots, (size_t)ms->max * ms->lots_per, sizeof(*ms->lots));
     reserve_release(ms->lots32, (size_t)ms->max * ms->lots_per, sizeof(*ms->lots32));
     hindex_free(&ms->ix);
+    extras_free(&ms->extras);
     memset(ms, 0, sizeof(*ms));
 }
 
@@ -136,7 +137,8 @@ void members_lots_write(struct members *ms, uint32_t pos, const int64_t *in)
     }
 }
 
-uint32_t members_restore(struct members *ms, const struct member *m, const int64_t *lots)
+uint32_t members_restore(struct members *ms, const struct member *m,
+                         const struct member_extra *x, const int64_t *lots)
 {
     LY_ASSERT(m->id_len >= 1 && m->id_len <= PROTO_MEMBER_MAX && m->id[m->id_len] == '\0');
     if (ms->count >= ms->max)
@@ -144,13 +146,84 @@ uint32_t members_restore(struct members *ms, const struct member *m, const int64
     uint32_t pos = ms->count;
     struct member *dst = &ms->v[pos];
     memcpy(dst, m, sizeof(*m)); /* bytes, padding included; indexed by its id below */
+    dst->extra = 0;
     if (hindex_insert_new(&ms->ix, hindex_hash(m->id, m->id_len), m->id, m->id_len, member_key,
                           ms, pos) != HINDEX_NONE)
         return HINDEX_NONE; /* already there */
     ms->count++;
+    extras_put(&ms->extras, &dst->extra, x);
     if (ms->lots_per > 0)
         members_lots_write(ms, pos, lots);
     return pos;
+}
+
+const struct member_extra *members_extra(const struct members *ms, const struct member *m)
+{
+    return extras_get(&ms->extras, m->extra);
+}
+
+struct member_extra *members_extra_edit(struct members *ms, struct member *m)
+{
+    return extras_edit(&ms->extras, &m->extra);
+}
+
+void members_extra_settle(struct members *ms, struct member *m)
+{
+    extras_settle(&ms->extras, &m->extra);
+}
+
+void members_save(const struct members *ms, uint32_t pos, struct member *m,
+                  struct member_extra *x, int64_t *lots)
+{
+    const struct member *src = members_at(ms, pos);
+    memcpy(m, src, sizeof(*m));
+    *x = *members_extra(ms, src);
+    members_lots_read(ms, pos, lots);
+}
+
+void members_put_back(struct members *ms, uint32_t pos, const struct member *m,
+                      const struct member_extra *x, const int64_t *lots)
+{
+    struct member *dst = members_at(ms, pos);
+    uint32_t h = dst->extra; /* the record it holds now, if any, takes the saved values */
+    memcpy(dst, m, sizeof(*m)); /* its flags first: they say how lots are kept */
+    dst->extra = h;
+    extras_put(&ms->extras, &dst->extra, x);
+    members_lots_write(ms, pos, lots);
+}
+
+void members_drop_last(struct members *ms)
+{
+    LY_ASSERT(ms->count >= 1);
+    uint32_t pos = ms->count - 1;
+    struct member *m = &ms->v[pos];
+    hindex_remove(&ms->ix, hindex_hash(m->id, m->id_len), pos);
+    static const struct member_extra none;
+    extras_put(&ms->extras, &m->extra, &none);
+    ms->count = pos;
+}
+
+/* Whether the lots of a's member pa and b's member pb hold the same values. */
+static bool same_lots(const struct members *a, uint32_t pa, const struct members *b, uint32_t pb)
+{
+    if (a->lots_per != b->lots_per || a->ring32 != b->ring32)
+        return false;
+    for (uint32_t k = 0; a->ring32 && k < a->lots_per; k++)
+        if (members_ring_get(a, pa, k) != members_ring_get(b, pb, k))
+            return false;
+    return a->ring32 || a->lots_per == 0 ||
+           memcmp(members_lots(a, pa), members_lots(b, pb), a->lots_per * sizeof(int64_t)) == 0;
+}
+
+bool members_same(const struct members *a, uint32_t pa, const struct members *b, uint32_t pb)
+{
+    struct member x, y;
+    memcpy(&x, members_at(a, pa), sizeof(x));
+    memcpy(&y, members_at(b, pb), sizeof(y));
+    if (!extras_same(members_extra(a, &x), members_extra(b, &y)))
+        return false;
+    x.extra = y.extra = 0;
+    return memcmp(&x, &y, sizeof(x)) == 0 && same_lots(a, pa, b, pb);
 }
 
 void members_reserve(struct members *ms, uint32_t n)

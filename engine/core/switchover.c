@@ -56,7 +56,11 @@ static void migrate_tiers(struct state *st, const struct rulebook *old,
         if (to > map[m->tier])
             m->grace_until_ts = 0; /* moved up: a pending downgrade is moot */
         m->tier = to;
-        m->manual_tier = map[m->manual_tier]; /* status floors and lifetime tiers too */
+        if (m->extra != 0) { /* status floors (a member without extras has none) */
+            struct member_extra *x = members_extra_edit(&st->members, m);
+            x->manual_tier = map[x->manual_tier];
+            members_extra_settle(&st->members, m);
+        }
         m->earned_tier = map[m->earned_tier];
         st->g.tier_members[to]++;
     }
