@@ -4,7 +4,8 @@
  * positions. Positions never change (members are never deleted), so they
  * double as stable handles, and iterating 0..count-1 is a defined order
  * (the order of enrolment) for snapshots and anything else that can show.
- * Memory per member: sizeof(struct member) plus about 11 bytes of index.
+ * Memory per member: sizeof(struct member), its id's length + 1 bytes in
+ * the id arena, and about 17 bytes of index.
  */
 #ifndef LOYALTY_MEMBERS_H
 #define LOYALTY_MEMBERS_H
@@ -32,7 +33,9 @@ _Static_assert(MEMBERS_QUAL_MONTHS >= RULEBOOK_WINDOW_MONTHS_MAX,
 #define MEMBER_F_WIDE_LOTS 0x02     /* its ring of lots is kept as int64 (members_ring_set) */
 
 struct member {
-    char id[PROTO_MEMBER_MAX + 1];
+    /* NUL-terminated, id_len bytes, in the store's id arena (members.ids):
+     * an address, not state (members_same compares the bytes it names). */
+    const char *id;
     uint8_t id_len;
     uint8_t tier; /* index into rulebook tiers */
     uint8_t birthday_month; /* 0: unknown */
@@ -45,6 +48,8 @@ struct member {
     int32_t lots_month;     /* month index the expiry lots are current to (wallet.h) */
     int32_t cap_day;        /* UTC day of cap_points */
     uint32_t auto_issued[RULEBOOK_AUTO_REWARDS_MAX]; /* every-N rewards issued */
+    int32_t expiring_month; /* newest lot month points.expiring told of; lots up to it are
+                             * told (notices.h) */
     int64_t balance;        /* may be negative: a refund of spent points */
     int64_t lifetime_points; /* points ever earned (never decreases) */
     int64_t reward_points;  /* net points earned (refunds subtract): every-N rewards */
@@ -62,6 +67,9 @@ struct member {
     uint8_t rfm[3];         /* scores 1..5 at the last refresh; 0: never */
     uint8_t segment;        /* index into the rulebook's segments */
     uint8_t stage;          /* enum rulebook_stage */
+    /* The highest tier reached by qualification (lifetime tiers fall back
+     * to it; a manual status floor is in its extras, status.h). */
+    uint8_t earned_tier;
     uint16_t hist_bucket;   /* value-histogram bucket it is counted in */
     int32_t rfm_month;      /* month index of the newest rfm bucket */
     uint32_t extra;         /* handle of its extras record (extras.h); 0: none. Not state */
@@ -70,9 +78,6 @@ struct member {
     int64_t seg_due_ts;     /* next time its scores or stage can change */
     int32_t rfm_spend[MEMBERS_QUAL_MONTHS];  /* minor units by month */
     uint16_t rfm_count[MEMBERS_QUAL_MONTHS]; /* purchases by month */
-    /* The highest tier reached by qualification (lifetime tiers fall back
-     * to it; a manual status floor is in its extras, status.h). */
-    uint8_t earned_tier;
     int64_t first_purchase_ts; /* 0: never (churn.h) */
     /* Pending points (pending.h), by slot, ascending release day; a free
      * slot has day 0 and comes after the used ones. Their qualification
@@ -84,11 +89,11 @@ struct member {
                              * -1: the member qualified, no more notices for it */
     int32_t pend_day[MEMBERS_PENDING_SLOTS];    /* UTC day (since the epoch) of release */
     int32_t risk_review_day; /* UTC day of the review (or grace end) notices are about */
-    int32_t expiring_month; /* newest lot month points.expiring told of; lots up to it are told */
-    int32_t pend_zero;      /* explicit padding, always 0 */
 };
 
-_Static_assert(MEMBERS_PENDING_SLOTS % 2 == 1, "pend_day, risk_review_day, expiring_month and pend_zero fill 8-byte words");
+/* The fields are ordered so that the narrow ones fill 8-byte words: one
+ * byte of padding (after flags) in the whole struct. */
+_Static_assert(MEMBERS_PENDING_SLOTS % 2 == 1, "pend_day and risk_review_day fill 8-byte words");
 
 /* Expiry lots (wallet.h) take lots_per values per member. Keyed lots are
  * int64 (expiry instants and points) in `lots`. The ring of monthly lots
@@ -100,6 +105,9 @@ _Static_assert(MEMBERS_PENDING_SLOTS % 2 == 1, "pend_day, risk_review_day, expir
  * written. */
 struct members {
     struct member *v; /* v[0..count) */
+    char *ids;        /* the id arena: the members' ids, NUL-terminated, in enrolment order;
+                       * reserved for max ids of PROTO_MEMBER_MAX bytes */
+    size_t ids_used;  /* bytes of it in use */
     int64_t *lots;    /* lots[pos * lots_per ..]: keyed lots, or a wide member's ring */
     int32_t *lots32;  /* lots32[pos * lots_per ..]: a narrow member's ring */
     bool ring32;      /* lots are a ring (set by wallet_layout): lots32 is in use */
@@ -149,8 +157,9 @@ void members_lots_write(struct members *ms, uint32_t pos, const int64_t *in);
 /* Appends a copy of `m` with extras `x` and its `lots` (from a snapshot;
  * NULL when lots_per is 0) and returns its position, or HINDEX_NONE when
  * the store is full or already holds m->id. `m` must have a valid id
- * (id_len 1..PROTO_MEMBER_MAX, NUL-terminated: asserted); its extra
- * handle is ignored (a record is taken when `x` is not all zero). */
+ * (id_len 1..PROTO_MEMBER_MAX, NUL-terminated: asserted), anywhere: it is
+ * copied to the arena; its extra handle is ignored (a record is taken
+ * when `x` is not all zero). */
 uint32_t members_restore(struct members *ms, const struct member *m,
                          const struct member_extra *x, const int64_t *lots);
 

@@ -16,7 +16,7 @@
 /* Tripwires: a field added to one of these structs must be added to its
  * codec below (and SNAPSHOT_VERSION raised), or it would be lost on the
  * way through a snapshot. */
-_Static_assert(sizeof(struct member) == 416, "struct member changed: update snaprec.c");
+_Static_assert(sizeof(struct member) == 376, "struct member changed: update snaprec.c");
 _Static_assert(sizeof(struct member_extra) == 96, "struct member_extra changed: update snaprec.c");
 _Static_assert(sizeof(struct txn_rec) == 128, "struct txn_rec changed: update snaprec.c");
 _Static_assert(sizeof(struct state_globals) == 10136,
@@ -404,11 +404,14 @@ static void write_member(struct lebuf_out *o, const struct members *ms, uint32_t
     write_lots(o, ms, pos);
 }
 
-/* Reads one member's fields (not its lots) into the zeroed `m` and `x`.
- * Returns -1 when an array is longer than this build's (another build). */
-static int read_member_fields(struct lebuf_in *in, struct member *m, struct member_extra *x)
+/* Reads one member's fields (not its lots) into the zeroed `m` and `x`,
+ * its id into id[PROTO_MEMBER_MAX + 1] (m->id points there). Returns -1
+ * when an array is longer than this build's (another build). */
+static int read_member_fields(struct lebuf_in *in, struct member *m, struct member_extra *x,
+                              char *id)
 {
-    int len = lebuf_get_str8(in, m->id, sizeof(m->id));
+    int len = lebuf_get_str8(in, id, PROTO_MEMBER_MAX + 1);
+    m->id = id;
     m->id_len = len > 0 ? (uint8_t)len : 0;
     m->tier = lebuf_get_u8(in);
     m->birthday_month = lebuf_get_u8(in);
@@ -460,10 +463,11 @@ static enum snapshot_status read_member(struct lebuf_in *in, struct state *st, u
 {
     struct member m;
     struct member_extra x;
+    char id[PROTO_MEMBER_MAX + 1] = "";
     struct snaprec_lot lots[RULEBOOK_EXPIRY_MONTHS_MAX + 1];
     memset(&m, 0, sizeof(m));
     memset(&x, 0, sizeof(x));
-    if (read_member_fields(in, &m, &x) != 0)
+    if (read_member_fields(in, &m, &x, id) != 0)
         return snaprec_fail(err, SNAPSHOT_FOREIGN, "member %u holds longer arrays than this "
                             "build's (another build?)", i);
     uint32_t nlots = lebuf_get_u32(in);
@@ -492,7 +496,7 @@ static int check_times(const struct member *m, const struct member_extra *x,
         m->next_review_ts < 0 || m->grace_until_ts < 0 || m->reactivated_until_ts < 0 ||
         m->seg_due_ts < 0 || x->manual_until_ts < 0 || m->first_purchase_ts < 0 ||
         m->notice_due_ts < 0 || m->risk_review_day < 0 || m->expiring_month < 0 ||
-        m->risk_need < -1 || m->pend_zero != 0)
+        m->risk_need < -1)
         return -1;
     for (uint32_t k = 0; k < MEMBERS_PENDING_SLOTS; k++) /* pending.h: used slots first */
         if (m->pend_day[k] < 0 || m->pend_points[k] < 0 || x->pend_qual[k] < 0 ||
