@@ -194,11 +194,10 @@ static void breakdown(const struct state *st, uint32_t n, uint64_t rss)
     printf("  txn window %u records x %zu B = %.0f B/member + index %.0f B/member | "
            "schedule %.0f B/member\n", st->txns.count, sizeof(struct txn_rec),
            per_member(txn, n), per_member(tix, n), per_member(sched, n));
-    double ids = (double)ms->ids_used; /* members.h: the id arena */
     double extras = (double)ms->extras.high * sizeof(struct member_extra); /* extras.h */
-    printf("  id arena %.1f B/member | extras %u records taken (%u live) x %zu B = %.1f "
-           "B/member\n", per_member(ids, n), ms->extras.high, ms->extras.live,
-           sizeof(struct member_extra), per_member(extras, n));
+    printf("  member extras %u records taken (%u live) x %zu B = %.1f B/member\n",
+           ms->extras.high, ms->extras.live, sizeof(struct member_extra),
+           per_member(extras, n));
     /* The ring is reserved for max_txns records but used as a ring of
      * `cap` records, grown to the widest window it held (txns.h): once it
      * has wrapped, all of `cap` is resident, however few records the
@@ -218,7 +217,6 @@ static void breakdown(const struct state *st, uint32_t n, uint64_t rss)
     printf("result mem.txn_records %u\n", st->txns.count);
     printf("result mem.txn_per_member %.0f\n", per_member(txn + tix, n));
     printf("result mem.sched_per_member %.0f\n", per_member(sched, n));
-    printf("result mem.ids_per_member %.1f\n", per_member(ids, n));
     printf("result mem.extras_per_member %.1f\n", per_member(extras, n));
 }
 

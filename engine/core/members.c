@@ -16,10 +16,9 @@ int members_init(struct members *ms, uint32_t max, uint32_t lots_per)
     /* Reserved for `max` members once (reserve.h): resident only as
      * members arrive, and never moved, so adding one allocates nothing. */
     ms->v = reserve_zeroed(max, sizeof(*ms->v));
-    ms->ids = reserve_zeroed(max, PROTO_MEMBER_MAX + 1);
     ms->lots = lots_per ? reserve_zeroed((size_t)max * lots_per, sizeof(*ms->lots)) : NULL;
     ms->lots32 = lots_per ? reserve_zeroed((size_t)max * lots_per, sizeof(*ms->lots32)) : NULL;
-    if (ms->v == NULL || ms->ids == NULL || (lots_per && (ms->lots == NULL || ms->lots32 == NULL)) ||
+    if (ms->v == NULL || (lots_per && (ms->lots == NULL || ms->lots32 == NULL)) ||
         hindex_init(&ms->ix, max) != 0 || extras_init(&ms->extras, max) != 0) {
         members_free(ms);
         return -1;
@@ -30,7 +29,6 @@ int members_init(struct members *ms, uint32_t max, uint32_t lots_per)
 void members_free(struct members *ms)
 {
     reserve_release(ms->v, ms->max, sizeof(*ms->v));
-    reserve_release(ms->ids, ms->max, PROTO_MEMBER_MAX + 1);
     reserve_release(ms->lots, (size_t)ms->max * ms->lots_per, sizeof(*ms->lots));
     reserve_release(ms->lots32, (size_t)ms->max * ms->lots_per, sizeof(*ms->lots32));
     hindex_free(&ms->ix);
@@ -50,27 +48,6 @@ uint32_t members_find(const struct members *ms, const char *id)
     return hindex_lookup(&ms->ix, id, PROTO_MEMBER_MAX, member_key, ms);
 }
 
-/* Copies `id` (len bytes) to the end of the arena; returns the copy. The
- * arena holds max ids of the longest length, so it has room. */
-static const char *keep_id(struct members *ms, const char *id, size_t len)
-{
-    LY_ASSERT(ms->ids_used + len + 1 <= (size_t)ms->max * (PROTO_MEMBER_MAX + 1));
-    char *at = ms->ids + ms->ids_used;
-    memcpy(at, id, len);
-    at[len] = '\0';
-    ms->ids_used += len + 1;
-    return at;
-}
-
-/* Takes the last id, member m's, off the arena. */
-static void drop_id(struct members *ms, struct member *m)
-{
-    LY_ASSERT(m->id + m->id_len + 1 == ms->ids + ms->ids_used);
-    ms->ids_used -= m->id_len + 1u;
-    memset(ms->ids + ms->ids_used, 0, m->id_len + 1u);
-    m->id = NULL;
-}
-
 uint32_t members_add(struct members *ms, const char *id)
 {
     size_t len = strlen(id);
@@ -86,7 +63,7 @@ uint32_t members_add(struct members *ms, const char *id)
     /* Its lots are zero: positions are never reused, and a reservation
      * reads as zeros until written (touching them here would make both
      * slices resident). */
-    m->id = keep_id(ms, id, len);
+    memcpy(m->id, id, len);
     m->id_len = (uint8_t)len;
     ms->count++;
     return pos;
@@ -170,12 +147,9 @@ uint32_t members_restore(struct members *ms, const struct member *m,
     struct member *dst = &ms->v[pos];
     memcpy(dst, m, sizeof(*m)); /* bytes, padding included; indexed by its id below */
     dst->extra = 0;
-    dst->id = keep_id(ms, m->id, m->id_len);
     if (hindex_insert_new(&ms->ix, hindex_hash(m->id, m->id_len), m->id, m->id_len, member_key,
-                          ms, pos) != HINDEX_NONE) {
-        drop_id(ms, dst); /* already there */
-        return HINDEX_NONE;
-    }
+                          ms, pos) != HINDEX_NONE)
+        return HINDEX_NONE; /* already there */
     ms->count++;
     extras_put(&ms->extras, &dst->extra, x);
     if (ms->lots_per > 0)
@@ -226,7 +200,6 @@ void members_drop_last(struct members *ms)
     hindex_remove(&ms->ix, hindex_hash(m->id, m->id_len), pos);
     static const struct member_extra none;
     extras_put(&ms->extras, &m->extra, &none);
-    drop_id(ms, m);
     ms->count = pos;
 }
 
@@ -247,11 +220,9 @@ bool members_same(const struct members *a, uint32_t pa, const struct members *b,
     struct member x, y;
     memcpy(&x, members_at(a, pa), sizeof(x));
     memcpy(&y, members_at(b, pb), sizeof(y));
-    if (!extras_same(members_extra(a, &x), members_extra(b, &y)) || x.id_len != y.id_len ||
-        memcmp(x.id, y.id, x.id_len) != 0)
+    if (!extras_same(members_extra(a, &x), members_extra(b, &y)))
         return false;
     x.extra = y.extra = 0;
-    x.id = y.id = NULL;
     return memcmp(&x, &y, sizeof(x)) == 0 && same_lots(a, pa, b, pb);
 }
 

@@ -4,8 +4,7 @@
  * positions. Positions never change (members are never deleted), so they
  * double as stable handles, and iterating 0..count-1 is a defined order
  * (the order of enrolment) for snapshots and anything else that can show.
- * Memory per member: sizeof(struct member), its id's length + 1 bytes in
- * the id arena, and about 17 bytes of index.
+ * Memory per member: sizeof(struct member) plus about 11 bytes of index.
  */
 #ifndef LOYALTY_MEMBERS_H
 #define LOYALTY_MEMBERS_H
@@ -33,9 +32,7 @@ _Static_assert(MEMBERS_QUAL_MONTHS >= RULEBOOK_WINDOW_MONTHS_MAX,
 #define MEMBER_F_WIDE_LOTS 0x02     /* its ring of lots is kept as int64 (members_ring_set) */
 
 struct member {
-    /* NUL-terminated, id_len bytes, in the store's id arena (members.ids):
-     * an address, not state (members_same compares the bytes it names). */
-    const char *id;
+    char id[PROTO_MEMBER_MAX + 1];
     uint8_t id_len;
     uint8_t tier; /* index into rulebook tiers */
     uint8_t birthday_month; /* 0: unknown */
@@ -91,8 +88,8 @@ struct member {
     int32_t risk_review_day; /* UTC day of the review (or grace end) notices are about */
 };
 
-/* The fields are ordered so that the narrow ones fill 8-byte words: one
- * byte of padding (after flags) in the whole struct. */
+/* The fields are ordered so that the narrow ones fill 8-byte words: the
+ * struct has no padding. */
 _Static_assert(MEMBERS_PENDING_SLOTS % 2 == 1, "pend_day and risk_review_day fill 8-byte words");
 
 /* Expiry lots (wallet.h) take lots_per values per member. Keyed lots are
@@ -105,9 +102,6 @@ _Static_assert(MEMBERS_PENDING_SLOTS % 2 == 1, "pend_day and risk_review_day fil
  * written. */
 struct members {
     struct member *v; /* v[0..count) */
-    char *ids;        /* the id arena: the members' ids, NUL-terminated, in enrolment order;
-                       * reserved for max ids of PROTO_MEMBER_MAX bytes */
-    size_t ids_used;  /* bytes of it in use */
     int64_t *lots;    /* lots[pos * lots_per ..]: keyed lots, or a wide member's ring */
     int32_t *lots32;  /* lots32[pos * lots_per ..]: a narrow member's ring */
     bool ring32;      /* lots are a ring (set by wallet_layout): lots32 is in use */
@@ -157,9 +151,8 @@ void members_lots_write(struct members *ms, uint32_t pos, const int64_t *in);
 /* Appends a copy of `m` with extras `x` and its `lots` (from a snapshot;
  * NULL when lots_per is 0) and returns its position, or HINDEX_NONE when
  * the store is full or already holds m->id. `m` must have a valid id
- * (id_len 1..PROTO_MEMBER_MAX, NUL-terminated: asserted), anywhere: it is
- * copied to the arena; its extra handle is ignored (a record is taken
- * when `x` is not all zero). */
+ * (id_len 1..PROTO_MEMBER_MAX, NUL-terminated: asserted); its extra
+ * handle is ignored (a record is taken when `x` is not all zero). */
 uint32_t members_restore(struct members *ms, const struct member *m,
                          const struct member_extra *x, const int64_t *lots);
 

@@ -16,7 +16,7 @@
 /* Tripwires: a field added to one of these structs must be added to its
  * codec below (and SNAPSHOT_VERSION raised), or it would be lost on the
  * way through a snapshot. */
-_Static_assert(sizeof(struct member) == 376, "struct member changed: update snaprec.c");
+_Static_assert(sizeof(struct member) == 400, "struct member changed: update snaprec.c");
 _Static_assert(sizeof(struct member_extra) == 96, "struct member_extra changed: update snaprec.c");
 _Static_assert(sizeof(struct txn_rec) == 128, "struct txn_rec changed: update snaprec.c");
 _Static_assert(sizeof(struct state_globals) == 10136,
@@ -404,14 +404,11 @@ static void write_member(struct lebuf_out *o, const struct members *ms, uint32_t
     write_lots(o, ms, pos);
 }
 
-/* Reads one member's fields (not its lots) into the zeroed `m` and `x`,
- * its id into id[PROTO_MEMBER_MAX + 1] (m->id points there). Returns -1
- * when an array is longer than this build's (another build). */
-static int read_member_fields(struct lebuf_in *in, struct member *m, struct member_extra *x,
-                              char *id)
+/* Reads one member's fields (not its lots) into the zeroed `m` and `x`.
+ * Returns -1 when an array is longer than this build's (another build). */
+static int read_member_fields(struct lebuf_in *in, struct member *m, struct member_extra *x)
 {
-    int len = lebuf_get_str8(in, id, PROTO_MEMBER_MAX + 1);
-    m->id = id;
+    int len = lebuf_get_str8(in, m->id, sizeof(m->id));
     m->id_len = len > 0 ? (uint8_t)len : 0;
     m->tier = lebuf_get_u8(in);
     m->birthday_month = lebuf_get_u8(in);
@@ -463,11 +460,10 @@ static enum snapshot_status read_member(struct lebuf_in *in, struct state *st, u
 {
     struct member m;
     struct member_extra x;
-    char id[PROTO_MEMBER_MAX + 1] = "";
     struct snaprec_lot lots[RULEBOOK_EXPIRY_MONTHS_MAX + 1];
     memset(&m, 0, sizeof(m));
     memset(&x, 0, sizeof(x));
-    if (read_member_fields(in, &m, &x, id) != 0)
+    if (read_member_fields(in, &m, &x) != 0)
         return snaprec_fail(err, SNAPSHOT_FOREIGN, "member %u holds longer arrays than this "
                             "build's (another build?)", i);
     uint32_t nlots = lebuf_get_u32(in);

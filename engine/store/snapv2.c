@@ -84,12 +84,10 @@ static void read_globals(const char *g, struct state_globals *out)
             out->lapses[s][k] = I64(g, G_LAPSES + 8 * (12 * s + k));
 }
 
-/* Reads record p into *m, its id into id[PROTO_MEMBER_MAX + 1]. */
-static void read_member(const char *p, struct member *m, char *id)
+static void read_member(const char *p, struct member *m)
 {
     memset(m, 0, sizeof(*m));
-    name_at(p, M_ID, PROTO_MEMBER_MAX + 1, id, PROTO_MEMBER_MAX + 1);
-    m->id = id;
+    name_at(p, M_ID, sizeof(m->id), m->id, sizeof(m->id));
     m->id_len = U8(p, M_ID_LEN);
     m->tier = U8(p, M_TIER);
     m->birthday_month = U8(p, M_BMONTH);
@@ -229,9 +227,8 @@ enum snapshot_status snapv2_decode(const char *buf, size_t len, const struct rul
     st->g.lots_span = st->members.lots_span;
     for (uint32_t i = 0; s == SNAPSHOT_OK && i < n; i++) {
         struct member m;
-        char id[PROTO_MEMBER_MAX + 1];
         struct snaprec_lot l[RULEBOOK_EXPIRY_MONTHS_MAX + 1];
-        read_member(members + (size_t)i * M_SIZE, &m, id);
+        read_member(members + (size_t)i * M_SIZE, &m);
         uint32_t nl = per ? read_lots(lots + (size_t)i * per * 8, per, &m, l) : 0;
         static const struct member_extra none; /* format 2 predates the extras' fields */
         s = snaprec_restore_member(st, &m, &none, l, nl, i, n, err);
