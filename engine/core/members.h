@@ -92,20 +92,26 @@ struct member {
  * struct has no padding. */
 _Static_assert(MEMBERS_PENDING_SLOTS % 2 == 1, "pend_day and risk_review_day fill 8-byte words");
 
-/* Expiry lots (wallet.h) take lots_per values per member. Keyed lots are
- * int64 (expiry instants and points) in `lots`. The ring of monthly lots
- * is kept narrow, int32 per month in `lots32` (half the memory), while
- * every lot of the member fits INT32_MAX points; the first lot that does
- * not moves the member's ring to its int64 slice of `lots` for good
- * (MEMBER_F_WIDE_LOTS). The slice a member does not use holds unspecified
- * bytes; both are reserved for `max` members and resident only where
- * written. */
+/* Expiry lots (wallet.h) take lots_per values per member at most. Keyed
+ * lots are int64 (expiry instants and points) in `lots`, lots_per per
+ * member. The ring of monthly lots takes ring_per slots per member: as
+ * many as the rulebooks in force since the state was made or loaded need
+ * (expiry.months + 1; lots_per, from expiry_months_max, at most), so a
+ * 12-month rulebook keeps 13 slots however long a later one may set
+ * (members_ring_resize). It is kept narrow, int32 per month in `lots32`
+ * (half the memory), while every lot of the member fits INT32_MAX points;
+ * the first lot that does not moves the member's ring to its int64 slice
+ * of `lots` for good (MEMBER_F_WIDE_LOTS). The slice a member does not
+ * use holds unspecified bytes; both are reserved for `max` members of
+ * lots_per values and resident only where written. */
 struct members {
     struct member *v; /* v[0..count) */
-    int64_t *lots;    /* lots[pos * lots_per ..]: keyed lots, or a wide member's ring */
-    int32_t *lots32;  /* lots32[pos * lots_per ..]: a narrow member's ring */
+    int64_t *lots;    /* keyed lots (lots[pos * lots_per ..]), or a wide member's ring
+                       * (lots[pos * ring_per ..]) */
+    int32_t *lots32;  /* lots32[pos * ring_per ..]: a narrow member's ring */
     bool ring32;      /* lots are a ring (set by wallet_layout): lots32 is in use */
-    uint32_t lots_per; /* values per member (wallet_lots_per), or 0: no lots */
+    uint32_t lots_per; /* values per member at most (wallet_lots_per), or 0: no lots */
+    uint32_t ring_per; /* slots per member of the ring now (1..lots_per; while ring32) */
     uint8_t lots_kind; /* how the lots are kept (wallet.h; set by wallet_layout) */
     uint32_t lots_span; /* expiry days or years of keyed lots (wallet.h) */
     uint32_t count;
@@ -135,18 +141,27 @@ uint32_t members_add(struct members *ms, const char *id);
  * members_ring_get / set, members_lots_read / write). */
 int64_t *members_lots(const struct members *ms, uint32_t pos);
 
-/* Slot `slot` (< lots_per) of member `pos`'s ring of lots. */
+/* Slot `slot` (< ring_per) of member `pos`'s ring of lots. */
 int64_t members_ring_get(const struct members *ms, uint32_t pos, uint32_t slot);
 
 /* Sets slot `slot` of member `pos`'s ring to `points` (>= 0), moving the
  * ring to int64 when they do not fit int32 (allocates nothing). */
 void members_ring_set(struct members *ms, uint32_t pos, uint32_t slot, int64_t points);
 
-/* Copies member `pos`'s lots_per lot values (ring slots or keyed pairs)
- * to out[] / sets them from in[] (a ring: int64 when the member is
+/* Copies member `pos`'s lots_per lot values (keyed pairs; or the ring's
+ * lots by month: value d - 1 the lot expiring in month lots_month + d, 0
+ * past ring_per) to out[] / sets them from in[] (set lots_month first; a
+ * value past ring_per makes the ring wide enough: members_ring_resize; a
+ * ring: int64 when the member is
  * flagged wide or a value does not fit int32). */
 void members_lots_read(const struct members *ms, uint32_t pos, int64_t *out);
 void members_lots_write(struct members *ms, uint32_t pos, const int64_t *in);
+
+/* Lays the ring out with `per` (1..lots_per) slots per member, every
+ * member's lots kept by month: a state makes room for a rulebook with a
+ * longer expiry (wallet_fit). Narrower than a member's lots need is a
+ * programmer error (asserted). O(members); allocates nothing. */
+void members_ring_resize(struct members *ms, uint32_t per);
 
 /* Appends a copy of `m` with extras `x` and its `lots` (from a snapshot;
  * NULL when lots_per is 0) and returns its position, or HINDEX_NONE when

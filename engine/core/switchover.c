@@ -111,6 +111,7 @@ static void migrate_expiry(struct state *st, const struct rulebook *old,
                            const struct rulebook *new)
 {
     bool was = old->expiry_months > 0, is = new->expiry_months > 0;
+    wallet_fit(&st->members, new); /* a longer expiry: a wider ring first */
     if (was == is || st->members.lots_kind != WALLET_RING)
         return; /* the keyed modes do not change within a state */
     for (uint32_t p = 0; p < st->members.count; p++) {

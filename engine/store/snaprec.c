@@ -524,7 +524,8 @@ static enum snapshot_status keyed_of(const struct state *st, const struct member
     return SNAPSHOT_OK;
 }
 
-/* Lays `lots` out in the member's ring (ring[lots_per]). Returns 0, or
+/* Lays `lots` out by month, as members_lots_write takes a ring
+ * (ring[lots_per]: value d - 1 the lot of month lots_month + d). Returns 0, or
  * FOREIGN when a lot lies beyond this daemon's ring, DAMAGED when the lots
  * break the wallet's invariant (wallet.h). */
 static enum snapshot_status ring_of(const struct state *st, const struct member *m,
@@ -548,11 +549,11 @@ static enum snapshot_status ring_of(const struct state *st, const struct member 
         if (ahead > (int64_t)per)
             return snaprec_fail(err, SNAPSHOT_FOREIGN, "member '%s' has points expiring "
                                 "after this daemon's expiry_months_max allows", m->id);
-        if (ahead < 1 || lots[k].points <= 0 || ring[(uint64_t)lots[k].key % per] != 0 ||
+        if (ahead < 1 || lots[k].points <= 0 || ring[ahead - 1] != 0 ||
             __builtin_add_overflow(sum, lots[k].points, &sum))
             return snaprec_fail(err, SNAPSHOT_DAMAGED, "member '%s' has a malformed expiry "
                                 "lot", m->id);
-        ring[(uint64_t)lots[k].key % per] = lots[k].points;
+        ring[ahead - 1] = lots[k].points;
     }
     bool expiring = st->ver->now.expiry_months > 0;
     if (expiring ? sum != (m->balance > 0 ? m->balance : 0) : nlots != 0)
@@ -743,6 +744,8 @@ enum snapshot_status snaprec_read_body(struct lebuf_in *in, uint32_t format, uin
     if (s == SNAPSHOT_OK && months > 0 && months >= st->members.lots_per)
         s = snaprec_fail(err, SNAPSHOT_FOREIGN, "its rulebook sets expiry.months %u, more "
                          "than this daemon's expiry_months_max", months);
+    if (s == SNAPSHOT_OK)
+        wallet_fit(&st->members, &v->now); /* the ring as wide as the version in force needs */
     if (s == SNAPSHOT_OK) {
         size_txns(st);
         s = read_globals(in, &st->g, err);
