@@ -179,13 +179,13 @@ void members_lots_write(struct members *ms, uint32_t pos, const int64_t *in)
         return;
     }
     uint32_t need = ms->ring_per;
-    for (uint32_t k = 0; k < ms->lots_per; k++) {
+    for (uint32_t k = 0; k < ms->lots_per; k++)
         if (in[k] != 0 && k + 1 > need)
             need = k + 1; /* a lot further ahead than the ring reaches (a snapshot's) */
-        if (!wide(ms, pos) && (in[k] < 0 || in[k] > INT32_MAX))
+    members_ring_resize(ms, need); /* before its flags change: they say where its ring is */
+    for (uint32_t k = 0; k < ms->lots_per && !wide(ms, pos); k++)
+        if (in[k] < 0 || in[k] > INT32_MAX)
             ms->v[pos].flags |= MEMBER_F_WIDE_LOTS;
-    }
-    members_ring_resize(ms, need);
     ring_put(ms, pos, ms->ring_per, in);
 }
 
