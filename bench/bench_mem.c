@@ -180,7 +180,8 @@ static void breakdown(const struct state *st, uint32_t n, uint64_t rss)
     const struct members *ms = &st->members;
     double member = sizeof(struct member) * (double)ms->count; /* reserved, resident as used */
     size_t lot_bytes = ms->ring32 ? sizeof(int32_t) : sizeof(int64_t); /* members.h */
-    double lots = (double)ms->count * ms->lots_per * lot_bytes;
+    uint32_t per = ms->ring32 ? ms->ring_per : ms->lots_per; /* values per member in use */
+    double lots = (double)ms->count * per * lot_bytes;
     double mix = (ms->ix.mask + 1.0) * sizeof(uint64_t);
     double txn = (double)st->txns.count * sizeof(struct txn_rec);
     double tix = (st->txns.ix.mask + 1.0) * sizeof(uint64_t);
@@ -189,11 +190,15 @@ static void breakdown(const struct state *st, uint32_t n, uint64_t rss)
            per_member((double)rss, n));
     printf("  struct member %zu B (reserved for %u, resident for %u: %.0f B/member) | expiry "
            "lots %u x %zu B = %.0f B/member | member index %.1f B/member\n",
-           sizeof(struct member), ms->max, ms->count, per_member(member, n), ms->lots_per,
+           sizeof(struct member), ms->max, ms->count, per_member(member, n), per,
            lot_bytes, per_member(lots, n), per_member(mix, n));
     printf("  txn window %u records x %zu B = %.0f B/member + index %.0f B/member | "
            "schedule %.0f B/member\n", st->txns.count, sizeof(struct txn_rec),
            per_member(txn, n), per_member(tix, n), per_member(sched, n));
+    double extras = (double)ms->extras.high * sizeof(struct member_extra); /* extras.h */
+    printf("  member extras %u records taken (%u live) x %zu B = %.1f B/member\n",
+           ms->extras.high, ms->extras.live, sizeof(struct member_extra),
+           per_member(extras, n));
     /* The ring is reserved for max_txns records but used as a ring of
      * `cap` records, grown to the widest window it held (txns.h): once it
      * has wrapped, all of `cap` is resident, however few records the
@@ -208,11 +213,12 @@ static void breakdown(const struct state *st, uint32_t n, uint64_t rss)
     printf("result mem.member_struct %zu\n", sizeof(struct member));
     printf("result mem.member_per_member %.0f\n", per_member(member, n));
     printf("result mem.lots_per_member %.0f\n", per_member(lots, n));
-    printf("result mem.lots_per %u\n", ms->lots_per);
+    printf("result mem.lots_per %u\n", per);
     printf("result mem.index_per_member %.1f\n", per_member(mix, n));
     printf("result mem.txn_records %u\n", st->txns.count);
     printf("result mem.txn_per_member %.0f\n", per_member(txn + tix, n));
     printf("result mem.sched_per_member %.0f\n", per_member(sched, n));
+    printf("result mem.extras_per_member %.1f\n", per_member(extras, n));
 }
 
 /* The stall a background snapshot causes: fork() in the parent. */

@@ -42,33 +42,35 @@ int64_t budgets_remaining(const struct budgets *b, const struct rulebook *rb,
     return budget > b->given[c] ? budget - b->given[c] : 0;
 }
 
-/* What campaign `c` may still give member `m` (NULL: new) of `want`. */
+/* What campaign `c` may still give a member with extras `x` (NULL: new)
+ * of `want`. */
 static int64_t allowed(const struct budgets *b, const struct rulebook *rb,
-                       const struct partition_place *pl, const struct member *m, uint32_t c,
-                       int64_t want)
+                       const struct partition_place *pl, const struct member_extra *x,
+                       uint32_t c, int64_t want)
 {
     const struct rulebook_campaign *k = &rb->campaigns[c];
     int64_t left = budgets_remaining(b, rb, pl, c);
     if (left >= 0 && want > left)
         want = left;
     int slot = slot_of(rb, c);
-    if (slot < 0 || m == NULL)
+    if (slot < 0 || x == NULL)
         return want;
-    if (k->member_limit_times > 0 && m->camp_times[slot] >= k->member_limit_times)
+    if (k->member_limit_times > 0 && x->camp_times[slot] >= k->member_limit_times)
         return 0;
-    int64_t mine = k->member_limit_points - m->camp_points[slot];
+    int64_t mine = k->member_limit_points - x->camp_points[slot];
     if (k->member_limit_points > 0 && want > mine)
         want = mine > 0 ? mine : 0;
     return want;
 }
 
 void budgets_limit(const struct budgets *b, const struct rulebook *rb,
-                   const struct partition_place *pl, const struct member *m,
-                   struct earn_result *er)
+                   const struct partition_place *pl, const struct members *ms,
+                   const struct member *m, struct earn_result *er)
 {
+    const struct member_extra *x = m != NULL ? members_extra(ms, m) : NULL;
     for (uint32_t c = 0; c < rb->campaign_count; c++) {
         int64_t want = er->by_campaign[c];
-        int64_t may = want > 0 ? allowed(b, rb, pl, m, c, want) : 0;
+        int64_t may = want > 0 ? allowed(b, rb, pl, x, c, want) : 0;
         if (may == want)
             continue;
         er->by_campaign[c] = may;
@@ -92,17 +94,17 @@ static void uncharge(const struct rulebook *rb, int64_t *part, bool multiplier, 
     }
 }
 
-static void count_member(struct member *m, int slot, int64_t points)
+static void count_member(struct member_extra *x, int slot, int64_t points)
 {
-    if (m->camp_times[slot] < UINT16_MAX)
-        m->camp_times[slot]++;
-    int64_t sum = (int64_t)m->camp_points[slot] + points;
-    m->camp_points[slot] = sum > INT32_MAX ? INT32_MAX : (int32_t)sum;
+    if (x->camp_times[slot] < UINT16_MAX)
+        x->camp_times[slot]++;
+    int64_t sum = (int64_t)x->camp_points[slot] + points;
+    x->camp_points[slot] = sum > INT32_MAX ? INT32_MAX : (int32_t)sum;
 }
 
 void budgets_charge(struct budgets *b, const struct rulebook *rb,
-                    const struct partition_place *pl, struct member *m, struct outbox *ob,
-                    int64_t ts, const struct earn_result *er, int64_t cut)
+                    const struct partition_place *pl, struct members *ms, struct member *m,
+                    struct outbox *ob, int64_t ts, const struct earn_result *er, int64_t cut)
 {
     int64_t part[RULEBOOK_CAMPAIGNS_MAX];
     memcpy(part, er->by_campaign, sizeof(part));
@@ -116,7 +118,7 @@ void budgets_charge(struct budgets *b, const struct rulebook *rb,
             b->given[c] = INT64_MAX; /* a count, not money: it saturates */
         int slot = slot_of(rb, c);
         if (slot >= 0)
-            count_member(m, slot, part[c]);
+            count_member(members_extra_edit(ms, m), slot, part[c]); /* never back to 0 */
     }
     for (uint32_t c = 0; c < rb->campaign_count; c++) {
         if (b->exhausted[c] || budgets_remaining(b, rb, pl, c) != 0 ||
@@ -145,14 +147,18 @@ static void reindex_slots(struct budgets *b, struct members *ms, const struct ru
     }
     for (uint32_t p = 0; p < ms->count; p++) {
         struct member *m = members_at(ms, p);
+        if (m->extra == 0)
+            continue; /* no counts to move */
+        struct member_extra *x = members_extra_edit(ms, m);
         uint16_t times[RULEBOOK_LIMITED_CAMPAIGNS_MAX];
         int32_t points[RULEBOOK_LIMITED_CAMPAIGNS_MAX];
-        memcpy(times, m->camp_times, sizeof(times));
-        memcpy(points, m->camp_points, sizeof(points));
+        memcpy(times, x->camp_times, sizeof(times));
+        memcpy(points, x->camp_points, sizeof(points));
         for (int s = 0; s < RULEBOOK_LIMITED_CAMPAIGNS_MAX; s++) {
-            m->camp_times[s] = from[s] >= 0 ? times[from[s]] : 0;
-            m->camp_points[s] = from[s] >= 0 ? points[from[s]] : 0;
+            x->camp_times[s] = from[s] >= 0 ? times[from[s]] : 0;
+            x->camp_points[s] = from[s] >= 0 ? points[from[s]] : 0;
         }
+        members_extra_settle(ms, m);
     }
     memcpy(b->slot_names, names, sizeof(names));
 }

@@ -26,7 +26,7 @@
  * a restart under a reordered campaign list keeps each count with its
  * campaign) and, per member, a counter slot for each of at most
  * RULEBOOK_LIMITED_CAMPAIGNS_MAX campaigns with a member limit
- * (members.h: camp_times, camp_points).
+ * (its extras, extras.h: camp_times, camp_points).
  */
 #ifndef LOYALTY_BUDGETS_H
 #define LOYALTY_BUDGETS_H
@@ -60,8 +60,8 @@ struct budgets {
  * leave, and lowers its points and campaign_bonus to match. Changes
  * nothing else. */
 void budgets_limit(const struct budgets *b, const struct rulebook *rb,
-                   const struct partition_place *pl, const struct member *m,
-                   struct earn_result *er);
+                   const struct partition_place *pl, const struct members *ms,
+                   const struct member *m, struct earn_result *er);
 
 /* Charges what the sale gave: the parts of `er` (budgets_limit'ed) less
  * `cut` points the caps took, to the campaigns and to member `m`'s
@@ -69,8 +69,8 @@ void budgets_limit(const struct budgets *b, const struct rulebook *rb,
  * campaign whose budget is used up and not yet announced, while the
  * outbox keeps BUDGETS_OUTPUT_RESERVE room. */
 void budgets_charge(struct budgets *b, const struct rulebook *rb,
-                    const struct partition_place *pl, struct member *m, struct outbox *ob,
-                    int64_t ts, const struct earn_result *er, int64_t cut);
+                    const struct partition_place *pl, struct members *ms, struct member *m,
+                    struct outbox *ob, int64_t ts, const struct earn_result *er, int64_t cut);
 
 /* Partition `partition`'s share (of `partitions` >= 1) of `budget` > 0
  * points: floor(budget / partitions), plus 1 when partition < budget mod

@@ -7,11 +7,15 @@
 #include "lyassert.h"
 #include "reserve.h"
 
+/* The most lot values a member keeps (wallet.h: WALLET_LOTS_PER_MAX). */
+#define LOTS_PER_MAX (RULEBOOK_EXPIRY_MONTHS_MAX + 1)
+
 int members_init(struct members *ms, uint32_t max, uint32_t lots_per)
 {
     LY_ASSERT(max >= 1 && max <= HINDEX_ENTRIES_MAX);
     memset(ms, 0, sizeof(*ms));
     ms->max = max;
+    LY_ASSERT(lots_per <= LOTS_PER_MAX);
     ms->lots_per = lots_per;
     /* Reserved for `max` members once (reserve.h): resident only as
      * members arrive, and never moved, so adding one allocates nothing. */
@@ -19,7 +23,7 @@ int members_init(struct members *ms, uint32_t max, uint32_t lots_per)
     ms->lots = lots_per ? reserve_zeroed((size_t)max * lots_per, sizeof(*ms->lots)) : NULL;
     ms->lots32 = lots_per ? reserve_zeroed((size_t)max * lots_per, sizeof(*ms->lots32)) : NULL;
     if (ms->v == NULL || (lots_per && (ms->lots == NULL || ms->lots32 == NULL)) ||
-        hindex_init(&ms->ix, max) != 0) {
+        hindex_init(&ms->ix, max) != 0 || extras_init(&ms->extras, max) != 0) {
         members_free(ms);
         return -1;
     }
@@ -32,6 +36,7 @@ void members_free(struct members *ms)
     reserve_release(ms->lots, (size_t)ms->max * ms->lots_per, sizeof(*ms->lots));
     reserve_release(ms->lots32, (size_t)ms->max * ms->lots_per, sizeof(*ms->lots32));
     hindex_free(&ms->ix);
+    extras_free(&ms->extras);
     memset(ms, 0, sizeof(*ms));
 }
 
@@ -81,24 +86,24 @@ static bool wide(const struct members *ms, uint32_t pos)
 
 int64_t members_ring_get(const struct members *ms, uint32_t pos, uint32_t slot)
 {
-    LY_ASSERT(pos < ms->count && ms->ring32 && slot < ms->lots_per);
-    size_t at = (size_t)pos * ms->lots_per + slot;
+    LY_ASSERT(pos < ms->count && ms->ring32 && slot < ms->ring_per);
+    size_t at = (size_t)pos * ms->ring_per + slot;
     return wide(ms, pos) ? ms->lots[at] : ms->lots32[at];
 }
 
 /* Moves member `pos`'s ring from its int32 slice to its int64 one. */
 static void widen(struct members *ms, uint32_t pos)
 {
-    size_t at = (size_t)pos * ms->lots_per;
-    for (uint32_t k = 0; k < ms->lots_per; k++)
+    size_t at = (size_t)pos * ms->ring_per;
+    for (uint32_t k = 0; k < ms->ring_per; k++)
         ms->lots[at + k] = ms->lots32[at + k];
     ms->v[pos].flags |= MEMBER_F_WIDE_LOTS;
 }
 
 void members_ring_set(struct members *ms, uint32_t pos, uint32_t slot, int64_t points)
 {
-    LY_ASSERT(pos < ms->count && ms->ring32 && slot < ms->lots_per && points >= 0);
-    size_t at = (size_t)pos * ms->lots_per + slot;
+    LY_ASSERT(pos < ms->count && ms->ring32 && slot < ms->ring_per && points >= 0);
+    size_t at = (size_t)pos * ms->ring_per + slot;
     if (!wide(ms, pos) && points > INT32_MAX)
         widen(ms, pos);
     if (wide(ms, pos))
@@ -107,12 +112,61 @@ void members_ring_set(struct members *ms, uint32_t pos, uint32_t slot, int64_t p
         ms->lots32[at] = (int32_t)points;
 }
 
+/* Member `pos`'s ring, laid out with `per` slots per member, by month
+ * into out[0..lots_per) (value d - 1: month lots_month + d). */
+static void ring_by_month(const struct members *ms, uint32_t pos, uint32_t per, int64_t *out)
+{
+    const struct member *m = &ms->v[pos];
+    size_t base = (size_t)pos * per;
+    for (uint32_t d = 1; d <= ms->lots_per; d++) {
+        size_t at = base + (uint32_t)(m->lots_month + (int32_t)d) % per;
+        out[d - 1] = d > per ? 0 : wide(ms, pos) ? ms->lots[at] : ms->lots32[at];
+    }
+}
+
+/* Lays in[0..lots_per) (by month) out as member `pos`'s ring of `per`
+ * slots per member (values past per are 0: asserted). */
+static void ring_put(struct members *ms, uint32_t pos, uint32_t per, const int64_t *in)
+{
+    const struct member *m = &ms->v[pos];
+    size_t base = (size_t)pos * per;
+    for (uint32_t d = 1; d <= ms->lots_per; d++) {
+        LY_ASSERT(d <= per || in[d - 1] == 0);
+        if (d > per)
+            continue;
+        size_t at = base + (uint32_t)(m->lots_month + (int32_t)d) % per;
+        if (wide(ms, pos))
+            ms->lots[at] = in[d - 1];
+        else
+            ms->lots32[at] = (int32_t)in[d - 1];
+    }
+}
+
+void members_ring_resize(struct members *ms, uint32_t per)
+{
+    LY_ASSERT(ms->ring32 && per >= 1 && per <= ms->lots_per);
+    uint32_t was = ms->ring_per;
+    if (per == was)
+        return;
+    /* In place: wider, from the last member down (member p's new slots
+     * start at p * per >= p * was, past the old ones of the members before
+     * it); narrower, from the first up. Each member's lots are read out
+     * before its new slots are written. */
+    int64_t vals[LOTS_PER_MAX];
+    for (uint32_t i = 0; i < ms->count; i++) {
+        uint32_t pos = per > was ? ms->count - 1 - i : i;
+        ring_by_month(ms, pos, was, vals);
+        ring_put(ms, pos, per, vals);
+    }
+    ms->ring_per = per;
+}
+
 void members_lots_read(const struct members *ms, uint32_t pos, int64_t *out)
 {
     LY_ASSERT(pos < ms->count);
-    for (uint32_t k = 0; ms->ring32 && k < ms->lots_per; k++)
-        out[k] = members_ring_get(ms, pos, k);
-    if (!ms->ring32 && ms->lots_per > 0)
+    if (ms->ring32)
+        ring_by_month(ms, pos, ms->ring_per, out);
+    else if (ms->lots_per > 0)
         memcpy(out, members_lots(ms, pos), ms->lots_per * sizeof(*out));
 }
 
@@ -124,19 +178,19 @@ void members_lots_write(struct members *ms, uint32_t pos, const int64_t *in)
             memcpy(members_lots(ms, pos), in, ms->lots_per * sizeof(*in));
         return;
     }
-    size_t at = (size_t)pos * ms->lots_per;
+    uint32_t need = ms->ring_per;
+    for (uint32_t k = 0; k < ms->lots_per; k++)
+        if (in[k] != 0 && k + 1 > need)
+            need = k + 1; /* a lot further ahead than the ring reaches (a snapshot's) */
+    members_ring_resize(ms, need); /* before its flags change: they say where its ring is */
     for (uint32_t k = 0; k < ms->lots_per && !wide(ms, pos); k++)
         if (in[k] < 0 || in[k] > INT32_MAX)
             ms->v[pos].flags |= MEMBER_F_WIDE_LOTS;
-    for (uint32_t k = 0; k < ms->lots_per; k++) {
-        if (wide(ms, pos))
-            ms->lots[at + k] = in[k];
-        else
-            ms->lots32[at + k] = (int32_t)in[k];
-    }
+    ring_put(ms, pos, ms->ring_per, in);
 }
 
-uint32_t members_restore(struct members *ms, const struct member *m, const int64_t *lots)
+uint32_t members_restore(struct members *ms, const struct member *m,
+                         const struct member_extra *x, const int64_t *lots)
 {
     LY_ASSERT(m->id_len >= 1 && m->id_len <= PROTO_MEMBER_MAX && m->id[m->id_len] == '\0');
     if (ms->count >= ms->max)
@@ -144,13 +198,83 @@ uint32_t members_restore(struct members *ms, const struct member *m, const int64
     uint32_t pos = ms->count;
     struct member *dst = &ms->v[pos];
     memcpy(dst, m, sizeof(*m)); /* bytes, padding included; indexed by its id below */
+    dst->extra = 0;
     if (hindex_insert_new(&ms->ix, hindex_hash(m->id, m->id_len), m->id, m->id_len, member_key,
                           ms, pos) != HINDEX_NONE)
         return HINDEX_NONE; /* already there */
     ms->count++;
+    extras_put(&ms->extras, &dst->extra, x);
     if (ms->lots_per > 0)
         members_lots_write(ms, pos, lots);
     return pos;
+}
+
+const struct member_extra *members_extra(const struct members *ms, const struct member *m)
+{
+    return extras_get(&ms->extras, m->extra);
+}
+
+struct member_extra *members_extra_edit(struct members *ms, struct member *m)
+{
+    return extras_edit(&ms->extras, &m->extra);
+}
+
+void members_extra_settle(struct members *ms, struct member *m)
+{
+    extras_settle(&ms->extras, &m->extra);
+}
+
+void members_save(const struct members *ms, uint32_t pos, struct member *m,
+                  struct member_extra *x, int64_t *lots)
+{
+    const struct member *src = members_at(ms, pos);
+    memcpy(m, src, sizeof(*m));
+    *x = *members_extra(ms, src);
+    members_lots_read(ms, pos, lots);
+}
+
+void members_put_back(struct members *ms, uint32_t pos, const struct member *m,
+                      const struct member_extra *x, const int64_t *lots)
+{
+    struct member *dst = members_at(ms, pos);
+    uint32_t h = dst->extra; /* the record it holds now, if any, takes the saved values */
+    memcpy(dst, m, sizeof(*m)); /* its flags first: they say how lots are kept */
+    dst->extra = h;
+    extras_put(&ms->extras, &dst->extra, x);
+    members_lots_write(ms, pos, lots);
+}
+
+void members_drop_last(struct members *ms)
+{
+    LY_ASSERT(ms->count >= 1);
+    uint32_t pos = ms->count - 1;
+    struct member *m = &ms->v[pos];
+    hindex_remove(&ms->ix, hindex_hash(m->id, m->id_len), pos);
+    static const struct member_extra none;
+    extras_put(&ms->extras, &m->extra, &none);
+    ms->count = pos;
+}
+
+/* Whether the lots of a's member pa and b's member pb hold the same values. */
+static bool same_lots(const struct members *a, uint32_t pa, const struct members *b, uint32_t pb)
+{
+    int64_t x[LOTS_PER_MAX], y[LOTS_PER_MAX];
+    if (a->lots_per != b->lots_per || a->ring32 != b->ring32)
+        return false;
+    members_lots_read(a, pa, x);
+    members_lots_read(b, pb, y);
+    return memcmp(x, y, a->lots_per * sizeof(x[0])) == 0;
+}
+
+bool members_same(const struct members *a, uint32_t pa, const struct members *b, uint32_t pb)
+{
+    struct member x, y;
+    memcpy(&x, members_at(a, pa), sizeof(x));
+    memcpy(&y, members_at(b, pb), sizeof(y));
+    if (!extras_same(members_extra(a, &x), members_extra(b, &y)))
+        return false;
+    x.extra = y.extra = 0;
+    return memcmp(&x, &y, sizeof(x)) == 0 && same_lots(a, pa, b, pb);
 }
 
 void members_reserve(struct members *ms, uint32_t n)

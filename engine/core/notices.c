@@ -26,7 +26,8 @@ bool notices_at_risk(const struct state *st, const struct rulebook *rb, uint32_t
     int64_t at = when > st->clock_ms ? when : st->clock_ms;
     int32_t last = caltime_month(at), first = last - (int32_t)rb->window_months + 1;
     int64_t q = members_qual_total(m, last, rb->window_months) +
-                pending_qual_between(m, (int32_t)caltime_day(caltime_month_start(first)),
+                pending_qual_between(&st->members, m,
+                                     (int32_t)caltime_day(caltime_month_start(first)),
                                      (int32_t)caltime_day(at));
     int64_t need = rb->tiers[m->tier].threshold - q;
     *review_ts = when;

@@ -39,61 +39,78 @@ static uint32_t slot_from(const struct member *m, uint32_t n, int32_t day)
     return i;
 }
 
+/* The member's pending qualification by slot for writing, or NULL when
+ * it has no extras record (then every slot's is 0). */
+static int64_t *quals(struct members *ms, struct member *m)
+{
+    return m->extra != 0 ? members_extra_edit(ms, m)->pend_qual : NULL;
+}
+
 /* Opens slot i of n (< SLOTS) for `day`, moving later slots up one. */
-static void open_slot(struct member *m, uint32_t n, uint32_t i, int32_t day)
+static void open_slot(struct member *m, int64_t *q, uint32_t n, uint32_t i, int32_t day)
 {
     LY_ASSERT(n < SLOTS && i <= n);
     for (uint32_t k = n; k > i; k--) {
         m->pend_day[k] = m->pend_day[k - 1];
         m->pend_points[k] = m->pend_points[k - 1];
-        m->pend_qual[k] = m->pend_qual[k - 1];
+        if (q != NULL)
+            q[k] = q[k - 1];
     }
     m->pend_day[i] = day;
     m->pend_points[i] = 0;
-    m->pend_qual[i] = 0;
+    if (q != NULL)
+        q[i] = 0;
 }
 
-void pending_add(struct member *m, int32_t day, int64_t points, int64_t qual)
+void pending_add(struct members *ms, struct member *m, int32_t day, int64_t points,
+                 int64_t qual)
 {
     LY_ASSERT(day > 0 && points >= 0 && qual >= 0 && (points > 0 || qual > 0));
+    int64_t *q = qual > 0 ? members_extra_edit(ms, m)->pend_qual : quals(ms, m);
     uint32_t n = pending_count(m);
     uint32_t i = slot_from(m, n, day);
     if (i < n && m->pend_day[i] == day) {
         /* its day's slot */
     } else if (n < SLOTS) {
-        open_slot(m, n, i, day);
+        open_slot(m, q, n, i, day);
     } else if (i == n) {
         i = n - 1; /* full, later than all: the last slot waits for it */
         m->pend_day[i] = day;
     } /* else full: slot i releases later than `day`, never earlier */
     m->pend_points[i] += points;
-    m->pend_qual[i] += qual;
+    if (q != NULL)
+        q[i] += qual;
+    members_extra_settle(ms, m);
 }
 
 /* Removes slot i of n, moving later slots down one. */
-static void close_slot(struct member *m, uint32_t n, uint32_t i)
+static void close_slot(struct member *m, int64_t *q, uint32_t n, uint32_t i)
 {
     LY_ASSERT(i < n);
     for (uint32_t k = i; k + 1 < n; k++) {
         m->pend_day[k] = m->pend_day[k + 1];
         m->pend_points[k] = m->pend_points[k + 1];
-        m->pend_qual[k] = m->pend_qual[k + 1];
+        if (q != NULL)
+            q[k] = q[k + 1];
     }
     m->pend_day[n - 1] = 0;
     m->pend_points[n - 1] = 0;
-    m->pend_qual[n - 1] = 0;
+    if (q != NULL)
+        q[n - 1] = 0;
 }
 
-bool pending_pop_due(struct member *m, int32_t today, int32_t *day, int64_t *points,
-                     int64_t *qual)
+bool pending_pop_due(struct members *ms, struct member *m, int32_t today, int32_t *day,
+                     int64_t *points, int64_t *qual)
 {
     uint32_t n = pending_count(m);
     if (n == 0 || m->pend_day[0] > today)
         return false;
+    int64_t *q = quals(ms, m);
     *day = m->pend_day[0];
     *points = m->pend_points[0];
-    *qual = m->pend_qual[0];
-    close_slot(m, n, 0);
+    *qual = q != NULL ? q[0] : 0;
+    close_slot(m, q, n, 0);
+    members_extra_settle(ms, m);
     return true;
 }
 
@@ -104,8 +121,8 @@ int32_t pending_slot_day(const struct member *m, int32_t day)
     return i < n ? m->pend_day[i] : 0;
 }
 
-int64_t pending_cancel(struct member *m, int32_t day, int64_t points, int64_t qual,
-                       int64_t *qual_taken)
+int64_t pending_cancel(struct members *ms, struct member *m, int32_t day, int64_t points,
+                       int64_t qual, int64_t *qual_taken)
 {
     LY_ASSERT(points >= 0 && qual >= 0);
     uint32_t n = pending_count(m);
@@ -113,22 +130,27 @@ int64_t pending_cancel(struct member *m, int32_t day, int64_t points, int64_t qu
     *qual_taken = 0;
     if (i == n)
         return 0;
+    int64_t *slots = quals(ms, m), have = slots != NULL ? slots[i] : 0;
     int64_t p = points < m->pend_points[i] ? points : m->pend_points[i];
-    int64_t q = qual < m->pend_qual[i] ? qual : m->pend_qual[i];
+    int64_t q = qual < have ? qual : have;
     m->pend_points[i] -= p;
-    m->pend_qual[i] -= q;
-    if (m->pend_points[i] == 0 && m->pend_qual[i] == 0)
-        close_slot(m, n, i);
+    if (slots != NULL)
+        slots[i] -= q;
+    if (m->pend_points[i] == 0 && have == q)
+        close_slot(m, slots, n, i);
+    members_extra_settle(ms, m);
     *qual_taken = q;
     return p;
 }
 
-int64_t pending_qual_between(const struct member *m, int32_t from, int32_t to)
+int64_t pending_qual_between(const struct members *ms, const struct member *m, int32_t from,
+                             int32_t to)
 {
+    const int64_t *q = members_extra(ms, m)->pend_qual;
     int64_t sum = 0;
     for (uint32_t i = 0; i < SLOTS && m->pend_day[i] != 0; i++)
         if (m->pend_day[i] >= from && m->pend_day[i] <= to)
-            sum += m->pend_qual[i];
+            sum += q[i];
     return sum;
 }
 

@@ -2,8 +2,8 @@
  * spent yet (earning.pending_days, the return window).
  *
  * Pending points live in a small ring of slots inside the member
- * (members.h: pend_day, pend_points, pend_qual; MEMBERS_PENDING_SLOTS of
- * them), one slot per release day, in ascending day order. The
+ * (members.h: pend_day, pend_points; pend_qual in its extras, extras.h;
+ * MEMBERS_PENDING_SLOTS of them), one slot per release day, in ascending day order. The
  * qualification of a sale waits in its slot too when tiers.qualify_on is
  * "release". Nothing here publishes anything or touches the balance:
  * release.h moves points into and out of pending, with their events.
@@ -45,25 +45,27 @@ int32_t pending_release_day(const struct rulebook *rb, int64_t ts);
 /* Adds `points` (>= 0) and `qual` (>= 0), not both 0, to the slot of
  * `day` (> 0), or as the limit above says. The caller checked that the
  * sums cannot overflow (points_overflows). */
-void pending_add(struct member *m, int32_t day, int64_t points, int64_t qual);
+void pending_add(struct members *ms, struct member *m, int32_t day, int64_t points,
+                 int64_t qual);
 
 /* Removes the earliest slot if its day is at or before `today`, into
  * *day, *points and *qual. Returns false (nothing changed) otherwise. */
-bool pending_pop_due(struct member *m, int32_t today, int32_t *day, int64_t *points,
-                     int64_t *qual);
+bool pending_pop_due(struct members *ms, struct member *m, int32_t today, int32_t *day,
+                     int64_t *points, int64_t *qual);
 
 /* Takes up to `points` and up to `qual` out of the slot holding points of
  * release day `day` (the first slot releasing on or after it), emptying
  * the slot when nothing is left in it. Returns the points taken (0 when no
  * slot releases that late) and the qualification in *qual_taken. */
-int64_t pending_cancel(struct member *m, int32_t day, int64_t points, int64_t qual,
-                       int64_t *qual_taken);
+int64_t pending_cancel(struct members *ms, struct member *m, int32_t day, int64_t points,
+                       int64_t qual, int64_t *qual_taken);
 
 /* The day of the slot pending_cancel(day) would take from, or 0. */
 int32_t pending_slot_day(const struct member *m, int32_t day);
 
 /* Qualification waiting in the slots releasing on days from..to. */
-int64_t pending_qual_between(const struct member *m, int32_t from, int32_t to);
+int64_t pending_qual_between(const struct members *ms, const struct member *m, int32_t from,
+                             int32_t to);
 
 /* Points pending in every slot. */
 int64_t pending_total(const struct member *m);
@@ -72,7 +74,8 @@ int64_t pending_total(const struct member *m);
  * pending. */
 int64_t pending_next_ts(const struct member *m);
 
-/* Slots in use (their data is m->pend_*[0..n)). */
+/* Slots in use (their data is m->pend_day, pend_points [0..n) and the
+ * extras' pend_qual). */
 uint32_t pending_count(const struct member *m);
 
 #endif

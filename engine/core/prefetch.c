@@ -46,6 +46,8 @@ void prefetch_member(const struct state *st, const struct proto_entry *e)
     if (pos >= ms->count)
         return;
     lines(&ms->v[pos], sizeof(ms->v[pos]));
-    if (ms->lots_per > 0)
+    if (ms->ring32) /* its narrow ring (members.h) */
+        lines(&ms->lots32[(size_t)pos * ms->ring_per], ms->ring_per * sizeof(ms->lots32[0]));
+    else if (ms->lots_per > 0)
         lines(&ms->lots[(size_t)pos * ms->lots_per], ms->lots_per * sizeof(ms->lots[0]));
 }

@@ -20,19 +20,6 @@ void preview_free(struct preview *p)
     outbox_free(&p->ob);
 }
 
-static void save_member(const struct state *st, uint32_t pos, struct member *m, int64_t *lots)
-{
-    memcpy(m, members_at(&st->members, pos), sizeof(*m));
-    members_lots_read(&st->members, pos, lots);
-}
-
-static void restore_member(struct state *st, uint32_t pos, const struct member *m,
-                           const int64_t *lots)
-{
-    memcpy(members_at(&st->members, pos), m, sizeof(*m)); /* its flags first: */
-    members_lots_write(&st->members, pos, lots);        /* they say how lots are kept */
-}
-
 /* What the member looks like after the sale, before anything is put back. */
 static void capture(const struct state *st, uint32_t pos, struct preview_result *res)
 {
@@ -83,13 +70,13 @@ void preview_purchase(struct preview *p, struct state *st, const struct proto_en
     /* Save what the sale can change. */
     uint32_t count = st->members.count, ref = HINDEX_NONE;
     if (pos != HINDEX_NONE) {
-        save_member(st, pos, &p->member, p->lots);
+        members_save(&st->members, pos, &p->member, &p->member_x, p->lots);
         res->tier_before = p->member.tier;
         res->balance_before = p->member.balance;
         res->pending_before = pending_total(&p->member);
         if (p->member.referrer != 0) {
             ref = p->member.referrer - 1;
-            save_member(st, ref, &p->referrer, p->referrer_lots);
+            members_save(&st->members, ref, &p->referrer, &p->referrer_x, p->referrer_lots);
         }
     }
     memcpy(&p->g, &st->g, sizeof(p->g));
@@ -111,14 +98,12 @@ void preview_purchase(struct preview *p, struct state *st, const struct proto_en
     /* Put everything back. */
     if (st->members.count > count) { /* the sale enrolled the member */
         LY_ASSERT(st->members.count == count + 1);
-        const struct member *m = members_at(&st->members, count);
-        hindex_remove(&st->members.ix, hindex_hash(m->id, m->id_len), count);
-        st->members.count = count;
+        members_drop_last(&st->members);
     }
     if (pos != HINDEX_NONE)
-        restore_member(st, pos, &p->member, p->lots);
+        members_put_back(&st->members, pos, &p->member, &p->member_x, p->lots);
     if (ref != HINDEX_NONE)
-        restore_member(st, ref, &p->referrer, p->referrer_lots);
+        members_put_back(&st->members, ref, &p->referrer, &p->referrer_x, p->referrer_lots);
     memcpy(&st->g, &p->g, sizeof(st->g));
     memcpy(&st->liab, &p->liab, sizeof(st->liab));
     st->clock_ms = clock_ms;

@@ -50,6 +50,7 @@ struct preview_result {
 struct preview {
     struct outbox ob; /* OUTBOX_ENTRY_OUTPUTS_MAX outputs */
     struct member member, referrer;
+    struct member_extra member_x, referrer_x; /* their extras, by value */
     int64_t lots[RULEBOOK_EXPIRY_MONTHS_MAX + 1];
     int64_t referrer_lots[RULEBOOK_EXPIRY_MONTHS_MAX + 1];
     struct state_globals g;

@@ -20,7 +20,7 @@ void release_due(struct state *st, const struct rulebook *rb, struct outbox *ob,
     int32_t today = clock_day(st), day;
     int64_t points, qual, released = 0;
     bool qualified = false;
-    while (pending_pop_due(m, today, &day, &points, &qual)) {
+    while (pending_pop_due(&st->members, m, today, &day, &points, &qual)) {
         released += points; /* checked not to overflow when held */
         if (qual != 0) {
             members_qual_add(m, caltime_month((int64_t)day * CALTIME_DAY_MS),
@@ -46,7 +46,7 @@ static void hold(struct state *st, struct outbox *ob, int64_t ts, uint32_t pos, 
     struct member *m = members_at(&st->members, pos);
     if (points == 0 && qual == 0)
         return;
-    pending_add(m, day, points, qual);
+    pending_add(&st->members, m, day, points, qual);
     if (points == 0)
         return;
     liability_pending(&st->liab, st->clock_month, LIABILITY_HELD, points);
@@ -93,7 +93,7 @@ int64_t release_cancel(struct state *st, struct outbox *ob, int64_t ts, uint32_t
     if (day <= clock_day(st))
         return 0; /* released already (release_due ran first) */
     int32_t slot_day = pending_slot_day(m, day);
-    int64_t taken = pending_cancel(m, day, points, qual, qual_taken);
+    int64_t taken = pending_cancel(&st->members, m, day, points, qual, qual_taken);
     if (taken > 0) {
         liability_pending(&st->liab, st->clock_month, LIABILITY_CANCELLED, taken);
         struct proto_output *o = outbox_emit(ob, PROTO_OUT_POINTS_PENDING, ts, m);

@@ -182,7 +182,7 @@ static void credit_sale(struct state *st, const struct rulebook *rb, struct outb
     r->bonus = personal; /* what a full refund takes back too (refunds.h) */
     r->tier_before = m->tier;
     release_sale(st, rb, ob, e->ts, pos, r, points, (total - points) + personal);
-    budgets_charge(&st->g.camp, rb, &st->place, m, ob, e->ts, er,
+    budgets_charge(&st->g.camp, rb, &st->place, &st->members, m, ob, e->ts, er,
                    er->points + er->campaign_bonus - total);
     churn_note_purchase(m, e->ts);
     if (!r->qual_released)
@@ -210,7 +210,7 @@ static void apply_purchase(struct state *st, const struct rulebook *rb,
         ob->verdict = OUTBOX_REJECTED;
         return;
     }
-    budgets_limit(&st->g.camp, rb, &st->place,
+    budgets_limit(&st->g.camp, rb, &st->place, &st->members,
                   pos == HINDEX_NONE ? NULL : members_at(&st->members, pos), &er);
     int64_t most = er.points + er.campaign_bonus + rb->first_purchase_bonus + rb->birthday_bonus;
     if (pos != HINDEX_NONE && points_overflows(ob, members_at(&st->members, pos), most))

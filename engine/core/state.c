@@ -116,8 +116,9 @@ void state_reschedule(struct state *st, const struct rulebook *rb, uint32_t pos)
         due = m->grace_until_ts;
     if (rb->seg.enabled && m->seg_due_ts != 0 && m->seg_due_ts < due)
         due = m->seg_due_ts;
-    if (m->manual_until_ts != 0 && m->manual_until_ts < due)
-        due = m->manual_until_ts; /* a status floor ends (status.h) */
+    int64_t floor_until = members_extra(&st->members, m)->manual_until_ts;
+    if (floor_until != 0 && floor_until < due)
+        due = floor_until; /* a status floor ends (status.h) */
     if (pending_next_ts(m) < due) /* a release of pending points */
         due = pending_next_ts(m);
     if (m->notice_due_ts != 0 && m->notice_due_ts < due) /* notices.h */

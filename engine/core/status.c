@@ -35,18 +35,23 @@ void status_set_tier(struct state *st, const struct rulebook *rb, const struct p
     retry_remember(st, e, pos);
     if (t != m->tier)
         move(st, rb, ob, e->ts, m, (uint8_t)t, "manual");
-    m->manual_tier = e->until_ts != 0 ? (uint8_t)t : 0;
-    m->manual_until_ts = e->until_ts;
+    struct member_extra *x = members_extra_edit(&st->members, m);
+    x->manual_tier = e->until_ts != 0 ? (uint8_t)t : 0;
+    x->manual_until_ts = e->until_ts;
+    members_extra_settle(&st->members, m);
     state_reschedule(st, rb, pos);
 }
 
 void status_due(struct state *st, const struct rulebook *rb, struct outbox *ob, uint32_t pos)
 {
     struct member *m = members_at(&st->members, pos);
-    if (m->manual_until_ts == 0 || st->clock_ms < m->manual_until_ts)
+    int64_t until = members_extra(&st->members, m)->manual_until_ts;
+    if (until == 0 || st->clock_ms < until)
         return;
-    m->manual_until_ts = 0;
-    m->manual_tier = 0;
+    struct member_extra *x = members_extra_edit(&st->members, m);
+    x->manual_until_ts = 0;
+    x->manual_tier = 0;
+    members_extra_settle(&st->members, m);
     uint8_t to = tiers_for(rb, members_qual_total(m, st->clock_month, rb->window_months));
     if (rb->downgrade == RULEBOOK_DOWNGRADE_NEVER && m->earned_tier > to)
         to = m->earned_tier;

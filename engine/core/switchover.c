@@ -56,7 +56,11 @@ static void migrate_tiers(struct state *st, const struct rulebook *old,
         if (to > map[m->tier])
             m->grace_until_ts = 0; /* moved up: a pending downgrade is moot */
         m->tier = to;
-        m->manual_tier = map[m->manual_tier]; /* status floors and lifetime tiers too */
+        if (m->extra != 0) { /* status floors (a member without extras has none) */
+            struct member_extra *x = members_extra_edit(&st->members, m);
+            x->manual_tier = map[x->manual_tier];
+            members_extra_settle(&st->members, m);
+        }
         m->earned_tier = map[m->earned_tier];
         st->g.tier_members[to]++;
     }
@@ -107,6 +111,7 @@ static void migrate_expiry(struct state *st, const struct rulebook *old,
                            const struct rulebook *new)
 {
     bool was = old->expiry_months > 0, is = new->expiry_months > 0;
+    wallet_fit(&st->members, new); /* a longer expiry: a wider ring first */
     if (was == is || st->members.lots_kind != WALLET_RING)
         return; /* the keyed modes do not change within a state */
     for (uint32_t p = 0; p < st->members.count; p++) {

@@ -79,8 +79,9 @@ void tiers_review_due(struct state *st, const struct rulebook *rb, struct outbox
     uint8_t target = tiers_for(rb, members_qual_total(m, now_month, rb->window_months));
     if (rb->downgrade == RULEBOOK_DOWNGRADE_NEVER)
         target = m->tier; /* lifetime tiers: reviews never move anyone down */
-    if (m->manual_until_ts > now && target < m->manual_tier)
-        target = m->manual_tier; /* a status floor holds (status.h) */
+    const struct member_extra *x = members_extra(&st->members, m);
+    if (x->manual_until_ts > now && target < x->manual_tier)
+        target = x->manual_tier; /* a status floor holds (status.h) */
     if (m->grace_until_ts != 0 && now >= m->grace_until_ts) {
         m->grace_until_ts = 0;
         if (target < m->tier)

@@ -34,34 +34,35 @@ void transfer_answer(struct outbox *ob, const struct proto_entry *e, const struc
     o->balance = r->balance;
 }
 
-/* Points sender `m` sent on the UTC day of `ts`: a transfer dated before
- * the last day counted is judged against a fresh day (as the earning
- * caps are). */
-static int64_t sent_on(const struct member *m, int64_t ts)
+/* Points the sender with extras `x` sent on the UTC day of `ts`: a
+ * transfer dated before the last day counted is judged against a fresh
+ * day (as the earning caps are). */
+static int64_t sent_on(const struct member_extra *x, int64_t ts)
 {
-    return (int32_t)caltime_day(ts) == m->transfer_day ? m->transfer_points : 0;
+    return (int32_t)caltime_day(ts) == x->transfer_day ? x->transfer_points : 0;
 }
 
 static uint8_t refusal(const struct rulebook *rb, const struct member *s,
-                       const struct proto_entry *e)
+                       const struct member_extra *x, const struct proto_entry *e)
 {
     if (!rb->transfers_enabled)
         return TRANSFER_DISABLED;
     if (s->balance < e->points)
         return TRANSFER_INSUFFICIENT;
     if (rb->transfer_day_max_points > 0 &&
-        sent_on(s, e->ts) + e->points > rb->transfer_day_max_points)
+        sent_on(x, e->ts) + e->points > rb->transfer_day_max_points)
         return TRANSFER_DAILY_LIMIT;
     return TRANSFER_OK;
 }
 
-static void count_day(struct member *s, const struct proto_entry *e)
+static void count_day(struct members *ms, struct member *s, const struct proto_entry *e)
 {
     int32_t day = (int32_t)caltime_day(e->ts);
-    if (day < s->transfer_day)
+    if (day < members_extra(ms, s)->transfer_day)
         return;
-    s->transfer_points = sent_on(s, e->ts) + e->points;
-    s->transfer_day = day;
+    struct member_extra *x = members_extra_edit(ms, s);
+    x->transfer_points = sent_on(x, e->ts) + e->points;
+    x->transfer_day = day;
 }
 
 /* Position of member `id` or HINDEX_NONE after rejecting the entry. */
@@ -113,7 +114,7 @@ void transfer_apply(struct state *st, const struct rulebook *rb, const struct pr
     if (!across)
         release_due(st, rb, ob, e->ts, to);
     struct txn_rec *r = retry_remember(st, e, from);
-    r->error = refusal(rb, s, e);
+    r->error = refusal(rb, s, members_extra(&st->members, s), e);
     if (r->error == TRANSFER_OK) {
         struct lots_piece pieces[WALLET_PIECES_MAX];
         uint32_t n = points_transfer_out(st, ob, e->ts, from, e->points, pieces);
@@ -121,7 +122,7 @@ void transfer_apply(struct state *st, const struct rulebook *rb, const struct pr
             xfer_credit(st, ob, e, pieces, n);
         else
             points_transfer_in(st, ob, e->ts, to, pieces, n, PROTO_CAUSE_TRANSFER_IN);
-        count_day(s, e);
+        count_day(&st->members, s, e);
         r->ok = 1;
         r->points = e->points;
     }

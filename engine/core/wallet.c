@@ -26,6 +26,15 @@ bool wallet_ring_mode(enum rulebook_expiry_mode mode)
     return mode == RULEBOOK_EXPIRY_MONTHS || mode == RULEBOOK_EXPIRY_NEVER;
 }
 
+void wallet_fit(struct members *ms, const struct rulebook *rb)
+{
+    if (ms->lots_kind != WALLET_RING)
+        return;
+    LY_ASSERT(rb->expiry_months < ms->lots_per);
+    if (rb->expiry_months + 1 > ms->ring_per)
+        members_ring_resize(ms, rb->expiry_months + 1);
+}
+
 _Static_assert(RULEBOOK_EXPIRY_YEARS_MAX + 1 <= LOTS_CAP_MAX, "a keyed lot per year");
 
 void wallet_layout(struct members *ms, const struct rulebook *rb)
@@ -33,11 +42,15 @@ void wallet_layout(struct members *ms, const struct rulebook *rb)
     ms->lots_kind = WALLET_NONE;
     ms->lots_span = 0;
     ms->ring32 = false;
+    ms->ring_per = 0;
     if (ms->lots_per == 0)
         return;
     if (wallet_ring_mode(rb->expiry_mode)) {
+        LY_ASSERT(ms->count == 0);
         ms->lots_kind = WALLET_RING;
         ms->ring32 = true; /* int32 slots, int64 for a member that needs it (members.h) */
+        ms->ring_per = 1;
+        wallet_fit(ms, rb);
     } else if (rb->expiry_mode == RULEBOOK_EXPIRY_DAYS) {
         LY_ASSERT(ms->lots_per == wallet_lots_per(rb, 0));
         ms->lots_kind = WALLET_DAYS;
@@ -76,8 +89,8 @@ static int64_t keyed_expiry(const struct members *ms, int64_t now_ms)
 static uint32_t slot(const struct members *ms, uint32_t pos, int32_t month)
 {
     const struct member *m = members_at(ms, pos);
-    LY_ASSERT(month > m->lots_month && month <= m->lots_month + (int32_t)ms->lots_per);
-    return (uint32_t)month % ms->lots_per;
+    LY_ASSERT(month > m->lots_month && month <= m->lots_month + (int32_t)ms->ring_per);
+    return (uint32_t)month % ms->ring_per;
 }
 
 /* The points of the lot expiring in month `month`. */
@@ -93,7 +106,7 @@ static void set_lot(struct members *ms, uint32_t pos, int32_t month, int64_t poi
 
 static int32_t ring_last(const struct member *m, const struct members *ms)
 {
-    return m->lots_month + (int32_t)ms->lots_per;
+    return m->lots_month + (int32_t)ms->ring_per;
 }
 
 /* The first month from `from` on (> lots_month) whose lot holds points,
@@ -107,7 +120,7 @@ static int32_t ring_first(const struct members *ms, uint32_t pos, int32_t from)
     if (ms->lots_kind != WALLET_RING || from > last)
         return 0;
     LY_ASSERT(from > m->lots_month);
-    uint32_t per = ms->lots_per, i = slot(ms, pos, from);
+    uint32_t per = ms->ring_per, i = slot(ms, pos, from);
     for (int32_t k = from; k <= last; k++) {
         if (members_ring_get(ms, pos, i) > 0)
             return k;
@@ -124,7 +137,7 @@ static int64_t ring_expire(struct members *ms, uint32_t pos, int32_t now_month)
         return 0;
     int64_t expired = 0;
     /* Lots of months up to now_month are due; each slot is visited at most
-     * once, and a due slot becomes the free slot of month + lots_per. */
+     * once, and a due slot becomes the free slot of month + ring_per. */
     int32_t to = now_month;
     if (to > ring_last(m, ms))
         to = ring_last(m, ms);
@@ -200,7 +213,7 @@ void wallet_earn(struct members *ms, uint32_t pos, int64_t now_ms, int64_t point
         lots_add(members_lots(ms, pos), keyed_cap(ms), keyed_expiry(ms, now_ms), to_lot);
     } else if (ms->lots_kind == WALLET_RING && expiry_months > 0) {
         int32_t month = caltime_month(now_ms);
-        LY_ASSERT(month == m->lots_month && expiry_months < ms->lots_per);
+        LY_ASSERT(month == m->lots_month && expiry_months < ms->ring_per);
         wallet_put(ms, pos, month + (int32_t)expiry_months + 1, to_lot);
     }
 }
@@ -222,7 +235,7 @@ void wallet_spend(struct members *ms, uint32_t pos, int64_t points, uint32_t exp
 
 void wallet_clear(struct members *ms, uint32_t pos)
 {
-    for (uint32_t k = 0; ms->lots_kind == WALLET_RING && k < ms->lots_per; k++)
+    for (uint32_t k = 0; ms->lots_kind == WALLET_RING && k < ms->ring_per; k++)
         members_ring_set(ms, pos, k, 0);
 }
 

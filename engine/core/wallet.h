@@ -8,10 +8,11 @@
  *    join that month's lot. A lot keeps its month whatever rulebook comes
  *    later: a version that changes expiry.months changes when points
  *    earned from then on expire, never the date of points already earned.
- *    Lots live in a ring of `lots_per` slots per member (members.h), fixed
- *    when the state is made from the daemon's expiry_months_max
- *    (lots_per = expiry_months_max + 1): the lots expiring in months
- *    (lots_month, lots_month + lots_per], lot E in slot E % lots_per,
+ *    Lots live in a ring of `ring_per` slots per member (members.h), as
+ *    many as the versions in force since the state was made or loaded
+ *    need, at most lots_per = expiry_months_max + 1 (the daemon's, fixed
+ *    when the state is made): the lots expiring in months
+ *    (lots_month, lots_month + ring_per], lot E in slot E % ring_per,
  *    where lots_month is the month the ring was last brought up to
  *    (wallet_expire). So any expiry.months up to expiry_months_max fits,
  *    and a rulebook version may change it. While expiry.months is 0 (off)
@@ -63,9 +64,14 @@ uint32_t wallet_lots_per(const struct rulebook *rb, uint32_t expiry_months_max);
  * never: expiry.months 0, which a later version may turn on). */
 bool wallet_ring_mode(enum rulebook_expiry_mode mode);
 
-/* Sets how store `ms` (members_init'ed with wallet_lots_per) keeps its
- * lots, for rb's expiry mode. */
+/* Sets how the empty store `ms` (members_init'ed with wallet_lots_per)
+ * keeps its lots, for rb's expiry mode: a ring as wide as `rb` needs. */
 void wallet_layout(struct members *ms, const struct rulebook *rb);
+
+/* Widens the ring (members_ring_resize) when `rb`, about to be in force,
+ * dates lots further ahead than it reaches (rb->expiry_months below the
+ * store's lots_per, asserted). Never narrows it. */
+void wallet_fit(struct members *ms, const struct rulebook *rb);
 
 /* Expires every lot due at `now_ms` (the engine clock; never before the
  * member's last call) and brings the lots up to it. Returns the points

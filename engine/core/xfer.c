@@ -134,8 +134,10 @@ void xfer_return_apply(struct state *st, const struct rulebook *rb,
     if (points_overflows(ob, s, e->points))
         return;
     give(st, rb, e, ob, pos, PROTO_CAUSE_TRANSFER_RETURN);
-    if ((int32_t)caltime_day(e->ts) == s->transfer_day) /* the day's limit gets them back */
-        s->transfer_points = s->transfer_points > e->points ? s->transfer_points - e->points : 0;
+    if ((int32_t)caltime_day(e->ts) == members_extra(&st->members, s)->transfer_day) {
+        struct member_extra *x = members_extra_edit(&st->members, s); /* the day's limit */
+        x->transfer_points = x->transfer_points > e->points ? x->transfer_points - e->points : 0;
+    } /* gets them back */
     if (r == NULL) {
         r = retry_remember(st, e, pos); /* the transfer left the window */
         r->ok = 1;

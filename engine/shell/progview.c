@@ -14,13 +14,13 @@ static json_t *set_or_null(int64_t v)
 void progview_member(json_t *j, const struct state *st, const struct rulebook *rb,
                      uint32_t pos)
 {
-    const struct member *m = members_at(&st->members, pos);
+    const struct member_extra *x = members_extra(&st->members, members_at(&st->members, pos));
     json_object_set_new(j, "churn_risk", json_integer(churn_risk(st, rb, pos)));
     json_object_set_new(j, "status",
-                        m->manual_until_ts == 0
+                        x->manual_until_ts == 0
                             ? json_null()
-                            : json_pack("{s:s, s:I}", "tier", rb->tiers[m->manual_tier].name,
-                                        "until_ts", (json_int_t)m->manual_until_ts));
+                            : json_pack("{s:s, s:I}", "tier", rb->tiers[x->manual_tier].name,
+                                        "until_ts", (json_int_t)x->manual_until_ts));
 }
 
 int64_t progview_given(const struct state *const *states, uint32_t n, uint32_t c)

@@ -16,7 +16,8 @@
 /* Tripwires: a field added to one of these structs must be added to its
  * codec below (and SNAPSHOT_VERSION raised), or it would be lost on the
  * way through a snapshot. */
-_Static_assert(sizeof(struct member) == 496, "struct member changed: update snaprec.c");
+_Static_assert(sizeof(struct member) == 400, "struct member changed: update snaprec.c");
+_Static_assert(sizeof(struct member_extra) == 96, "struct member_extra changed: update snaprec.c");
 _Static_assert(sizeof(struct txn_rec) == 128, "struct txn_rec changed: update snaprec.c");
 _Static_assert(sizeof(struct state_globals) == 10136,
                "struct state_globals changed: update snaprec.c");
@@ -303,24 +304,25 @@ static void write_lots(struct lebuf_out *o, const struct members *ms, uint32_t p
 
 /* Members' fields added with issue 13 and 14: status, campaign limits,
  * transfers, churn, pending points, notices. */
-static void write_member_more(struct lebuf_out *o, const struct member *m)
+static void write_member_more(struct lebuf_out *o, const struct member *m,
+                              const struct member_extra *x)
 {
-    lebuf_put_u8(o, m->manual_tier);
+    lebuf_put_u8(o, x->manual_tier);
     lebuf_put_u8(o, m->earned_tier);
     lebuf_put_u32(o, RULEBOOK_LIMITED_CAMPAIGNS_MAX);
     for (uint32_t i = 0; i < RULEBOOK_LIMITED_CAMPAIGNS_MAX; i++) {
-        lebuf_put_u16(o, m->camp_times[i]);
-        lebuf_put_u32(o, (uint32_t)m->camp_points[i]);
+        lebuf_put_u16(o, x->camp_times[i]);
+        lebuf_put_u32(o, (uint32_t)x->camp_points[i]);
     }
-    lebuf_put_u32(o, (uint32_t)m->transfer_day);
-    lebuf_put_i64(o, m->transfer_points);
-    lebuf_put_i64(o, m->manual_until_ts);
+    lebuf_put_u32(o, (uint32_t)x->transfer_day);
+    lebuf_put_i64(o, x->transfer_points);
+    lebuf_put_i64(o, x->manual_until_ts);
     lebuf_put_i64(o, m->first_purchase_ts);
     lebuf_put_u32(o, MEMBERS_PENDING_SLOTS);
     for (uint32_t i = 0; i < MEMBERS_PENDING_SLOTS; i++) {
         lebuf_put_u32(o, (uint32_t)m->pend_day[i]);
         lebuf_put_i64(o, m->pend_points[i]);
-        lebuf_put_i64(o, m->pend_qual[i]);
+        lebuf_put_i64(o, x->pend_qual[i]);
     }
     lebuf_put_i64(o, m->notice_due_ts);
     lebuf_put_i64(o, m->risk_need);
@@ -330,20 +332,20 @@ static void write_member_more(struct lebuf_out *o, const struct member *m)
 
 /* Reads what write_member_more wrote; -1 when an array is longer than
  * this build's (another build). */
-static int read_member_more(struct lebuf_in *in, struct member *m)
+static int read_member_more(struct lebuf_in *in, struct member *m, struct member_extra *x)
 {
-    m->manual_tier = lebuf_get_u8(in);
+    x->manual_tier = lebuf_get_u8(in);
     m->earned_tier = lebuf_get_u8(in);
     uint32_t n = lebuf_get_u32(in);
     if (n > RULEBOOK_LIMITED_CAMPAIGNS_MAX)
         return -1;
     for (uint32_t i = 0; i < n; i++) {
-        m->camp_times[i] = lebuf_get_u16(in);
-        m->camp_points[i] = (int32_t)lebuf_get_u32(in);
+        x->camp_times[i] = lebuf_get_u16(in);
+        x->camp_points[i] = (int32_t)lebuf_get_u32(in);
     }
-    m->transfer_day = (int32_t)lebuf_get_u32(in);
-    m->transfer_points = lebuf_get_i64(in);
-    m->manual_until_ts = lebuf_get_i64(in);
+    x->transfer_day = (int32_t)lebuf_get_u32(in);
+    x->transfer_points = lebuf_get_i64(in);
+    x->manual_until_ts = lebuf_get_i64(in);
     m->first_purchase_ts = lebuf_get_i64(in);
     n = lebuf_get_u32(in);
     if (n > MEMBERS_PENDING_SLOTS)
@@ -351,7 +353,7 @@ static int read_member_more(struct lebuf_in *in, struct member *m)
     for (uint32_t i = 0; i < n; i++) {
         m->pend_day[i] = (int32_t)lebuf_get_u32(in);
         m->pend_points[i] = lebuf_get_i64(in);
-        m->pend_qual[i] = lebuf_get_i64(in);
+        x->pend_qual[i] = lebuf_get_i64(in);
     }
     m->notice_due_ts = lebuf_get_i64(in);
     m->risk_need = lebuf_get_i64(in);
@@ -398,13 +400,13 @@ static void write_member(struct lebuf_out *o, const struct members *ms, uint32_t
         lebuf_put_u32(o, (uint32_t)m->rfm_spend[i]);
         lebuf_put_u16(o, m->rfm_count[i]);
     }
-    write_member_more(o, m);
+    write_member_more(o, m, members_extra(ms, m));
     write_lots(o, ms, pos);
 }
 
-/* Reads one member's fields (not its lots) into the zeroed `m`. Returns
- * -1 when an array is longer than this build's (another build). */
-static int read_member_fields(struct lebuf_in *in, struct member *m)
+/* Reads one member's fields (not its lots) into the zeroed `m` and `x`.
+ * Returns -1 when an array is longer than this build's (another build). */
+static int read_member_fields(struct lebuf_in *in, struct member *m, struct member_extra *x)
 {
     int len = lebuf_get_str8(in, m->id, sizeof(m->id));
     m->id_len = len > 0 ? (uint8_t)len : 0;
@@ -450,16 +452,18 @@ static int read_member_fields(struct lebuf_in *in, struct member *m)
         m->rfm_spend[i] = (int32_t)lebuf_get_u32(in);
         m->rfm_count[i] = lebuf_get_u16(in);
     }
-    return read_member_more(in, m);
+    return read_member_more(in, m, x);
 }
 
 static enum snapshot_status read_member(struct lebuf_in *in, struct state *st, uint32_t i,
                                         uint32_t n, struct snapshot_error *err)
 {
     struct member m;
+    struct member_extra x;
     struct snaprec_lot lots[RULEBOOK_EXPIRY_MONTHS_MAX + 1];
     memset(&m, 0, sizeof(m));
-    if (read_member_fields(in, &m) != 0)
+    memset(&x, 0, sizeof(x));
+    if (read_member_fields(in, &m, &x) != 0)
         return snaprec_fail(err, SNAPSHOT_FOREIGN, "member %u holds longer arrays than this "
                             "build's (another build?)", i);
     uint32_t nlots = lebuf_get_u32(in);
@@ -472,27 +476,28 @@ static enum snapshot_status read_member(struct lebuf_in *in, struct state *st, u
     }
     if (in->overrun)
         return snaprec_fail(err, SNAPSHOT_DAMAGED, "member %u is cut short", i);
-    return snaprec_restore_member(st, &m, lots, nlots, i, n, err);
+    return snaprec_restore_member(st, &m, &x, lots, nlots, i, n, err);
 }
 
 /* ---- the checks every loaded record passes ----------------------------- */
 
 /* No month index after the engine clock's, no negative time: the calendar
  * functions take only times since the epoch. */
-static int check_times(const struct member *m, int32_t clock_month)
+static int check_times(const struct member *m, const struct member_extra *x,
+                       int32_t clock_month)
 {
     if (m->qual_month > clock_month || m->lots_month > clock_month ||
         m->rfm_month > clock_month || m->qual_month < 0 || m->lots_month < 0 ||
         m->rfm_month < 0 || m->sched_ts < 0 || m->enrolled_ts < 0 || m->last_purchase_ts < 0 ||
         m->next_review_ts < 0 || m->grace_until_ts < 0 || m->reactivated_until_ts < 0 ||
-        m->seg_due_ts < 0 || m->manual_until_ts < 0 || m->first_purchase_ts < 0 ||
+        m->seg_due_ts < 0 || x->manual_until_ts < 0 || m->first_purchase_ts < 0 ||
         m->notice_due_ts < 0 || m->risk_review_day < 0 || m->expiring_month < 0 ||
-        m->risk_need < -1 || m->pend_zero != 0)
+        m->risk_need < -1)
         return -1;
     for (uint32_t k = 0; k < MEMBERS_PENDING_SLOTS; k++) /* pending.h: used slots first */
-        if (m->pend_day[k] < 0 || m->pend_points[k] < 0 || m->pend_qual[k] < 0 ||
+        if (m->pend_day[k] < 0 || m->pend_points[k] < 0 || x->pend_qual[k] < 0 ||
             (k > 0 && m->pend_day[k] != 0 && m->pend_day[k] <= m->pend_day[k - 1]) ||
-            (m->pend_day[k] == 0 && (m->pend_points[k] != 0 || m->pend_qual[k] != 0 ||
+            (m->pend_day[k] == 0 && (m->pend_points[k] != 0 || x->pend_qual[k] != 0 ||
                                      (k + 1 < MEMBERS_PENDING_SLOTS && m->pend_day[k + 1] != 0))))
             return -1;
     return 0;
@@ -519,7 +524,8 @@ static enum snapshot_status keyed_of(const struct state *st, const struct member
     return SNAPSHOT_OK;
 }
 
-/* Lays `lots` out in the member's ring (ring[lots_per]). Returns 0, or
+/* Lays `lots` out by month, as members_lots_write takes a ring
+ * (ring[lots_per]: value d - 1 the lot of month lots_month + d). Returns 0, or
  * FOREIGN when a lot lies beyond this daemon's ring, DAMAGED when the lots
  * break the wallet's invariant (wallet.h). */
 static enum snapshot_status ring_of(const struct state *st, const struct member *m,
@@ -543,11 +549,11 @@ static enum snapshot_status ring_of(const struct state *st, const struct member 
         if (ahead > (int64_t)per)
             return snaprec_fail(err, SNAPSHOT_FOREIGN, "member '%s' has points expiring "
                                 "after this daemon's expiry_months_max allows", m->id);
-        if (ahead < 1 || lots[k].points <= 0 || ring[(uint64_t)lots[k].key % per] != 0 ||
+        if (ahead < 1 || lots[k].points <= 0 || ring[ahead - 1] != 0 ||
             __builtin_add_overflow(sum, lots[k].points, &sum))
             return snaprec_fail(err, SNAPSHOT_DAMAGED, "member '%s' has a malformed expiry "
                                 "lot", m->id);
-        ring[(uint64_t)lots[k].key % per] = lots[k].points;
+        ring[ahead - 1] = lots[k].points;
     }
     bool expiring = st->ver->now.expiry_months > 0;
     if (expiring ? sum != (m->balance > 0 ? m->balance : 0) : nlots != 0)
@@ -557,6 +563,7 @@ static enum snapshot_status ring_of(const struct state *st, const struct member 
 }
 
 enum snapshot_status snaprec_restore_member(struct state *st, const struct member *m,
+                                            const struct member_extra *x,
                                             const struct snaprec_lot *lots, uint32_t nlots,
                                             uint32_t i, uint32_t n,
                                             struct snapshot_error *err)
@@ -566,15 +573,15 @@ enum snapshot_status snaprec_restore_member(struct state *st, const struct membe
     if (m->id_len < 1 || m->id_len > PROTO_MEMBER_MAX || m->id[m->id_len] != '\0' ||
         strlen(m->id) != m->id_len)
         return snaprec_fail(err, SNAPSHOT_DAMAGED, "member %u has a malformed id", i);
-    if (m->tier >= rb->tier_count || m->manual_tier >= rb->tier_count ||
+    if (m->tier >= rb->tier_count || x->manual_tier >= rb->tier_count ||
         m->earned_tier >= rb->tier_count)
         return snaprec_fail(err, SNAPSHOT_DAMAGED, "member '%s' is in tier %u (floor %u, "
                             "earned %u); its rulebook has %u tiers", m->id, m->tier,
-                            m->manual_tier, m->earned_tier, rb->tier_count);
+                            x->manual_tier, m->earned_tier, rb->tier_count);
     /* Indexes the segments code uses unchecked; bounded by its arrays. */
     if (m->segment >= RULEBOOK_SEGMENTS_MAX || m->stage >= RULEBOOK_STAGE_COUNT ||
         m->hist_bucket >= STATE_HIST_BUCKETS || m->referrer > n || m->referrer == i + 1 ||
-        check_times(m, st->clock_month) != 0)
+        check_times(m, x, st->clock_month) != 0)
         return snaprec_fail(err, SNAPSHOT_DAMAGED, "member '%s' has a field out of range (a "
                             "segment, stage, bucket, referrer or a time)", m->id);
     enum snapshot_status s = ring_of(st, m, lots, nlots, ring, err);
@@ -583,7 +590,7 @@ enum snapshot_status snaprec_restore_member(struct state *st, const struct membe
     if (st->members.count == st->members.max)
         return snaprec_fail(err, SNAPSHOT_FOREIGN, "it holds more members than members_max "
                             "(%u)", st->members.max);
-    if (members_restore(&st->members, m, ring) == HINDEX_NONE)
+    if (members_restore(&st->members, m, x, ring) == HINDEX_NONE)
         return snaprec_fail(err, SNAPSHOT_DAMAGED, "member '%s' appears twice", m->id);
     if (m->sched_ts != 0) /* the schedule is derived: the loader heapifies it */
         schedule_append(&st->schedule, m->sched_ts, st->members.count - 1);
@@ -737,6 +744,8 @@ enum snapshot_status snaprec_read_body(struct lebuf_in *in, uint32_t format, uin
     if (s == SNAPSHOT_OK && months > 0 && months >= st->members.lots_per)
         s = snaprec_fail(err, SNAPSHOT_FOREIGN, "its rulebook sets expiry.months %u, more "
                          "than this daemon's expiry_months_max", months);
+    if (s == SNAPSHOT_OK)
+        wallet_fit(&st->members, &v->now); /* the ring as wide as the version in force needs */
     if (s == SNAPSHOT_OK) {
         size_txns(st);
         s = read_globals(in, &st->g, err);

@@ -73,11 +73,12 @@ struct snaprec_lot {
     int64_t points;
 };
 
-/* Checks member `m`, record `i` of `n`, with its `nlots` lots, against the
- * state's limits, the version in force and the engine clock, and appends
- * it to `st` (and its due time to the schedule, unordered: the caller
- * calls schedule_heapify after the last member). */
+/* Checks member `m` with extras `x`, record `i` of `n`, with its `nlots`
+ * lots, against the state's limits, the version in force and the engine
+ * clock, and appends it to `st` (and its due time to the schedule,
+ * unordered: the caller calls schedule_heapify after the last member). */
 enum snapshot_status snaprec_restore_member(struct state *st, const struct member *m,
+                                            const struct member_extra *x,
                                             const struct snaprec_lot *lots, uint32_t nlots,
                                             uint32_t i, uint32_t n,
                                             struct snapshot_error *err);

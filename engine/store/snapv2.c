@@ -230,7 +230,8 @@ enum snapshot_status snapv2_decode(const char *buf, size_t len, const struct rul
         struct snaprec_lot l[RULEBOOK_EXPIRY_MONTHS_MAX + 1];
         read_member(members + (size_t)i * M_SIZE, &m);
         uint32_t nl = per ? read_lots(lots + (size_t)i * per * 8, per, &m, l) : 0;
-        s = snaprec_restore_member(st, &m, l, nl, i, n, err);
+        static const struct member_extra none; /* format 2 predates the extras' fields */
+        s = snaprec_restore_member(st, &m, &none, l, nl, i, n, err);
     }
     schedule_heapify(&st->schedule);
     int64_t prev_ms = INT64_MIN;

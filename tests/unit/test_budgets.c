@@ -93,9 +93,9 @@ static void member_limits_cap_sales_and_points_per_member(void **unused)
             progfx_buy(f, progfx_noon(2027, 2, 2 + i), id, 1000);
             assert_int_equal(progfx_delta(f, id, PROTO_CAUSE_BONUS), want[i]);
         }
-        const struct member *m = progfx_member(f, id);
-        assert_int_equal(m->camp_times[0], 2);
-        assert_int_equal(m->camp_points[1], 150);
+        const struct member_extra *x = members_extra(&f->st.members, progfx_member(f, id));
+        assert_int_equal(x->camp_times[0], 2);
+        assert_int_equal(x->camp_points[1], 150);
     }
     assert_int_equal(given(f, 0), 400);
     assert_int_equal(given(f, 1), 300);
@@ -115,7 +115,7 @@ static void points_the_caps_take_are_not_charged_to_the_budget(void **unused)
     assert_int_equal(progfx_delta(f, "m1", PROTO_CAUSE_PURCHASE), 100);
     assert_int_equal(progfx_delta(f, "m1", PROTO_CAUSE_BONUS), 20);
     assert_int_equal(given(f, 0), 20);
-    assert_int_equal(progfx_member(f, "m1")->camp_points[0], 20);
+    assert_int_equal(members_extra(&f->st.members, progfx_member(f, "m1"))->camp_points[0], 20);
     progfx_free(f);
 }
 
@@ -218,9 +218,9 @@ static void counts_follow_campaign_names_across_a_rulebook_switch(void **unused)
     assert_int_equal(given(f, 0), 0);
     assert_int_equal(given(f, 1), 1);
     assert_int_equal(given(f, 2), 20);
-    const struct member *m = progfx_member(f, "m1");
-    assert_int_equal(m->camp_times[0], 0);
-    assert_int_equal(m->camp_times[1], 1);
+    const struct member_extra *x = members_extra(&f->st.members, progfx_member(f, "m1"));
+    assert_int_equal(x->camp_times[0], 0);
+    assert_int_equal(x->camp_times[1], 1);
     /* "b" stays used up for m1; "a" gives its last 10, "new" its 7. */
     progfx_buy(f, progfx_noon(2027, 2, 5), "m1", 100);
     assert_int_equal(progfx_delta(f, "m1", PROTO_CAUSE_BONUS), 17);

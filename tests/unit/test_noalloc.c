@@ -230,6 +230,9 @@ static void rules_apply_allocates_nothing_over_a_long_mixed_replay(void **state)
     assert_true(kinds[PROTO_OUT_CAMPAIGN_EXHAUSTED] > 0);
     assert_true(kinds[PROTO_OUT_TIER_CHANGED] > 1000);
     assert_true(previews > ENTRIES / 2);
+    /* Members' extras (transfers, campaign limits) were taken from the
+     * pool, which allocates nothing either (extras.h). */
+    assert_true(r.st.members.extras.high > 0);
     preview_free(&r.pv);
     outbox_free(&r.ob);
     state_free(&r.st);

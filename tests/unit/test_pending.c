@@ -58,25 +58,27 @@ static void slots_hold_every_release_day_of_a_fixed_window(void **state)
     uint64_t rng = 13;
     for (size_t w = 0; w < sizeof(windows) / sizeof(windows[0]); w++) {
         struct rulebook rb = {.pending_days = windows[w]};
-        struct member m;
-        memset(&m, 0, sizeof(m));
+        struct members ms;
+        assert_int_equal(members_init(&ms, 1, 0), 0);
+        struct member *m = members_at(&ms, members_add(&ms, "m"));
         int64_t ts = at(2024, 1, 1);
         for (int sale = 0; sale < 3000; sale++) {
             ts += (int64_t)splitmix_below(&rng, 3 * DAY); /* daily shoppers and slower */
             int32_t today = (int32_t)caltime_day(ts), d;
             int64_t p, q;
-            while (pending_pop_due(&m, today, &d, &p, &q))
+            while (pending_pop_due(&ms, m, today, &d, &p, &q))
                 assert_true(d <= today);
             int32_t day = pending_release_day(&rb, ts);
             int32_t raw = today + (int32_t)windows[w] + 1;
             assert_true(day >= raw && day < raw + pending_step_days(windows[w]));
             bool has_day = false;
-            for (uint32_t i = 0; i < pending_count(&m); i++)
-                has_day = has_day || m.pend_day[i] == day;
-            if (!has_day && pending_count(&m) == MEMBERS_PENDING_SLOTS)
+            for (uint32_t i = 0; i < pending_count(m); i++)
+                has_day = has_day || m->pend_day[i] == day;
+            if (!has_day && pending_count(m) == MEMBERS_PENDING_SLOTS)
                 fail_msg("window %u: no slot for day %d", (unsigned)windows[w], (int)day);
-            pending_add(&m, day, 1, 0);
+            pending_add(&ms, m, day, 1, 0);
         }
+        members_free(&ms);
     }
 }
 

@@ -680,7 +680,8 @@ static void expect_same_state(const struct state *a, const struct state *b)
 {
     const struct members *ma = &a->members, *mb = &b->members;
     assert_int_equal(ma->count, mb->count);
-    assert_memory_equal(ma->v, mb->v, ma->count * sizeof(struct member));
+    for (uint32_t p = 0; p < ma->count; p++) /* by value: extras handles are not state */
+        assert_true(members_same(ma, p, mb, p));
     assert_int_equal(ma->lots_per, mb->lots_per);
     assert_int_equal(ma->ring32, mb->ring32);
     for (uint32_t p = 0; p < ma->count; p++) { /* by value: ring slots may be narrow */

@@ -284,8 +284,8 @@ static void a_written_file_reads_back_and_names_its_last_entry(void **state)
     if (snapshot_read(path, &f->cfg.rules, rulecanon_codec(), &loaded, &err) != SNAPSHOT_OK)
         fail_msg("%s", err.text);
     assert_int_equal(loaded.members.count, f->a.members.count);
-    assert_memory_equal(loaded.members.v, f->a.members.v,
-                        (size_t)loaded.members.count * sizeof(struct member));
+    for (uint32_t p = 0; p < loaded.members.count; p++) /* by value: extras handles differ */
+        assert_true(members_same(&loaded.members, p, &f->a.members, p));
     state_free(&loaded);
     assert_int_equal(unlink(path), 0);
     assert_int_equal(rmdir(dir), 0);

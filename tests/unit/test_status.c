@@ -80,13 +80,14 @@ static void a_status_match_ends_at_until_ts_with_manual_end(void **unused)
     assert_int_equal(progfx_set_tier(f, progfx_noon(2027, 2, 1), "m", "gold", until),
                      OUTBOX_APPLIED);
     expect_move(f, "m", "silver", "gold", "manual");
-    assert_int_equal(progfx_member(f, "m")->manual_until_ts, until);
+    assert_int_equal(
+        members_extra(&f->st.members, progfx_member(f, "m"))->manual_until_ts, until);
     assert_int_equal(progfx_member(f, "m")->sched_ts, until);
     progfx_tick(f, until - 1);
     assert_int_equal(progfx_count(f, PROTO_OUT_TIER_CHANGED), 0);
     progfx_tick(f, until);
     expect_move(f, "m", "gold", "silver", "manual_end");
-    assert_int_equal(progfx_member(f, "m")->manual_until_ts, 0);
+    assert_int_equal(members_extra(&f->st.members, progfx_member(f, "m"))->manual_until_ts, 0);
     progfx_free(f);
 }
 
@@ -151,7 +152,7 @@ static void set_tier_without_until_is_a_plain_move_that_replaces_a_floor(void **
     assert_int_equal(progfx_set_tier(f, progfx_noon(2027, 2, 2), "m", "blue", 0),
                      OUTBOX_APPLIED);
     expect_move(f, "m", "gold", "blue", "manual");
-    assert_int_equal(progfx_member(f, "m")->manual_until_ts, 0);
+    assert_int_equal(members_extra(&f->st.members, progfx_member(f, "m"))->manual_until_ts, 0);
     assert_int_equal(progfx_set_tier(f, progfx_noon(2027, 2, 3), "m", "blue", 0),
                      OUTBOX_APPLIED);
     assert_int_equal(f->ob.count, 0); /* already there */
