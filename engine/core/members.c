@@ -86,6 +86,23 @@ int64_t members_ring_get(const struct members *ms, uint32_t pos, uint32_t slot)
     return wide(ms, pos) ? ms->lots[at] : ms->lots32[at];
 }
 
+uint32_t members_ring_find(const struct members *ms, uint32_t pos, uint32_t from, uint32_t end)
+{
+    LY_ASSERT(pos < ms->count && ms->ring32 && from <= end && end <= ms->lots_per);
+    size_t at = (size_t)pos * ms->lots_per;
+    uint32_t i = from;
+    if (wide(ms, pos)) {
+        const int64_t *s = &ms->lots[at];
+        while (i < end && s[i] <= 0)
+            i++;
+    } else {
+        const int32_t *s = &ms->lots32[at];
+        while (i < end && s[i] <= 0)
+            i++;
+    }
+    return i;
+}
+
 /* Moves member `pos`'s ring from its int32 slice to its int64 one. */
 static void widen(struct members *ms, uint32_t pos)
 {

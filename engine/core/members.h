@@ -149,6 +149,12 @@ int64_t *members_lots(const struct members *ms, uint32_t pos);
 /* Slot `slot` (< lots_per) of member `pos`'s ring of lots. */
 int64_t members_ring_get(const struct members *ms, uint32_t pos, uint32_t slot);
 
+/* The first slot in [from, end) (end <= lots_per) of member `pos`'s ring
+ * that holds points, or `end` when none does: one tight pass over the
+ * slice in memory order, what the soonest-lot questions of every purchase
+ * ask (wallet.c ring_first). */
+uint32_t members_ring_find(const struct members *ms, uint32_t pos, uint32_t from, uint32_t end);
+
 /* Sets slot `slot` of member `pos`'s ring to `points` (>= 0), moving the
  * ring to int64 when they do not fit int32 (allocates nothing). */
 void members_ring_set(struct members *ms, uint32_t pos, uint32_t slot, int64_t points);

@@ -108,13 +108,12 @@ static int32_t ring_first(const struct members *ms, uint32_t pos, int32_t from)
         return 0;
     LY_ASSERT(from > m->lots_month);
     uint32_t per = ms->lots_per, i = slot(ms, pos, from);
-    for (int32_t k = from; k <= last; k++) {
-        if (members_ring_get(ms, pos, i) > 0)
-            return k;
-        if (++i == per)
-            i = 0;
-    }
-    return 0;
+    uint32_t months = (uint32_t)(last - from) + 1, run = per - i < months ? per - i : months;
+    uint32_t at = members_ring_find(ms, pos, i, i + run);
+    if (at < i + run)
+        return from + (int32_t)(at - i);
+    at = members_ring_find(ms, pos, 0, months - run); /* the run after the wrap */
+    return at < months - run ? from + (int32_t)(run + at) : 0;
 }
 
 static int64_t ring_expire(struct members *ms, uint32_t pos, int32_t now_month)
