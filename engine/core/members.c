@@ -95,11 +95,19 @@ uint32_t members_ring_find(const struct members *ms, uint32_t pos, uint32_t from
         const int64_t *s = &ms->lots[at];
         while (i < end && s[i] <= 0)
             i++;
-    } else {
-        const int32_t *s = &ms->lots32[at];
-        while (i < end && s[i] <= 0)
-            i++;
+        return i;
     }
+    /* Slots are >= 0: a block of eight is empty when the OR of its four
+     * 8-byte words is 0; most of a ring is empty. */
+    const int32_t *s = &ms->lots32[at];
+    for (; i + 8 <= end; i += 8) {
+        uint64_t w[4];
+        memcpy(w, &s[i], sizeof(w));
+        if ((w[0] | w[1] | w[2] | w[3]) != 0)
+            break;
+    }
+    while (i < end && s[i] <= 0)
+        i++;
     return i;
 }
 
