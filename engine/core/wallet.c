@@ -279,10 +279,10 @@ uint32_t wallet_pieces(const struct members *ms, uint32_t pos, struct lots_piece
         const int64_t *l = members_lots(ms, pos);
         for (uint32_t i = 0; i < keyed_cap(ms) && l[2 * i + 1] > 0; i++)
             out[n++] = (struct lots_piece){l[2 * i], l[2 * i + 1]};
-    } else if (ms->lots_kind == WALLET_RING) {
-        for (int32_t k = m->lots_month + 1; k <= ring_last(m, ms); k++)
-            if (lot(ms, pos, k) != 0)
-                out[n++] = (struct lots_piece){k, lot(ms, pos, k)};
+    } else if (ms->lots_kind == WALLET_RING) { /* the lots holding points, skipping the rest */
+        for (int32_t k = ring_first(ms, pos, m->lots_month + 1); k != 0;
+             k = ring_first(ms, pos, k + 1))
+            out[n++] = (struct lots_piece){k, lot(ms, pos, k)};
     }
     for (uint32_t i = 0; i < n; i++)
         held += out[i].points;
