@@ -106,9 +106,13 @@ uint32_t members_ring_find(const struct members *ms, uint32_t pos, uint32_t from
         if ((w[0] | w[1] | w[2] | w[3]) != 0)
             break;
     }
-    while (i < end && s[i] <= 0)
-        i++;
-    return i;
+    for (; i + 2 <= end; i += 2) { /* then two slots (one word) at a time */
+        uint64_t w;
+        memcpy(&w, &s[i], sizeof(w));
+        if (w != 0)
+            return s[i] > 0 ? i : i + 1;
+    }
+    return i < end && s[i] > 0 ? i : end;
 }
 
 /* Moves member `pos`'s ring from its int32 slice to its int64 one. */
@@ -182,12 +186,6 @@ void members_reserve(struct members *ms, uint32_t n)
 {
     LY_ASSERT(ms->count == 0 && n <= ms->max);
     hindex_reserve(&ms->ix, n);
-}
-
-struct member *members_at(const struct members *ms, uint32_t pos)
-{
-    LY_ASSERT(pos < ms->count);
-    return &ms->v[pos];
 }
 
 int32_t members_qual_clamp(int64_t v)

@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "hindex.h"
+#include "lyassert.h"
 #include "proto.h"
 #include "rulebook.h"
 
@@ -175,8 +176,13 @@ uint32_t members_restore(struct members *ms, const struct member *m, const int64
  * snapshot being loaded: its header says how many). */
 void members_reserve(struct members *ms, uint32_t n);
 
-/* The member at position `pos` (< count, asserted). */
-struct member *members_at(const struct members *ms, uint32_t pos);
+/* The member at position `pos` (< count, asserted). Inline: every rule
+ * asks for it, a couple of dozen times per purchase. */
+static inline struct member *members_at(const struct members *ms, uint32_t pos)
+{
+    LY_ASSERT(pos < ms->count);
+    return &ms->v[pos];
+}
 
 /* `v` saturated to +-MEMBERS_QUAL_BUCKET_MAX (a bucket's range). */
 int32_t members_qual_clamp(int64_t v);
