@@ -233,7 +233,10 @@ int64_t members_qual_total(const struct member *m, int32_t now_month,
         first = m->qual_month - MEMBERS_QUAL_MONTHS + 1;
     int32_t last = m->qual_month < now_month ? m->qual_month : now_month;
     int64_t sum = 0;
-    for (int32_t k = first; k <= last; k++)
-        sum += m->qual[(uint32_t)k % MEMBERS_QUAL_MONTHS];
+    uint32_t i = (uint32_t)first % MEMBERS_QUAL_MONTHS; /* then step slots, not divide */
+    for (int32_t k = first; k <= last; k++) {
+        sum += m->qual[i];
+        i = i + 1 == MEMBERS_QUAL_MONTHS ? 0 : i + 1;
+    }
     return sum;
 }
