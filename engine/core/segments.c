@@ -244,7 +244,7 @@ void segments_note_purchase(struct state *st, const struct rulebook *rb, uint32_
         return;
     struct member *m = members_at(&st->members, pos);
     int64_t now = st->clock_ms;
-    int32_t now_month = st->clock_month, month = caltime_month(ts);
+    int32_t now_month = st->clock_month, month = state_month_of(st, ts);
     if (stage_of(&rb->seg, m, now) == RULEBOOK_STAGE_LAPSED)
         m->reactivated_until_ts = now + rb->seg.reactivated_days * DAY;
     rfm_roll(m, now_month);
