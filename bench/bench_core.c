@@ -146,6 +146,11 @@ static int generate(enum variant v, const struct options *o, struct workload_enc
     static struct proto_entry e; /* 6 KiB: not on the stack */
     struct workload w;
     workload_init(&w, o->members, o->seed + 1, "b");
+    /* In event time the timed entries follow the set-up's history (two
+     * entries per member from serial 0, prepare), as a daemon's entries
+     * follow what it applied before: else each purchase would be late
+     * against the engine clock, a path of its own. */
+    w.serial = 2 * (uint64_t)o->members;
     workload_encoded_clear(enc);
     for (uint32_t i = 0; i < o->entries; i++) {
         if (v == V_PURCHASE)
