@@ -433,8 +433,10 @@ void rules_apply(struct state *st, struct proto_id id, const struct proto_entry 
      * it is stamped by whoever appended it (an operator's machine), not by
      * a till, and takes effect at the engine clock. */
     if (e->ts > st->clock_ms && e->kind != PROTO_SCAN && e->kind != PROTO_RULES) {
+        bool same_day = caltime_day(e->ts) == caltime_day(st->clock_ms); /* so same month */
         st->clock_ms = e->ts;
-        st->clock_month = caltime_month(e->ts);
+        if (!same_day)
+            st->clock_month = caltime_month(e->ts);
     }
     if (e->kind != PROTO_SCAN)
         switchover_due(st, id, ob); /* a scheduled version whose time has come */

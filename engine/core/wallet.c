@@ -303,9 +303,9 @@ int64_t wallet_next_expiry(const struct members *ms, uint32_t pos)
     return k != 0 ? caltime_month_start(k) : INT64_MAX;
 }
 
-bool wallet_due(const struct members *ms, uint32_t pos, int64_t now_ms)
+bool wallet_due(const struct members *ms, uint32_t pos, int64_t now_ms, int32_t now_month)
 {
-    if (ms->lots_kind == WALLET_RING && members_at(ms, pos)->lots_month >= caltime_month(now_ms))
+    if (ms->lots_kind == WALLET_RING && members_at(ms, pos)->lots_month >= now_month)
         return false;
     return wallet_next_expiry(ms, pos) <= now_ms;
 }
