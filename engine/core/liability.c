@@ -265,10 +265,12 @@ void liability_move(struct liability *l, int32_t month, struct proto_id id,
     bool handed = cause == PROTO_CAUSE_TRANSFER_IN && proto_id_cmp(id, l->hand_id) == 0;
     struct delta d[LIABILITY_DELTAS_MAX];
     uint32_t n = deltas_of(l, before, after, d);
-    int64_t carry[LIABILITY_COLS] = {0};
-    bool took = false; /* carry[] stays all zero while no row loses points */
+    int64_t carry[LIABILITY_COLS]; /* set (to zero) once a row loses points */
+    bool took = false;
     for (uint32_t i = 0; i < n; i++) {
         if (d[i].points < 0) {
+            if (!took)
+                memset(carry, 0, sizeof(carry));
             take_row(l, d[i].row, -d[i].points, carry);
             took = true;
         }
