@@ -9,46 +9,20 @@ int64_t caltime_day(int64_t ts_ms)
     return ts_ms / CALTIME_DAY_MS;
 }
 
-/* Days from 0000-03-01 to 1970-01-01: civil_from_days counts from there. */
-#define CIVIL_EPOCH_DAYS 719468u
-/* Days below this take the unsigned 32-bit path: z = day + CIVIL_EPOCH_DAYS
- * and every product below stay under 2^32 (every ts the decoder accepts
- * is far below: 9999-12-31 is day 2932896). */
-#define CIVIL_FAST_DAYS (UINT32_MAX - CIVIL_EPOCH_DAYS)
-
-/* civil_from_days in unsigned 32-bit arithmetic, where each division by a
- * constant is a multiply and a shift: every purchase asks for several
- * dates, months and days. The same steps as the 64-bit path below. */
-static struct caltime_date civil_fast(uint32_t day)
+struct caltime_date caltime_date(int64_t ts_ms)
 {
-    uint32_t z = day + CIVIL_EPOCH_DAYS;
-    uint32_t era = z / 146097;
-    uint32_t doe = z - era * 146097;
+    /* civil_from_days: eras of 400 years, years starting in March so the
+     * leap day is the last day of the year. Within the era, unsigned 32-bit
+     * arithmetic, where each division by a constant is a multiply and a
+     * shift: every purchase asks for several dates and months. */
+    int64_t z = caltime_day(ts_ms) + 719468;
+    int64_t era = z / 146097;
+    uint32_t doe = (uint32_t)(z - era * 146097); /* day of the era, < 146097 */
     uint32_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
     uint32_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
     uint32_t mp = (5 * doy + 2) / 153;
     uint32_t d = doy - (153 * mp + 2) / 5 + 1;
     uint32_t m = mp < 10 ? mp + 3 : mp - 9;
-    uint32_t y = yoe + era * 400 + (m <= 2);
-    struct caltime_date out = {(int32_t)y, (uint8_t)m, (uint8_t)d};
-    return out;
-}
-
-struct caltime_date caltime_date(int64_t ts_ms)
-{
-    int64_t day = caltime_day(ts_ms);
-    if (day < (int64_t)CIVIL_FAST_DAYS)
-        return civil_fast((uint32_t)day);
-    /* civil_from_days: eras of 400 years, years starting in March so the
-     * leap day is the last day of the year. */
-    int64_t z = day + CIVIL_EPOCH_DAYS;
-    int64_t era = z / 146097;
-    int64_t doe = z - era * 146097;
-    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    int64_t mp = (5 * doy + 2) / 153;
-    int64_t d = doy - (153 * mp + 2) / 5 + 1;
-    int64_t m = mp < 10 ? mp + 3 : mp - 9;
     int64_t y = yoe + era * 400 + (m <= 2);
     struct caltime_date out = {(int32_t)y, (uint8_t)m, (uint8_t)d};
     return out;

@@ -1,7 +1,7 @@
 /* test_caltime.c - calendar arithmetic (caltime.h): every UTC day the
- * decoder can reach, through both the 32-bit and the 64-bit paths of
- * caltime_date, against the calendar's own rules (one day after another,
- * months of their length, caltime_ts the inverse) and known dates.
+ * decoder can reach, and days far beyond, against the calendar's own rules
+ * (one day after another, months of their length, caltime_ts the inverse)
+ * and known dates.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -51,13 +51,15 @@ static void every_day_the_decoder_accepts_follows_the_calendar(void **unused)
     assert_int_equal(last.day, 31);
 }
 
-/* caltime_date takes 32-bit arithmetic below day 2^32 - 719468 and 64-bit
- * from there: the days across the switch still follow each other. */
-static void dates_follow_each_other_across_the_switch_to_64_bits(void **unused)
+/* caltime_date counts 400-year eras in 64 bits and the days within one in
+ * 32: far beyond 9999, where the day number passes 2^32, and across an
+ * era's end, the days still follow each other. */
+static void dates_follow_each_other_past_day_two_to_the_32(void **unused)
 {
     (void)unused;
     int64_t edge = (int64_t)UINT32_MAX - 719468;
     walk_days(edge - 800, edge + 800);
+    walk_days(146097 * 30000LL - 719468 - 800, 146097 * 30000LL - 719468 + 800);
 }
 
 static void known_dates(void **unused)
@@ -76,7 +78,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(every_day_the_decoder_accepts_follows_the_calendar),
-        cmocka_unit_test(dates_follow_each_other_across_the_switch_to_64_bits),
+        cmocka_unit_test(dates_follow_each_other_past_day_two_to_the_32),
         cmocka_unit_test(known_dates),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
