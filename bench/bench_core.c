@@ -30,9 +30,13 @@
 #include "config.h"
 #include "lyassert.h"
 #include "prefetch.h"
+#include "rulecanon.h"
 #include "rules.h"
+#include "snapshot.h"
 #include "state.h"
 #include "workload.h"
+
+#include <xxhash.h>
 
 /* A pre-decoded entry is sizeof(struct proto_entry), about 6 KiB (room
  * for 64 line items): 1M of them take 6 GiB. */
@@ -74,6 +78,10 @@ static void usage(FILE *out)
             "      --seed S       workload seed (default 1)\n"
             "      --purchases-only  the purchases variant only (no realistic mix)\n"
             "      --member-prefetch  hint the next entries' members into the cache (prefetch.h)\n"
+            "      --digest       time nothing: apply each variant's entries once and print\n"
+            "                     a hash of every verdict and output (as encoded for the\n"
+            "                     stream) and one of the final state's snapshot bytes, to\n"
+            "                     show that a change to the engine changed no result\n"
             "  -h, --help         this text\n"
             "\n"
             "Prints a table and `result KEY VALUE` lines for scripts. Exit status 0, or 1\n"
@@ -87,9 +95,12 @@ static void usage(FILE *out)
  * gains. Off by default, as the daemon decodes one entry at a time. */
 static bool member_prefetch = false;
 
+/* --digest: hash the results instead of timing (digest_variant). */
+static bool digest_only = false;
+
 static int parse_options(int argc, char **argv, struct options *o)
 {
-    enum { O_MEMBERS = 256, O_ENTRIES, O_ROUNDS, O_SEED, O_PONLY, O_PF };
+    enum { O_MEMBERS = 256, O_ENTRIES, O_ROUNDS, O_SEED, O_PONLY, O_PF, O_DIGEST };
     static const struct option opts[] = {
         {"config", required_argument, NULL, 'c'},
         {"members", required_argument, NULL, O_MEMBERS},
@@ -97,6 +108,7 @@ static int parse_options(int argc, char **argv, struct options *o)
         {"rounds", required_argument, NULL, O_ROUNDS}, {"seed", required_argument, NULL, O_SEED},
         {"purchases-only", no_argument, NULL, O_PONLY},
         {"member-prefetch", no_argument, NULL, O_PF},
+        {"digest", no_argument, NULL, O_DIGEST},
         {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
     static const char P[] = "bench_core";
     *o = (struct options){NULL, 100000, 200000, 5, 1, V_COUNT};
@@ -116,6 +128,7 @@ static int parse_options(int argc, char **argv, struct options *o)
         case O_SEED: rc = bench_option_u64(P, "--seed", optarg, 0, UINT64_MAX, &o->seed); break;
         case O_PONLY: o->variants = V_PURCHASE + 1; break;
         case O_PF: member_prefetch = true; break;
+        case O_DIGEST: digest_only = true; break;
         case 'h': usage(stdout); return 1;
         default: usage(stderr); return -1;
         }
@@ -133,6 +146,11 @@ static int generate(enum variant v, const struct options *o, struct workload_enc
     static struct proto_entry e; /* 6 KiB: not on the stack */
     struct workload w;
     workload_init(&w, o->members, o->seed + 1, "b");
+    /* In event time the timed entries follow the set-up's history (two
+     * entries per member from serial 0, prepare), as a daemon's entries
+     * follow what it applied before: else each purchase would be late
+     * against the engine clock, a path of its own. */
+    w.serial = 2 * (uint64_t)o->members;
     workload_encoded_clear(enc);
     for (uint32_t i = 0; i < o->entries; i++) {
         if (v == V_PURCHASE)
@@ -379,6 +397,76 @@ static void report(enum variant v, const struct options *o, const struct figures
     printf("result core.%s.decode_mb_per_s %.1f\n", name, mb_per_s);
 }
 
+/* Adds entry `id`'s verdict, reject code and outputs, encoded as the
+ * daemon publishes them, to `h`. Returns 0, or -1 when out of memory. */
+static int digest_entry(XXH3_state_t *h, const struct outbox *ob, struct proto_id id,
+                        msgpack_sbuffer *buf)
+{
+    uint32_t verdict = (uint32_t)ob->verdict;
+    XXH3_64bits_update(h, &verdict, sizeof(verdict));
+    if (ob->verdict == OUTBOX_REJECTED && ob->reject.code != NULL)
+        XXH3_64bits_update(h, ob->reject.code, strlen(ob->reject.code));
+    buf->size = 0;
+    for (uint32_t i = 0; i < ob->count; i++)
+        if (proto_encode_output(buf, &ob->out[i], id, i) != 0)
+            return -1;
+    XXH3_64bits_update(h, buf->data, buf->size);
+    return 0;
+}
+
+/* --digest spreads the entries over event time so that months pass
+ * (expiry, reviews, notices, segments' windows): 50,000 entries span a
+ * year. A tick every so many entries runs what the schedule has due. */
+#define DIGEST_STEP_MS (11LL * 60 * 1000)
+#define DIGEST_TICK_EVERY 256u
+
+/* --digest: applies the variant's entries once on a fresh state, their
+ * event times DIGEST_STEP_MS apart and a tick every DIGEST_TICK_EVERY, and
+ * prints the hash of the results and the hash of the final snapshot. */
+static int digest_variant(enum variant v, struct engine *en, const struct options *o,
+                          const struct proto_entry *entries)
+{
+    static struct state st;
+    struct proto_id id;
+    msgpack_sbuffer buf;
+    char *snap = NULL;
+    size_t snap_len = 0;
+    int rc = 0;
+    if (prepare(&st, en, o, &id) != 0)
+        return -1;
+    XXH3_state_t *h = XXH3_createState();
+    msgpack_sbuffer_init(&buf);
+    XXH3_64bits_reset(h);
+    static struct proto_entry e, tick; /* 6 KiB each: not on the stack */
+    tick.kind = PROTO_TICK;
+    for (uint32_t i = 0; i < o->entries && rc == 0; i++) {
+        e = entries[i];
+        e.ts = entries[0].ts + (int64_t)i * DIGEST_STEP_MS;
+        if (i % DIGEST_TICK_EVERY == 0) {
+            tick.ts = e.ts;
+            rules_apply(&st, id, &tick, NULL, &en->res);
+            rc = digest_entry(h, &en->res, id, &buf);
+            id.ms++;
+        }
+        rules_apply(&st, id, &e, NULL, &en->res);
+        rc = rc != 0 ? rc : digest_entry(h, &en->res, id, &buf);
+        id.ms++;
+    }
+    if (rc == 0)
+        rc = snapshot_encode(&st, rulecanon_codec(), &snap, &snap_len);
+    if (rc == 0) {
+        printf("result core.%s.digest_outputs %016llx\n", VARIANT_NAMES[v],
+               (unsigned long long)XXH3_64bits_digest(h));
+        printf("result core.%s.digest_state %016llx\n", VARIANT_NAMES[v],
+               (unsigned long long)XXH3_64bits(snap, snap_len));
+    }
+    free(snap);
+    msgpack_sbuffer_destroy(&buf);
+    XXH3_freeState(h);
+    state_free(&st);
+    return rc == 0 ? 0 : fail("out of memory digesting the results");
+}
+
 static int run_variant(enum variant v, struct engine *en, const struct options *o,
                        struct workload_encoded *enc, struct proto_entry *entries)
 {
@@ -387,6 +475,8 @@ static int run_variant(enum variant v, struct engine *en, const struct options *
     uint64_t ns;
     if (generate(v, o, enc) != 0 || decode_all(enc, o->entries, entries, 0, &ns) != 0)
         return -1;
+    if (digest_only)
+        return digest_variant(v, en, o, entries);
     for (uint32_t r = 0; r < o->rounds; r++) {
         if (decode_all(enc, o->entries, &scratch, 1, &ns) != 0 ||
             round_once(en, o, entries, &f, r) != 0)

@@ -12,15 +12,17 @@ int64_t caltime_day(int64_t ts_ms)
 struct caltime_date caltime_date(int64_t ts_ms)
 {
     /* civil_from_days: eras of 400 years, years starting in March so the
-     * leap day is the last day of the year. */
+     * leap day is the last day of the year. Within the era, unsigned 32-bit
+     * arithmetic, where each division by a constant is a multiply and a
+     * shift: every purchase asks for several dates and months. */
     int64_t z = caltime_day(ts_ms) + 719468;
     int64_t era = z / 146097;
-    int64_t doe = z - era * 146097;
-    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    int64_t mp = (5 * doy + 2) / 153;
-    int64_t d = doy - (153 * mp + 2) / 5 + 1;
-    int64_t m = mp < 10 ? mp + 3 : mp - 9;
+    uint32_t doe = (uint32_t)(z - era * 146097); /* day of the era, < 146097 */
+    uint32_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    uint32_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    uint32_t mp = (5 * doy + 2) / 153;
+    uint32_t d = doy - (153 * mp + 2) / 5 + 1;
+    uint32_t m = mp < 10 ? mp + 3 : mp - 9;
     int64_t y = yoe + era * 400 + (m <= 2);
     struct caltime_date out = {(int32_t)y, (uint8_t)m, (uint8_t)d};
     return out;

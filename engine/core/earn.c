@@ -122,7 +122,8 @@ int earn_purchase(const struct rulebook *rb, const struct proto_entry *e, int64_
                   struct earn_result *out, struct proto_reject *rej)
 {
     __int128 base = 0; /* sum of amount * category_bp * 10000 */
-    __int128 extra[RULEBOOK_CAMPAIGNS_MAX] = {0}; /* what each campaign's multiplier adds */
+    __int128 extra[RULEBOOK_CAMPAIGNS_MAX]; /* what each campaign's multiplier adds */
+    memset(extra, 0, rb->campaign_count * sizeof(extra[0])); /* only these are read */
     memset(out, 0, sizeof(*out));
     if (e->line_count == 0) {
         add_line(rb, e, "", BP, e->amount, &base, extra);

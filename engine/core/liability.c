@@ -180,7 +180,8 @@ static void put_from(struct liability *l, uint32_t row, int64_t *points, int64_t
 static void put_row(struct liability *l, uint32_t row, int64_t points, int64_t *carry,
                     bool handed)
 {
-    put_from(l, row, &points, carry, false);
+    if (carry != NULL) /* NULL: the move took nothing (all zero) */
+        put_from(l, row, &points, carry, false);
     if (handed)
         put_from(l, row, &points, l->hand, true);
     if (points > 0) {
@@ -264,16 +265,26 @@ void liability_move(struct liability *l, int32_t month, struct proto_id id,
     bool handed = cause == PROTO_CAUSE_TRANSFER_IN && proto_id_cmp(id, l->hand_id) == 0;
     struct delta d[LIABILITY_DELTAS_MAX];
     uint32_t n = deltas_of(l, before, after, d);
-    int64_t carry[LIABILITY_COLS] = {0};
-    for (uint32_t i = 0; i < n; i++)
-        if (d[i].points < 0)
+    int64_t carry[LIABILITY_COLS]; /* set (to zero) once a row loses points */
+    bool took = false;
+    for (uint32_t i = 0; i < n; i++) {
+        if (d[i].points < 0) {
+            if (!took)
+                memset(carry, 0, sizeof(carry));
             take_row(l, d[i].row, -d[i].points, carry);
+            took = true;
+        }
+    }
     for (uint32_t i = 0; i < n; i++)
         if (d[i].points > 0)
-            put_row(l, d[i].row, d[i].points, carry, handed);
-    if (cause != PROTO_CAUSE_TRANSFER_OUT || proto_id_cmp(id, l->hand_id) != 0)
+            put_row(l, d[i].row, d[i].points, took ? carry : NULL, handed);
+    if ((l->hand_id.ms | l->hand_id.seq) != 0 &&
+        (cause != PROTO_CAUSE_TRANSFER_OUT || proto_id_cmp(id, l->hand_id) != 0)) {
         memset(l->hand, 0, sizeof(l->hand)); /* a hand-over lasts one entry */
-    settle(l, carry, cause, id);
+        l->hand_id = (struct proto_id){0, 0}; /* no entry's: every id is above 0-0 */
+    }
+    if (took)
+        settle(l, carry, cause, id);
     l->debt = wadd(l->debt, wsub(owed(after->balance), owed(before->balance)));
     struct liability_flow *f = &l->flows[col_of(l, month)];
     int64_t change = wsub(after->balance, before->balance);

@@ -91,6 +91,35 @@ int64_t members_ring_get(const struct members *ms, uint32_t pos, uint32_t slot)
     return wide(ms, pos) ? ms->lots[at] : ms->lots32[at];
 }
 
+uint32_t members_ring_find(const struct members *ms, uint32_t pos, uint32_t from, uint32_t end)
+{
+    LY_ASSERT(pos < ms->count && ms->ring32 && from <= end && end <= ms->ring_per);
+    size_t at = (size_t)pos * ms->ring_per;
+    uint32_t i = from;
+    if (wide(ms, pos)) {
+        const int64_t *s = &ms->lots[at];
+        while (i < end && s[i] <= 0)
+            i++;
+        return i;
+    }
+    /* Slots are >= 0: a block of eight is empty when the OR of its four
+     * 8-byte words is 0; most of a ring is empty. */
+    const int32_t *s = &ms->lots32[at];
+    for (; i + 8 <= end; i += 8) {
+        uint64_t w[4];
+        memcpy(w, &s[i], sizeof(w));
+        if ((w[0] | w[1] | w[2] | w[3]) != 0)
+            break;
+    }
+    for (; i + 2 <= end; i += 2) { /* then two slots (one word) at a time */
+        uint64_t w;
+        memcpy(&w, &s[i], sizeof(w));
+        if (w != 0)
+            return s[i] > 0 ? i : i + 1;
+    }
+    return i < end && s[i] > 0 ? i : end;
+}
+
 /* Moves member `pos`'s ring from its int32 slice to its int64 one. */
 static void widen(struct members *ms, uint32_t pos)
 {
@@ -283,12 +312,6 @@ void members_reserve(struct members *ms, uint32_t n)
     hindex_reserve(&ms->ix, n);
 }
 
-struct member *members_at(const struct members *ms, uint32_t pos)
-{
-    LY_ASSERT(pos < ms->count);
-    return &ms->v[pos];
-}
-
 int32_t members_qual_clamp(int64_t v)
 {
     if (v > MEMBERS_QUAL_BUCKET_MAX)
@@ -334,7 +357,10 @@ int64_t members_qual_total(const struct member *m, int32_t now_month,
         first = m->qual_month - MEMBERS_QUAL_MONTHS + 1;
     int32_t last = m->qual_month < now_month ? m->qual_month : now_month;
     int64_t sum = 0;
-    for (int32_t k = first; k <= last; k++)
-        sum += m->qual[(uint32_t)k % MEMBERS_QUAL_MONTHS];
+    uint32_t i = (uint32_t)first % MEMBERS_QUAL_MONTHS; /* then step slots, not divide */
+    for (int32_t k = first; k <= last; k++) {
+        sum += m->qual[i];
+        i = i + 1 == MEMBERS_QUAL_MONTHS ? 0 : i + 1;
+    }
     return sum;
 }

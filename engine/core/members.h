@@ -14,6 +14,7 @@
 
 #include "extras.h"
 #include "hindex.h"
+#include "lyassert.h"
 #include "proto.h"
 #include "rulebook.h"
 
@@ -144,6 +145,12 @@ int64_t *members_lots(const struct members *ms, uint32_t pos);
 /* Slot `slot` (< ring_per) of member `pos`'s ring of lots. */
 int64_t members_ring_get(const struct members *ms, uint32_t pos, uint32_t slot);
 
+/* The first slot in [from, end) (end <= ring_per) of member `pos`'s ring
+ * that holds points, or `end` when none does: one tight pass over the
+ * slice in memory order, what the soonest-lot questions of every purchase
+ * ask (wallet.c ring_first). */
+uint32_t members_ring_find(const struct members *ms, uint32_t pos, uint32_t from, uint32_t end);
+
 /* Sets slot `slot` of member `pos`'s ring to `points` (>= 0), moving the
  * ring to int64 when they do not fit int32 (allocates nothing). */
 void members_ring_set(struct members *ms, uint32_t pos, uint32_t slot, int64_t points);
@@ -204,8 +211,13 @@ bool members_same(const struct members *a, uint32_t pa, const struct members *b,
  * snapshot being loaded: its header says how many). */
 void members_reserve(struct members *ms, uint32_t n);
 
-/* The member at position `pos` (< count, asserted). */
-struct member *members_at(const struct members *ms, uint32_t pos);
+/* The member at position `pos` (< count, asserted). Inline: every rule
+ * asks for it, a couple of dozen times per purchase. */
+static inline struct member *members_at(const struct members *ms, uint32_t pos)
+{
+    LY_ASSERT(pos < ms->count);
+    return &ms->v[pos];
+}
 
 /* `v` saturated to +-MEMBERS_QUAL_BUCKET_MAX (a bucket's range). */
 int32_t members_qual_clamp(int64_t v);

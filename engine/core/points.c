@@ -62,7 +62,7 @@ static void changed(struct outbox *ob, int64_t ts, const struct member *m, int64
 void points_expire(struct state *st, struct outbox *ob, int64_t ts, uint32_t pos)
 {
     struct seen before;
-    bool due = wallet_next_expiry(&st->members, pos) <= st->clock_ms;
+    bool due = wallet_due(&st->members, pos, st->clock_ms, st->clock_month);
     if (due)
         look(st, pos, &before);
     int64_t expired = wallet_expire(&st->members, pos, st->clock_ms);

@@ -139,13 +139,13 @@ static int64_t capped(const struct rulebook *rb, struct member *m, int64_t ts, i
 }
 
 /* Bonuses that are not capped: first purchase and birthday month. */
-static int64_t personal_bonus(const struct rulebook *rb, struct member *m, int64_t ts)
+static int64_t personal_bonus(const struct rulebook *rb, struct member *m, int32_t month_ix)
 {
     int64_t bonus = m->purchases == 0 ? rb->first_purchase_bonus : 0;
-    struct caltime_date d = caltime_date(ts);
-    if (rb->birthday_bonus > 0 && m->birthday_month == d.month &&
-        d.year > m->birthday_bonus_year) { /* a late sale of an earlier year gets none */
-        m->birthday_bonus_year = (int16_t)d.year;
+    int32_t year = month_ix / 12, month = month_ix % 12 + 1; /* caltime_month's index */
+    if (rb->birthday_bonus > 0 && m->birthday_month == month &&
+        year > m->birthday_bonus_year) { /* a late sale of an earlier year gets none */
+        m->birthday_bonus_year = (int16_t)year;
         bonus += rb->birthday_bonus;
     }
     return bonus;
@@ -172,9 +172,10 @@ static void credit_sale(struct state *st, const struct rulebook *rb, struct outb
                         const struct proto_entry *e, uint32_t pos, const struct earn_result *er)
 {
     struct member *m = members_at(&st->members, pos);
+    int32_t month = state_month_of(st, e->ts); /* the sale's month, asked once */
     int64_t total = capped(rb, m, e->ts, er->points + er->campaign_bonus);
     int64_t points = total < er->points ? total : er->points;
-    int64_t personal = personal_bonus(rb, m, e->ts);
+    int64_t personal = personal_bonus(rb, m, month);
     struct txn_rec *r = remember(st, e, pos);
     r->amount = e->amount;
     r->points = total; /* what a refund may reverse: purchase and campaign points */
@@ -186,7 +187,7 @@ static void credit_sale(struct state *st, const struct rulebook *rb, struct outb
                    er->points + er->campaign_bonus - total);
     churn_note_purchase(m, e->ts);
     if (!r->qual_released)
-        members_qual_add(m, caltime_month(e->ts), st->clock_month, r->qual);
+        members_qual_add(m, month, st->clock_month, r->qual);
     pay_referrer(st, rb, ob, e->ts, m, r);
     segments_note_purchase(st, rb, pos, e->ts, e->amount);
     m->purchases++;
@@ -432,8 +433,10 @@ void rules_apply(struct state *st, struct proto_id id, const struct proto_entry 
      * it is stamped by whoever appended it (an operator's machine), not by
      * a till, and takes effect at the engine clock. */
     if (e->ts > st->clock_ms && e->kind != PROTO_SCAN && e->kind != PROTO_RULES) {
+        bool same_day = caltime_day(e->ts) == caltime_day(st->clock_ms); /* so same month */
         st->clock_ms = e->ts;
-        st->clock_month = caltime_month(e->ts);
+        if (!same_day)
+            st->clock_month = caltime_month(e->ts);
     }
     if (e->kind != PROTO_SCAN)
         switchover_due(st, id, ob); /* a scheduled version whose time has come */

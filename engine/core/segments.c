@@ -22,6 +22,10 @@ const char *segments_stage_name(enum rulebook_stage s)
 
 static uint32_t slot(int32_t month) { return (uint32_t)month % RING; }
 
+/* The slot after `i`, around the ring: loops step slots, not months, to
+ * keep a division out of every step. */
+static uint32_t next_slot(uint32_t i) { return i + 1 == RING ? 0 : i + 1; }
+
 /* Makes the rfm ring current at `now_month`: months between the newest
  * bucket and now start empty. */
 static void rfm_roll(struct member *m, int32_t now_month)
@@ -48,9 +52,10 @@ void segments_window(const struct state *st, const struct rulebook *rb, uint32_t
         first = m->rfm_month - RING + 1;
     *spend = 0;
     *purchases = 0;
-    for (int32_t k = first; k <= m->rfm_month && k <= now; k++) {
-        *spend += m->rfm_spend[slot(k)];
-        *purchases += m->rfm_count[slot(k)];
+    uint32_t i = slot(first);
+    for (int32_t k = first; k <= m->rfm_month && k <= now; k++, i = next_slot(i)) {
+        *spend += m->rfm_spend[i];
+        *purchases += m->rfm_count[i];
     }
 }
 
@@ -108,17 +113,20 @@ static void earliest(int64_t *due, int64_t t, int64_t now)
         *due = t;
 }
 
-/* The next instant after `now` at which a score or the stage can change. */
-static int64_t next_due(const struct rulebook_segments *sg, const struct member *m, int64_t now)
+/* The next instant after `now` (in month `now_month`) at which a score or
+ * the stage can change. */
+static int64_t next_due(const struct rulebook_segments *sg, const struct member *m, int64_t now,
+                        int32_t now_month)
 {
     int64_t due = INT64_MAX;
     for (int i = 0; m->last_purchase_ts != 0 && i < RULEBOOK_RFM_CUTS; i++)
         earliest(&due, m->last_purchase_ts + (sg->recency_days[i] + 1) * DAY, now);
-    int32_t now_month = caltime_month(now);
     int32_t first = now_month - (int32_t)sg->window_months + 1;
-    for (int32_t k = first > m->rfm_month - RING + 1 ? first : m->rfm_month - RING + 1;
-         k <= m->rfm_month; k++) {
-        if (m->rfm_count[slot(k)] == 0)
+    if (first < m->rfm_month - RING + 1)
+        first = m->rfm_month - RING + 1;
+    uint32_t i = slot(first);
+    for (int32_t k = first; k <= m->rfm_month; k++, i = next_slot(i)) {
+        if (m->rfm_count[i] == 0)
             continue;
         /* the start of the month it leaves the window */
         earliest(&due, caltime_month_start(k + (int32_t)sg->window_months), now);
@@ -205,7 +213,7 @@ static void classify(struct state *st, const struct rulebook *rb, struct outbox 
     memcpy(m->rfm, rfm, 3);
     m->segment = seg;
     m->stage = stage;
-    m->seg_due_ts = next_due(sg, m, now);
+    m->seg_due_ts = next_due(sg, m, now, st->clock_month);
 }
 
 void segments_enrolled(struct state *st, const struct rulebook *rb, uint32_t pos)
@@ -236,7 +244,7 @@ void segments_note_purchase(struct state *st, const struct rulebook *rb, uint32_
         return;
     struct member *m = members_at(&st->members, pos);
     int64_t now = st->clock_ms;
-    int32_t now_month = st->clock_month, month = caltime_month(ts);
+    int32_t now_month = st->clock_month, month = state_month_of(st, ts);
     if (stage_of(&rb->seg, m, now) == RULEBOOK_STAGE_LAPSED)
         m->reactivated_until_ts = now + rb->seg.reactivated_days * DAY;
     rfm_roll(m, now_month);

@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "budgets.h"
+#include "caltime.h"
 #include "liability.h"
 #include "rulebook.h"
 #include "members.h"
@@ -115,6 +116,15 @@ void state_reindex(struct state *st, const struct rulebook *rb);
  * time under `rb` (expiry, review, grace end, segment change, release of
  * pending points, notice). */
 void state_reschedule(struct state *st, const struct rulebook *rb, uint32_t pos);
+
+/* caltime_month(ts), without the calendar arithmetic when `ts` is the
+ * engine clock's (clock_month is always caltime_month(clock_ms)): the ts of
+ * most entries moves the clock, and a purchase asks for its month several
+ * times. */
+static inline int32_t state_month_of(const struct state *st, int64_t ts)
+{
+    return ts == st->clock_ms ? st->clock_month : caltime_month(ts);
+}
 
 /* Frees everything the state holds. */
 void state_free(struct state *st);

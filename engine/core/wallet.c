@@ -121,13 +121,12 @@ static int32_t ring_first(const struct members *ms, uint32_t pos, int32_t from)
         return 0;
     LY_ASSERT(from > m->lots_month);
     uint32_t per = ms->ring_per, i = slot(ms, pos, from);
-    for (int32_t k = from; k <= last; k++) {
-        if (members_ring_get(ms, pos, i) > 0)
-            return k;
-        if (++i == per)
-            i = 0;
-    }
-    return 0;
+    uint32_t months = (uint32_t)(last - from) + 1, run = per - i < months ? per - i : months;
+    uint32_t at = members_ring_find(ms, pos, i, i + run);
+    if (at < i + run)
+        return from + (int32_t)(at - i);
+    at = members_ring_find(ms, pos, 0, months - run); /* the run after the wrap */
+    return at < months - run ? from + (int32_t)(run + at) : 0;
 }
 
 static int64_t ring_expire(struct members *ms, uint32_t pos, int32_t now_month)
@@ -293,10 +292,10 @@ uint32_t wallet_pieces(const struct members *ms, uint32_t pos, struct lots_piece
         const int64_t *l = members_lots(ms, pos);
         for (uint32_t i = 0; i < keyed_cap(ms) && l[2 * i + 1] > 0; i++)
             out[n++] = (struct lots_piece){l[2 * i], l[2 * i + 1]};
-    } else if (ms->lots_kind == WALLET_RING) {
-        for (int32_t k = m->lots_month + 1; k <= ring_last(m, ms); k++)
-            if (lot(ms, pos, k) != 0)
-                out[n++] = (struct lots_piece){k, lot(ms, pos, k)};
+    } else if (ms->lots_kind == WALLET_RING) { /* the lots holding points, skipping the rest */
+        for (int32_t k = ring_first(ms, pos, m->lots_month + 1); k != 0;
+             k = ring_first(ms, pos, k + 1))
+            out[n++] = (struct lots_piece){k, lot(ms, pos, k)};
     }
     for (uint32_t i = 0; i < n; i++)
         held += out[i].points;
@@ -315,6 +314,13 @@ int64_t wallet_next_expiry(const struct members *ms, uint32_t pos)
         return lots_next(members_lots(ms, pos), keyed_cap(ms));
     int32_t k = ring_first(ms, pos, members_at(ms, pos)->lots_month + 1);
     return k != 0 ? caltime_month_start(k) : INT64_MAX;
+}
+
+bool wallet_due(const struct members *ms, uint32_t pos, int64_t now_ms, int32_t now_month)
+{
+    if (ms->lots_kind == WALLET_RING && members_at(ms, pos)->lots_month >= now_month)
+        return false;
+    return wallet_next_expiry(ms, pos) <= now_ms;
 }
 
 int64_t wallet_expiring(const struct members *ms, uint32_t pos, int64_t until_ms)

@@ -113,6 +113,13 @@ void wallet_give(struct members *ms, uint32_t pos, const struct lots_piece *in, 
  * points will expire. */
 int64_t wallet_next_expiry(const struct members *ms, uint32_t pos);
 
+/* Whether points expire at or before `now_ms` (wallet_next_expiry <=
+ * now_ms), without a look at the ring once it was brought up to now_ms's
+ * month `now_month` (caltime_month(now_ms), which the caller has; by
+ * wallet_expire): its lots all expire in later months then. What every
+ * purchase asks before anything else. */
+bool wallet_due(const struct members *ms, uint32_t pos, int64_t now_ms, int32_t now_month);
+
 /* Points that expire before `until_ms`. */
 int64_t wallet_expiring(const struct members *ms, uint32_t pos, int64_t until_ms);
 

@@ -501,6 +501,43 @@ static void members_are_found_at_enrolment_positions_up_to_max(void **state)
     members_free(&ms);
 }
 
+/* members_ring_find against a slot-by-slot scan with members_ring_get,
+ * for every [from, end) of rings of 25 slots filled at random, sparse and
+ * dense, narrow (int32) and wide (a value past INT32_MAX moved it). */
+static void members_ring_find_finds_the_first_slot_holding_points(void **state)
+{
+    (void)state;
+    enum { MEMBERS = 64, PER = 25 };
+    struct members ms;
+    char id[KEY_MAX];
+    uint64_t seed = 16;
+    assert_int_equal(members_init(&ms, MEMBERS, PER), 0);
+    ms.ring32 = true; /* as wallet_layout leaves a ring (wallet.c) */
+    members_ring_resize(&ms, PER);
+    for (uint32_t p = 0; p < MEMBERS; p++) {
+        snprintf(id, sizeof(id), "r%u", (unsigned)p);
+        assert_int_equal(members_add(&ms, id), p);
+        uint64_t one_in = 1 + p % 8; /* from full rings to one slot in eight */
+        for (uint32_t k = 0; k < PER; k++)
+            if (p % 9 != 0 && splitmix_below(&seed, one_in) == 0)
+                members_ring_set(&ms, p, k, 1 + splitmix_below(&seed, 1000));
+        if (p % 5 == 4)
+            members_ring_set(&ms, p, (uint32_t)splitmix_below(&seed, PER),
+                             (int64_t)INT32_MAX + 7);
+    }
+    for (uint32_t p = 0; p < MEMBERS; p++) {
+        for (uint32_t from = 0; from <= PER; from++) {
+            for (uint32_t end = from; end <= PER; end++) {
+                uint32_t want = from;
+                while (want < end && members_ring_get(&ms, p, want) == 0)
+                    want++;
+                assert_int_equal(members_ring_find(&ms, p, from, end), want);
+            }
+        }
+    }
+    members_free(&ms);
+}
+
 /* A member as enrolment leaves it: zero, newest bucket month `month`. */
 static struct member fresh_member(int32_t month)
 {
@@ -706,6 +743,7 @@ int main(void)
         cmocka_unit_test(txns_ring_follows_the_window_and_keeps_every_record),
         cmocka_unit_test(schedule_heapify_pops_in_due_then_position_order),
         cmocka_unit_test(members_are_found_at_enrolment_positions_up_to_max),
+        cmocka_unit_test(members_ring_find_finds_the_first_slot_holding_points),
         cmocka_unit_test(members_qual_totals_a_rolling_window_of_calendar_months),
         cmocka_unit_test(members_qual_after_a_gap_of_more_than_a_year_starts_from_zero),
         cmocka_unit_test(members_qual_buckets_saturate_at_their_bound_and_totals_do_not_wrap),
