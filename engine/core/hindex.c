@@ -47,18 +47,13 @@ void hindex_free(struct hindex *ix)
 static uint32_t slot_hash(uint64_t slot) { return (uint32_t)(slot >> 32); }
 static uint32_t slot_idx(uint64_t slot) { return (uint32_t)slot - 1; }
 
-/* Probes for `key[0..len)` under `hash`: the entry's index, or HINDEX_NONE
- * with `*empty` the empty slot that ended the probe (where place() would
- * put it: linear probing, no tombstones). */
-static uint32_t probe(const struct hindex *ix, uint32_t hash, const char *key, size_t len,
-                      hindex_key_fn key_of, const void *ctx, uint32_t *empty)
+uint32_t hindex_find(const struct hindex *ix, uint32_t hash, const char *key, size_t len,
+                     hindex_key_fn key_of, const void *ctx)
 {
     for (uint32_t i = hash & ix->mask;; i = (i + 1) & ix->mask) {
         uint64_t s = ix->slots[i];
-        if (s == 0) {
-            *empty = i;
+        if (s == 0)
             return HINDEX_NONE;
-        }
         if (slot_hash(s) != hash)
             continue;
         size_t klen;
@@ -66,22 +61,6 @@ static uint32_t probe(const struct hindex *ix, uint32_t hash, const char *key, s
         if (klen == len && memcmp(k, key, len) == 0)
             return slot_idx(s);
     }
-}
-
-uint32_t hindex_find(const struct hindex *ix, uint32_t hash, const char *key, size_t len,
-                     hindex_key_fn key_of, const void *ctx)
-{
-    uint32_t empty;
-    return probe(ix, hash, key, len, key_of, ctx, &empty);
-}
-
-uint32_t hindex_find_slot(const struct hindex *ix, uint32_t hash, const char *key, size_t len,
-                          hindex_key_fn key_of, const void *ctx, struct hindex_miss *miss)
-{
-    uint32_t idx = probe(ix, hash, key, len, key_of, ctx, &miss->slot);
-    miss->hash = hash;
-    miss->gen = ix->gen;
-    return idx;
 }
 
 uint32_t hindex_lookup(const struct hindex *ix, const char *key, size_t len_max,
@@ -114,7 +93,6 @@ static void move_to(struct hindex *ix, uint64_t cap)
     reserve_discard(ix->slots, (size_t)old, sizeof(uint64_t));
     ix->slots = to;
     ix->mask = mask;
-    ix->gen++;
 }
 
 /* Doubles the table. */
@@ -142,21 +120,6 @@ void hindex_insert(struct hindex *ix, uint32_t hash, uint32_t idx)
         grow(ix);
     place(ix->slots, ix->mask, ((uint64_t)hash << 32) | (idx + 1));
     ix->count++;
-    ix->gen++;
-}
-
-void hindex_insert_missed(struct hindex *ix, const struct hindex_miss *miss, uint32_t idx)
-{
-    LY_ASSERT(idx < HINDEX_NONE - 1);
-    LY_ASSERT(ix->count < ix->max && "the owner bounds its entries to the reservation");
-    if (miss->gen != ix->gen || ((uint64_t)ix->count + 1) * 4 > ((uint64_t)ix->mask + 1) * 3) {
-        hindex_insert(ix, miss->hash, idx); /* the table changed since: probe again */
-        return;
-    }
-    LY_ASSERT(ix->slots[miss->slot] == 0);
-    ix->slots[miss->slot] = ((uint64_t)miss->hash << 32) | (idx + 1);
-    ix->count++;
-    ix->gen++;
 }
 
 uint32_t hindex_insert_new(struct hindex *ix, uint32_t hash, const char *key, size_t len,
@@ -166,12 +129,20 @@ uint32_t hindex_insert_new(struct hindex *ix, uint32_t hash, const char *key, si
     LY_ASSERT(ix->count < ix->max && "the owner bounds its entries to the reservation");
     if (((uint64_t)ix->count + 1) * 4 > ((uint64_t)ix->mask + 1) * 3)
         grow(ix);
-    uint32_t i, there = probe(ix, hash, key, len, key_of, ctx, &i);
-    if (there != HINDEX_NONE)
-        return there;
+    uint32_t i = hash & ix->mask;
+    for (;; i = (i + 1) & ix->mask) {
+        uint64_t s = ix->slots[i];
+        if (s == 0)
+            break; /* where place() would put it: linear probing, no tombstones */
+        if (slot_hash(s) != hash)
+            continue;
+        size_t klen;
+        const char *k = key_of(ctx, slot_idx(s), &klen);
+        if (klen == len && memcmp(k, key, len) == 0)
+            return slot_idx(s);
+    }
     ix->slots[i] = ((uint64_t)hash << 32) | (idx + 1);
     ix->count++;
-    ix->gen++;
     return HINDEX_NONE;
 }
 
@@ -183,7 +154,6 @@ void hindex_reserve(struct hindex *ix, uint32_t n)
         cap *= 2;
     LY_ASSERT(cap <= ix->region_slots);
     ix->mask = (uint32_t)(cap - 1);
-    ix->gen++;
 }
 
 /* The slot holding `idx` under `hash` (present: asserted). */
@@ -219,5 +189,4 @@ void hindex_remove(struct hindex *ix, uint32_t hash, uint32_t idx)
     }
     ix->slots[hole] = 0;
     ix->count--;
-    ix->gen++;
 }

@@ -37,15 +37,6 @@ struct hindex {
     uint32_t mask;       /* capacity - 1, capacity a power of two */
     uint32_t count;
     uint32_t max;        /* entries it was reserved for */
-    uint64_t gen;        /* bumped by every change of which slots are empty */
-};
-
-/* Where a key hindex_find_slot did not find would go: valid for
- * hindex_insert_missed while the index's `gen` is still `gen`. */
-struct hindex_miss {
-    uint32_t hash;
-    uint32_t slot; /* the empty slot that ended the probe */
-    uint64_t gen;
 };
 
 /* The 32-bit hash every caller must use for `key[0..len)`. */
@@ -63,12 +54,6 @@ void hindex_free(struct hindex *ix);
 uint32_t hindex_find(const struct hindex *ix, uint32_t hash, const char *key, size_t len,
                      hindex_key_fn key_of, const void *ctx);
 
-/* hindex_find that also fills `*miss` (on a miss, where the key would be
- * added): a "find, else add" probes and hashes once with
- * hindex_insert_missed. */
-uint32_t hindex_find_slot(const struct hindex *ix, uint32_t hash, const char *key, size_t len,
-                          hindex_key_fn key_of, const void *ctx, struct hindex_miss *miss);
-
 /* hindex_find of NUL-terminated `key` (at most `len_max` bytes, asserted)
  * under hindex_hash(key). */
 uint32_t hindex_lookup(const struct hindex *ix, const char *key, size_t len_max,
@@ -78,12 +63,6 @@ uint32_t hindex_lookup(const struct hindex *ix, const char *key, size_t len_max,
  * (the caller checks with hindex_find) and the index must hold fewer than
  * its `max` entries (both asserted: the owner bounds its own count). */
 void hindex_insert(struct hindex *ix, uint32_t hash, uint32_t idx);
-
-/* hindex_insert of `idx` under miss->hash, for the key hindex_find_slot
- * missed (the caller guarantees it is still absent): at miss->slot when
- * the index has not changed since (no second probe), else as
- * hindex_insert. */
-void hindex_insert_missed(struct hindex *ix, const struct hindex_miss *miss, uint32_t idx);
 
 /* Adds `idx` under `hash` unless an entry with `key[0..len)` is there:
  * one probe for both (a loader's duplicate check). Returns HINDEX_NONE

@@ -50,23 +50,20 @@ static const char *rec_key(const void *ctx, uint32_t idx, size_t *len)
     return (const char *)r->key;
 }
 
-struct txn_rec *txns_find(struct txns *t, const char *txn)
+static struct txn_rec *find_key(const struct txns *t, const uint64_t key[2])
+{
+    uint32_t pos = hindex_find(&t->ix, key_hash(key), (const char *)key, 2 * sizeof(key[0]),
+                               rec_key, t);
+    return pos == HINDEX_NONE ? NULL : &t->ring[pos];
+}
+
+struct txn_rec *txns_find(const struct txns *t, const char *txn)
 {
     uint64_t key[2];
     size_t len = strlen(txn);
     LY_ASSERT(len <= PROTO_TXN_MAX);
     txns_key(txn, len, key);
-    struct hindex_miss miss;
-    uint32_t pos = hindex_find_slot(&t->ix, key_hash(key), (const char *)key, sizeof(key),
-                                    rec_key, t, &miss);
-    if (pos != HINDEX_NONE)
-        return &t->ring[pos];
-    t->miss = miss; /* a hit leaves the last miss as it was */
-    memcpy(t->miss_txn, txn, len + 1);
-    t->miss_len = (uint32_t)len;
-    t->miss_key[0] = key[0];
-    t->miss_key[1] = key[1];
-    return NULL;
+    return find_key(t, key);
 }
 
 struct txn_rec *txns_at(const struct txns *t, uint32_t i)
@@ -176,10 +173,8 @@ void txns_reserve(struct txns *t, uint32_t n)
         t->cap = n;
 }
 
-/* Appends a zeroed record under `key`; `miss` (or NULL) is where
- * txns_find left off for it. */
-static struct txn_rec *add_key(struct txns *t, const uint64_t key[2],
-                               const struct hindex_miss *miss, int64_t applied_ms)
+/* Appends a zeroed record under `key`. */
+static struct txn_rec *add_key(struct txns *t, const uint64_t key[2], int64_t applied_ms)
 {
     if (t->count == t->cap && t->cap < t->max)
         grow(t);
@@ -188,10 +183,7 @@ static struct txn_rec *add_key(struct txns *t, const uint64_t key[2],
         t->evicted_early++;
     }
     uint32_t pos = (uint32_t)(((uint64_t)t->head + t->count) % t->cap);
-    if (miss != NULL)
-        hindex_insert_missed(&t->ix, miss, pos); /* probes again if the index changed */
-    else
-        hindex_insert(&t->ix, key_hash(key), pos);
+    hindex_insert(&t->ix, key_hash(key), pos);
     struct txn_rec *r = &t->ring[pos];
     memset(r, 0, sizeof(*r));
     r->key[0] = key[0];
@@ -203,15 +195,11 @@ static struct txn_rec *add_key(struct txns *t, const uint64_t key[2],
 
 struct txn_rec *txns_add(struct txns *t, const char *txn, int64_t applied_ms)
 {
+    uint64_t key[2];
     size_t len = strlen(txn);
     LY_ASSERT(len >= 1 && len <= PROTO_TXN_MAX);
-    if (len == t->miss_len && memcmp(txn, t->miss_txn, len) == 0) {
-        t->miss_len = 0; /* txns_find just missed it: hashed and probed already */
-        return add_key(t, t->miss_key, &t->miss, applied_ms);
-    }
-    uint64_t key[2];
     txns_key(txn, len, key);
-    return add_key(t, key, NULL, applied_ms);
+    return add_key(t, key, applied_ms);
 }
 
 int txns_restore(struct txns *t, const struct txn_rec *r)

@@ -90,13 +90,6 @@ struct txns {
     uint32_t count;
     uint64_t evicted_early;
     struct hindex ix; /* key -> ring position */
-    /* The txn the last txns_find did not find, a copy (miss_len 0: none):
-     * a txns_add of the same txn takes its key and index slot from here
-     * instead of hashing and probing again ("find, else add"). */
-    char miss_txn[PROTO_TXN_MAX + 1];
-    uint32_t miss_len;
-    uint64_t miss_key[2];
-    struct hindex_miss miss;
 };
 
 /* The key of txn id `txn[0..len)`: its XXH3-128 digest (low, high). */
@@ -114,10 +107,8 @@ void txns_free(struct txns *t);
  * growing again (a snapshot being loaded: its header says how many). */
 void txns_reserve(struct txns *t, uint32_t n);
 
-/* The record of `txn` (NUL-terminated), or NULL. On NULL it keeps a copy
- * of `txn` with its key and index slot, so that a txns_add of the same txn
- * next hashes and probes nothing more. */
-struct txn_rec *txns_find(struct txns *t, const char *txn);
+/* The record of `txn` (NUL-terminated), or NULL. */
+struct txn_rec *txns_find(const struct txns *t, const char *txn);
 
 /* The record at age `i` (< count; 0 = the oldest). */
 struct txn_rec *txns_at(const struct txns *t, uint32_t i);
