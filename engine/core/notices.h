@@ -36,6 +36,11 @@
 void notices_check(struct state *st, const struct rulebook *rb, struct outbox *ob, int64_t ts,
                    uint32_t pos);
 
+/* notices_check, then state_reschedule, asking the ring for the member's
+ * soonest lot once for both (the expiry notice and the schedule). */
+void notices_check_reschedule(struct state *st, const struct rulebook *rb, struct outbox *ob,
+                              int64_t ts, uint32_t pos);
+
 /* Whether member `pos` would lose its tier at its next review (or grace
  * end) with the qualification that counts then, as it stands at the
  * engine clock: if so, true with that review's time in *review_ts and the

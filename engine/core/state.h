@@ -117,6 +117,11 @@ void state_reindex(struct state *st, const struct rulebook *rb);
  * pending points, notice). */
 void state_reschedule(struct state *st, const struct rulebook *rb, uint32_t pos);
 
+/* state_reschedule with wallet_next_expiry(&st->members, pos) given as
+ * `next_expiry` (a caller that asked it already). */
+void state_reschedule_next(struct state *st, const struct rulebook *rb, uint32_t pos,
+                           int64_t next_expiry);
+
 /* caltime_month(ts), without the calendar arithmetic when `ts` is the
  * engine clock's (clock_month is always caltime_month(clock_ms)): the ts of
  * most entries moves the clock, and a purchase asks for its month several
