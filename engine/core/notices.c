@@ -74,8 +74,8 @@ static void tier_notice(struct state *st, const struct rulebook *rb, struct outb
     m->risk_need = need;
 }
 
-/* `next` (or NULL): where to put wallet_next_expiry, asked on the way
- * when the notice is on (left as it is when off). */
+/* `*next`: wallet_next_expiry, asked on the way when the notice is on
+ * (left as it is when off). */
 static void expiry_notice(struct state *st, const struct rulebook *rb, struct outbox *ob,
                           int64_t ts, uint32_t pos, int64_t *due, int64_t *next)
 {
@@ -85,10 +85,8 @@ static void expiry_notice(struct state *st, const struct rulebook *rb, struct ou
     int64_t ahead = (int64_t)rb->notice_expiry_days * DAY;
     if (rb->notice_expiry_days == 0)
         return;
-    if (next != NULL ? !wallet_lot_after_next(&st->members, pos, m->expiring_month, &month,
-                                              &points, &expire_ts, next)
-                     : !wallet_lot_after(&st->members, pos, m->expiring_month, &month, &points,
-                                         &expire_ts))
+    if (!wallet_lot_after_next(&st->members, pos, m->expiring_month, &month, &points,
+                               &expire_ts, next))
         return;
     if (st->clock_ms < expire_ts - ahead) {
         earliest(due, expire_ts - ahead);
@@ -104,32 +102,12 @@ static void expiry_notice(struct state *st, const struct rulebook *rb, struct ou
         earliest(due, expire_ts - ahead > st->clock_ms ? expire_ts - ahead : st->clock_ms);
 }
 
-/* notices_check; `next` as expiry_notice's. */
-static void check(struct state *st, const struct rulebook *rb, struct outbox *ob, int64_t ts,
-                  uint32_t pos, int64_t *next)
+int64_t notices_check(struct state *st, const struct rulebook *rb, struct outbox *ob, int64_t ts,
+                      uint32_t pos)
 {
-    int64_t due = INT64_MAX;
+    int64_t due = INT64_MAX, next = STATE_EXPIRY_UNASKED;
     tier_notice(st, rb, ob, ts, pos, &due);
-    expiry_notice(st, rb, ob, ts, pos, &due, next);
+    expiry_notice(st, rb, ob, ts, pos, &due, &next);
     members_at(&st->members, pos)->notice_due_ts = due == INT64_MAX ? 0 : due;
-}
-
-void notices_check(struct state *st, const struct rulebook *rb, struct outbox *ob, int64_t ts,
-                   uint32_t pos)
-{
-    check(st, rb, ob, ts, pos, NULL);
-}
-
-/* No expiry asked yet (a time no lot expires at: it is after the clock). */
-#define NEXT_UNASKED INT64_MIN
-
-void notices_check_reschedule(struct state *st, const struct rulebook *rb, struct outbox *ob,
-                              int64_t ts, uint32_t pos)
-{
-    int64_t next = NEXT_UNASKED;
-    check(st, rb, ob, ts, pos, &next);
-    if (next == NEXT_UNASKED)
-        state_reschedule(st, rb, pos);
-    else
-        state_reschedule_next(st, rb, pos, next);
+    return next;
 }

@@ -224,7 +224,7 @@ static void apply_purchase(struct state *st, const struct rulebook *rb,
     tiers_upgrade(st, rb, ob, e->ts, pos);
     rewards_milestone(st, rb, ob, e->ts, pos);
     rewards_after_earning(st, rb, ob, e->ts, pos);
-    notices_check_reschedule(st, rb, ob, e->ts, pos);
+    state_reschedule_next(st, rb, pos, notices_check(st, rb, ob, e->ts, pos));
 }
 
 static void apply_refund(struct state *st, const struct rulebook *rb,
@@ -299,7 +299,7 @@ static void apply_redeem(struct state *st, const struct rulebook *rb,
     }
     r->balance = m->balance;
     redeem_answer(ob, e, m, r);
-    notices_check_reschedule(st, rb, ob, e->ts, pos);
+    state_reschedule_next(st, rb, pos, notices_check(st, rb, ob, e->ts, pos));
 }
 
 static void apply_adjust(struct state *st, const struct rulebook *rb,
