@@ -347,9 +347,9 @@ static void apply_tick(struct state *st, const struct rulebook *rb,
         status_due(st, rb, ob, due.pos);
         release_due(st, rb, ob, e->ts, due.pos);
         tiers_review_due(st, rb, ob, due.pos);
-        notices_check(st, rb, ob, e->ts, due.pos);
-        segments_refresh(st, rb, ob, e->ts, due.pos);
-        state_reschedule(st, rb, due.pos);
+        int64_t next = notices_check(st, rb, ob, e->ts, due.pos);
+        segments_refresh(st, rb, ob, e->ts, due.pos); /* leaves the lots as they are */
+        state_reschedule_next(st, rb, due.pos, next);
         handled++;
     }
     st->tick_capped = handled == RULES_TICK_MEMBERS_MAX ||
