@@ -106,9 +106,7 @@ static void rebuild_schedule(struct state *st)
 
 void state_reschedule(struct state *st, const struct rulebook *rb, uint32_t pos)
 {
-    if (st->preview_rec != NULL)
-        return; /* a preview changes nothing (preview.h) */
-    state_reschedule_next(st, rb, pos, wallet_next_expiry(&st->members, pos));
+    state_reschedule_next(st, rb, pos, STATE_EXPIRY_UNASKED);
 }
 
 void state_reschedule_next(struct state *st, const struct rulebook *rb, uint32_t pos,
