@@ -33,6 +33,5 @@ void adjust_apply(struct state *st, const struct rulebook *rb, const struct prot
     if (e->points > 0 && rb->adjust_earns)
         rewards_after_earning(st, rb, ob, e->ts, pos);
     retry_remember(st, e, pos);
-    notices_check(st, rb, ob, e->ts, pos);
-    state_reschedule(st, rb, pos);
+    state_reschedule_next(st, rb, pos, notices_check(st, rb, ob, e->ts, pos));
 }

@@ -58,6 +58,15 @@ int32_t caltime_month_days(int32_t year, int32_t month)
 int64_t caltime_month_start(int32_t month)
 {
     LY_ASSERT(month >= 0);
-    struct caltime_date d = {month / 12, (uint8_t)(month % 12 + 1), 1};
-    return caltime_ts(d);
+    if (month < 2) { /* January and February of year 0: the general path */
+        struct caltime_date d = {month / 12, (uint8_t)(month % 12 + 1), 1};
+        return caltime_ts(d);
+    }
+    /* caltime_ts of day 1 with years starting in March, in unsigned 32-bit
+     * arithmetic (every purchase asks for two or three month starts): month
+     * index - 2 counts months from March of year 0. */
+    uint32_t q = (uint32_t)month - 2, y = q / 12, mp = q - y * 12;
+    uint32_t era = y / 400, yoe = y - era * 400;
+    uint32_t doe = yoe * 365 + yoe / 4 - yoe / 100 + (153 * mp + 2) / 5;
+    return ((int64_t)era * 146097 + doe - 719468) * CALTIME_DAY_MS;
 }

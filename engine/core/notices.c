@@ -74,15 +74,19 @@ static void tier_notice(struct state *st, const struct rulebook *rb, struct outb
     m->risk_need = need;
 }
 
+/* `*next`: wallet_next_expiry, asked on the way when the notice is on
+ * (left as it is when off). */
 static void expiry_notice(struct state *st, const struct rulebook *rb, struct outbox *ob,
-                          int64_t ts, uint32_t pos, int64_t *due)
+                          int64_t ts, uint32_t pos, int64_t *due, int64_t *next)
 {
     struct member *m = members_at(&st->members, pos);
     int32_t month;
     int64_t points, expire_ts;
     int64_t ahead = (int64_t)rb->notice_expiry_days * DAY;
-    if (rb->notice_expiry_days == 0 ||
-        !wallet_lot_after(&st->members, pos, m->expiring_month, &month, &points, &expire_ts))
+    if (rb->notice_expiry_days == 0)
+        return;
+    if (!wallet_lot_after_next(&st->members, pos, m->expiring_month, &month, &points,
+                               &expire_ts, next))
         return;
     if (st->clock_ms < expire_ts - ahead) {
         earliest(due, expire_ts - ahead);
@@ -98,11 +102,12 @@ static void expiry_notice(struct state *st, const struct rulebook *rb, struct ou
         earliest(due, expire_ts - ahead > st->clock_ms ? expire_ts - ahead : st->clock_ms);
 }
 
-void notices_check(struct state *st, const struct rulebook *rb, struct outbox *ob, int64_t ts,
-                   uint32_t pos)
+int64_t notices_check(struct state *st, const struct rulebook *rb, struct outbox *ob, int64_t ts,
+                      uint32_t pos)
 {
-    int64_t due = INT64_MAX;
+    int64_t due = INT64_MAX, next = STATE_EXPIRY_UNASKED;
     tier_notice(st, rb, ob, ts, pos, &due);
-    expiry_notice(st, rb, ob, ts, pos, &due);
+    expiry_notice(st, rb, ob, ts, pos, &due, &next);
     members_at(&st->members, pos)->notice_due_ts = due == INT64_MAX ? 0 : due;
+    return next;
 }

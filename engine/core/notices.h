@@ -32,9 +32,12 @@
 
 /* Publishes the notices due for member `pos` at the engine clock (stamped
  * `ts`) and stores when the next one can be due. Call after anything that
- * changes the member's qualification, tier, review or lots. */
-void notices_check(struct state *st, const struct rulebook *rb, struct outbox *ob, int64_t ts,
-                   uint32_t pos);
+ * changes the member's qualification, tier, review or lots. Returns
+ * wallet_next_expiry of the member when the expiry notice asked it on the
+ * way, else STATE_EXPIRY_UNASKED: for state_reschedule_next, so that the
+ * ring is scanned once for both. */
+int64_t notices_check(struct state *st, const struct rulebook *rb, struct outbox *ob, int64_t ts,
+                      uint32_t pos);
 
 /* Whether member `pos` would lose its tier at its next review (or grace
  * end) with the qualification that counts then, as it stands at the

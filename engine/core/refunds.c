@@ -138,6 +138,5 @@ void refunds_apply(struct state *st, const struct rulebook *rb, const struct pro
     sale->refunded_amount += e->amount;
     sale->refunded_points += points;
     retry_remember(st, e, pos);
-    notices_check(st, rb, ob, e->ts, pos);
-    state_reschedule(st, rb, pos);
+    state_reschedule_next(st, rb, pos, notices_check(st, rb, ob, e->ts, pos));
 }

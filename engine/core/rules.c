@@ -224,8 +224,7 @@ static void apply_purchase(struct state *st, const struct rulebook *rb,
     tiers_upgrade(st, rb, ob, e->ts, pos);
     rewards_milestone(st, rb, ob, e->ts, pos);
     rewards_after_earning(st, rb, ob, e->ts, pos);
-    notices_check(st, rb, ob, e->ts, pos);
-    state_reschedule(st, rb, pos);
+    state_reschedule_next(st, rb, pos, notices_check(st, rb, ob, e->ts, pos));
 }
 
 static void apply_refund(struct state *st, const struct rulebook *rb,
@@ -300,8 +299,7 @@ static void apply_redeem(struct state *st, const struct rulebook *rb,
     }
     r->balance = m->balance;
     redeem_answer(ob, e, m, r);
-    notices_check(st, rb, ob, e->ts, pos);
-    state_reschedule(st, rb, pos);
+    state_reschedule_next(st, rb, pos, notices_check(st, rb, ob, e->ts, pos));
 }
 
 static void apply_adjust(struct state *st, const struct rulebook *rb,
@@ -349,9 +347,9 @@ static void apply_tick(struct state *st, const struct rulebook *rb,
         status_due(st, rb, ob, due.pos);
         release_due(st, rb, ob, e->ts, due.pos);
         tiers_review_due(st, rb, ob, due.pos);
-        notices_check(st, rb, ob, e->ts, due.pos);
-        segments_refresh(st, rb, ob, e->ts, due.pos);
-        state_reschedule(st, rb, due.pos);
+        int64_t next = notices_check(st, rb, ob, e->ts, due.pos);
+        segments_refresh(st, rb, ob, e->ts, due.pos); /* leaves the lots as they are */
+        state_reschedule_next(st, rb, due.pos, next);
         handled++;
     }
     st->tick_capped = handled == RULES_TICK_MEMBERS_MAX ||

@@ -42,21 +42,36 @@ static void rfm_roll(struct member *m, int32_t now_month)
     m->rfm_month = now_month;
 }
 
+/* No month: window_sum found no purchase. */
+#define NO_MONTH INT32_MIN
+
+/* Sums member `m`'s window at clock month `now` into *spend and
+ * *purchases, and returns the first month of it with a purchase (NO_MONTH:
+ * none up to min(rfm_month, now)): one pass for classify's scores and due. */
+static int32_t window_sum(const struct member *m, uint32_t window_months, int32_t now,
+                          int64_t *spend, int64_t *purchases)
+{
+    int32_t first = now - (int32_t)window_months + 1, bought = NO_MONTH;
+    if (first < m->rfm_month - RING + 1)
+        first = m->rfm_month - RING + 1;
+    int64_t sp = 0, n = 0;
+    uint32_t i = slot(first);
+    for (int32_t k = first; k <= m->rfm_month && k <= now; k++, i = next_slot(i)) {
+        sp += m->rfm_spend[i];
+        n += m->rfm_count[i];
+        if (bought == NO_MONTH && m->rfm_count[i] != 0)
+            bought = k;
+    }
+    *spend = sp;
+    *purchases = n;
+    return bought;
+}
+
 void segments_window(const struct state *st, const struct rulebook *rb, uint32_t pos,
                      int64_t *spend, int64_t *purchases)
 {
-    const struct member *m = members_at(&st->members, pos);
-    int32_t now = st->clock_month;
-    int32_t first = now - (int32_t)rb->seg.window_months + 1;
-    if (first < m->rfm_month - RING + 1)
-        first = m->rfm_month - RING + 1;
-    *spend = 0;
-    *purchases = 0;
-    uint32_t i = slot(first);
-    for (int32_t k = first; k <= m->rfm_month && k <= now; k++, i = next_slot(i)) {
-        *spend += m->rfm_spend[i];
-        *purchases += m->rfm_count[i];
-    }
+    window_sum(members_at(&st->members, pos), rb->seg.window_months, st->clock_month, spend,
+               purchases);
 }
 
 static uint8_t score_up(int64_t v, const int64_t cuts[RULEBOOK_RFM_CUTS])
@@ -113,25 +128,33 @@ static void earliest(int64_t *due, int64_t t, int64_t now)
         *due = t;
 }
 
+/* The first month from `from` to rfm_month with a purchase, or NO_MONTH. */
+static int32_t first_bought(const struct member *m, int32_t from)
+{
+    uint32_t i = slot(from);
+    for (int32_t k = from; k <= m->rfm_month; k++, i = next_slot(i))
+        if (m->rfm_count[i] != 0)
+            return k;
+    return NO_MONTH;
+}
+
 /* The next instant after `now` (in month `now_month`) at which a score or
- * the stage can change. */
+ * the stage can change; `bought` is window_sum's first month with a
+ * purchase at `now_month`. */
 static int64_t next_due(const struct rulebook_segments *sg, const struct member *m, int64_t now,
-                        int32_t now_month)
+                        int32_t now_month, int32_t bought)
 {
     int64_t due = INT64_MAX;
     for (int i = 0; m->last_purchase_ts != 0 && i < RULEBOOK_RFM_CUTS; i++)
         earliest(&due, m->last_purchase_ts + (sg->recency_days[i] + 1) * DAY, now);
-    int32_t first = now_month - (int32_t)sg->window_months + 1;
-    if (first < m->rfm_month - RING + 1)
-        first = m->rfm_month - RING + 1;
-    uint32_t i = slot(first);
-    for (int32_t k = first; k <= m->rfm_month; k++, i = next_slot(i)) {
-        if (m->rfm_count[i] == 0)
-            continue;
-        /* the start of the month it leaves the window */
-        earliest(&due, caltime_month_start(k + (int32_t)sg->window_months), now);
-        break;
+    if (bought == NO_MONTH && m->rfm_month > now_month) { /* months past the clock's: not summed */
+        int32_t first = now_month - (int32_t)sg->window_months + 1;
+        if (first < m->rfm_month - RING + 1)
+            first = m->rfm_month - RING + 1;
+        bought = first_bought(m, first > now_month + 1 ? first : now_month + 1);
     }
+    if (bought != NO_MONTH) /* the start of the month it leaves the window */
+        earliest(&due, caltime_month_start(bought + (int32_t)sg->window_months), now);
     earliest(&due, m->reactivated_until_ts, now);
     earliest(&due, m->enrolled_ts + sg->new_days * DAY, now);
     earliest(&due, last_activity(m) + sg->active_days * DAY + 1, now);
@@ -196,7 +219,7 @@ static void classify(struct state *st, const struct rulebook *rb, struct outbox 
     struct member *m = members_at(&st->members, pos);
     int64_t now = st->clock_ms, spend, count;
     rfm_roll(m, st->clock_month);
-    segments_window(st, rb, pos, &spend, &count);
+    int32_t bought = window_sum(m, sg->window_months, st->clock_month, &spend, &count);
     hist_move(&st->g, m, spend);
     uint8_t rfm[3] = {score_recency(sg, m, now), score_up(count, sg->frequency),
                       score_up(spend, sg->monetary)};
@@ -213,7 +236,7 @@ static void classify(struct state *st, const struct rulebook *rb, struct outbox 
     memcpy(m->rfm, rfm, 3);
     m->segment = seg;
     m->stage = stage;
-    m->seg_due_ts = next_due(sg, m, now, st->clock_month);
+    m->seg_due_ts = next_due(sg, m, now, st->clock_month, bought);
 }
 
 void segments_enrolled(struct state *st, const struct rulebook *rb, uint32_t pos)

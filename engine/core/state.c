@@ -106,10 +106,17 @@ static void rebuild_schedule(struct state *st)
 
 void state_reschedule(struct state *st, const struct rulebook *rb, uint32_t pos)
 {
+    state_reschedule_next(st, rb, pos, STATE_EXPIRY_UNASKED);
+}
+
+void state_reschedule_next(struct state *st, const struct rulebook *rb, uint32_t pos,
+                           int64_t next_expiry)
+{
     if (st->preview_rec != NULL)
         return; /* a preview changes nothing (preview.h) */
     struct member *m = members_at(&st->members, pos);
-    int64_t due = wallet_next_expiry(&st->members, pos);
+    int64_t due = next_expiry != STATE_EXPIRY_UNASKED ? next_expiry
+                                                      : wallet_next_expiry(&st->members, pos);
     if (m->next_review_ts != 0 && m->next_review_ts < due)
         due = m->next_review_ts;
     if (m->grace_until_ts != 0 && m->grace_until_ts < due)

@@ -117,6 +117,15 @@ void state_reindex(struct state *st, const struct rulebook *rb);
  * pending points, notice). */
 void state_reschedule(struct state *st, const struct rulebook *rb, uint32_t pos);
 
+/* Not known yet: what notices_check returns when it did not ask. */
+#define STATE_EXPIRY_UNASKED INT64_MIN
+
+/* state_reschedule with wallet_next_expiry(&st->members, pos) given as
+ * `next_expiry` (a caller that asked it already), or STATE_EXPIRY_UNASKED:
+ * it asks. */
+void state_reschedule_next(struct state *st, const struct rulebook *rb, uint32_t pos,
+                           int64_t next_expiry);
+
 /* caltime_month(ts), without the calendar arithmetic when `ts` is the
  * engine clock's (clock_month is always caltime_month(clock_ms)): the ts of
  * most entries moves the clock, and a purchase asks for its month several

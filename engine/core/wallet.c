@@ -382,3 +382,23 @@ bool wallet_lot_after(const struct members *ms, uint32_t pos, int32_t after_mont
     *expire_ts = caltime_month_start(k);
     return true;
 }
+
+bool wallet_lot_after_next(const struct members *ms, uint32_t pos, int32_t after_month,
+                           int32_t *month, int64_t *points, int64_t *expire_ts, int64_t *next)
+{
+    if (keyed(ms)) {
+        *next = wallet_next_expiry(ms, pos);
+        return keyed_lot_after(ms, pos, after_month, month, points, expire_ts);
+    }
+    int32_t k = ring_first(ms, pos, members_at(ms, pos)->lots_month + 1);
+    *next = k != 0 ? caltime_month_start(k) : INT64_MAX;
+    if (k == 0)
+        return false;
+    if (k <= after_month) /* told already: look past it */
+        return wallet_lot_after(ms, pos, after_month, month, points, expire_ts);
+    /* No lot between lots_month and k: k is also the first after after_month. */
+    *month = k;
+    *points = lot(ms, pos, k);
+    *expire_ts = *next;
+    return true;
+}

@@ -149,4 +149,10 @@ bool wallet_lots_valid(const struct members *ms, const struct member *m, const i
 bool wallet_lot_after(const struct members *ms, uint32_t pos, int32_t after_month,
                       int32_t *month, int64_t *points, int64_t *expire_ts);
 
+/* wallet_lot_after, and wallet_next_expiry into `*next`: one scan of the
+ * ring for both when its soonest lot is after `after_month` (the expiry
+ * notice then asks what the schedule asks next). */
+bool wallet_lot_after_next(const struct members *ms, uint32_t pos, int32_t after_month,
+                           int32_t *month, int64_t *points, int64_t *expire_ts, int64_t *next);
+
 #endif

@@ -26,6 +26,8 @@ static void walk_days(int64_t first, int64_t last)
         struct caltime_date now = caltime_date(ts);
         assert_int_equal(caltime_ts(now), d * DAY);
         assert_int_equal(caltime_month(ts), now.year * 12 + now.month - 1);
+        if (now.day == 1)
+            assert_int_equal(caltime_month_start(now.year * 12 + now.month - 1), d * DAY);
         if (d == first)
             continue;
         if (now.day == prev.day + 1) {
@@ -62,6 +64,24 @@ static void dates_follow_each_other_past_day_two_to_the_32(void **unused)
     walk_days(146097 * 30000LL - 719468 - 800, 146097 * 30000LL - 719468 + 800);
 }
 
+/* caltime_month_start (its own 32-bit path from March of year 0) is
+ * caltime_ts of the month's first day: every month of years 0..9999, and
+ * up to the last month index an int32_t holds. */
+static void month_starts_are_the_first_days_of_their_months(void **unused)
+{
+    (void)unused;
+    for (int32_t k = 0; k < 10000 * 12; k++) {
+        struct caltime_date d = {k / 12, (uint8_t)(k % 12 + 1), 1};
+        assert_int_equal(caltime_month_start(k), caltime_ts(d));
+    }
+    for (int32_t k = INT32_MAX - 12 * 1000; k > 0 && k <= INT32_MAX - 1; k++) {
+        struct caltime_date d = {k / 12, (uint8_t)(k % 12 + 1), 1};
+        assert_int_equal(caltime_month_start(k), caltime_ts(d));
+    }
+    struct caltime_date last = {INT32_MAX / 12, (uint8_t)(INT32_MAX % 12 + 1), 1};
+    assert_int_equal(caltime_month_start(INT32_MAX), caltime_ts(last));
+}
+
 static void known_dates(void **unused)
 {
     (void)unused;
@@ -79,6 +99,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(every_day_the_decoder_accepts_follows_the_calendar),
         cmocka_unit_test(dates_follow_each_other_past_day_two_to_the_32),
+        cmocka_unit_test(month_starts_are_the_first_days_of_their_months),
         cmocka_unit_test(known_dates),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "caltime.h"
 #include "progfx.h"
 #include "snapfx.h"
 #include "wallet.h"
@@ -131,12 +132,56 @@ static void a_loaded_ring_fits_its_lots_and_writes_the_same_bytes(void **unused)
     progfx_free(f);
 }
 
+/* wallet_lot_after_next(after) answers as wallet_lot_after(after) and
+ * wallet_next_expiry together, for every `after` around the member's lots
+ * (before the soonest, on a told one, past the last), as months pass and
+ * lots expire, in the ring (12 months) and keyed by day (90 days). */
+static void lot_after_next_answers_as_lot_after_and_next_expiry(void **unused)
+{
+    (void)unused;
+    static const char *const texts[] = {
+        MONTHS_TEXT(12), "expiry = { mode = \"days\"; days = 90; };\n"};
+    for (int t = 0; t < 2; t++) {
+        struct progfx *f = progfx_new(texts[t], 4);
+        progfx_enroll(f, progfx_noon(2027, 1, 1), "a");
+        uint32_t lots_seen = 0;
+        for (int month = 0; month < 30; month++) {
+            int32_t year = 2027 + month / 12;
+            uint8_t mo = (uint8_t)(month % 12 + 1);
+            if (month % 3 != 2) /* a month without a sale now and then */
+                progfx_buy(f, progfx_noon(year, mo, 5 + month % 7), "a", 1000 + 100 * month);
+            progfx_tick(f, progfx_noon(year, mo, 25));
+            const struct members *ms = &f->st.members;
+            int32_t base = t == 0 ? ms->v[0].lots_month : (int32_t)caltime_day(f->st.clock_ms);
+            int32_t span = t == 0 ? (int32_t)ms->ring_per : 120;
+            for (int32_t after = base - 2; after <= base + span + 1; after++) {
+                int32_t m1 = -1, m2 = -1;
+                int64_t p1 = -1, p2 = -1, x1 = -1, x2 = -1, next = -1;
+                bool a = wallet_lot_after(ms, 0, after, &m1, &p1, &x1);
+                bool b = wallet_lot_after_next(ms, 0, after, &m2, &p2, &x2, &next);
+                assert_int_equal(a, b);
+                assert_int_equal(next, wallet_next_expiry(ms, 0));
+                if (a) {
+                    assert_int_equal(m1, m2);
+                    assert_int_equal(p1, p2);
+                    assert_int_equal(x1, x2);
+                    lots_seen++;
+                }
+            }
+        }
+        assert_true(lots_seen > 100);
+        assert_true(f->st.members.v[0].lifetime_points > f->st.members.v[0].balance); /* expired */
+        progfx_free(f);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(the_ring_is_as_wide_as_the_rulebook_needs),
         cmocka_unit_test(a_longer_expiry_widens_the_ring_and_changes_no_answer),
         cmocka_unit_test(a_loaded_ring_fits_its_lots_and_writes_the_same_bytes),
+        cmocka_unit_test(lot_after_next_answers_as_lot_after_and_next_expiry),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
