@@ -19,7 +19,11 @@
 #
 # Sizes through the environment (defaults in brackets): ROUNDS [3]
 # E2E_MEMBERS [100000] E2E_PURCHASES [500000] XADD_N [500000]
-# RESULTS [bench/RESULTS.md]
+# RESULTS [bench/RESULTS.md]. Before and after a change: BASE_BUILD [unset],
+# the Release build directory of another commit (say main's), adds (d0),
+# its loyaltyd, to every round right after (d), and (d) / (d0) to the
+# results; PARTS=0 [1] leaves out (d4), (d16) and the cluster (large member
+# counts: each run enrols E2E_MEMBERS first).
 set -euo pipefail
 
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -29,6 +33,10 @@ rounds=${ROUNDS:-3}
 members=${E2E_MEMBERS:-100000}
 purchases=${E2E_PURCHASES:-500000}
 xadd_n=${XADD_N:-500000}
+base_build=${BASE_BUILD:-}
+parts=${PARTS:-1}
+kinds="bare d1${base_build:+ d0}"
+[ "$parts" = 0 ] || kinds="$kinds d4 d16"
 TARGET_BARE_OF_XADD=0.40
 TARGET_E2E_OF_BARE=0.80
 TARGET_PARTS_OF_ONE=0.90
@@ -78,7 +86,9 @@ start_consumer() {
             "$build/bench/bench_bare" -c "$conf" --redis "$redis" --http "127.0.0.1:$http" \
                 "$@" 2>>"$tmp/$name.log" &
         else
-            "$build/engine/loyaltyd" -c "$conf" --redis "$redis" --http "127.0.0.1:$http" \
+            local bin="$build/engine/loyaltyd"
+            [ "$name" != d0 ] || bin="$base_build/engine/loyaltyd"
+            "$bin" -c "$conf" --redis "$redis" --http "127.0.0.1:$http" \
                 --data "$tmp/data-$name" "$@" 2>>"$tmp/$name.log" &
         fi
         cpid=$!
@@ -122,7 +132,7 @@ cmake --build "$build" -j "$(nproc)" --target loyaltyd bench_bare bench_scale >>
 started=$(date +%s)
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 
-step "2/4 standalone redis-server: $rounds rounds of XADD -P 64, bench_bare, loyaltyd x 1, 4, 16 partitions"
+step "2/4 standalone redis-server: $rounds rounds of XADD -P 64, then: $kinds"
 start_redis standalone
 r="127.0.0.1:$port"
 for ((i = 1; i <= rounds; i++)); do
@@ -130,10 +140,11 @@ for ((i = 1; i <= rounds; i++)); do
     redis-benchmark -h 127.0.0.1 -p "$port" -P 64 -n "$xadd_n" -q XADD benchstream '*' m x |
         tr '\r' '\n' | awk '{ for (k = 1; k < NF; k++) if ($(k + 1) == "requests") v = $k }
                             END { printf "%.0f\n", v }' >>"$tmp/xadd.rates"
-    for kind in bare d1 d4 d16; do
+    for kind in $kinds; do
         redis-cli -p "$port" FLUSHALL >/dev/null
         case $kind in
             bare) run_scale bare 1 "$r" ;;
+            d0) run_scale d0 1 "$r" ;;
             *) run_scale "$kind" "${kind#d}" "$r" ;;
         esac
         step "    round $i $kind: $(tail -n 1 "$tmp/$kind.rates")/s"
@@ -141,6 +152,7 @@ for ((i = 1; i <= rounds; i++)); do
 done
 redis-cli -p "$port" SHUTDOWN NOSAVE >/dev/null 2>&1 || true
 
+if [ "$parts" != 0 ]; then
 step "3/4 a local Redis Cluster of 3 masters: one loyaltyd x 16 partitions, then two x 8"
 nodes=()
 for n in 1 2 3; do
@@ -179,14 +191,17 @@ inst() {
 read -r c2a_rate c2a_n c2a_s < <(inst 0 7)
 read -r c2b_rate c2b_n c2b_s < <(inst 8 15)
 c2_total=$(awk '$2 == "scale.purchases_per_s" { print $3 }' "$tmp/c2.out")
+fi
 
 step "4/4 appending to $results"
 x=$(median <"$tmp/xadd.rates")
 bare=$(median <"$tmp/bare.rates")
 d1=$(median <"$tmp/d1.rates")
-d4=$(median <"$tmp/d4.rates")
-d16=$(median <"$tmp/d16.rates")
-c1=$(median <"$tmp/c1.rates")
+if [ "$parts" != 0 ]; then
+    d4=$(median <"$tmp/d4.rates")
+    d16=$(median <"$tmp/d16.rates")
+    c1=$(median <"$tmp/c1.rates")
+fi
 all() { tr '\n' ' ' <"$tmp/$1.rates" | sed 's/ $//'; }
 load_end=$(cut -d' ' -f1-3 /proc/loadavg)
 {
@@ -208,19 +223,27 @@ load_end=$(cut -d' ' -f1-3 /proc/loadavg)
     printf '| (d) loyaltyd end to end, 1 partition [%s] | %s | (b): %s | %s of (b) | >= %s of (b) | %s |\n' \
         "$(all d1)" "$(rate "$d1")" "$(rate "$bare")" "$(ratio "$d1" "$bare")" \
         "$TARGET_E2E_OF_BARE" "$(verdict "$(ratio "$d1" "$bare")" "$TARGET_E2E_OF_BARE")"
-    printf '| (d4) loyaltyd, 4 partitions on one daemon [%s] | %s | (d): %s | %s of (d) | >= %s of (d) | %s |\n' \
-        "$(all d4)" "$(rate "$d4")" "$(rate "$d1")" "$(ratio "$d4" "$d1")" \
-        "$TARGET_PARTS_OF_ONE" "$(verdict "$(ratio "$d4" "$d1")" "$TARGET_PARTS_OF_ONE")"
-    printf '| (d16) loyaltyd, 16 partitions on one daemon [%s] | %s | (d): %s | %s of (d) | >= %s of (d) | %s |\n' \
-        "$(all d16)" "$(rate "$d16")" "$(rate "$d1")" "$(ratio "$d16" "$d1")" \
-        "$TARGET_PARTS_OF_ONE" "$(verdict "$(ratio "$d16" "$d1")" "$TARGET_PARTS_OF_ONE")"
-    printf '| local cluster (3 masters): one loyaltyd, 16 partitions | %s | (d16) on one redis-server: %s | %s of (d16) | | |\n' \
-        "$(rate "$c1")" "$(rate "$d16")" "$(ratio "$c1" "$d16")"
-    printf '| local cluster: two loyaltyd, 8 partitions each, together | %s | one loyaltyd on the cluster: %s | %s of it | | |\n' \
-        "$(rate "$c2_total")" "$(rate "$c1")" "$(ratio "$c2_total" "$c1")"
-    printf '| local cluster: instance A (partitions 0-7) | %s (%s purchases in %s s) | | | | |\n' \
-        "$(rate "$c2a_rate")" "$c2a_n" "$c2a_s"
-    printf '| local cluster: instance B (partitions 8-15) | %s (%s purchases in %s s) | | | | |\n' \
-        "$(rate "$c2b_rate")" "$c2b_n" "$c2b_s"
+    if [ -n "$base_build" ]; then
+        d0=$(median <"$tmp/d0.rates")
+        printf '| (d0) loyaltyd of BASE_BUILD (commit %s), 1 partition [%s] | %s | (b): %s | %s of (b); (d) is %s of (d0) | | |\n' \
+            "$(git -C "$base_build" rev-parse --short HEAD 2>/dev/null || echo "$base_build")" \
+            "$(all d0)" "$(rate "$d0")" "$(rate "$bare")" "$(ratio "$d0" "$bare")" "$(ratio "$d1" "$d0")"
+    fi
+    if [ "$parts" != 0 ]; then
+        printf '| (d4) loyaltyd, 4 partitions on one daemon [%s] | %s | (d): %s | %s of (d) | >= %s of (d) | %s |\n' \
+            "$(all d4)" "$(rate "$d4")" "$(rate "$d1")" "$(ratio "$d4" "$d1")" \
+            "$TARGET_PARTS_OF_ONE" "$(verdict "$(ratio "$d4" "$d1")" "$TARGET_PARTS_OF_ONE")"
+        printf '| (d16) loyaltyd, 16 partitions on one daemon [%s] | %s | (d): %s | %s of (d) | >= %s of (d) | %s |\n' \
+            "$(all d16)" "$(rate "$d16")" "$(rate "$d1")" "$(ratio "$d16" "$d1")" \
+            "$TARGET_PARTS_OF_ONE" "$(verdict "$(ratio "$d16" "$d1")" "$TARGET_PARTS_OF_ONE")"
+        printf '| local cluster (3 masters): one loyaltyd, 16 partitions | %s | (d16) on one redis-server: %s | %s of (d16) | | |\n' \
+            "$(rate "$c1")" "$(rate "$d16")" "$(ratio "$c1" "$d16")"
+        printf '| local cluster: two loyaltyd, 8 partitions each, together | %s | one loyaltyd on the cluster: %s | %s of it | | |\n' \
+            "$(rate "$c2_total")" "$(rate "$c1")" "$(ratio "$c2_total" "$c1")"
+        printf '| local cluster: instance A (partitions 0-7) | %s (%s purchases in %s s) | | | | |\n' \
+            "$(rate "$c2a_rate")" "$c2a_n" "$c2a_s"
+        printf '| local cluster: instance B (partitions 8-15) | %s (%s purchases in %s s) | | | | |\n' \
+            "$(rate "$c2b_rate")" "$c2b_n" "$c2b_s"
+    fi
 } >>"$results"
-step "done: bare $(rate "$bare") = $(ratio "$bare" "$x") of XADD; loyaltyd $(rate "$d1") = $(ratio "$d1" "$bare") of bare; 4: $(ratio "$d4" "$d1"), 16: $(ratio "$d16" "$d1") of 1"
+step "done: bare $(rate "$bare") = $(ratio "$bare" "$x") of XADD; loyaltyd $(rate "$d1") = $(ratio "$d1" "$bare") of bare${base_build:+; base $(rate "$d0") = $(ratio "$d0" "$bare") of bare}${d4:+; 4: $(ratio "$d4" "$d1"), 16: $(ratio "$d16" "$d1") of 1}"

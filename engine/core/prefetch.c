@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "hindex.h"
+#include "txns.h"
 
 #define CACHE_LINE 64u
 
@@ -29,6 +30,8 @@ void prefetch_slot(const struct state *st, const struct proto_entry *e)
     uint32_t hash;
     if (e->member[0] != '\0')
         __builtin_prefetch(first_slot(st, e, &hash), 0, 3);
+    if (e->txn[0] != '\0') /* a new txn's slot is written: the index is as large as the ring */
+        txns_prefetch(&st->txns, e->txn, strnlen(e->txn, sizeof(e->txn)));
 }
 
 void prefetch_member(const struct state *st, const struct proto_entry *e)

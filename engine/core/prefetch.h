@@ -3,7 +3,9 @@
  *
  * At a million members and more, applying a purchase is dominated by
  * cache misses: the index slot, then the member record and its expiry
- * lots, each a trip to memory that depends on the one before. A caller
+ * lots, each a trip to memory that depends on the one before, and the
+ * txn index slot a new txn is written to (as large as the idempotency
+ * window: millions of slots). A caller
  * that holds the next entries of a batch (decoded) issues these hints a
  * few entries ahead, so the trips overlap with the work on the current
  * entry: prefetch_slot for entry i + 2, prefetch_member for entry i + 1,
@@ -17,7 +19,8 @@
 #include "proto.h"
 #include "state.h"
 
-/* Stage 1: the member index slot where the lookup of e->member starts. */
+/* Stage 1: the member index slot where the lookup of e->member starts,
+ * and the txn index slot where the lookup of e->txn starts. */
 void prefetch_slot(const struct state *st, const struct proto_entry *e);
 
 /* Stage 2: the member record (and its expiry lots) that slot names, when

@@ -66,6 +66,13 @@ struct txn_rec *txns_find(const struct txns *t, const char *txn)
     return find_key(t, key);
 }
 
+void txns_prefetch(const struct txns *t, const char *txn, size_t len)
+{
+    uint64_t key[2];
+    txns_key(txn, len, key);
+    __builtin_prefetch(&t->ix.slots[key_hash(key) & t->ix.mask], 1, 3); /* written soon */
+}
+
 struct txn_rec *txns_at(const struct txns *t, uint32_t i)
 {
     LY_ASSERT(i < t->count);

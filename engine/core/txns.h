@@ -110,6 +110,10 @@ void txns_reserve(struct txns *t, uint32_t n);
 /* The record of `txn` (NUL-terminated), or NULL. */
 struct txn_rec *txns_find(const struct txns *t, const char *txn);
 
+/* Hints the index slot where txns_find(t, txn) starts into the cache
+ * (prefetch.h): no state change, never faults. */
+void txns_prefetch(const struct txns *t, const char *txn, size_t len);
+
 /* The record at age `i` (< count; 0 = the oldest). */
 struct txn_rec *txns_at(const struct txns *t, uint32_t i);
 

@@ -4,23 +4,10 @@
 #include <stdbool.h>
 #include <string.h>
 
+#include "ingestahead.h"
 #include "lyassert.h"
 #include "partition.h"
 #include "rules.h"
-
-const redisReply *ingest_field_m(const redisReply *fields)
-{
-    if (fields == NULL || fields->type != REDIS_REPLY_ARRAY)
-        return NULL;
-    for (size_t i = 0; i + 1 < fields->elements; i += 2) {
-        const redisReply *k = fields->element[i];
-        const redisReply *v = fields->element[i + 1];
-        if (k->type == REDIS_REPLY_STRING && k->len == 1 && k->str[0] == 'm' &&
-            v->type == REDIS_REPLY_STRING)
-            return v;
-    }
-    return NULL;
-}
 
 /* True when entry `e` names a member of another partition than the one
  * it was read from (rej says which); entries without a member (tick,
@@ -40,40 +27,24 @@ static bool wrong_partition(const struct ingest_rules *ir, const struct proto_en
     return true;
 }
 
-/* The event loop's decoder: its zone is reserved once and reused, so an
- * entry's decode allocates nothing (ingest runs on the event loop only).
- * Until it could be reserved, entries are decoded with a zone each. */
-static struct proto_decoder loop_decoder;
-static int loop_decoder_state; /* 0: not tried, 1: ready, -1: out of memory */
-
-static int decode(const char *buf, size_t len, struct proto_entry *e, struct proto_reject *rej)
-{
-    if (loop_decoder_state <= 0)
-        loop_decoder_state = proto_decoder_init(&loop_decoder) == 0 ? 1 : -1;
-    return loop_decoder_state == 1 ? proto_decode_with(&loop_decoder, buf, len, e, rej)
-                                   : proto_decode(buf, len, e, rej);
-}
-
-int ingest_apply_rules(const void *arg, struct state *st, struct proto_id id,
-                       const redisReply *idr, const redisReply *fields, struct batch *b,
-                       struct outbox *res)
+/* ingest_apply_rules for the entry `d` holds, decoded from `fields`. */
+static int apply_decoded(const void *arg, struct state *st, struct proto_id id,
+                         const redisReply *idr, const struct ingest_decoded *d, struct batch *b,
+                         struct outbox *res)
 {
     const struct ingest_rules *rules = arg;
-    struct proto_entry e; /* ~6 KiB with its line items */
-    struct proto_reject rej = {PROTO_R_NO_M_FIELD, "entry has no field 'm'"};
-    const redisReply *m = ingest_field_m(fields);
-    if (fields == NULL || fields->type != REDIS_REPLY_ARRAY)
-        snprintf(rej.detail, sizeof(rej.detail), "entry was deleted from the stream");
-    int decoded = m != NULL && decode(m->str, m->len, &e, &rej) == 0;
-    if (!decoded || wrong_partition(rules, &e, &rej)) {
+    const struct proto_entry *e = &d->e;
+    const redisReply *m = d->m;
+    struct proto_reject rej = d->rej;
+    if (d->rc != 0 || wrong_partition(rules, e, &rej)) {
         rules_skip(st, id);
         return b ? batch_add_dlq(b, idr->str, m ? m->str : NULL, m ? m->len : 0, &rej) : 0;
     }
     struct rules_text rt = {NULL, NULL};
-    if (e.kind == PROTO_RULES &&
-        rules->resolve(rules->ctx, st, e.hash, &rt) == INGEST_TEXT_UNKNOWN)
+    if (e->kind == PROTO_RULES &&
+        rules->resolve(rules->ctx, st, e->hash, &rt) == INGEST_TEXT_UNKNOWN)
         return INGEST_NEED_TEXT; /* nothing applied: the shell fetches the text first */
-    rules_apply(st, id, &e, e.kind == PROTO_RULES ? &rt : NULL, res);
+    rules_apply(st, id, e, e->kind == PROTO_RULES ? &rt : NULL, res);
     if (b == NULL)
         return 0;
     if (res->verdict == OUTBOX_REJECTED &&
@@ -86,12 +57,30 @@ int ingest_apply_rules(const void *arg, struct state *st, struct proto_id id,
     return batch_add_outputs(b, id, res);
 }
 
+int ingest_apply_rules(const void *arg, struct state *st, struct proto_id id,
+                       const redisReply *idr, const redisReply *fields, struct batch *b,
+                       struct outbox *res)
+{
+    struct ingest_decoded d; /* ~7 KiB with its line items */
+    ingest_decode_fields(fields, &d);
+    return apply_decoded(arg, st, id, idr, &d, b, res);
+}
+
+/* The decode-ahead window of the daemon's apply (ingestahead.h): one, as
+ * ingest runs on the event loop only, reserved with the program. */
+static struct ingest_ahead ahead;
+
 int ingest_entries(ingest_apply_fn *apply, const void *arg, struct state *st,
                    const redisReply *entries, size_t *pos, struct batch *b,
                    struct outbox *scratch, struct ingest_stats *stats)
 {
     if (entries->type != REDIS_REPLY_ARRAY)
         return -1;
+    /* The daemon's apply decodes ahead and hints members into the cache;
+     * another apply function (bench_bare's) is called as it is. */
+    bool decode_ahead = apply == ingest_apply_rules;
+    if (decode_ahead)
+        ingest_ahead_start(&ahead, entries, *pos);
     for (; *pos < entries->elements; ++*pos) {
         const redisReply *ent = entries->element[*pos];
         struct proto_id id;
@@ -101,7 +90,9 @@ int ingest_entries(ingest_apply_fn *apply, const void *arg, struct state *st,
             return -1;
         bool fresh = proto_id_cmp(id, st->last_id) > 0;
         if (fresh) {
-            int rc = apply(arg, st, id, ent->element[0], ent->element[1], b, scratch);
+            int rc = decode_ahead ? apply_decoded(arg, st, id, ent->element[0],
+                                                  ingest_ahead_take(&ahead, st, *pos), b, scratch)
+                                  : apply(arg, st, id, ent->element[0], ent->element[1], b, scratch);
             if (rc != 0)
                 return rc; /* -1, or INGEST_NEED_TEXT: *pos waits, not in `b` */
             stats->applied++;

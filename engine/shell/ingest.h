@@ -14,6 +14,7 @@
 #include <hiredis/hiredis.h>
 
 #include "batch.h"
+#include "ingestahead.h" /* ingest_field_m */
 #include "rules.h"
 #include "rulebook.h"
 #include "state.h"
@@ -50,10 +51,6 @@ struct ingest_rules {
 
 /* ingest_apply_fn's answer when the entry waits for a rulebook text. */
 #define INGEST_NEED_TEXT 1
-
-/* The value of field `m` among an entry's [field, value, ...] (a string
- * reply), or NULL when there is none (or `fields` is not an array). */
-const redisReply *ingest_field_m(const redisReply *fields);
 
 /* Applies one entry not applied before (its id is after st->last_id) to
  * `st`: entry `id` (its string reply `idr`, its [field, value, ...] reply
