@@ -55,6 +55,8 @@ struct archiver {
     void *done_arg;
     char own_hash[RULECANON_HASH_LEN + 1];
     char *own_text;               /* the configured rulebook, canonical */
+    struct proto_decoder dec;     /* worker: tells rules entries apart, allocating nothing */
+    bool dec_ready;
 };
 
 static bool stopping(struct archiver *a)
@@ -182,7 +184,7 @@ static int archive_entry(struct archiver *a, const redisReply *ent, struct arch_
         return archive_append(a->ar, id, NULL, 0, false, err);
     struct proto_entry e; /* ~6 KiB: the worker's stack is the default 8 MiB */
     struct proto_reject rej;
-    if (proto_decode(m->str, m->len, &e, &rej) != 0 || e.kind != PROTO_RULES)
+    if (proto_decode_with(&a->dec, m->str, m->len, &e, &rej) != 0 || e.kind != PROTO_RULES)
         return archive_append(a->ar, id, m->str, m->len, true, err);
     size_t len = 0;
     redisReply *held;
@@ -356,7 +358,9 @@ struct archiver *archiver_new(const struct config *cfg, struct metrics *m, const
         free(a);
         return NULL;
     }
-    if (pipe(a->pipe_fd) != 0 || evutil_make_socket_nonblocking(a->pipe_fd[0]) != 0 ||
+    a->dec_ready = proto_decoder_init(&a->dec) == 0;
+    if (!a->dec_ready || pipe(a->pipe_fd) != 0 ||
+        evutil_make_socket_nonblocking(a->pipe_fd[0]) != 0 ||
         evutil_make_socket_nonblocking(a->pipe_fd[1]) != 0 ||
         evutil_make_socket_closeonexec(a->pipe_fd[0]) != 0 ||
         evutil_make_socket_closeonexec(a->pipe_fd[1]) != 0 ||
@@ -398,6 +402,8 @@ void archiver_free(struct archiver *a)
             close(a->pipe_fd[i]);
     pthread_mutex_destroy(&a->mu);
     pthread_cond_destroy(&a->cv);
+    if (a->dec_ready)
+        proto_decoder_free(&a->dec);
     free(a->own_text);
     free(a);
 }
