@@ -181,7 +181,7 @@ step "appending to $results"
             "$s" "$(ns "$full")" "$(ns "${r[full.$s.core.purchase.lookup_per_s]}")" \
             "${r[full.$s.core.purchase.apply_over_lookup]}" \
             "$(atleast "$TARGET_APPLY_OVER_LOOKUP" "${r[full.$s.core.purchase.apply_over_lookup]}")"
-        printf '| the same with member prefetch (bench_core --member-prefetch; not in the daemon yet) | %s | %s ns | lookup: %s ns | %sx | <= 1.5x | %s |\n' \
+        printf '| the same with member prefetch (bench_core --member-prefetch, as the daemon batch loop does) | %s | %s ns | lookup: %s ns | %sx | <= 1.5x | %s |\n' \
             "$s" "$(ns "${r[pf.$s.core.purchase.apply_per_s]}")" \
             "$(ns "${r[pf.$s.core.purchase.lookup_per_s]}")" \
             "${r[pf.$s.core.purchase.apply_over_lookup]}" \
