@@ -15,7 +15,9 @@
 #     snapshot is taken after every batch that finds none running, so one
 #     is being written nearly all the time. The same scans under the same
 #     load; its log tells how many snapshots finished meanwhile and how long
-#     each took, /metrics the longest fork() stall.
+#     each took, /metrics the longest fork() stall, /proc/PID/smaps_rollup
+#     how much of the daemon is still in huge pages after them (anon_mb,
+#     huge_mb: copy-on-write during a snapshot splits huge pages).
 # Prints `result snapscan.KEY VALUE` lines (snapscan.POLICY.KEY for each
 # policy; the unprefixed ones are the first policy's, the daemon's default)
 # and a summary; bench/run.sh and bench/issue16.sh judge: p99 with
@@ -125,6 +127,15 @@ written_since() {
              END { printf "%d %.0f %.0f\n", n, max, n ? sum / n : 0 }'
 }
 
+# "ANON_MB HUGE_MB": the daemon's anonymous memory and how much of it is
+# in transparent huge pages (/proc/PID/smaps_rollup): a fork copies one
+# entry per 2 MiB page but 512 per 4 KiB pages' worth, so this explains
+# the fork stall.
+anon_huge() {
+    awk '$1 == "Anonymous:" { a = $2 } $1 == "AnonHugePages:" { h = $2 }
+         END { printf "%.0f %.0f\n", a / 1024, h / 1024 }' "/proc/$daemon_pid/smaps_rollup"
+}
+
 # Phase 3 for priority $1: restart with it, the same scans, and what the
 # snapshots did meanwhile, as r[$1.*].
 scans_with_snapshots() {
@@ -138,8 +149,11 @@ scans_with_snapshots() {
     read -r r[$p.snapshots] r[$p.snapshot_ms_max] r[$p.snapshot_ms_mean] <<<"$(written_since "$lines")"
     r[$p.stall]=$(metric loyalty_snapshot_fork_stall_max_seconds)
     r[$p.escalations]=$(metric loyalty_snapshot_escalations_total)
+    read -r r[$p.anon_mb] r[$p.huge_mb] <<<"$(anon_huge)"
     step "$p: p99 ${r[$p.scan.p99_us]} us; ${r[$p.snapshots]} snapshots finished during the" \
-        "scans (longest ${r[$p.snapshot_ms_max]} ms, mean ${r[$p.snapshot_ms_mean]} ms)"
+        "scans (longest ${r[$p.snapshot_ms_max]} ms, mean ${r[$p.snapshot_ms_mean]} ms);" \
+        "daemon ${r[$p.anon_mb]} MB anonymous, ${r[$p.huge_mb]} MB of it in huge pages;" \
+        "longest fork ${r[$p.stall]} s"
 }
 
 declare -A r
@@ -167,7 +181,7 @@ for p in $policies; do
     for k in p50 p99 p99_9 max; do
         printf 'result snapscan.%s.%s_on_us %s\n' "$p" "$k" "${r[$p.scan.${k}_us]}"
     done
-    for k in snapshots snapshot_ms_max snapshot_ms_mean stall escalations; do
+    for k in snapshots snapshot_ms_max snapshot_ms_mean stall escalations anon_mb huge_mb; do
         printf 'result snapscan.%s.%s %s\n' "$p" "$k" "${r[$p.$k]}"
     done
 done
