@@ -200,7 +200,8 @@ void members_put_back(struct members *ms, uint32_t pos, const struct member *m,
                       const struct member_extra *x, const int64_t *lots);
 
 /* Removes the member added last (a previewed enrolment undone): its
- * index entry and extras go, its position is free again. */
+ * index entry and extras go, its lots are zeroed, its position is free
+ * again (members_add hands it out with zero lots). */
 void members_drop_last(struct members *ms);
 
 /* Whether member `pa` of `a` and member `pb` of `b` hold the same values:

@@ -56,10 +56,9 @@ static void migrate_tiers(struct state *st, const struct rulebook *old,
         if (to > map[m->tier])
             m->grace_until_ts = 0; /* moved up: a pending downgrade is moot */
         m->tier = to;
-        if (m->extra != 0) { /* status floors (a member without extras has none) */
+        if (members_extra(&st->members, m)->manual_until_ts != 0) { /* a status floor */
             struct member_extra *x = members_extra_edit(&st->members, m);
-            x->manual_tier = map[x->manual_tier];
-            members_extra_settle(&st->members, m);
+            x->manual_tier = map[x->manual_tier]; /* without one it stays 0 (status.c) */
         }
         m->earned_tier = map[m->earned_tier];
         st->g.tier_members[to]++;

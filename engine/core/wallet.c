@@ -254,6 +254,23 @@ uint32_t wallet_take(struct members *ms, uint32_t pos, int64_t points, struct lo
     return n;
 }
 
+/* The month of the ring a piece expiring in `month` goes to: pieces come
+ * from another state (a transfer credit from another partition, a return
+ * after this one restarted), whose clock and ring can differ from this
+ * one's. A month past the ring's reach widens the ring (up to lots_per: the
+ * width is not state, members_ring_resize); one further ahead than even
+ * lots_per slots reach, or already due here, goes to the farthest or the
+ * nearest slot, so a piece never lands in another month's slot. */
+static int32_t ring_fit(struct members *ms, uint32_t pos, int32_t month)
+{
+    int32_t first = members_at(ms, pos)->lots_month + 1;
+    int32_t last = first - 1 + (int32_t)ms->lots_per;
+    month = month < first ? first : month > last ? last : month;
+    if (month > ring_last(members_at(ms, pos), ms))
+        members_ring_resize(ms, (uint32_t)(month - first) + 1);
+    return month;
+}
+
 void wallet_give(struct members *ms, uint32_t pos, const struct lots_piece *in, uint32_t n)
 {
     struct member *m = members_at(ms, pos);
@@ -269,7 +286,8 @@ void wallet_give(struct members *ms, uint32_t pos, const struct lots_piece *in, 
             lots_add(members_lots(ms, pos), keyed_cap(ms), in[i].expire_ms,
                      in[i].points - repaid);
         else if (ms->lots_kind == WALLET_RING)
-            wallet_put(ms, pos, caltime_month(in[i].expire_ms), in[i].points - repaid);
+            wallet_put(ms, pos, ring_fit(ms, pos, caltime_month(in[i].expire_ms)),
+                       in[i].points - repaid);
     }
 }
 

@@ -305,8 +305,9 @@ int snapper_write_now(struct snapper *s)
     if (abandoned)
         log_info("snapshot %" PRIu64 "-%" PRIu64 " in progress abandoned: this one supersedes it",
                  s->child_id.ms, s->child_id.seq);
-    if (!abandoned && entries_of(s->st) == s->last_entries)
-        return 0; /* nothing applied since the snapshot loaded or last written */
+    if (!abandoned && !s->escalate && entries_of(s->st) == s->last_entries)
+        return 0; /* nothing applied since the snapshot loaded or last written (a writer
+                   * stopped at its deadline wrote nothing: escalate says so) */
     char path[SNAPDIR_PATH_MAX];
     struct snapshot_error err;
     snapdir_path(s->sd, s->st->last_id, path, sizeof(path));
@@ -317,6 +318,7 @@ int snapper_write_now(struct snapper *s)
         return -1;
     }
     s->last_entries = entries_of(s->st);
+    s->escalate = false;
     written(s, s->st->last_id, monotime_us() - t0);
     return 0;
 }

@@ -23,6 +23,7 @@
 #include "rules.h"
 #include "snapshot.h"
 #include "splitmix.h"
+#include "wallet.h"
 
 struct fixture {
     struct config cfg;
@@ -291,9 +292,114 @@ static void state_bytes_are_unchanged_after_10000_previews(void **state)
     free(after.snap);
 }
 
+struct lots_seen {
+    int64_t sum;
+    int32_t last; /* month of the farthest lot */
+};
+
+static void see_lot(void *arg, int32_t month, int64_t points)
+{
+    struct lots_seen *s = arg;
+    s->sum += points;
+    if (points > 0 && month > s->last)
+        s->last = month;
+}
+
+static struct lots_seen lots_of(const struct state *st, const char *id)
+{
+    struct lots_seen s = {0, 0};
+    uint32_t pos = members_find(&st->members, id);
+    assert_true(pos != HINDEX_NONE);
+    wallet_each(&st->members, pos, see_lot, &s);
+    return s;
+}
+
+static int64_t balance_of(const struct state *st, const char *id)
+{
+    return members_at(&st->members, members_find(&st->members, id))->balance;
+}
+
+/* Decodes the fixture's state into `st2` (initialised here; the caller frees it). */
+static void round_trip(const struct fixture *f, struct state *st2)
+{
+    char *buf;
+    size_t len;
+    struct snapshot_error err;
+    encode(f, &buf, &len);
+    assert_int_equal(state_init(st2, &f->cfg.rules, 1000), 0);
+    if (snapshot_decode(buf, len, &f->cfg.rules, rulecanon_codec(), st2, &err) != 0)
+        fail_msg("snapshot_decode: %s", err.text);
+    free(buf);
+}
+
+/* A previewed sale by an unknown member enrols it for the preview and
+ * earns into its lots; undoing it must zero them, or the next member
+ * enrolled at that position inherits the ghost's points (found in review:
+ * its lots then held more than its balance). */
+static void a_previewed_enrolment_leaves_no_lots_to_the_next_member(void **state)
+{
+    struct fixture *f = *state;
+    struct preview_result res;
+    f->st.ver->now.require_enrollment = false;
+    f->st.ver->now.pending_days = 0;
+    enroll(f, "old", NULL, at(2027, 1, 1, 9), 0);
+    struct proto_entry e = sale(f, "ghost", "store_001", 500000, at(2027, 1, 6, 10));
+    preview_purchase(&f->pv, &f->st, &e, &res);
+    assert_int_equal(res.verdict, PREVIEW_APPLIED);
+    assert_true(res.balance > 0);
+    assert_int_equal(members_find(&f->st.members, "ghost"), HINDEX_NONE);
+    e = sale(f, "real", "store_001", 100, at(2027, 1, 6, 11));
+    apply(f, &e);
+    assert_int_equal(f->ob.verdict, OUTBOX_APPLIED);
+    assert_true(balance_of(&f->st, "real") > 0);
+    assert_int_equal(lots_of(&f->st, "real").sum, balance_of(&f->st, "real"));
+    struct state st2;
+    round_trip(f, &st2);
+    assert_int_equal(lots_of(&st2, "real").sum, balance_of(&f->st, "real"));
+    state_free(&st2);
+}
+
+/* A transfer credit from a partition whose expiry was longer carries a
+ * lot further ahead than this state's ring (sized to its own rulebook)
+ * reaches: the ring widens and the lot keeps its month (found in review:
+ * the daemon aborted on it, and replayed the entry at every restart). */
+static void a_credit_further_ahead_than_the_ring_widens_it(void **state)
+{
+    struct fixture *f = *state;
+    state_free(&f->st);
+    f->cfg.rules.expiry_months = 6;
+    assert_int_equal(state_init(&f->st, &f->cfg.rules, 1000), 0);
+    assert_int_equal(f->st.members.ring_per, 7);
+    enroll(f, "bob", NULL, at(2027, 1, 1, 9), 0);
+    struct proto_entry e = {.kind = PROTO_TRANSFER_CREDIT, .ts = at(2027, 1, 2, 9),
+                            .piece_count = 2, .points = 150};
+    snprintf(e.txn, sizeof(e.txn), "t1");
+    snprintf(e.member, sizeof(e.member), "bob");
+    snprintf(e.from, sizeof(e.from), "alice");
+    e.pieces[0] = (struct proto_piece){.expire_ts = at(2027, 5, 1, 0), .points = 50};
+    e.pieces[1] = (struct proto_piece){.expire_ts = at(2028, 10, 1, 0), .points = 100};
+    apply(f, &e);
+    assert_int_equal(f->ob.verdict, OUTBOX_APPLIED);
+    assert_int_equal(balance_of(&f->st, "bob"), 150);
+    struct lots_seen seen = lots_of(&f->st, "bob");
+    assert_int_equal(seen.sum, 150);
+    assert_int_equal(seen.last, caltime_month(at(2028, 10, 1, 0)));
+    assert_true(f->st.members.ring_per > 7);
+    struct state st2;
+    round_trip(f, &st2);
+    seen = lots_of(&st2, "bob");
+    assert_int_equal(seen.sum, 150);
+    assert_int_equal(seen.last, caltime_month(at(2028, 10, 1, 0)));
+    state_free(&st2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(a_previewed_enrolment_leaves_no_lots_to_the_next_member,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(a_credit_further_ahead_than_the_ring_widens_it, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(preview_equals_the_real_sale_sent_next, setup, teardown),
         cmocka_unit_test_setup_teardown(unknown_members_preview_as_the_rules_treat_them, setup,
                                         teardown),
