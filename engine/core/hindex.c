@@ -47,13 +47,18 @@ void hindex_free(struct hindex *ix)
 static uint32_t slot_hash(uint64_t slot) { return (uint32_t)(slot >> 32); }
 static uint32_t slot_idx(uint64_t slot) { return (uint32_t)slot - 1; }
 
-uint32_t hindex_find(const struct hindex *ix, uint32_t hash, const char *key, size_t len,
-                     hindex_key_fn key_of, const void *ctx)
+/* The index of `key` (hash `hash`), or HINDEX_NONE with *empty set to the
+ * free slot that ended the probe: where place() would put it (linear
+ * probing, no tombstones). */
+static inline uint32_t probe(const struct hindex *ix, uint32_t hash, const char *key, size_t len,
+                             hindex_key_fn key_of, const void *ctx, uint32_t *empty)
 {
     for (uint32_t i = hash & ix->mask;; i = (i + 1) & ix->mask) {
         uint64_t s = ix->slots[i];
-        if (s == 0)
+        if (s == 0) {
+            *empty = i;
             return HINDEX_NONE;
+        }
         if (slot_hash(s) != hash)
             continue;
         size_t klen;
@@ -61,6 +66,13 @@ uint32_t hindex_find(const struct hindex *ix, uint32_t hash, const char *key, si
         if (klen == len && memcmp(k, key, len) == 0)
             return slot_idx(s);
     }
+}
+
+uint32_t hindex_find(const struct hindex *ix, uint32_t hash, const char *key, size_t len,
+                     hindex_key_fn key_of, const void *ctx)
+{
+    uint32_t empty;
+    return probe(ix, hash, key, len, key_of, ctx, &empty);
 }
 
 uint32_t hindex_lookup(const struct hindex *ix, const char *key, size_t len_max,
@@ -129,18 +141,9 @@ uint32_t hindex_insert_new(struct hindex *ix, uint32_t hash, const char *key, si
     LY_ASSERT(ix->count < ix->max && "the owner bounds its entries to the reservation");
     if (((uint64_t)ix->count + 1) * 4 > ((uint64_t)ix->mask + 1) * 3)
         grow(ix);
-    uint32_t i = hash & ix->mask;
-    for (;; i = (i + 1) & ix->mask) {
-        uint64_t s = ix->slots[i];
-        if (s == 0)
-            break; /* where place() would put it: linear probing, no tombstones */
-        if (slot_hash(s) != hash)
-            continue;
-        size_t klen;
-        const char *k = key_of(ctx, slot_idx(s), &klen);
-        if (klen == len && memcmp(k, key, len) == 0)
-            return slot_idx(s);
-    }
+    uint32_t i = 0, found = probe(ix, hash, key, len, key_of, ctx, &i);
+    if (found != HINDEX_NONE)
+        return found;
     ix->slots[i] = ((uint64_t)hash << 32) | (idx + 1);
     ix->count++;
     return HINDEX_NONE;
