@@ -281,14 +281,11 @@ void members_drop_last(struct members *ms)
     hindex_remove(&ms->ix, hindex_hash(m->id, m->id_len), pos);
     static const struct member_extra none;
     extras_put(&ms->extras, &m->extra, &none);
-    /* members_add gives the position out again and counts on zero lots. */
-    if (ms->ring32) {
-        memset(&ms->lots32[(size_t)pos * ms->ring_per], 0, ms->ring_per * sizeof(*ms->lots32));
-        if (wide(ms, pos))
-            memset(&ms->lots[(size_t)pos * ms->ring_per], 0, ms->ring_per * sizeof(*ms->lots));
-    } else if (ms->lots_per > 0) {
-        memset(members_lots(ms, pos), 0, ms->lots_per * sizeof(*ms->lots));
-    }
+    /* members_add gives the position out again and counts on zero lots:
+     * narrow, the slice a new member reads (the wide one is then unused). */
+    static const int64_t zero_lots[LOTS_PER_MAX];
+    m->flags &= (uint8_t)~MEMBER_F_WIDE_LOTS;
+    members_lots_write(ms, pos, zero_lots);
     ms->count = pos;
 }
 
